@@ -1,0 +1,164 @@
+"""Stored call records: the `calls` table and the store that writes and reads it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, Float, Index, Integer, String, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Mapped, mapped_column
+
+from crm.database import Base, Database, UTCDateTime
+from telephony.records import CallRecord, CallStep, iso, to_datetime
+
+
+class CallRow(Base):
+    __tablename__ = "calls"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    linkedid: Mapped[str] = mapped_column(String(64), unique=True)
+    direction: Mapped[str] = mapped_column(String(10))
+    caller_number: Mapped[str | None] = mapped_column(String(64))
+    caller_name: Mapped[str | None] = mapped_column(String(255))
+    called_number: Mapped[str | None] = mapped_column(String(64))
+    queue: Mapped[str | None] = mapped_column(String(80))
+    agent_interface: Mapped[str | None] = mapped_column(String(128))
+    agent_name: Mapped[str | None] = mapped_column(String(255))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    wait_seconds: Mapped[float] = mapped_column(Float)
+    talk_seconds: Mapped[float] = mapped_column(Float)
+    disposition: Mapped[str] = mapped_column(String(16))
+    routed_by: Mapped[str | None] = mapped_column(String(32))
+    routing_reason: Mapped[str | None] = mapped_column(String(512))
+    recording_file: Mapped[str | None] = mapped_column(String(512))
+    queue_hold_seconds: Mapped[int | None] = mapped_column(Integer)
+    queue_talk_seconds: Mapped[int | None] = mapped_column(Integer)
+    agents: Mapped[list[str]] = mapped_column(JSON, default=list)
+    contact_id: Mapped[int | None] = mapped_column(Integer)
+    ended_during_outage: Mapped[bool] = mapped_column(Boolean, default=False)
+    timeline: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+
+    __table_args__ = (
+        Index("ix_calls_started_at", "started_at"),
+        Index("ix_calls_caller_number_started_at", "caller_number", "started_at"),
+        Index("ix_calls_called_number_started_at", "called_number", "started_at"),
+        Index("ix_calls_queue_started_at", "queue", "started_at"),
+        Index("ix_calls_agent_interface_started_at", "agent_interface", "started_at"),
+        Index("ix_calls_contact_id_started_at", "contact_id", "started_at"),
+    )
+
+    def to_json(self, *, with_timeline: bool = False) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "id": self.id,
+            "linkedid": self.linkedid,
+            "direction": self.direction,
+            "caller_number": self.caller_number,
+            "caller_name": self.caller_name,
+            "called_number": self.called_number,
+            "queue": self.queue,
+            "agent_interface": self.agent_interface,
+            "agent_name": self.agent_name,
+            "started_at": iso(self.started_at.timestamp()),
+            "answered_at": iso(self.answered_at.timestamp()) if self.answered_at else None,
+            "ended_at": iso(self.ended_at.timestamp()),
+            "wait_seconds": round(self.wait_seconds, 3),
+            "talk_seconds": round(self.talk_seconds, 3),
+            "disposition": self.disposition,
+            "routed_by": self.routed_by,
+            "routing_reason": self.routing_reason,
+            "recording_file": self.recording_file,
+            "queue_hold_seconds": self.queue_hold_seconds,
+            "queue_talk_seconds": self.queue_talk_seconds,
+            "agents": list(self.agents or []),
+            "contact_id": self.contact_id,
+            "ended_during_outage": self.ended_during_outage,
+        }
+        if with_timeline:
+            data["timeline"] = list(self.timeline or [])
+        return data
+
+
+def row_values(record: CallRecord) -> dict[str, Any]:
+    return {
+        "linkedid": record.linkedid,
+        "direction": record.direction.value,
+        "caller_number": _clip(record.caller_number, 64),
+        "caller_name": _clip(record.caller_name, 255),
+        "called_number": _clip(record.called_number, 64),
+        "queue": _clip(record.queue, 80),
+        "agent_interface": _clip(record.agent_interface, 128),
+        "agent_name": _clip(record.agent_name, 255),
+        "started_at": to_datetime(record.started_at),
+        "answered_at": to_datetime(record.answered_at) if record.answered_at is not None else None,
+        "ended_at": to_datetime(record.ended_at),
+        "wait_seconds": record.wait_seconds,
+        "talk_seconds": record.talk_seconds,
+        "disposition": record.disposition.value,
+        "routed_by": _clip(record.routed_by, 32),
+        "routing_reason": _clip(record.routing_reason, 512),
+        "recording_file": _clip(record.recording_file, 512),
+        "queue_hold_seconds": record.queue_hold_seconds,
+        "queue_talk_seconds": record.queue_talk_seconds,
+        "agents": list(record.agents),
+        "contact_id": record.contact_id,
+        "ended_during_outage": record.ended_during_outage,
+        "timeline": [_step_json(step) for step in record.timeline],
+    }
+
+
+def _step_json(step: CallStep) -> dict[str, Any]:
+    return step.to_json()
+
+
+def _clip(value: str | None, size: int) -> str | None:
+    return value[:size] if value is not None else None
+
+
+_BATCH = 500  # rows per INSERT: well under SQLite's bound-variable limit
+
+
+class CallStore:
+    """Writes finished calls (idempotent on `linkedid`) and reads them back."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def save(self, records: Sequence[CallRecord]) -> int:
+        """Insert records in one transaction; a linkedid already stored is skipped."""
+        if not records:
+            return 0
+        values = [row_values(r) for r in records]
+        insert = sqlite_insert if self.db.dialect == "sqlite" else pg_insert
+        stored = 0
+        async with self.db.transaction() as session:
+            for start in range(0, len(values), _BATCH):
+                statement = (
+                    insert(CallRow)
+                    .values(values[start : start + _BATCH])
+                    .on_conflict_do_nothing(index_elements=["linkedid"])
+                )
+                result = await session.execute(statement)
+                stored += max(getattr(result, "rowcount", 0) or 0, 0)
+        return stored
+
+    async def list(
+        self, *, since: datetime | None = None, limit: int | None = None, newest_first: bool = False
+    ) -> list[CallRow]:
+        query = select(CallRow)
+        if since is not None:
+            query = query.where(CallRow.started_at >= since)
+        order = CallRow.started_at.desc() if newest_first else CallRow.started_at
+        query = query.order_by(order, CallRow.id)
+        if limit is not None:
+            query = query.limit(limit)
+        async with self.db.session() as session:
+            return list((await session.scalars(query)).all())
+
+    async def get(self, linkedid: str) -> CallRow | None:
+        async with self.db.session() as session:
+            return await session.scalar(select(CallRow).where(CallRow.linkedid == linkedid))

@@ -1,0 +1,202 @@
+"""The live picture the reducer keeps: channels grouped into calls, queues, agents.
+
+Plain mutable dataclasses owned by :class:`telephony.reducer.CallState`; readers (the
+supervisor view, routing) take snapshots through the query methods there.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from telephony.records import CallStep
+
+_LOCAL_HALF = re.compile(r"^(Local/.+)-[0-9a-fA-F]{8};([12])$")
+_CHANNEL_SUFFIX = re.compile(r"^(.+)-[0-9a-fA-F]{8,}$")
+
+
+def leg_of(channel_name: str) -> str:
+    """The leg a channel belongs to: both halves of a Local channel are one leg."""
+    match = _LOCAL_HALF.match(channel_name)
+    return channel_name[:-2] if match else channel_name
+
+
+def local_half(channel_name: str) -> int | None:
+    match = _LOCAL_HALF.match(channel_name)
+    return int(match.group(2)) if match else None
+
+
+def interface_of(channel_name: str) -> str:
+    """The device a channel runs on: `Local/101@agents-00000001;1` → `Local/101@agents`."""
+    match = _LOCAL_HALF.match(channel_name)
+    if match:
+        return match.group(1)
+    match = _CHANNEL_SUFFIX.match(channel_name)
+    if match:
+        return match.group(1)
+    return channel_name
+
+
+def interface_key(interface: str) -> str:
+    """Normalize a member or dialed interface: `Local/101@agents/n` → `Local/101@agents`."""
+    interface = interface.strip()
+    if interface.endswith("/n") or interface.endswith("/b"):
+        interface = interface[:-2]
+    return interface
+
+
+class AgentState(StrEnum):
+    LOGGED_OUT = "logged_out"
+    AVAILABLE = "available"
+    RINGING = "ringing"
+    ON_CALL = "on_call"
+    WRAP_UP = "wrap_up"
+    PAUSED = "paused"
+    UNAVAILABLE = "unavailable"
+
+
+@dataclass(slots=True)
+class Channel:
+    name: str
+    uniqueid: str
+    linkedid: str
+    leg: str
+    interface: str
+    state: int
+    caller_num: str | None
+    caller_name: str | None
+    context: str
+    exten: str
+    created_at: float
+    up_at: float | None = None
+    bridge_id: str | None = None
+
+
+@dataclass(slots=True)
+class Ring:
+    agent: str  # interface key
+    interface: str  # as Asterisk named it
+    agent_name: str | None
+    dest_uniqueid: str
+    queue: str | None
+    since: float
+
+
+@dataclass(slots=True)
+class Call:
+    linkedid: str
+    started_at: float
+    origin_uniqueid: str
+    origin_leg: str
+    channels: dict[str, Channel] = field(default_factory=dict)
+    partial: bool = False  # its first channel was never seen (started before we listened)
+    resynced: bool = False
+    customer_leg: str | None = None
+    caller_num: str | None = None
+    caller_name: str | None = None
+    dialed_exten: str | None = None
+    queue: str | None = None
+    queued_at: float | None = None
+    queue_left_at: float | None = None
+    queue_status: str | None = None
+    abandoned: bool = False
+    queue_hold: int | None = None
+    queue_talk: int | None = None
+    rings: dict[str, Ring] = field(default_factory=dict)  # by the ringing leg's uniqueid
+    agent: str | None = None  # interface key of the first agent who answered
+    agent_interface: str | None = None
+    agent_name: str | None = None
+    agent_leg: str | None = None
+    agents: list[str] = field(default_factory=list)
+    connected_agent: str | None = None  # the agent the caller talks to now
+    answered_at: float | None = None
+    talk_end: float | None = None
+    outbound_number: str | None = None
+    outbound_leg: str | None = None
+    last_dial_status: str | None = None
+    dialed_anyone: bool = False
+    any_up: bool = False
+    recording_file: str | None = None
+    recording_active: bool = False
+    route_agent: str | None = None
+    routed_by: str | None = None
+    routing_reason: str | None = None
+    contact_id: int | None = None
+    transfers: int = 0
+    customer_gone_at: float | None = None
+    steps: list[CallStep] = field(default_factory=list)
+
+    def step(self, at: float, kind: str, detail: str = "") -> None:
+        if len(self.steps) < 200:
+            self.steps.append(CallStep(at, kind, detail))
+
+
+@dataclass(slots=True)
+class Membership:
+    queue: str
+    interface: str
+    state_interface: str
+    name: str
+    status: int
+    paused: bool
+    paused_reason: str
+    in_call: bool
+    calls_taken: int
+    wrapup_time: int
+    penalty: int
+
+
+@dataclass(slots=True)
+class Agent:
+    key: str
+    name: str | None = None
+    memberships: dict[str, Membership] = field(default_factory=dict)
+    device_state: str = "UNKNOWN"
+    ringing: set[str] = field(default_factory=set)  # linkedids
+    calls: set[str] = field(default_factory=set)  # linkedids connected now
+    wrapup_until: float | None = None
+    state: AgentState = AgentState.LOGGED_OUT
+    state_since: float = 0.0
+
+    @property
+    def paused_reason(self) -> str | None:
+        reasons = [m.paused_reason for m in self.memberships.values() if m.paused]
+        return next((r for r in reasons if r), None) if reasons else None
+
+    def derive_state(self, now: float) -> AgentState:
+        if self.ringing and not self.calls:
+            return AgentState.RINGING
+        if self.calls:
+            return AgentState.ON_CALL
+        if not self.memberships:
+            if self.device_state in ("INUSE", "BUSY", "ONHOLD"):
+                return AgentState.ON_CALL
+            return AgentState.LOGGED_OUT
+        if all(m.paused for m in self.memberships.values()):
+            return AgentState.PAUSED
+        if self.device_state in ("UNAVAILABLE", "INVALID") or all(
+            m.status in (4, 5) for m in self.memberships.values()
+        ):
+            return AgentState.UNAVAILABLE
+        if self.wrapup_until is not None and now < self.wrapup_until:
+            return AgentState.WRAP_UP
+        return AgentState.AVAILABLE
+
+
+@dataclass(slots=True)
+class QueueCaller:
+    linkedid: str
+    uniqueid: str
+    caller_num: str | None
+    caller_name: str | None
+    joined_at: float
+
+
+@dataclass(slots=True)
+class Queue:
+    name: str
+    strategy: str = ""
+    service_level: int = 0  # seconds, from queues.conf `servicelevel`
+    entries: dict[str, QueueCaller] = field(default_factory=dict)  # by uniqueid, join order
+    members: set[str] = field(default_factory=set)  # agent keys

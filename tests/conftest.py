@@ -1,0 +1,96 @@
+"""Shared fixtures: a real database per test (SQLite file, and PostgreSQL when configured).
+
+PostgreSQL runs when `TRUBKA_TEST_PG_URL` names a server where the user may create
+databases (`.ci/run` starts one); otherwise the PostgreSQL variants are skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from crm.database import Base, Database, upgrade
+
+# A copy of the real Asterisk 22.10.1 traces from ../shared/ami-traces (see its README).
+TRACES = Path(__file__).resolve().parent / "traces"
+PG_URL = os.environ.get("TRUBKA_TEST_PG_URL", "")
+
+
+def trace_path(name: str) -> Path:
+    path = TRACES / name
+    if not path.exists():
+        pytest.skip(f"real AMI trace {name} not found at {TRACES}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file, copied for each test (faster than migrating each time)."""
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    upgrade(f"sqlite+aiosqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database for this test session."""
+    if not PG_URL:
+        pytest.skip("TRUBKA_TEST_PG_URL is not set: PostgreSQL tests skipped")
+    import asyncpg  # type: ignore[import-untyped]
+
+    name = f"trubka_t_{uuid.uuid4().hex[:10]}"
+    admin = PG_URL.replace("postgresql+asyncpg://", "postgresql://")
+
+    async def run(sql: str) -> None:
+        conn = await asyncpg.connect(admin)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(run(f'CREATE DATABASE "{name}"'))
+    base, _, _ = PG_URL.rpartition("/")
+    url = f"{base}/{name}"
+    upgrade(url)
+    yield url
+    asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> str:
+    if request.param == "sqlite":
+        path = tmp_path / "trubka.db"
+        shutil.copy(sqlite_template, path)
+        return f"sqlite+aiosqlite:///{path}"
+    return str(request.getfixturevalue("pg_database"))
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    database = Database(database_url)
+    if database.dialect == "postgresql":
+        await _truncate_all(database)
+    yield database
+    await database.dispose()
+
+
+async def _truncate_all(database: Database) -> None:
+    from sqlalchemy import text
+
+    async with database.engine.begin() as conn:
+        rows = await conn.execute(
+            text("SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'")
+        )
+        tables = [r[0] for r in rows]
+        if tables:
+            quoted = ", ".join(f'"{t}"' for t in tables)
+            await conn.execute(text(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE"))
+
+
+__all__ = ["TRACES", "Base", "trace_path"]

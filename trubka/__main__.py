@@ -1,0 +1,3 @@
+from trubka.cli import main
+
+main()
