@@ -10,7 +10,8 @@ import asyncio
 import os
 import shutil
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -33,7 +34,8 @@ def trace_path(name: str) -> Path:
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A migrated SQLite file, copied for each test (faster than migrating each time)."""
     path = tmp_path_factory.mktemp("template") / "template.db"
-    upgrade(f"sqlite+aiosqlite:///{path}")
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(upgrade, f"sqlite+aiosqlite:///{path}").result()
     return path
 
 
@@ -54,12 +56,17 @@ def pg_database() -> Iterator[str]:
         finally:
             await conn.close()
 
-    asyncio.run(run(f'CREATE DATABASE "{name}"'))
+    def in_thread(work: Callable[[], object]) -> None:
+        # A thread of its own keeps these short-lived loops away from pytest-asyncio's.
+        with ThreadPoolExecutor(1) as pool:
+            pool.submit(work).result()
+
+    in_thread(lambda: asyncio.run(run(f'CREATE DATABASE "{name}"')))
     base, _, _ = PG_URL.rpartition("/")
     url = f"{base}/{name}"
-    upgrade(url)
+    in_thread(lambda: upgrade(url))
     yield url
-    asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    in_thread(lambda: asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')))
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -94,3 +101,39 @@ async def _truncate_all(database: Database) -> None:
 
 
 __all__ = ["TRACES", "Base", "trace_path"]
+
+
+class LiveServer:
+    """A real uvicorn server for an ASGI app, on a free loopback port, in this event loop."""
+
+    def __init__(self, app: object) -> None:
+        import uvicorn
+
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=0, log_level="warning", lifespan="on", ws="websockets-sansio"
+        )
+        self.server = uvicorn.Server(config)
+        self.task: asyncio.Task[None] | None = None
+
+    @property
+    def port(self) -> int:
+        sockets = self.server.servers[0].sockets
+        return int(sockets[0].getsockname()[1])
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def __aenter__(self) -> LiveServer:
+        self.task = asyncio.create_task(self.server.serve())
+        while not self.server.started:
+            if self.task.done():
+                self.task.result()
+                raise RuntimeError("server exited before starting")
+            await asyncio.sleep(0.01)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        if self.task is not None:
+            await self.task

@@ -1,0 +1,36 @@
+"""The web application: HTTP API, pages and WebSockets, over the services it is given."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from web import status
+
+STATIC_DIR = Path(__file__).with_name("static")
+
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+
+
+def create_app(services: Any, *, lifespan: Lifespan | None = None) -> FastAPI:
+    app = FastAPI(
+        title="Trubka",
+        version="0.1.0",
+        lifespan=lifespan,
+        openapi_url="/api/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+    )
+    app.state.services = services
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.include_router(status.router)
+    return app
+
+
+async def _noop(app: FastAPI) -> AsyncIterator[None]:  # pragma: no cover - default lifespan
+    yield

@@ -1,0 +1,54 @@
+"""The status page: live calls and the most recent call records."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse
+
+from telephony.records import iso
+from trubka.phones import normalize
+from web.deps import get_services
+from web.templating import templates
+
+router = APIRouter()
+
+
+def live_calls(services: Any) -> list[dict[str, Any]]:
+    now = time.time()
+    region = services.settings.default_region
+    rows = []
+    for call in services.live.calls.values():
+        if call.partial:
+            continue
+        rows.append(
+            {
+                "linkedid": call.linkedid,
+                "caller_number": normalize(call.caller_num, region),
+                "caller_name": call.caller_name,
+                "queue": call.queue,
+                "agent": call.agent_name or call.agent_interface,
+                "state": "talking" if call.answered_at else ("queued" if call.queue else "ringing"),
+                "started_at": iso(call.started_at),
+                "seconds": round(now - call.started_at, 1),
+            }
+        )
+    rows.sort(key=lambda r: r["started_at"])
+    return rows
+
+
+@router.get("/status", response_class=HTMLResponse, include_in_schema=False)
+async def status_page(request: Request, services: Annotated[Any, Depends(get_services)]) -> HTMLResponse:
+    recent = await services.calls.list(limit=50, newest_first=True)
+    return templates.TemplateResponse(
+        request,
+        "status.html",
+        {"live": live_calls(services), "recent": [r.to_json() for r in recent]},
+    )
+
+
+@router.get("/api/status")
+async def status_json(services: Annotated[Any, Depends(get_services)]) -> dict[str, Any]:
+    return {"live_calls": live_calls(services), "stored_calls": services.call_writer.saved}

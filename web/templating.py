@@ -1,0 +1,10 @@
+"""Jinja2 templates (autoescaped: caller names and every CRM field are untrusted)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi.templating import Jinja2Templates
+
+TEMPLATES_DIR = Path(__file__).with_name("templates")
+templates = Jinja2Templates(directory=TEMPLATES_DIR)
