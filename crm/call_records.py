@@ -161,4 +161,7 @@ class CallStore:
 
     async def get(self, linkedid: str) -> CallRow | None:
         async with self.db.session() as session:
-            return await session.scalar(select(CallRow).where(CallRow.linkedid == linkedid))
+            row: CallRow | None = await session.scalar(
+                select(CallRow).where(CallRow.linkedid == linkedid)
+            )
+            return row

@@ -38,17 +38,21 @@ class CallWriter:
         self.retry_delay = retry_delay
         self.after_save: list[AfterSave] = []
         self.saved = 0
-        self.idle = asyncio.Event()
+        self._busy = False
+        self._progress = asyncio.Event()
 
     async def run(self) -> None:
         while True:
-            self.idle.set()
+            self._progress.set()
             first = await self.subscription.get()
-            self.idle.clear()
-            events = self.subscription.get_batch(first, self.batch_size)
-            records = [event.record for event in events if isinstance(event, CallEnded)]
-            if records:
-                await self._save(records)
+            self._busy = True
+            try:
+                events = self.subscription.get_batch(first, self.batch_size)
+                records = [event.record for event in events if isinstance(event, CallEnded)]
+                if records:
+                    await self._save(records)
+            finally:
+                self._busy = False
 
     async def _save(self, records: list[CallRecord]) -> None:
         delay = self.retry_delay
@@ -57,7 +61,12 @@ class CallWriter:
                 self.saved += await self.store.save(records)
                 break
             except (SQLAlchemyError, OSError) as exc:
-                log.error("saving %d call record(s) failed, retrying in %.0fs: %s", len(records), delay, exc)
+                log.error(
+                    "saving %d call record(s) failed, retrying in %.0fs: %s",
+                    len(records),
+                    delay,
+                    exc,
+                )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30.0)
         for hook in self.after_save:
@@ -66,8 +75,10 @@ class CallWriter:
             except Exception:
                 log.exception("after-save hook %r failed", hook)
 
-    async def drain(self, timeout: float = 5.0) -> None:
-        """Wait until everything published so far is stored (tests, shutdown)."""
-        async with asyncio.timeout(timeout):
-            while not self.subscription.queue.empty() or not self.idle.is_set():
-                await asyncio.sleep(0.01)
+    async def drain(self) -> None:
+        """Wait until everything published so far is stored (shutdown, tests).
+
+        Needs the writer running; wrap it in `asyncio.timeout()`."""
+        while self._busy or not self.subscription.queue.empty():
+            self._progress.clear()
+            await self._progress.wait()

@@ -303,10 +303,7 @@ def encode_action(
     for key, value in items:
         if value is None:
             continue
-        if isinstance(value, bool):
-            text = "true" if value else "false"
-        else:
-            text = str(value)
+        text = ("true" if value else "false") if isinstance(value, bool) else str(value)
         lines.append(f"{_safe('header name', key)}: {_safe(key, text)}")
     return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8")
 

@@ -1,14 +1,14 @@
 """Telephony errors.
 
-    TelephonyError
-    ├── ProtocolError          bytes or a frame that break the AMI protocol
-    │   └── MalformedEvent     a known event that lacks a header it must have
-    ├── AmiError               the AMI connection or an action failed
-    │   ├── NotConnected       no logged-in connection right now
-    │   ├── LoginFailed        the PBX refused our user or secret
-    │   ├── ActionFailed       the PBX answered `Response: Error`
-    │   └── ActionTimeout      no (complete) answer in time
-    └── AgiError               a FastAGI conversation went wrong
+TelephonyError
+├── ProtocolError          bytes or a frame that break the AMI protocol
+│   └── MalformedEvent     a known event that lacks a header it must have
+├── AmiError               the AMI connection or an action failed
+│   ├── NotConnected       no logged-in connection right now
+│   ├── LoginFailed        the PBX refused our user or secret
+│   ├── ActionFailed       the PBX answered `Response: Error`
+│   └── ActionTimeout      no (complete) answer in time
+└── AgiError               a FastAGI conversation went wrong
 """
 
 from __future__ import annotations

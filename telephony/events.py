@@ -600,7 +600,9 @@ _PARSERS: dict[str, Callable[[Headers], AmiEvent | None]] = {
     "NewCallerid": lambda h: NewCallerId(_need_channel(h)),
     "Rename": lambda h: Rename(_need_channel(h), _required(h, "newname")),
     "Hangup": lambda h: Hangup(_need_channel(h), _int(h, "cause"), h.get("cause-txt", "")),
-    "LocalBridge": lambda h: LocalBridge(_need_channel(h, "localone"), _need_channel(h, "localtwo")),
+    "LocalBridge": lambda h: LocalBridge(
+        _need_channel(h, "localone"), _need_channel(h, "localtwo")
+    ),
     "DialBegin": _p_dial_begin,
     "DialEnd": _p_dial_end,
     "BridgeEnter": lambda h: BridgeEnter(_required(h, "bridgeuniqueid"), _need_channel(h)),

@@ -60,7 +60,9 @@ class EventPipeline:
             out.extend(self.apply_frame(frame, at, reducer))
         return out
 
-    def apply_frame(self, frame: Frame, at: float, reducer: Reducer | None = None) -> list[DomainEvent]:
+    def apply_frame(
+        self, frame: Frame, at: float, reducer: Reducer | None = None
+    ) -> list[DomainEvent]:
         try:
             event = parse_event(frame)
         except FrameError as exc:

@@ -48,7 +48,9 @@ log = logging.getLogger(__name__)
 
 Effects = list[d.DomainEvent]
 
-_QUEUE_NO_ANSWER = frozenset({"TIMEOUT", "FULL", "JOINEMPTY", "LEAVEEMPTY", "JOINUNAVAIL", "LEAVEUNAVAIL"})
+_QUEUE_NO_ANSWER = frozenset(
+    {"TIMEOUT", "FULL", "JOINEMPTY", "LEAVEEMPTY", "JOINUNAVAIL", "LEAVEUNAVAIL"}
+)
 _DIAL_FAILED = frozenset({"CHANUNAVAIL", "CONGESTION", "INVALIDARGS"})
 _BUSY_DEVICE = frozenset({"INUSE", "BUSY", "ONHOLD", "RINGINUSE"})
 
@@ -146,7 +148,9 @@ class Reducer:
         if number is None or is_anonymous(number):
             return False
         digits = digits_of(number)
-        return 0 < len(digits) <= self.s.config.internal_max_digits and len(digits) == len(number.strip())
+        return 0 < len(digits) <= self.s.config.internal_max_digits and len(digits) == len(
+            number.strip()
+        )
 
     def _external_number(self, number: str | None) -> bool:
         if number is None or is_anonymous(number):
@@ -197,13 +201,18 @@ class Reducer:
             previous = agent.state
             agent.state = new
             agent.state_since = at
-            out.append(d.AgentStateChanged(agent.key, at, new.value, previous.value, agent.paused_reason))
+            out.append(
+                d.AgentStateChanged(agent.key, at, new.value, previous.value, agent.paused_reason)
+            )
 
     def _caller(self, call: Call) -> tuple[str | None, str | None]:
+        """The customer's number and name: the dialed number on an outbound call."""
+        if call.outbound_number and call.customer_leg == call.outbound_leg:
+            return self._number(call.outbound_number), None
         return self._number(call.caller_num), call.caller_name
 
     # --- channels --------------------------------------------------------------------
-    def _new_channel(self, snap: e.ChannelSnapshot, at: float, out: Effects) -> Channel | None:
+    def _new_channel(self, snap: e.ChannelSnapshot, at: float, out: Effects) -> Channel:
         s = self.s
         existing = s.channels.get(snap.uniqueid)
         if existing is not None:
@@ -224,6 +233,14 @@ class Reducer:
             if not call.partial:
                 call.step(at, "started", snap.name)
                 out.append(d.CallStarted(call.linkedid, at, None, None))
+        elif call.partial and snap.uniqueid == snap.linkedid:
+            # The first channel's Newchannel came after a sibling's (out of order): we did
+            # see the call start after all.
+            call.partial = False
+            call.origin_leg = call.customer_leg = leg
+            call.dialed_exten = snap.exten or call.dialed_exten
+            call.step(at, "started", snap.name)
+            out.append(d.CallStarted(call.linkedid, at, None, None))
         channel = Channel(
             name=snap.name,
             uniqueid=snap.uniqueid,
@@ -318,9 +335,10 @@ class Reducer:
                 call.customer_gone_at = at
             if call.answered_at is not None and call.talk_end is None:
                 call.talk_end = at
-        elif channel.leg == call.agent_leg and call.answered_at is not None and call.talk_end is None:
-            if not any(c.leg == channel.leg for c in call.channels.values()):
-                call.talk_end = at
+        elif (
+            channel.leg == call.agent_leg and call.answered_at is not None and call.talk_end is None
+        ):
+            call.talk_end = at  # the agent hung up first
         ring = call.rings.get(channel.uniqueid)
         if ring is not None:
             self._end_ring(call, ring, self._ring_end_reason(call), at, out)
@@ -347,7 +365,7 @@ class Reducer:
             return
         call, caller = known
         dest = self._new_channel(ev.dest, at, out)
-        if dest is None or dest.uniqueid in call.rings:
+        if dest.uniqueid in call.rings:
             return
         call.dialed_anyone = True
         dest_interface = _dialed_interface(ev.dial_string, dest.interface)
@@ -383,30 +401,17 @@ class Reducer:
         ring = call.rings.get(ev.dest.uniqueid)
         if status == "ANSWER":
             if ring is not None:
-                self._answered(call, ring.agent, ring.interface, ring.agent_name, ring.queue, at, out)
+                self._answered(
+                    call, ring.agent, ring.interface, ring.agent_name, ring.queue, at, out
+                )
                 dest = self.s.channels.get(ev.dest.uniqueid)
                 call.agent_leg = dest.leg if dest else call.agent_leg
             elif call.outbound_leg is not None and leg_of(ev.dest.name) == call.outbound_leg:
-                agent_iface = interface_of(caller.name)
-                if call.answered_at is None:
-                    call.answered_at = at
-                    call.agent_interface = agent_iface
-                    call.agent = self._agent_key(agent_iface)
-                    agent = self.s.agents.get(call.agent)
-                    call.agent_name = (agent.name if agent else None) or call.caller_name
-                    call.agents.append(agent_iface)
-                    call.step(at, "answered", call.outbound_number or "")
-                    num, name = self._caller(call)
-                    out.append(
-                        d.CallAnswered(
-                            call.linkedid, at, call.agent, agent_iface, call.agent_name, None,
-                            self._number(call.outbound_number), None,
-                        )
-                    )
-                    if call.agent in self.s.agents:
-                        agent_obj = self.s.agents[call.agent]
-                        agent_obj.calls.add(call.linkedid)
-                        self._agent_changed(agent_obj, at, out)
+                interface = interface_of(caller.name)
+                key = self._agent_key(interface)
+                agent = self.s.agents.get(key)
+                name = (agent.name if agent else None) or caller.caller_name
+                self._answered(call, key, interface, name, None, at, out)
             call.last_dial_status = status
             return
         if status in ("RINGING", "PROCEEDING", "PROGRESS"):
@@ -437,8 +442,16 @@ class Reducer:
         num, name = self._caller(call)
         out.append(
             d.AgentRinging(
-                call.linkedid, at, ring.agent, ring.interface, ring.agent_name or agent.name,
-                ring.queue, num, name, call.routing_reason, self._direction(call).value,
+                call.linkedid,
+                at,
+                ring.agent,
+                ring.interface,
+                ring.agent_name or agent.name,
+                ring.queue,
+                num,
+                name,
+                call.routing_reason,
+                self._direction(call).value,
             )
         )
         self._agent_changed(agent, at, out)
@@ -483,10 +496,14 @@ class Reducer:
             call.agent = agent_key
             call.agent_interface = interface
             call.agent_name = agent_name or agent.name
-            call.step(at, "answered", f"{call.agent_name or interface}" + (f" ({queue})" if queue else ""))
+            call.step(
+                at, "answered", f"{call.agent_name or interface}" + (f" ({queue})" if queue else "")
+            )
             num, name = self._caller(call)
             out.append(
-                d.CallAnswered(call.linkedid, at, agent_key, interface, call.agent_name, queue, num, name)
+                d.CallAnswered(
+                    call.linkedid, at, agent_key, interface, call.agent_name, queue, num, name
+                )
             )
         elif previous is not None and previous != agent_key:
             call.transfers += 1
@@ -565,7 +582,7 @@ class Reducer:
             return
         call = known[0]
         call.queue_left_at = at
-        if call.answered_at is not None or call.rings and _any_answered_dial(call):
+        if call.answered_at is not None or (call.rings and _any_answered_dial(call)):
             reason = "answered"
         elif call.abandoned:
             reason = "abandoned"
@@ -605,9 +622,15 @@ class Reducer:
         call = known[0]
         call.queue_hold = ev.hold_time
         key = self._agent_key(ev.interface)
-        if call.connected_agent == key and call.agent_interface != ev.interface and call.agent == key:
+        if (
+            call.connected_agent == key
+            and call.agent_interface != ev.interface
+            and call.agent == key
+        ):
             call.agent_interface = ev.interface
-            call.agents = [ev.interface if a == interface_key(ev.interface) else a for a in call.agents]
+            call.agents = [
+                ev.interface if a == interface_key(ev.interface) else a for a in call.agents
+            ]
         self._answered(call, key, ev.interface, ev.member_name or None, ev.queue, at, out)
         if call.agent == key:
             call.agent_interface = ev.interface
@@ -620,7 +643,11 @@ class Reducer:
         call = known[0] if known else None
         if call is not None:
             call.queue_talk = ev.talk_time
-            call.step(at, "completed", f"{ev.member_name or ev.interface}: talk {ev.talk_time}s, {ev.reason}")
+            call.step(
+                at,
+                "completed",
+                f"{ev.member_name or ev.interface}: talk {ev.talk_time}s, {ev.reason}",
+            )
         agent = self.s.agents.get(self._agent_key(ev.interface))
         if agent is not None:
             membership = agent.memberships.get(ev.queue)
@@ -630,7 +657,9 @@ class Reducer:
                 agent.calls.discard(call.linkedid)
             self._agent_changed(agent, at, out)
 
-    def on_agent_no_answer(self, ev: e.AgentRingNoAnswer | e.AgentDump, at: float, out: Effects) -> None:
+    def on_agent_no_answer(
+        self, ev: e.AgentRingNoAnswer | e.AgentDump, at: float, out: Effects
+    ) -> None:
         known = self._known(ev.channel)
         if known is None:
             return
@@ -678,14 +707,17 @@ class Reducer:
         if kind in ("added", "removed"):
             out.append(d.QueueChanged(m.queue, at))
         self._agent_changed(agent, at, out)
-        if kind == "pause":
-            # a pause reason change keeps the state but readers need the new reason
-            if agent.state == AgentState.PAUSED and not any(
-                isinstance(x, d.AgentStateChanged) and x.agent == key for x in out
-            ):
-                out.append(
-                    d.AgentStateChanged(key, at, agent.state.value, agent.state.value, agent.paused_reason)
+        if (
+            kind == "pause"
+            and agent.state == AgentState.PAUSED
+            # a new pause reason keeps the state, but readers need the reason
+            and not any(isinstance(x, d.AgentStateChanged) and x.agent == key for x in out)
+        ):
+            out.append(
+                d.AgentStateChanged(
+                    key, at, agent.state.value, agent.state.value, agent.paused_reason
                 )
+            )
 
     def on_device_state(self, ev: e.DeviceStateChange, at: float, out: Effects) -> None:
         if ev.device.startswith("Queue:"):
@@ -733,7 +765,9 @@ class Reducer:
             if value:
                 call.route_agent = value
                 call.step(at, "routed", value)
-                out.append(d.CallRouted(call.linkedid, at, value, call.routed_by, call.routing_reason))
+                out.append(
+                    d.CallRouted(call.linkedid, at, value, call.routed_by, call.routing_reason)
+                )
         elif var == "ROUTE_REASON" and value:
             call.routing_reason = value
         elif var == "ROUTE_BY" and value:
@@ -851,7 +885,9 @@ class Reducer:
             answered_at=call.answered_at,
             ended_at=at,
             wait_seconds=max(0.0, end_of_wait - call.started_at),
-            talk_seconds=max(0.0, talk_end - call.answered_at) if call.answered_at is not None else 0.0,
+            talk_seconds=max(0.0, talk_end - call.answered_at)
+            if call.answered_at is not None
+            else 0.0,
             disposition=disposition,
             routed_by=routed_by,
             routing_reason=call.routing_reason,
@@ -885,19 +921,27 @@ class Reducer:
             s.stats.closed_by_resync += 1
             self._finish(call, max(ended_at, call.started_at), out, outage=True)
         # 2. Channels we did not know: calls that started while we were away.
-        origin_first = sorted(ev.channels, key=lambda c: (c.channel.uniqueid != c.channel.linkedid,))
+        origin_first = sorted(
+            ev.channels, key=lambda c: (c.channel.uniqueid != c.channel.linkedid,)
+        )
         for item in origin_first:
             snap = item.channel
             if snap.uniqueid in s.channels:
-                self._update_channel(s.calls[s.channels[snap.uniqueid].linkedid], s.channels[snap.uniqueid], snap, at, out)
+                self._update_channel(
+                    s.calls[s.channels[snap.uniqueid].linkedid],
+                    s.channels[snap.uniqueid],
+                    snap,
+                    at,
+                    out,
+                )
                 s.channels[snap.uniqueid].bridge_id = item.bridge_id or None
                 continue
             started = at - item.duration_seconds
             call_existed = snap.linkedid in s.calls
-            channel = self._new_channel(snap, started, out)
-            if channel is None:
+            fresh = self._new_channel(snap, started, out)
+            if fresh is None:
                 continue
-            channel.bridge_id = item.bridge_id or None
+            fresh.bridge_id = item.bridge_id or None
             call = s.calls[snap.linkedid]
             if not call_existed:
                 call.partial = False
@@ -948,8 +992,10 @@ class Reducer:
 
 
 def _agent_leg_matches(call: Call, agent_key: str, leg: str) -> bool:
-    return call.agent_leg == leg or interface_key(interface_of(leg + ";1")) == agent_key or (
-        interface_of(leg) == agent_key
+    return (
+        call.agent_leg == leg
+        or interface_key(interface_of(leg + ";1")) == agent_key
+        or (interface_of(leg) == agent_key)
     )
 
 
@@ -958,7 +1004,7 @@ def _any_answered_dial(call: Call) -> bool:
 
 
 def _dialed_interface(dial_string: str, channel_interface: str) -> str:
-    """The interface a Dial targeted: `Local/102@agents/n` or, from `102@agents/n`, the channel's."""
+    """The interface a Dial targeted (`Local/102@agents/n`), else the dialed channel's."""
     target = dial_string.split("&")[0].strip()
     if "/" in target and not target.startswith(tuple(str(i) for i in range(10))):
         tech, _, rest = target.partition("/")

@@ -65,7 +65,9 @@ def stream_time(data: bytes) -> float | None:
     if best is None:
         for match in _EVENT_TIME.finditer(data):
             try:
-                value = datetime.fromisoformat(match.group(1).decode()).replace(tzinfo=UTC).timestamp()
+                value = (
+                    datetime.fromisoformat(match.group(1).decode()).replace(tzinfo=UTC).timestamp()
+                )
             except ValueError:
                 continue
             best = value if best is None else max(best, value)

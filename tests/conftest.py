@@ -92,7 +92,10 @@ async def _truncate_all(database: Database) -> None:
 
     async with database.engine.begin() as conn:
         rows = await conn.execute(
-            text("SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'")
+            text(
+                "SELECT tablename FROM pg_tables"
+                " WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
+            )
         )
         tables = [r[0] for r in rows]
         if tables:
@@ -110,7 +113,12 @@ class LiveServer:
         import uvicorn
 
         config = uvicorn.Config(
-            app, host="127.0.0.1", port=0, log_level="warning", lifespan="on", ws="websockets-sansio"
+            app,
+            host="127.0.0.1",
+            port=0,
+            log_level="warning",
+            lifespan="on",
+            ws="websockets-sansio",
         )
         self.server = uvicorn.Server(config)
         self.task: asyncio.Task[None] | None = None

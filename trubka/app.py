@@ -7,6 +7,7 @@ the PBX first, let the workers drain, then close the database.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -31,7 +32,8 @@ def build_app(settings: Settings) -> FastAPI:
             yield
         finally:
             try:
-                await services.call_writer.drain(timeout=5.0)
+                async with asyncio.timeout(5.0):
+                    await services.call_writer.drain()
             except TimeoutError:
                 log.warning("shutdown: some call records were not stored in time")
             await services.tasks.stop()

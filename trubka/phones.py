@@ -13,7 +13,9 @@ from functools import lru_cache
 
 import phonenumbers
 
-ANONYMOUS = frozenset({"", "anonymous", "unknown", "<unknown>", "restricted", "private", "unavailable"})
+ANONYMOUS = frozenset(
+    {"", "anonymous", "unknown", "<unknown>", "restricted", "private", "unavailable"}
+)
 _DIGITS = re.compile(r"\d")
 MAX_NUMBER_LENGTH = 64
 
@@ -64,10 +66,13 @@ def parse(number: str, region: str = "RU") -> PhoneNumber:
                 return PhoneNumber(raw=raw, e164=None)
             if phonenumbers.is_valid_number(alt):
                 return PhoneNumber(
-                    raw=raw, e164=phonenumbers.format_number(alt, phonenumbers.PhoneNumberFormat.E164)
+                    raw=raw,
+                    e164=phonenumbers.format_number(alt, phonenumbers.PhoneNumberFormat.E164),
                 )
         return PhoneNumber(raw=raw, e164=None)
-    return PhoneNumber(raw=raw, e164=phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164))
+    return PhoneNumber(
+        raw=raw, e164=phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    )
 
 
 def normalize(number: str | None, region: str = "RU") -> str | None:

@@ -44,6 +44,6 @@ class TaskSet:
         for task in tasks:
             task.cancel()
         if tasks:
-            done, pending = await asyncio.wait(tasks, timeout=grace)
+            _, pending = await asyncio.wait(tasks, timeout=grace)
             for task in pending:
                 log.warning("%s: task %s did not stop in %.1fs", self.name, task.get_name(), grace)
