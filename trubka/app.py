@@ -28,6 +28,8 @@ def build_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await services.db.upgrade()
         services.tasks.start(services.call_writer.run(), name="call-writer")
+        pops = services.bus.subscribe("screen-pop", maxsize=50_000)
+        services.tasks.start(services.notifier.run(pops), name="screen-pop")
         try:
             yield
         finally:
@@ -36,6 +38,7 @@ def build_app(settings: Settings) -> FastAPI:
                     await services.call_writer.drain()
             except TimeoutError:
                 log.warning("shutdown: some call records were not stored in time")
+            await services.notifier.stop()
             await services.tasks.stop()
             await services.db.dispose()
 

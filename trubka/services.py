@@ -12,6 +12,13 @@ from telephony.reducer import CallState, ReducerConfig
 from trubka.bus import EventBus
 from trubka.settings import Settings
 from trubka.tasks import TaskSet
+from web.hub import Hub
+from web.notifier import AgentDirectory, Notifier, StaticDirectory
+from web.ws import SocketAuthenticator, SocketUser
+
+
+async def _nobody(_websocket: object) -> SocketUser | None:
+    return None
 
 
 @dataclass(eq=False)
@@ -22,6 +29,10 @@ class Services:
     live: CallState
     calls: CallStore
     call_writer: CallWriter
+    hub: Hub
+    notifier: Notifier
+    directory: AgentDirectory
+    ws_authenticate: SocketAuthenticator = _nobody
     tasks: TaskSet = field(default_factory=TaskSet)
 
     @classmethod
@@ -38,4 +49,17 @@ class Services:
                 internal_max_digits=settings.internal_number_max_digits,
             )
         )
-        return cls(settings=settings, db=db, bus=bus, live=live, calls=calls, call_writer=writer)
+        hub = Hub()
+        directory = StaticDirectory()
+        notifier = Notifier(hub, live, directory)
+        return cls(
+            settings=settings,
+            db=db,
+            bus=bus,
+            live=live,
+            calls=calls,
+            call_writer=writer,
+            hub=hub,
+            notifier=notifier,
+            directory=directory,
+        )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from web import status
+from web import status, ws
 
 STATIC_DIR = Path(__file__).with_name("static")
 
@@ -29,8 +29,5 @@ def create_app(services: Any, *, lifespan: Lifespan | None = None) -> FastAPI:
     app.state.services = services
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(status.router)
+    app.include_router(ws.router)
     return app
-
-
-async def _noop(app: FastAPI) -> AsyncIterator[None]:  # pragma: no cover - default lifespan
-    yield

@@ -1,0 +1,234 @@
+"""Screen pops over a real WebSocket: the trace's events reach the right agent, withdrawals,
+reconnects that pop again, slow clients dropped without slowing the others."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+import websockets
+from fastapi import WebSocket
+
+from telephony import domain as d
+from telephony.pipeline import EventPipeline
+from telephony.replay import load_index
+from tests.conftest import TRACES, LiveServer
+from trubka.app import build_app
+from trubka.settings import load_settings
+from web.hub import Client, Hub
+from web.notifier import Notifier, StaticDirectory
+from web.ws import SocketUser
+
+USERS = {
+    "agent101": SocketUser(1, "agent"),
+    "agent102": SocketUser(2, "agent"),
+    "boss": SocketUser(9, "supervisor"),
+}
+DIRECTORY = {"Local/101@agents": {1}, "Local/102@agents": {2}, "Local/103@agents": {3}}
+
+
+async def cookie_auth(websocket: WebSocket) -> SocketUser | None:
+    return USERS.get(websocket.cookies.get("session", ""))
+
+
+def trace_events(name: str) -> list[d.DomainEvent]:
+    path = TRACES / name
+    data = path.read_bytes()
+    index = load_index(path)
+    assert index
+    pipeline = EventPipeline()
+    events: list[d.DomainEvent] = []
+    for at, offset, length in index:
+        events += pipeline.feed(data[offset : offset + length], at)
+    return events
+
+
+class Recorder:
+    """Collects what a fake socket sends; `wait_for` awaits a condition on it."""
+
+    def __init__(self) -> None:
+        self.items: list[Any] = []
+        self.changed = asyncio.Condition()
+
+    async def add(self, item: Any) -> None:
+        async with self.changed:
+            self.items.append(item)
+            self.changed.notify_all()
+
+    async def wait_for(self, predicate: Any) -> None:
+        async with asyncio.timeout(5.0), self.changed:
+            await self.changed.wait_for(lambda: predicate(self.items))
+
+
+class Cards:
+    def __init__(self) -> None:
+        self.asked: list[str | None] = []
+        self.release = asyncio.Event()
+
+    async def card_for(self, number: str | None) -> dict[str, Any] | None:
+        self.asked.append(number)
+        await self.release.wait()
+        return {"contact": {"id": 7, "name": "Клиент <script>"}, "open_tasks": []}
+
+
+@pytest.fixture
+async def app_server(tmp_path):  # type: ignore[no-untyped-def]
+    app = build_app(load_settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/t.db"))
+    services = app.state.services
+    services.ws_authenticate = cookie_auth
+    services.directory.users.update(DIRECTORY)
+    async with LiveServer(app) as server:
+        yield server, services
+
+
+async def recv(ws: Any, kind: str | None = None) -> dict[str, Any]:
+    async with asyncio.timeout(5.0):
+        while True:
+            message = json.loads(await ws.recv())
+            if kind is None or message["type"] == kind:
+                return dict(message)
+
+
+def ws_url(server: LiveServer) -> str:
+    return server.url.replace("http://", "ws://") + "/ws"
+
+
+async def test_unauthenticated_socket_is_refused(app_server) -> None:  # type: ignore[no-untyped-def]
+    server, _ = app_server
+    with pytest.raises(websockets.exceptions.InvalidStatus):
+        async with websockets.connect(ws_url(server)):
+            pass
+
+
+async def test_pop_answer_and_end_reach_only_the_ringing_agent(app_server) -> None:  # type: ignore[no-untyped-def]
+    server, services = app_server
+    events = trace_events("01-queue-answered.ami")
+    async with (
+        websockets.connect(
+            ws_url(server), additional_headers={"Cookie": "session=agent101"}
+        ) as a101,
+        websockets.connect(
+            ws_url(server), additional_headers={"Cookie": "session=agent102"}
+        ) as a102,
+        websockets.connect(ws_url(server), additional_headers={"Cookie": "session=boss"}) as boss,
+    ):
+        hello = await recv(a101, "agent_state")
+        assert hello["agent_interface"] == "Local/101@agents"
+        services.bus.publish(events)
+        pop = await recv(a101, "screen_pop")
+        assert pop["linkedid"] == "1795717766.0"
+        assert pop["caller_number"] == "+79160000001"
+        assert pop["caller_name"] == "Customer 79160000001"
+        assert pop["queue"] == "support"
+        assert {"contact", "routing_reason"} <= set(pop)
+        answered = await recv(a101, "call_answered")
+        assert answered["agent_interface"] == "Local/101@agents/n"
+        ended = await recv(a101, "call_ended")
+        assert ended["disposition"] == "answered"
+        seen_by_boss = await recv(boss, "screen_pop")
+        assert seen_by_boss["linkedid"] == "1795717766.0"
+        # Agent 102 got nothing of this call: everything before its pong is its own state.
+        await a102.send(json.dumps({"type": "ping"}))
+        seen = []
+        while (message := await recv(a102))["type"] != "pong":
+            seen.append(message)
+        assert {m["type"] for m in seen} <= {"agent_state"}
+        assert all(m["agent_interface"] == "Local/102@agents" for m in seen)
+
+
+async def test_withdrawn_when_the_caller_hangs_up_and_reconnect_pops_again(app_server) -> None:  # type: ignore[no-untyped-def]
+    server, services = app_server
+    events = trace_events("02-queue-abandoned-ringing.ami")
+    # Stop right after agent 101 starts ringing (the third ring of this call).
+    third = [i for i, e in enumerate(events) if isinstance(e, d.AgentRinging)][2]
+    async with websockets.connect(
+        ws_url(server), additional_headers={"Cookie": "session=agent101"}
+    ) as ws:
+        services.bus.publish(events[: third + 1])
+        pop = await recv(ws, "screen_pop")
+        assert pop["agent_interface"] == "Local/101@agents/n"
+    # The browser reconnects while the phone still rings: the card pops again at once.
+    async with websockets.connect(
+        ws_url(server), additional_headers={"Cookie": "session=agent101"}
+    ) as ws:
+        again = await recv(ws, "screen_pop")
+        assert again["linkedid"] == pop["linkedid"]
+        services.bus.publish(events[third + 1 :])
+        withdrawn = await recv(ws, "screen_pop_withdrawn")
+        assert withdrawn == {
+            "type": "screen_pop_withdrawn",
+            "linkedid": "1795717785.4",
+            "reason": "caller_hung_up",
+        }
+
+
+async def test_card_prepared_on_arrival_then_updates_the_pop() -> None:
+    hub = Hub()
+    recorder = Recorder()
+    sent = recorder.items
+
+    async def send(text: str) -> None:
+        await recorder.add(json.loads(text))
+
+    async def close(code: int, reason: str) -> None:
+        return None
+
+    from telephony.reducer import CallState
+
+    cards = Cards()
+    notifier = Notifier(hub, CallState(), StaticDirectory(dict(DIRECTORY)), cards)
+    client = Client(1, "agent", send, close)
+    hub.register(client)
+    writer = asyncio.create_task(hub.serve(client))
+    events = trace_events("01-queue-answered.ami")
+    ring_at = next(i for i, e in enumerate(events) if isinstance(e, d.AgentRinging))
+    arrived = next(i for i, e in enumerate(events) if isinstance(e, d.CallerIdentified))
+    for event in events[: arrived + 1]:
+        notifier.handle(event)
+    await asyncio.sleep(0)  # let the card task start
+    assert cards.asked == ["+79160000001"]  # asked when the call arrived, before anyone rang
+    for event in events[arrived + 1 : ring_at + 1]:
+        notifier.handle(event)
+    cards.release.set()
+    await recorder.wait_for(lambda items: len([m for m in items if m["type"] == "screen_pop"]) == 2)
+    first, update = [m for m in sent if m["type"] == "screen_pop"]
+    assert first["contact"] is None and "update" not in first
+    assert update["update"] is True and update["contact"]["name"] == "Клиент <script>"
+    writer.cancel()
+    await asyncio.gather(writer, return_exceptions=True)
+    await notifier.stop()
+
+
+async def test_a_slow_client_is_dropped_and_others_keep_getting_messages() -> None:
+    hub = Hub()
+    fast = Recorder()
+    closed = Recorder()
+    stuck = asyncio.Event()
+
+    async def slow_send(text: str) -> None:
+        await stuck.wait()
+
+    async def fast_send(text: str) -> None:
+        await fast.add(text)
+
+    async def close(code: int, reason: str) -> None:
+        await closed.add(code)
+
+    slow_client = Client(1, "agent", slow_send, close)
+    fast_client = Client(1, "agent", fast_send, close)
+    hub.register(slow_client)
+    hub.register(fast_client)
+    tasks = [asyncio.create_task(hub.serve(c)) for c in (slow_client, fast_client)]
+    for i in range(400):
+        hub.to_users([1], {"type": "x", "i": i})
+        await asyncio.sleep(0)
+    await fast.wait_for(lambda items: len(items) == 400)
+    await closed.wait_for(bool)
+    assert slow_client.dropped and not fast_client.dropped
+    assert closed.items == [4008]
+    assert hub.clients_of(1) == {fast_client}
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)

@@ -1,0 +1,149 @@
+"""WebSocket fan-out: every connected browser gets a bounded send queue.
+
+A message is serialized once and put on each recipient's queue without waiting; each
+client has its own writer task that sends from its queue. A client whose queue is full
+(a slow or dead browser) is dropped — its socket is closed — so it can never slow the
+AMI reader or the other agents.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+SendText = Callable[[str], Awaitable[None]]
+Close = Callable[[int, str], Awaitable[None]]
+
+QUEUE_SIZE = 256
+SEND_TIMEOUT = 10.0
+CLOSE_TOO_SLOW = 4008  # application close code: the client could not keep up
+
+
+@dataclass(eq=False, slots=True)
+class Client:
+    """One connected socket of a signed-in user."""
+
+    user_id: int
+    role: str
+    send_text: SendText
+    close: Close
+    queue: asyncio.Queue[str] = field(default_factory=lambda: asyncio.Queue(QUEUE_SIZE))
+    follow_all: bool = False  # supervisors' sockets follow everything
+    dropped: bool = False
+    sent: int = 0
+
+    def offer(self, text: str) -> bool:
+        """Queue a message without waiting; False when the client is too slow (full)."""
+        if self.dropped:
+            return False
+        try:
+            self.queue.put_nowait(text)
+        except asyncio.QueueFull:
+            return False
+        return True
+
+
+@dataclass(slots=True)
+class HubStats:
+    connected: int = 0
+    messages: int = 0
+    dropped_clients: int = 0
+
+
+class Hub:
+    def __init__(self, *, send_timeout: float = SEND_TIMEOUT) -> None:
+        self.send_timeout = send_timeout
+        self._by_user: dict[int, set[Client]] = {}
+        self._followers: set[Client] = set()
+        self._drops: set[asyncio.Task[None]] = set()
+        self.stats = HubStats()
+
+    # --- connections -----------------------------------------------------------------
+    def register(self, client: Client) -> None:
+        self._by_user.setdefault(client.user_id, set()).add(client)
+        if client.follow_all:
+            self._followers.add(client)
+        self.stats.connected += 1
+
+    def unregister(self, client: Client) -> None:
+        clients = self._by_user.get(client.user_id)
+        if clients is not None and client in clients:
+            clients.discard(client)
+            if not clients:
+                del self._by_user[client.user_id]
+            self.stats.connected -= 1
+        self._followers.discard(client)
+
+    def clients_of(self, user_id: int) -> set[Client]:
+        return set(self._by_user.get(user_id, ()))
+
+    @property
+    def followers(self) -> set[Client]:
+        return set(self._followers)
+
+    def connected_users(self) -> set[int]:
+        return set(self._by_user)
+
+    async def serve(self, client: Client) -> None:
+        """Send the client's queue until it disconnects or is dropped (run per socket)."""
+        try:
+            while True:
+                text = await client.queue.get()
+                async with asyncio.timeout(self.send_timeout):
+                    await client.send_text(text)
+                client.sent += 1
+        except TimeoutError:
+            self._drop(client, "send timed out")
+
+    # --- sending ---------------------------------------------------------------------
+    def to_users(self, user_ids: Iterable[int], message: dict[str, Any]) -> int:
+        """Send to every socket of these users (and not to followers). Returns sockets reached."""
+        text = encode(message)
+        reached = 0
+        for user_id in set(user_ids):
+            for client in list(self._by_user.get(user_id, ())):
+                reached += self._offer(client, text)
+        return reached
+
+    def to_followers(self, message: dict[str, Any], *, except_users: Iterable[int] = ()) -> int:
+        text = encode(message)
+        skip = set(except_users)
+        return sum(self._offer(c, text) for c in list(self._followers) if c.user_id not in skip)
+
+    def to_client(self, client: Client, message: dict[str, Any]) -> bool:
+        return bool(self._offer(client, encode(message)))
+
+    def _offer(self, client: Client, text: str) -> int:
+        self.stats.messages += 1
+        if client.offer(text):
+            return 1
+        self._drop(client, "send queue full")
+        return 0
+
+    def _drop(self, client: Client, reason: str) -> None:
+        if client.dropped:
+            return
+        client.dropped = True
+        self.stats.dropped_clients += 1
+        self.unregister(client)
+        log.warning("websocket of user %s dropped: %s", client.user_id, reason)
+        task = asyncio.get_running_loop().create_task(self._close(client, reason))
+        self._drops.add(task)
+        task.add_done_callback(self._drops.discard)
+
+    async def _close(self, client: Client, reason: str) -> None:
+        try:
+            async with asyncio.timeout(2.0):
+                await client.close(CLOSE_TOO_SLOW, reason)
+        except (TimeoutError, RuntimeError, OSError) as exc:
+            log.debug("closing a dropped websocket failed: %s", exc)
+
+
+def encode(message: dict[str, Any]) -> str:
+    return json.dumps(message, ensure_ascii=False, separators=(",", ":"), default=str)

@@ -1,0 +1,305 @@
+"""Screen pops and agent updates: domain events in, WebSocket messages out.
+
+The card is prepared when the call arrives (the caller's number is known before any
+agent rings), so the pop itself is only a send. Messages (contract in ARCHITECTURE.md):
+
+* ``screen_pop`` — one of the agent's interfaces started ringing for a call. Sent again
+  with ``"update": true`` when the card finishes loading after the first send.
+* ``screen_pop_withdrawn`` — that ringing ended without this agent answering;
+  ``reason`` is ``answered_elsewhere``, ``caller_hung_up`` or ``no_answer`` (the ring
+  timed out and the queue moved on).
+* ``call_answered`` / ``call_ended`` — the agent's call was answered / ended (the panel
+  opens the wrap-up form).
+* ``agent_state`` — the agent's state changed (available, ringing, on_call, wrap_up,
+  paused with a reason, logged_out, unavailable).
+
+A reconnecting socket gets the current state at once: the agent's state, every call
+still ringing for them and the call they are on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from telephony import domain as d
+from telephony.records import iso
+from telephony.reducer import CallState
+from telephony.state import interface_key
+from trubka.bus import Subscription
+from web.hub import Client, Hub
+
+log = logging.getLogger(__name__)
+
+Card = dict[str, Any]
+
+
+class AgentDirectory(Protocol):
+    """Which users an agent interface belongs to (kept in memory: called per event)."""
+
+    def users_for(self, agent_key: str) -> set[int]: ...
+
+    def agents_of(self, user_id: int) -> set[str]: ...
+
+
+class CardSource(Protocol):
+    async def card_for(self, number: str | None) -> Card | None: ...
+
+
+RoutingReason = Callable[[str], str | None]  # linkedid -> the routing decision's reason
+
+
+@dataclass(slots=True)
+class StaticDirectory:
+    """An AgentDirectory from a fixed map (tests, benchmarks, the demo before the CRM)."""
+
+    users: dict[str, set[int]] = field(default_factory=dict)
+
+    def users_for(self, agent_key: str) -> set[int]:
+        return self.users.get(interface_key(agent_key), set())
+
+    def agents_of(self, user_id: int) -> set[str]:
+        return {agent for agent, users in self.users.items() if user_id in users}
+
+
+@dataclass(slots=True)
+class _Pop:
+    message: dict[str, Any]
+    users: set[int]
+
+
+class Notifier:
+    def __init__(
+        self,
+        hub: Hub,
+        live: CallState,
+        directory: AgentDirectory,
+        cards: CardSource | None = None,
+        routing_reason: RoutingReason | None = None,
+        *,
+        card_timeout: float = 2.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.hub = hub
+        self.live = live
+        self.directory = directory
+        self.cards = cards
+        self.routing_reason = routing_reason
+        self.card_timeout = card_timeout
+        self.clock = clock
+        self._cards: dict[str, Card | None] = {}  # linkedid -> card, once loaded
+        self._card_numbers: dict[str, str | None] = {}
+        self._loading: dict[str, asyncio.Task[None]] = {}
+        self._pops: dict[tuple[str, str], _Pop] = {}  # (linkedid, agent) -> pop
+        self._answered: dict[str, tuple[str, dict[str, Any]]] = {}  # linkedid -> (agent, msg)
+
+    # --- running ---------------------------------------------------------------------
+    async def run(self, subscription: Subscription[d.DomainEvent]) -> None:
+        while True:
+            event = await subscription.get()
+            try:
+                self.handle(event)
+            except Exception:
+                log.exception("screen pop: handling %r failed", type(event).__name__)
+
+    async def stop(self) -> None:
+        for task in list(self._loading.values()):
+            task.cancel()
+        if self._loading:
+            await asyncio.gather(*self._loading.values(), return_exceptions=True)
+
+    def handle(self, event: d.DomainEvent) -> None:
+        if isinstance(event, d.AgentRinging):
+            self._ringing(event)
+        elif isinstance(event, d.AgentRingEnded):
+            self._ring_ended(event)
+        elif isinstance(event, d.CallAnswered):
+            self._call_answered(event)
+        elif isinstance(event, d.CallEnded):
+            self._call_ended(event)
+        elif isinstance(event, d.AgentStateChanged):
+            self._agent_state(event)
+        elif isinstance(event, (d.CallStarted, d.CallerIdentified, d.CallQueued)):
+            self._prepare_card(event.linkedid, event.caller_number)
+
+    # --- cards -----------------------------------------------------------------------
+    def _prepare_card(self, linkedid: str, number: str | None) -> None:
+        if self.cards is None or not number:
+            return
+        if self._card_numbers.get(linkedid, "") == number and (
+            linkedid in self._cards or linkedid in self._loading
+        ):
+            return
+        self._card_numbers[linkedid] = number
+        previous = self._loading.pop(linkedid, None)
+        if previous is not None:
+            previous.cancel()
+        self._cards.pop(linkedid, None)
+        task = asyncio.get_running_loop().create_task(self._load_card(linkedid, number))
+        self._loading[linkedid] = task
+
+    async def _load_card(self, linkedid: str, number: str) -> None:
+        assert self.cards is not None
+        try:
+            async with asyncio.timeout(self.card_timeout):
+                card = await self.cards.card_for(number)
+        except TimeoutError:
+            log.warning("screen pop: the card for %s took over %.1fs", linkedid, self.card_timeout)
+            card = None
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("screen pop: loading the card for %s failed", linkedid)
+            card = None
+        finally:
+            self._loading.pop(linkedid, None)
+        if self._card_numbers.get(linkedid) != number:
+            return  # the number changed meanwhile: a newer load is under way
+        self._cards[linkedid] = card
+        # Pops sent before the card was ready get it now.
+        for (pop_linkedid, _agent), pop in list(self._pops.items()):
+            if pop_linkedid == linkedid:
+                self._fill(pop.message, card)
+                pop.message["update"] = True
+                self.hub.to_users(pop.users, pop.message)
+
+    @staticmethod
+    def _fill(message: dict[str, Any], card: Card | None) -> None:
+        message["contact"] = card.get("contact") if card else None
+        message["card"] = card
+
+    # --- events ----------------------------------------------------------------------
+    def _ringing(self, event: d.AgentRinging) -> None:
+        users = self.directory.users_for(event.agent)
+        reason = event.routing_reason
+        if reason is None and self.routing_reason is not None:
+            reason = self.routing_reason(event.linkedid)
+        message: dict[str, Any] = {
+            "type": "screen_pop",
+            "linkedid": event.linkedid,
+            "caller_number": event.caller_number,
+            "caller_name": event.caller_name,
+            "contact": None,
+            "routing_reason": reason,
+            "queue": event.queue,
+            "agent_interface": event.interface,
+            "agent_name": event.agent_name,
+            "direction": event.direction,
+            "ringing_since": iso(event.at),
+            "card": None,
+        }
+        if event.linkedid in self._cards:
+            self._fill(message, self._cards[event.linkedid])
+        elif self.cards is not None and event.caller_number and event.linkedid not in self._loading:
+            self._prepare_card(event.linkedid, event.caller_number)
+        self._pops[(event.linkedid, event.agent)] = _Pop(message, users)
+        self.hub.to_users(users, message)
+        self.hub.to_followers(message, except_users=users)
+
+    def _ring_ended(self, event: d.AgentRingEnded) -> None:
+        pop = self._pops.pop((event.linkedid, event.agent), None)
+        if pop is None:
+            return
+        still = {u for (lid, _a), p in self._pops.items() if lid == event.linkedid for u in p.users}
+        users = pop.users - still
+        message = {
+            "type": "screen_pop_withdrawn",
+            "linkedid": event.linkedid,
+            "reason": event.reason,
+        }
+        self.hub.to_users(users, message)
+        self.hub.to_followers({**message, "agent_interface": event.agent}, except_users=users)
+
+    def _call_answered(self, event: d.CallAnswered) -> None:
+        users = self.directory.users_for(event.agent)
+        pop = self._pops.pop((event.linkedid, event.agent), None)
+        card = self._cards.get(event.linkedid)
+        message: dict[str, Any] = {
+            "type": "call_answered",
+            "linkedid": event.linkedid,
+            "caller_number": event.caller_number,
+            "caller_name": event.caller_name,
+            "queue": event.queue,
+            "agent_interface": event.interface,
+            "agent_name": event.agent_name,
+            "answered_at": iso(event.at),
+            "contact": card.get("contact") if card else None,
+            "routing_reason": pop.message.get("routing_reason") if pop else None,
+        }
+        self._answered[event.linkedid] = (event.agent, message)
+        self.hub.to_users(users | (pop.users if pop else set()), message)
+        self.hub.to_followers(message, except_users=users)
+
+    def _call_ended(self, event: d.CallEnded) -> None:
+        record = event.record
+        linkedid = record.linkedid
+        agents = {interface_key(a) for a in record.agents}
+        if record.agent_interface:
+            agents.add(interface_key(record.agent_interface))
+        users: set[int] = set()
+        for agent in agents:
+            users |= self.directory.users_for(agent)
+        message = {
+            "type": "call_ended",
+            "linkedid": linkedid,
+            "disposition": record.disposition.value,
+            "caller_number": record.caller_number,
+            "caller_name": record.caller_name,
+            "called_number": record.called_number,
+            "direction": record.direction.value,
+            "talk_seconds": round(record.talk_seconds, 1),
+            "ended_at": iso(record.ended_at),
+            "contact_id": record.contact_id,
+        }
+        self.hub.to_users(users, message)
+        self._answered.pop(linkedid, None)
+        for key in [k for k in self._pops if k[0] == linkedid]:
+            del self._pops[key]
+        self._cards.pop(linkedid, None)
+        self._card_numbers.pop(linkedid, None)
+        task = self._loading.pop(linkedid, None)
+        if task is not None:
+            task.cancel()
+
+    def _agent_state(self, event: d.AgentStateChanged) -> None:
+        users = self.directory.users_for(event.agent)
+        if not users:
+            return
+        message = {
+            "type": "agent_state",
+            "agent_interface": event.agent,
+            "state": event.state,
+            "since": iso(event.at),
+            "paused_reason": event.paused_reason,
+        }
+        self.hub.to_users(users, message)
+
+    # --- a (re)connecting socket -----------------------------------------------------
+    def welcome(self, client: Client) -> None:
+        """Send a new socket the current state: agent states, ringing pops, the current call."""
+        now = self.clock()
+        agents = self.directory.agents_of(client.user_id)
+        for agent_key in sorted(agents):
+            agent = self.live.agent_for(agent_key)
+            state = agent.derive_state(now).value if agent else "logged_out"
+            since = agent.state_since if agent and agent.state_since else now
+            self.hub.to_client(
+                client,
+                {
+                    "type": "agent_state",
+                    "agent_interface": agent_key,
+                    "state": state,
+                    "since": iso(since),
+                    "paused_reason": agent.paused_reason if agent else None,
+                },
+            )
+        for pop in list(self._pops.values()):
+            if client.user_id in pop.users or client.follow_all:
+                self.hub.to_client(client, pop.message)
+        for agent_key, message in list(self._answered.values()):
+            if agent_key in agents or client.follow_all:
+                self.hub.to_client(client, message)
