@@ -487,8 +487,8 @@ class Reducer:
         agent = self._agent(agent_key)
         if agent_name and not agent.name:
             agent.name = agent_name
-        previous = call.connected_agent
-        call.connected_agent = agent_key
+        previous = call.connected_agent or call.last_agent
+        call.connected_agent = call.last_agent = agent_key
         if interface not in call.agents:
             call.agents.append(interface)
         if call.answered_at is None:

@@ -110,6 +110,7 @@ class Call:
     agent_leg: str | None = None
     agents: list[str] = field(default_factory=list)
     connected_agent: str | None = None  # the agent the caller talks to now
+    last_agent: str | None = None  # the agent the caller talked to last (transfers)
     answered_at: float | None = None
     talk_end: float | None = None
     outbound_number: str | None = None
