@@ -2,7 +2,8 @@
 
 Start-up: migrate the database, start the workers (call writer …), then the telephony
 edge (AMI client, FastAGI server). Shutdown runs the other way round: stop listening to
-the PBX first, let the workers drain, then close the database.
+the PBX first (the FastAGI server stops accepting and lets running sessions finish),
+let the workers drain, then close the database.
 """
 
 from __future__ import annotations
@@ -28,8 +29,12 @@ def build_app(settings: Settings) -> FastAPI:
         await services.db.upgrade()
         services.tasks.start(services.call_writer.run(), name="call-writer")
         try:
+            if services.settings.agi_enabled:
+                await services.agi.start()
+                services.tasks.start(services.agi.serve(), name="agi-server")
             yield
         finally:
+            await services.agi.stop()
             try:
                 await services.call_writer.drain(timeout=5.0)
             except TimeoutError:

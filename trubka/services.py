@@ -7,10 +7,15 @@ from dataclasses import dataclass, field
 from crm.call_records import CallStore
 from crm.call_writer import CallWriter
 from crm.database import Database
+from routing.errors import RulesError
+from routing.rules import load_rules
+from routing.source import FactsSource, InMemoryFactsSource
+from telephony.agi_server import AgiServer
 from telephony.domain import DomainEvent
 from telephony.reducer import CallState, ReducerConfig
+from telephony.router import CallRouter
 from trubka.bus import EventBus
-from trubka.settings import Settings
+from trubka.settings import Settings, SettingsError
 from trubka.tasks import TaskSet
 
 
@@ -22,7 +27,13 @@ class Services:
     live: CallState
     calls: CallStore
     call_writer: CallWriter
+    router: CallRouter
+    agi: AgiServer
     tasks: TaskSet = field(default_factory=TaskSet)
+
+    def use_facts_source(self, source: FactsSource) -> None:
+        """Swap where routing facts come from (e.g. the CRM's database-backed source)."""
+        self.router.source = source
 
     @classmethod
     def create(cls, settings: Settings) -> Services:
@@ -38,4 +49,27 @@ class Services:
                 internal_max_digits=settings.internal_number_max_digits,
             )
         )
-        return cls(settings=settings, db=db, bus=bus, live=live, calls=calls, call_writer=writer)
+        try:
+            rules = load_rules(settings.routing_rules, region=settings.default_region)
+        except RulesError as exc:
+            raise SettingsError(f"TRUBKA_ROUTING_RULES: {exc}") from exc
+        # Until the CRM's facts source is plugged in (use_facts_source), nobody is known
+        # and every call goes to the queue.
+        router = CallRouter(
+            InMemoryFactsSource(),
+            live,
+            rules,
+            region=settings.default_region,
+            facts_timeout=settings.routing_facts_timeout,
+        )
+        agi = AgiServer(router, settings.agi_host, settings.agi_port)
+        return cls(
+            settings=settings,
+            db=db,
+            bus=bus,
+            live=live,
+            calls=calls,
+            call_writer=writer,
+            router=router,
+            agi=agi,
+        )
