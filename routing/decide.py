@@ -83,7 +83,7 @@ def decide(
         if caller.anonymous or not caller.raw:
             reason = "no caller ID → queue"
         else:
-            reason = f"caller ID {_shorten(caller.raw)!r} is not a phone number → queue"
+            reason = f"caller ID {_shorten(caller.raw)} is not a phone number → queue"
         return Decision(RoutedBy.UNKNOWN_CALLER, reason, rules.queue)
     if facts is FactsUnavailable.TIMEOUT:
         return Decision(RoutedBy.FACTS_TIMEOUT, "CRM did not answer in time → queue", rules.queue)

@@ -38,11 +38,11 @@ Seconds = Annotated[int, Field(ge=1, le=3600)]
 
 
 def is_dialable(interface: str) -> bool:
-    return bool(DIALABLE.match(interface))
+    return bool(DIALABLE.fullmatch(interface))
 
 
 def _queue_name(value: str | None) -> str | None:
-    if value is not None and not QUEUE_NAME.match(value):
+    if value is not None and not QUEUE_NAME.fullmatch(value):
         raise ValueError("a queue name is letters, digits, '_', '-' or '.' (at most 80)")
     return value
 
@@ -70,7 +70,7 @@ def _parse_ranges(value: Any) -> tuple[tuple[int, int], ...]:
         raise ValueError('use "HH:MM-HH:MM", a list of them, or "closed"')
     ranges: list[tuple[int, int]] = []
     for item in items:
-        match = _RANGE.match(item)
+        match = _RANGE.fullmatch(item)
         if not match:
             raise ValueError(f'{item!r} is not "HH:MM-HH:MM"')
         h1, m1, h2, m2 = (int(g) for g in match.groups())
@@ -151,7 +151,7 @@ class AfterHours(_Strict):
     @field_validator("goto")
     @classmethod
     def _goto(cls, value: str | None) -> str | None:
-        if value is not None and not GOTO.match(value):
+        if value is not None and not GOTO.fullmatch(value):
             raise ValueError(f'{value!r} is not "context,exten,priority"')
         return value
 

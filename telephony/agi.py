@@ -54,8 +54,8 @@ class AgiRequest:
     env: Mapping[str, str]
     oversized: frozenset[str] = frozenset()  # names whose values were cut at MAX_LINE
 
-    def get(self, name: str) -> str | None:
-        return self.env.get(name)
+    def get(self, name: str, default: str | None = None) -> str | None:
+        return self.env.get(name, default)
 
     @property
     def script(self) -> str:
@@ -220,7 +220,7 @@ def quote(value: str) -> str:
 
 def set_variable(name: str, value: str) -> bytes:
     """``SET VARIABLE NAME "value"\\n`` — for a variable or a function such as CALLERID(name)."""
-    if not _NAME.match(name):
+    if not _NAME.fullmatch(name):
         raise AgiValueError(f"{name!r} is not a channel variable name")
     return f"SET VARIABLE {name} {quote(value)}\n".encode()
 

@@ -70,7 +70,7 @@ class CallRouter:
         self.stats = RouterStats()
 
     def caller(self, raw_number: str | None, did: str | None = None) -> Caller:
-        raw = " ".join((raw_number or "").split())
+        raw = " ".join("".join(c for c in (raw_number or "") if c.isprintable()).split())
         did_clean = " ".join((did or "").split())[:MAX_CALLER_ID] or None
         if len(raw) > MAX_CALLER_ID:
             return Caller(None, raw[:MAX_CALLER_ID] + "…", did_clean)
