@@ -220,8 +220,10 @@ class RulesFile(Policy):
     @field_validator("queues")
     @classmethod
     def _queue_names(cls, value: dict[str, PolicyOverride]) -> dict[str, PolicyOverride]:
-        for name in value:
+        for name, override in value.items():
             _queue_name(name)
+            if override.queue is not None and override.queue != name:
+                raise ValueError(f"[queues.{name}] cannot send calls to queue {override.queue!r}")
         return value
 
 
@@ -236,7 +238,8 @@ class RoutingRules:
         self.source = source
         self.default = Policy(**_policy_values(self.file))
         self._by_queue: dict[str, Policy] = {
-            name: _merge(self.default, override) for name, override in self.file.queues.items()
+            name: _merge(self.default, override).model_copy(update={"queue": name})
+            for name, override in self.file.queues.items()
         }
         self._by_did: dict[str, Policy] = {}
         for did, override in self.file.dids.items():

@@ -91,6 +91,7 @@ def test_toml_file_resolves_defaults_then_queue_then_did(tmp_path: Path) -> None
     assert sales_line.after_hours.queue == "sales-night"
     assert sales_line.ring_seconds == 25  # from the defaults
     assert rules.for_queue("sales").prefer == ("last-agent", "owner")
+    assert rules.for_queue("sales").queue == "sales"
 
     far = rules.for_did("+74952223344")
     assert far.hours is not None and far.hours.timezone == "Asia/Vladivostok"
@@ -153,6 +154,10 @@ def test_the_default_queue_can_have_overrides() -> None:
             "after_hours.dial: 'PJSIP/200\\n' is not",
         ),
         ({"queue": "support\n"}, "queue: a queue name is letters"),
+        (
+            {"queues": {"sales": {"queue": "support"}}},
+            "[queues.sales] cannot send calls to queue 'support'",
+        ),
     ],
 )
 def test_errors_name_the_bad_key(data: dict[str, object], message: str) -> None:
