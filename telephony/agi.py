@@ -34,6 +34,7 @@ MAX_ENV_BYTES = 64 * 1024  # the whole environment
 MAX_ENV_LINES = 256
 MAX_REPLY_BYTES = 64 * 1024
 
+_ENV_NAME = re.compile(r"agi_[A-Za-z0-9_]{1,60}")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,79}(\([A-Za-z0-9_,-]{0,40}\))?$")
 _REPLY = re.compile(r"^(\d{3})(?: result=(-?\d+))?(?: \((.*)\))?")
 _UNSAFE = ("\r", "\n", "\0")
@@ -127,6 +128,10 @@ class EnvironmentParser:
         if self._total > MAX_ENV_BYTES + MAX_LINE:
             raise AgiProtocolError(f"environment larger than {MAX_ENV_BYTES} bytes")
         self._buffer += data
+        if not self._env and not self._skipping:
+            request = self._whole()
+            if request is not None:
+                return request
         while True:
             end = self._buffer.find(b"\n")
             if end < 0:
@@ -150,6 +155,29 @@ class EnvironmentParser:
                 self.done = True
                 return AgiRequest(dict(self._env), frozenset(self._oversized))
             self._line(line, cut=False)
+
+    def _whole(self) -> AgiRequest | None:
+        """The usual case, fast: the whole environment arrived in one read."""
+        buffer = self._buffer
+        end = buffer.find(b"\n\n")
+        if end < 0 or end > MAX_ENV_BYTES:
+            return None
+        try:
+            text = bytes(buffer[:end]).decode("utf-8")
+        except UnicodeDecodeError:
+            return None  # the careful path decodes line by line
+        lines = text.split("\n")
+        if len(lines) > MAX_ENV_LINES or any(len(line) > MAX_LINE for line in lines):
+            return None
+        env: dict[str, str] = {}
+        for line in lines:
+            name, sep, value = line.partition(":")
+            if not sep or not _ENV_NAME.fullmatch(name):
+                return None  # let the careful path name the problem
+            env[name] = (value[1:] if value.startswith(" ") else value).rstrip("\r")
+        del buffer[: end + 2]
+        self.done = True
+        return AgiRequest(env)
 
     @property
     def rest(self) -> bytes:
@@ -228,6 +256,8 @@ def set_variable(name: str, value: str) -> bytes:
 def clean_text(text: str, limit: int) -> str:
     """Printable text for a channel variable: control and format characters removed,
     whitespace runs collapsed, at most `limit` characters (Cyrillic and the like kept)."""
+    if text.isprintable():  # the usual case: nothing to remove
+        return " ".join(text.split())[:limit].rstrip()
     out = []
     for char in text:
         category = unicodedata.category(char)

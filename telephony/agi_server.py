@@ -17,9 +17,9 @@ ROUTE_AGENT comes last)::
     ROUTE_TIMEOUT      seconds to ring ROUTE_AGENT
     ROUTE_AGENT        a dialable interface, empty for the queue
 
-Bad peers never hurt: a session has a deadline for the environment, for each reply and
-overall; garbage, an oversized environment, an unknown script path or a disconnect ends
-it with a log line and a clean close. Missing, anonymous or garbage caller IDs get a
+Bad peers never hurt: a session has a deadline for the environment and one overall;
+garbage, an oversized environment, an unknown script path or a disconnect ends it
+with a log line and a clean close. Missing, anonymous or garbage caller IDs get a
 queue decision. The dialplan in ``asterisk_conf/`` sends the call to the queue whenever
 this server is down, slow or answers nonsense.
 """
@@ -121,7 +121,6 @@ class AgiServer:
         port: int = 4573,
         *,
         env_timeout: float = 2.0,
-        reply_timeout: float = 2.0,
         session_timeout: float = 5.0,
         max_sessions: int = 1000,
     ) -> None:
@@ -129,7 +128,6 @@ class AgiServer:
         self.host = host
         self.port = port
         self.env_timeout = env_timeout
-        self.reply_timeout = reply_timeout
         self.session_timeout = session_timeout
         self.max_sessions = max_sessions
         self.stats = AgiStats()
@@ -281,12 +279,12 @@ class AgiServer:
     async def _reply(
         self, reader: asyncio.StreamReader, parser: ReplyParser, pending: list[AgiReply]
     ) -> AgiReply:
-        async with asyncio.timeout(self.reply_timeout):
-            while not pending:
-                data = await reader.read(READ_CHUNK)
-                if not data:
-                    raise _Closed
-                pending.extend(parser.feed(data))
+        # No timeout per reply: the session's deadline covers a peer that stops answering.
+        while not pending:
+            data = await reader.read(READ_CHUNK)
+            if not data:
+                raise _Closed
+            pending.extend(parser.feed(data))
         return pending.pop(0)
 
 

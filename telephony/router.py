@@ -69,9 +69,13 @@ class CallRouter:
         self.memo = memo if memo is not None else RecentDecisions()
         self.stats = RouterStats()
 
+    @staticmethod
+    def _did(did: str | None) -> str | None:
+        return " ".join((did or "").split())[:MAX_CALLER_ID] or None
+
     def caller(self, raw_number: str | None, did: str | None = None) -> Caller:
         raw = " ".join("".join(c for c in (raw_number or "") if c.isprintable()).split())
-        did_clean = " ".join((did or "").split())[:MAX_CALLER_ID] or None
+        did_clean = self._did(did)
         if len(raw) > MAX_CALLER_ID:
             return Caller(None, raw[:MAX_CALLER_ID] + "…", did_clean)
         if raw.lower() in ANONYMOUS:
@@ -108,6 +112,14 @@ class CallRouter:
                         out[interface] = self.live.agent_state(interface, now)
         return out
 
+    def _candidate(self, raw: str) -> str | None:
+        """A cheap E.164 guess for the usual caller IDs (`+7…`, `7…`/`8…` in Russia)."""
+        if raw.startswith("+") and raw[1:].isdigit() and 8 <= len(raw) <= 16:
+            return raw
+        if self.region == "RU" and len(raw) == 11 and raw.isdigit() and raw[0] in "78":
+            return "+7" + raw[1:]
+        return None
+
     async def route(
         self,
         raw_caller: str | None,
@@ -115,8 +127,20 @@ class CallRouter:
         *,
         uniqueid: str | None = None,
     ) -> Decision:
-        caller = self.caller(raw_caller, did)
-        facts = await self.facts_for(caller.number) if caller.number else None
+        # Known callers first: the CRM stores valid E.164 numbers, so a hit on the cheap
+        # guess needs no full phone-number validation (the slow part of routing).
+        guess = self._candidate(raw_caller.strip()) if raw_caller else None
+        facts: RoutingFacts | FactsUnavailable | None = None
+        if guess is not None:
+            facts = await self.facts_for(guess)
+        if isinstance(facts, RoutingFacts):
+            caller = Caller(guess, raw_caller.strip() if raw_caller else "", self._did(did))
+        else:
+            caller = self.caller(raw_caller, did)
+            if caller.number is None:
+                facts = None
+            elif caller.number != guess and not isinstance(facts, FactsUnavailable):
+                facts = await self.facts_for(caller.number)
         now = self.clock()
         decision = decide(
             caller,

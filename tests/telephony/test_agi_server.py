@@ -76,7 +76,7 @@ class Harness:
         self.router = CallRouter(
             self.source, state, rules or RoutingRules(), facts_timeout=0.2, clock=lambda: at
         )
-        options = {"env_timeout": 0.5, "reply_timeout": 0.5, "session_timeout": 2.0} | server
+        options = {"env_timeout": 0.5, "session_timeout": 2.0} | server
         self.server = AgiServer(self.router, "127.0.0.1", 0, **options)
 
     async def __aenter__(self) -> Harness:
@@ -358,7 +358,7 @@ async def test_a_slow_client_is_closed(caplog: pytest.LogCaptureFixture) -> None
 
 
 async def test_a_client_that_never_answers_a_command_is_closed() -> None:
-    async with Harness(all_free(), {}, reply_timeout=0.1) as h:
+    async with Harness(all_free(), {}, session_timeout=0.2) as h:
         session = await h.call(reply=lambda args: b"")
         await h.settled()
     assert session.closed_by_server and len(session.commands) == 1
