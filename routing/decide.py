@@ -74,10 +74,11 @@ def decide(
     known = facts if isinstance(facts, RoutingFacts) and facts.known else None
     cid = known.contact_id if known else None
     cname = (known.contact_name or known.company_name) if known else None
+    owner = known.owner.user_id if known and known.owner else None
     priority = rules.priority_for(known.tags) if known else None
 
     if rules.hours is not None and not rules.hours.is_open(now):
-        return _after_hours(rules, now, priority, cid, cname)
+        return _after_hours(rules, now, priority, cid, cname, owner)
 
     if caller.number is None:
         if caller.anonymous or not caller.raw:
@@ -113,6 +114,7 @@ def decide(
                     ring_seconds=rules.ring_seconds,
                     priority=priority,
                     contact_id=cid,
+                    owner_user_id=owner,
                     contact_name=cname,
                 )
         state, interface = _best_state(interfaces, presence)
@@ -133,6 +135,7 @@ def decide(
                     wait_seconds=rules.wait_seconds,
                     priority=priority,
                     contact_id=cid,
+                    owner_user_id=owner,
                     contact_name=cname,
                 )
 
@@ -152,9 +155,12 @@ def decide(
             rules.queue,
             priority=priority,
             contact_id=cid,
+            owner_user_id=owner,
             contact_name=cname,
         )
-    return Decision(RoutedBy.QUEUE, reason, rules.queue, contact_id=cid, contact_name=cname)
+    return Decision(
+        RoutedBy.QUEUE, reason, rules.queue, contact_id=cid, contact_name=cname, owner_user_id=owner
+    )
 
 
 def _routed_by(candidate: _Candidate) -> RoutedBy:
@@ -207,7 +213,12 @@ def _best_state(
 
 
 def _after_hours(
-    rules: Policy, now: datetime, priority: int | None, cid: int | None, cname: str | None
+    rules: Policy,
+    now: datetime,
+    priority: int | None,
+    cid: int | None,
+    cname: str | None,
+    owner: int | None,
 ) -> Decision:
     hours = rules.hours
     assert hours is not None
@@ -223,6 +234,7 @@ def _after_hours(
             ring_seconds=plan.ring_seconds,
             priority=priority,
             contact_id=cid,
+            owner_user_id=owner,
             contact_name=cname,
         )
     if plan.action == "goto" and plan.goto:
@@ -233,6 +245,7 @@ def _after_hours(
             goto=plan.goto,
             priority=priority,
             contact_id=cid,
+            owner_user_id=owner,
             contact_name=cname,
         )
     queue = plan.queue or rules.queue
@@ -242,6 +255,7 @@ def _after_hours(
         queue,
         priority=priority,
         contact_id=cid,
+        owner_user_id=owner,
         contact_name=cname,
     )
 

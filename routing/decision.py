@@ -58,6 +58,7 @@ class Decision:
     goto: str | None = None
     contact_id: int | None = None
     contact_name: str | None = None
+    owner_user_id: int | None = None  # who owns a missed call when no agent was chosen
 
     @property
     def to_agent(self) -> bool:
@@ -77,4 +78,5 @@ class Decision:
             "goto": self.goto,
             "contact_id": self.contact_id,
             "contact_name": self.contact_name,
+            "owner_user_id": self.owner_user_id,
         }

@@ -64,6 +64,7 @@ class Outcome:
     DISCONNECTED = "disconnected"
     HANGUP = "caller-hung-up"
     REJECTED = "rejected-busy"
+    ALL = (ROUTED, UNKNOWN_SCRIPT, SLOW, PROTOCOL, DISCONNECTED, HANGUP, REJECTED)
 
 
 @dataclass(slots=True)
@@ -132,6 +133,7 @@ class AgiServer:
         self.max_sessions = max_sessions
         self.stats = AgiStats()
         self._server: asyncio.Server | None = None
+        self._outcome_counters = {o: SESSIONS.labels(o) for o in Outcome.ALL}
         self._sessions: set[asyncio.Task[None]] = set()
 
     @property
@@ -189,21 +191,33 @@ class AgiServer:
 
     def _end(self, outcome: str) -> None:
         self.stats.outcomes[outcome] += 1
-        SESSIONS.labels(outcome).inc()
+        self._outcome_counters[outcome].inc()
 
     async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.stats.active += 1
         outcome = Outcome.DISCONNECTED
+        loop = asyncio.get_running_loop()
+        started = loop.time()
         try:
-            async with asyncio.timeout(self.session_timeout):
-                outcome = await self._converse(reader, writer)
+            # One timer: the environment's deadline first, then the session's.
+            async with asyncio.timeout(self.env_timeout) as deadline:
+                outcome = await self._converse(
+                    reader, writer, deadline, started + self.session_timeout
+                )
         except TimeoutError:
             outcome = Outcome.SLOW
-            log.warning(
-                "FastAGI: %s did not finish within %.1f s: closed",
-                _peer(writer),
-                self.session_timeout,
-            )
+            if loop.time() - started < self.env_timeout + 0.01:
+                log.warning(
+                    "FastAGI: %s sent no complete environment in %.1f s: closed",
+                    _peer(writer),
+                    self.env_timeout,
+                )
+            else:
+                log.warning(
+                    "FastAGI: %s did not finish within %.1f s: closed",
+                    _peer(writer),
+                    self.session_timeout,
+                )
         except _Closed:
             outcome = Outcome.DISCONNECTED
             log.warning("FastAGI: %s disconnected mid-session", _peer(writer))
@@ -216,25 +230,23 @@ class AgiServer:
         finally:
             self.stats.active -= 1
             self._end(outcome)
-            await _close(writer)
+            writer.close()
 
-    async def _converse(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> str:
+    async def _converse(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        deadline: asyncio.Timeout,
+        session_deadline: float,
+    ) -> str:
         parser = EnvironmentParser()
-        try:
-            async with asyncio.timeout(self.env_timeout):
-                request = None
-                while request is None:
-                    data = await reader.read(READ_CHUNK)
-                    if not data:
-                        raise _Closed
-                    request = parser.feed(data)
-        except TimeoutError:
-            log.warning(
-                "FastAGI: %s sent no complete environment in %.1f s: closed",
-                _peer(writer),
-                self.env_timeout,
-            )
-            return Outcome.SLOW
+        request = None
+        while request is None:
+            data = await reader.read(READ_CHUNK)
+            if not data:
+                raise _Closed
+            request = parser.feed(data)
+        deadline.reschedule(session_deadline)
         if request.script != ROUTE_PATH:
             log.warning(
                 "FastAGI: %s asked for unknown script %r: closed",
@@ -286,15 +298,6 @@ class AgiServer:
                 raise _Closed
             pending.extend(parser.feed(data))
         return pending.pop(0)
-
-
-async def _close(writer: asyncio.StreamWriter) -> None:
-    try:
-        writer.close()
-        async with asyncio.timeout(1.0):
-            await writer.wait_closed()
-    except (OSError, TimeoutError):
-        writer.transport.abort()
 
 
 def _peer(writer: asyncio.StreamWriter) -> str:

@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from prometheus_client import Counter as PromCounter
 
@@ -68,6 +69,7 @@ class CallRouter:
         self.clock = clock
         self.memo = memo if memo is not None else RecentDecisions()
         self.stats = RouterStats()
+        self._decision_counters: dict[str, Any] = {}
 
     @staticmethod
     def _did(did: str | None) -> str | None:
@@ -149,8 +151,12 @@ class CallRouter:
             self.rules.for_did(caller.did),
             datetime.fromtimestamp(now, UTC),
         )
-        self.stats.decisions[decision.routed_by.value] += 1
-        DECISIONS.labels(decision.routed_by.value).inc()
+        routed_by = decision.routed_by.value
+        self.stats.decisions[routed_by] += 1
+        counter = self._decision_counters.get(routed_by)
+        if counter is None:
+            counter = self._decision_counters[routed_by] = DECISIONS.labels(routed_by)
+        counter.inc()
         if uniqueid:
             channel = self.live.channels.get(uniqueid)
             self.memo.remember(

@@ -96,7 +96,7 @@ def test_nobody_free_goes_to_the_queue_with_each_reason() -> None:
     d = route(talking_101(), facts(owner=KOZLOVA))
     assert d.routed_by is RoutedBy.QUEUE and d.agent is None
     assert d.reason == "Ivanova is on a call, owner Kozlova is not logged in → queue"
-    assert d.contact_id == 4242
+    assert (d.contact_id, d.owner_user_id) == (4242, 4)  # a missed call's callback goes to the owner
 
 
 def test_owner_on_a_call_goes_to_the_queue() -> None:
@@ -394,4 +394,5 @@ def test_decision_as_json() -> None:
         "goto": None,
         "contact_id": 4242,
         "contact_name": "Иван Петров",
+        "owner_user_id": None,
     }

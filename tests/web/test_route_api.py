@@ -73,6 +73,7 @@ async def test_route_as_json_from_loopback_without_a_token(database_url: str) ->
         "goto": None,
         "contact_id": 7,
         "contact_name": 'Ольга "Оля" Смирнова',
+        "owner_user_id": None,
         "caller": E164,
         "did": "84951110000",
     }
