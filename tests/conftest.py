@@ -21,6 +21,8 @@ from crm.database import Base, Database, upgrade
 # A copy of the real Asterisk 22.10.1 traces from ../shared/ami-traces (see its README).
 TRACES = Path(__file__).resolve().parent / "traces"
 PG_URL = os.environ.get("TRUBKA_TEST_PG_URL", "")
+# Apps built in tests listen for FastAGI on a free port, never on the real 4573.
+os.environ.setdefault("TRUBKA_AGI_PORT", "0")
 
 
 def trace_path(name: str) -> Path:

@@ -2,7 +2,8 @@
 
 Start-up: migrate the database, start the workers (call writer …), then the telephony
 edge (AMI client, FastAGI server). Shutdown runs the other way round: stop listening to
-the PBX first, let the workers drain, then close the database.
+the PBX first (the FastAGI server stops accepting and lets running sessions finish),
+let the workers drain, then close the database.
 """
 
 from __future__ import annotations
@@ -31,8 +32,12 @@ def build_app(settings: Settings) -> FastAPI:
         pops = services.bus.subscribe("screen-pop", maxsize=50_000)
         services.tasks.start(services.notifier.run(pops), name="screen-pop")
         try:
+            if services.settings.agi_enabled:
+                await services.agi.start()
+                services.tasks.start(services.agi.serve(), name="agi-server")
             yield
         finally:
+            await services.agi.stop()
             try:
                 async with asyncio.timeout(5.0):
                     await services.call_writer.drain()

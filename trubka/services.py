@@ -7,10 +7,15 @@ from dataclasses import dataclass, field
 from crm.call_records import CallStore
 from crm.call_writer import CallWriter
 from crm.database import Database
+from routing.errors import RulesError
+from routing.rules import load_rules
+from routing.source import FactsSource, InMemoryFactsSource
+from telephony.agi_server import AgiServer
 from telephony.domain import DomainEvent
 from telephony.reducer import CallState, ReducerConfig
+from telephony.router import CallRouter
 from trubka.bus import EventBus
-from trubka.settings import Settings
+from trubka.settings import Settings, SettingsError
 from trubka.tasks import TaskSet
 from web.hub import Hub
 from web.notifier import AgentDirectory, Notifier, StaticDirectory
@@ -32,8 +37,14 @@ class Services:
     hub: Hub
     notifier: Notifier
     directory: AgentDirectory
+    router: CallRouter
+    agi: AgiServer
     ws_authenticate: SocketAuthenticator = _nobody
     tasks: TaskSet = field(default_factory=TaskSet)
+
+    def use_facts_source(self, source: FactsSource) -> None:
+        """Swap where routing facts come from (e.g. the CRM's database-backed source)."""
+        self.router.source = source
 
     @classmethod
     def create(cls, settings: Settings) -> Services:
@@ -49,9 +60,28 @@ class Services:
                 internal_max_digits=settings.internal_number_max_digits,
             )
         )
+        try:
+            rules = load_rules(settings.routing_rules, region=settings.default_region)
+        except RulesError as exc:
+            raise SettingsError(f"TRUBKA_ROUTING_RULES: {exc}") from exc
+        # Until the CRM's facts source is plugged in (use_facts_source), nobody is known
+        # and every call goes to the queue.
+        router = CallRouter(
+            InMemoryFactsSource(),
+            live,
+            rules,
+            region=settings.default_region,
+            facts_timeout=settings.routing_facts_timeout,
+        )
+        agi = AgiServer(router, settings.agi_host, settings.agi_port)
+
+        def routing_reason(linkedid: str) -> str | None:
+            call = live.calls.get(linkedid)
+            return router.memo.routing_reason(linkedid, call.channels if call else ())
+
         hub = Hub()
         directory = StaticDirectory()
-        notifier = Notifier(hub, live, directory)
+        notifier = Notifier(hub, live, directory, routing_reason=routing_reason)
         return cls(
             settings=settings,
             db=db,
@@ -62,4 +92,6 @@ class Services:
             hub=hub,
             notifier=notifier,
             directory=directory,
+            router=router,
+            agi=agi,
         )

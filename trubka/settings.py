@@ -37,6 +37,10 @@ class Settings(BaseSettings):
     ami_action_timeout: float = Field(default=10.0, gt=0)
     agi_host: str = "127.0.0.1"
     agi_port: int = Field(default=4573, ge=0, le=65535)
+    agi_enabled: bool = True
+    routing_rules: Path | None = None
+    routing_facts_timeout: float = Field(default=0.3, gt=0, le=10)
+    route_token: str = ""
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8000, ge=0, le=65535)
     recordings_dir: Path = Path("var/recordings")
@@ -59,6 +63,11 @@ class Settings(BaseSettings):
     @classmethod
     def _async_driver(cls, value: str) -> str:
         return normalize_database_url(value)
+
+    @field_validator("routing_rules", mode="before")
+    @classmethod
+    def _no_rules_file(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("log_level")
     @classmethod

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from web import status, ws
+from web.api import route
 
 STATIC_DIR = Path(__file__).with_name("static")
 
@@ -30,4 +31,5 @@ def create_app(services: Any, *, lifespan: Lifespan | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(status.router)
     app.include_router(ws.router)
+    app.include_router(route.router)
     return app

@@ -1,0 +1,171 @@
+"""asterisk_conf/ keeps the lab's lines, Trubka's contract and the least AMI rights."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from routing.decision import Decision, RoutedBy
+from telephony.agi_server import route_variables
+from tests.conftest import TRACES
+from trubka.settings import Settings
+from web.api.route import hash_fields
+
+CONF = Path(__file__).resolve().parents[1] / "asterisk_conf"
+LAB = TRACES / "lab-config"
+
+
+def context(path: Path, name: str) -> list[str]:
+    """The lines of one context, comments and blank lines dropped."""
+    lines: list[str] = []
+    inside = False
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        line = (
+            raw.split(";", 1)[0].rstrip()
+            if not raw.lstrip().startswith("same")
+            else _strip_comment(raw)
+        )
+        if line.startswith("["):
+            inside = line.startswith(f"[{name}]")
+            continue
+        if inside and line.strip():
+            lines.append(line.strip())
+    return lines
+
+
+def _strip_comment(line: str) -> str:
+    # `;` starts a comment in Asterisk configs; none of our dialplan lines has one inside.
+    return line.split(" ;", 1)[0].rstrip()
+
+
+def test_the_lab_lines_are_kept_in_order() -> None:
+    lab = context(LAB / "extensions.conf", "from-trunk-trubka")
+    sample = context(CONF / "extensions.conf", "from-trunk-trubka")
+    kept = [
+        line
+        for line in lab
+        if "CNUM" not in line
+        and "CNAME" not in line
+        and not line.startswith("exten =>")  # lab simulation
+    ]
+    unlabel = re.compile(r"^same => n\([\w-]+\),")
+    bare = [unlabel.sub("same => n,", line) for line in sample]
+    positions = [bare.index(unlabel.sub("same => n,", line)) for line in kept]
+    assert positions == sorted(positions), "the lab's lines must keep their order"
+    assert "same => n,AGI(agi://127.0.0.1:4573/route)" in sample
+    assert Settings.model_fields["agi_port"].default == 4573
+
+
+def test_every_contract_variable_is_used_by_the_dialplan() -> None:
+    text = (CONF / "extensions.conf").read_text(encoding="utf-8")
+    decision = Decision(
+        RoutedBy.PREVIOUS_MANAGER,
+        "r",
+        "support",
+        agent="PJSIP/101",
+        ring_seconds=20,
+        wait_seconds=5,
+        priority=3,
+        goto="x,s,1",
+        contact_id=1,
+        contact_name="n",
+    )
+    for name, _ in route_variables(decision):
+        assert name in text, name
+    curl = "\n".join(context(CONF / "extensions.conf", "from-trunk-trubka-curl"))
+    for key in hash_fields(decision):
+        assert f"HASH(route,{key})" in curl, key
+
+
+def test_the_fallbacks_are_in_place() -> None:
+    sample = context(CONF / "extensions.conf", "from-trunk-trubka")
+    assert (
+        sample.index("same => n,Set(AGIEXITONHANGUP=yes)")
+        < sample.index("same => n,Set(TIMEOUT(absolute)=${TRUBKA_BUDGET})")
+        < sample.index("same => n,AGI(agi://127.0.0.1:4573/route)")
+        < sample.index("same => n,Set(TIMEOUT(absolute)=0)")
+    )
+    assert "exten => T,1,NoOp(Trubka did not answer within ${TRUBKA_BUDGET} s: queue)" in sample
+    assert "same => n,Goto(${TRUBKA_DID},route)" in sample
+    assert any(line.startswith("same => n(queue),Queue(${QUEUE_NAME},,,,120)") for line in sample)
+    readme = (CONF / "README.md").read_text(encoding="utf-8")
+    for line in (
+        "Set(TIMEOUT(absolute)=${TRUBKA_BUDGET})",
+        "AGI(agi://127.0.0.1:4573/route)",
+        "exten => T,1",
+    ):
+        assert line in readme
+
+
+def test_the_queues_are_the_labs() -> None:
+    assert context(CONF / "queues.conf", "support") == context(LAB / "queues.conf", "support")
+    assert context(CONF / "queues.conf", "sales") == context(LAB / "queues.conf", "sales")
+
+
+def _privileges() -> dict[str, set[str]]:
+    """Each event's classes, as every event in the traces says in `Privilege:`."""
+    out: dict[str, set[str]] = {}
+    for path in TRACES.glob("*.ami"):
+        text = path.read_bytes().decode("utf-8", "replace")
+        for event, privilege in re.findall(r"Event: (\w+)\r\nPrivilege: ([^\r]+)", text):
+            out.setdefault(event, set()).update(p for p in privilege.split(",") if p != "all")
+    return out
+
+
+def _action_classes() -> dict[str, set[str]]:
+    """Each action's classes, from ListCommands in trace 06."""
+    text = (TRACES / "06-ami-actions.ami").read_bytes().decode("utf-8", "replace")
+    out = {}
+    for action, privilege in re.findall(r"\r\n(\w+): [^\r]*\(Priv: ([^)]*)\)", text):
+        out[action] = {p for p in privilege.split(",") if p not in ("all", "<none>")}
+    return out
+
+
+def _user(option: str) -> set[str]:
+    text = (CONF / "manager.conf").read_text(encoding="utf-8")
+    match = re.search(rf"^{option} = ([a-z,]+)", text, re.M)
+    assert match
+    return set(match.group(1).split(","))
+
+
+def test_manager_conf_reads_every_event_trubka_parses_and_nothing_more() -> None:
+    from telephony.events import INTERESTING
+
+    privileges = _privileges()
+    read = _user("read")
+    needed: set[str] = set()
+    for event in INTERESTING:
+        if event in privileges:  # list items (QueueMember …) answer actions: no class needed
+            assert privileges[event] & read, f"{event} needs one of {privileges[event]}"
+            needed |= privileges[event] & read
+    assert needed == read, f"granted but not needed: {read - needed}"
+
+
+def test_manager_conf_allows_the_actions_trubka_sends() -> None:
+    classes = _action_classes()
+    write = _user("write")
+    actions = [
+        "Ping",
+        "CoreSettings",
+        "CoreShowChannels",
+        "Status",
+        "DeviceStateList",
+        "Getvar",
+        "Setvar",
+        "Hangup",
+        "StopMixMonitor",
+        "Redirect",
+        "Originate",
+        "QueueStatus",
+        "QueueSummary",
+        "QueueAdd",
+        "QueueRemove",
+        "QueuePause",
+        "QueuePenalty",
+    ]
+    for action in actions:
+        assert action in classes, action
+        assert not classes[action] or classes[action] & write, (
+            f"{action} needs one of {classes[action]}"
+        )
+    assert "command" not in write and "system" not in write and "config" not in write
