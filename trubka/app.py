@@ -27,6 +27,7 @@ def build_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await services.db.upgrade()
         services.tasks.start(services.call_writer.run(), name="call-writer")
+        await services.recordings.start(services.tasks)
         try:
             yield
         finally:
@@ -34,6 +35,7 @@ def build_app(settings: Settings) -> FastAPI:
                 await services.call_writer.drain(timeout=5.0)
             except TimeoutError:
                 log.warning("shutdown: some call records were not stored in time")
+            await services.recordings.stop()
             await services.tasks.stop()
             await services.db.dispose()
 
