@@ -3,9 +3,11 @@
 One ffmpeg pass per recording decodes the source once and writes two outputs: the
 compressed file (MP3 or Opus, channels kept: a stereo MixMonitor file with the customer
 and the agent on separate channels stays stereo) and 8 kHz 16-bit PCM on a pipe, from
-which the duration and the waveform peaks are computed as it streams. Memory stays
-small whatever the call's length, ffmpeg runs with one thread and a lower CPU priority,
-has a timeout, and its own error message becomes the job's reason.
+which the duration and the waveform peaks are computed (with numpy) as it streams. Memory stays
+small whatever the call's length, ffmpeg runs with one thread,
+has a timeout, and its own error message becomes the job's reason. It runs under Linux's
+SCHED_IDLE policy (elsewhere at the lowest priority): conversions use only CPU time that
+AMI handling, screen pops and the web leave free.
 
 pydub (the project's audio dependency) is not used for this: its ``from_file`` and
 ``export`` hold the whole decoded call in memory, write an extra temporary WAV, run
@@ -32,10 +34,13 @@ import subprocess
 import tempfile
 import threading
 import time
-from array import array
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
+
+import numpy as np
+import numpy.typing as npt
 
 from recordings.errors import (
     AudioError,
@@ -51,6 +56,10 @@ PIPE_CHUNK = 64 * 1024
 REASON_LIMIT = 500
 _POINTER = re.compile(r" @ 0x[0-9a-f]+")
 _NO_SPACE = "No space left on device"
+
+
+class ConversionTimeout(AudioError):
+    """ffmpeg ran past the timeout (a busy machine, or a file that makes it loop)."""
 
 
 class Interrupted(RecordingError):
@@ -179,7 +188,7 @@ def probe(tools: Tools, source: Path, timeout: float = 60.0) -> Probe:
             command, capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL
         )
     except subprocess.TimeoutExpired as exc:
-        raise AudioError(f"ffprobe did not finish within {timeout:.0f}s") from exc
+        raise ConversionTimeout(f"ffprobe did not finish within {timeout:.0f}s") from exc
     except OSError as exc:
         raise FfmpegUnavailable(f"cannot run {tools.ffprobe}: {exc}") from exc
     if done.returncode != 0:
@@ -222,7 +231,7 @@ def transcode(
     `output`), Interrupted when the registry is stopping.
     """
     spec = FORMATS[fmt]
-    info = probe(tools, source, timeout=min(timeout, 60.0))
+    info = probe(tools, source)
     if info.channels <= 0:
         raise AudioError("the audio stream has no channels")
     channels = min(info.channels, 2)
@@ -281,8 +290,7 @@ def _run(
             )  # fmt: skip
         except OSError as exc:
             raise FfmpegUnavailable(f"cannot run {command[0]}: {exc}") from exc
-        with contextlib.suppress(OSError):
-            os.setpriority(os.PRIO_PROCESS, proc.pid, 10)  # audio work yields the CPU to calls
+        lower_priority(proc.pid)
         if registry is not None:
             registry.add(proc)
         timer = threading.Timer(timeout, _kill, args=(proc,))
@@ -310,16 +318,20 @@ def _run(
         if _NO_SPACE.encode() in stderr:
             raise StorageFull(f"no space left writing {output.name}")
         if returncode < 0 and time.monotonic() - started >= timeout:
-            raise AudioError(f"ffmpeg did not finish within {timeout:.0f}s")
+            raise ConversionTimeout(f"ffmpeg did not finish within {timeout:.0f}s")
         reason = clean_reason(stderr, source) or f"ffmpeg exited with status {returncode}"
         raise AudioError(reason)
     return frames, peaks
 
 
 def _read_peaks(stream: IO[bytes], channels: int, buckets: int) -> tuple[int, list[list[float]]]:
-    """Read 16-bit PCM to its end: the frame count and `buckets` peaks (0..1) per channel."""
+    """Read 16-bit PCM to its end: the frame count and `buckets` peaks (0..1) per channel.
+
+    numpy does the per-sample work (and releases the GIL while it does), so a conversion
+    in the pool never holds up the event loop's thread.
+    """
     block_bytes = BLOCK_FRAMES * channels * 2
-    blocks: list[array[int]] = [array("H") for _ in range(channels)]
+    blocks: list[npt.NDArray[np.int32]] = []
     pending = b""
     frames = 0
     while True:
@@ -330,37 +342,34 @@ def _read_peaks(stream: IO[bytes], channels: int, buckets: int) -> tuple[int, li
         whole = len(data) - len(data) % block_bytes
         pending = data[whole:]
         if whole:
-            _block_peaks(data[:whole], channels, blocks)
+            blocks.append(_block_peaks(data[:whole], channels, BLOCK_FRAMES))
             frames += whole // (2 * channels)
     tail = len(pending) - len(pending) % (2 * channels)
     if tail:
-        _block_peaks(pending[:tail], channels, blocks)
+        blocks.append(_block_peaks(pending[:tail], channels, tail // (2 * channels)))
         frames += tail // (2 * channels)
-    return frames, [reduce_peaks(list(ch), buckets) for ch in blocks]
-
-
-def _block_peaks(data: bytes, channels: int, out: list[array[int]]) -> None:
-    samples = array("h")
-    samples.frombytes(data)
-    step = BLOCK_FRAMES * channels
-    for start in range(0, len(samples), step):
-        block = samples[start : start + step]
-        for ch in range(channels):
-            part = block[ch::channels] if channels > 1 else block
-            out[ch].append(min(max(max(part), -min(part)), 32767))
-
-
-def reduce_peaks(blocks: list[int], buckets: int) -> list[float]:
-    """`buckets` maxima (fewer when the call is shorter), scaled to 0..1, 3 decimals."""
     if not blocks:
+        return frames, []
+    per_block = np.concatenate(blocks)  # (blocks, channels): the peak of each 10 ms
+    return frames, [reduce_peaks(per_block[:, ch], buckets) for ch in range(channels)]
+
+
+def _block_peaks(data: bytes, channels: int, block_frames: int) -> npt.NDArray[np.int32]:
+    samples = np.frombuffer(data, dtype="<i2").astype(np.int32)
+    shaped = np.abs(samples.reshape(-1, block_frames, channels))
+    peaks: npt.NDArray[np.int32] = np.minimum(shaped.max(axis=1), 32767)
+    return peaks
+
+
+def reduce_peaks(blocks: Sequence[int] | npt.NDArray[np.int32], buckets: int) -> list[float]:
+    """`buckets` maxima (fewer when the call is shorter), scaled to 0..1, 3 decimals."""
+    values = np.asarray(blocks, dtype=np.int32)
+    if values.size == 0:
         return []
-    count = min(buckets, len(blocks))
-    result = []
-    for i in range(count):
-        lo = i * len(blocks) // count
-        hi = max((i + 1) * len(blocks) // count, lo + 1)
-        result.append(round(max(blocks[lo:hi]) / 32767, 3))
-    return result
+    count = min(buckets, int(values.size))
+    starts = (np.arange(count, dtype=np.int64) * values.size) // count
+    maxima = np.maximum.reduceat(values, starts)
+    return [round(float(v) / 32767, 3) for v in maxima]
 
 
 def file_digest(path: Path) -> tuple[int, str]:
@@ -381,6 +390,21 @@ def clean_reason(stderr: bytes, source: Path) -> str:
     lines = [line for line in lines if line]
     reason = "; ".join(dict.fromkeys(lines[-3:]))
     return reason[:REASON_LIMIT]
+
+
+def lower_priority(pid: int) -> None:
+    """Let ffmpeg use only CPU time nobody else wants (Linux SCHED_IDLE; elsewhere the
+    lowest nice level): AMI handling, screen pops and the web never wait for audio."""
+    if hasattr(os, "sched_setscheduler") and hasattr(os, "SCHED_IDLE"):
+        try:
+            os.sched_setscheduler(pid, os.SCHED_IDLE, os.sched_param(0))
+            return
+        except ProcessLookupError:
+            return  # already finished
+        except OSError:
+            pass  # not allowed here (some sandboxes): fall back to niceness
+    with contextlib.suppress(OSError):
+        os.setpriority(os.PRIO_PROCESS, pid, 19)
 
 
 def _remove_partial(path: Path) -> None:

@@ -8,13 +8,15 @@ Each step (every ``poll_interval``, or at once when a call ends):
    a found file must keep the same size and modification time over two checks at least
    ``poll_interval`` apart before it is taken;
 3. complete files are claimed (a conditional UPDATE) and converted in a bounded thread
-   pool, at most ``workers`` at a time; each conversion is one ffmpeg process running at
-   a lower CPU priority, so the event loop (AMI, screen pops) never waits on audio work.
+   pool, at most ``workers`` at a time; each conversion is one ffmpeg process on idle
+   CPU priority, and numpy does the per-sample work, so the event loop (AMI, screen
+   pops) never waits on audio work.
 
-A full disk or a storage error puts the job back to pending with a growing delay; an
-unreadable file fails it (the original is kept); a stop in the middle puts it back to
-pending. The source file is deleted only after the result is stored and recorded, and
-only when ``keep_original`` is off.
+A full disk or a storage error puts the job back to pending with a growing delay, and so
+does an ffmpeg timeout (a busy machine) up to three times; an unreadable file fails it
+(the original is kept); a stop in the middle puts it back to pending. The source file
+is deleted only after the result is stored and recorded, and only when
+``keep_original`` is off.
 """
 
 from __future__ import annotations
@@ -33,7 +35,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from recordings.audio import FORMATS, Interrupted, ProcessRegistry, Tools, find_tools, transcode
+from recordings.audio import (
+    FORMATS,
+    ConversionTimeout,
+    Interrupted,
+    ProcessRegistry,
+    Tools,
+    find_tools,
+    transcode,
+)
 from recordings.config import RecordingConfig
 from recordings.errors import (
     AudioError,
@@ -51,6 +61,8 @@ from recordings.storage import RecordingStorage, recording_key
 from trubka.tasks import TaskSet
 
 log = logging.getLogger(__name__)
+
+MAX_TIMEOUTS = 3  # a conversion that times out this many times fails for good
 
 
 @dataclass(slots=True)
@@ -104,6 +116,7 @@ class RecordingWorker:
         self.wake = asyncio.Event()
         self.settled = asyncio.Event()
         self.settled.set()
+        self.progress = asyncio.Event()  # set each time a conversion ends (tests, monitoring)
         self.stats = WorkerStats()
         self.prepared = False
         self._next_scan = 0.0
@@ -345,6 +358,13 @@ class RecordingWorker:
                 self._log_tools_missing(self.clock())
                 await self._requeue(job, str(exc), self.config.tools_recheck)
                 return
+            except ConversionTimeout as exc:
+                if job.attempts >= MAX_TIMEOUTS:
+                    await self._fail(job, f"{exc} ({job.attempts} attempts)")
+                    return
+                log.warning("recordings: job %d: %s; trying again later", job.id, exc)
+                await self._requeue(job, f"{exc} (retried automatically)", self.config.retry_delay)
+                return
             except (AudioError, UnsafePath) as exc:
                 await self._fail(job, str(exc))
                 return
@@ -378,6 +398,7 @@ class RecordingWorker:
             self.in_flight.pop(job.id, None)
             if not self.in_flight:
                 self.settled.set()
+            self.progress.set()
             self.wake.set()
 
     async def _fail(self, job: RecordingJob, reason: str) -> None:

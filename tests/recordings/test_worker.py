@@ -359,7 +359,7 @@ async def test_a_stop_mid_conversion_puts_the_job_back(
     make_service: Build, dirs: Dirs, clock: Clock
 ) -> None:
     first = make_service()
-    write_wav(dirs.spool / "600.2.wav", 600.0)  # ten minutes: still converting when we stop
+    write_wav(dirs.spool / "600.2.wav", 60.0)  # stop() kills ffmpeg before it can finish
     await first.ingest.apply(call_events("600.1", f"{PBX_DIR}/600.2.wav"))
     await first.worker.step()
     clock.advance(1.0)
@@ -376,7 +376,7 @@ async def test_a_stop_mid_conversion_puts_the_job_back(
     await settle(second, clock)
     job = await job_of(second, "600.1")
     assert job.status == JobStatus.DONE and job.attempts == 2
-    assert job.duration_seconds == pytest.approx(600.0, abs=0.01)
+    assert job.duration_seconds == pytest.approx(60.0, abs=0.01)
 
 
 async def test_other_hosts_jobs_wait_for_their_lease(
@@ -470,3 +470,22 @@ async def test_many_recordings_use_a_bounded_pool(
     assert (await service.store.counts())["done"] == 6
     assert isinstance(service.storage, LocalStorage)
     assert len(all_files(dirs.storage)) == 6
+
+
+async def test_timeouts_are_retried_then_fail(
+    make_service: Build, dirs: Dirs, clock: Clock
+) -> None:
+    service = make_service(ffmpeg_timeout=0.05, retry_delay=60.0)
+    write_wav(dirs.spool / "long.wav", 600.0)
+    await service.ingest.apply(call_events("1100.1", f"{PBX_DIR}/long.wav"))
+    for attempt in (1, 2):
+        await settle(service, clock)
+        job = await job_of(service, "1100.1")
+        assert (job.status, job.attempts) == (JobStatus.PENDING, attempt)
+        assert job.reason == "ffmpeg did not finish within 0s (retried automatically)"
+        clock.advance(60.0)
+    await settle(service, clock)
+    job = await job_of(service, "1100.1")
+    assert (job.status, job.attempts) == (JobStatus.FAILED, 3)
+    assert job.reason == "ffmpeg did not finish within 0s (3 attempts)"
+    assert (dirs.spool / "long.wav").exists() and all_files(dirs.storage) == []
