@@ -111,9 +111,7 @@ def throughput(work: Path, files: int, seconds: float, bitrate: int) -> None:
     print(
         f"  {audio / wall:.0f} s of audio per wall second; {audio / cpu:.0f} per ffmpeg CPU second"
     )
-    print(
-        f"  {tools.version.split(' Copyright')[0]}; ffmpeg runs on idle CPU priority, so on a busy"
-    )
+    print(f"  {tools.version}; ffmpeg runs on idle CPU priority, so on a busy")
     print("  machine the wall figure includes waiting for spare CPU (the CPU figure does not)")
 
 
@@ -274,13 +272,15 @@ async def lag_run(
             await service.start(background)
             for i in range(recordings):
                 bus.publish(call_events(i, f"bench-{i}.wav"))
-            finished = ("done", "empty", "failed", "missing")
-            async with asyncio.timeout(3600):  # the bench's own progress poll
+            worker = service.worker
+            async with asyncio.timeout(3600):
                 while True:
-                    counts = await service.store.counts()
-                    if sum(counts[s] for s in finished) >= recordings:
+                    worker.progress.clear()
+                    stats = worker.stats
+                    if stats.done + stats.empty + stats.failed + stats.missing >= recordings:
                         break
-                    await asyncio.sleep(0.25)
+                    await worker.progress.wait()
+            counts = await service.store.counts()
             if counts["done"] != recordings:
                 print(f"  WARNING: not every recording was converted: {counts}")
         else:

@@ -174,7 +174,7 @@ def find_tools(fmt: str = "mp3") -> Tools:
             f"{ffmpeg} has no {wanted} encoder, needed for TRUBKA_RECORDINGS_FORMAT={fmt}"
         )
     first = version.splitlines()[0] if version else "ffmpeg"
-    return Tools(ffmpeg=ffmpeg, ffprobe=ffprobe, version=first)
+    return Tools(ffmpeg=ffmpeg, ffprobe=ffprobe, version=first.split(" Copyright")[0])
 
 
 def probe(tools: Tools, source: Path, timeout: float = 60.0) -> Probe:

@@ -94,7 +94,7 @@ class RecordingService:
             return False
         log.info(
             "recordings: %s; %s at %d kbit/s into %s; spool %s",
-            self.worker.tools.version.split(" Copyright")[0],
+            self.worker.tools.version,
             self.config.format,
             self.config.bitrate_kbps,
             self.storage.describe(),

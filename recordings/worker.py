@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import shutil
 import stat
 import time
 import uuid
@@ -138,7 +137,13 @@ class RecordingWorker:
             log.warning(
                 "recordings: %d job(s) of a stopped worker resume: %s", len(reclaimed), reclaimed
             )
-        removed = await asyncio.to_thread(self._clean_partials)
+        try:
+            removed = await asyncio.to_thread(self._clean_partials)
+        except OSError as exc:
+            # A storage problem must not stop Trubka from taking calls; conversions will
+            # report it per job (pending, with the reason) until it is fixed.
+            log.error("recordings: cannot clean %s: %s", self.storage.describe(), exc)
+            removed = 0
         if removed:
             log.info("recordings: removed %d partial file(s) left by an interrupted run", removed)
         self._next_reclaim = now + self.config.lease_seconds / 2
@@ -473,10 +478,3 @@ class RecordingWorker:
             log.warning(
                 "recordings: could not delete the original %s: %s", path, exc.strerror or exc
             )
-
-
-def disk_free(path: Path) -> int | None:
-    try:
-        return shutil.disk_usage(path).free
-    except OSError:
-        return None
