@@ -70,7 +70,8 @@ def calls(as_json: bool, since: str | None, limit: int | None, timeline: bool) -
         for row in rows:
             if as_json:
                 extra = {"recording": recordings.get(row.linkedid)}
-                click.echo(json.dumps(row.to_json(with_timeline=timeline, extra=extra), ensure_ascii=False))
+                data = row.to_json(with_timeline=timeline, extra=extra)
+                click.echo(json.dumps(data, ensure_ascii=False))
             else:
                 click.echo(
                     f"{row.started_at:%Y-%m-%d %H:%M:%S} {row.direction:<8} "
