@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -52,7 +52,10 @@ class CallRow(Base):
         Index("ix_calls_contact_id_started_at", "contact_id", "started_at"),
     )
 
-    def to_json(self, *, with_timeline: bool = False) -> dict[str, Any]:
+    def to_json(
+        self, *, with_timeline: bool = False, extra: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """The call record; `extra` adds fields other packages look up (e.g. "recording")."""
         data: dict[str, Any] = {
             "id": self.id,
             "linkedid": self.linkedid,
@@ -78,6 +81,8 @@ class CallRow(Base):
             "contact_id": self.contact_id,
             "ended_during_outage": self.ended_during_outage,
         }
+        if extra:
+            data.update(extra)
         if with_timeline:
             data["timeline"] = list(self.timeline or [])
         return data

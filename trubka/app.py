@@ -31,6 +31,7 @@ def build_app(settings: Settings) -> FastAPI:
         services.tasks.start(services.call_writer.run(), name="call-writer")
         pops = services.bus.subscribe("screen-pop", maxsize=50_000)
         services.tasks.start(services.notifier.run(pops), name="screen-pop")
+        await services.recordings.start(services.tasks)
         try:
             if services.settings.agi_enabled:
                 await services.agi.start()
@@ -44,6 +45,7 @@ def build_app(settings: Settings) -> FastAPI:
             except TimeoutError:
                 log.warning("shutdown: some call records were not stored in time")
             await services.notifier.stop()
+            await services.recordings.stop()
             await services.tasks.stop()
             await services.db.dispose()
 

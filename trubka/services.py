@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from crm.call_records import CallStore
 from crm.call_writer import CallWriter
 from crm.database import Database
+from recordings.service import RecordingService
 from routing.errors import RulesError
 from routing.rules import load_rules
 from routing.source import FactsSource, InMemoryFactsSource
@@ -39,6 +40,7 @@ class Services:
     directory: AgentDirectory
     router: CallRouter
     agi: AgiServer
+    recordings: RecordingService
     ws_authenticate: SocketAuthenticator = _nobody
     tasks: TaskSet = field(default_factory=TaskSet)
 
@@ -82,6 +84,7 @@ class Services:
         hub = Hub()
         directory = StaticDirectory()
         notifier = Notifier(hub, live, directory, routing_reason=routing_reason)
+        recordings = RecordingService.from_settings(settings, db, bus)
         return cls(
             settings=settings,
             db=db,
@@ -94,4 +97,5 @@ class Services:
             directory=directory,
             router=router,
             agi=agi,
+            recordings=recordings,
         )

@@ -8,13 +8,14 @@ traceback.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import phonenumbers
 from pydantic import Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_SQLITE_PATH = Path("var/trubka.db")
 
@@ -45,11 +46,30 @@ class Settings(BaseSettings):
     http_port: int = Field(default=8000, ge=0, le=65535)
     recordings_dir: Path = Path("var/recordings")
     recordings_spool: Path | None = None
+    # Recordings (see README "Call recordings"): where the PBX writes them, how they are
+    # processed, how long they are kept.
+    recordings_pbx_dir: Path = Path("/var/spool/asterisk/monitor")
+    recordings_format: Literal["mp3", "opus"] = "mp3"
+    recordings_bitrate: int = Field(default=32, ge=8, le=320)  # kbit/s
+    recordings_keep_original: bool = False
+    recordings_missing_after: float = Field(default=300.0, ge=0)  # seconds after the call ended
+    recordings_orphan_after: float = Field(default=3600.0, ge=0)  # seconds without a call end
+    recordings_poll_interval: float = Field(default=2.0, gt=0)
+    recordings_workers: int = Field(default=2, ge=1, le=64)
+    recordings_peaks: int = Field(default=500, ge=50, le=2000)
+    recordings_ffmpeg_timeout: float = Field(default=900.0, gt=0)
+    recordings_retention_days: int = Field(default=0, ge=0)  # 0 keeps recordings forever
+    recordings_retention_queues: Annotated[dict[str, int], NoDecode] = Field(default_factory=dict)
     default_region: str = "RU"
     internal_number_max_digits: int = Field(default=5, ge=1, le=10)
     secret_key: str = ""
     cookie_secure: bool = False
     log_level: str = "INFO"
+
+    @field_validator("recordings_retention_queues", mode="before")
+    @classmethod
+    def _retention_queues(cls, value: Any) -> Any:
+        return parse_queue_days(value) if isinstance(value, str) else value
 
     @field_validator("default_region")
     @classmethod
@@ -76,6 +96,35 @@ class Settings(BaseSettings):
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             raise ValueError("use DEBUG, INFO, WARNING, ERROR or CRITICAL")
         return level
+
+
+def parse_queue_days(text: str) -> dict[str, int]:
+    """`support=90, sales=365` (or a JSON object) → {"support": 90, "sales": 365}."""
+    text = text.strip()
+    if not text:
+        return {}
+    if text.startswith("{"):
+        loaded = json.loads(text)
+        if not isinstance(loaded, dict):
+            raise ValueError("expected a JSON object of queue name to days")
+        return {str(k): _days(str(k), v) for k, v in loaded.items()}
+    result: dict[str, int] = {}
+    for part in text.split(","):
+        name, sep, days = part.partition("=")
+        if not sep or not name.strip():
+            raise ValueError(f"expected QUEUE=DAYS pairs separated by commas, got {part.strip()!r}")
+        result[name.strip()] = _days(name.strip(), days.strip())
+    return result
+
+
+def _days(queue: str, value: Any) -> int:
+    try:
+        days = int(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"retention for queue {queue!r} is not a whole number of days") from None
+    if days < 0:
+        raise ValueError(f"retention for queue {queue!r} must be 0 (keep forever) or more days")
+    return days
 
 
 def normalize_database_url(url: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from trubka.cli.db import db
+from trubka.cli.recordings import recordings
 from trubka.cli.routing import routing
 from trubka.cli.telephony import calls, replay
 
@@ -19,3 +20,4 @@ main.add_command(replay)
 main.add_command(calls)
 main.add_command(db)
 main.add_command(routing)
+main.add_command(recordings)

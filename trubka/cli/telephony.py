@@ -69,11 +69,15 @@ def calls(as_json: bool, since: str | None, limit: int | None, timeline: bool) -
 
     async def show(db: Any) -> None:
         from crm.call_records import CallStore
+        from recordings.views import recordings_for_calls
 
         rows = await CallStore(db).list(since=since_dt, limit=limit)
+        recordings = await recordings_for_calls(db, rows) if as_json else {}
         for row in rows:
             if as_json:
-                click.echo(json.dumps(row.to_json(with_timeline=timeline), ensure_ascii=False))
+                extra = {"recording": recordings.get(row.linkedid)}
+                data = row.to_json(with_timeline=timeline, extra=extra)
+                click.echo(json.dumps(data, ensure_ascii=False))
             else:
                 click.echo(
                     f"{row.started_at:%Y-%m-%d %H:%M:%S} {row.direction:<8} "
