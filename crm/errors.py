@@ -7,6 +7,7 @@ CrmError                      code            (web maps it to HTTP status)
 ├── AlreadyExists             already_exists  409  (a login or other unique value is taken)
 ├── InvalidInput              invalid         422  (names the `field` at fault)
 ├── NotAuthenticated          not_authenticated 401
+├── BadCredentials            bad_credentials 401  (wrong login or password)
 ├── Forbidden                 forbidden       403
 └── RateLimited               rate_limited    429  (carries `retry_after` seconds)
 ```
@@ -53,6 +54,10 @@ class InvalidInput(CrmError):
 
 class NotAuthenticated(CrmError):
     code = "not_authenticated"
+
+
+class BadCredentials(CrmError):
+    code = "bad_credentials"
 
 
 class Forbidden(CrmError):

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from crm.call_records import CallStore
 from crm.call_writer import CallWriter
 from crm.database import Database
+from crm.services import CrmServices
 from telephony.domain import DomainEvent
 from telephony.reducer import CallState, ReducerConfig
 from trubka.bus import EventBus
@@ -22,6 +23,7 @@ class Services:
     live: CallState
     calls: CallStore
     call_writer: CallWriter
+    crm: CrmServices
     tasks: TaskSet = field(default_factory=TaskSet)
 
     @classmethod
@@ -38,4 +40,11 @@ class Services:
                 internal_max_digits=settings.internal_number_max_digits,
             )
         )
-        return cls(settings=settings, db=db, bus=bus, live=live, calls=calls, call_writer=writer)
+        crm = CrmServices.create(
+            db,
+            region=settings.default_region,
+            secret_key=settings.secret_key,
+            cookie_secure=settings.cookie_secure,
+        )
+        writer.after_save.append(crm.link_calls)
+        return cls(settings=settings, db=db, bus=bus, live=live, calls=calls, call_writer=writer, crm=crm)

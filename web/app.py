@@ -10,7 +10,9 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from web import status
+from web import auth, status
+from web.api import router as api_router
+from web.errors import install_error_handlers
 
 STATIC_DIR = Path(__file__).with_name("static")
 
@@ -29,6 +31,9 @@ def create_app(services: Any, *, lifespan: Lifespan | None = None) -> FastAPI:
     app.state.services = services
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(status.router)
+    install_error_handlers(app)
+    app.include_router(auth.router)
+    app.include_router(api_router)
     return app
 
 
