@@ -159,25 +159,29 @@ class CompanyService:
                         current_version=company.version,
                     )
                 actor.require_edit_owned(company.owner_id, "company")
-                if "owner_id" in fields:
-                    actor.require_assign(data.owner_id, company.owner_id, "company")
-                    await require_user(session, data.owner_id, "owner_id")
-                    company.owner_id = data.owner_id
-                renamed = data.name is not None and data.name != company.name
-                if data.name is not None:
-                    company.name = data.name
-                if data.custom is not None:
-                    company.custom = dict(data.custom)
-                if data.tags is not None:
-                    await session.execute(delete(CompanyTag).where(CompanyTag.company_id == company_id))
-                    session.add_all(CompanyTag(company_id=company_id, tag=t) for t in clean_tags(data.tags))
-                touched: set[str] = set()
-                if prepared is not None:
-                    touched = await replace_phones(session, prepared, company_id=company_id)
-                await session.flush()
-                tags = (await session.scalars(select(CompanyTag.tag).where(CompanyTag.company_id == company_id))).all()
-                company.search_text = company_search_text(company.name, list(tags))
-                company.updated_at = now()
+                with session.no_autoflush:  # one flush: the version moves by one
+                    if "owner_id" in fields:
+                        actor.require_assign(data.owner_id, company.owner_id, "company")
+                        await require_user(session, data.owner_id, "owner_id")
+                        company.owner_id = data.owner_id
+                    renamed = data.name is not None and data.name != company.name
+                    if data.name is not None:
+                        company.name = data.name
+                    if data.custom is not None:
+                        company.custom = dict(data.custom)
+                    if data.tags is not None:
+                        tags = clean_tags(data.tags)
+                        await session.execute(delete(CompanyTag).where(CompanyTag.company_id == company_id))
+                        session.add_all(CompanyTag(company_id=company_id, tag=t) for t in tags)
+                    else:
+                        tags = list(
+                            (await session.scalars(select(CompanyTag.tag).where(CompanyTag.company_id == company_id))).all()
+                        )
+                    touched: set[str] = set()
+                    if prepared is not None:
+                        touched = await replace_phones(session, prepared, company_id=company_id)
+                    company.search_text = company_search_text(company.name, tags)
+                    company.updated_at = now()
                 await session.flush()
                 if renamed:
                     ids = (await session.scalars(select(Contact.id).where(Contact.company_id == company_id))).all()

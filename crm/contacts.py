@@ -184,35 +184,40 @@ class ContactService:
                         current_version=contact.version,
                     )
                 actor.require_edit_owned(contact.owner_id, "contact")
-                touched: set[str] = set()
-                if "owner_id" in fields:
-                    actor.require_assign(data.owner_id, contact.owner_id, "contact")
-                    await require_user(session, data.owner_id, "owner_id")
-                    contact.owner_id = data.owner_id
-                if data.name is not None:
-                    contact.name = data.name
-                if data.emails is not None:
-                    contact.emails = list(dict.fromkeys(data.emails))
-                if data.custom is not None:
-                    contact.custom = dict(data.custom)
-                if "company_id" in fields and data.company_id != contact.company_id:
-                    await require_company(session, data.company_id)
-                    contact.company_id = data.company_id
-                    touched |= set(
-                        (await session.scalars(select(Phone.number).where(Phone.contact_id == contact_id))).all()
+                # one flush at the end: the version moves by exactly one per update
+                with session.no_autoflush:
+                    touched: set[str] = set()
+                    if "owner_id" in fields:
+                        actor.require_assign(data.owner_id, contact.owner_id, "contact")
+                        await require_user(session, data.owner_id, "owner_id")
+                        contact.owner_id = data.owner_id
+                    if data.name is not None:
+                        contact.name = data.name
+                    if data.emails is not None:
+                        contact.emails = list(dict.fromkeys(data.emails))
+                    if data.custom is not None:
+                        contact.custom = dict(data.custom)
+                    if "company_id" in fields and data.company_id != contact.company_id:
+                        await require_company(session, data.company_id)
+                        contact.company_id = data.company_id
+                        touched |= set(
+                            (await session.scalars(select(Phone.number).where(Phone.contact_id == contact_id))).all()
+                        )
+                    if data.tags is not None:
+                        tags = clean_tags(data.tags)
+                        await session.execute(delete(ContactTag).where(ContactTag.contact_id == contact_id))
+                        session.add_all(ContactTag(contact_id=contact_id, tag=t) for t in tags)
+                    else:
+                        tags = list(
+                            (await session.scalars(select(ContactTag.tag).where(ContactTag.contact_id == contact_id))).all()
+                        )
+                    if prepared is not None:
+                        touched |= await replace_phones(session, prepared, contact_id=contact_id)
+                    company = await session.get(Company, contact.company_id) if contact.company_id else None
+                    contact.search_text = contact_search_text(
+                        contact.name, company.name if company else None, tags, contact.emails
                     )
-                if data.tags is not None:
-                    await session.execute(delete(ContactTag).where(ContactTag.contact_id == contact_id))
-                    session.add_all(ContactTag(contact_id=contact_id, tag=t) for t in clean_tags(data.tags))
-                if prepared is not None:
-                    touched |= await replace_phones(session, prepared, contact_id=contact_id)
-                await session.flush()
-                tags = (await session.scalars(select(ContactTag.tag).where(ContactTag.contact_id == contact_id))).all()
-                company = await session.get(Company, contact.company_id) if contact.company_id else None
-                contact.search_text = contact_search_text(
-                    contact.name, company.name if company else None, list(tags), contact.emails
-                )
-                contact.updated_at = now()
+                    contact.updated_at = now()
                 await session.flush()
                 await relink_numbers(session, touched)
                 return (await contact_views(session, [contact], actor))[0]

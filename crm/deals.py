@@ -157,10 +157,10 @@ class PipelineService:
                     raise Conflict("this pipeline was changed by someone else", current_version=pipeline.version)
                 if data.name is not None:
                     pipeline.name = data.name
+                flag_modified(pipeline, "name")  # stages may change: the pipeline's version moves too
+                await session.flush()
                 if data.stages is not None:
                     await self._set_stages(session, pipeline_id, data.stages)
-                flag_modified(pipeline, "name")  # stages changed: the pipeline's version moves too
-                await session.flush()
                 return (await pipeline_views(session, [pipeline]))[0]
         except StaleDataError as exc:
             raise Conflict("this pipeline was changed by someone else") from exc
@@ -269,42 +269,43 @@ class DealService:
                     raise Conflict("this deal was changed by someone else; reload it", current_version=deal.version)
                 if not actor.is_manager and deal.owner_id not in (None, actor.user_id):
                     raise Forbidden("this deal belongs to another manager")
-                stamp = now()
-                events: list[DealEvent] = []
+                with session.no_autoflush:  # one flush: the version moves by one
+                    stamp = now()
+                    events: list[DealEvent] = []
 
-                def event(kind: str, **kw: Any) -> None:
-                    events.append(DealEvent(deal_id=deal.id, user_id=actor.user_id, at=stamp, kind=kind, **kw))
+                    def event(kind: str, **kw: Any) -> None:
+                        events.append(DealEvent(deal_id=deal.id, user_id=actor.user_id, at=stamp, kind=kind, **kw))
 
-                if "owner_id" in fields and data.owner_id != deal.owner_id:
-                    actor.require_assign(data.owner_id, deal.owner_id, "deal")
-                    await require_user(session, data.owner_id, "owner_id")
-                    event("owner", detail={"from": deal.owner_id, "to": data.owner_id})
-                    deal.owner_id = data.owner_id
-                if data.stage_id is not None and data.stage_id != deal.stage_id:
-                    old = await session.get(Stage, deal.stage_id)
-                    new = await self._stage(session, deal.pipeline_id, data.stage_id)
-                    event("stage", from_stage_id=deal.stage_id, to_stage_id=new.id,
-                          detail={"from": old.name if old else None, "to": new.name, "kind": new.kind})
-                    deal.stage_id = new.id
-                    deal.closed_at = stamp if new.kind != StageKind.OPEN else None
-                if "amount" in fields and minor(data.amount) != deal.amount_minor:
-                    event("amount", detail={"from": money(deal.amount_minor), "to": money(minor(data.amount))})
-                    deal.amount_minor = minor(data.amount)
-                if data.currency is not None:
-                    deal.currency = data.currency
-                if data.title is not None:
-                    deal.title = data.title
-                if "contact_id" in fields or "company_id" in fields:
-                    await self._subjects(session, data.contact_id if "contact_id" in fields else None,
-                                         data.company_id if "company_id" in fields else None)
-                    if "contact_id" in fields:
-                        deal.contact_id = data.contact_id
-                    if "company_id" in fields:
-                        deal.company_id = data.company_id
-                for e in events:
-                    e.contact_id, e.company_id = deal.contact_id, deal.company_id
-                session.add_all(events)
-                deal.updated_at = stamp
+                    if "owner_id" in fields and data.owner_id != deal.owner_id:
+                        actor.require_assign(data.owner_id, deal.owner_id, "deal")
+                        await require_user(session, data.owner_id, "owner_id")
+                        event("owner", detail={"from": deal.owner_id, "to": data.owner_id})
+                        deal.owner_id = data.owner_id
+                    if data.stage_id is not None and data.stage_id != deal.stage_id:
+                        old = await session.get(Stage, deal.stage_id)
+                        new = await self._stage(session, deal.pipeline_id, data.stage_id)
+                        event("stage", from_stage_id=deal.stage_id, to_stage_id=new.id,
+                              detail={"from": old.name if old else None, "to": new.name, "kind": new.kind})
+                        deal.stage_id = new.id
+                        deal.closed_at = stamp if new.kind != StageKind.OPEN else None
+                    if "amount" in fields and minor(data.amount) != deal.amount_minor:
+                        event("amount", detail={"from": money(deal.amount_minor), "to": money(minor(data.amount))})
+                        deal.amount_minor = minor(data.amount)
+                    if data.currency is not None:
+                        deal.currency = data.currency
+                    if data.title is not None:
+                        deal.title = data.title
+                    if "contact_id" in fields or "company_id" in fields:
+                        await self._subjects(session, data.contact_id if "contact_id" in fields else None,
+                                             data.company_id if "company_id" in fields else None)
+                        if "contact_id" in fields:
+                            deal.contact_id = data.contact_id
+                        if "company_id" in fields:
+                            deal.company_id = data.company_id
+                    for e in events:
+                        e.contact_id, e.company_id = deal.contact_id, deal.company_id
+                    session.add_all(events)
+                    deal.updated_at = stamp
                 await session.flush()
                 return (await deal_views(session, [deal]))[0]
         except StaleDataError as exc:

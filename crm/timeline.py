@@ -102,6 +102,7 @@ class TimelineService:
         if not 1 <= limit <= MAX_LIMIT:
             raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}", field="limit")
         cursor = Cursor.decode(before) if before else None
+        # limit + 1 from each source: if any has more, the merged list is longer than a page
         of_contact = subject == "contact"
 
         def where(model: Any, at: Any, rank: int) -> list[Any]:
@@ -119,28 +120,28 @@ class TimelineService:
                     .options(defer(CallRow.timeline))
                     .where(*where(CallRow, CallRow.started_at, 0))
                     .order_by(CallRow.started_at.desc(), CallRow.id.desc())
-                    .limit(limit)
+                    .limit(limit + 1)
                 )
             ).all()
         )
         notes = list(
             (
                 await session.scalars(
-                    select(Note).where(*where(Note, Note.created_at, 1)).order_by(Note.created_at.desc(), Note.id.desc()).limit(limit)
+                    select(Note).where(*where(Note, Note.created_at, 1)).order_by(Note.created_at.desc(), Note.id.desc()).limit(limit + 1)
                 )
             ).all()
         )
         tasks = list(
             (
                 await session.scalars(
-                    select(Task).where(*where(Task, Task.created_at, 2)).order_by(Task.created_at.desc(), Task.id.desc()).limit(limit)
+                    select(Task).where(*where(Task, Task.created_at, 2)).order_by(Task.created_at.desc(), Task.id.desc()).limit(limit + 1)
                 )
             ).all()
         )
         events = list(
             (
                 await session.scalars(
-                    select(DealEvent).where(*where(DealEvent, DealEvent.at, 3)).order_by(DealEvent.at.desc(), DealEvent.id.desc()).limit(limit)
+                    select(DealEvent).where(*where(DealEvent, DealEvent.at, 3)).order_by(DealEvent.at.desc(), DealEvent.id.desc()).limit(limit + 1)
                 )
             ).all()
         )

@@ -300,13 +300,13 @@ class UserService:
                     user.active = bool(changes["active"])
                 if password_hash is not None:
                     user.password_hash = password_hash
+                user.updated_at = _now()
+                await session.flush()  # the user row first (one version step), then its lists
                 if changes.get("interfaces") is not None:
                     checked = [_check_interface(i) for i in changes["interfaces"]]
                     await self._set_interfaces(session, user_id, checked)
                 if changes.get("queues") is not None:
                     await self._set_queues(session, user_id, changes["queues"])
-                user.updated_at = _now()
-                await session.flush()
         except StaleDataError as exc:
             raise Conflict("this user was changed by someone else") from exc
         if changes.get("active") is False or password_hash is not None:
