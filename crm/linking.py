@@ -85,9 +85,25 @@ def customer_number(direction: str, caller: str | None, called: str | None) -> s
     return None
 
 
+async def _numbers_with_calls(session: AsyncSession, numbers: Sequence[str]) -> list[str]:
+    """The numbers that have any inbound or outbound call (most new numbers have none)."""
+    found: set[str] = set()
+    c = CALLS.c
+    for chunk in _chunks(numbers):
+        for direction, column in ((Direction.INBOUND, c.caller_number), (Direction.OUTBOUND, c.called_number)):
+            rows = await session.execute(
+                select(column).where(column.in_(chunk), c.direction == direction.value).distinct()
+            )
+            found.update(r[0] for r in rows)
+    return sorted(found)
+
+
 async def relink_numbers(session: AsyncSession, numbers: Iterable[str]) -> None:
     """Link (or unlink) every call whose customer number is one of `numbers`."""
     wanted = sorted({n for n in numbers if n})
+    if not wanted:
+        return
+    wanted = await _numbers_with_calls(session, wanted)
     if not wanted:
         return
     owners = await resolve_numbers(session, wanted)

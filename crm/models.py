@@ -32,6 +32,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -168,8 +169,18 @@ class Phone(Base):
         CheckConstraint("(contact_id IS NULL) <> (company_id IS NULL)", name="one_owner"),
         Index("ix_phones_number", "number"),
         Index("ix_phones_digits_rev", "digits_rev"),
-        Index("ix_phones_contact_id", "contact_id"),
-        Index("ix_phones_company_id", "company_id"),
+        Index(
+            "ix_phones_contact_id",
+            "contact_id",
+            sqlite_where=text("contact_id IS NOT NULL"),
+            postgresql_where=text("contact_id IS NOT NULL"),
+        ),
+        Index(
+            "ix_phones_company_id",
+            "company_id",
+            sqlite_where=text("company_id IS NOT NULL"),
+            postgresql_where=text("company_id IS NOT NULL"),
+        ),
     )
 
 

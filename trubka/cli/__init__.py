@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from trubka.cli.crm import export, import_, seed, user
 from trubka.cli.db import db
 from trubka.cli.telephony import calls, replay
 
@@ -17,3 +18,7 @@ def main() -> None:
 main.add_command(replay)
 main.add_command(calls)
 main.add_command(db)
+main.add_command(user)
+main.add_command(import_)
+main.add_command(export)
+main.add_command(seed)

@@ -114,8 +114,11 @@ def upgrade() -> None:
     )
     op.create_index("ix_phones_number", "phones", ["number"])
     op.create_index("ix_phones_digits_rev", "phones", ["digits_rev"])
-    op.create_index("ix_phones_contact_id", "phones", ["contact_id"])
-    op.create_index("ix_phones_company_id", "phones", ["company_id"])
+    # each phone has one owner: index only the rows that have that kind of owner
+    op.create_index("ix_phones_contact_id", "phones", ["contact_id"],
+                    sqlite_where=sa.text("contact_id IS NOT NULL"), postgresql_where=sa.text("contact_id IS NOT NULL"))
+    op.create_index("ix_phones_company_id", "phones", ["company_id"],
+                    sqlite_where=sa.text("company_id IS NOT NULL"), postgresql_where=sa.text("company_id IS NOT NULL"))
     op.create_table(
         "contact_tags",
         sa.Column("contact_id", sa.Integer(), sa.ForeignKey("contacts.id", ondelete="CASCADE", name="fk_contact_tags_contact_id_contacts"), nullable=False),
