@@ -23,6 +23,7 @@ from crm.companies import company_views
 from crm.contacts import contact_views
 from crm.database import Database
 from crm.errors import InvalidInput
+from crm.fastpath import FastReader
 from crm.models import Company, Contact, Phone
 from crm.numbers import suffix_range
 from crm.words import fts5_match, query_words, tsquery
@@ -38,9 +39,10 @@ def looks_like_number(query: str) -> bool:
 
 
 class SearchService:
-    def __init__(self, db: Database, *, region: str = "RU") -> None:
+    def __init__(self, db: Database, *, region: str = "RU", reader: FastReader | None = None) -> None:
         self.db = db
         self.region = region
+        self.reader = reader or FastReader(db)
 
     async def search(self, query: str, actor: Actor | None = None, *, limit: int = 20) -> dict[str, Any]:
         query = query.strip()
@@ -66,9 +68,26 @@ class SearchService:
             }
 
     async def contact_ids_by_number(self, number: str, limit: int = 20) -> list[int]:
-        async with self.db.session() as session:
-            ids, _ = await self._by_number(session, number, limit)
-            return ids
+        """Contacts with this number (any format) or whose number ends with its digits.
+
+        The phone-lookup hot path: plain indexed reads through `FastReader`."""
+        digits = digits_of(number)
+        if not digits:
+            return []
+        low, high = suffix_range(digits)
+        exact = parse(number, self.region).value
+        rows = await self.reader.fetch(
+            "SELECT contact_id FROM phones WHERE number IN (:a, :b) AND contact_id IS NOT NULL LIMIT :n",
+            {"a": exact, "b": number.strip(), "n": limit},
+        )
+        sql = "SELECT contact_id FROM phones WHERE digits_rev >= :low AND contact_id IS NOT NULL"
+        params: dict[str, Any] = {"low": low, "n": limit}
+        if high is not None:
+            sql += " AND digits_rev < :high"
+            params["high"] = high
+        if len(digits) >= MIN_SUFFIX_DIGITS:
+            rows += await self.reader.fetch(sql + " LIMIT :n", params)
+        return list(dict.fromkeys(r[0] for r in rows))[:limit]
 
     async def _load(self, session: AsyncSession, model: Any, ids: list[int]) -> list[Any]:
         if not ids:

@@ -16,6 +16,7 @@ from crm.companies import CompanyService
 from crm.contacts import ContactService
 from crm.database import Database
 from crm.deals import DealService, PipelineService
+from crm.fastpath import FastReader
 from crm.linking import link_records
 from crm.notes import NoteService
 from crm.routing_facts import RoutingFactsSource
@@ -61,6 +62,7 @@ class CrmServices:
         routing_cache_ttl: float = 0.0,
     ) -> CrmServices:
         directory = UserDirectory(db)
+        reader = FastReader(db)
         return cls(
             db=db,
             region=region,
@@ -76,12 +78,17 @@ class CrmServices:
             pipelines=PipelineService(db),
             deals=DealService(db),
             timeline=TimelineService(db, directory),
-            search=SearchService(db, region=region),
+            search=SearchService(db, region=region, reader=reader),
             cards=CardService(db, directory),
-            routing_facts=RoutingFactsSource(db, directory, cache_ttl=routing_cache_ttl),
+            routing_facts=RoutingFactsSource(db, directory, cache_ttl=routing_cache_ttl, reader=reader),
             cookie_secure=cookie_secure,
             session_ttl=session_ttl,
         )
+
+    def close(self) -> None:
+        """Release the fast reader's connection (the engine is disposed by its owner)."""
+        self.search.reader.close()
+        self.routing_facts.reader.close()
 
     async def link_calls(self, records: Sequence[CallRecord]) -> None:
         """The call writer's after-save hook: link new calls to contacts by number."""

@@ -35,6 +35,7 @@ def build_app(settings: Settings) -> FastAPI:
             except TimeoutError:
                 log.warning("shutdown: some call records were not stored in time")
             await services.tasks.stop()
+            services.crm.close()
             await services.db.dispose()
 
     return create_app(services, lifespan=lifespan)
