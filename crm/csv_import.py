@@ -437,8 +437,11 @@ class ContactImporter:
         )
         return [int(r[0]) for r in result]
 
-    async def _company_ids(self, session: AsyncSession, names: set[str], cache: dict[str, int], report: ImportReport) -> None:
-        wanted = {n.casefold(): n for n in names if n.casefold() not in cache}
+    async def _company_ids(self, session: AsyncSession, names: Sequence[str], cache: dict[str, int], report: ImportReport) -> None:
+        wanted: dict[str, str] = {}
+        for name in names:  # the first spelling in the file wins
+            if name.casefold() not in cache:
+                wanted.setdefault(name.casefold(), name)
         if not wanted:
             return
         for cid, name in (
@@ -510,7 +513,7 @@ class ContactImporter:
                 report.rejected.append(Rejected(row.line, f"duplicate of contact #{owner} (same phone number)", row.cells))
             else:
                 merges.setdefault(owner, []).append(row)
-        await self._company_ids(session, {r.company for r in fresh + [m for ms in merges.values() for m in ms] if r.company}, companies, report)
+        await self._company_ids(session, [r.company for r in sorted(fresh + [m for ms in merges.values() for m in ms], key=lambda r: r.line) if r.company], companies, report)
         touched: set[str] = set()
         # 3. new contacts, their numbers and tags
         if fresh:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -71,7 +72,7 @@ def import_contacts(file: Path, mapping: str | None, dry_run: bool, duplicates: 
     size = file.stat().st_size
 
     async def work(db: Database) -> Any:
-        with click.progressbar(length=size, label="importing", file=click.get_text_stream("stderr")) as bar:
+        with click.progressbar(length=size, label="importing", file=sys.stderr) as bar:
             return await ContactImporter(db, region=settings.default_region).run(
                 file, mapping=columns, dry_run=dry_run, duplicates=duplicates, encoding=encoding, progress=bar.update
             )
