@@ -29,7 +29,8 @@ def now() -> datetime:
 
 
 def iso(value: datetime | None) -> str | None:
-    return value.isoformat(timespec="milliseconds") if value is not None else None
+    """ISO-8601 in UTC with milliseconds (what every CRM view returns)."""
+    return value.astimezone(UTC).isoformat(timespec="milliseconds") if value is not None else None
 
 
 def clean_tags(tags: Sequence[str]) -> list[str]:

@@ -9,6 +9,7 @@ returned as decimal strings.
 
 from __future__ import annotations
 
+import secrets
 from decimal import Decimal
 from typing import Any
 
@@ -136,7 +137,7 @@ class PipelineService:
         # two passes so renames that swap names do not collide on the unique constraint
         for stage in existing.values():
             if stage.id in keep:
-                stage.name = f"\x00{stage.id}"
+                stage.name = f"~renaming~{stage.id}~{secrets.token_hex(6)}"
         await session.flush()
         for position, item in enumerate(wanted):
             if item.id is not None:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
 
 from crm.schemas import UserCreate, UserUpdate, changes
 from crm.users import UserInfo
-from web.auth import CurrentActor, CurrentUser, crm_of, require_role
+from web.auth import CurrentActor, CurrentUser, client_ip, crm_of, require_role, set_session_cookie
 
 router = APIRouter(prefix="/users", tags=["users"])
 
@@ -49,7 +50,15 @@ async def get_user(user_id: int, request: Request, viewer: CurrentUser) -> dict[
 
 
 @router.patch("/{user_id}")
-async def update_user(user_id: int, body: UserUpdate, request: Request, actor: CurrentActor) -> dict[str, Any]:
-    """Admins change anything; a user may change their own name, language and password."""
-    user = await crm_of(request).users.update(user_id, body.version, changes(body), actor=actor)
-    return user.to_json()
+async def update_user(user_id: int, body: UserUpdate, request: Request, actor: CurrentActor) -> JSONResponse:
+    """Admins change anything; a user may change their own name, language and password.
+
+    A new password (or deactivation) signs the user out everywhere; when users change
+    their own password, this browser gets a fresh session."""
+    crm = crm_of(request)
+    user = await crm.users.update(user_id, body.version, changes(body), actor=actor)
+    response = JSONResponse(user.to_json())
+    if body.password is not None and actor.user_id == user_id:
+        token = await crm.sessions.create(user_id, ip=client_ip(request), user_agent=request.headers.get("user-agent"))
+        set_session_cookie(response, token, crm)
+    return response
