@@ -24,10 +24,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from crm.csv_import import ContactImporter  # noqa: E402
-from crm.database import Database, upgrade  # noqa: E402
-from crm.names import TAGS, company, email_for, person  # noqa: E402
-from crm.seed import mobile  # noqa: E402
+from crm.csv_import import ContactImporter
+from crm.database import Database, upgrade
+from crm.names import TAGS, company, email_for, person
+from crm.seed import mobile
 
 
 def write_csv(path: Path, rows: int, seed: int = 7) -> None:
@@ -40,7 +40,9 @@ def write_csv(path: Path, rows: int, seed: int = 7) -> None:
         for i in range(rows):
             name = person(rng)
             digits = mobile(i)[2:]
-            phone = rng.choice(formats).format(a=digits[:3], b=digits[3:6], c=digits[6:8], d=digits[8:])
+            phone = rng.choice(formats).format(
+                a=digits[:3], b=digits[3:6], c=digits[6:8], d=digits[8:]
+            )
             if i % 1000 == 999:
                 phone = "12-34"  # a bad number: rejected with its line
             writer.writerow(
@@ -55,28 +57,38 @@ def write_csv(path: Path, rows: int, seed: int = 7) -> None:
             )
 
 
-async def run(url: str, path: Path) -> None:
+async def run(url: str, path: Path, size: int) -> None:
     db = Database(url)
-    size = path.stat().st_size
     started = time.perf_counter()
     report = await ContactImporter(db).run(path)
     elapsed = time.perf_counter() - started
     await db.dispose()
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"file: {report.rows} rows, {size / 1e6:.1f} MB, {report.encoding}, '{report.delimiter}'")
-    print(f"imported: {report.created} created, {report.merged} merged, {len(report.rejected)} rejected, "
-          f"{report.companies_created} companies")
-    print(f"time: {elapsed:.1f} s  throughput: {report.rows / elapsed:,.0f} rows/s  (target ≥ 20,000)")
+    print(
+        f"imported: {report.created} created, {report.merged} merged, {len(report.rejected)} "
+        "rejected, "
+        f"{report.companies_created} companies"
+    )
+    print(
+        f"time: {elapsed:.1f} s  throughput: {report.rows / elapsed:,.0f} rows/s  (target ≥ 20,000)"
+    )
     print(f"peak memory (RSS of this process): {peak_mb:,.0f} MB  (target ≤ 500)")
     print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}  cpus: {os.cpu_count()}")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--rows", type=int, default=50_000)
     parser.add_argument("--full", action="store_true", help="500,000 rows")
-    parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file in a temporary folder")
-    parser.add_argument("--keep", type=Path, default=None, help="keep the CSV and database in this folder")
+    parser.add_argument(
+        "--database-url", default=None, help="default: a fresh SQLite file in a temporary folder"
+    )
+    parser.add_argument(
+        "--keep", type=Path, default=None, help="keep the CSV and database in this folder"
+    )
     args = parser.parse_args()
     rows = 500_000 if args.full else args.rows
     folder = args.keep or Path(tempfile.mkdtemp(prefix="trubka-import-"))
@@ -86,7 +98,7 @@ def main() -> None:
         write_csv(path, rows)
         url = args.database_url or f"sqlite+aiosqlite:///{folder / 'import.db'}"
         upgrade(url)
-        asyncio.run(run(url, path))
+        asyncio.run(run(url, path, path.stat().st_size))
     finally:
         if args.keep is None:
             shutil.rmtree(folder, ignore_errors=True)

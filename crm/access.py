@@ -51,9 +51,13 @@ class Actor:
 
     def require_edit_owned(self, owner_id: int | None, what: str) -> None:
         if not self.can_edit_owned(owner_id):
-            raise Forbidden(f"this {what} belongs to another manager; ask a supervisor to change it")
+            raise Forbidden(
+                f"this {what} belongs to another manager; ask a supervisor to change it"
+            )
 
-    def require_assign(self, new_owner_id: int | None, current_owner_id: int | None, what: str) -> None:
+    def require_assign(
+        self, new_owner_id: int | None, current_owner_id: int | None, what: str
+    ) -> None:
         """An agent may only take a record for themselves or leave it as it is."""
         if self.is_manager or new_owner_id == current_owner_id:
             return

@@ -38,7 +38,9 @@ from crm.users import UserDirectory
 
 
 class CardService:
-    def __init__(self, db: Database, directory: UserDirectory, *, last_calls: int = 10, notes: int = 5) -> None:
+    def __init__(
+        self, db: Database, directory: UserDirectory, *, last_calls: int = 10, notes: int = 5
+    ) -> None:
         self.db = db
         self.directory = directory
         self.last_calls = last_calls
@@ -55,8 +57,14 @@ class CardService:
                     .limit(1)
                 )
             ).first()
-            contact = await session.get(Contact, row[0]) if row is not None and row[0] is not None else None
-            company_id = contact.company_id if contact is not None else (row[1] if row is not None else None)
+            contact = (
+                await session.get(Contact, row[0])
+                if row is not None and row[0] is not None
+                else None
+            )
+            company_id = (
+                contact.company_id if contact is not None else (row[1] if row is not None else None)
+            )
             return await self._card(session, e164, contact, company_id, timeline)
 
     async def for_contact(self, contact_id: int, *, timeline: int = 0) -> dict[str, Any]:
@@ -65,12 +73,20 @@ class CardService:
             if contact is None:
                 raise NotFound(f"contact {contact_id} not found")
             number = await session.scalar(
-                select(Phone.number).where(Phone.contact_id == contact_id).order_by(Phone.position, Phone.id).limit(1)
+                select(Phone.number)
+                .where(Phone.contact_id == contact_id)
+                .order_by(Phone.position, Phone.id)
+                .limit(1)
             )
             return await self._card(session, number, contact, contact.company_id, timeline)
 
     async def _card(
-        self, session: AsyncSession, number: str | None, contact: Contact | None, company_id: int | None, timeline: int
+        self,
+        session: AsyncSession,
+        number: str | None,
+        contact: Contact | None,
+        company_id: int | None,
+        timeline: int,
     ) -> dict[str, Any]:
         company = await session.get(Company, company_id) if company_id is not None else None
         contact_view = (await contact_views(session, [contact]))[0] if contact is not None else None
@@ -96,7 +112,13 @@ class CardService:
         else:
             calls_query = calls_query.where(CallRow.id.is_(None))
         calls = list(
-            (await session.scalars(calls_query.order_by(CallRow.started_at.desc(), CallRow.id.desc()).limit(self.last_calls))).all()
+            (
+                await session.scalars(
+                    calls_query.order_by(CallRow.started_at.desc(), CallRow.id.desc()).limit(
+                        self.last_calls
+                    )
+                )
+            ).all()
         )
         agents, _ = await self.directory.snapshot()
 
@@ -119,15 +141,30 @@ class CardService:
                     )
                 ).all()
             )
-            deal_subject = Deal.contact_id == contact.id if contact is not None else Deal.company_id == company_id
-            deals = list(
-                (await session.scalars(select(Deal).where(deal_subject).order_by(Deal.updated_at.desc()).limit(20))).all()
+            deal_subject = (
+                Deal.contact_id == contact.id
+                if contact is not None
+                else Deal.company_id == company_id
             )
-            note_subject = Note.contact_id == contact.id if contact is not None else Note.company_id == company_id
+            deals = list(
+                (
+                    await session.scalars(
+                        select(Deal).where(deal_subject).order_by(Deal.updated_at.desc()).limit(20)
+                    )
+                ).all()
+            )
+            note_subject = (
+                Note.contact_id == contact.id
+                if contact is not None
+                else Note.company_id == company_id
+            )
             notes = list(
                 (
                     await session.scalars(
-                        select(Note).where(note_subject).order_by(Note.created_at.desc(), Note.id.desc()).limit(self.notes)
+                        select(Note)
+                        .where(note_subject)
+                        .order_by(Note.created_at.desc(), Note.id.desc())
+                        .limit(self.notes)
                     )
                 ).all()
             )
@@ -142,7 +179,11 @@ class CardService:
             "notes": await note_views(session, notes),
         }
         if timeline > 0 and (contact is not None or company is not None):
-            subject_kind, subject_id = ("contact", contact.id) if contact is not None else ("company", company_id)
+            subject_kind, subject_id = (
+                ("contact", contact.id) if contact is not None else ("company", company_id)
+            )
             assert subject_id is not None
-            card["timeline"] = await self.timeline.page(session, subject_kind, subject_id, limit=timeline)
+            card["timeline"] = await self.timeline.page(
+                session, subject_kind, subject_id, limit=timeline
+            )
         return card

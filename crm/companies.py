@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -48,7 +48,9 @@ async def company_views(
         phones.setdefault(row[0], []).append(to_json(row[1], row[2], row[3], row[4]))
     tags: dict[int, list[str]] = {}
     for company_id, tag in await session.execute(
-        select(CompanyTag.company_id, CompanyTag.tag).where(CompanyTag.company_id.in_(ids)).order_by(CompanyTag.tag)
+        select(CompanyTag.company_id, CompanyTag.tag)
+        .where(CompanyTag.company_id.in_(ids))
+        .order_by(CompanyTag.tag)
     ):
         tags.setdefault(company_id, []).append(tag)
     counts = dict(
@@ -58,11 +60,17 @@ async def company_views(
                 .where(Contact.company_id.in_(ids))
                 .group_by(Contact.company_id)
             )
-        ).tuples().all()
+        )
+        .tuples()
+        .all()
     )
     owner_ids = {c.owner_id for c in companies if c.owner_id is not None}
     owners = (
-        dict((await session.execute(select(User.id, User.name).where(User.id.in_(owner_ids)))).tuples().all())
+        dict(
+            (await session.execute(select(User.id, User.name).where(User.id.in_(owner_ids))))
+            .tuples()
+            .all()
+        )
         if owner_ids
         else {}
     )
@@ -87,24 +95,35 @@ async def company_views(
     return views
 
 
-async def reindex_contacts(session: AsyncSession, contact_ids: Sequence[int], company_name: str | None) -> None:
+async def reindex_contacts(
+    session: AsyncSession, contact_ids: Sequence[int], company_name: str | None
+) -> None:
     """Rebuild the search text of contacts whose company name changed (or went away)."""
     if not contact_ids:
         return
-    contacts = list((await session.scalars(select(Contact).where(Contact.id.in_(contact_ids)))).all())
+    contacts = list(
+        (await session.scalars(select(Contact).where(Contact.id.in_(contact_ids)))).all()
+    )
     if not contacts:
         return
     tags: dict[int, list[str]] = {}
     for contact_id, tag in await session.execute(
-        select(ContactTag.contact_id, ContactTag.tag).where(ContactTag.contact_id.in_([c.id for c in contacts]))
+        select(ContactTag.contact_id, ContactTag.tag).where(
+            ContactTag.contact_id.in_([c.id for c in contacts])
+        )
     ):
         tags.setdefault(contact_id, []).append(tag)
     for contact in contacts:
-        text = contact_search_text(contact.name, company_name, tags.get(contact.id, []), contact.emails)
+        text = contact_search_text(
+            contact.name, company_name, tags.get(contact.id, []), contact.emails
+        )
         if text != contact.search_text:
             # search text only: not a user-visible edit, so no version bump
             await session.execute(
-                Contact.__table__.update().where(Contact.__table__.c.id == contact.id).values(search_text=text)
+                update(Contact)
+                .where(Contact.id == contact.id)
+                .values(search_text=text)
+                .execution_options(synchronize_session=False)
             )
 
 
@@ -155,7 +174,8 @@ class CompanyService:
                     raise NotFound(f"company {company_id} not found")
                 if company.version != data.version:
                     raise Conflict(
-                        "this company was changed by someone else; reload it and apply your change again",
+                        "this company was changed by someone else; reload it and apply your "
+                        "change again",
                         current_version=company.version,
                     )
                 actor.require_edit_owned(company.owner_id, "company")
@@ -171,11 +191,19 @@ class CompanyService:
                         company.custom = dict(data.custom)
                     if data.tags is not None:
                         tags = clean_tags(data.tags)
-                        await session.execute(delete(CompanyTag).where(CompanyTag.company_id == company_id))
+                        await session.execute(
+                            delete(CompanyTag).where(CompanyTag.company_id == company_id)
+                        )
                         session.add_all(CompanyTag(company_id=company_id, tag=t) for t in tags)
                     else:
                         tags = list(
-                            (await session.scalars(select(CompanyTag.tag).where(CompanyTag.company_id == company_id))).all()
+                            (
+                                await session.scalars(
+                                    select(CompanyTag.tag).where(
+                                        CompanyTag.company_id == company_id
+                                    )
+                                )
+                            ).all()
                         )
                     touched: set[str] = set()
                     if prepared is not None:
@@ -184,12 +212,18 @@ class CompanyService:
                     company.updated_at = now()
                 await session.flush()
                 if renamed:
-                    ids = (await session.scalars(select(Contact.id).where(Contact.company_id == company_id))).all()
+                    ids = (
+                        await session.scalars(
+                            select(Contact.id).where(Contact.company_id == company_id)
+                        )
+                    ).all()
                     await reindex_contacts(session, list(ids), company.name)
                 await relink_numbers(session, touched)
                 return (await company_views(session, [company], actor))[0]
         except StaleDataError as exc:
-            raise Conflict("this company was changed by someone else; reload it and apply your change again") from exc
+            raise Conflict(
+                "this company was changed by someone else; reload it and apply your change again"
+            ) from exc
 
     async def delete(self, company_id: int, actor: Actor) -> None:
         actor.require_manager("delete companies")
@@ -197,9 +231,19 @@ class CompanyService:
             company = await session.get(Company, company_id)
             if company is None:
                 raise NotFound(f"company {company_id} not found")
-            touched = set((await session.scalars(select(Phone.number).where(Phone.company_id == company_id))).all())
+            touched = set(
+                (
+                    await session.scalars(
+                        select(Phone.number).where(Phone.company_id == company_id)
+                    )
+                ).all()
+            )
             contact_ids = list(
-                (await session.scalars(select(Contact.id).where(Contact.company_id == company_id))).all()
+                (
+                    await session.scalars(
+                        select(Contact.id).where(Contact.company_id == company_id)
+                    )
+                ).all()
             )
             contact_numbers = (
                 await session.scalars(select(Phone.number).where(Phone.contact_id.in_(contact_ids)))
@@ -210,7 +254,9 @@ class CompanyService:
             await reindex_contacts(session, contact_ids, None)
             await relink_numbers(session, touched | set(contact_numbers))
 
-    async def list(self, actor: Actor | None = None, *, before_id: int | None = None, limit: int = 50) -> dict[str, Any]:
+    async def list(
+        self, actor: Actor | None = None, *, before_id: int | None = None, limit: int = 50
+    ) -> dict[str, Any]:
         query = select(Company).order_by(Company.id.desc()).limit(limit + 1)
         if before_id is not None:
             query = query.where(Company.id < before_id)
@@ -220,4 +266,3 @@ class CompanyService:
             rows = rows[:limit]
             items = await company_views(session, rows, actor)
         return {"items": items, "next": rows[-1].id if more and rows else None}
-

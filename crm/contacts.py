@@ -64,10 +64,16 @@ def prepared_numbers(phones: Sequence[PhoneIn], region: str) -> list[numbers.Num
 
 
 async def replace_phones(
-    session: AsyncSession, prepared: list[numbers.NumberInput], *, contact_id: int | None = None, company_id: int | None = None
+    session: AsyncSession,
+    prepared: list[numbers.NumberInput],
+    *,
+    contact_id: int | None = None,
+    company_id: int | None = None,
 ) -> set[str]:
     """Replace a contact's or company's numbers; returns old ∪ new numbers (to relink)."""
-    owner = Phone.contact_id == contact_id if contact_id is not None else Phone.company_id == company_id
+    owner = (
+        Phone.contact_id == contact_id if contact_id is not None else Phone.company_id == company_id
+    )
     old = set((await session.scalars(select(Phone.number).where(owner))).all())
     await session.execute(delete(Phone).where(owner))
     for position, item in enumerate(prepared):
@@ -75,11 +81,15 @@ async def replace_phones(
     return old | {p.number for p in prepared}
 
 
-def contact_search_text(name: str, company_name: str | None, tags: Sequence[str], emails: Sequence[str]) -> str:
+def contact_search_text(
+    name: str, company_name: str | None, tags: Sequence[str], emails: Sequence[str]
+) -> str:
     return search_text([name, company_name, *tags, *emails])
 
 
-async def contact_views(session: AsyncSession, contacts: Sequence[Contact], actor: Actor | None = None) -> list[dict[str, Any]]:
+async def contact_views(
+    session: AsyncSession, contacts: Sequence[Contact], actor: Actor | None = None
+) -> list[dict[str, Any]]:
     """JSON views of contacts with their numbers, tags, company and owner (4 queries)."""
     if not contacts:
         return []
@@ -93,18 +103,32 @@ async def contact_views(session: AsyncSession, contacts: Sequence[Contact], acto
         phones.setdefault(row[0], []).append(numbers.to_json(row[1], row[2], row[3], row[4]))
     tags: dict[int, list[str]] = {}
     for contact_id, tag in await session.execute(
-        select(ContactTag.contact_id, ContactTag.tag).where(ContactTag.contact_id.in_(ids)).order_by(ContactTag.tag)
+        select(ContactTag.contact_id, ContactTag.tag)
+        .where(ContactTag.contact_id.in_(ids))
+        .order_by(ContactTag.tag)
     ):
         tags.setdefault(contact_id, []).append(tag)
     company_ids = {c.company_id for c in contacts if c.company_id is not None}
     companies = (
-        dict((await session.execute(select(Company.id, Company.name).where(Company.id.in_(company_ids)))).tuples().all())
+        dict(
+            (
+                await session.execute(
+                    select(Company.id, Company.name).where(Company.id.in_(company_ids))
+                )
+            )
+            .tuples()
+            .all()
+        )
         if company_ids
         else {}
     )
     owner_ids = {c.owner_id for c in contacts if c.owner_id is not None}
     owners = (
-        dict((await session.execute(select(User.id, User.name).where(User.id.in_(owner_ids)))).tuples().all())
+        dict(
+            (await session.execute(select(User.id, User.name).where(User.id.in_(owner_ids))))
+            .tuples()
+            .all()
+        )
         if owner_ids
         else {}
     )
@@ -116,7 +140,9 @@ async def contact_views(session: AsyncSession, contacts: Sequence[Contact], acto
             "phones": phones.get(c.id, []),
             "emails": list(c.emails or []),
             "company_id": c.company_id,
-            "company": {"id": c.company_id, "name": companies.get(c.company_id)} if c.company_id else None,
+            "company": {"id": c.company_id, "name": companies.get(c.company_id)}
+            if c.company_id
+            else None,
             "owner_id": c.owner_id,
             "owner": {"id": c.owner_id, "name": owners.get(c.owner_id)} if c.owner_id else None,
             "tags": tags.get(c.id, []),
@@ -151,7 +177,9 @@ class ContactService:
                 owner_id=owner_id,
                 emails=list(dict.fromkeys(data.emails)),
                 custom=dict(data.custom),
-                search_text=contact_search_text(data.name, company.name if company else None, tags, data.emails),
+                search_text=contact_search_text(
+                    data.name, company.name if company else None, tags, data.emails
+                ),
                 created_by_id=actor.user_id,
                 created_at=stamp,
                 updated_at=stamp,
@@ -181,7 +209,8 @@ class ContactService:
                     raise NotFound(f"contact {contact_id} not found")
                 if contact.version != data.version:
                     raise Conflict(
-                        "this contact was changed by someone else; reload it and apply your change again",
+                        "this contact was changed by someone else; reload it and apply your "
+                        "change again",
                         current_version=contact.version,
                     )
                 actor.require_edit_owned(contact.owner_id, "contact")
@@ -202,19 +231,35 @@ class ContactService:
                         await require_company(session, data.company_id)
                         contact.company_id = data.company_id
                         touched |= set(
-                            (await session.scalars(select(Phone.number).where(Phone.contact_id == contact_id))).all()
+                            (
+                                await session.scalars(
+                                    select(Phone.number).where(Phone.contact_id == contact_id)
+                                )
+                            ).all()
                         )
                     if data.tags is not None:
                         tags = clean_tags(data.tags)
-                        await session.execute(delete(ContactTag).where(ContactTag.contact_id == contact_id))
+                        await session.execute(
+                            delete(ContactTag).where(ContactTag.contact_id == contact_id)
+                        )
                         session.add_all(ContactTag(contact_id=contact_id, tag=t) for t in tags)
                     else:
                         tags = list(
-                            (await session.scalars(select(ContactTag.tag).where(ContactTag.contact_id == contact_id))).all()
+                            (
+                                await session.scalars(
+                                    select(ContactTag.tag).where(
+                                        ContactTag.contact_id == contact_id
+                                    )
+                                )
+                            ).all()
                         )
                     if prepared is not None:
                         touched |= await replace_phones(session, prepared, contact_id=contact_id)
-                    company = await session.get(Company, contact.company_id) if contact.company_id else None
+                    company = (
+                        await session.get(Company, contact.company_id)
+                        if contact.company_id
+                        else None
+                    )
                     contact.search_text = contact_search_text(
                         contact.name, company.name if company else None, tags, contact.emails
                     )
@@ -223,7 +268,9 @@ class ContactService:
                 await relink_numbers(session, touched)
                 return (await contact_views(session, [contact], actor))[0]
         except StaleDataError as exc:
-            raise Conflict("this contact was changed by someone else; reload it and apply your change again") from exc
+            raise Conflict(
+                "this contact was changed by someone else; reload it and apply your change again"
+            ) from exc
 
     async def delete(self, contact_id: int, actor: Actor) -> None:
         actor.require_manager("delete contacts")
@@ -231,7 +278,13 @@ class ContactService:
             contact = await session.get(Contact, contact_id)
             if contact is None:
                 raise NotFound(f"contact {contact_id} not found")
-            touched = set((await session.scalars(select(Phone.number).where(Phone.contact_id == contact_id))).all())
+            touched = set(
+                (
+                    await session.scalars(
+                        select(Phone.number).where(Phone.contact_id == contact_id)
+                    )
+                ).all()
+            )
             await session.delete(contact)
             await session.flush()
             await relink_numbers(session, touched)
@@ -253,7 +306,9 @@ class ContactService:
         if company_id is not None:
             query = query.where(Contact.company_id == company_id)
         if tag:
-            query = query.where(Contact.id.in_(select(ContactTag.contact_id).where(ContactTag.tag == tag)))
+            query = query.where(
+                Contact.id.in_(select(ContactTag.contact_id).where(ContactTag.tag == tag))
+            )
         if before_id is not None:
             query = query.where(Contact.id < before_id)
         async with self.db.session() as session:

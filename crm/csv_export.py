@@ -41,7 +41,10 @@ async def export_contacts(
         while True:
             rows = (
                 await session.execute(
-                    select(Contact.id, Contact.custom).where(Contact.id > last).order_by(Contact.id).limit(CHUNK)
+                    select(Contact.id, Contact.custom)
+                    .where(Contact.id > last)
+                    .order_by(Contact.id)
+                    .limit(CHUNK)
                 )
             ).all()
             if not rows:
@@ -60,7 +63,14 @@ async def export_contacts(
             last = 0
             while True:
                 contacts = list(
-                    (await session.scalars(select(Contact).where(Contact.id > last).order_by(Contact.id).limit(CHUNK))).all()
+                    (
+                        await session.scalars(
+                            select(Contact)
+                            .where(Contact.id > last)
+                            .order_by(Contact.id)
+                            .limit(CHUNK)
+                        )
+                    ).all()
                 )
                 if not contacts:
                     break
@@ -74,12 +84,22 @@ async def export_contacts(
                     phones.setdefault(contact_id, []).append((number, valid))
                 tags: dict[int, list[str]] = {}
                 for contact_id, tag in await session.execute(
-                    select(ContactTag.contact_id, ContactTag.tag).where(ContactTag.contact_id.in_(ids)).order_by(ContactTag.tag)
+                    select(ContactTag.contact_id, ContactTag.tag)
+                    .where(ContactTag.contact_id.in_(ids))
+                    .order_by(ContactTag.tag)
                 ):
                     tags.setdefault(contact_id, []).append(tag)
                 company_ids = {c.company_id for c in contacts if c.company_id}
                 companies = (
-                    dict((await session.execute(select(Company.id, Company.name).where(Company.id.in_(company_ids)))).tuples().all())
+                    dict(
+                        (
+                            await session.execute(
+                                select(Company.id, Company.name).where(Company.id.in_(company_ids))
+                            )
+                        )
+                        .tuples()
+                        .all()
+                    )
                     if company_ids
                     else {}
                 )

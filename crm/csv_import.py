@@ -22,10 +22,10 @@ from __future__ import annotations
 
 import asyncio
 import codecs
-import contextlib
 import csv
 import io
 import json
+import logging
 import re
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -34,7 +34,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from sqlalchemy import Table, func, insert, select, text
+from sqlalchemy import Table, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm import numbers
@@ -45,10 +45,34 @@ from crm.linking import relink_numbers
 from crm.models import Company, Contact, ContactTag, Phone, User
 from crm.words import search_text
 
+log = logging.getLogger(__name__)
+
 FIELDS = ("name", "phone", "phone_unverified", "email", "company", "owner", "tags")
 SYNONYMS = {
-    "name": ("name", "full name", "fullname", "contact", "имя", "фио", "ф.и.о.", "контакт", "клиент"),
-    "phone": ("phone", "phones", "telephone", "mobile", "tel", "телефон", "телефоны", "тел", "тел.", "мобильный", "номер"),
+    "name": (
+        "name",
+        "full name",
+        "fullname",
+        "contact",
+        "имя",
+        "фио",
+        "ф.и.о.",
+        "контакт",
+        "клиент",
+    ),
+    "phone": (
+        "phone",
+        "phones",
+        "telephone",
+        "mobile",
+        "tel",
+        "телефон",
+        "телефоны",
+        "тел",
+        "тел.",
+        "мобильный",
+        "номер",
+    ),
     "phone_unverified": ("phone_unverified",),
     "email": ("email", "e-mail", "emails", "mail", "почта", "эл. почта", "электронная почта"),
     "company": ("company", "organization", "organisation", "компания", "организация", "фирма"),
@@ -154,7 +178,7 @@ def _bad_encoding_line(path: Path, encoding: str) -> tuple[int, str]:
             try:
                 decoder.decode(line)
             except UnicodeDecodeError as exc:
-                return number, f"bytes {line[exc.start:exc.end]!r} are not {encoding}"
+                return number, f"bytes {line[exc.start : exc.end]!r} are not {encoding}"
     return 0, "the file ends in the middle of a character"
 
 
@@ -235,14 +259,19 @@ class ContactImporter:
                 writer.writerow([item.line, item.reason, *item.cells])
         return target
 
-    def _rows(self, path: Path, report: ImportReport, progress: Callable[[int], None] | None) -> Iterator[tuple[int, list[str]]]:
+    def _rows(
+        self, path: Path, report: ImportReport, progress: Callable[[int], None] | None
+    ) -> Iterator[tuple[int, list[str]]]:
         with path.open("rb") as raw:
             counted = io.BufferedReader(_Progress(raw, progress), buffer_size=256 * 1024)
             text = io.TextIOWrapper(counted, encoding=report.encoding, errors="strict", newline="")
             first = text.readline()
             report.delimiter = sniff_delimiter(first)
             reader = csv.reader(
-                _chain_first(first, text), delimiter=report.delimiter, strict=True, skipinitialspace=False
+                _chain_first(first, text),
+                delimiter=report.delimiter,
+                strict=True,
+                skipinitialspace=False,
             )
             start = 1
             try:
@@ -273,19 +302,21 @@ class ContactImporter:
         await self._index.suspend()
         users = {
             key: uid
-            for uid, login, name in (await session.execute(select(User.id, User.login, User.name))).all()
+            for uid, login, name in (
+                await session.execute(select(User.id, User.login, User.name))
+            ).all()
             for key in (login.casefold(), " ".join(name.casefold().split()))
         }
         companies: dict[str, int] = {}
         rows = self._rows(path, report, progress)
-        header_line, header = next(rows, (0, []))
+        _, header = next(rows, (0, []))
         if not header or not any(h.strip() for h in header):
             raise ImportFailed(f"{path}: no header row")
         targets = self._columns(header, mapping)
         report.columns = {h: t for h, t in zip(header, targets, strict=True)}
         if "name" not in targets:
             raise ImportFailed(
-                "no column maps to the contact name; name one with --map, e.g. --map \"ФИО=name\""
+                'no column maps to the contact name; name one with --map, e.g. --map "ФИО=name"'
             )
         # Parsing (Python) and storing (the database's thread) overlap: batch k is stored
         # while batch k+1 is parsed; parsing yields to the loop now and then so the store
@@ -303,7 +334,9 @@ class ContactImporter:
                 if len(batch) >= BATCH:
                     if storing is not None:
                         await storing
-                    storing = asyncio.create_task(self._store(session, batch, companies, duplicates, report))
+                    storing = asyncio.create_task(
+                        self._store(session, batch, companies, duplicates, report)
+                    )
                     batch = []
                 elif report.rows % 64 == 0:
                     await asyncio.sleep(0)
@@ -312,10 +345,14 @@ class ContactImporter:
             if batch:
                 await self._store(session, batch, companies, duplicates, report)
         finally:
+            # Let a running batch finish rather than cancel it mid-statement (a driver
+            # interrupted inside a query can leave the connection unusable for the
+            # rollback that follows); its own error, if any, is secondary to ours.
             if storing is not None and not storing.done():
-                storing.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await storing
+                try:
+                    await asyncio.shield(storing)
+                except Exception:
+                    log.warning("import: the batch being stored failed as well", exc_info=True)
         report.rejected.sort(key=lambda r: r.line)
         await self._index.resume()
 
@@ -327,7 +364,7 @@ class ContactImporter:
             if key in mapping:
                 targets.append(mapping[key])
             elif key.startswith("custom."):
-                targets.append("custom." + cell.strip()[len("custom."):])
+                targets.append("custom." + cell.strip()[len("custom.") :])
             elif key in lookup:
                 targets.append(lookup[key])
             else:
@@ -335,13 +372,18 @@ class ContactImporter:
         return targets
 
     def _row(
-        self, line: int, cells: list[str], targets: list[str], users: dict[str, int], report: ImportReport
+        self,
+        line: int,
+        cells: list[str],
+        targets: list[str],
+        users: dict[str, int],
+        report: ImportReport,
     ) -> _Row | None:
         def reject(reason: str) -> None:
             report.rejected.append(Rejected(line, reason, cells))
 
         if len(cells) > len(targets):
-            extra = [c for c in cells[len(targets):] if c.strip()]
+            extra = [c for c in cells[len(targets) :] if c.strip()]
             if extra:
                 reject(f"{len(cells)} cells but the header has {len(targets)} columns")
                 return None
@@ -357,10 +399,16 @@ class ContactImporter:
                 continue
             value = value.strip()
             if target == "name":
-                name = " ".join(value.split()) if "  " in value or "\t" in value or "\n" in value else value
+                name = (
+                    " ".join(value.split())
+                    if "  " in value or "\t" in value or "\n" in value
+                    else value
+                )
             elif target in ("phone", "phone_unverified"):
                 if ";" in value or "," in value:
-                    raw_numbers.extend((p.strip(), target == "phone") for p in _SPLIT.split(value) if p.strip())
+                    raw_numbers.extend(
+                        (p.strip(), target == "phone") for p in _SPLIT.split(value) if p.strip()
+                    )
                 else:
                     raw_numbers.append((value, target == "phone"))
             elif target == "email":
@@ -375,7 +423,7 @@ class ContactImporter:
             elif target == "tags":
                 tags.extend(t for t in _SPLIT.split(value) if t.strip())
             elif target.startswith("custom."):
-                custom[target[len("custom."):][:64]] = value[:2000]
+                custom[target[len("custom.") :][:64]] = value[:2000]
         if not name:
             reject("missing name")
             return None
@@ -416,9 +464,21 @@ class ContactImporter:
         if len(cleaned_tags) > 50:
             reject("more than 50 tags")
             return None
-        return _Row(line, cells, name, prepared, list(dict.fromkeys(emails)), company, owner_id, cleaned_tags, custom)
+        return _Row(
+            line,
+            cells,
+            name,
+            prepared,
+            list(dict.fromkeys(emails)),
+            company,
+            owner_id,
+            cleaned_tags,
+            custom,
+        )
 
-    async def _allocate_ids(self, session: AsyncSession, count: int, table: str = "contacts") -> list[int]:
+    async def _allocate_ids(
+        self, session: AsyncSession, count: int, table: str = "contacts"
+    ) -> list[int]:
         """Ids for new rows, so they can be written with one executemany.
 
         SQLite: the import holds the write lock from its first statement on, so the
@@ -426,18 +486,31 @@ class ContactImporter:
         """
         if self.db.dialect == "sqlite":
             if table not in self._next_ids:
-                self._next_ids[table] = int(
-                    await session.scalar(text(f"SELECT COALESCE(MAX(id), 0) FROM {table}")) or 0
-                ) + 1
+                self._next_ids[table] = (
+                    int(
+                        await session.scalar(text(f"SELECT COALESCE(MAX(id), 0) FROM {table}")) or 0
+                    )
+                    + 1
+                )
             first = self._next_ids[table]
             self._next_ids[table] += count
             return list(range(first, first + count))
         result = await session.execute(
-            text(f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, :n)"), {"n": count}
+            text(
+                f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM "
+                "generate_series(1, :n)"
+            ),
+            {"n": count},
         )
         return [int(r[0]) for r in result]
 
-    async def _company_ids(self, session: AsyncSession, names: Sequence[str], cache: dict[str, int], report: ImportReport) -> None:
+    async def _company_ids(
+        self,
+        session: AsyncSession,
+        names: Sequence[str],
+        cache: dict[str, int],
+        report: ImportReport,
+    ) -> None:
         wanted: dict[str, str] = {}
         for name in names:  # the first spelling in the file wins
             if name.casefold() not in cache:
@@ -445,13 +518,19 @@ class ContactImporter:
         if not wanted:
             return
         for cid, name in (
-            await session.execute(select(Company.id, Company.name).where(func.lower(Company.name).in_(list(wanted))))
+            await session.execute(
+                select(Company.id, Company.name).where(func.lower(Company.name).in_(list(wanted)))
+            )
         ).all():
             cache.setdefault(name.casefold(), cid)
         # lower() in SQLite folds ASCII only: match the rest in Python
         missing = {k: v for k, v in wanted.items() if k not in cache}
         if missing:
-            for cid, name in (await session.execute(select(Company.id, Company.name).where(Company.name.in_(list(missing.values()))))).all():
+            for cid, name in (
+                await session.execute(
+                    select(Company.id, Company.name).where(Company.name.in_(list(missing.values())))
+                )
+            ).all():
                 cache.setdefault(name.casefold(), cid)
         new = [(key, name) for key, name in wanted.items() if key not in cache]
         if not new:
@@ -462,7 +541,10 @@ class ContactImporter:
             session,
             "companies",
             ("id", "name", "custom", "search_text", "created_at", "updated_at", "version"),
-            [(cid, name, "{}", search_text([name]), stamp, stamp, 1) for cid, (_, name) in zip(ids, new, strict=True)],
+            [
+                (cid, name, "{}", search_text([name]), stamp, stamp, 1)
+                for cid, (_, name) in zip(ids, new, strict=True)
+            ],
         )
         await self._index.added("companies", ids[0], ids[-1])
         for cid, (key, _) in zip(ids, new, strict=True):
@@ -470,20 +552,31 @@ class ContactImporter:
         report.companies_created += len(new)
 
     async def _store(
-        self, session: AsyncSession, batch: list[_Row], companies: dict[str, int], duplicates: str, report: ImportReport
+        self,
+        session: AsyncSession,
+        batch: list[_Row],
+        companies: dict[str, int],
+        duplicates: str,
+        report: ImportReport,
     ) -> None:
         # 1. duplicates inside the batch: fold later rows into the first one with a shared number
         first_with: dict[str, _Row] = {}
         unique: list[_Row] = []
         for row in batch:
-            earlier = next((first_with[n.number] for n in row.numbers if n.number in first_with), None)
+            earlier = next(
+                (first_with[n.number] for n in row.numbers if n.number in first_with), None
+            )
             if earlier is None:
                 unique.append(row)
                 for n in row.numbers:
                     first_with[n.number] = row
                 continue
             if duplicates == "report":
-                report.rejected.append(Rejected(row.line, f"duplicate of line {earlier.line} (same phone number)", row.cells))
+                report.rejected.append(
+                    Rejected(
+                        row.line, f"duplicate of line {earlier.line} (same phone number)", row.cells
+                    )
+                )
                 continue
             _fold(earlier, row)
             report.merged += 1
@@ -510,10 +603,25 @@ class ContactImporter:
             if owner is None:
                 fresh.append(row)
             elif duplicates == "report":
-                report.rejected.append(Rejected(row.line, f"duplicate of contact #{owner} (same phone number)", row.cells))
+                report.rejected.append(
+                    Rejected(
+                        row.line, f"duplicate of contact #{owner} (same phone number)", row.cells
+                    )
+                )
             else:
                 merges.setdefault(owner, []).append(row)
-        await self._company_ids(session, [r.company for r in sorted(fresh + [m for ms in merges.values() for m in ms], key=lambda r: r.line) if r.company], companies, report)
+        await self._company_ids(
+            session,
+            [
+                r.company
+                for r in sorted(
+                    fresh + [m for ms in merges.values() for m in ms], key=lambda r: r.line
+                )
+                if r.company
+            ],
+            companies,
+            report,
+        )
         touched: set[str] = set()
         # 3. new contacts, their numbers and tags
         if fresh:
@@ -538,7 +646,18 @@ class ContactImporter:
             await _bulk_insert(
                 session,
                 "contacts",
-                ("id", "name", "company_id", "owner_id", "emails", "custom", "search_text", "created_at", "updated_at", "version"),
+                (
+                    "id",
+                    "name",
+                    "company_id",
+                    "owner_id",
+                    "emails",
+                    "custom",
+                    "search_text",
+                    "created_at",
+                    "updated_at",
+                    "version",
+                ),
                 contact_rows,
             )
             await self._index.added("contacts", ids[0], ids[-1])
@@ -546,11 +665,16 @@ class ContactImporter:
             tag_rows: list[tuple[Any, ...]] = []
             for contact_id, row in zip(ids, fresh, strict=True):
                 for position, n in enumerate(row.numbers):
-                    phone_rows.append((contact_id, n.raw, n.number, n.valid, n.digits_rev, n.label, position))
+                    phone_rows.append(
+                        (contact_id, n.raw, n.number, n.valid, n.digits_rev, n.label, position)
+                    )
                     touched.add(n.number)
                 tag_rows.extend((contact_id, t) for t in row.tags)
             await _bulk_insert(
-                session, "phones", ("contact_id", "raw", "number", "valid", "digits_rev", "label", "position"), phone_rows
+                session,
+                "phones",
+                ("contact_id", "raw", "number", "valid", "digits_rev", "label", "position"),
+                phone_rows,
             )
             await _bulk_insert(session, "contact_tags", ("contact_id", "tag"), tag_rows)
             report.created += len(fresh)
@@ -561,11 +685,28 @@ class ContactImporter:
         if self._calls_exist:
             await relink_numbers(session, touched)
 
-    async def _merge_into(self, session: AsyncSession, contact_id: int, rows: Sequence[_Row], companies: dict[str, int]) -> set[str]:
+    async def _merge_into(
+        self,
+        session: AsyncSession,
+        contact_id: int,
+        rows: Sequence[_Row],
+        companies: dict[str, int],
+    ) -> set[str]:
         contact = await session.get(Contact, contact_id)
         assert contact is not None
-        have = {n for n in (await session.scalars(select(Phone.number).where(Phone.contact_id == contact_id))).all()}
-        tags = list((await session.scalars(select(ContactTag.tag).where(ContactTag.contact_id == contact_id))).all())
+        have = {
+            n
+            for n in (
+                await session.scalars(select(Phone.number).where(Phone.contact_id == contact_id))
+            ).all()
+        }
+        tags = list(
+            (
+                await session.scalars(
+                    select(ContactTag.tag).where(ContactTag.contact_id == contact_id)
+                )
+            ).all()
+        )
         position = len(have)
         added: set[str] = set()
         emails = list(contact.emails or [])
@@ -590,10 +731,19 @@ class ContactImporter:
                 company_id = companies[row.company.casefold()]
             if owner_id is None and row.owner_id is not None:
                 owner_id = row.owner_id
-        company_name = await session.scalar(select(Company.name).where(Company.id == company_id)) if company_id else None
+        company_name = (
+            await session.scalar(select(Company.name).where(Company.id == company_id))
+            if company_id
+            else None
+        )
         company_changed = company_id != contact.company_id
         old_text = contact.search_text
-        contact.emails, contact.custom, contact.company_id, contact.owner_id = emails, custom, company_id, owner_id
+        contact.emails, contact.custom, contact.company_id, contact.owner_id = (
+            emails,
+            custom,
+            company_id,
+            owner_id,
+        )
         contact.search_text = contact_search_text(contact.name, company_name, tags, emails)
         contact.updated_at = datetime.now(UTC)
         await session.flush()
@@ -613,7 +763,9 @@ def _fold(into: _Row, other: _Row) -> None:
     into.owner_id = into.owner_id if into.owner_id is not None else other.owner_id
 
 
-async def _bulk_insert(session: AsyncSession, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
+async def _bulk_insert(
+    session: AsyncSession, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]
+) -> None:
     """executemany straight to the driver (no per-row SQLAlchemy processing): values must
     already be what the driver takes (JSON as text; on SQLite, timestamps as text)."""
     if not rows:
@@ -648,7 +800,11 @@ class _SearchIndex:
         if not self.sqlite:
             return
         names = ", ".join(f"'{n}'" for n in _FTS_TRIGGERS)
-        rows = await self.session.execute(text(f"SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name IN ({names})"))
+        rows = await self.session.execute(
+            text(
+                f"SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name IN ({names})"
+            )
+        )
         for name, sql in rows.all():
             self.saved.append(sql)
             await self.session.execute(text(f'DROP TRIGGER "{name}"'))
@@ -661,18 +817,25 @@ class _SearchIndex:
     async def added(self, table: str, first_id: int, last_id: int) -> None:
         if self.sqlite and self.saved:
             await self.session.execute(
-                text(f"INSERT INTO {table}_fts(rowid, search_text) SELECT id, search_text FROM {table} WHERE id BETWEEN :a AND :b"),
+                text(
+                    f"INSERT INTO {table}_fts(rowid, search_text) SELECT id, search_text FROM "
+                    f"{table} WHERE id BETWEEN :a AND :b"
+                ),
                 {"a": first_id, "b": last_id},
             )
 
     async def changed(self, table: str, row_id: int, old_text: str, new_text: str) -> None:
         if self.sqlite and self.saved and old_text != new_text:
             await self.session.execute(
-                text(f"INSERT INTO {table}_fts({table}_fts, rowid, search_text) VALUES ('delete', :id, :old)"),
+                text(
+                    f"INSERT INTO {table}_fts({table}_fts, rowid, search_text) VALUES ('delete', "
+                    ":id, :old)"
+                ),
                 {"id": row_id, "old": old_text},
             )
             await self.session.execute(
-                text(f"INSERT INTO {table}_fts(rowid, search_text) VALUES (:id, :new)"), {"id": row_id, "new": new_text}
+                text(f"INSERT INTO {table}_fts(rowid, search_text) VALUES (:id, :new)"),
+                {"id": row_id, "new": new_text},
             )
 
 
@@ -683,4 +846,3 @@ def _table(model: Any) -> Table:
 def _chain_first(first: str, rest: io.TextIOWrapper) -> Iterator[str]:
     yield first
     yield from rest
-

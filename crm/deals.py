@@ -9,6 +9,7 @@ returned as decimal strings.
 
 from __future__ import annotations
 
+import builtins
 import secrets
 from decimal import Decimal
 from typing import Any
@@ -25,35 +26,79 @@ from crm.errors import Conflict, Forbidden, InvalidInput, NotFound
 from crm.models import Company, Contact, Deal, DealEvent, Pipeline, Stage, StageKind, User
 from crm.schemas import DealCreate, DealUpdate, PipelineCreate, PipelineUpdate, StageIn, changes
 
-DEFAULT_PIPELINE = ("Продажи", [("Новая", "open"), ("Квалификация", "open"), ("Предложение", "open"),
-                                ("Переговоры", "open"), ("Успешно", "won"), ("Отказ", "lost")])
+DEFAULT_PIPELINE = (
+    "Продажи",
+    [
+        ("Новая", "open"),
+        ("Квалификация", "open"),
+        ("Предложение", "open"),
+        ("Переговоры", "open"),
+        ("Успешно", "won"),
+        ("Отказ", "lost"),
+    ],
+)
 
 
 def money(amount_minor: int | None) -> str | None:
-    return None if amount_minor is None else str((Decimal(amount_minor) / 100).quantize(Decimal("0.01")))
+    return (
+        None
+        if amount_minor is None
+        else str((Decimal(amount_minor) / 100).quantize(Decimal("0.01")))
+    )
 
 
 def minor(amount: Decimal | None) -> int | None:
     return None if amount is None else int((amount * 100).to_integral_value())
 
 
-async def pipeline_views(session: AsyncSession, pipelines: list[Pipeline]) -> list[dict[str, Any]]:
+async def pipeline_views(
+    session: AsyncSession, pipelines: builtins.list[Pipeline]
+) -> builtins.list[dict[str, Any]]:
     ids = [p.id for p in pipelines]
     stages: dict[int, list[dict[str, Any]]] = {}
     if ids:
-        for s in (await session.scalars(select(Stage).where(Stage.pipeline_id.in_(ids)).order_by(Stage.position, Stage.id))).all():
-            stages.setdefault(s.pipeline_id, []).append({"id": s.id, "name": s.name, "kind": s.kind, "position": s.position})
+        for s in (
+            await session.scalars(
+                select(Stage).where(Stage.pipeline_id.in_(ids)).order_by(Stage.position, Stage.id)
+            )
+        ).all():
+            stages.setdefault(s.pipeline_id, []).append(
+                {"id": s.id, "name": s.name, "kind": s.kind, "position": s.position}
+            )
     return [
-        {"id": p.id, "name": p.name, "position": p.position, "stages": stages.get(p.id, []), "version": p.version}
+        {
+            "id": p.id,
+            "name": p.name,
+            "position": p.position,
+            "stages": stages.get(p.id, []),
+            "version": p.version,
+        }
         for p in pipelines
     ]
 
 
-async def deal_views(session: AsyncSession, deals: list[Deal]) -> list[dict[str, Any]]:
+async def deal_views(
+    session: AsyncSession, deals: builtins.list[Deal]
+) -> builtins.list[dict[str, Any]]:
     stage_ids = {d.stage_id for d in deals}
-    stages = {s.id: s for s in (await session.scalars(select(Stage).where(Stage.id.in_(stage_ids)))).all()} if stage_ids else {}
+    stages = (
+        {
+            s.id: s
+            for s in (await session.scalars(select(Stage).where(Stage.id.in_(stage_ids)))).all()
+        }
+        if stage_ids
+        else {}
+    )
     owner_ids = {d.owner_id for d in deals if d.owner_id is not None}
-    owners = dict((await session.execute(select(User.id, User.name).where(User.id.in_(owner_ids)))).tuples().all()) if owner_ids else {}
+    owners = (
+        dict(
+            (await session.execute(select(User.id, User.name).where(User.id.in_(owner_ids))))
+            .tuples()
+            .all()
+        )
+        if owner_ids
+        else {}
+    )
     views = []
     for d in deals:
         stage = stages.get(d.stage_id)
@@ -63,7 +108,9 @@ async def deal_views(session: AsyncSession, deals: list[Deal]) -> list[dict[str,
                 "title": d.title,
                 "pipeline_id": d.pipeline_id,
                 "stage_id": d.stage_id,
-                "stage": {"id": stage.id, "name": stage.name, "kind": stage.kind} if stage else None,
+                "stage": {"id": stage.id, "name": stage.name, "kind": stage.kind}
+                if stage
+                else None,
                 "amount": money(d.amount_minor),
                 "currency": d.currency,
                 "contact_id": d.contact_id,
@@ -85,21 +132,30 @@ class PipelineService:
 
     async def ensure_default(self, session: AsyncSession) -> Pipeline:
         """The first pipeline, created with the default Russian sales funnel if there is none."""
-        pipeline = await session.scalar(select(Pipeline).order_by(Pipeline.position, Pipeline.id).limit(1))
+        pipeline = await session.scalar(
+            select(Pipeline).order_by(Pipeline.position, Pipeline.id).limit(1)
+        )
         if pipeline is not None:
             return pipeline
         name, stages = DEFAULT_PIPELINE
         pipeline = Pipeline(name=name, position=0, created_at=now())
         session.add(pipeline)
         await session.flush()
-        session.add_all(Stage(pipeline_id=pipeline.id, name=n, kind=k, position=i) for i, (n, k) in enumerate(stages))
+        session.add_all(
+            Stage(pipeline_id=pipeline.id, name=n, kind=k, position=i)
+            for i, (n, k) in enumerate(stages)
+        )
         await session.flush()
         return pipeline
 
-    async def list(self) -> list[dict[str, Any]]:
+    async def list(self) -> builtins.list[dict[str, Any]]:
         async with self.db.transaction() as session:
             await self.ensure_default(session)
-            pipelines = list((await session.scalars(select(Pipeline).order_by(Pipeline.position, Pipeline.id))).all())
+            pipelines = list(
+                (
+                    await session.scalars(select(Pipeline).order_by(Pipeline.position, Pipeline.id))
+                ).all()
+            )
             return await pipeline_views(session, pipelines)
 
     async def get(self, pipeline_id: int) -> dict[str, Any]:
@@ -112,7 +168,10 @@ class PipelineService:
     async def create(self, data: PipelineCreate, actor: Actor) -> dict[str, Any]:
         actor.require_admin("configure pipelines")
         async with self.db.transaction() as session:
-            if await session.scalar(select(Pipeline.id).where(Pipeline.name == data.name)) is not None:
+            if (
+                await session.scalar(select(Pipeline.id).where(Pipeline.name == data.name))
+                is not None
+            ):
                 raise InvalidInput(f"a pipeline named {data.name!r} exists already", field="name")
             position = int(await session.scalar(select(func.count(Pipeline.id))) or 0)
             pipeline = Pipeline(name=data.name, position=position, created_at=now())
@@ -121,16 +180,26 @@ class PipelineService:
             await self._set_stages(session, pipeline.id, data.stages)
             return (await pipeline_views(session, [pipeline]))[0]
 
-    async def _set_stages(self, session: AsyncSession, pipeline_id: int, wanted: list[StageIn]) -> None:
-        existing = {s.id: s for s in (await session.scalars(select(Stage).where(Stage.pipeline_id == pipeline_id))).all()}
+    async def _set_stages(
+        self, session: AsyncSession, pipeline_id: int, wanted: builtins.list[StageIn]
+    ) -> None:
+        existing = {
+            s.id: s
+            for s in (
+                await session.scalars(select(Stage).where(Stage.pipeline_id == pipeline_id))
+            ).all()
+        }
         keep = {s.id for s in wanted if s.id is not None}
         for stage_id in keep - set(existing):
             raise InvalidInput(f"stage {stage_id} is not in this pipeline", field="stages")
         for stage_id in set(existing) - keep:
-            used = await session.scalar(select(func.count(Deal.id)).where(Deal.stage_id == stage_id))
+            used = await session.scalar(
+                select(func.count(Deal.id)).where(Deal.stage_id == stage_id)
+            )
             if used:
                 raise InvalidInput(
-                    f"stage {existing[stage_id].name!r} still has {used} deal(s); move them first", field="stages"
+                    f"stage {existing[stage_id].name!r} still has {used} deal(s); move them first",
+                    field="stages",
                 )
             await session.delete(existing[stage_id])
         await session.flush()
@@ -144,7 +213,14 @@ class PipelineService:
                 stage = existing[item.id]
                 stage.name, stage.kind, stage.position = item.name, item.kind.value, position
             else:
-                session.add(Stage(pipeline_id=pipeline_id, name=item.name, kind=item.kind.value, position=position))
+                session.add(
+                    Stage(
+                        pipeline_id=pipeline_id,
+                        name=item.name,
+                        kind=item.kind.value,
+                        position=position,
+                    )
+                )
         await session.flush()
 
     async def update(self, pipeline_id: int, data: PipelineUpdate, actor: Actor) -> dict[str, Any]:
@@ -155,10 +231,15 @@ class PipelineService:
                 if pipeline is None:
                     raise NotFound(f"pipeline {pipeline_id} not found")
                 if pipeline.version != data.version:
-                    raise Conflict("this pipeline was changed by someone else", current_version=pipeline.version)
+                    raise Conflict(
+                        "this pipeline was changed by someone else",
+                        current_version=pipeline.version,
+                    )
                 if data.name is not None:
                     pipeline.name = data.name
-                flag_modified(pipeline, "name")  # stages may change: the pipeline's version moves too
+                flag_modified(
+                    pipeline, "name"
+                )  # stages may change: the pipeline's version moves too
                 await session.flush()
                 if data.stages is not None:
                     await self._set_stages(session, pipeline_id, data.stages)
@@ -175,17 +256,24 @@ class DealService:
     async def _stage(self, session: AsyncSession, pipeline_id: int, stage_id: int | None) -> Stage:
         if stage_id is None:
             stage = await session.scalar(
-                select(Stage).where(Stage.pipeline_id == pipeline_id).order_by(Stage.position, Stage.id).limit(1)
+                select(Stage)
+                .where(Stage.pipeline_id == pipeline_id)
+                .order_by(Stage.position, Stage.id)
+                .limit(1)
             )
             if stage is None:
                 raise InvalidInput("this pipeline has no stages", field="pipeline_id")
             return stage
         stage = await session.get(Stage, stage_id)
         if stage is None or stage.pipeline_id != pipeline_id:
-            raise InvalidInput(f"stage {stage_id} is not a stage of pipeline {pipeline_id}", field="stage_id")
+            raise InvalidInput(
+                f"stage {stage_id} is not a stage of pipeline {pipeline_id}", field="stage_id"
+            )
         return stage
 
-    async def _subjects(self, session: AsyncSession, contact_id: int | None, company_id: int | None) -> None:
+    async def _subjects(
+        self, session: AsyncSession, contact_id: int | None, company_id: int | None
+    ) -> None:
         if contact_id is not None and await session.get(Contact, contact_id) is None:
             raise InvalidInput(f"contact {contact_id} does not exist", field="contact_id")
         if company_id is not None and await session.get(Company, company_id) is None:
@@ -201,12 +289,16 @@ class DealService:
                 pipeline_id = (await self.pipelines.ensure_default(session)).id
             else:
                 if await session.get(Pipeline, data.pipeline_id) is None:
-                    raise InvalidInput(f"pipeline {data.pipeline_id} does not exist", field="pipeline_id")
+                    raise InvalidInput(
+                        f"pipeline {data.pipeline_id} does not exist", field="pipeline_id"
+                    )
                 pipeline_id = data.pipeline_id
             stage = await self._stage(session, pipeline_id, data.stage_id)
             company_id = data.company_id
             if company_id is None and data.contact_id is not None:
-                company_id = await session.scalar(select(Contact.company_id).where(Contact.id == data.contact_id))
+                company_id = await session.scalar(
+                    select(Contact.company_id).where(Contact.id == data.contact_id)
+                )
             stamp = now()
             deal = Deal(
                 title=data.title,
@@ -225,9 +317,18 @@ class DealService:
             await session.flush()
             session.add(
                 DealEvent(
-                    deal_id=deal.id, contact_id=deal.contact_id, company_id=deal.company_id, user_id=actor.user_id,
-                    at=stamp, kind="created", to_stage_id=stage.id,
-                    detail={"title": deal.title, "stage": stage.name, "amount": money(deal.amount_minor)},
+                    deal_id=deal.id,
+                    contact_id=deal.contact_id,
+                    company_id=deal.company_id,
+                    user_id=actor.user_id,
+                    at=stamp,
+                    kind="created",
+                    to_stage_id=stage.id,
+                    detail={
+                        "title": deal.title,
+                        "stage": stage.name,
+                        "amount": money(deal.amount_minor),
+                    },
                 )
             )
             await session.flush()
@@ -241,22 +342,40 @@ class DealService:
             return (await deal_views(session, [deal]))[0]
 
     async def list(
-        self, *, contact_id: int | None = None, company_id: int | None = None, owner_id: int | None = None,
-        stage_id: int | None = None, limit: int = 100,
-    ) -> list[dict[str, Any]]:
+        self,
+        *,
+        contact_id: int | None = None,
+        company_id: int | None = None,
+        owner_id: int | None = None,
+        stage_id: int | None = None,
+        limit: int = 100,
+    ) -> builtins.list[dict[str, Any]]:
         query = select(Deal).order_by(Deal.updated_at.desc(), Deal.id.desc()).limit(limit)
-        for column, value in ((Deal.contact_id, contact_id), (Deal.company_id, company_id), (Deal.owner_id, owner_id), (Deal.stage_id, stage_id)):
+        for column, value in (
+            (Deal.contact_id, contact_id),
+            (Deal.company_id, company_id),
+            (Deal.owner_id, owner_id),
+            (Deal.stage_id, stage_id),
+        ):
             if value is not None:
                 query = query.where(column == value)
         async with self.db.session() as session:
             return await deal_views(session, list((await session.scalars(query)).all()))
 
-    async def history(self, deal_id: int) -> list[dict[str, Any]]:
+    async def history(self, deal_id: int) -> builtins.list[dict[str, Any]]:
         """The deal's changes, oldest first, with stage names."""
         async with self.db.session() as session:
             if await session.get(Deal, deal_id) is None:
                 raise NotFound(f"deal {deal_id} not found")
-            events = list((await session.scalars(select(DealEvent).where(DealEvent.deal_id == deal_id).order_by(DealEvent.at, DealEvent.id))).all())
+            events = list(
+                (
+                    await session.scalars(
+                        select(DealEvent)
+                        .where(DealEvent.deal_id == deal_id)
+                        .order_by(DealEvent.at, DealEvent.id)
+                    )
+                ).all()
+            )
             return await deal_event_views(session, events)
 
     async def update(self, deal_id: int, data: DealUpdate, actor: Actor) -> dict[str, Any]:
@@ -267,15 +386,22 @@ class DealService:
                 if deal is None:
                     raise NotFound(f"deal {deal_id} not found")
                 if deal.version != data.version:
-                    raise Conflict("this deal was changed by someone else; reload it", current_version=deal.version)
+                    raise Conflict(
+                        "this deal was changed by someone else; reload it",
+                        current_version=deal.version,
+                    )
                 if not actor.is_manager and deal.owner_id not in (None, actor.user_id):
                     raise Forbidden("this deal belongs to another manager")
                 with session.no_autoflush:  # one flush: the version moves by one
                     stamp = now()
-                    events: list[DealEvent] = []
+                    events: builtins.list[DealEvent] = []
 
                     def event(kind: str, **kw: Any) -> None:
-                        events.append(DealEvent(deal_id=deal.id, user_id=actor.user_id, at=stamp, kind=kind, **kw))
+                        events.append(
+                            DealEvent(
+                                deal_id=deal.id, user_id=actor.user_id, at=stamp, kind=kind, **kw
+                            )
+                        )
 
                     if "owner_id" in fields and data.owner_id != deal.owner_id:
                         actor.require_assign(data.owner_id, deal.owner_id, "deal")
@@ -285,20 +411,37 @@ class DealService:
                     if data.stage_id is not None and data.stage_id != deal.stage_id:
                         old = await session.get(Stage, deal.stage_id)
                         new = await self._stage(session, deal.pipeline_id, data.stage_id)
-                        event("stage", from_stage_id=deal.stage_id, to_stage_id=new.id,
-                              detail={"from": old.name if old else None, "to": new.name, "kind": new.kind})
+                        event(
+                            "stage",
+                            from_stage_id=deal.stage_id,
+                            to_stage_id=new.id,
+                            detail={
+                                "from": old.name if old else None,
+                                "to": new.name,
+                                "kind": new.kind,
+                            },
+                        )
                         deal.stage_id = new.id
                         deal.closed_at = stamp if new.kind != StageKind.OPEN else None
                     if "amount" in fields and minor(data.amount) != deal.amount_minor:
-                        event("amount", detail={"from": money(deal.amount_minor), "to": money(minor(data.amount))})
+                        event(
+                            "amount",
+                            detail={
+                                "from": money(deal.amount_minor),
+                                "to": money(minor(data.amount)),
+                            },
+                        )
                         deal.amount_minor = minor(data.amount)
                     if data.currency is not None:
                         deal.currency = data.currency
                     if data.title is not None:
                         deal.title = data.title
                     if "contact_id" in fields or "company_id" in fields:
-                        await self._subjects(session, data.contact_id if "contact_id" in fields else None,
-                                             data.company_id if "company_id" in fields else None)
+                        await self._subjects(
+                            session,
+                            data.contact_id if "contact_id" in fields else None,
+                            data.company_id if "company_id" in fields else None,
+                        )
                         if "contact_id" in fields:
                             deal.contact_id = data.contact_id
                         if "company_id" in fields:
@@ -321,11 +464,29 @@ class DealService:
             await session.delete(deal)
 
 
-async def deal_event_views(session: AsyncSession, events: list[DealEvent]) -> list[dict[str, Any]]:
+async def deal_event_views(
+    session: AsyncSession, events: builtins.list[DealEvent]
+) -> builtins.list[dict[str, Any]]:
     deal_ids = {e.deal_id for e in events}
-    titles = dict((await session.execute(select(Deal.id, Deal.title).where(Deal.id.in_(deal_ids)))).tuples().all()) if deal_ids else {}
+    titles = (
+        dict(
+            (await session.execute(select(Deal.id, Deal.title).where(Deal.id.in_(deal_ids))))
+            .tuples()
+            .all()
+        )
+        if deal_ids
+        else {}
+    )
     user_ids = {e.user_id for e in events if e.user_id is not None}
-    users = dict((await session.execute(select(User.id, User.name).where(User.id.in_(user_ids)))).tuples().all()) if user_ids else {}
+    users = (
+        dict(
+            (await session.execute(select(User.id, User.name).where(User.id.in_(user_ids))))
+            .tuples()
+            .all()
+        )
+        if user_ids
+        else {}
+    )
     return [
         {
             "id": e.id,

@@ -68,14 +68,23 @@ async def seed_demo(db: Database, *, contacts: int = 300, region: str = "RU") ->
         info = await users.get_by_login(login)
         if info is None:
             info = await users.create(
-                login=login, name=name, role=Role.AGENT, password=DEMO_PASSWORD,
-                interfaces=[f"Local/{ext}@agents/n"], queues=queues,
+                login=login,
+                name=name,
+                role=Role.AGENT,
+                password=DEMO_PASSWORD,
+                interfaces=[f"Local/{ext}@agents/n"],
+                queues=queues,
             )
         agent_ids.append(info.id)
         logins.append(DemoUser("agent", login, DEMO_PASSWORD, name))
-    for role, login, name in (("supervisor", "supervisor", "Елена Руководитель"), ("admin", "admin", "Администратор")):
+    for role, login, name in (
+        ("supervisor", "supervisor", "Елена Руководитель"),
+        ("admin", "admin", "Администратор"),
+    ):
         if await users.get_by_login(login) is None:
-            await users.create(login=login, name=name, role=role, password=DEMO_PASSWORD, language="ru")
+            await users.create(
+                login=login, name=name, role=role, password=DEMO_PASSWORD, language="ru"
+            )
         logins.append(DemoUser(role, login, DEMO_PASSWORD, name))
 
     async with db.session() as session:
@@ -119,18 +128,43 @@ async def seed_demo(db: Database, *, contacts: int = 300, region: str = "RU") ->
         made.append((view["id"], demo_number(i), owner))
     notes, tasks, deals = NoteService(db), TaskService(db), DealService(db)
     for contact_id, _, owner in made[:60]:
-        await notes.create(NoteCreate(contact_id=contact_id, body=rng.choice((
-            "Просил перезвонить после обеда.", "Интересуется оптовыми ценами.", "Отправили коммерческое предложение.",
-            "Недоволен сроками доставки.", "Постоянный клиент, скидка 5%."))), system)
+        await notes.create(
+            NoteCreate(
+                contact_id=contact_id,
+                body=rng.choice(
+                    (
+                        "Просил перезвонить после обеда.",
+                        "Интересуется оптовыми ценами.",
+                        "Отправили коммерческое предложение.",
+                        "Недоволен сроками доставки.",
+                        "Постоянный клиент, скидка 5%.",
+                    )
+                ),
+            ),
+            system,
+        )
         if rng.random() < 0.5:
-            await tasks.create(TaskCreate(title="Перезвонить клиенту", contact_id=contact_id, assignee_id=owner), system)
+            await tasks.create(
+                TaskCreate(title="Перезвонить клиенту", contact_id=contact_id, assignee_id=owner),
+                system,
+            )
         if rng.random() < 0.4:
-            await deals.create(DealCreate(title=f"Заказ №{contact_id}", contact_id=contact_id, amount=rng.randint(5, 500) * 1000, owner_id=owner), system)
+            await deals.create(
+                DealCreate(
+                    title=f"Заказ №{contact_id}",
+                    contact_id=contact_id,
+                    amount=rng.randint(5, 500) * 1000,
+                    owner_id=owner,
+                ),
+                system,
+            )
     await _history(db, made, rng)
     return logins
 
 
-async def _history(db: Database, made: list[tuple[int, str, int | None]], rng: random.Random) -> None:
+async def _history(
+    db: Database, made: list[tuple[int, str, int | None]], rng: random.Random
+) -> None:
     """A few weeks of calls: most answered by the contact's owner, some missed."""
     users = await UserService(db).list()
     by_id = {u.id: u for u in users}

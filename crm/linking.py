@@ -47,19 +47,25 @@ async def resolve_numbers(session: AsyncSession, numbers: Iterable[str]) -> dict
                     .where(Phone.number.in_(chunk), Phone.contact_id.is_not(None))
                     .group_by(Phone.number)
                 )
-            ).tuples().all()
+            )
+            .tuples()
+            .all()
         )
         contact_company: dict[int, int | None] = {}
         if by_contact:
             contact_company = dict(
                 (
                     await session.execute(
-                        select(Contact.id, Contact.company_id).where(Contact.id.in_(set(by_contact.values())))
+                        select(Contact.id, Contact.company_id).where(
+                            Contact.id.in_(set(by_contact.values()))
+                        )
                     )
-                ).tuples().all()
+                )
+                .tuples()
+                .all()
             )
         rest = [n for n in chunk if n not in by_contact]
-        by_company: dict[str, int] = {}
+        by_company: dict[str, int | None] = {}
         if rest:
             by_company = dict(
                 (
@@ -68,10 +74,13 @@ async def resolve_numbers(session: AsyncSession, numbers: Iterable[str]) -> dict
                         .where(Phone.number.in_(rest), Phone.company_id.is_not(None))
                         .group_by(Phone.number)
                     )
-                ).tuples().all()
+                )
+                .tuples()
+                .all()
             )
         for number, contact_id in by_contact.items():
-            result[number] = (contact_id, contact_company.get(contact_id))
+            if contact_id is not None:
+                result[number] = (contact_id, contact_company.get(contact_id))
         for number, company_id in by_company.items():
             result[number] = (None, company_id)
     return result
@@ -90,7 +99,10 @@ async def _numbers_with_calls(session: AsyncSession, numbers: Sequence[str]) -> 
     found: set[str] = set()
     c = CALLS.c
     for chunk in _chunks(numbers):
-        for direction, column in ((Direction.INBOUND, c.caller_number), (Direction.OUTBOUND, c.called_number)):
+        for direction, column in (
+            (Direction.INBOUND, c.caller_number),
+            (Direction.OUTBOUND, c.called_number),
+        ):
             rows = await session.execute(
                 select(column).where(column.in_(chunk), c.direction == direction.value).distinct()
             )
@@ -108,16 +120,21 @@ async def relink_numbers(session: AsyncSession, numbers: Iterable[str]) -> None:
         return
     owners = await resolve_numbers(session, wanted)
     params = [
-        {"n": n, "c": owners.get(n, (None, None))[0], "co": owners.get(n, (None, None))[1]} for n in wanted
+        {"n": n, "c": owners.get(n, (None, None))[0], "co": owners.get(n, (None, None))[1]}
+        for n in wanted
     ]
     c = CALLS.c
-    for direction, column in ((Direction.INBOUND, c.caller_number), (Direction.OUTBOUND, c.called_number)):
+    for direction, column in (
+        (Direction.INBOUND, c.caller_number),
+        (Direction.OUTBOUND, c.called_number),
+    ):
         statement = (
             update(CALLS)
             .where(
                 c.direction == direction.value,
                 column == bindparam("n"),
-                c.contact_id.is_distinct_from(bindparam("c")) | c.company_id.is_distinct_from(bindparam("co")),
+                c.contact_id.is_distinct_from(bindparam("c"))
+                | c.company_id.is_distinct_from(bindparam("co")),
             )
             .values(contact_id=bindparam("c"), company_id=bindparam("co"))
         )

@@ -77,7 +77,7 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     version: Mapped[int] = mapped_column(Integer, default=1)
-    __mapper_args__ = {"version_id_col": version}
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy reads it
 
 
 class UserInterface(Base):
@@ -95,7 +95,9 @@ class UserInterface(Base):
 class UserQueue(Base):
     __tablename__ = "user_queues"
 
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
     queue: Mapped[str] = mapped_column(String(80), primary_key=True)
 
     __table_args__ = (Index("ix_user_queues_queue", "queue"),)
@@ -121,14 +123,16 @@ class Company(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(255))
-    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    owner_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
     custom: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     search_text: Mapped[str] = mapped_column(Text, default="")
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     version: Mapped[int] = mapped_column(Integer, default=1)
-    __mapper_args__ = {"version_id_col": version}
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy reads it
 
 
 class Contact(Base):
@@ -139,7 +143,9 @@ class Contact(Base):
     company_id: Mapped[int | None] = mapped_column(
         ForeignKey("companies.id", ondelete="SET NULL"), index=True
     )
-    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    owner_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
     emails: Mapped[list[str]] = mapped_column(JSON, default=list)
     custom: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     search_text: Mapped[str] = mapped_column(Text, default="")
@@ -147,7 +153,7 @@ class Contact(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     version: Mapped[int] = mapped_column(Integer, default=1)
-    __mapper_args__ = {"version_id_col": version}
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy reads it
 
 
 class Phone(Base):
@@ -187,7 +193,9 @@ class Phone(Base):
 class ContactTag(Base):
     __tablename__ = "contact_tags"
 
-    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True)
+    contact_id: Mapped[int] = mapped_column(
+        ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True
+    )
     tag: Mapped[str] = mapped_column(String(64), primary_key=True)
 
     __table_args__ = (Index("ix_contact_tags_tag", "tag", "contact_id"),)
@@ -196,7 +204,9 @@ class ContactTag(Base):
 class CompanyTag(Base):
     __tablename__ = "company_tags"
 
-    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"), primary_key=True)
+    company_id: Mapped[int] = mapped_column(
+        ForeignKey("companies.id", ondelete="CASCADE"), primary_key=True
+    )
     tag: Mapped[str] = mapped_column(String(64), primary_key=True)
 
     __table_args__ = (Index("ix_company_tags_tag", "tag", "company_id"),)
@@ -213,7 +223,7 @@ class Note(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     version: Mapped[int] = mapped_column(Integer, default=1)
-    __mapper_args__ = {"version_id_col": version}
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy reads it
 
     __table_args__ = (
         Index("ix_notes_contact_id_created_at", "contact_id", "created_at"),
@@ -240,7 +250,7 @@ class Task(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     version: Mapped[int] = mapped_column(Integer, default=1)
-    __mapper_args__ = {"version_id_col": version}
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy reads it
 
     __table_args__ = (
         Index("ix_tasks_assignee_id_status_due_at", "assignee_id", "status", "due_at"),
@@ -258,7 +268,7 @@ class Pipeline(Base):
     position: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     version: Mapped[int] = mapped_column(Integer, default=1)
-    __mapper_args__ = {"version_id_col": version}
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy reads it
 
 
 class Stage(Base):
@@ -270,7 +280,9 @@ class Stage(Base):
     position: Mapped[int] = mapped_column(Integer, default=0)
     kind: Mapped[str] = mapped_column(String(8), default=StageKind.OPEN.value)
 
-    __table_args__ = (UniqueConstraint("pipeline_id", "name", name="uq_pipeline_stages_pipeline_name"),)
+    __table_args__ = (
+        UniqueConstraint("pipeline_id", "name", name="uq_pipeline_stages_pipeline_name"),
+    )
 
 
 class Deal(Base):
@@ -289,7 +301,7 @@ class Deal(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     version: Mapped[int] = mapped_column(Integer, default=1)
-    __mapper_args__ = {"version_id_col": version}
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy reads it
 
     __table_args__ = (
         Index("ix_deals_contact_id", "contact_id"),

@@ -19,7 +19,11 @@ from crm.schemas import NoteCreate, NoteUpdate
 async def note_views(session: AsyncSession, notes: list[Note]) -> list[dict[str, Any]]:
     author_ids = {n.author_id for n in notes if n.author_id is not None}
     authors = (
-        dict((await session.execute(select(User.id, User.name).where(User.id.in_(author_ids)))).tuples().all())
+        dict(
+            (await session.execute(select(User.id, User.name).where(User.id.in_(author_ids))))
+            .tuples()
+            .all()
+        )
         if author_ids
         else {}
     )
@@ -29,7 +33,9 @@ async def note_views(session: AsyncSession, notes: list[Note]) -> list[dict[str,
             "body": n.body,
             "contact_id": n.contact_id,
             "company_id": n.company_id,
-            "author": {"id": n.author_id, "name": authors.get(n.author_id)} if n.author_id else None,
+            "author": {"id": n.author_id, "name": authors.get(n.author_id)}
+            if n.author_id
+            else None,
             "created_at": iso(n.created_at),
             "updated_at": iso(n.updated_at),
             "version": n.version,
@@ -68,7 +74,9 @@ class NoteService:
                 raise NotFound(f"note {note_id} not found")
             return (await note_views(session, [note]))[0]
 
-    async def list(self, *, contact_id: int | None = None, company_id: int | None = None, limit: int = 50) -> list[dict[str, Any]]:
+    async def list(
+        self, *, contact_id: int | None = None, company_id: int | None = None, limit: int = 50
+    ) -> list[dict[str, Any]]:
         query = select(Note).order_by(Note.created_at.desc(), Note.id.desc()).limit(limit)
         if contact_id is not None:
             query = query.where(Note.contact_id == contact_id)
@@ -88,7 +96,9 @@ class NoteService:
                 if note is None:
                     raise NotFound(f"note {note_id} not found")
                 if note.version != data.version:
-                    raise Conflict("this note was changed by someone else", current_version=note.version)
+                    raise Conflict(
+                        "this note was changed by someone else", current_version=note.version
+                    )
                 self._require_author(note, actor)
                 note.body = data.body
                 note.updated_at = now()

@@ -30,7 +30,9 @@ def fast_parse(raw: str, region: str) -> PhoneNumber:
     if region == "RU" and _PLAIN.match(text) and "+" not in text[1:]:
         digits = digits_of(text)
         national = None
-        if len(digits) == 11 and (digits[0] == "7" or (digits[0] == "8" and not text.startswith("+"))):
+        if len(digits) == 11 and (
+            digits[0] == "7" or (digits[0] == "8" and not text.startswith("+"))
+        ):
             national = digits[1:]
         elif len(digits) == 10 and not text.startswith("+") and digits[0] != "0":
             national = digits
@@ -45,9 +47,24 @@ def _ru_patterns() -> re.Pattern[str]:
     of the number-type patterns, exactly what `is_valid_number` checks for region RU."""
     md = phonenumbers.PhoneMetadata.metadata_for_region("RU")
     assert md is not None
-    kinds = ("fixed_line", "mobile", "toll_free", "premium_rate", "shared_cost", "personal_number",
-             "voip", "pager", "uan", "voicemail")
-    types = [d.national_number_pattern for k in kinds if (d := getattr(md, k)) is not None and d.national_number_pattern]
+    kinds = (
+        "fixed_line",
+        "mobile",
+        "toll_free",
+        "premium_rate",
+        "shared_cost",
+        "personal_number",
+        "voip",
+        "pager",
+        "uan",
+        "voicemail",
+    )
+    types = [
+        d.national_number_pattern
+        for k in kinds
+        if (d := getattr(md, k)) is not None and d.national_number_pattern
+    ]
+    assert md.general_desc is not None
     general = md.general_desc.national_number_pattern
     return re.compile(f"(?=(?:{general})$)(?:{'|'.join(f'(?:{t})' for t in types)})$")
 
@@ -80,12 +97,16 @@ class NumberInput:
         }
 
 
-def prepare(raw: str, region: str, label: str | None = None, *, field: str = "phones") -> NumberInput:
+def prepare(
+    raw: str, region: str, label: str | None = None, *, field: str = "phones"
+) -> NumberInput:
     text = raw.strip()
     if not text:
         raise InvalidInput("a phone number is empty", field=field)
     if len(text) > MAX_NUMBER_LENGTH:
-        raise InvalidInput(f"a phone number is longer than {MAX_NUMBER_LENGTH} characters", field=field)
+        raise InvalidInput(
+            f"a phone number is longer than {MAX_NUMBER_LENGTH} characters", field=field
+        )
     parsed = fast_parse(text, region)
     number = parsed.e164 or text
     return NumberInput(
@@ -97,7 +118,9 @@ def prepare(raw: str, region: str, label: str | None = None, *, field: str = "ph
     )
 
 
-def prepare_all(items: list[tuple[str, str | None]], region: str, *, field: str = "phones") -> list[NumberInput]:
+def prepare_all(
+    items: list[tuple[str, str | None]], region: str, *, field: str = "phones"
+) -> list[NumberInput]:
     """Prepared numbers in order, the same number entered twice kept once."""
     result: list[NumberInput] = []
     seen: set[str] = set()

@@ -104,7 +104,9 @@ class RoutingFactsSource:
             return None
         tags = await self.reader.fetch(TAGS, {"contact": contact_id, "company": company_id})
         last_agent, last_at = await self._last_agent(contact_id, company_id)
-        owner = await self.directory.by_id(contact_owner) or await self.directory.by_id(company_owner)
+        owner = await self.directory.by_id(contact_owner) or await self.directory.by_id(
+            company_owner
+        )
         return RoutingFacts(
             contact_id=contact_id,
             contact_name=contact_name,
@@ -116,7 +118,9 @@ class RoutingFactsSource:
             last_talked_at=last_at,
         )
 
-    async def _last_agent(self, contact_id: int | None, company_id: int | None) -> tuple[AgentRef | None, datetime | None]:
+    async def _last_agent(
+        self, contact_id: int | None, company_id: int | None
+    ) -> tuple[AgentRef | None, datetime | None]:
         # Calls linked to a contact carry its company, so the company covers the contact.
         if company_id is not None:
             rows = await self.reader.fetch(LAST_BY_COMPANY, {"id": company_id})

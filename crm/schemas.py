@@ -10,7 +10,15 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from crm.models import Role, StageKind, TaskKind, TaskStatus
 
@@ -18,14 +26,19 @@ Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
 Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 Email = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$"
+    ),
 ]
 CustomKey = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 CustomValue = Annotated[str, StringConstraints(max_length=2000)] | int | float | bool | None
 Id = Annotated[int, Field(ge=1, le=2**53)]
 Version = Annotated[int, Field(ge=1, le=2**31)]
 Money = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)]
-Currency = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Za-z]{3}$")]
+Currency = Annotated[
+    str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Za-z]{3}$")
+]
 
 
 class Strict(BaseModel):
@@ -202,7 +215,10 @@ class UserCreate(Strict):
 
 class UserUpdate(Strict):
     version: Version
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)] | None = None
+    name: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+        | None
+    ) = None
     role: Role | None = None
     password: Password | None = None
     interfaces: Annotated[list[Interface], Field(max_length=10)] | None = None

@@ -39,17 +39,23 @@ def looks_like_number(query: str) -> bool:
 
 
 class SearchService:
-    def __init__(self, db: Database, *, region: str = "RU", reader: FastReader | None = None) -> None:
+    def __init__(
+        self, db: Database, *, region: str = "RU", reader: FastReader | None = None
+    ) -> None:
         self.db = db
         self.region = region
         self.reader = reader or FastReader(db)
 
-    async def search(self, query: str, actor: Actor | None = None, *, limit: int = 20) -> dict[str, Any]:
+    async def search(
+        self, query: str, actor: Actor | None = None, *, limit: int = 20
+    ) -> dict[str, Any]:
         query = query.strip()
         if not query:
             raise InvalidInput("type something to search for", field="q")
         if len(query) > MAX_QUERY_LENGTH:
-            raise InvalidInput(f"the search text is longer than {MAX_QUERY_LENGTH} characters", field="q")
+            raise InvalidInput(
+                f"the search text is longer than {MAX_QUERY_LENGTH} characters", field="q"
+            )
         async with self.db.session() as session:
             if looks_like_number(query):
                 contact_ids, company_ids = await self._by_number(session, query, limit)
@@ -77,7 +83,8 @@ class SearchService:
         low, high = suffix_range(digits)
         exact = parse(number, self.region).value
         rows = await self.reader.fetch(
-            "SELECT contact_id FROM phones WHERE number IN (:a, :b) AND contact_id IS NOT NULL LIMIT :n",
+            "SELECT contact_id FROM phones WHERE number IN (:a, :b) AND contact_id IS NOT NULL "
+            "LIMIT :n",
             {"a": exact, "b": number.strip(), "n": limit},
         )
         sql = "SELECT contact_id FROM phones WHERE digits_rev >= :low AND contact_id IS NOT NULL"
@@ -92,10 +99,15 @@ class SearchService:
     async def _load(self, session: AsyncSession, model: Any, ids: list[int]) -> list[Any]:
         if not ids:
             return []
-        rows = {row.id: row for row in (await session.scalars(select(model).where(model.id.in_(ids)))).all()}
+        rows = {
+            row.id: row
+            for row in (await session.scalars(select(model).where(model.id.in_(ids)))).all()
+        }
         return [rows[i] for i in ids if i in rows]
 
-    async def _by_number(self, session: AsyncSession, query: str, limit: int) -> tuple[list[int], list[int]]:
+    async def _by_number(
+        self, session: AsyncSession, query: str, limit: int
+    ) -> tuple[list[int], list[int]]:
         parsed = parse(query, self.region)
         digits = digits_of(query)
         low, high = suffix_range(digits)
@@ -111,15 +123,19 @@ class SearchService:
         companies = list(dict.fromkeys(co for _, co in rows if co is not None))[:limit]
         return contacts, companies
 
-    async def _by_words(self, session: AsyncSession, table: str, words: list[str], limit: int) -> list[int]:
+    async def _by_words(
+        self, session: AsyncSession, table: str, words: list[str], limit: int
+    ) -> list[int]:
         if self.db.dialect == "sqlite":
             statement = text(
-                f"SELECT rowid FROM {table}_fts WHERE {table}_fts MATCH :q ORDER BY rowid DESC LIMIT :n"
+                f"SELECT rowid FROM {table}_fts WHERE {table}_fts MATCH :q ORDER BY rowid DESC "
+                "LIMIT :n"
             )
             result = await session.execute(statement, {"q": fts5_match(words), "n": limit})
         else:
             statement = text(
-                f"SELECT id FROM {table} WHERE array_to_tsvector(string_to_array(search_text, ' ')) "
+                f"SELECT id FROM {table} WHERE array_to_tsvector(string_to_array(search_text, ' "
+                "')) "
                 f"@@ CAST(:q AS tsquery) ORDER BY id DESC LIMIT :n"
             )
             result = await session.execute(statement, {"q": tsquery(words), "n": limit})

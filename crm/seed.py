@@ -33,19 +33,68 @@ from crm.words import search_text
 CHUNK = 50_000
 AGENT_INTERFACE = "Local/{ext}@agents/n"
 
-COMPANY_COLUMNS = ("id", "name", "owner_id", "custom", "search_text", "created_by_id", "created_at", "updated_at", "version")
-CONTACT_COLUMNS = (
-    "id", "name", "company_id", "owner_id", "emails", "custom", "search_text", "created_by_id",
-    "created_at", "updated_at", "version",
+COMPANY_COLUMNS = (
+    "id",
+    "name",
+    "owner_id",
+    "custom",
+    "search_text",
+    "created_by_id",
+    "created_at",
+    "updated_at",
+    "version",
 )
-PHONE_COLUMNS = ("id", "contact_id", "company_id", "raw", "number", "valid", "digits_rev", "label", "position")
+CONTACT_COLUMNS = (
+    "id",
+    "name",
+    "company_id",
+    "owner_id",
+    "emails",
+    "custom",
+    "search_text",
+    "created_by_id",
+    "created_at",
+    "updated_at",
+    "version",
+)
+PHONE_COLUMNS = (
+    "id",
+    "contact_id",
+    "company_id",
+    "raw",
+    "number",
+    "valid",
+    "digits_rev",
+    "label",
+    "position",
+)
 TAG_COLUMNS = ("contact_id", "tag")
 CALL_COLUMNS = (
-    "id", "linkedid", "direction", "caller_number", "caller_name", "called_number", "queue",
-    "agent_interface", "agent_name", "started_at", "answered_at", "ended_at", "wait_seconds",
-    "talk_seconds", "disposition", "routed_by", "routing_reason", "recording_file",
-    "queue_hold_seconds", "queue_talk_seconds", "agents", "contact_id", "ended_during_outage",
-    "timeline", "company_id",
+    "id",
+    "linkedid",
+    "direction",
+    "caller_number",
+    "caller_name",
+    "called_number",
+    "queue",
+    "agent_interface",
+    "agent_name",
+    "started_at",
+    "answered_at",
+    "ended_at",
+    "wait_seconds",
+    "talk_seconds",
+    "disposition",
+    "routed_by",
+    "routing_reason",
+    "recording_file",
+    "queue_hold_seconds",
+    "queue_talk_seconds",
+    "agents",
+    "contact_id",
+    "ended_during_outage",
+    "timeline",
+    "company_id",
 )
 Progress = Callable[[str, int], None]
 
@@ -72,7 +121,24 @@ class Agent:
         return self.interface.split("/", 1)[-1].split("@")[0].split("/")[0]
 
 
-MOBILE_CODES = ("903", "905", "906", "909", "910", "912", "915", "916", "917", "919", "925", "926", "929", "977", "985", "999")
+MOBILE_CODES = (
+    "903",
+    "905",
+    "906",
+    "909",
+    "910",
+    "912",
+    "915",
+    "916",
+    "917",
+    "919",
+    "925",
+    "926",
+    "929",
+    "977",
+    "985",
+    "999",
+)
 
 
 def mobile(index: int) -> str:
@@ -89,7 +155,13 @@ def landline(index: int) -> str:
 async def ensure_agents(db: Database, count: int) -> tuple[list[Agent], list[str], str | None]:
     """Existing agents, or `count` new ones (agent101…) with a printed random password."""
     async with db.session() as session:
-        rows = (await session.execute(select(User.id, User.name).where(User.role == Role.AGENT.value, User.active.is_(True)).order_by(User.id))).all()
+        rows = (
+            await session.execute(
+                select(User.id, User.name)
+                .where(User.role == Role.AGENT.value, User.active.is_(True))
+                .order_by(User.id)
+            )
+        ).all()
     users = UserService(db)
     agents = []
     for uid, name in rows:
@@ -99,7 +171,7 @@ async def ensure_agents(db: Database, count: int) -> tuple[list[Agent], list[str
     if agents:
         return agents, [], None
     password = secrets.token_urlsafe(9)
-    created = []
+    created: list[str] = []
     rng = random.Random(101)
     ext = 100
     while len(created) < count:
@@ -107,12 +179,18 @@ async def ensure_agents(db: Database, count: int) -> tuple[list[Agent], list[str
         if await users.get_by_login(f"agent{ext}") is not None:
             continue
         async with db.session() as session:
-            taken = await session.scalar(text("SELECT 1 FROM user_interfaces WHERE key = :k"), {"k": f"local/{ext}@agents"})
+            taken = await session.scalar(
+                text("SELECT 1 FROM user_interfaces WHERE key = :k"), {"k": f"local/{ext}@agents"}
+            )
         if taken:
             continue
         info = await users.create(
-            login=f"agent{ext}", name=person(rng), role=Role.AGENT, password=password,
-            interfaces=[AGENT_INTERFACE.format(ext=ext)], queues=["support"],
+            login=f"agent{ext}",
+            name=person(rng),
+            role=Role.AGENT,
+            password=password,
+            interfaces=[AGENT_INTERFACE.format(ext=ext)],
+            queues=["support"],
         )
         created.append(info.login)
         agents.append(Agent(info.id, info.name, info.interfaces[0]))
@@ -126,23 +204,31 @@ def _dt(value: datetime, dialect: str) -> Any:
 
 
 class _Generator:
-    def __init__(self, rng: random.Random, dialect: str, agents: list[Agent], now: datetime) -> None:
+    def __init__(
+        self, rng: random.Random, dialect: str, agents: list[Agent], now: datetime
+    ) -> None:
         self.rng = rng
         self.dialect = dialect
         self.agents = agents
         self.now = now
 
-    def companies(self, first_id: int, count: int) -> Iterator[tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]]:
+    def companies(
+        self, first_id: int, count: int
+    ) -> Iterator[tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]]:
         stamp = _dt(self.now, self.dialect)
         rows: list[tuple[Any, ...]] = []
         phones: list[tuple[Any, ...]] = []
         for i in range(count):
             cid = first_id + i
             name = company(self.rng, cid)
-            owner = self.rng.choice(self.agents).id if self.agents and self.rng.random() < 0.7 else None
+            owner = (
+                self.rng.choice(self.agents).id if self.agents and self.rng.random() < 0.7 else None
+            )
             rows.append((cid, name, owner, "{}", search_text([name]), None, stamp, stamp, 1))
             number = landline(cid)
-            phones.append((None, None, cid, number, number, True, "".join(reversed(number[1:])), "офис", 0))
+            phones.append(
+                (None, None, cid, number, number, True, "".join(reversed(number[1:])), "офис", 0)
+            )
             if len(rows) >= CHUNK:
                 yield rows, phones
                 rows, phones = [], []
@@ -150,7 +236,13 @@ class _Generator:
             yield rows, phones
 
     def contacts(
-        self, first_id: int, count: int, companies: list[tuple[int, str]], numbers: list[str], owners_of: list[int | None], company_of: list[int | None]
+        self,
+        first_id: int,
+        count: int,
+        companies: list[tuple[int, str]],
+        numbers: list[str],
+        owners_of: list[int | None],
+        company_of: list[int | None],
     ) -> Iterator[tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]]]]:
         rng = self.rng
         rows: list[tuple[Any, ...]] = []
@@ -166,17 +258,42 @@ class _Generator:
             created = self.now - timedelta(days=rng.random() * 400)
             stamp = _dt(created, self.dialect)
             rows.append(
-                (cid, name, comp[0] if comp else None, owner, json.dumps(emails), "{}",
-                 search_text([name, comp[1] if comp else None, *contact_tags, *emails]), None, stamp, stamp, 1)
+                (
+                    cid,
+                    name,
+                    comp[0] if comp else None,
+                    owner,
+                    json.dumps(emails),
+                    "{}",
+                    search_text([name, comp[1] if comp else None, *contact_tags, *emails]),
+                    None,
+                    stamp,
+                    stamp,
+                    1,
+                )
             )
             number = mobile(cid)
-            phones.append((None, cid, None, number, number, True, "".join(reversed(number[1:])), None, 0))
+            phones.append(
+                (None, cid, None, number, number, True, "".join(reversed(number[1:])), None, 0)
+            )
             numbers.append(number)
             owners_of.append(owner)
             company_of.append(comp[0] if comp else None)
             if rng.random() < 0.1:
                 second = landline(5_000_000 + cid)
-                phones.append((None, cid, None, second, second, True, "".join(reversed(second[1:])), "рабочий", 1))
+                phones.append(
+                    (
+                        None,
+                        cid,
+                        None,
+                        second,
+                        second,
+                        True,
+                        "".join(reversed(second[1:])),
+                        "рабочий",
+                        1,
+                    )
+                )
             tags.extend((cid, t) for t in contact_tags)
             if len(rows) >= CHUNK:
                 yield rows, phones, tags
@@ -185,7 +302,13 @@ class _Generator:
             yield rows, phones, tags
 
     def calls(
-        self, first_id: int, count: int, numbers: list[str], contact_ids: list[int], owners_of: list[int | None], company_of: list[int | None]
+        self,
+        first_id: int,
+        count: int,
+        numbers: list[str],
+        contact_ids: list[int],
+        owners_of: list[int | None],
+        company_of: list[int | None],
     ) -> Iterator[list[tuple[Any, ...]]]:
         rng = self.rng
         agents_by_id = {a.id: a for a in self.agents}
@@ -199,17 +322,29 @@ class _Generator:
             known = numbers and rng.random() < 0.85
             if known:
                 k = rng.randrange(len(numbers))
-                number, contact_id, company_id = numbers[k], contact_ids[k], company_of[k]
-                owner = owners_of[k]
+                number = numbers[k]
+                contact_id: int | None = contact_ids[k]
+                company_id: int | None = company_of[k]
+                owner: int | None = owners_of[k]
             else:
                 number = f"+7965{rng.randrange(10_000_000):07d}"  # a code seeded contacts never get
                 contact_id = company_id = owner = None
             inbound = rng.random() < 0.9
             roll = rng.random()
-            disposition = "answered" if roll < 0.8 else "abandoned" if roll < 0.92 else "no-answer" if roll < 0.97 else "busy"
+            disposition = (
+                "answered"
+                if roll < 0.8
+                else "abandoned"
+                if roll < 0.92
+                else "no-answer"
+                if roll < 0.97
+                else "busy"
+            )
             agent = None
             if disposition == "answered" and self.agents:
-                agent = agents_by_id.get(owner) if owner is not None and rng.random() < 0.6 else None
+                agent = (
+                    agents_by_id.get(owner) if owner is not None and rng.random() < 0.6 else None
+                )
                 agent = agent or rng.choice(self.agents)
             wait = rng.uniform(1, 40)
             talk = rng.uniform(20, 600) if agent else 0.0
@@ -219,14 +354,31 @@ class _Generator:
             interface = agent.interface if agent else None
             rows.append(
                 (
-                    first_id + i, f"{int(ts)}.{first_id + i}", "inbound" if inbound else "outbound",
+                    first_id + i,
+                    f"{int(ts)}.{first_id + i}",
+                    "inbound" if inbound else "outbound",
                     number if inbound else (agent.extension if agent else "100"),
-                    None, "100" if inbound else number, "support" if inbound else None,
-                    interface, agent.name if agent else None,
-                    _dt(started, dialect), _dt(answered, dialect) if answered else None, _dt(ended, dialect),
-                    round(wait, 3), round(talk, 3), disposition, "queue" if inbound else None, None, None,
-                    int(wait) if inbound else None, int(talk) if inbound and agent else None,
-                    json.dumps([interface] if interface else []), contact_id, False, "[]", company_id,
+                    None,
+                    "100" if inbound else number,
+                    "support" if inbound else None,
+                    interface,
+                    agent.name if agent else None,
+                    _dt(started, dialect),
+                    _dt(answered, dialect) if answered else None,
+                    _dt(ended, dialect),
+                    round(wait, 3),
+                    round(talk, 3),
+                    disposition,
+                    "queue" if inbound else None,
+                    None,
+                    None,
+                    int(wait) if inbound else None,
+                    int(talk) if inbound and agent else None,
+                    json.dumps([interface] if interface else []),
+                    contact_id,
+                    False,
+                    "[]",
+                    company_id,
                 )
             )
             if len(rows) >= CHUNK:
@@ -249,12 +401,22 @@ async def seed(
     started = time.perf_counter()
     rng = random.Random(rng_seed)
     agent_list, created, password = await ensure_agents(db, agents)
-    company_count = companies if companies is not None else max(contacts // 10, 1 if contacts else 0)
+    company_count = (
+        companies if companies is not None else max(contacts // 10, 1 if contacts else 0)
+    )
     async with db.session() as session:
-        next_company = int(await session.scalar(select(func.coalesce(func.max(Company.id), 0))) or 0) + 1
-        next_contact = int(await session.scalar(select(func.coalesce(func.max(Contact.id), 0))) or 0) + 1
-        next_phone = int(await session.scalar(text("SELECT COALESCE(MAX(id), 0) FROM phones")) or 0) + 1
-        next_call = int(await session.scalar(text("SELECT COALESCE(MAX(id), 0) FROM calls")) or 0) + 1
+        next_company = (
+            int(await session.scalar(select(func.coalesce(func.max(Company.id), 0))) or 0) + 1
+        )
+        next_contact = (
+            int(await session.scalar(select(func.coalesce(func.max(Contact.id), 0))) or 0) + 1
+        )
+        next_phone = (
+            int(await session.scalar(text("SELECT COALESCE(MAX(id), 0) FROM phones")) or 0) + 1
+        )
+        next_call = (
+            int(await session.scalar(text("SELECT COALESCE(MAX(id), 0) FROM calls")) or 0) + 1
+        )
     gen = _Generator(rng, db.dialect, agent_list, datetime.now(UTC))
     writer: _Writer = _SqliteWriter(db) if db.dialect == "sqlite" else _PostgresWriter(db)
     await writer.begin()
@@ -272,7 +434,9 @@ async def seed(
         numbers: list[str] = []
         owners_of: list[int | None] = []
         company_of: list[int | None] = []
-        for rows, phones, tags in gen.contacts(next_contact, contacts, company_names, numbers, owners_of, company_of):
+        for rows, phones, tags in gen.contacts(
+            next_contact, contacts, company_names, numbers, owners_of, company_of
+        ):
             await writer.write("contacts", CONTACT_COLUMNS, rows)
             phone_rows = [(phone_id + j, *p[1:]) for j, p in enumerate(phones)]
             phone_id += len(phone_rows)
@@ -289,12 +453,16 @@ async def seed(
     except BaseException:
         await writer.abort()
         raise
-    return SeedReport(created, password, company_count, contacts, calls, time.perf_counter() - started)
+    return SeedReport(
+        created, password, company_count, contacts, calls, time.perf_counter() - started
+    )
 
 
 class _Writer:
     async def begin(self) -> None: ...
-    async def write(self, table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None: ...
+    async def write(
+        self, table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]
+    ) -> None: ...
     async def finish(self) -> None: ...
     async def abort(self) -> None: ...
 
@@ -341,7 +509,9 @@ class _SqliteWriter(_Writer):
         sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
         self.conn.executemany(sql, rows)
 
-    async def write(self, table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
+    async def write(
+        self, table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]
+    ) -> None:
         await asyncio.to_thread(self._write, table, columns, rows)
 
     def _finish(self) -> None:
@@ -386,14 +556,17 @@ class _PostgresWriter(_Writer):
         await self.tx.start()
         rows = await self.conn.fetch(
             "SELECT i.indexname, i.indexdef FROM pg_indexes i WHERE i.schemaname = 'public' "
-            "AND i.tablename = ANY($1::text[]) AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)",
+            "AND i.tablename = ANY($1::text[]) AND NOT EXISTS (SELECT 1 FROM pg_constraint c "
+            "WHERE c.conname = i.indexname)",
             list(TABLES),
         )
         for row in rows:
             self.saved.append(row["indexdef"])
             await self.conn.execute(f'DROP INDEX "{row["indexname"]}"')
 
-    async def write(self, table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
+    async def write(
+        self, table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]
+    ) -> None:
         if rows:
             await self.conn.copy_records_to_table(table, records=rows, columns=list(columns))
 
@@ -402,7 +575,8 @@ class _PostgresWriter(_Writer):
             await self.conn.execute(sql)
         for table in ("companies", "contacts", "phones", "calls"):
             await self.conn.execute(
-                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), COALESCE((SELECT MAX(id) FROM {table}), 1))"
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), COALESCE((SELECT "
+                f"MAX(id) FROM {table}), 1))"
             )
         await self.tx.commit()
         for table in TABLES:

@@ -80,7 +80,9 @@ class CrmServices:
             timeline=TimelineService(db, directory),
             search=SearchService(db, region=region, reader=reader),
             cards=CardService(db, directory),
-            routing_facts=RoutingFactsSource(db, directory, cache_ttl=routing_cache_ttl, reader=reader),
+            routing_facts=RoutingFactsSource(
+                db, directory, cache_ttl=routing_cache_ttl, reader=reader
+            ),
             cookie_secure=cookie_secure,
             session_ttl=session_ttl,
         )

@@ -42,12 +42,16 @@ class SessionInfo:
 
 
 class SessionStore:
-    def __init__(self, db: Database, *, ttl: timedelta = DEFAULT_TTL, max_age: timedelta = DEFAULT_MAX_AGE) -> None:
+    def __init__(
+        self, db: Database, *, ttl: timedelta = DEFAULT_TTL, max_age: timedelta = DEFAULT_MAX_AGE
+    ) -> None:
         self.db = db
         self.ttl = ttl
         self.max_age = max_age
 
-    async def create(self, user_id: int, *, ip: str | None = None, user_agent: str | None = None) -> str:
+    async def create(
+        self, user_id: int, *, ip: str | None = None, user_agent: str | None = None
+    ) -> str:
         """A new session for the user; returns the token for the cookie."""
         token = secrets.token_urlsafe(32)
         now = datetime.now(UTC)
@@ -81,7 +85,11 @@ class SessionStore:
             if row is None:
                 return None
             web_session, active = row
-            if not active or web_session.expires_at <= now or web_session.created_at + self.max_age <= now:
+            if (
+                not active
+                or web_session.expires_at <= now
+                or web_session.created_at + self.max_age <= now
+            ):
                 return None
             if now - web_session.last_seen_at >= _REFRESH_EVERY:
                 web_session.last_seen_at = now
@@ -93,7 +101,9 @@ class SessionStore:
         if not token:
             return
         async with self.db.transaction() as session:
-            await session.execute(delete(WebSession).where(WebSession.token_hash == token_hash(token)))
+            await session.execute(
+                delete(WebSession).where(WebSession.token_hash == token_hash(token))
+            )
 
     async def revoke_user(self, user_id: int) -> None:
         async with self.db.transaction() as session:
@@ -168,5 +178,7 @@ class LoginThrottle:
 
     def _sweep(self, now: float) -> None:
         for table in (self._logins, self._ips):
-            for key in [k for k, w in table.items() if not w.hits or w.hits[-1] <= now - self.window]:
+            for key in [
+                k for k, w in table.items() if not w.hits or w.hits[-1] <= now - self.window
+            ]:
                 del table[key]

@@ -25,7 +25,11 @@ from crm.schemas import TaskCreate, TaskUpdate, changes
 async def task_views(session: AsyncSession, tasks: list[Task]) -> list[dict[str, Any]]:
     user_ids = {i for t in tasks for i in (t.assignee_id, t.created_by_id) if i is not None}
     users = (
-        dict((await session.execute(select(User.id, User.name).where(User.id.in_(user_ids)))).tuples().all())
+        dict(
+            (await session.execute(select(User.id, User.name).where(User.id.in_(user_ids))))
+            .tuples()
+            .all()
+        )
         if user_ids
         else {}
     )
@@ -38,7 +42,9 @@ async def task_views(session: AsyncSession, tasks: list[Task]) -> list[dict[str,
             "status": t.status,
             "due_at": iso(t.due_at),
             "assignee_id": t.assignee_id,
-            "assignee": {"id": t.assignee_id, "name": users.get(t.assignee_id)} if t.assignee_id else None,
+            "assignee": {"id": t.assignee_id, "name": users.get(t.assignee_id)}
+            if t.assignee_id
+            else None,
             "created_by_id": t.created_by_id,
             "contact_id": t.contact_id,
             "company_id": t.company_id,
@@ -60,7 +66,9 @@ class TaskService:
     async def create(self, data: TaskCreate, actor: Actor) -> dict[str, Any]:
         assignee_id = data.assignee_id if "assignee_id" in data.model_fields_set else actor.user_id
         if not actor.is_manager and assignee_id != actor.user_id:
-            raise Forbidden("only a supervisor can assign tasks to someone else", field="assignee_id")
+            raise Forbidden(
+                "only a supervisor can assign tasks to someone else", field="assignee_id"
+            )
         async with self.db.transaction() as session:
             await require_user(session, assignee_id, "assignee_id")
             await self._require_subjects(session, data.contact_id, data.company_id, data.deal_id)
@@ -85,11 +93,21 @@ class TaskService:
             return (await task_views(session, [task]))[0]
 
     async def _require_subjects(
-        self, session: AsyncSession, contact_id: int | None, company_id: int | None, deal_id: int | None
+        self,
+        session: AsyncSession,
+        contact_id: int | None,
+        company_id: int | None,
+        deal_id: int | None,
     ) -> None:
-        for model, value, field in ((Contact, contact_id, "contact_id"), (Company, company_id, "company_id"), (Deal, deal_id, "deal_id")):
+        for model, value, field in (
+            (Contact, contact_id, "contact_id"),
+            (Company, company_id, "company_id"),
+            (Deal, deal_id, "deal_id"),
+        ):
             if value is not None and await session.get(model, value) is None:
-                raise InvalidInput(f"{field.removesuffix('_id')} {value} does not exist", field=field)
+                raise InvalidInput(
+                    f"{field.removesuffix('_id')} {value} does not exist", field=field
+                )
 
     async def get(self, task_id: int) -> dict[str, Any]:
         async with self.db.session() as session:
@@ -117,7 +135,9 @@ class TaskService:
         if contact_id is not None:
             query = query.where(Task.contact_id == contact_id)
         elif not actor.is_manager:
-            query = query.where(or_(Task.assignee_id == actor.user_id, Task.created_by_id == actor.user_id))
+            query = query.where(
+                or_(Task.assignee_id == actor.user_id, Task.created_by_id == actor.user_id)
+            )
         if due_before is not None:
             query = query.where(Task.due_at < due_before)
         query = query.order_by(Task.due_at.is_(None), Task.due_at, Task.id).limit(limit)
@@ -132,12 +152,22 @@ class TaskService:
                 if task is None:
                     raise NotFound(f"task {task_id} not found")
                 if task.version != data.version:
-                    raise Conflict("this task was changed by someone else", current_version=task.version)
-                if not actor.is_manager and actor.user_id not in (task.assignee_id, task.created_by_id):
-                    raise Forbidden("only the assignee, the author or a supervisor can change this task")
+                    raise Conflict(
+                        "this task was changed by someone else", current_version=task.version
+                    )
+                if not actor.is_manager and actor.user_id not in (
+                    task.assignee_id,
+                    task.created_by_id,
+                ):
+                    raise Forbidden(
+                        "only the assignee, the author or a supervisor can change this task"
+                    )
                 if "assignee_id" in fields and data.assignee_id != task.assignee_id:
                     if not actor.is_manager and data.assignee_id != actor.user_id:
-                        raise Forbidden("only a supervisor can assign tasks to someone else", field="assignee_id")
+                        raise Forbidden(
+                            "only a supervisor can assign tasks to someone else",
+                            field="assignee_id",
+                        )
                     await require_user(session, data.assignee_id, "assignee_id")
                     task.assignee_id = data.assignee_id
                 if data.title is not None:

@@ -55,7 +55,12 @@ class Cursor:
         return cursor
 
 
-def _older(at: InstrumentedAttribute[datetime], ident: InstrumentedAttribute[int], rank: int, cursor: Cursor | None) -> ColumnElement[bool] | None:
+def _older(
+    at: InstrumentedAttribute[datetime],
+    ident: InstrumentedAttribute[int],
+    rank: int,
+    cursor: Cursor | None,
+) -> ColumnElement[bool] | None:
     if cursor is None:
         return None
     if rank < cursor.rank:
@@ -74,7 +79,9 @@ def call_json(row: CallRow, agents: dict[str, AgentRef]) -> dict[str, Any]:
 
     data = row.to_json()
     data["company_id"] = row.company_id
-    data["agent"] = agent_json(agents.get(interface_key(row.agent_interface))) if row.agent_interface else None
+    data["agent"] = (
+        agent_json(agents.get(interface_key(row.agent_interface))) if row.agent_interface else None
+    )
     data["recording"] = None  # filled by the recordings feature
     return data
 
@@ -84,20 +91,30 @@ class TimelineService:
         self.db = db
         self.directory = directory
 
-    async def contact(self, contact_id: int, *, before: str | None = None, limit: int = 50) -> dict[str, Any]:
+    async def contact(
+        self, contact_id: int, *, before: str | None = None, limit: int = 50
+    ) -> dict[str, Any]:
         async with self.db.session() as session:
             if await session.get(Contact, contact_id) is None:
                 raise NotFound(f"contact {contact_id} not found")
             return await self.page(session, "contact", contact_id, before=before, limit=limit)
 
-    async def company(self, company_id: int, *, before: str | None = None, limit: int = 50) -> dict[str, Any]:
+    async def company(
+        self, company_id: int, *, before: str | None = None, limit: int = 50
+    ) -> dict[str, Any]:
         async with self.db.session() as session:
             if await session.get(Company, company_id) is None:
                 raise NotFound(f"company {company_id} not found")
             return await self.page(session, "company", company_id, before=before, limit=limit)
 
     async def page(
-        self, session: AsyncSession, subject: str, subject_id: int, *, before: str | None = None, limit: int = 50
+        self,
+        session: AsyncSession,
+        subject: str,
+        subject_id: int,
+        *,
+        before: str | None = None,
+        limit: int = 50,
     ) -> dict[str, Any]:
         if not 1 <= limit <= MAX_LIMIT:
             raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}", field="limit")
@@ -127,21 +144,30 @@ class TimelineService:
         notes = list(
             (
                 await session.scalars(
-                    select(Note).where(*where(Note, Note.created_at, 1)).order_by(Note.created_at.desc(), Note.id.desc()).limit(limit + 1)
+                    select(Note)
+                    .where(*where(Note, Note.created_at, 1))
+                    .order_by(Note.created_at.desc(), Note.id.desc())
+                    .limit(limit + 1)
                 )
             ).all()
         )
         tasks = list(
             (
                 await session.scalars(
-                    select(Task).where(*where(Task, Task.created_at, 2)).order_by(Task.created_at.desc(), Task.id.desc()).limit(limit + 1)
+                    select(Task)
+                    .where(*where(Task, Task.created_at, 2))
+                    .order_by(Task.created_at.desc(), Task.id.desc())
+                    .limit(limit + 1)
                 )
             ).all()
         )
         events = list(
             (
                 await session.scalars(
-                    select(DealEvent).where(*where(DealEvent, DealEvent.at, 3)).order_by(DealEvent.at.desc(), DealEvent.id.desc()).limit(limit + 1)
+                    select(DealEvent)
+                    .where(*where(DealEvent, DealEvent.at, 3))
+                    .order_by(DealEvent.at.desc(), DealEvent.id.desc())
+                    .limit(limit + 1)
                 )
             ).all()
         )
@@ -155,12 +181,22 @@ class TimelineService:
         more = len(merged) > limit
         merged = merged[:limit]
         agents, _ = await self.directory.snapshot()
-        note_json = {n["id"]: n for n in await note_views(session, [m[3] for m in merged if m[1] == 1])}
-        task_json = {t["id"]: t for t in await task_views(session, [m[3] for m in merged if m[1] == 2])}
-        event_json = {e["id"]: e for e in await deal_event_views(session, [m[3] for m in merged if m[1] == 3])}
+        note_json = {
+            n["id"]: n for n in await note_views(session, [m[3] for m in merged if m[1] == 1])
+        }
+        task_json = {
+            t["id"]: t for t in await task_views(session, [m[3] for m in merged if m[1] == 2])
+        }
+        event_json = {
+            e["id"]: e for e in await deal_event_views(session, [m[3] for m in merged if m[1] == 3])
+        }
         items = []
         for at, rank, ident, obj in merged:
-            item: dict[str, Any] = {"kind": KINDS[rank], "id": ident, "at": at.isoformat(timespec="milliseconds")}
+            item: dict[str, Any] = {
+                "kind": KINDS[rank],
+                "id": ident,
+                "at": at.isoformat(timespec="milliseconds"),
+            }
             if rank == 0:
                 item["call"] = call_json(obj, agents)
             elif rank == 1:

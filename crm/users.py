@@ -9,6 +9,7 @@ An agent's interfaces map AMI traffic to people: `calls.agent_interface` such as
 from __future__ import annotations
 
 import asyncio
+import builtins
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -44,10 +45,13 @@ def use_fast_hashing() -> None:
 def check_password_policy(password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise InvalidInput(
-            f"the password is too short: use at least {MIN_PASSWORD_LENGTH} characters", field="password"
+            f"the password is too short: use at least {MIN_PASSWORD_LENGTH} characters",
+            field="password",
         )
     if len(password) > MAX_PASSWORD_LENGTH:
-        raise InvalidInput(f"the password is longer than {MAX_PASSWORD_LENGTH} characters", field="password")
+        raise InvalidInput(
+            f"the password is longer than {MAX_PASSWORD_LENGTH} characters", field="password"
+        )
 
 
 def hash_password(password: str) -> str:
@@ -95,7 +99,8 @@ def _check_interface(interface: str) -> str:
     value = interface.strip()
     if "/" not in value or len(value) > 128 or any(ch.isspace() or ord(ch) < 32 for ch in value):
         raise InvalidInput(
-            f"{interface!r} is not a dialable interface (expected e.g. PJSIP/101 or Local/101@agents/n)",
+            f"{interface!r} is not a dialable interface (expected e.g. PJSIP/101 or "
+            "Local/101@agents/n)",
             field="interfaces",
         )
     return value
@@ -191,7 +196,9 @@ class UserService:
         self._changed()
         return await self.get(user.id)
 
-    async def _set_interfaces(self, session: AsyncSession, user_id: int, interfaces: Sequence[str]) -> None:
+    async def _set_interfaces(
+        self, session: AsyncSession, user_id: int, interfaces: Sequence[str]
+    ) -> None:
         await session.execute(delete(UserInterface).where(UserInterface.user_id == user_id))
         seen: set[str] = set()
         for position, interface in enumerate(interfaces):
@@ -199,12 +206,16 @@ class UserService:
             if key in seen:
                 continue
             seen.add(key)
-            owner = await session.scalar(select(UserInterface.user_id).where(UserInterface.key == key))
+            owner = await session.scalar(
+                select(UserInterface.user_id).where(UserInterface.key == key)
+            )
             if owner is not None:
                 raise AlreadyExists(
                     f"the interface {interface} already belongs to another user", field="interfaces"
                 )
-            session.add(UserInterface(user_id=user_id, interface=interface, key=key, position=position))
+            session.add(
+                UserInterface(user_id=user_id, interface=interface, key=key, position=position)
+            )
         await session.flush()
 
     async def _set_queues(self, session: AsyncSession, user_id: int, queues: Sequence[str]) -> None:
@@ -225,7 +236,7 @@ class UserService:
         infos = await self._infos(select(User).where(User.login == login.strip().lower()))
         return infos[0] if infos else None
 
-    async def list(self, *, include_inactive: bool = True) -> list[UserInfo]:
+    async def list(self, *, include_inactive: bool = True) -> builtins.list[UserInfo]:
         query = select(User).order_by(User.name, User.id)
         if not include_inactive:
             query = query.where(User.active.is_(True))
@@ -235,7 +246,7 @@ class UserService:
         async with self.db.session() as session:
             return int(await session.scalar(select(func.count(User.id))) or 0)
 
-    async def _infos(self, query: Any) -> list[UserInfo]:
+    async def _infos(self, query: Any) -> builtins.list[UserInfo]:
         async with self.db.session() as session:
             users = list((await session.scalars(query)).all())
             if not users:
@@ -251,7 +262,9 @@ class UserService:
                 interfaces.setdefault(uid, []).append(interface)
             queues: dict[int, list[str]] = {}
             rows = await session.execute(
-                select(UserQueue.user_id, UserQueue.queue).where(UserQueue.user_id.in_(ids)).order_by(UserQueue.queue)
+                select(UserQueue.user_id, UserQueue.queue)
+                .where(UserQueue.user_id.in_(ids))
+                .order_by(UserQueue.queue)
             )
             for uid, queue in rows:
                 queues.setdefault(uid, []).append(queue)
@@ -270,7 +283,9 @@ class UserService:
             for u in users
         ]
 
-    async def update(self, user_id: int, version: int, changes: dict[str, Any], *, actor: Actor) -> UserInfo:
+    async def update(
+        self, user_id: int, version: int, changes: dict[str, Any], *, actor: Actor
+    ) -> UserInfo:
         """Change a user (admin only, except a user's own name, language and password)."""
         own_fields = {"name", "language", "password"}
         if not (actor.is_admin or (actor.user_id == user_id and set(changes) <= own_fields)):
@@ -284,7 +299,9 @@ class UserService:
                 if user is None:
                     raise NotFound(f"user {user_id} not found")
                 if user.version != version:
-                    raise Conflict("this user was changed by someone else", current_version=user.version)
+                    raise Conflict(
+                        "this user was changed by someone else", current_version=user.version
+                    )
                 if "name" in changes and changes["name"] is not None:
                     name = changes["name"].strip()
                     if not name:

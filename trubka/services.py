@@ -47,4 +47,6 @@ class Services:
             cookie_secure=settings.cookie_secure,
         )
         writer.after_save.append(crm.link_calls)
-        return cls(settings=settings, db=db, bus=bus, live=live, calls=calls, call_writer=writer, crm=crm)
+        return cls(
+            settings=settings, db=db, bus=bus, live=live, calls=calls, call_writer=writer, crm=crm
+        )

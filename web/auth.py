@@ -116,7 +116,9 @@ async def require_json(request: Request) -> None:
         if content_type not in JSON_TYPES:
             from fastapi import HTTPException
 
-            raise HTTPException(415, "send the request body as JSON (Content-Type: application/json)")
+            raise HTTPException(
+                415, "send the request body as JSON (Content-Type: application/json)"
+            )
 
 
 def set_session_cookie(response: Response, token: str, crm: CrmServices) -> None:
@@ -132,7 +134,9 @@ def set_session_cookie(response: Response, token: str, crm: CrmServices) -> None
 
 
 def clear_session_cookie(response: Response, crm: CrmServices) -> None:
-    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax", secure=crm.cookie_secure)
+    response.delete_cookie(
+        SESSION_COOKIE, path="/", httponly=True, samesite="lax", secure=crm.cookie_secure
+    )
 
 
 def csrf_token(request: Request) -> str:
@@ -205,7 +209,14 @@ def _safe_next(target: str | None) -> str:
     return "/"
 
 
-def _login_page(request: Request, *, error: str | None = None, status: int = 200, login: str = "", next_url: str = "/") -> HTMLResponse:
+def _login_page(
+    request: Request,
+    *,
+    error: str | None = None,
+    status: int = 200,
+    login: str = "",
+    next_url: str = "/",
+) -> HTMLResponse:
     token = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(32)
     response = templates.TemplateResponse(
         request,
@@ -213,7 +224,14 @@ def _login_page(request: Request, *, error: str | None = None, status: int = 200
         {"error": error, "csrf_token": token, "login": login, "next": next_url},
         status_code=status,
     )
-    response.set_cookie(CSRF_COOKIE, token, httponly=True, samesite="lax", secure=crm_of(request).cookie_secure, path="/")
+    response.set_cookie(
+        CSRF_COOKIE,
+        token,
+        httponly=True,
+        samesite="lax",
+        secure=crm_of(request).cookie_secure,
+        path="/",
+    )
     return response
 
 
@@ -233,9 +251,21 @@ async def login_submit(
     next_url = _safe_next(next)
     pre = request.cookies.get(CSRF_COOKIE)
     if not pre or not hmac.compare_digest(pre, csrf_token):
-        return _login_page(request, error="The form expired; please sign in again.", status=403, login=login, next_url=next_url)
+        return _login_page(
+            request,
+            error="The form expired; please sign in again.",
+            status=403,
+            login=login,
+            next_url=next_url,
+        )
     if not login.strip() or not password:
-        return _login_page(request, error="Enter your login and password.", status=422, login=login, next_url=next_url)
+        return _login_page(
+            request,
+            error="Enter your login and password.",
+            status=422,
+            login=login,
+            next_url=next_url,
+        )
     try:
         _, token = await sign_in(request, login, password)
     except RateLimited as exc:
@@ -248,7 +278,9 @@ async def login_submit(
             next_url=next_url,
         )
     except BadCredentials:
-        return _login_page(request, error="Wrong login or password.", status=401, login=login, next_url=next_url)
+        return _login_page(
+            request, error="Wrong login or password.", status=401, login=login, next_url=next_url
+        )
     response = RedirectResponse(next_url, status_code=303)
     set_session_cookie(response, token, crm_of(request))
     response.delete_cookie(CSRF_COOKIE, path="/")
@@ -256,7 +288,9 @@ async def login_submit(
 
 
 @router.post("/logout", include_in_schema=False)
-async def logout_submit(request: Request, csrf_token: Annotated[str, Form(max_length=200)] = "") -> Response:
+async def logout_submit(
+    request: Request, csrf_token: Annotated[str, Form(max_length=200)] = ""
+) -> Response:
     if not csrf_valid(request, csrf_token):
         return HTMLResponse("The form expired; reload the page and try again.", status_code=403)
     crm = crm_of(request)

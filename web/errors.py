@@ -3,8 +3,9 @@
 API responses are JSON: `{"code": <stable code>, "message": <human message>,
 "field": <the field at fault, when there is one>}`. Codes: `not_found` 404,
 `conflict` 409 (with `current_version`), `already_exists` 409, `invalid` and
-`validation_error` 422, `not_authenticated` and `bad_credentials` 401, `forbidden` 403, `rate_limited` 429
-(with a `Retry-After` header), `unsupported_media_type` 415, `method_not_allowed` 405.
+`validation_error` 422, `not_authenticated` and `bad_credentials` 401, `forbidden` 403,
+`rate_limited` 429 (with a `Retry-After` header), `unsupported_media_type` 415,
+`method_not_allowed` 405.
 Pages (paths outside `/api/`) keep Starlette's own error pages.
 """
 
@@ -92,10 +93,14 @@ def install_error_handlers(app: FastAPI) -> None:
         details = []
         for error in errors:
             field = _field(tuple(error.get("loc", ())))
-            details.append({"field": field, "message": _message(error, field), "type": error.get("type")})
+            details.append(
+                {"field": field, "message": _message(error, field), "type": error.get("type")}
+            )
         first = details[0] if details else {"field": "body", "message": "invalid request"}
         return JSONResponse(
-            error_body("validation_error", str(first["message"]), str(first["field"]), errors=details),
+            error_body(
+                "validation_error", str(first["message"]), str(first["field"]), errors=details
+            ),
             status_code=422,
         )
 
@@ -106,5 +111,7 @@ def install_error_handlers(app: FastAPI) -> None:
         code = _HTTP_CODES.get(exc.status_code, "error")
         message = exc.detail if isinstance(exc.detail, str) else "request failed"
         return JSONResponse(
-            error_body(code, message), status_code=exc.status_code, headers=getattr(exc, "headers", None)
+            error_body(code, message),
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
         )

@@ -40,7 +40,9 @@ def live_calls(services: Any) -> list[dict[str, Any]]:
 
 
 @router.get("/status", response_class=HTMLResponse, include_in_schema=False)
-async def status_page(request: Request, services: Annotated[Any, Depends(get_services)]) -> HTMLResponse:
+async def status_page(
+    request: Request, services: Annotated[Any, Depends(get_services)]
+) -> HTMLResponse:
     recent = await services.calls.list(limit=50, newest_first=True)
     return templates.TemplateResponse(
         request,

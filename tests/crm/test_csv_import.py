@@ -30,7 +30,9 @@ def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
 
 
 async def test_cp1251_semicolons_mapping_and_rejects(db: Database, tmp_path: Path) -> None:
-    await UserService(db).create(login="petrova", name="Анна Петрова", role="agent", password="long password")
+    await UserService(db).create(
+        login="petrova", name="Анна Петрова", role="agent", password="long password"
+    )
     csv_text = (
         "Клиент;Моб. телефон;Почта;Организация;Менеджер;Метки;ИНН\r\n"
         "Иван Иванов;8 (916) 123-45-67;ivan@example.ru;ООО «Ромашка»;petrova;VIP, опт;7701\r\n"
@@ -41,10 +43,17 @@ async def test_cp1251_semicolons_mapping_and_rejects(db: Database, tmp_path: Pat
         "Мария Ромашкина;+7 (495) 765-43-21;;ооо «ромашка»;Анна Петрова;;\r\n"
     )
     path = write(tmp_path / "клиенты.csv", csv_text, "cp1251")
-    report = await ContactImporter(db).run(path, mapping=parse_map("Клиент=name,Моб. телефон=phone"))
+    report = await ContactImporter(db).run(
+        path, mapping=parse_map("Клиент=name,Моб. телефон=phone")
+    )
     assert (report.encoding, report.delimiter) == ("cp1251", ";")
     assert (report.rows, report.created, report.companies_created) == (6, 2, 1)
-    assert [(r.line, r.reason.split(" ")[0]) for r in report.rejected] == [(3, "missing"), (4, "bad"), (5, "bad"), (6, "unknown")]
+    assert [(r.line, r.reason.split(" ")[0]) for r in report.rejected] == [
+        (3, "missing"),
+        (4, "bad"),
+        (5, "bad"),
+        (6, "unknown"),
+    ]
     assert report.report_path == tmp_path / "клиенты.rejected.csv"
     rejected = report.report_path.read_text(encoding="utf-8-sig")
     assert "line;reason;Клиент" in rejected and "4;bad phone '12-34';Пётр Петров" in rejected
@@ -52,15 +61,21 @@ async def test_cp1251_semicolons_mapping_and_rejects(db: Database, tmp_path: Pat
     contact = found["contacts"][0]
     assert contact["phones"][0]["number"] == "+79161234567"
     assert contact["emails"] == ["ivan@example.ru"] and contact["tags"] == ["VIP", "опт"]
-    assert contact["owner"]["name"] == "Анна Петрова" and contact["company"]["name"] == "ООО «Ромашка»"
+    assert (
+        contact["owner"]["name"] == "Анна Петрова" and contact["company"]["name"] == "ООО «Ромашка»"
+    )
     assert contact["custom"] == {"ИНН": "7701"}
     async with db.session() as session:
-        assert await session.scalar(select(func.count(Company.id))) == 1  # the same company, case-insensitively
+        assert (
+            await session.scalar(select(func.count(Company.id))) == 1
+        )  # the same company, case-insensitively
     assert (await SearchService(db).search("ромаш"))["companies"][0]["contacts_count"] == 2
 
 
 async def test_utf8_commas_and_duplicates(db: Database, tmp_path: Path) -> None:
-    existing = await ContactService(db).create(ContactCreate(name="Старый", phones=["+79160000010"]), SYSTEM)
+    existing = await ContactService(db).create(
+        ContactCreate(name="Старый", phones=["+79160000010"]), SYSTEM
+    )
     text = (
         "\ufeffname,phone,email,tags\n"
         "Новый,+79160000020,a@x.ru,t1\n"
@@ -86,7 +101,9 @@ async def test_utf8_commas_and_duplicates(db: Database, tmp_path: Path) -> None:
     assert new["emails"] == ["a@x.ru", "b@x.ru"] and new["tags"] == ["t1", "t2"]
 
 
-async def test_broken_files_stop_with_the_line_and_write_nothing(db: Database, tmp_path: Path) -> None:
+async def test_broken_files_stop_with_the_line_and_write_nothing(
+    db: Database, tmp_path: Path
+) -> None:
     good_rows = "".join(f"Контакт {i};+7916{i:07d}\n" for i in range(1, 4000))
     broken = ("ФИО;Телефон\n" + good_rows).encode("utf-8") + b"\xd0\xbf\xff\xfe;+79169999999\n"
     path = tmp_path / "broken.csv"
@@ -94,7 +111,9 @@ async def test_broken_files_stop_with_the_line_and_write_nothing(db: Database, t
     with pytest.raises(ImportFailed, match=r"line 4001: .* not utf-8"):
         await ContactImporter(db).run(path)
     assert await count(db) == 0
-    quoting = write(tmp_path / "quotes.csv", "ФИО;Телефон\n" + good_rows + 'Плохая "строка";"+7916\n')
+    quoting = write(
+        tmp_path / "quotes.csv", "ФИО;Телефон\n" + good_rows + 'Плохая "строка";"+7916\n'
+    )
     with pytest.raises(ImportFailed, match=r"line 4001: broken CSV"):
         await ContactImporter(db).run(quoting)
     assert await count(db) == 0
@@ -128,7 +147,9 @@ async def test_import_links_past_calls_and_export_round_trips(db: Database, tmp_
     other = Database(f"sqlite+aiosqlite:///{copy_db}")
     await other.upgrade()
     try:
-        await UserService(other).create(login="owner1", name="O", role="agent", password="long password")
+        await UserService(other).create(
+            login="owner1", name="O", role="agent", password="long password"
+        )
         again = await ContactImporter(other).run(first)
         assert again.rejected == []
         second = tmp_path / "out2.csv"

@@ -12,7 +12,14 @@ from crm.errors import InvalidInput
 from crm.numbers import fast_parse, prepare, suffix_range
 from trubka.phones import parse
 
-FORMATS = ("8 ({a}) {b}-{c}-{d}", "+7 {a} {b}{c}{d}", "8{a}{b}{c}{d}", "7{a}{b}{c}{d}", "{a}{b}{c}{d}", "+7({a}){b}-{c}{d}")
+FORMATS = (
+    "8 ({a}) {b}-{c}-{d}",
+    "+7 {a} {b}{c}{d}",
+    "8{a}{b}{c}{d}",
+    "7{a}{b}{c}{d}",
+    "{a}{b}{c}{d}",
+    "+7({a}){b}-{c}{d}",
+)
 
 
 @settings(max_examples=400, deadline=None)
@@ -32,7 +39,12 @@ def test_fast_path_on_every_russian_prefix() -> None:
 
 def test_prepare_keeps_invalid_numbers_flagged() -> None:
     good = prepare(" 8 (495) 123-45-67 ", "RU", "офис")
-    assert (good.raw, good.number, good.valid, good.label) == ("8 (495) 123-45-67", "+74951234567", True, "офис")
+    assert (good.raw, good.number, good.valid, good.label) == (
+        "8 (495) 123-45-67",
+        "+74951234567",
+        True,
+        "офис",
+    )
     assert good.digits_rev == "76543215947"
     bad = prepare("12-ab", "RU")
     assert (bad.number, bad.valid) == ("12-ab", False)

@@ -26,14 +26,21 @@ async def test_seed_links_calls_like_the_crm_and_indexes_search(db: Database) ->
         assert all(parse(n, "RU").e164 == n for n in numbers)
         rows = (
             await session.execute(
-                select(CallRow.caller_number, CallRow.contact_id, CallRow.company_id).where(CallRow.direction == "inbound").limit(500)
+                select(CallRow.caller_number, CallRow.contact_id, CallRow.company_id)
+                .where(CallRow.direction == "inbound")
+                .limit(500)
             )
         ).all()
         owners = await resolve_numbers(session, [r[0] for r in rows])
         for number, contact_id, company_id in rows:
             assert owners.get(number, (None, None)) == (contact_id, company_id)
         some_name = await session.scalar(select(Contact.name).where(Contact.id == 7))
-        answered = await session.scalar(text("SELECT COUNT(*) FROM calls WHERE disposition = 'answered' AND agent_interface IS NOT NULL"))
+        answered = await session.scalar(
+            text(
+                "SELECT COUNT(*) FROM calls WHERE disposition = 'answered' AND agent_interface "
+                "IS NOT NULL"
+            )
+        )
         assert answered and answered > 2000
     assert some_name
     surname = some_name.split()[-1]

@@ -23,8 +23,13 @@ def test_interface_keys() -> None:
 async def test_create_authenticate_and_refuse(db: Database) -> None:
     users = UserService(db)
     ivan = await users.create(
-        login=" Ivan ", name="Иван Петров", role="agent", password="long password",
-        interfaces=["PJSIP/101", "Local/101@agents/n"], queues=["support", "sales", "support"], language="en",
+        login=" Ivan ",
+        name="Иван Петров",
+        role="agent",
+        password="long password",
+        interfaces=["PJSIP/101", "Local/101@agents/n"],
+        queues=["support", "sales", "support"],
+        language="en",
     )
     assert (ivan.login, ivan.role, ivan.language) == ("ivan", Role.AGENT, "en")
     assert ivan.interfaces == ("PJSIP/101", "Local/101@agents/n")
@@ -39,19 +44,29 @@ async def test_create_authenticate_and_refuse(db: Database) -> None:
         await users.create(login="p", name="X", role="agent", password="short")
     assert short.value.field == "password"
     with pytest.raises(AlreadyExists) as clash:
-        await users.create(login="p", name="X", role="agent", password="long password", interfaces=["Local/101@agents"])
+        await users.create(
+            login="p",
+            name="X",
+            role="agent",
+            password="long password",
+            interfaces=["Local/101@agents"],
+        )
     assert clash.value.field == "interfaces"
     with pytest.raises(InvalidInput):
         await users.create(login="q", name="X", role="boss", password="long password")
     with pytest.raises(InvalidInput):
-        await users.create(login="q", name="X", role="agent", password="long password", interfaces=["101"])
+        await users.create(
+            login="q", name="X", role="agent", password="long password", interfaces=["101"]
+        )
 
 
 async def test_update_rules_and_directory(db: Database) -> None:
     directory = UserDirectory(db)
     users = UserService(db, directory)
     admin = await users.create(login="root", name="Root", role="admin", password="long password")
-    agent = await users.create(login="a", name="A", role="agent", password="long password", interfaces=["PJSIP/102"])
+    agent = await users.create(
+        login="a", name="A", role="agent", password="long password", interfaces=["PJSIP/102"]
+    )
     assert (await directory.by_interface("pjsip/102")) is not None
     me = Actor(agent.id, Role.AGENT)
     renamed = await users.update(agent.id, agent.version, {"name": "Агент"}, actor=me)
@@ -59,9 +74,14 @@ async def test_update_rules_and_directory(db: Database) -> None:
     with pytest.raises(Forbidden):
         await users.update(agent.id, renamed.version, {"role": "admin"}, actor=me)
     with pytest.raises(Conflict):
-        await users.update(agent.id, agent.version, {"name": "stale"}, actor=Actor(admin.id, Role.ADMIN))
+        await users.update(
+            agent.id, agent.version, {"name": "stale"}, actor=Actor(admin.id, Role.ADMIN)
+        )
     moved = await users.update(
-        agent.id, renamed.version, {"interfaces": ["Local/102@agents/n"]}, actor=Actor(admin.id, Role.ADMIN)
+        agent.id,
+        renamed.version,
+        {"interfaces": ["Local/102@agents/n"]},
+        actor=Actor(admin.id, Role.ADMIN),
     )
     assert moved.interfaces == ("Local/102@agents/n",)
     ref = await directory.by_interface("Local/102@agents/n")

@@ -22,16 +22,63 @@ def cli(db: Database, database_url: str, monkeypatch: pytest.MonkeyPatch) -> Cli
 def test_user_add(cli: CliRunner) -> None:
     ok = cli.invoke(
         main,
-        ["user", "add", "--role", "agent", "--name", "Иван Петров", "--login", "ivan", "--password", "long password",
-         "--interface", "PJSIP/101", "--interface", "Local/101@agents/n", "--queue", "support"],
+        [
+            "user",
+            "add",
+            "--role",
+            "agent",
+            "--name",
+            "Иван Петров",
+            "--login",
+            "ivan",
+            "--password",
+            "long password",
+            "--interface",
+            "PJSIP/101",
+            "--interface",
+            "Local/101@agents/n",
+            "--queue",
+            "support",
+        ],
     )
     assert ok.exit_code == 0, ok.output
     assert "user ivan (agent) added" in ok.output and "Local/101@agents/n" in ok.output
-    taken = cli.invoke(main, ["user", "add", "--role", "agent", "--name", "X", "--login", "IVAN", "--password", "long password"])
+    taken = cli.invoke(
+        main,
+        [
+            "user",
+            "add",
+            "--role",
+            "agent",
+            "--name",
+            "X",
+            "--login",
+            "IVAN",
+            "--password",
+            "long password",
+        ],
+    )
     assert taken.exit_code == 1 and "already taken" in taken.output
-    short = cli.invoke(main, ["user", "add", "--role", "admin", "--name", "X", "--login", "x", "--password", "short"])
+    short = cli.invoke(
+        main,
+        ["user", "add", "--role", "admin", "--name", "X", "--login", "x", "--password", "short"],
+    )
     assert short.exit_code == 1 and "too short" in short.output
-    role = cli.invoke(main, ["user", "add", "--role", "boss", "--name", "X", "--login", "x", "--password", "long password"])
+    role = cli.invoke(
+        main,
+        [
+            "user",
+            "add",
+            "--role",
+            "boss",
+            "--name",
+            "X",
+            "--login",
+            "x",
+            "--password",
+            "long password",
+        ],
+    )
     assert role.exit_code == 2
 
 
@@ -48,7 +95,11 @@ def test_import_export_and_seed(cli: CliRunner, tmp_path: Path) -> None:
     broken = tmp_path / "broken.csv"
     broken.write_text('name,phone\n"unterminated,+79161112233\n', encoding="utf-8")
     failed = cli.invoke(main, ["import", "contacts", str(broken)])
-    assert failed.exit_code == 1 and "line 2" in failed.output and "nothing was imported" in failed.output
+    assert (
+        failed.exit_code == 1
+        and "line 2" in failed.output
+        and "nothing was imported" in failed.output
+    )
     bad_map = cli.invoke(main, ["import", "contacts", str(source), "--map", "ФИО"])
     assert bad_map.exit_code == 1 and "HEADER=FIELD" in bad_map.output
     out = tmp_path / "out.csv"

@@ -32,7 +32,9 @@ class Api:
     def crm(self) -> CrmServices:
         return self.services.crm
 
-    async def user(self, login: str, role: str = "agent", *, interfaces: tuple[str, ...] = ()) -> UserInfo:
+    async def user(
+        self, login: str, role: str = "agent", *, interfaces: tuple[str, ...] = ()
+    ) -> UserInfo:
         return await self.crm.users.create(
             login=login, name=login.title(), role=role, password=PASSWORD, interfaces=interfaces
         )
@@ -41,11 +43,15 @@ class Api:
         return httpx.AsyncClient(base_url=self.url, timeout=10)
 
     @asynccontextmanager
-    async def signed_in(self, login: str, role: str = "agent") -> AsyncIterator[tuple[httpx.AsyncClient, UserInfo]]:
+    async def signed_in(
+        self, login: str, role: str = "agent"
+    ) -> AsyncIterator[tuple[httpx.AsyncClient, UserInfo]]:
         """A new user and a client signed in as them."""
         user = await self.user(login, role)
         async with self.client() as client:
-            response = await client.post("/api/session", json={"login": login, "password": PASSWORD})
+            response = await client.post(
+                "/api/session", json={"login": login, "password": PASSWORD}
+            )
             assert response.status_code == 200, response.text
             yield client, user
 

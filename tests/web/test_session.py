@@ -31,7 +31,9 @@ async def test_wrong_password_and_throttle(api: Api) -> None:
     await api.user("olga")
     async with api.client() as client:
         for _ in range(5):
-            response = await client.post("/api/session", json={"login": "olga", "password": "wrong password"})
+            response = await client.post(
+                "/api/session", json={"login": "olga", "password": "wrong password"}
+            )
             assert response.status_code == 401
             assert response.json()["code"] == "bad_credentials"
         response = await client.post("/api/session", json={"login": "olga", "password": PASSWORD})
@@ -43,11 +45,17 @@ async def test_wrong_password_and_throttle(api: Api) -> None:
 
 async def test_api_write_must_be_json(api: Api) -> None:
     async with api.signed_in("petr") as (client, _):
-        response = await client.post("/api/contacts", content=b"name=x", headers={"content-type": "application/x-www-form-urlencoded"})
+        response = await client.post(
+            "/api/contacts",
+            content=b"name=x",
+            headers={"content-type": "application/x-www-form-urlencoded"},
+        )
         assert response.status_code == 415
         assert response.json()["code"] == "unsupported_media_type"
     async with api.client() as anonymous:
-        response = await anonymous.post("/api/session", data={"login": "petr", "password": PASSWORD})
+        response = await anonymous.post(
+            "/api/session", data={"login": "petr", "password": PASSWORD}
+        )
         assert response.status_code == 415
 
 
@@ -64,12 +72,22 @@ async def test_login_form_needs_csrf_and_sets_the_session_cookie(api: Api) -> No
         assert "trubka_session" not in refused.headers.get("set-cookie", "")
         # a token from another browser (no matching cookie): refused
         async with api.client() as other:
-            forged = await other.post("/login", data={"login": "anna", "password": PASSWORD, "csrf_token": token.group(1)})
+            forged = await other.post(
+                "/login", data={"login": "anna", "password": PASSWORD, "csrf_token": token.group(1)}
+            )
             assert forged.status_code == 403
-        bad = await client.post("/login", data={"login": "anna", "password": "nope", "csrf_token": token.group(1)})
+        bad = await client.post(
+            "/login", data={"login": "anna", "password": "nope", "csrf_token": token.group(1)}
+        )
         assert bad.status_code == 401 and "Wrong login or password" in bad.text
         ok = await client.post(
-            "/login", data={"login": "anna", "password": PASSWORD, "csrf_token": token.group(1), "next": "/contacts"}
+            "/login",
+            data={
+                "login": "anna",
+                "password": PASSWORD,
+                "csrf_token": token.group(1),
+                "next": "/contacts",
+            },
         )
         assert ok.status_code == 303 and ok.headers["location"] == "/contacts"
         assert (await client.get("/api/session")).json()["user"]["login"] == "anna"
@@ -84,7 +102,12 @@ async def test_login_form_refuses_open_redirects_and_escapes(api: Api) -> None:
         assert token is not None
         ok = await client.post(
             "/login",
-            data={"login": "boris", "password": PASSWORD, "csrf_token": token.group(1), "next": "//evil.example"},
+            data={
+                "login": "boris",
+                "password": PASSWORD,
+                "csrf_token": token.group(1),
+                "next": "//evil.example",
+            },
         )
         assert ok.status_code == 303 and ok.headers["location"] == "/"
 
@@ -98,20 +121,32 @@ async def test_logout_form_needs_session_bound_token(api: Api) -> None:
 async def test_roles_forbid_with_json_code(api: Api) -> None:
     async with api.signed_in("agent1") as (client, _):
         response = await client.post(
-            "/api/users", json={"login": "x", "name": "X", "role": "agent", "password": "long enough"}
+            "/api/users",
+            json={"login": "x", "name": "X", "role": "agent", "password": "long enough"},
         )
         assert response.status_code == 403
         assert response.json()["code"] == "forbidden"
     async with api.signed_in("root", "admin") as (admin, _):
         response = await admin.post(
             "/api/users",
-            json={"login": "newbie", "name": "Новичок", "role": "agent", "password": "long enough", "interfaces": ["PJSIP/105"]},
+            json={
+                "login": "newbie",
+                "name": "Новичок",
+                "role": "agent",
+                "password": "long enough",
+                "interfaces": ["PJSIP/105"],
+            },
         )
         assert response.status_code == 201, response.text
         assert response.json()["interfaces"] == ["PJSIP/105"]
-        short = await admin.post("/api/users", json={"login": "y", "name": "Y", "role": "agent", "password": "short"})
+        short = await admin.post(
+            "/api/users", json={"login": "y", "name": "Y", "role": "agent", "password": "short"}
+        )
         assert short.status_code == 422 and short.json()["field"] == "password"
-        taken = await admin.post("/api/users", json={"login": "newbie", "name": "Y", "role": "agent", "password": "long enough"})
+        taken = await admin.post(
+            "/api/users",
+            json={"login": "newbie", "name": "Y", "role": "agent", "password": "long enough"},
+        )
         assert taken.status_code == 409 and taken.json()["code"] == "already_exists"
 
 
@@ -132,7 +167,9 @@ async def test_secure_cookie_when_configured(db: object, database_url: str) -> N
 
     app = build_app(load_settings(database_url=database_url, cookie_secure=True))
     async with LiveServer(app) as server:
-        await app.state.services.crm.users.create(login="s", name="S", role="agent", password=PASSWORD)
+        await app.state.services.crm.users.create(
+            login="s", name="S", role="agent", password=PASSWORD
+        )
         async with httpx.AsyncClient(base_url=server.url) as client:
             response = await client.post("/api/session", json={"login": "s", "password": PASSWORD})
             assert "Secure" in response.headers["set-cookie"]

@@ -19,7 +19,7 @@ async def card_for_number(
     number: Annotated[str, Query(min_length=1, max_length=64)],
     timeline: Annotated[int, Query(ge=0, le=200)] = 0,
 ) -> dict[str, Any]:
-    """Who is calling from `number` (any format): contact, company, owner, last calls, tasks, deals."""
+    """Who calls from `number` (any format): contact, company, owner, calls, tasks, deals."""
     crm = crm_of(request)
     e164 = normalize(number, crm.region) or number.strip()
     return await crm.cards.for_number(e164, timeline=timeline)

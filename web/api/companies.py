@@ -21,7 +21,9 @@ async def list_companies(
 
 
 @router.post("", status_code=201)
-async def create_company(body: CompanyCreate, request: Request, actor: CurrentActor) -> dict[str, Any]:
+async def create_company(
+    body: CompanyCreate, request: Request, actor: CurrentActor
+) -> dict[str, Any]:
     return await crm_of(request).companies.create(body, actor)
 
 
@@ -31,7 +33,9 @@ async def get_company(company_id: int, request: Request, actor: CurrentActor) ->
 
 
 @router.patch("/{company_id}")
-async def update_company(company_id: int, body: CompanyUpdate, request: Request, actor: CurrentActor) -> dict[str, Any]:
+async def update_company(
+    company_id: int, body: CompanyUpdate, request: Request, actor: CurrentActor
+) -> dict[str, Any]:
     return await crm_of(request).companies.update(company_id, body, actor)
 
 
@@ -43,7 +47,11 @@ async def delete_company(company_id: int, request: Request, actor: CurrentActor)
 
 @router.get("/{company_id}/contacts")
 async def company_contacts(
-    company_id: int, request: Request, actor: CurrentActor, before_id: int | None = None, limit: Limit = 50
+    company_id: int,
+    request: Request,
+    actor: CurrentActor,
+    before_id: int | None = None,
+    limit: Limit = 50,
 ) -> dict[str, Any]:
     crm = crm_of(request)
     await crm.companies.get(company_id)

@@ -31,7 +31,9 @@ async def list_contacts(
 
 
 @router.post("", status_code=201)
-async def create_contact(body: ContactCreate, request: Request, actor: CurrentActor) -> dict[str, Any]:
+async def create_contact(
+    body: ContactCreate, request: Request, actor: CurrentActor
+) -> dict[str, Any]:
     """Create a contact; its numbers' past calls are linked to it at once."""
     return await crm_of(request).contacts.create(body, actor)
 
@@ -42,7 +44,9 @@ async def get_contact(contact_id: int, request: Request, actor: CurrentActor) ->
 
 
 @router.patch("/{contact_id}")
-async def update_contact(contact_id: int, body: ContactUpdate, request: Request, actor: CurrentActor) -> dict[str, Any]:
+async def update_contact(
+    contact_id: int, body: ContactUpdate, request: Request, actor: CurrentActor
+) -> dict[str, Any]:
     """Change the fields given; `version` must be the one read (409 `conflict` otherwise)."""
     return await crm_of(request).contacts.update(contact_id, body, actor)
 
@@ -63,7 +67,10 @@ async def contact_timeline(
 
 @router.get("/{contact_id}/card")
 async def contact_card(
-    contact_id: int, request: Request, actor: CurrentActor, timeline: Annotated[int, Query(ge=0, le=200)] = 50
+    contact_id: int,
+    request: Request,
+    actor: CurrentActor,
+    timeline: Annotated[int, Query(ge=0, le=200)] = 50,
 ) -> dict[str, Any]:
     """The contact card: contact, company, owner, last calls, open tasks, deals, notes, timeline."""
     return await crm_of(request).cards.for_contact(contact_id, timeline=timeline)

@@ -23,14 +23,18 @@ async def list_deals(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> dict[str, Any]:
     items = await crm_of(request).deals.list(
-        contact_id=contact_id, company_id=company_id, owner_id=owner_id, stage_id=stage_id, limit=limit
+        contact_id=contact_id,
+        company_id=company_id,
+        owner_id=owner_id,
+        stage_id=stage_id,
+        limit=limit,
     )
     return {"items": items}
 
 
 @router.post("", status_code=201)
 async def create_deal(body: DealCreate, request: Request, actor: CurrentActor) -> dict[str, Any]:
-    """A new deal; without `pipeline_id`/`stage_id` it starts in the first stage of the first pipeline."""
+    """A new deal; without `pipeline_id`/`stage_id`: the first stage of the first pipeline."""
     return await crm_of(request).deals.create(body, actor)
 
 
@@ -40,7 +44,9 @@ async def get_deal(deal_id: int, request: Request, actor: CurrentActor) -> dict[
 
 
 @router.patch("/{deal_id}")
-async def update_deal(deal_id: int, body: DealUpdate, request: Request, actor: CurrentActor) -> dict[str, Any]:
+async def update_deal(
+    deal_id: int, body: DealUpdate, request: Request, actor: CurrentActor
+) -> dict[str, Any]:
     return await crm_of(request).deals.update(deal_id, body, actor)
 
 

@@ -20,7 +20,9 @@ async def list_notes(
     company_id: int | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> dict[str, Any]:
-    items = await crm_of(request).notes.list(contact_id=contact_id, company_id=company_id, limit=limit)
+    items = await crm_of(request).notes.list(
+        contact_id=contact_id, company_id=company_id, limit=limit
+    )
     return {"items": items}
 
 
@@ -35,7 +37,9 @@ async def get_note(note_id: int, request: Request, actor: CurrentActor) -> dict[
 
 
 @router.patch("/{note_id}")
-async def update_note(note_id: int, body: NoteUpdate, request: Request, actor: CurrentActor) -> dict[str, Any]:
+async def update_note(
+    note_id: int, body: NoteUpdate, request: Request, actor: CurrentActor
+) -> dict[str, Any]:
     return await crm_of(request).notes.update(note_id, body, actor)
 
 

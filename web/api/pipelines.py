@@ -18,7 +18,9 @@ async def list_pipelines(request: Request, actor: CurrentActor) -> dict[str, Any
 
 
 @router.post("", status_code=201)
-async def create_pipeline(body: PipelineCreate, request: Request, actor: CurrentActor) -> dict[str, Any]:
+async def create_pipeline(
+    body: PipelineCreate, request: Request, actor: CurrentActor
+) -> dict[str, Any]:
     return await crm_of(request).pipelines.create(body, actor)
 
 
@@ -28,6 +30,8 @@ async def get_pipeline(pipeline_id: int, request: Request, actor: CurrentActor) 
 
 
 @router.patch("/{pipeline_id}")
-async def update_pipeline(pipeline_id: int, body: PipelineUpdate, request: Request, actor: CurrentActor) -> dict[str, Any]:
+async def update_pipeline(
+    pipeline_id: int, body: PipelineUpdate, request: Request, actor: CurrentActor
+) -> dict[str, Any]:
     """Rename, add, reorder or remove stages (give existing stages by `id`)."""
     return await crm_of(request).pipelines.update(pipeline_id, body, actor)

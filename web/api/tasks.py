@@ -47,7 +47,9 @@ async def get_task(task_id: int, request: Request, actor: CurrentActor) -> dict[
 
 
 @router.patch("/{task_id}")
-async def update_task(task_id: int, body: TaskUpdate, request: Request, actor: CurrentActor) -> dict[str, Any]:
+async def update_task(
+    task_id: int, body: TaskUpdate, request: Request, actor: CurrentActor
+) -> dict[str, Any]:
     return await crm_of(request).tasks.update(task_id, body, actor)
 
 

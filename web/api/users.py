@@ -50,7 +50,9 @@ async def get_user(user_id: int, request: Request, viewer: CurrentUser) -> dict[
 
 
 @router.patch("/{user_id}")
-async def update_user(user_id: int, body: UserUpdate, request: Request, actor: CurrentActor) -> JSONResponse:
+async def update_user(
+    user_id: int, body: UserUpdate, request: Request, actor: CurrentActor
+) -> JSONResponse:
     """Admins change anything; a user may change their own name, language and password.
 
     A new password (or deactivation) signs the user out everywhere; when users change
@@ -59,6 +61,8 @@ async def update_user(user_id: int, body: UserUpdate, request: Request, actor: C
     user = await crm.users.update(user_id, body.version, changes(body), actor=actor)
     response = JSONResponse(user.to_json())
     if body.password is not None and actor.user_id == user_id:
-        token = await crm.sessions.create(user_id, ip=client_ip(request), user_agent=request.headers.get("user-agent"))
+        token = await crm.sessions.create(
+            user_id, ip=client_ip(request), user_agent=request.headers.get("user-agent")
+        )
         set_session_cookie(response, token, crm)
     return response

@@ -17,7 +17,7 @@ branch_labels = ("crm",)
 depends_on = None
 
 
-def _stamps(*names: str, nullable: bool = False) -> list[sa.Column]:
+def _stamps(*names: str, nullable: bool = False) -> list[sa.Column]:  # type: ignore[type-arg]
     return [sa.Column(name, UTCDateTime(), nullable=nullable) for name in names]
 
 
