@@ -23,9 +23,10 @@ from crm.contacts import (
 from crm.database import Database
 from crm.errors import Conflict, NotFound
 from crm.linking import relink_numbers
-from crm.models import Company, CompanyTag, Contact, ContactTag, Phone, User
+from crm.models import Company, CompanyTag, Contact, ContactTag, Phone
 from crm.numbers import to_json
 from crm.schemas import CompanyCreate, CompanyUpdate, changes
+from crm.users import user_names
 from crm.words import search_text
 
 
@@ -65,15 +66,7 @@ async def company_views(
         .all()
     )
     owner_ids = {c.owner_id for c in companies if c.owner_id is not None}
-    owners = (
-        dict(
-            (await session.execute(select(User.id, User.name).where(User.id.in_(owner_ids))))
-            .tuples()
-            .all()
-        )
-        if owner_ids
-        else {}
-    )
+    owners = await user_names(session, owner_ids)
     views = []
     for c in companies:
         view: dict[str, Any] = {

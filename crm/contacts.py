@@ -21,6 +21,7 @@ from crm.errors import Conflict, InvalidInput, NotFound
 from crm.linking import relink_numbers
 from crm.models import Company, Contact, ContactTag, Phone, User
 from crm.schemas import ContactCreate, ContactUpdate, PhoneIn, changes
+from crm.users import user_names
 from crm.words import search_text
 
 
@@ -123,15 +124,7 @@ async def contact_views(
         else {}
     )
     owner_ids = {c.owner_id for c in contacts if c.owner_id is not None}
-    owners = (
-        dict(
-            (await session.execute(select(User.id, User.name).where(User.id.in_(owner_ids))))
-            .tuples()
-            .all()
-        )
-        if owner_ids
-        else {}
-    )
+    owners = await user_names(session, owner_ids)
     views = []
     for c in contacts:
         view: dict[str, Any] = {

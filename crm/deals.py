@@ -23,8 +23,9 @@ from crm.access import Actor
 from crm.contacts import iso, now, require_user
 from crm.database import Database
 from crm.errors import Conflict, Forbidden, InvalidInput, NotFound
-from crm.models import Company, Contact, Deal, DealEvent, Pipeline, Stage, StageKind, User
+from crm.models import Company, Contact, Deal, DealEvent, Pipeline, Stage, StageKind
 from crm.schemas import DealCreate, DealUpdate, PipelineCreate, PipelineUpdate, StageIn, changes
+from crm.users import user_names
 
 DEFAULT_PIPELINE = (
     "Продажи",
@@ -90,15 +91,7 @@ async def deal_views(
         else {}
     )
     owner_ids = {d.owner_id for d in deals if d.owner_id is not None}
-    owners = (
-        dict(
-            (await session.execute(select(User.id, User.name).where(User.id.in_(owner_ids))))
-            .tuples()
-            .all()
-        )
-        if owner_ids
-        else {}
-    )
+    owners = await user_names(session, owner_ids)
     views = []
     for d in deals:
         stage = stages.get(d.stage_id)
@@ -478,15 +471,7 @@ async def deal_event_views(
         else {}
     )
     user_ids = {e.user_id for e in events if e.user_id is not None}
-    users = (
-        dict(
-            (await session.execute(select(User.id, User.name).where(User.id.in_(user_ids))))
-            .tuples()
-            .all()
-        )
-        if user_ids
-        else {}
-    )
+    users = await user_names(session, user_ids)
     return [
         {
             "id": e.id,

@@ -12,21 +12,14 @@ from crm.access import Actor
 from crm.contacts import iso, now
 from crm.database import Database
 from crm.errors import Conflict, Forbidden, InvalidInput, NotFound
-from crm.models import Company, Contact, Note, User
+from crm.models import Company, Contact, Note
 from crm.schemas import NoteCreate, NoteUpdate
+from crm.users import user_names
 
 
 async def note_views(session: AsyncSession, notes: list[Note]) -> list[dict[str, Any]]:
     author_ids = {n.author_id for n in notes if n.author_id is not None}
-    authors = (
-        dict(
-            (await session.execute(select(User.id, User.name).where(User.id.in_(author_ids))))
-            .tuples()
-            .all()
-        )
-        if author_ids
-        else {}
-    )
+    authors = await user_names(session, author_ids)
     return [
         {
             "id": n.id,

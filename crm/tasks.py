@@ -18,21 +18,14 @@ from crm.access import Actor
 from crm.contacts import iso, now, require_user
 from crm.database import Database
 from crm.errors import Conflict, Forbidden, InvalidInput, NotFound
-from crm.models import Company, Contact, Deal, Task, TaskStatus, User
+from crm.models import Company, Contact, Deal, Task, TaskStatus
 from crm.schemas import TaskCreate, TaskUpdate, changes
+from crm.users import user_names
 
 
 async def task_views(session: AsyncSession, tasks: list[Task]) -> list[dict[str, Any]]:
     user_ids = {i for t in tasks for i in (t.assignee_id, t.created_by_id) if i is not None}
-    users = (
-        dict(
-            (await session.execute(select(User.id, User.name).where(User.id.in_(user_ids))))
-            .tuples()
-            .all()
-        )
-        if user_ids
-        else {}
-    )
+    users = await user_names(session, user_ids)
     return [
         {
             "id": t.id,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -351,8 +351,44 @@ class UserService:
         return await self.get(user.id)
 
     def _changed(self) -> None:
+        _user_names.clear()
         if self.directory is not None:
             self.directory.invalidate()
+
+
+class _NameCache:
+    """User names by id for the views (owner, author, assignee): users are few and their
+    names rarely change, so a card need not ask the database for them every time.
+    Entries live `ttl` seconds; this process's own changes clear it at once."""
+
+    def __init__(self, ttl: float = 10.0) -> None:
+        self.ttl = ttl
+        self._names: dict[int, tuple[str, float]] = {}
+
+    def clear(self) -> None:
+        self._names.clear()
+
+    async def get(self, session: AsyncSession, ids: Iterable[int | None]) -> dict[int, str]:
+        now = time.monotonic()
+        wanted = {i for i in ids if i is not None}
+        found = {i: e[0] for i in wanted if (e := self._names.get(i)) is not None and e[1] > now}
+        missing = wanted - found.keys()
+        if missing:
+            rows = await session.execute(select(User.id, User.name).where(User.id.in_(missing)))
+            for uid, name in rows.tuples():
+                found[uid] = name
+                self._names[uid] = (name, now + self.ttl)
+            if len(self._names) > 50_000:
+                self._names.clear()
+        return found
+
+
+_user_names = _NameCache()
+
+
+async def user_names(session: AsyncSession, ids: Iterable[int | None]) -> dict[int, str]:
+    """Names of these users (cached for a few seconds; see `_NameCache`)."""
+    return await _user_names.get(session, ids)
 
 
 def _role(value: Role | str) -> Role:
