@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 
 import httpx
+import pytest
+from fastapi import WebSocket
 
 from tests.web.conftest import PASSWORD, Api
 
@@ -173,3 +175,44 @@ async def test_secure_cookie_when_configured(db: object, database_url: str) -> N
         async with httpx.AsyncClient(base_url=server.url) as client:
             response = await client.post("/api/session", json={"login": "s", "password": PASSWORD})
             assert "Secure" in response.headers["set-cookie"]
+
+
+async def test_websocket_helper_reads_the_session_cookie(db: object, database_url: str) -> None:
+    import json
+
+    import websockets
+
+    from tests.conftest import LiveServer
+    from trubka.app import build_app
+    from trubka.settings import load_settings
+    from web.auth import current_user_from_websocket
+
+    app = build_app(load_settings(database_url=database_url))
+
+    @app.websocket("/test-ws")
+    async def whoami(websocket: WebSocket) -> None:
+        user = await current_user_from_websocket(websocket)
+        if user is None:
+            await websocket.close(code=4401)
+            return
+        await websocket.accept()
+        await websocket.send_text(json.dumps({"login": user.login}))
+        await websocket.close()
+
+    async with LiveServer(app) as server:
+        await app.state.services.crm.users.create(
+            login="wsuser", name="WS", role="agent", password=PASSWORD
+        )
+        async with httpx.AsyncClient(base_url=server.url) as client:
+            response = await client.post(
+                "/api/session", json={"login": "wsuser", "password": PASSWORD}
+            )
+            cookie = response.cookies["trubka_session"]
+        url = server.url.replace("http", "ws") + "/test-ws"
+        async with websockets.connect(
+            url, additional_headers={"Cookie": f"trubka_session={cookie}"}
+        ) as ws:
+            assert json.loads(await ws.recv()) == {"login": "wsuser"}
+        with pytest.raises(websockets.exceptions.WebSocketException):
+            async with websockets.connect(url) as ws:
+                await ws.recv()
