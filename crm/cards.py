@@ -18,11 +18,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+from typing import Any, cast
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import defer
 
 from crm.call_records import CallRow
 from crm.companies import company_views
@@ -32,9 +32,11 @@ from crm.deals import deal_views
 from crm.errors import NotFound
 from crm.models import Company, Contact, Deal, Note, Phone, Task, TaskStatus
 from crm.notes import note_views
+from crm.sync_read import SyncReader
 from crm.tasks import task_views
-from crm.timeline import TimelineService, call_json
+from crm.timeline import TimelineService, call_json, call_select
 from crm.users import UserDirectory
+from routing.facts import AgentRef
 
 
 class CardService:
@@ -46,39 +48,56 @@ class CardService:
         self.last_calls = last_calls
         self.notes = notes
         self.timeline = TimelineService(db, directory)
+        self.sync = SyncReader(db)
 
     async def for_number(self, e164: str, *, timeline: int = 0) -> dict[str, Any]:
-        async with self.db.session() as session:
-            row = (
-                await session.execute(
-                    select(Phone.contact_id, Phone.company_id)
-                    .where(Phone.number == e164)
-                    .order_by(Phone.contact_id.is_(None), Phone.contact_id, Phone.company_id)
-                    .limit(1)
-                )
-            ).first()
-            contact = (
-                await session.get(Contact, row[0])
-                if row is not None and row[0] is not None
-                else None
-            )
-            company_id = (
-                contact.company_id if contact is not None else (row[1] if row is not None else None)
-            )
-            return await self._card(session, e164, contact, company_id, timeline)
+        return await self._read(self._for_number, e164, timeline)
 
     async def for_contact(self, contact_id: int, *, timeline: int = 0) -> dict[str, Any]:
+        return await self._read(self._for_contact, contact_id, timeline)
+
+    async def _read(self, work: Any, key: Any, timeline: int) -> dict[str, Any]:
+        """On SQLite, the whole card in one worker thread (`crm.sync_read`); elsewhere
+        through the async session."""
+        agents, _ = await self.directory.snapshot()
+        if self.sync.available:
+            result = await asyncio.to_thread(self.sync.run, work, key, timeline, agents)
+            return cast(dict[str, Any], result)
         async with self.db.session() as session:
-            contact = await session.get(Contact, contact_id)
-            if contact is None:
-                raise NotFound(f"contact {contact_id} not found")
-            number = await session.scalar(
-                select(Phone.number)
-                .where(Phone.contact_id == contact_id)
-                .order_by(Phone.position, Phone.id)
+            return cast(dict[str, Any], await work(session, key, timeline, agents))
+
+    async def _for_number(
+        self, session: AsyncSession, e164: str, timeline: int, agents: dict[str, AgentRef]
+    ) -> dict[str, Any]:
+        row = (
+            await session.execute(
+                select(Phone.contact_id, Phone.company_id)
+                .where(Phone.number == e164)
+                .order_by(Phone.contact_id.is_(None), Phone.contact_id, Phone.company_id)
                 .limit(1)
             )
-            return await self._card(session, number, contact, contact.company_id, timeline)
+        ).first()
+        contact = (
+            await session.get(Contact, row[0]) if row is not None and row[0] is not None else None
+        )
+        company_id = (
+            contact.company_id if contact is not None else (row[1] if row is not None else None)
+        )
+        return await self._card(session, e164, contact, company_id, timeline, agents)
+
+    async def _for_contact(
+        self, session: AsyncSession, contact_id: int, timeline: int, agents: dict[str, AgentRef]
+    ) -> dict[str, Any]:
+        contact = await session.get(Contact, contact_id)
+        if contact is None:
+            raise NotFound(f"contact {contact_id} not found")
+        number = await session.scalar(
+            select(Phone.number)
+            .where(Phone.contact_id == contact_id)
+            .order_by(Phone.position, Phone.id)
+            .limit(1)
+        )
+        return await self._card(session, number, contact, contact.company_id, timeline, agents)
 
     async def _card(
         self,
@@ -87,6 +106,7 @@ class CardService:
         contact: Contact | None,
         company_id: int | None,
         timeline: int,
+        agents: dict[str, AgentRef],
     ) -> dict[str, Any]:
         company = await session.get(Company, company_id) if company_id is not None else None
         contact_view = (await contact_views(session, [contact]))[0] if contact is not None else None
@@ -97,7 +117,7 @@ class CardService:
         elif company_view is not None and company_view["owner"]:
             owner = company_view["owner"]
 
-        calls_query = select(CallRow).options(defer(CallRow.timeline))
+        calls_query = call_select()
         if contact is not None:
             calls_query = calls_query.where(CallRow.contact_id == contact.id)
         elif company is not None:
@@ -113,14 +133,13 @@ class CardService:
             calls_query = calls_query.where(CallRow.id.is_(None))
         calls = list(
             (
-                await session.scalars(
+                await session.execute(
                     calls_query.order_by(CallRow.started_at.desc(), CallRow.id.desc()).limit(
                         self.last_calls
                     )
                 )
             ).all()
         )
-        agents, _ = await self.directory.snapshot()
 
         subject: list[Any] = []
         if contact is not None:
@@ -184,6 +203,6 @@ class CardService:
             )
             assert subject_id is not None
             card["timeline"] = await self.timeline.page(
-                session, subject_kind, subject_id, limit=timeline
+                session, subject_kind, subject_id, limit=timeline, agents=agents
             )
         return card

@@ -91,6 +91,7 @@ class CrmServices:
         """Release the fast reader's connection (the engine is disposed by its owner)."""
         self.search.reader.close()
         self.routing_facts.reader.close()
+        self.cards.sync.close()
 
     async def link_calls(self, records: Sequence[CallRecord]) -> None:
         """The call writer's after-save hook: link new calls to contacts by number."""

@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import InstrumentedAttribute, defer
+from sqlalchemy.orm import InstrumentedAttribute
 
 from crm.call_records import CallRow
 from crm.database import Database
@@ -27,6 +27,7 @@ from crm.notes import note_views
 from crm.tasks import task_views
 from crm.users import UserDirectory
 from routing.facts import AgentRef
+from telephony.records import iso
 
 KINDS = ("call", "note", "task", "deal")  # rank = index: the tie-break order within one instant
 MAX_LIMIT = 200
@@ -74,10 +75,46 @@ def agent_json(ref: AgentRef | None) -> dict[str, Any] | None:
     return {"id": ref.user_id, "name": ref.name} if ref is not None else None
 
 
-def call_json(row: CallRow, agents: dict[str, AgentRef]) -> dict[str, Any]:
+CALL_COLUMNS = tuple(c for c in CallRow.__table__.c if c.name != "timeline")
+
+
+def call_select() -> Any:
+    """The call columns views need (not the step-by-step timeline), as plain rows: no
+    ORM instances to build, which matters for pages of 50 calls."""
+    return select(*CALL_COLUMNS)
+
+
+def call_json(row: Any, agents: dict[str, AgentRef]) -> dict[str, Any]:
+    """`CallRow.to_json()` (the call record of ARCHITECTURE.md) for an ORM row or a plain
+    row of `call_select()`, plus `company_id`, the answering `agent` as a user and
+    `recording` (null here: the recordings feature fills it)."""
     from crm.users import interface_key
 
-    data = row.to_json()
+    data: dict[str, Any] = {
+        "id": row.id,
+        "linkedid": row.linkedid,
+        "direction": row.direction,
+        "caller_number": row.caller_number,
+        "caller_name": row.caller_name,
+        "called_number": row.called_number,
+        "queue": row.queue,
+        "agent_interface": row.agent_interface,
+        "agent_name": row.agent_name,
+        "started_at": iso(row.started_at.timestamp()),
+        "answered_at": iso(row.answered_at.timestamp()) if row.answered_at else None,
+        "ended_at": iso(row.ended_at.timestamp()),
+        "wait_seconds": round(row.wait_seconds, 3),
+        "talk_seconds": round(row.talk_seconds, 3),
+        "disposition": row.disposition,
+        "routed_by": row.routed_by,
+        "routing_reason": row.routing_reason,
+        "recording_file": row.recording_file,
+        "queue_hold_seconds": row.queue_hold_seconds,
+        "queue_talk_seconds": row.queue_talk_seconds,
+        "agents": list(row.agents or []),
+        "contact_id": row.contact_id,
+        "ended_during_outage": row.ended_during_outage,
+    }
     data["company_id"] = row.company_id
     data["agent"] = (
         agent_json(agents.get(interface_key(row.agent_interface))) if row.agent_interface else None
@@ -115,7 +152,10 @@ class TimelineService:
         *,
         before: str | None = None,
         limit: int = 50,
+        agents: dict[str, AgentRef] | None = None,
     ) -> dict[str, Any]:
+        """One page; pass `agents` (the directory's interface map) to read nothing but
+        `session` (see `crm.sync_read`)."""
         if not 1 <= limit <= MAX_LIMIT:
             raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}", field="limit")
         cursor = Cursor.decode(before) if before else None
@@ -132,9 +172,8 @@ class TimelineService:
 
         calls = list(
             (
-                await session.scalars(
-                    select(CallRow)
-                    .options(defer(CallRow.timeline))
+                await session.execute(
+                    call_select()
                     .where(*where(CallRow, CallRow.started_at, 0))
                     .order_by(CallRow.started_at.desc(), CallRow.id.desc())
                     .limit(limit + 1)
@@ -180,7 +219,8 @@ class TimelineService:
         merged.sort(key=lambda item: (item[0], item[1], item[2]), reverse=True)
         more = len(merged) > limit
         merged = merged[:limit]
-        agents, _ = await self.directory.snapshot()
+        if agents is None:
+            agents, _ = await self.directory.snapshot()
         note_json = {
             n["id"]: n for n in await note_views(session, [m[3] for m in merged if m[1] == 1])
         }
