@@ -11,7 +11,9 @@ window (in this process; behind several nodes each node counts its own).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import logging
 import math
 import secrets
 import time
@@ -21,10 +23,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from crm.database import Database
 from crm.errors import RateLimited
 from crm.models import User, WebSession
+
+log = logging.getLogger(__name__)
 
 DEFAULT_TTL = timedelta(hours=12)
 DEFAULT_MAX_AGE = timedelta(days=7)
@@ -114,6 +119,19 @@ class SessionStore:
         async with self.db.transaction() as session:
             result = await session.execute(delete(WebSession).where(WebSession.expires_at <= now))
         return max(getattr(result, "rowcount", 0) or 0, 0)
+
+
+async def purge_periodically(store: SessionStore, every: float = 3600.0) -> None:
+    """Delete expired sessions now and then (started by the composition root)."""
+    while True:
+        await asyncio.sleep(every)
+        try:
+            removed = await store.purge_expired()
+        except (SQLAlchemyError, OSError) as exc:
+            log.warning("purging expired sessions failed (will retry): %s", exc)
+            continue
+        if removed:
+            log.info("purged %d expired session(s)", removed)
 
 
 @dataclass(slots=True)

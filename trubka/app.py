@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from crm.sessions import purge_periodically
 from trubka.services import Services
 from trubka.settings import Settings
 from web.app import create_app
@@ -27,6 +28,7 @@ def build_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await services.db.upgrade()
         services.tasks.start(services.call_writer.run(), name="call-writer")
+        services.tasks.start(purge_periodically(services.crm.sessions), name="session-purge")
         try:
             yield
         finally:

@@ -232,6 +232,9 @@ def upgrade() -> None:
 
     # Calls: which company a call belongs to (its contact's, or a company number's), and
     # partial indexes that make "last answered call with this contact/company" one seek.
+    # No foreign keys on calls.contact_id/company_id: adding one to an existing SQLite
+    # table means rebuilding it (millions of rows), and crm.linking keeps both columns
+    # right (deleting a contact relinks its calls to the next owner of the number).
     op.add_column("calls", sa.Column("company_id", sa.Integer()))
     op.create_index("ix_calls_company_id_started_at", "calls", ["company_id", "started_at"])
     answered = sa.text("disposition = 'answered'")
