@@ -40,6 +40,7 @@ class CallRow(Base):
     queue_talk_seconds: Mapped[int | None] = mapped_column(Integer)
     agents: Mapped[list[str]] = mapped_column(JSON, default=list)
     contact_id: Mapped[int | None] = mapped_column(Integer)
+    company_id: Mapped[int | None] = mapped_column(Integer)  # added by the crm branch (crm_0001)
     ended_during_outage: Mapped[bool] = mapped_column(Boolean, default=False)
     timeline: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
 

@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from crm.sessions import purge_periodically
 from trubka.services import Services
 from trubka.settings import Settings
 from web.app import create_app
@@ -29,9 +30,12 @@ def build_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await services.db.upgrade()
         services.tasks.start(services.call_writer.run(), name="call-writer")
+        await services.agent_directory.refresh()
+        services.tasks.start(services.agent_directory.run(), name="agent-directory")
         pops = services.bus.subscribe("screen-pop", maxsize=50_000)
         services.tasks.start(services.notifier.run(pops), name="screen-pop")
         await services.recordings.start(services.tasks)
+        services.tasks.start(purge_periodically(services.crm.sessions), name="session-purge")
         try:
             if services.settings.agi_enabled:
                 await services.agi.start()
@@ -47,6 +51,7 @@ def build_app(settings: Settings) -> FastAPI:
             await services.notifier.stop()
             await services.recordings.stop()
             await services.tasks.stop()
+            services.crm.close()
             await services.db.dispose()
 
     return create_app(services, lifespan=lifespan)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from crm.call_records import CallStore
 from crm.call_writer import CallWriter
 from crm.database import Database
+from crm.services import CrmServices
 from recordings.service import RecordingService
 from routing.errors import RulesError
 from routing.rules import load_rules
@@ -15,11 +16,12 @@ from telephony.agi_server import AgiServer
 from telephony.domain import DomainEvent
 from telephony.reducer import CallState, ReducerConfig
 from telephony.router import CallRouter
+from trubka.adapters import CrmAgentDirectory, CrmCards, socket_user
 from trubka.bus import EventBus
 from trubka.settings import Settings, SettingsError
 from trubka.tasks import TaskSet
 from web.hub import Hub
-from web.notifier import AgentDirectory, Notifier, StaticDirectory
+from web.notifier import Notifier
 from web.ws import SocketAuthenticator, SocketUser
 
 
@@ -37,10 +39,11 @@ class Services:
     call_writer: CallWriter
     hub: Hub
     notifier: Notifier
-    directory: AgentDirectory
     router: CallRouter
     agi: AgiServer
     recordings: RecordingService
+    crm: CrmServices
+    agent_directory: CrmAgentDirectory
     ws_authenticate: SocketAuthenticator = _nobody
     tasks: TaskSet = field(default_factory=TaskSet)
 
@@ -66,8 +69,6 @@ class Services:
             rules = load_rules(settings.routing_rules, region=settings.default_region)
         except RulesError as exc:
             raise SettingsError(f"TRUBKA_ROUTING_RULES: {exc}") from exc
-        # Until the CRM's facts source is plugged in (use_facts_source), nobody is known
-        # and every call goes to the queue.
         router = CallRouter(
             InMemoryFactsSource(),
             live,
@@ -81,9 +82,19 @@ class Services:
             call = live.calls.get(linkedid)
             return router.memo.routing_reason(linkedid, call.channels if call else ())
 
+        crm = CrmServices.create(
+            db,
+            region=settings.default_region,
+            secret_key=settings.secret_key,
+            cookie_secure=settings.cookie_secure,
+        )
+        writer.after_save.append(crm.link_calls)
+        router.source = crm.routing_facts
+        agent_directory = CrmAgentDirectory(crm.directory, live)
         hub = Hub()
-        directory = StaticDirectory()
-        notifier = Notifier(hub, live, directory, routing_reason=routing_reason)
+        notifier = Notifier(
+            hub, live, agent_directory, CrmCards(crm.cards), routing_reason=routing_reason
+        )
         recordings = RecordingService.from_settings(settings, db, bus)
         return cls(
             settings=settings,
@@ -94,8 +105,10 @@ class Services:
             call_writer=writer,
             hub=hub,
             notifier=notifier,
-            directory=directory,
             router=router,
             agi=agi,
             recordings=recordings,
+            crm=crm,
+            agent_directory=agent_directory,
+            ws_authenticate=socket_user,
         )

@@ -10,8 +10,10 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from web import status, ws
+from web import auth, status, ws
 from web.api import route
+from web.api import router as api_router
+from web.errors import install_error_handlers
 
 STATIC_DIR = Path(__file__).with_name("static")
 
@@ -32,4 +34,7 @@ def create_app(services: Any, *, lifespan: Lifespan | None = None) -> FastAPI:
     app.include_router(status.router)
     app.include_router(ws.router)
     app.include_router(route.router)
+    install_error_handlers(app)
+    app.include_router(auth.router)
+    app.include_router(api_router)
     return app

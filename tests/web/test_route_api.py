@@ -140,7 +140,7 @@ async def test_other_hosts_are_refused_without_a_token(database_url: str) -> Non
             headers={"X-Forwarded-For": "203.0.113.9"},
         )
     assert forwarded.status_code == 403
-    assert "TRUBKA_ROUTE_TOKEN" in forwarded.json()["detail"]
+    assert "TRUBKA_ROUTE_TOKEN" in forwarded.json()["message"]
 
 
 async def test_garbage_parameters_still_get_a_queue_decision(database_url: str) -> None:

@@ -78,7 +78,7 @@ async def app_server(tmp_path):  # type: ignore[no-untyped-def]
     app = build_app(load_settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/t.db"))
     services = app.state.services
     services.ws_authenticate = cookie_auth
-    services.directory.users.update(DIRECTORY)
+    services.notifier.directory = StaticDirectory(dict(DIRECTORY))
     async with LiveServer(app) as server:
         yield server, services
 

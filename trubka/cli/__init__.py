@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from trubka.cli.crm import export, import_, seed, user
 from trubka.cli.db import db
 from trubka.cli.recordings import recordings
 from trubka.cli.routing import routing
@@ -21,3 +22,7 @@ main.add_command(calls)
 main.add_command(db)
 main.add_command(routing)
 main.add_command(recordings)
+main.add_command(user)
+main.add_command(import_)
+main.add_command(export)
+main.add_command(seed)

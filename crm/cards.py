@@ -1,0 +1,208 @@
+"""The screen-pop card: everything an agent needs the moment the phone rings.
+
+`CardService.for_number(e164)` / `for_contact(contact_id)` return a JSON-able dict:
+
+```
+{"number": "+74951234567" | null,
+ "contact": {contact view} | null,      # as GET /api/contacts/{id}
+ "company": {company view} | null,
+ "owner": {"id", "name"} | null,        # the contact's, else the company's manager
+ "last_calls": [{call record + "agent": {"id","name"}|null, "recording": null}],
+ "open_tasks": [{task}], "deals": [{deal}], "notes": [{note}],
+ "timeline": {"items": [...], "next": cursor|null}   # only when timeline > 0
+}
+```
+`recording` is null here; the recordings feature fills it in. A number nobody has gives
+`contact` and `company` null with `last_calls` still listing that number's calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, cast
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm.call_records import CallRow
+from crm.companies import company_views
+from crm.contacts import contact_views
+from crm.database import Database
+from crm.deals import deal_views
+from crm.errors import NotFound
+from crm.models import Company, Contact, Deal, Note, Phone, Task, TaskStatus
+from crm.notes import note_views
+from crm.sync_read import SyncReader
+from crm.tasks import task_views
+from crm.timeline import TimelineService, call_json, call_select
+from crm.users import UserDirectory
+from routing.facts import AgentRef
+
+
+class CardService:
+    def __init__(
+        self, db: Database, directory: UserDirectory, *, last_calls: int = 10, notes: int = 5
+    ) -> None:
+        self.db = db
+        self.directory = directory
+        self.last_calls = last_calls
+        self.notes = notes
+        self.timeline = TimelineService(db, directory)
+        self.sync = SyncReader(db)
+
+    async def for_number(self, e164: str, *, timeline: int = 0) -> dict[str, Any]:
+        return await self._read(self._for_number, e164, timeline)
+
+    async def for_contact(self, contact_id: int, *, timeline: int = 0) -> dict[str, Any]:
+        return await self._read(self._for_contact, contact_id, timeline)
+
+    async def _read(self, work: Any, key: Any, timeline: int) -> dict[str, Any]:
+        """On SQLite, the whole card in one worker thread (`crm.sync_read`); elsewhere
+        through the async session."""
+        agents, _ = await self.directory.snapshot()
+        if self.sync.available:
+            result = await asyncio.to_thread(self.sync.run, work, key, timeline, agents)
+            return cast(dict[str, Any], result)
+        async with self.db.session() as session:
+            return cast(dict[str, Any], await work(session, key, timeline, agents))
+
+    async def _for_number(
+        self, session: AsyncSession, e164: str, timeline: int, agents: dict[str, AgentRef]
+    ) -> dict[str, Any]:
+        row = (
+            await session.execute(
+                select(Phone.contact_id, Phone.company_id)
+                .where(Phone.number == e164)
+                .order_by(Phone.contact_id.is_(None), Phone.contact_id, Phone.company_id)
+                .limit(1)
+            )
+        ).first()
+        contact = (
+            await session.get(Contact, row[0]) if row is not None and row[0] is not None else None
+        )
+        company_id = (
+            contact.company_id if contact is not None else (row[1] if row is not None else None)
+        )
+        return await self._card(session, e164, contact, company_id, timeline, agents)
+
+    async def _for_contact(
+        self, session: AsyncSession, contact_id: int, timeline: int, agents: dict[str, AgentRef]
+    ) -> dict[str, Any]:
+        contact = await session.get(Contact, contact_id)
+        if contact is None:
+            raise NotFound(f"contact {contact_id} not found")
+        number = await session.scalar(
+            select(Phone.number)
+            .where(Phone.contact_id == contact_id)
+            .order_by(Phone.position, Phone.id)
+            .limit(1)
+        )
+        return await self._card(session, number, contact, contact.company_id, timeline, agents)
+
+    async def _card(
+        self,
+        session: AsyncSession,
+        number: str | None,
+        contact: Contact | None,
+        company_id: int | None,
+        timeline: int,
+        agents: dict[str, AgentRef],
+    ) -> dict[str, Any]:
+        company = await session.get(Company, company_id) if company_id is not None else None
+        contact_view = (await contact_views(session, [contact]))[0] if contact is not None else None
+        company_view = (await company_views(session, [company]))[0] if company is not None else None
+        owner = None
+        if contact_view is not None and contact_view["owner"]:
+            owner = contact_view["owner"]
+        elif company_view is not None and company_view["owner"]:
+            owner = company_view["owner"]
+
+        calls_query = call_select()
+        if contact is not None:
+            calls_query = calls_query.where(CallRow.contact_id == contact.id)
+        elif company is not None:
+            calls_query = calls_query.where(CallRow.company_id == company.id)
+        elif number:
+            calls_query = calls_query.where(
+                or_(
+                    (CallRow.caller_number == number) & (CallRow.direction == "inbound"),
+                    (CallRow.called_number == number) & (CallRow.direction == "outbound"),
+                )
+            )
+        else:
+            calls_query = calls_query.where(CallRow.id.is_(None))
+        calls = list(
+            (
+                await session.execute(
+                    calls_query.order_by(CallRow.started_at.desc(), CallRow.id.desc()).limit(
+                        self.last_calls
+                    )
+                )
+            ).all()
+        )
+
+        subject: list[Any] = []
+        if contact is not None:
+            subject = [Task.contact_id == contact.id]
+        elif company is not None:
+            subject = [Task.company_id == company.id]
+        tasks: list[Task] = []
+        deals: list[Deal] = []
+        notes: list[Note] = []
+        if subject:
+            tasks = list(
+                (
+                    await session.scalars(
+                        select(Task)
+                        .where(*subject, Task.status == TaskStatus.OPEN.value)
+                        .order_by(Task.due_at.is_(None), Task.due_at, Task.id)
+                        .limit(20)
+                    )
+                ).all()
+            )
+            deal_subject = (
+                Deal.contact_id == contact.id
+                if contact is not None
+                else Deal.company_id == company_id
+            )
+            deals = list(
+                (
+                    await session.scalars(
+                        select(Deal).where(deal_subject).order_by(Deal.updated_at.desc()).limit(20)
+                    )
+                ).all()
+            )
+            note_subject = (
+                Note.contact_id == contact.id
+                if contact is not None
+                else Note.company_id == company_id
+            )
+            notes = list(
+                (
+                    await session.scalars(
+                        select(Note)
+                        .where(note_subject)
+                        .order_by(Note.created_at.desc(), Note.id.desc())
+                        .limit(self.notes)
+                    )
+                ).all()
+            )
+        card: dict[str, Any] = {
+            "number": number,
+            "contact": contact_view,
+            "company": company_view,
+            "owner": owner,
+            "last_calls": [call_json(c, agents) for c in calls],
+            "open_tasks": await task_views(session, tasks),
+            "deals": await deal_views(session, deals),
+            "notes": await note_views(session, notes),
+        }
+        if timeline > 0 and (contact is not None or company is not None):
+            subject_kind, subject_id = (
+                ("contact", contact.id) if contact is not None else ("company", company_id)
+            )
+            assert subject_id is not None
+            card["timeline"] = await self.timeline.page(
+                session, subject_kind, subject_id, limit=timeline, agents=agents
+            )
+        return card

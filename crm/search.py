@@ -1,0 +1,142 @@
+"""Search: by any phone format or a suffix of its digits, by name prefix, company, tag.
+
+- A query made of phone characters with at least 3 digits is a number: contacts and
+  companies whose number is its E.164 form, or ends with its digits (`4567` finds
+  `+74951234567`), via `phones.number` and the reversed-digits index.
+- Anything else is words: every word must prefix-match a word of the name, the company,
+  a tag or an e-mail (`иван пет` finds "Петров Иван"), case-insensitively, Cyrillic
+  included (`ё` = `е`). SQLite uses FTS5, PostgreSQL a GIN index over the same words.
+  The words are bound parameters: quotes, `%`, `*` and SQL are plain text.
+Results are newest first (ids descending), at most `limit` of each kind.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm.access import Actor
+from crm.companies import company_views
+from crm.contacts import contact_views
+from crm.database import Database
+from crm.errors import InvalidInput
+from crm.fastpath import FastReader
+from crm.models import Company, Contact, Phone
+from crm.numbers import suffix_range
+from crm.words import fts5_match, query_words, tsquery
+from trubka.phones import digits_of, parse
+
+_PHONE_CHARS = re.compile(r"^[\d\s+()\-.]+$")
+MAX_QUERY_LENGTH = 200
+MIN_SUFFIX_DIGITS = 3
+
+
+def looks_like_number(query: str) -> bool:
+    return bool(_PHONE_CHARS.match(query)) and len(digits_of(query)) >= MIN_SUFFIX_DIGITS
+
+
+class SearchService:
+    def __init__(
+        self, db: Database, *, region: str = "RU", reader: FastReader | None = None
+    ) -> None:
+        self.db = db
+        self.region = region
+        self.reader = reader or FastReader(db)
+
+    async def search(
+        self, query: str, actor: Actor | None = None, *, limit: int = 20
+    ) -> dict[str, Any]:
+        query = query.strip()
+        if not query:
+            raise InvalidInput("type something to search for", field="q")
+        if len(query) > MAX_QUERY_LENGTH:
+            raise InvalidInput(
+                f"the search text is longer than {MAX_QUERY_LENGTH} characters", field="q"
+            )
+        async with self.db.session() as session:
+            if looks_like_number(query):
+                contact_ids, company_ids = await self._by_number(session, query, limit)
+            else:
+                words = query_words(query)
+                if not words:
+                    return {"query": query, "contacts": [], "companies": []}
+                contact_ids = await self._by_words(session, "contacts", words, limit)
+                company_ids = await self._by_words(session, "companies", words, limit)
+            contacts = await self._load(session, Contact, contact_ids)
+            companies = await self._load(session, Company, company_ids)
+            return {
+                "query": query,
+                "contacts": await contact_views(session, contacts, actor),
+                "companies": await company_views(session, companies, actor),
+            }
+
+    async def contact_ids_by_number(self, number: str, limit: int = 20) -> list[int]:
+        """Contacts with this number (any format) or whose number ends with its digits.
+
+        The phone-lookup hot path: plain indexed reads through `FastReader`."""
+        digits = digits_of(number)
+        if not digits:
+            return []
+        low, high = suffix_range(digits)
+        exact = parse(number, self.region).value
+        rows = await self.reader.fetch(
+            "SELECT contact_id FROM phones WHERE number IN (:a, :b) AND contact_id IS NOT NULL "
+            "LIMIT :n",
+            {"a": exact, "b": number.strip(), "n": limit},
+        )
+        sql = "SELECT contact_id FROM phones WHERE digits_rev >= :low AND contact_id IS NOT NULL"
+        params: dict[str, Any] = {"low": low, "n": limit}
+        if high is not None:
+            sql += " AND digits_rev < :high"
+            params["high"] = high
+        if len(digits) >= MIN_SUFFIX_DIGITS:
+            rows += await self.reader.fetch(sql + " LIMIT :n", params)
+        return list(dict.fromkeys(r[0] for r in rows))[:limit]
+
+    async def _load(self, session: AsyncSession, model: Any, ids: list[int]) -> list[Any]:
+        if not ids:
+            return []
+        rows = {
+            row.id: row
+            for row in (await session.scalars(select(model).where(model.id.in_(ids)))).all()
+        }
+        return [rows[i] for i in ids if i in rows]
+
+    async def _by_number(
+        self, session: AsyncSession, query: str, limit: int
+    ) -> tuple[list[int], list[int]]:
+        parsed = parse(query, self.region)
+        digits = digits_of(query)
+        low, high = suffix_range(digits)
+        conditions = [Phone.digits_rev >= low]
+        if high is not None:
+            conditions.append(Phone.digits_rev < high)
+        suffix = select(Phone.contact_id, Phone.company_id).where(*conditions)
+        exact_numbers = {query, parsed.value}
+        exact = select(Phone.contact_id, Phone.company_id).where(Phone.number.in_(exact_numbers))
+        rows = list((await session.execute(exact.limit(limit * 2))).tuples().all())
+        rows += list((await session.execute(suffix.limit(limit * 4))).tuples().all())
+        contacts = list(dict.fromkeys(c for c, _ in rows if c is not None))[:limit]
+        companies = list(dict.fromkeys(co for _, co in rows if co is not None))[:limit]
+        return contacts, companies
+
+    async def _by_words(
+        self, session: AsyncSession, table: str, words: list[str], limit: int
+    ) -> list[int]:
+        if self.db.dialect == "sqlite":
+            statement = text(
+                f"SELECT rowid FROM {table}_fts WHERE {table}_fts MATCH :q ORDER BY rowid DESC "
+                "LIMIT :n"
+            )
+            result = await session.execute(statement, {"q": fts5_match(words), "n": limit})
+        else:
+            statement = text(
+                f"SELECT id FROM {table} WHERE array_to_tsvector(string_to_array(search_text, ' "
+                "')) "
+                f"@@ CAST(:q AS tsquery) ORDER BY id DESC LIMIT :n"
+            )
+            result = await session.execute(statement, {"q": tsquery(words), "n": limit})
+        return [int(row[0]) for row in result]

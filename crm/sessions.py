@@ -1,0 +1,202 @@
+"""Server-side sign-in sessions and the sign-in throttle.
+
+The browser's cookie holds a random token (`secrets.token_urlsafe(32)`); the table keeps
+only its SHA-256, so a leaked database does not leak live sessions. A session expires
+`ttl` after its last use (sliding, refreshed at most once a minute to keep reads cheap)
+and at the latest `max_age` after sign-in.
+
+`LoginThrottle` limits failed sign-ins per login and per client address in a sliding
+window (in this process; behind several nodes each node counts its own).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import math
+import secrets
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from crm.database import Database
+from crm.errors import RateLimited
+from crm.models import User, WebSession
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TTL = timedelta(hours=12)
+DEFAULT_MAX_AGE = timedelta(days=7)
+_REFRESH_EVERY = timedelta(minutes=1)
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class SessionInfo:
+    user_id: int
+    expires_at: datetime
+
+
+class SessionStore:
+    def __init__(
+        self, db: Database, *, ttl: timedelta = DEFAULT_TTL, max_age: timedelta = DEFAULT_MAX_AGE
+    ) -> None:
+        self.db = db
+        self.ttl = ttl
+        self.max_age = max_age
+
+    async def create(
+        self, user_id: int, *, ip: str | None = None, user_agent: str | None = None
+    ) -> str:
+        """A new session for the user; returns the token for the cookie."""
+        token = secrets.token_urlsafe(32)
+        now = datetime.now(UTC)
+        async with self.db.transaction() as session:
+            session.add(
+                WebSession(
+                    token_hash=token_hash(token),
+                    user_id=user_id,
+                    created_at=now,
+                    expires_at=now + self.ttl,
+                    last_seen_at=now,
+                    ip=(ip or None) and ip[:64],
+                    user_agent=(user_agent or None) and user_agent[:255],
+                )
+            )
+        return token
+
+    async def resolve(self, token: str | None) -> SessionInfo | None:
+        """The live session for a cookie token (its user active), or None."""
+        if not token or len(token) > 200:
+            return None
+        now = datetime.now(UTC)
+        async with self.db.session() as session:
+            row = (
+                await session.execute(
+                    select(WebSession, User.active)
+                    .join(User, User.id == WebSession.user_id)
+                    .where(WebSession.token_hash == token_hash(token))
+                )
+            ).first()
+            if row is None:
+                return None
+            web_session, active = row
+            if (
+                not active
+                or web_session.expires_at <= now
+                or web_session.created_at + self.max_age <= now
+            ):
+                return None
+            if now - web_session.last_seen_at >= _REFRESH_EVERY:
+                web_session.last_seen_at = now
+                web_session.expires_at = min(now + self.ttl, web_session.created_at + self.max_age)
+                await session.commit()
+            return SessionInfo(user_id=web_session.user_id, expires_at=web_session.expires_at)
+
+    async def delete(self, token: str | None) -> None:
+        if not token:
+            return
+        async with self.db.transaction() as session:
+            await session.execute(
+                delete(WebSession).where(WebSession.token_hash == token_hash(token))
+            )
+
+    async def revoke_user(self, user_id: int) -> None:
+        async with self.db.transaction() as session:
+            await session.execute(delete(WebSession).where(WebSession.user_id == user_id))
+
+    async def purge_expired(self) -> int:
+        now = datetime.now(UTC)
+        async with self.db.transaction() as session:
+            result = await session.execute(delete(WebSession).where(WebSession.expires_at <= now))
+        return max(getattr(result, "rowcount", 0) or 0, 0)
+
+
+async def purge_periodically(store: SessionStore, every: float = 3600.0) -> None:
+    """Delete expired sessions now and then (started by the composition root)."""
+    while True:
+        await asyncio.sleep(every)
+        try:
+            removed = await store.purge_expired()
+        except (SQLAlchemyError, OSError) as exc:
+            log.warning("purging expired sessions failed (will retry): %s", exc)
+            continue
+        if removed:
+            log.info("purged %d expired session(s)", removed)
+
+
+@dataclass(slots=True)
+class _Window:
+    hits: deque[float] = field(default_factory=deque)
+
+
+class LoginThrottle:
+    """At most `per_login` failed sign-ins per login and `per_ip` per address in `window` s."""
+
+    def __init__(
+        self,
+        *,
+        per_login: int = 5,
+        per_ip: int = 20,
+        window: float = 300.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.per_login = per_login
+        self.per_ip = per_ip
+        self.window = window
+        self.clock = clock
+        self._logins: dict[str, _Window] = {}
+        self._ips: dict[str, _Window] = {}
+
+    def _trim(self, table: dict[str, _Window], key: str, now: float) -> _Window:
+        entry = table.setdefault(key, _Window())
+        while entry.hits and entry.hits[0] <= now - self.window:
+            entry.hits.popleft()
+        return entry
+
+    def check(self, login: str, ip: str | None) -> None:
+        """Raise RateLimited when this login or address has failed too often lately."""
+        now = self.clock()
+        entry = self._trim(self._logins, login.strip().lower(), now)
+        if len(entry.hits) >= self.per_login:
+            raise RateLimited(
+                "too many failed sign-in attempts for this login; try again later",
+                retry_after=self._retry_after(entry, now),
+            )
+        if ip:
+            entry = self._trim(self._ips, ip, now)
+            if len(entry.hits) >= self.per_ip:
+                raise RateLimited(
+                    "too many failed sign-in attempts from this address; try again later",
+                    retry_after=self._retry_after(entry, now),
+                )
+
+    def _retry_after(self, entry: _Window, now: float) -> int:
+        return max(1, math.ceil(entry.hits[0] + self.window - now))
+
+    def failed(self, login: str, ip: str | None) -> None:
+        now = self.clock()
+        self._trim(self._logins, login.strip().lower(), now).hits.append(now)
+        if ip:
+            self._trim(self._ips, ip, now).hits.append(now)
+        if len(self._logins) > 10_000 or len(self._ips) > 10_000:
+            self._sweep(now)
+
+    def succeeded(self, login: str) -> None:
+        self._logins.pop(login.strip().lower(), None)
+
+    def _sweep(self, now: float) -> None:
+        for table in (self._logins, self._ips):
+            for key in [
+                k for k, w in table.items() if not w.hits or w.hits[-1] <= now - self.window
+            ]:
+                del table[key]

@@ -1,0 +1,190 @@
+"""Tasks: call back, meet, send documents — with a due time, an assignee and a status.
+
+An agent creates tasks for themselves and sees the tasks assigned to or created by them;
+supervisors see and assign all. `create_callback` is for automation (a missed call
+becomes a call-back task for the contact's owner).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.exc import StaleDataError
+
+from crm.access import Actor
+from crm.contacts import iso, now, require_user
+from crm.database import Database
+from crm.errors import Conflict, Forbidden, InvalidInput, NotFound
+from crm.models import Company, Contact, Deal, Task, TaskStatus
+from crm.schemas import TaskCreate, TaskUpdate, changes
+from crm.users import user_names
+
+
+async def task_views(session: AsyncSession, tasks: list[Task]) -> list[dict[str, Any]]:
+    user_ids = {i for t in tasks for i in (t.assignee_id, t.created_by_id) if i is not None}
+    users = await user_names(session, user_ids)
+    return [
+        {
+            "id": t.id,
+            "kind": t.kind,
+            "title": t.title,
+            "description": t.description,
+            "status": t.status,
+            "due_at": iso(t.due_at),
+            "assignee_id": t.assignee_id,
+            "assignee": {"id": t.assignee_id, "name": users.get(t.assignee_id)}
+            if t.assignee_id
+            else None,
+            "created_by_id": t.created_by_id,
+            "contact_id": t.contact_id,
+            "company_id": t.company_id,
+            "deal_id": t.deal_id,
+            "call_linkedid": t.call_linkedid,
+            "created_at": iso(t.created_at),
+            "updated_at": iso(t.updated_at),
+            "completed_at": iso(t.completed_at),
+            "version": t.version,
+        }
+        for t in tasks
+    ]
+
+
+class TaskService:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def create(self, data: TaskCreate, actor: Actor) -> dict[str, Any]:
+        assignee_id = data.assignee_id if "assignee_id" in data.model_fields_set else actor.user_id
+        if not actor.is_manager and assignee_id != actor.user_id:
+            raise Forbidden(
+                "only a supervisor can assign tasks to someone else", field="assignee_id"
+            )
+        async with self.db.transaction() as session:
+            await require_user(session, assignee_id, "assignee_id")
+            await self._require_subjects(session, data.contact_id, data.company_id, data.deal_id)
+            stamp = now()
+            task = Task(
+                kind=data.kind.value,
+                title=data.title,
+                description=data.description,
+                status=TaskStatus.OPEN.value,
+                due_at=data.due_at,
+                assignee_id=assignee_id,
+                created_by_id=actor.user_id,
+                contact_id=data.contact_id,
+                company_id=data.company_id,
+                deal_id=data.deal_id,
+                call_linkedid=data.call_linkedid,
+                created_at=stamp,
+                updated_at=stamp,
+            )
+            session.add(task)
+            await session.flush()
+            return (await task_views(session, [task]))[0]
+
+    async def _require_subjects(
+        self,
+        session: AsyncSession,
+        contact_id: int | None,
+        company_id: int | None,
+        deal_id: int | None,
+    ) -> None:
+        for model, value, field in (
+            (Contact, contact_id, "contact_id"),
+            (Company, company_id, "company_id"),
+            (Deal, deal_id, "deal_id"),
+        ):
+            if value is not None and await session.get(model, value) is None:
+                raise InvalidInput(
+                    f"{field.removesuffix('_id')} {value} does not exist", field=field
+                )
+
+    async def get(self, task_id: int) -> dict[str, Any]:
+        async with self.db.session() as session:
+            task = await session.get(Task, task_id)
+            if task is None:
+                raise NotFound(f"task {task_id} not found")
+            return (await task_views(session, [task]))[0]
+
+    async def list(
+        self,
+        actor: Actor,
+        *,
+        status: str | None = TaskStatus.OPEN.value,
+        assignee_id: int | None = None,
+        contact_id: int | None = None,
+        due_before: datetime | None = None,
+        limit: int = 100,
+    ) -> list[dict[str, Any]]:
+        """Tasks by due time (undated last). Agents see only theirs unless filtering by contact."""
+        query = select(Task)
+        if status:
+            query = query.where(Task.status == status)
+        if assignee_id is not None:
+            query = query.where(Task.assignee_id == assignee_id)
+        if contact_id is not None:
+            query = query.where(Task.contact_id == contact_id)
+        elif not actor.is_manager:
+            query = query.where(
+                or_(Task.assignee_id == actor.user_id, Task.created_by_id == actor.user_id)
+            )
+        if due_before is not None:
+            query = query.where(Task.due_at < due_before)
+        query = query.order_by(Task.due_at.is_(None), Task.due_at, Task.id).limit(limit)
+        async with self.db.session() as session:
+            return await task_views(session, list((await session.scalars(query)).all()))
+
+    async def update(self, task_id: int, data: TaskUpdate, actor: Actor) -> dict[str, Any]:
+        fields = changes(data)
+        try:
+            async with self.db.transaction() as session:
+                task = await session.get(Task, task_id)
+                if task is None:
+                    raise NotFound(f"task {task_id} not found")
+                if task.version != data.version:
+                    raise Conflict(
+                        "this task was changed by someone else", current_version=task.version
+                    )
+                if not actor.is_manager and actor.user_id not in (
+                    task.assignee_id,
+                    task.created_by_id,
+                ):
+                    raise Forbidden(
+                        "only the assignee, the author or a supervisor can change this task"
+                    )
+                if "assignee_id" in fields and data.assignee_id != task.assignee_id:
+                    if not actor.is_manager and data.assignee_id != actor.user_id:
+                        raise Forbidden(
+                            "only a supervisor can assign tasks to someone else",
+                            field="assignee_id",
+                        )
+                    await require_user(session, data.assignee_id, "assignee_id")
+                    task.assignee_id = data.assignee_id
+                if data.title is not None:
+                    task.title = data.title
+                if data.kind is not None:
+                    task.kind = data.kind.value
+                if data.description is not None:
+                    task.description = data.description
+                if "due_at" in fields:
+                    task.due_at = data.due_at
+                if data.status is not None and data.status.value != task.status:
+                    task.status = data.status.value
+                    task.completed_at = now() if data.status == TaskStatus.DONE else None
+                task.updated_at = now()
+                await session.flush()
+                return (await task_views(session, [task]))[0]
+        except StaleDataError as exc:
+            raise Conflict("this task was changed by someone else") from exc
+
+    async def delete(self, task_id: int, actor: Actor) -> None:
+        async with self.db.transaction() as session:
+            task = await session.get(Task, task_id)
+            if task is None:
+                raise NotFound(f"task {task_id} not found")
+            if not actor.is_manager and task.created_by_id != actor.user_id:
+                raise Forbidden("only the author or a supervisor can delete this task")
+            await session.delete(task)

@@ -1,0 +1,253 @@
+"""One history per contact or company: calls, notes, tasks and deal changes, newest first.
+
+Pagination is by cursor: each page ends with `next`, an opaque string naming the last
+item's (time, kind, id); the next page holds items strictly older in that order, so
+items added meanwhile never shift a page. Each source is read with an index on
+(subject, time) and a LIMIT, then merged.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
+
+from crm.call_records import CallRow
+from crm.database import Database
+from crm.deals import deal_event_views
+from crm.errors import InvalidInput, NotFound
+from crm.models import Company, Contact, DealEvent, Note, Task
+from crm.notes import note_views
+from crm.tasks import task_views
+from crm.users import UserDirectory
+from routing.facts import AgentRef
+from telephony.records import iso
+
+KINDS = ("call", "note", "task", "deal")  # rank = index: the tie-break order within one instant
+MAX_LIMIT = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    at: datetime
+    rank: int
+    id: int
+
+    def encode(self) -> str:
+        raw = f"{self.at.isoformat()}|{self.rank}|{self.id}".encode()
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, text: str) -> Cursor:
+        try:
+            raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode()
+            at, rank, ident = raw.split("|")
+            cursor = cls(datetime.fromisoformat(at), int(rank), int(ident))
+        except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+            raise InvalidInput("this timeline cursor is not valid", field="before") from exc
+        if cursor.at.tzinfo is None or not 0 <= cursor.rank < len(KINDS):
+            raise InvalidInput("this timeline cursor is not valid", field="before")
+        return cursor
+
+
+def _older(
+    at: InstrumentedAttribute[datetime],
+    ident: InstrumentedAttribute[int],
+    rank: int,
+    cursor: Cursor | None,
+) -> ColumnElement[bool] | None:
+    if cursor is None:
+        return None
+    if rank < cursor.rank:
+        return at <= cursor.at
+    if rank > cursor.rank:
+        return at < cursor.at
+    return or_(at < cursor.at, and_(at == cursor.at, ident < cursor.id))
+
+
+def agent_json(ref: AgentRef | None) -> dict[str, Any] | None:
+    return {"id": ref.user_id, "name": ref.name} if ref is not None else None
+
+
+CALL_COLUMNS = tuple(c for c in CallRow.__table__.c if c.name != "timeline")
+
+
+def call_select() -> Any:
+    """The call columns views need (not the step-by-step timeline), as plain rows: no
+    ORM instances to build, which matters for pages of 50 calls."""
+    return select(*CALL_COLUMNS)
+
+
+def call_json(row: Any, agents: dict[str, AgentRef]) -> dict[str, Any]:
+    """`CallRow.to_json()` (the call record of ARCHITECTURE.md) for an ORM row or a plain
+    row of `call_select()`, plus `company_id`, the answering `agent` as a user and
+    `recording` (null here: the recordings feature fills it)."""
+    from crm.users import interface_key
+
+    data: dict[str, Any] = {
+        "id": row.id,
+        "linkedid": row.linkedid,
+        "direction": row.direction,
+        "caller_number": row.caller_number,
+        "caller_name": row.caller_name,
+        "called_number": row.called_number,
+        "queue": row.queue,
+        "agent_interface": row.agent_interface,
+        "agent_name": row.agent_name,
+        "started_at": iso(row.started_at.timestamp()),
+        "answered_at": iso(row.answered_at.timestamp()) if row.answered_at else None,
+        "ended_at": iso(row.ended_at.timestamp()),
+        "wait_seconds": round(row.wait_seconds, 3),
+        "talk_seconds": round(row.talk_seconds, 3),
+        "disposition": row.disposition,
+        "routed_by": row.routed_by,
+        "routing_reason": row.routing_reason,
+        "recording_file": row.recording_file,
+        "queue_hold_seconds": row.queue_hold_seconds,
+        "queue_talk_seconds": row.queue_talk_seconds,
+        "agents": list(row.agents or []),
+        "contact_id": row.contact_id,
+        "ended_during_outage": row.ended_during_outage,
+    }
+    data["company_id"] = row.company_id
+    data["agent"] = (
+        agent_json(agents.get(interface_key(row.agent_interface))) if row.agent_interface else None
+    )
+    data["recording"] = None  # filled by the recordings feature
+    return data
+
+
+class TimelineService:
+    def __init__(self, db: Database, directory: UserDirectory) -> None:
+        self.db = db
+        self.directory = directory
+
+    async def contact(
+        self, contact_id: int, *, before: str | None = None, limit: int = 50
+    ) -> dict[str, Any]:
+        async with self.db.session() as session:
+            if await session.get(Contact, contact_id) is None:
+                raise NotFound(f"contact {contact_id} not found")
+            return await self.page(session, "contact", contact_id, before=before, limit=limit)
+
+    async def company(
+        self, company_id: int, *, before: str | None = None, limit: int = 50
+    ) -> dict[str, Any]:
+        async with self.db.session() as session:
+            if await session.get(Company, company_id) is None:
+                raise NotFound(f"company {company_id} not found")
+            return await self.page(session, "company", company_id, before=before, limit=limit)
+
+    async def page(
+        self,
+        session: AsyncSession,
+        subject: str,
+        subject_id: int,
+        *,
+        before: str | None = None,
+        limit: int = 50,
+        agents: dict[str, AgentRef] | None = None,
+    ) -> dict[str, Any]:
+        """One page; pass `agents` (the directory's interface map) to read nothing but
+        `session` (see `crm.sync_read`)."""
+        if not 1 <= limit <= MAX_LIMIT:
+            raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}", field="limit")
+        cursor = Cursor.decode(before) if before else None
+        # limit + 1 from each source: if any has more, the merged list is longer than a page
+        of_contact = subject == "contact"
+
+        def where(model: Any, at: Any, rank: int) -> list[Any]:
+            owner = model.contact_id if of_contact else model.company_id
+            clauses = [owner == subject_id]
+            older = _older(at, model.id, rank, cursor)
+            if older is not None:
+                clauses.append(older)
+            return clauses
+
+        calls = list(
+            (
+                await session.execute(
+                    call_select()
+                    .where(*where(CallRow, CallRow.started_at, 0))
+                    .order_by(CallRow.started_at.desc(), CallRow.id.desc())
+                    .limit(limit + 1)
+                )
+            ).all()
+        )
+        notes = list(
+            (
+                await session.scalars(
+                    select(Note)
+                    .where(*where(Note, Note.created_at, 1))
+                    .order_by(Note.created_at.desc(), Note.id.desc())
+                    .limit(limit + 1)
+                )
+            ).all()
+        )
+        tasks = list(
+            (
+                await session.scalars(
+                    select(Task)
+                    .where(*where(Task, Task.created_at, 2))
+                    .order_by(Task.created_at.desc(), Task.id.desc())
+                    .limit(limit + 1)
+                )
+            ).all()
+        )
+        events = list(
+            (
+                await session.scalars(
+                    select(DealEvent)
+                    .where(*where(DealEvent, DealEvent.at, 3))
+                    .order_by(DealEvent.at.desc(), DealEvent.id.desc())
+                    .limit(limit + 1)
+                )
+            ).all()
+        )
+        merged: list[tuple[datetime, int, int, Any]] = (
+            [(c.started_at, 0, c.id, c) for c in calls]
+            + [(n.created_at, 1, n.id, n) for n in notes]
+            + [(t.created_at, 2, t.id, t) for t in tasks]
+            + [(e.at, 3, e.id, e) for e in events]
+        )
+        merged.sort(key=lambda item: (item[0], item[1], item[2]), reverse=True)
+        more = len(merged) > limit
+        merged = merged[:limit]
+        if agents is None:
+            agents, _ = await self.directory.snapshot()
+        note_json = {
+            n["id"]: n for n in await note_views(session, [m[3] for m in merged if m[1] == 1])
+        }
+        task_json = {
+            t["id"]: t for t in await task_views(session, [m[3] for m in merged if m[1] == 2])
+        }
+        event_json = {
+            e["id"]: e for e in await deal_event_views(session, [m[3] for m in merged if m[1] == 3])
+        }
+        items = []
+        for at, rank, ident, obj in merged:
+            item: dict[str, Any] = {
+                "kind": KINDS[rank],
+                "id": ident,
+                "at": at.isoformat(timespec="milliseconds"),
+            }
+            if rank == 0:
+                item["call"] = call_json(obj, agents)
+            elif rank == 1:
+                item["note"] = note_json[ident]
+            elif rank == 2:
+                item["task"] = task_json[ident]
+            else:
+                item["deal_event"] = event_json[ident]
+            items.append(item)
+        last = merged[-1] if merged else None
+        return {
+            "items": items,
+            "next": Cursor(last[0], last[1], last[2]).encode() if more and last else None,
+        }

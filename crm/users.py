@@ -1,0 +1,452 @@
+"""Users: logins, roles, argon2 password hashes, dialable interfaces and queue memberships.
+
+An agent's interfaces map AMI traffic to people: `calls.agent_interface` such as
+`Local/101@agents/n` and a user's `PJSIP/101` or `Local/101@agents` are compared by
+`interface_key` (lower-cased, without the Local channel's trailing `/n`).
+`UserDirectory` keeps that mapping in memory (it is read for every routing decision).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.exc import StaleDataError
+
+from crm.access import Actor
+from crm.database import Database
+from crm.errors import AlreadyExists, Conflict, InvalidInput, NotFound
+from crm.models import Role, User, UserInterface, UserQueue
+from routing.facts import AgentRef
+
+MIN_PASSWORD_LENGTH = 8
+MAX_PASSWORD_LENGTH = 256
+LANGUAGES = ("ru", "en")
+
+_hasher = PasswordHasher()
+
+
+def use_fast_hashing() -> None:
+    """Cheap argon2 parameters, for tests only (the defaults cost ~50 ms per hash)."""
+    global _hasher
+    _hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+
+
+def check_password_policy(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidInput(
+            f"the password is too short: use at least {MIN_PASSWORD_LENGTH} characters",
+            field="password",
+        )
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise InvalidInput(
+            f"the password is longer than {MAX_PASSWORD_LENGTH} characters", field="password"
+        )
+
+
+def hash_password(password: str) -> str:
+    check_password_policy(password)
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+_DUMMY_HASH: str | None = None
+
+
+def _dummy_hash() -> str:
+    global _DUMMY_HASH
+    if _DUMMY_HASH is None:
+        _DUMMY_HASH = _hasher.hash("not a real password, compared to keep timing even")
+    return _DUMMY_HASH
+
+
+def interface_key(interface: str) -> str:
+    """`Local/101@agents/n` → `local/101@agents`; `PJSIP/101` → `pjsip/101`."""
+    key = interface.strip().lower()
+    if key.endswith("/n"):
+        key = key[:-2]
+    return key
+
+
+def normalize_login(login: str) -> str:
+    value = login.strip().lower()
+    if not value:
+        raise InvalidInput("the login is empty", field="login")
+    if len(value) > 64:
+        raise InvalidInput("the login is longer than 64 characters", field="login")
+    if any(ch.isspace() for ch in value):
+        raise InvalidInput("the login must not contain spaces", field="login")
+    return value
+
+
+def _check_interface(interface: str) -> str:
+    value = interface.strip()
+    if "/" not in value or len(value) > 128 or any(ch.isspace() or ord(ch) < 32 for ch in value):
+        raise InvalidInput(
+            f"{interface!r} is not a dialable interface (expected e.g. PJSIP/101 or "
+            "Local/101@agents/n)",
+            field="interfaces",
+        )
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class UserInfo:
+    """A user as the rest of the system sees it (no password hash)."""
+
+    id: int
+    login: str
+    name: str
+    role: Role
+    language: str
+    active: bool
+    interfaces: tuple[str, ...]
+    queues: tuple[str, ...]
+    version: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "login": self.login,
+            "name": self.name,
+            "role": self.role.value,
+            "language": self.language,
+            "active": self.active,
+            "interfaces": list(self.interfaces),
+            "queues": list(self.queues),
+            "version": self.version,
+        }
+
+    @property
+    def agent_ref(self) -> AgentRef:
+        return AgentRef(user_id=self.id, name=self.name, interfaces=self.interfaces)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class UserService:
+    def __init__(self, db: Database, directory: UserDirectory | None = None) -> None:
+        self.db = db
+        self.directory = directory
+
+    async def create(
+        self,
+        *,
+        login: str,
+        name: str,
+        role: Role | str,
+        password: str,
+        interfaces: Sequence[str] = (),
+        queues: Sequence[str] = (),
+        language: str = "ru",
+        actor: Actor | None = None,
+    ) -> UserInfo:
+        if actor is not None:
+            actor.require_admin("add users")
+        login = normalize_login(login)
+        name = name.strip()
+        if not name:
+            raise InvalidInput("the name is empty", field="name")
+        role = _role(role)
+        if language not in LANGUAGES:
+            raise InvalidInput("language must be ru or en", field="language")
+        checked = [_check_interface(i) for i in interfaces]
+        password_hash = await asyncio.to_thread(hash_password, password)
+        now = _now()
+        try:
+            async with self.db.transaction() as session:
+                if await session.scalar(select(User.id).where(User.login == login)) is not None:
+                    raise AlreadyExists(f"the login {login!r} is already taken", field="login")
+                user = User(
+                    login=login,
+                    name=name,
+                    role=role.value,
+                    password_hash=password_hash,
+                    language=language,
+                    active=True,
+                    created_at=now,
+                    updated_at=now,
+                )
+                session.add(user)
+                await session.flush()
+                await self._set_interfaces(session, user.id, checked)
+                await self._set_queues(session, user.id, queues)
+        except IntegrityError as exc:
+            raise AlreadyExists(
+                f"the login {login!r} or one of the interfaces is already taken", field="login"
+            ) from exc
+        self._changed()
+        return await self.get(user.id)
+
+    async def _set_interfaces(
+        self, session: AsyncSession, user_id: int, interfaces: Sequence[str]
+    ) -> None:
+        await session.execute(delete(UserInterface).where(UserInterface.user_id == user_id))
+        seen: set[str] = set()
+        for position, interface in enumerate(interfaces):
+            key = interface_key(interface)
+            if key in seen:
+                continue
+            seen.add(key)
+            owner = await session.scalar(
+                select(UserInterface.user_id).where(UserInterface.key == key)
+            )
+            if owner is not None:
+                raise AlreadyExists(
+                    f"the interface {interface} already belongs to another user", field="interfaces"
+                )
+            session.add(
+                UserInterface(user_id=user_id, interface=interface, key=key, position=position)
+            )
+        await session.flush()
+
+    async def _set_queues(self, session: AsyncSession, user_id: int, queues: Sequence[str]) -> None:
+        await session.execute(delete(UserQueue).where(UserQueue.user_id == user_id))
+        for queue in dict.fromkeys(q.strip() for q in queues if q.strip()):
+            if len(queue) > 80:
+                raise InvalidInput("a queue name is longer than 80 characters", field="queues")
+            session.add(UserQueue(user_id=user_id, queue=queue))
+        await session.flush()
+
+    async def get(self, user_id: int) -> UserInfo:
+        infos = await self._infos(select(User).where(User.id == user_id))
+        if not infos:
+            raise NotFound(f"user {user_id} not found")
+        return infos[0]
+
+    async def get_by_login(self, login: str) -> UserInfo | None:
+        infos = await self._infos(select(User).where(User.login == login.strip().lower()))
+        return infos[0] if infos else None
+
+    async def list(self, *, include_inactive: bool = True) -> builtins.list[UserInfo]:
+        query = select(User).order_by(User.name, User.id)
+        if not include_inactive:
+            query = query.where(User.active.is_(True))
+        return await self._infos(query)
+
+    async def count(self) -> int:
+        async with self.db.session() as session:
+            return int(await session.scalar(select(func.count(User.id))) or 0)
+
+    async def _infos(self, query: Any) -> builtins.list[UserInfo]:
+        async with self.db.session() as session:
+            users = list((await session.scalars(query)).all())
+            if not users:
+                return []
+            ids = [u.id for u in users]
+            interfaces: dict[int, list[str]] = {}
+            rows = await session.execute(
+                select(UserInterface.user_id, UserInterface.interface)
+                .where(UserInterface.user_id.in_(ids))
+                .order_by(UserInterface.position, UserInterface.id)
+            )
+            for uid, interface in rows:
+                interfaces.setdefault(uid, []).append(interface)
+            queues: dict[int, list[str]] = {}
+            rows = await session.execute(
+                select(UserQueue.user_id, UserQueue.queue)
+                .where(UserQueue.user_id.in_(ids))
+                .order_by(UserQueue.queue)
+            )
+            for uid, queue in rows:
+                queues.setdefault(uid, []).append(queue)
+        return [
+            UserInfo(
+                id=u.id,
+                login=u.login,
+                name=u.name,
+                role=Role(u.role),
+                language=u.language,
+                active=u.active,
+                interfaces=tuple(interfaces.get(u.id, ())),
+                queues=tuple(queues.get(u.id, ())),
+                version=u.version,
+            )
+            for u in users
+        ]
+
+    async def update(
+        self, user_id: int, version: int, changes: dict[str, Any], *, actor: Actor
+    ) -> UserInfo:
+        """Change a user (admin only, except a user's own name, language and password)."""
+        own_fields = {"name", "language", "password"}
+        if not (actor.is_admin or (actor.user_id == user_id and set(changes) <= own_fields)):
+            actor.require_admin("change other users")
+        password_hash = None
+        if changes.get("password") is not None:
+            password_hash = await asyncio.to_thread(hash_password, changes["password"])
+        try:
+            async with self.db.transaction() as session:
+                user = await session.get(User, user_id)
+                if user is None:
+                    raise NotFound(f"user {user_id} not found")
+                if user.version != version:
+                    raise Conflict(
+                        "this user was changed by someone else", current_version=user.version
+                    )
+                if "name" in changes and changes["name"] is not None:
+                    name = changes["name"].strip()
+                    if not name:
+                        raise InvalidInput("the name is empty", field="name")
+                    user.name = name
+                if changes.get("role") is not None:
+                    user.role = _role(changes["role"]).value
+                if changes.get("language") is not None:
+                    if changes["language"] not in LANGUAGES:
+                        raise InvalidInput("language must be ru or en", field="language")
+                    user.language = changes["language"]
+                if changes.get("active") is not None:
+                    user.active = bool(changes["active"])
+                if password_hash is not None:
+                    user.password_hash = password_hash
+                user.updated_at = _now()
+                await session.flush()  # the user row first (one version step), then its lists
+                if changes.get("interfaces") is not None:
+                    checked = [_check_interface(i) for i in changes["interfaces"]]
+                    await self._set_interfaces(session, user_id, checked)
+                if changes.get("queues") is not None:
+                    await self._set_queues(session, user_id, changes["queues"])
+        except StaleDataError as exc:
+            raise Conflict("this user was changed by someone else") from exc
+        if changes.get("active") is False or password_hash is not None:
+            from crm.sessions import SessionStore
+
+            await SessionStore(self.db).revoke_user(user_id)
+        self._changed()
+        return await self.get(user_id)
+
+    async def authenticate(self, login: str, password: str) -> UserInfo | None:
+        """The active user with this login and password, or None (constant-ish time)."""
+        async with self.db.session() as session:
+            user = await session.scalar(select(User).where(User.login == login.strip().lower()))
+        if user is None or not user.active:
+            await asyncio.to_thread(verify_password, _dummy_hash(), password)
+            return None
+        if not await asyncio.to_thread(verify_password, user.password_hash, password):
+            return None
+        if _hasher.check_needs_rehash(user.password_hash):
+            new_hash = await asyncio.to_thread(_hasher.hash, password)
+            async with self.db.transaction() as session:
+                fresh = await session.get(User, user.id)
+                if fresh is not None:
+                    fresh.password_hash = new_hash
+        return await self.get(user.id)
+
+    def _changed(self) -> None:
+        _user_names.clear()
+        if self.directory is not None:
+            self.directory.invalidate()
+
+
+class _NameCache:
+    """User names by id for the views (owner, author, assignee): users are few and their
+    names rarely change, so a card need not ask the database for them every time.
+    Entries live `ttl` seconds; this process's own changes clear it at once."""
+
+    def __init__(self, ttl: float = 10.0) -> None:
+        self.ttl = ttl
+        self._names: dict[int, tuple[str, float]] = {}
+
+    def clear(self) -> None:
+        self._names.clear()
+
+    async def get(self, session: AsyncSession, ids: Iterable[int | None]) -> dict[int, str]:
+        now = time.monotonic()
+        wanted = {i for i in ids if i is not None}
+        found = {i: e[0] for i in wanted if (e := self._names.get(i)) is not None and e[1] > now}
+        missing = wanted - found.keys()
+        if missing:
+            rows = await session.execute(select(User.id, User.name).where(User.id.in_(missing)))
+            for uid, name in rows.tuples():
+                found[uid] = name
+                self._names[uid] = (name, now + self.ttl)
+            if len(self._names) > 50_000:
+                self._names.clear()
+        return found
+
+
+_user_names = _NameCache()
+
+
+async def user_names(session: AsyncSession, ids: Iterable[int | None]) -> dict[int, str]:
+    """Names of these users (cached for a few seconds; see `_NameCache`)."""
+    return await _user_names.get(session, ids)
+
+
+def _role(value: Role | str) -> Role:
+    try:
+        return Role(value)
+    except ValueError as exc:
+        raise InvalidInput("role must be agent, supervisor or admin", field="role") from exc
+
+
+class UserDirectory:
+    """An in-memory map of interface keys and user ids to `AgentRef`s, refreshed on demand.
+
+    Reloaded when older than `ttl` seconds (other nodes may change users) or right after
+    this process changed a user (`invalidate`). Users are few (hundreds), so a reload is
+    one small query.
+    """
+
+    def __init__(self, db: Database, *, ttl: float = 10.0) -> None:
+        self.db = db
+        self.ttl = ttl
+        self._loaded_at = float("-inf")
+        self._by_key: dict[str, AgentRef] = {}
+        self._by_id: dict[int, AgentRef] = {}
+        self._lock = asyncio.Lock()
+
+    def invalidate(self) -> None:
+        self._loaded_at = float("-inf")
+
+    async def _fresh(self) -> None:
+        if time.monotonic() - self._loaded_at < self.ttl:
+            return
+        async with self._lock:
+            if time.monotonic() - self._loaded_at < self.ttl:
+                return
+            users = await UserService(self.db).list(include_inactive=False)
+            by_key: dict[str, AgentRef] = {}
+            by_id: dict[int, AgentRef] = {}
+            for user in users:
+                ref = user.agent_ref
+                by_id[user.id] = ref
+                for interface in user.interfaces:
+                    by_key[interface_key(interface)] = ref
+            self._by_key, self._by_id = by_key, by_id
+            self._loaded_at = time.monotonic()
+
+    async def by_interface(self, interface: str | None) -> AgentRef | None:
+        if not interface:
+            return None
+        await self._fresh()
+        return self._by_key.get(interface_key(interface))
+
+    async def by_id(self, user_id: int | None) -> AgentRef | None:
+        if user_id is None:
+            return None
+        await self._fresh()
+        return self._by_id.get(user_id)
+
+    async def snapshot(self) -> tuple[dict[str, AgentRef], dict[int, AgentRef]]:
+        """Both maps at once (callers that resolve many rows)."""
+        await self._fresh()
+        return self._by_key, self._by_id

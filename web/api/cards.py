@@ -1,0 +1,25 @@
+"""/api/card: the screen-pop card for a phone number."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+
+from trubka.phones import normalize
+from web.auth import CurrentActor, crm_of
+
+router = APIRouter(tags=["cards"])
+
+
+@router.get("/card")
+async def card_for_number(
+    request: Request,
+    actor: CurrentActor,
+    number: Annotated[str, Query(min_length=1, max_length=64)],
+    timeline: Annotated[int, Query(ge=0, le=200)] = 0,
+) -> dict[str, Any]:
+    """Who calls from `number` (any format): contact, company, owner, calls, tasks, deals."""
+    crm = crm_of(request)
+    e164 = normalize(number, crm.region) or number.strip()
+    return await crm.cards.for_number(e164, timeline=timeline)

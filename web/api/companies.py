@@ -1,0 +1,70 @@
+"""/api/companies: companies (with their numbers) and their timeline."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+
+from crm.schemas import CompanyCreate, CompanyUpdate
+from web.auth import CurrentActor, crm_of
+
+router = APIRouter(prefix="/companies", tags=["companies"])
+Limit = Annotated[int, Query(ge=1, le=200)]
+
+
+@router.get("")
+async def list_companies(
+    request: Request, actor: CurrentActor, before_id: int | None = None, limit: Limit = 50
+) -> dict[str, Any]:
+    return await crm_of(request).companies.list(actor, before_id=before_id, limit=limit)
+
+
+@router.post("", status_code=201)
+async def create_company(
+    body: CompanyCreate, request: Request, actor: CurrentActor
+) -> dict[str, Any]:
+    return await crm_of(request).companies.create(body, actor)
+
+
+@router.get("/{company_id}")
+async def get_company(company_id: int, request: Request, actor: CurrentActor) -> dict[str, Any]:
+    return await crm_of(request).companies.get(company_id, actor)
+
+
+@router.patch("/{company_id}")
+async def update_company(
+    company_id: int, body: CompanyUpdate, request: Request, actor: CurrentActor
+) -> dict[str, Any]:
+    return await crm_of(request).companies.update(company_id, body, actor)
+
+
+@router.delete("/{company_id}", status_code=204)
+async def delete_company(company_id: int, request: Request, actor: CurrentActor) -> Response:
+    await crm_of(request).companies.delete(company_id, actor)
+    return Response(status_code=204)
+
+
+@router.get("/{company_id}/contacts")
+async def company_contacts(
+    company_id: int,
+    request: Request,
+    actor: CurrentActor,
+    before_id: int | None = None,
+    limit: Limit = 50,
+) -> dict[str, Any]:
+    crm = crm_of(request)
+    await crm.companies.get(company_id)
+    return await crm.contacts.list(actor, company_id=company_id, before_id=before_id, limit=limit)
+
+
+@router.get("/{company_id}/timeline")
+async def company_timeline(
+    company_id: int,
+    request: Request,
+    actor: CurrentActor,
+    before: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Limit = 50,
+) -> dict[str, Any]:
+    """The company's and its contacts' calls, its notes, tasks and deal changes, newest first."""
+    return await crm_of(request).timeline.company(company_id, before=before, limit=limit)

@@ -1,0 +1,76 @@
+"""/api/contacts: contacts, their timeline and card."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+
+from crm.schemas import ContactCreate, ContactUpdate
+from web.auth import CurrentActor, crm_of
+
+router = APIRouter(prefix="/contacts", tags=["contacts"])
+Limit = Annotated[int, Query(ge=1, le=200)]
+Cursor = Annotated[str | None, Query(max_length=200)]
+
+
+@router.get("")
+async def list_contacts(
+    request: Request,
+    actor: CurrentActor,
+    owner_id: int | None = None,
+    company_id: int | None = None,
+    tag: Annotated[str | None, Query(max_length=64)] = None,
+    before_id: int | None = None,
+    limit: Limit = 50,
+) -> dict[str, Any]:
+    """Contacts, newest first; `next` is the `before_id` of the next page."""
+    return await crm_of(request).contacts.list(
+        actor, owner_id=owner_id, company_id=company_id, tag=tag, before_id=before_id, limit=limit
+    )
+
+
+@router.post("", status_code=201)
+async def create_contact(
+    body: ContactCreate, request: Request, actor: CurrentActor
+) -> dict[str, Any]:
+    """Create a contact; its numbers' past calls are linked to it at once."""
+    return await crm_of(request).contacts.create(body, actor)
+
+
+@router.get("/{contact_id}")
+async def get_contact(contact_id: int, request: Request, actor: CurrentActor) -> dict[str, Any]:
+    return await crm_of(request).contacts.get(contact_id, actor)
+
+
+@router.patch("/{contact_id}")
+async def update_contact(
+    contact_id: int, body: ContactUpdate, request: Request, actor: CurrentActor
+) -> dict[str, Any]:
+    """Change the fields given; `version` must be the one read (409 `conflict` otherwise)."""
+    return await crm_of(request).contacts.update(contact_id, body, actor)
+
+
+@router.delete("/{contact_id}", status_code=204)
+async def delete_contact(contact_id: int, request: Request, actor: CurrentActor) -> Response:
+    await crm_of(request).contacts.delete(contact_id, actor)
+    return Response(status_code=204)
+
+
+@router.get("/{contact_id}/timeline")
+async def contact_timeline(
+    contact_id: int, request: Request, actor: CurrentActor, before: Cursor = None, limit: Limit = 50
+) -> dict[str, Any]:
+    """Calls, notes, tasks and deal changes, newest first; pass `next` as `before` for more."""
+    return await crm_of(request).timeline.contact(contact_id, before=before, limit=limit)
+
+
+@router.get("/{contact_id}/card")
+async def contact_card(
+    contact_id: int,
+    request: Request,
+    actor: CurrentActor,
+    timeline: Annotated[int, Query(ge=0, le=200)] = 50,
+) -> dict[str, Any]:
+    """The contact card: contact, company, owner, last calls, open tasks, deals, notes, timeline."""
+    return await crm_of(request).cards.for_contact(contact_id, timeline=timeline)

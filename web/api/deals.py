@@ -1,0 +1,62 @@
+"""/api/deals: deals, their stage and their history."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+
+from crm.schemas import DealCreate, DealUpdate
+from web.auth import CurrentActor, crm_of
+
+router = APIRouter(prefix="/deals", tags=["deals"])
+
+
+@router.get("")
+async def list_deals(
+    request: Request,
+    actor: CurrentActor,
+    contact_id: int | None = None,
+    company_id: int | None = None,
+    owner_id: int | None = None,
+    stage_id: int | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> dict[str, Any]:
+    items = await crm_of(request).deals.list(
+        contact_id=contact_id,
+        company_id=company_id,
+        owner_id=owner_id,
+        stage_id=stage_id,
+        limit=limit,
+    )
+    return {"items": items}
+
+
+@router.post("", status_code=201)
+async def create_deal(body: DealCreate, request: Request, actor: CurrentActor) -> dict[str, Any]:
+    """A new deal; without `pipeline_id`/`stage_id`: the first stage of the first pipeline."""
+    return await crm_of(request).deals.create(body, actor)
+
+
+@router.get("/{deal_id}")
+async def get_deal(deal_id: int, request: Request, actor: CurrentActor) -> dict[str, Any]:
+    return await crm_of(request).deals.get(deal_id)
+
+
+@router.patch("/{deal_id}")
+async def update_deal(
+    deal_id: int, body: DealUpdate, request: Request, actor: CurrentActor
+) -> dict[str, Any]:
+    return await crm_of(request).deals.update(deal_id, body, actor)
+
+
+@router.delete("/{deal_id}", status_code=204)
+async def delete_deal(deal_id: int, request: Request, actor: CurrentActor) -> Response:
+    await crm_of(request).deals.delete(deal_id, actor)
+    return Response(status_code=204)
+
+
+@router.get("/{deal_id}/history")
+async def deal_history(deal_id: int, request: Request, actor: CurrentActor) -> dict[str, Any]:
+    """Every change of the deal (created, stage, amount, owner), oldest first."""
+    return {"items": await crm_of(request).deals.history(deal_id)}

@@ -1,0 +1,49 @@
+"""/api/notes: notes on contacts and companies."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+
+from crm.schemas import NoteCreate, NoteUpdate
+from web.auth import CurrentActor, crm_of
+
+router = APIRouter(prefix="/notes", tags=["notes"])
+
+
+@router.get("")
+async def list_notes(
+    request: Request,
+    actor: CurrentActor,
+    contact_id: int | None = None,
+    company_id: int | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> dict[str, Any]:
+    items = await crm_of(request).notes.list(
+        contact_id=contact_id, company_id=company_id, limit=limit
+    )
+    return {"items": items}
+
+
+@router.post("", status_code=201)
+async def create_note(body: NoteCreate, request: Request, actor: CurrentActor) -> dict[str, Any]:
+    return await crm_of(request).notes.create(body, actor)
+
+
+@router.get("/{note_id}")
+async def get_note(note_id: int, request: Request, actor: CurrentActor) -> dict[str, Any]:
+    return await crm_of(request).notes.get(note_id)
+
+
+@router.patch("/{note_id}")
+async def update_note(
+    note_id: int, body: NoteUpdate, request: Request, actor: CurrentActor
+) -> dict[str, Any]:
+    return await crm_of(request).notes.update(note_id, body, actor)
+
+
+@router.delete("/{note_id}", status_code=204)
+async def delete_note(note_id: int, request: Request, actor: CurrentActor) -> Response:
+    await crm_of(request).notes.delete(note_id, actor)
+    return Response(status_code=204)

@@ -1,0 +1,59 @@
+"""/api/tasks: call-backs, meetings, documents to send."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+
+from crm.models import TaskStatus
+from crm.schemas import TaskCreate, TaskUpdate
+from web.auth import CurrentActor, crm_of
+
+router = APIRouter(prefix="/tasks", tags=["tasks"])
+
+
+@router.get("")
+async def list_tasks(
+    request: Request,
+    actor: CurrentActor,
+    status: TaskStatus | None = TaskStatus.OPEN,
+    assignee_id: int | None = None,
+    contact_id: int | None = None,
+    due_before: datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> dict[str, Any]:
+    """Tasks by due time; agents get theirs (assigned to or created by them)."""
+    items = await crm_of(request).tasks.list(
+        actor,
+        status=status.value if status else None,
+        assignee_id=assignee_id,
+        contact_id=contact_id,
+        due_before=due_before,
+        limit=limit,
+    )
+    return {"items": items}
+
+
+@router.post("", status_code=201)
+async def create_task(body: TaskCreate, request: Request, actor: CurrentActor) -> dict[str, Any]:
+    return await crm_of(request).tasks.create(body, actor)
+
+
+@router.get("/{task_id}")
+async def get_task(task_id: int, request: Request, actor: CurrentActor) -> dict[str, Any]:
+    return await crm_of(request).tasks.get(task_id)
+
+
+@router.patch("/{task_id}")
+async def update_task(
+    task_id: int, body: TaskUpdate, request: Request, actor: CurrentActor
+) -> dict[str, Any]:
+    return await crm_of(request).tasks.update(task_id, body, actor)
+
+
+@router.delete("/{task_id}", status_code=204)
+async def delete_task(task_id: int, request: Request, actor: CurrentActor) -> Response:
+    await crm_of(request).tasks.delete(task_id, actor)
+    return Response(status_code=204)
