@@ -27,6 +27,7 @@ def build_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await services.db.upgrade()
         services.tasks.start(services.call_writer.run(), name="call-writer")
+        services.supervisor.start(services.tasks)
         try:
             yield
         finally:
@@ -35,6 +36,7 @@ def build_app(settings: Settings) -> FastAPI:
             except TimeoutError:
                 log.warning("shutdown: some call records were not stored in time")
             await services.tasks.stop()
+            await services.supervisor.stop()
             await services.db.dispose()
 
     return create_app(services, lifespan=lifespan)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from crm.call_records import CallStore
 from crm.call_writer import CallWriter
 from crm.database import Database
+from supervisor.service import Supervisor
 from telephony.domain import DomainEvent
 from telephony.reducer import CallState, ReducerConfig
 from trubka.bus import EventBus
@@ -22,6 +23,7 @@ class Services:
     live: CallState
     calls: CallStore
     call_writer: CallWriter
+    supervisor: Supervisor
     tasks: TaskSet = field(default_factory=TaskSet)
 
     @classmethod
@@ -38,4 +40,20 @@ class Services:
                 internal_max_digits=settings.internal_number_max_digits,
             )
         )
-        return cls(settings=settings, db=db, bus=bus, live=live, calls=calls, call_writer=writer)
+        supervisor = Supervisor.create(
+            db,
+            bus,
+            timezone=settings.timezone,
+            service_level_seconds=settings.service_level_seconds,
+            queue_service_levels=settings.service_levels(),
+        )
+        supervisor.attach(writer)
+        return cls(
+            settings=settings,
+            db=db,
+            bus=bus,
+            live=live,
+            calls=calls,
+            call_writer=writer,
+            supervisor=supervisor,
+        )

@@ -10,7 +10,10 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from supervisor.errors import ReportParameterError
 from web import status
+from web.api import live as live_api
+from web.api import reports as reports_api
 
 STATIC_DIR = Path(__file__).with_name("static")
 
@@ -29,6 +32,9 @@ def create_app(services: Any, *, lifespan: Lifespan | None = None) -> FastAPI:
     app.state.services = services
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(status.router)
+    app.include_router(reports_api.router)
+    app.include_router(live_api.router)
+    app.add_exception_handler(ReportParameterError, reports_api.parameter_error)
     return app
 
 

@@ -1,0 +1,382 @@
+"""The hourly rollup of call records: `report_hours`, kept exact and up to date from `calls`.
+
+One row per (local day, local hour, queue, agent) holds the additive :class:`Totals` of
+the calls that *started* in that hour. Reports sum these rows, so a month's report
+reads some tens of thousands of rows instead of millions of calls.
+
+How the rows stay exact:
+
+* A row is never incremented: a local hour is always **recomputed from `calls`** and
+  its rows replaced in one transaction. Re-storing a call, or storing a duplicate
+  `linkedid` (which `calls` refuses), therefore cannot count anything twice.
+* Which hours to recompute comes from a watermark, the highest `calls.id` already
+  rolled up (`report_rollup_state`). The call writer's `after_save` hook and the
+  start-up catch-up both recompute the hours of every call above it, so calls stored
+  while Trubka was down, or by another command, are rolled up too.
+* `trubka reports rebuild --start … --end …` recomputes whole days (after changing a
+  service-level threshold, or to repair anything).
+* Each hour is aggregated in SQL per 15-minute UTC slot and the slots are mapped to
+  local hours in Python (see :mod:`supervisor.periods`), the same on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    Date,
+    Float,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    text,
+    tuple_,
+)
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from crm.call_records import CallRow
+from crm.database import Base, Database, UTCDateTime
+from supervisor.config import ReportConfig
+from supervisor.figures import Totals
+from supervisor.periods import ReportPeriod, hour_range, local_bucket, local_midnight
+from telephony.records import CallRecord
+from telephony.state import interface_key
+
+log = logging.getLogger(__name__)
+
+Bucket = tuple[date, int]  # local day, local hour
+RowKey = tuple[date, int, str, str]  # day, hour, queue, agent
+
+_TOTAL_COLUMNS = Totals.column_names()
+_STATE_NAME = "calls"
+
+
+class ReportHour(Base):
+    __tablename__ = "report_hours"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    day: Mapped[date] = mapped_column(Date)  # the call center's local day
+    hour: Mapped[int] = mapped_column(SmallInteger)  # local hour, 0-23
+    queue: Mapped[str] = mapped_column(String(80))  # "" = not through a queue
+    agent: Mapped[str] = mapped_column(String(128))  # interface key ("" = no agent)
+    agent_name: Mapped[str | None] = mapped_column(String(255))
+    sl_seconds: Mapped[int] = mapped_column(Integer)  # the threshold these figures used
+    offered: Mapped[int] = mapped_column(Integer, default=0)
+    answered: Mapped[int] = mapped_column(Integer, default=0)
+    abandoned: Mapped[int] = mapped_column(Integer, default=0)
+    unanswered: Mapped[int] = mapped_column(Integer, default=0)
+    answered_within_sl: Mapped[int] = mapped_column(Integer, default=0)
+    abandoned_within_sl: Mapped[int] = mapped_column(Integer, default=0)
+    hold_answered_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    hold_abandoned_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    max_hold_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    talk_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    outbound: Mapped[int] = mapped_column(Integer, default=0)
+    outbound_answered: Mapped[int] = mapped_column(Integer, default=0)
+    outbound_talk_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+
+    __table_args__ = (
+        Index("uq_report_hours_bucket", "day", "hour", "queue", "agent", unique=True),
+        Index("ix_report_hours_agent_day", "agent", "day"),
+    )
+
+
+class RollupState(Base):
+    __tablename__ = "report_rollup_state"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    last_call_id: Mapped[int] = mapped_column(Integer, default=0)
+    timezone: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+@dataclass(slots=True)
+class RowTotals:
+    totals: Totals
+    agent_name: str | None
+    sl_seconds: int
+
+
+def _slot_sql(dialect: str) -> str:
+    """`YYYY-MM-DD HH:MM` of the 15-minute UTC slot a call started in."""
+    if dialect == "sqlite":  # UTCDateTime keeps naive UTC text: 'YYYY-MM-DD HH:MM:SS.ffffff'
+        return (
+            "substr(started_at, 1, 14) || "
+            "printf('%02d', (CAST(substr(started_at, 15, 2) AS INTEGER) / 15) * 15)"
+        )
+    return (
+        "to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:') || "
+        "lpad(((CAST(extract(minute FROM started_at AT TIME ZONE 'UTC') AS INTEGER) / 15) * 15)"
+        "::text, 2, '0')"
+    )
+
+
+def _parse_slot(value: str) -> datetime:
+    return datetime.strptime(value, "%Y-%m-%d %H:%M").replace(tzinfo=UTC)
+
+
+class Aggregator:
+    """Aggregates `calls` into rollup rows: SQL per slot, then local hours in Python."""
+
+    def __init__(self, config: ReportConfig, dialect: str) -> None:
+        self.config = config
+        thresholds = dict(config.queue_service_levels)
+        params: dict[str, Any] = {"sl_default": config.service_level_seconds}
+        cases = []
+        for i, (queue, seconds) in enumerate(sorted(thresholds.items())):
+            params[f"sl_q{i}"] = queue
+            params[f"sl_t{i}"] = seconds
+            cases.append(f"WHEN CAST(:sl_q{i} AS VARCHAR) THEN CAST(:sl_t{i} AS INTEGER)")
+        threshold = (
+            f"CASE COALESCE(queue, '') {' '.join(cases)} ELSE :sl_default END"
+            if cases
+            else ":sl_default"
+        )
+        hold = "COALESCE(queue_hold_seconds, wait_seconds)"
+        talk = "COALESCE(queue_talk_seconds, talk_seconds)"
+        sql = f"""
+            SELECT {_slot_sql(dialect)} AS slot,
+                   COALESCE(queue, '') AS queue,
+                   COALESCE(agent_interface, '') AS agent,
+                   direction, disposition,
+                   CASE WHEN {hold} <= {threshold} THEN 1 ELSE 0 END AS within_sl,
+                   COUNT(*), SUM({hold}), SUM({talk}), MAX({hold}), MAX(agent_name)
+            FROM calls
+            WHERE started_at >= :start AND started_at < :end
+            GROUP BY 1, 2, 3, 4, 5, 6
+        """
+        self.statement = text(sql).bindparams(
+            bindparam("start", type_=UTCDateTime()), bindparam("end", type_=UTCDateTime())
+        )
+        self.params = params
+
+    async def aggregate(
+        self, session: AsyncSession, start: datetime, end: datetime
+    ) -> dict[RowKey, RowTotals]:
+        """Rollup rows of the calls started in [start, end) (UTC, slot-aligned)."""
+        result = await session.execute(self.statement, {**self.params, "start": start, "end": end})
+        rows: dict[RowKey, RowTotals] = {}
+        tz = self.config.timezone
+        buckets: dict[str, Bucket] = {}
+        for (
+            slot,
+            queue,
+            agent_raw,
+            direction,
+            disposition,
+            within,
+            count,
+            hold,
+            talk,
+            max_hold,
+            name,
+        ) in result:
+            bucket = buckets.get(slot)
+            if bucket is None:
+                bucket = buckets[slot] = local_bucket(_parse_slot(slot), tz)
+            agent = interface_key(agent_raw) if agent_raw else ""
+            key = (bucket[0], bucket[1], queue, agent)
+            row = rows.get(key)
+            if row is None:
+                row = rows[key] = RowTotals(Totals(), None, self.config.threshold(queue))
+            row.totals.add_calls(
+                queue=queue,
+                direction=direction,
+                disposition=disposition,
+                has_agent=bool(agent),
+                within_sl=bool(within),
+                count=int(count),
+                hold=float(hold or 0.0),
+                talk=float(talk or 0.0),
+                max_hold=float(max_hold or 0.0),
+            )
+            if name and (row.agent_name is None or name > row.agent_name):
+                row.agent_name = name
+        return rows
+
+
+def _row_values(key: RowKey, row: RowTotals) -> dict[str, Any]:
+    day, hour, queue, agent = key
+    values: dict[str, Any] = {
+        "day": day,
+        "hour": hour,
+        "queue": queue,
+        "agent": agent,
+        "agent_name": row.agent_name[:255] if row.agent_name else None,
+        "sl_seconds": row.sl_seconds,
+    }
+    values.update(row.totals.as_dict())
+    return values
+
+
+class RollupStore:
+    """Maintains `report_hours`. One per process; its refreshes are serialized."""
+
+    def __init__(self, db: Database, config: ReportConfig, *, batch: int = 20_000) -> None:
+        self.db = db
+        self.config = config
+        self.batch = batch
+        self.aggregator = Aggregator(config, db.dialect)
+        self._lock = asyncio.Lock()
+
+    # --- hooks -------------------------------------------------------------------------
+    async def after_save(self, records: Sequence[CallRecord]) -> None:
+        """`CallWriter.after_save` hook: roll up everything stored since the watermark."""
+        await self.catch_up()
+
+    async def catch_up(self) -> int:
+        """Recompute the hours of every call above the watermark; returns the calls seen."""
+        seen = 0
+        async with self._lock:
+            state = await self._state()
+            if state.timezone != self.config.timezone.key:
+                log.warning(
+                    "report rollups were built for time zone %s, now %s: rebuilding them all",
+                    state.timezone,
+                    self.config.timezone.key,
+                )
+                await self._rebuild_all_locked()
+                return 0
+            watermark = state.last_call_id
+            while True:
+                async with self.db.session() as session:
+                    result = await session.execute(
+                        select(CallRow.id, CallRow.started_at)
+                        .where(CallRow.id > watermark)
+                        .order_by(CallRow.id)
+                        .limit(self.batch)
+                    )
+                    rows = result.all()
+                if not rows:
+                    break
+                tz = self.config.timezone
+                buckets = {local_bucket(started, tz) for _, started in rows}
+                await self._refresh_buckets(buckets)
+                watermark = rows[-1][0]
+                seen += len(rows)
+                await self._set_watermark(watermark)
+        return seen
+
+    # --- rebuilding ------------------------------------------------------------------
+    async def rebuild(self, period: ReportPeriod) -> int:
+        """Recompute whole local days from `calls`; returns the rollup rows written."""
+        async with self._lock:
+            written = 0
+            for day in period.each_day():
+                written += await self._refresh_day(day)
+            return written
+
+    async def _rebuild_all_locked(self) -> None:
+        async with self.db.session() as session:
+            first, last, top = (
+                await session.execute(
+                    select(
+                        func.min(CallRow.started_at),
+                        func.max(CallRow.started_at),
+                        func.max(CallRow.id),
+                    )
+                )
+            ).one()
+        async with self.db.transaction() as session:
+            await session.execute(delete(ReportHour))
+        if first is not None:
+            tz = self.config.timezone
+            lo = first.astimezone(tz).date()
+            hi = last.astimezone(tz).date()
+            day = lo
+            while day <= hi:
+                await self._refresh_day(day)
+                day += timedelta(days=1)
+        await self._set_watermark(int(top or 0))
+
+    async def _refresh_day(self, day: date) -> int:
+        tz = self.config.timezone
+        start, end = local_midnight(day, tz), local_midnight(day + timedelta(days=1), tz)
+        return await self._replace(start, end, days=[day], buckets=None)
+
+    async def _refresh_buckets(self, buckets: Iterable[Bucket]) -> None:
+        by_day: dict[date, set[int]] = {}
+        for day, hour in buckets:
+            by_day.setdefault(day, set()).add(hour)
+        tz = self.config.timezone
+        for day, hours in sorted(by_day.items()):
+            if len(hours) > 6:
+                await self._refresh_day(day)
+                continue
+            for hour in sorted(hours):
+                span = hour_range(day, hour, tz)
+                if span is not None:
+                    await self._replace(span[0], span[1], days=None, buckets=[(day, hour)])
+
+    async def _replace(
+        self,
+        start: datetime,
+        end: datetime,
+        *,
+        days: list[date] | None,
+        buckets: list[Bucket] | None,
+    ) -> int:
+        """Aggregate [start, end) and replace the rollup rows of those days or hours."""
+        for attempt in range(5):
+            try:
+                async with self.db.transaction() as session:
+                    rows = await self.aggregator.aggregate(session, start, end)
+                    if days is not None:
+                        await session.execute(delete(ReportHour).where(ReportHour.day.in_(days)))
+                    if buckets is not None:
+                        await session.execute(
+                            delete(ReportHour).where(
+                                tuple_(ReportHour.day, ReportHour.hour).in_(buckets)
+                            )
+                        )
+                    values = [_row_values(key, row) for key, row in rows.items()]
+                    for i in range(0, len(values), 1000):
+                        await session.execute(insert(ReportHour), values[i : i + 1000])
+                    return len(values)
+            except (IntegrityError, DBAPIError) as exc:
+                # another process replaced the same hour at the same moment: do it again
+                if attempt == 4:
+                    raise
+                log.info("rollup refresh of %s–%s collided, retrying: %s", start, end, exc)
+                await asyncio.sleep(0.05 * (attempt + 1))
+        return 0  # pragma: no cover - the loop returns or raises
+
+    # --- the watermark ---------------------------------------------------------------
+    async def _state(self) -> RollupState:
+        async with self.db.transaction() as session:
+            state = await session.get(RollupState, _STATE_NAME)
+            if state is None:
+                state = RollupState(
+                    name=_STATE_NAME,
+                    last_call_id=0,
+                    timezone=self.config.timezone.key,
+                    updated_at=datetime.now(UTC),
+                )
+                session.add(state)
+            return state
+
+    async def _set_watermark(self, last_call_id: int) -> None:
+        async with self.db.transaction() as session:
+            state = await session.get(RollupState, _STATE_NAME)
+            if state is None:
+                state = RollupState(name=_STATE_NAME)
+                session.add(state)
+            state.last_call_id = max(last_call_id, state.last_call_id or 0)
+            state.timezone = self.config.timezone.key
+            state.updated_at = datetime.now(UTC)
+
+    async def watermark(self) -> int:
+        return (await self._state()).last_call_id
