@@ -18,7 +18,7 @@ from supervisor.config import ReportConfig
 from supervisor.errors import ReportParameterError
 from supervisor.figures import Totals, agent_figures, queue_figures
 from supervisor.periods import ReportPeriod
-from supervisor.rollups import ReportHour
+from supervisor.rollups import ReportDay, ReportHour
 from telephony.state import interface_key
 
 STATE_FIELDS = {
@@ -48,10 +48,30 @@ def parse_group(value: str | None) -> Group:
         raise ReportParameterError("group", f"{value!r} is not one of: {choices}") from None
 
 
-def _sums() -> list[ColumnElement[Any]]:
+Rollup = type[ReportHour] | type[ReportDay]
+
+
+def _table(group: Group) -> Rollup:
+    """Totals and per-day reports read the daily rollup; hourly ones the hourly rollup."""
+    return ReportDay if group in (Group.TOTAL, Group.DAY) else ReportHour
+
+
+def _sl_bounds(table: Rollup) -> list[ColumnElement[Any]]:
+    if table is ReportDay:
+        return [
+            func.min(ReportDay.sl_min).label("sl_min"),
+            func.max(ReportDay.sl_max).label("sl_max"),
+        ]
+    return [
+        func.min(ReportHour.sl_seconds).label("sl_min"),
+        func.max(ReportHour.sl_seconds).label("sl_max"),
+    ]
+
+
+def _sums(table: Rollup) -> list[ColumnElement[Any]]:
     columns: list[ColumnElement[Any]] = []
     for name in Totals.column_names():
-        column = getattr(ReportHour, name)
+        column = getattr(table, name)
         if name == "max_hold_seconds":
             columns.append(func.max(column).label(name))
         else:
@@ -59,13 +79,13 @@ def _sums() -> list[ColumnElement[Any]]:
     return columns
 
 
-def _group_columns(group: Group) -> list[Any]:
+def _group_columns(group: Group, table: Any) -> list[Any]:
     if group is Group.DAY:
-        return [ReportHour.day]
+        return [table.day]
     if group is Group.HOUR:
-        return [ReportHour.day, ReportHour.hour]
+        return [table.day, table.hour]
     if group is Group.HOUR_OF_DAY:
-        return [ReportHour.hour]
+        return [table.hour]
     return []
 
 
@@ -103,22 +123,17 @@ class ReportService:
         self, period: ReportPeriod, *, queue: str | None = None, group: Group = Group.TOTAL
     ) -> list[dict[str, Any]]:
         """One row per queue (and day/hour when grouped), sorted by time then queue."""
-        keys = _group_columns(group)
+        table = _table(group)
+        keys = _group_columns(group, table)
         query: Select[Any] = (
-            select(
-                *keys,
-                ReportHour.queue,
-                func.min(ReportHour.sl_seconds).label("sl_min"),
-                func.max(ReportHour.sl_seconds).label("sl_max"),
-                *_sums(),
-            )
-            .where(ReportHour.day >= period.start, ReportHour.day <= period.end)
-            .where(ReportHour.queue != "")
-            .group_by(*keys, ReportHour.queue)
-            .order_by(*keys, ReportHour.queue)
+            select(*keys, table.queue, *_sl_bounds(table), *_sums(table))
+            .where(table.day >= period.start, table.day <= period.end)
+            .where(table.queue != "")
+            .group_by(*keys, table.queue)
+            .order_by(*keys, table.queue)
         )
         if queue:
-            query = query.where(ReportHour.queue == queue)
+            query = query.where(table.queue == queue)
         async with self.db.session() as session:
             rows = (await session.execute(query)).all()
         out = []
@@ -144,23 +159,21 @@ class ReportService:
         (pause, wrap-up …) are the agent's, whatever the queue.
         """
         agent_key = interface_key(agent) if agent else None
-        keys = _group_columns(group)
+        table = _table(group)
+        keys = _group_columns(group, table)
         query: Select[Any] = (
             select(
-                *keys,
-                ReportHour.agent,
-                func.max(ReportHour.agent_name).label("agent_name"),
-                *_sums(),
+                *keys, table.agent, func.max(table.agent_name).label("agent_name"), *_sums(table)
             )
-            .where(ReportHour.day >= period.start, ReportHour.day <= period.end)
-            .where(ReportHour.agent != "")
-            .group_by(*keys, ReportHour.agent)
+            .where(table.day >= period.start, table.day <= period.end)
+            .where(table.agent != "")
+            .group_by(*keys, table.agent)
         )
         if agent_key:
-            query = query.where(ReportHour.agent == agent_key)
+            query = query.where(table.agent == agent_key)
         if queue:
-            query = query.where(ReportHour.queue == queue)
-        state_keys = [getattr(AgentStateHour, c.key) for c in keys]
+            query = query.where(table.queue == queue)
+        state_keys = _group_columns(group, AgentStateHour)
         states: Select[Any] = (
             select(
                 *state_keys,

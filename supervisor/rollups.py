@@ -26,7 +26,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     Date,
@@ -35,10 +35,10 @@ from sqlalchemy import (
     Integer,
     SmallInteger,
     String,
+    Table,
     bindparam,
     delete,
     func,
-    insert,
     select,
     text,
     tuple_,
@@ -64,16 +64,10 @@ _TOTAL_COLUMNS = Totals.column_names()
 _STATE_NAME = "calls"
 
 
-class ReportHour(Base):
-    __tablename__ = "report_hours"
+class TotalsColumns:
+    """The :class:`Totals` counters as columns (shared by the hourly and daily rollups)."""
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    day: Mapped[date] = mapped_column(Date)  # the call center's local day
-    hour: Mapped[int] = mapped_column(SmallInteger)  # local hour, 0-23
-    queue: Mapped[str] = mapped_column(String(80))  # "" = not through a queue
-    agent: Mapped[str] = mapped_column(String(128))  # interface key ("" = no agent)
     agent_name: Mapped[str | None] = mapped_column(String(255))
-    sl_seconds: Mapped[int] = mapped_column(Integer)  # the threshold these figures used
     offered: Mapped[int] = mapped_column(Integer, default=0)
     answered: Mapped[int] = mapped_column(Integer, default=0)
     abandoned: Mapped[int] = mapped_column(Integer, default=0)
@@ -88,10 +82,70 @@ class ReportHour(Base):
     outbound_answered: Mapped[int] = mapped_column(Integer, default=0)
     outbound_talk_seconds: Mapped[float] = mapped_column(Float, default=0.0)
 
+
+class ReportHour(TotalsColumns, Base):
+    """The calls that started in one local hour, per queue and agent."""
+
+    __tablename__ = "report_hours"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    day: Mapped[date] = mapped_column(Date)  # the call center's local day
+    hour: Mapped[int] = mapped_column(SmallInteger)  # local hour, 0-23
+    queue: Mapped[str] = mapped_column(String(80))  # "" = not through a queue
+    agent: Mapped[str] = mapped_column(String(128))  # interface key ("" = no agent)
+    sl_seconds: Mapped[int] = mapped_column(Integer)  # the threshold these figures used
+
     __table_args__ = (
         Index("uq_report_hours_bucket", "day", "hour", "queue", "agent", unique=True),
         Index("ix_report_hours_agent_day", "agent", "day"),
     )
+
+
+class ReportDay(TotalsColumns, Base):
+    """The sum of a local day's `report_hours` rows, per queue and agent (month reports)."""
+
+    __tablename__ = "report_days"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    day: Mapped[date] = mapped_column(Date)
+    queue: Mapped[str] = mapped_column(String(80))
+    agent: Mapped[str] = mapped_column(String(128))
+    sl_min: Mapped[int] = mapped_column(Integer)  # thresholds used that day (equal unless
+    sl_max: Mapped[int] = mapped_column(Integer)  # the setting changed during the day)
+
+    __table_args__ = (
+        Index("uq_report_days_bucket", "day", "queue", "agent", unique=True),
+        Index("ix_report_days_agent_day", "agent", "day"),
+    )
+
+
+_HOURS = cast(Table, ReportHour.__table__)
+_DAYS = cast(Table, ReportDay.__table__)
+
+
+def _days_from_hours(days: list[date]) -> Any:
+    """INSERT INTO report_days SELECT … FROM report_hours for these days."""
+    sums = []
+    for name in Totals.column_names():
+        column = getattr(ReportHour, name)
+        sums.append(
+            (func.max(column) if name == "max_hold_seconds" else func.sum(column)).label(name)
+        )
+    source = (
+        select(
+            ReportHour.day,
+            ReportHour.queue,
+            ReportHour.agent,
+            func.max(ReportHour.agent_name).label("agent_name"),
+            func.min(ReportHour.sl_seconds).label("sl_min"),
+            func.max(ReportHour.sl_seconds).label("sl_max"),
+            *sums,
+        )
+        .where(ReportHour.day.in_(days))
+        .group_by(ReportHour.day, ReportHour.queue, ReportHour.agent)
+    )
+    names = ["day", "queue", "agent", "agent_name", "sl_min", "sl_max", *Totals.column_names()]
+    return _DAYS.insert().from_select(names, source)
 
 
 class RollupState(Base):
@@ -279,6 +333,11 @@ class RollupStore:
                 written += await self._refresh_day(day)
             return written
 
+    async def rebuild_all(self) -> None:
+        """Recompute every day that has calls, and move the watermark past them all."""
+        async with self._lock:
+            await self._rebuild_all_locked()
+
     async def _rebuild_all_locked(self) -> None:
         async with self.db.session() as session:
             first, last, top = (
@@ -292,6 +351,7 @@ class RollupStore:
             ).one()
         async with self.db.transaction() as session:
             await session.execute(delete(ReportHour))
+            await session.execute(delete(ReportDay))
         if first is not None:
             tz = self.config.timezone
             lo = first.astimezone(tz).date()
@@ -343,8 +403,13 @@ class RollupStore:
                             )
                         )
                     values = [_row_values(key, row) for key, row in rows.items()]
-                    for i in range(0, len(values), 1000):
-                        await session.execute(insert(ReportHour), values[i : i + 1000])
+                    if values:
+                        # Core executemany: no per-row RETURNING of the ORM bulk path
+                        connection = await session.connection()
+                        await connection.execute(_HOURS.insert(), values)
+                    touched = sorted(days or {day for day, _ in buckets or []})
+                    await session.execute(delete(ReportDay).where(ReportDay.day.in_(touched)))
+                    await session.execute(_days_from_hours(touched))
                     return len(values)
             except (IntegrityError, DBAPIError) as exc:
                 # another process replaced the same hour at the same moment: do it again

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from trubka.cli.db import db
+from trubka.cli.reports import reports
 from trubka.cli.telephony import calls, replay
 
 
@@ -17,3 +18,4 @@ def main() -> None:
 main.add_command(replay)
 main.add_command(calls)
 main.add_command(db)
+main.add_command(reports)
