@@ -207,11 +207,20 @@ class _Builder:
     def queue(self, name: str) -> dict[str, Any]:
         queue = self.state.queues.get(name) or Queue(name)
         members = []
+        listed = set()
         for key in sorted(queue.members):
             agent = self.state.agents.get(key)
             if agent is None or name not in agent.memberships:
                 continue
+            listed.add(key)
             members.append(self.member(agent, agent.memberships[name]))
+        for agent in self.state.agents.values():
+            # an agent taking this queue's call before the member list is known (no resync yet)
+            if agent.key in listed:
+                continue
+            call = self.state.call_of_agent(agent.key)
+            if call is not None and call.queue == name:
+                members.append(self.agent(agent))
         members.sort(key=lambda m: (m["name"] or "", m["interface"]))
         waiting = self.waiting(queue)
         counts = {state: 0 for state in COUNTED_STATES}
