@@ -262,6 +262,17 @@ class Aggregator:
         return rows
 
 
+def _merged(spans: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
+    """Adjacent or overlapping UTC spans joined (fewer, larger aggregate queries)."""
+    merged: list[tuple[datetime, datetime]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
+
+
 def _row_values(key: RowKey, row: RowTotals) -> dict[str, Any]:
     day, hour, queue, agent = key
     values: dict[str, Any] = {
@@ -364,42 +375,49 @@ class RollupStore:
 
     async def _refresh_day(self, day: date) -> int:
         tz = self.config.timezone
-        start, end = local_midnight(day, tz), local_midnight(day + timedelta(days=1), tz)
-        return await self._replace(start, end, days=[day], buckets=None)
+        span = (local_midnight(day, tz), local_midnight(day + timedelta(days=1), tz))
+        return await self._replace([span], days=[day], buckets=[])
 
     async def _refresh_buckets(self, buckets: Iterable[Bucket]) -> None:
+        """Recompute these local hours (whole days when most of a day is touched)."""
         by_day: dict[date, set[int]] = {}
         for day, hour in buckets:
             by_day.setdefault(day, set()).add(hour)
         tz = self.config.timezone
-        for day, hours in sorted(by_day.items()):
-            if len(hours) > 6:
-                await self._refresh_day(day)
+        spans: list[tuple[datetime, datetime]] = []
+        days: list[date] = []
+        hours: list[Bucket] = []
+        for day, wanted in sorted(by_day.items()):
+            if len(wanted) > 6:
+                days.append(day)
+                spans.append((local_midnight(day, tz), local_midnight(day + timedelta(days=1), tz)))
                 continue
-            for hour in sorted(hours):
+            for hour in sorted(wanted):
                 span = hour_range(day, hour, tz)
                 if span is not None:
-                    await self._replace(span[0], span[1], days=None, buckets=[(day, hour)])
+                    hours.append((day, hour))
+                    spans.append(span)
+        if spans:
+            await self._replace(_merged(spans), days=days, buckets=hours)
 
     async def _replace(
-        self,
-        start: datetime,
-        end: datetime,
-        *,
-        days: list[date] | None,
-        buckets: list[Bucket] | None,
+        self, spans: list[tuple[datetime, datetime]], *, days: list[date], buckets: list[Bucket]
     ) -> int:
-        """Aggregate [start, end) and replace the rollup rows of those days or hours."""
+        """Aggregate the UTC spans and replace the rollup rows of those days and hours,
+        in one transaction."""
         for attempt in range(5):
             try:
                 async with self.db.transaction() as session:
-                    rows = await self.aggregator.aggregate(session, start, end)
-                    if days is not None:
+                    rows: dict[RowKey, RowTotals] = {}
+                    for start, end in spans:
+                        rows.update(await self.aggregator.aggregate(session, start, end))
+                    if days:
                         await session.execute(delete(ReportHour).where(ReportHour.day.in_(days)))
-                    if buckets is not None:
+                    for i in range(0, len(buckets), 200):
+                        chunk = buckets[i : i + 200]
                         await session.execute(
                             delete(ReportHour).where(
-                                tuple_(ReportHour.day, ReportHour.hour).in_(buckets)
+                                tuple_(ReportHour.day, ReportHour.hour).in_(chunk)
                             )
                         )
                     values = [_row_values(key, row) for key, row in rows.items()]
@@ -407,15 +425,15 @@ class RollupStore:
                         # Core executemany: no per-row RETURNING of the ORM bulk path
                         connection = await session.connection()
                         await connection.execute(_HOURS.insert(), values)
-                    touched = sorted(days or {day for day, _ in buckets or []})
+                    touched = sorted(set(days) | {day for day, _ in buckets})
                     await session.execute(delete(ReportDay).where(ReportDay.day.in_(touched)))
                     await session.execute(_days_from_hours(touched))
                     return len(values)
             except (IntegrityError, DBAPIError) as exc:
-                # another process replaced the same hour at the same moment: do it again
+                # another process replaced the same hours at the same moment: do it again
                 if attempt == 4:
                     raise
-                log.info("rollup refresh of %s–%s collided, retrying: %s", start, end, exc)
+                log.info("rollup refresh collided, retrying: %s", exc)
                 await asyncio.sleep(0.05 * (attempt + 1))
         return 0  # pragma: no cover - the loop returns or raises
 

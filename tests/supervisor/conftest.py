@@ -24,10 +24,17 @@ class Reporting:
     missed: MissedCalls
 
 
-def reporting(db: Database, timezone: str = TIMEZONE, levels: dict[str, int] | None = None) -> Reporting:
+def reporting(
+    db: Database, timezone: str = TIMEZONE, levels: dict[str, int] | None = None
+) -> Reporting:
     config = ReportConfig.create(timezone, 20, SERVICE_LEVELS if levels is None else levels)
     return Reporting(
-        db, config, CallStore(db), RollupStore(db, config), ReportService(db, config), MissedCalls(db, config)
+        db,
+        config,
+        CallStore(db),
+        RollupStore(db, config),
+        ReportService(db, config),
+        MissedCalls(db, config),
     )
 
 

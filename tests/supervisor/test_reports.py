@@ -84,7 +84,9 @@ async def test_queue_report_per_day_and_hour(known: Reporting) -> None:
 
 
 async def test_agent_report(known: Reporting) -> None:
-    rows = by(await known.reports.agents(parse_period("2026-11-02", "2026-11-02")), "agent_interface")
+    rows = by(
+        await known.reports.agents(parse_period("2026-11-02", "2026-11-02")), "agent_interface"
+    )
     assert set(rows) == {"Local/101@agents", "Local/102@agents", "Local/103@agents"}
     a101 = rows["Local/101@agents"]
     assert a101["agent_name"] == "Agent 101"
@@ -93,11 +95,19 @@ async def test_agent_report(known: Reporting) -> None:
     assert a101["talk_seconds"] == 450.3  # 100 + 200 + 100 (AgentComplete) + 50.3 (direct)
     assert a101["aht_seconds"] == 112.6
     assert a101["asa_seconds"] == 11.1  # (5 + 20 + 15 + 4.4) / 4
-    assert (a101["outbound"], a101["outbound_answered"], a101["outbound_talk_seconds"]) == (1, 1, 40.3)
+    assert (a101["outbound"], a101["outbound_answered"], a101["outbound_talk_seconds"]) == (
+        1,
+        1,
+        40.3,
+    )
     a102 = rows["Local/102@agents"]
     assert (a102["answered"], a102["answered_within_sl"], a102["talk_seconds"]) == (2, 1, 360.0)
     assert (a102["aht_seconds"], a102["asa_seconds"]) == (180.0, 10.5)
-    assert (a102["outbound"], a102["outbound_answered"], a102["outbound_talk_seconds"]) == (2, 1, 90.3)
+    assert (a102["outbound"], a102["outbound_answered"], a102["outbound_talk_seconds"]) == (
+        2,
+        1,
+        90.3,
+    )
     a103 = rows["Local/103@agents"]
     assert (a103["answered"], a103["answered_within_sl"], a103["aht_seconds"]) == (2, 2, 150.0)
 
@@ -110,7 +120,10 @@ async def test_agent_report_filters_and_days(known: Reporting) -> None:
     sales = await known.reports.agents(period, queue="sales")
     assert [(row["agent_interface"], row["answered"]) for row in sales] == [("Local/103@agents", 2)]
     daily = await known.reports.agents(period, agent="Local/103@agents", group=Group.DAY)
-    assert [(row["day"], row["answered"]) for row in daily] == [("2026-11-02", 2), ("2026-11-03", 1)]
+    assert [(row["day"], row["answered"]) for row in daily] == [
+        ("2026-11-02", 2),
+        ("2026-11-03", 1),
+    ]
     assert await known.reports.agents(period, agent="PJSIP/999") == []
 
 
@@ -127,7 +140,9 @@ async def test_missed_calls_and_who_called_back(known: Reporting) -> None:
     assert rows["13"]["wait_seconds"] == 25.4 and rows["13"]["queue"] is None
     assert all(rows[n]["returned"] is None for n in ("5", "6", "8", "11", "13"))
     assert all(row["callback_task"] is None for row in result["calls"])
-    page = await known.missed.list(parse_period("2026-11-02", "2026-11-02"), queue="support", limit=2, offset=1)
+    page = await known.missed.list(
+        parse_period("2026-11-02", "2026-11-02"), queue="support", limit=2, offset=1
+    )
     assert [row["linkedid"].split(".")[1] for row in page["calls"]] == ["6", "5"]
     assert page["total"] == 4
     with pytest.raises(ReportParameterError):
