@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from telephony.codec import Frame
+from telephony.domain import DomainEvent
 from telephony.pipeline import EventPipeline
 from telephony.reducer import CallState, ReducerConfig
 from telephony.replay import load_index
@@ -42,3 +43,15 @@ def event(name: str, **headers: str) -> Callable[[Frame], bool]:
         return all(frame.headers.get(k.lower()) == v for k, v in headers.items())
 
     return match
+
+
+def domain_events(path: Path) -> tuple[list[DomainEvent], float]:
+    """Every domain event of a trace (recorded chunking and clock), and its last moment."""
+    data = path.read_bytes()
+    index = load_index(path)
+    assert index, f"{path} has no read index"
+    pipeline = EventPipeline(state=CallState(config=ReducerConfig()))
+    events: list[DomainEvent] = []
+    for at, offset, length in index:
+        events.extend(pipeline.feed(data[offset : offset + length], at))
+    return events, index[-1][0]
