@@ -30,11 +30,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from crm.database import Database, upgrade  # noqa: E402
-from supervisor.config import ReportConfig  # noqa: E402
-from supervisor.periods import ReportPeriod  # noqa: E402
-from supervisor.reports import Group, ReportService  # noqa: E402
-from supervisor.rollups import RollupStore  # noqa: E402
+from crm.database import Database, upgrade
+from supervisor.config import ReportConfig
+from supervisor.periods import ReportPeriod
+from supervisor.reports import Group, ReportService
+from supervisor.rollups import RollupStore
 
 COLUMNS = [
     "linkedid", "direction", "caller_number", "caller_name", "called_number", "queue",
@@ -52,7 +52,9 @@ def load() -> str:
     return f"load average {one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} cores"
 
 
-def generate(count: int, start: date, days: int, agents: int, seed: int = 7) -> Iterator[tuple[Any, ...]]:
+def generate(
+    count: int, start: date, days: int, agents: int, seed: int = 7
+) -> Iterator[tuple[Any, ...]]:
     """Call rows in time order, spread over the days with a business-hours profile."""
     rng = random.Random(seed)
     hours = list(range(24))
@@ -82,7 +84,12 @@ def generate(count: int, start: date, days: int, agents: int, seed: int = 7) -> 
             elif kind < 0.86:
                 disposition, answered_after, agent, talk = "abandoned", None, None, 0
             elif kind < 0.90:
-                disposition, answered_after, queue, hold = "answered", rng.randrange(2, 15), None, None
+                disposition, answered_after, queue, hold = (
+                    "answered",
+                    rng.randrange(2, 15),
+                    None,
+                    None,
+                )
             else:
                 direction, queue, hold = "outbound", None, None
                 called, number = number, agent.split("/")[1]
@@ -90,20 +97,25 @@ def generate(count: int, start: date, days: int, agents: int, seed: int = 7) -> 
                 disposition, answered_after = ("answered", 8) if answered else ("no-answer", None)
                 if not answered:
                     talk = 0
-            answered_at = started + timedelta(seconds=answered_after) if answered_after is not None else None
+            answered_at = (
+                started + timedelta(seconds=answered_after) if answered_after is not None else None
+            )
             wait = float(answered_after if answered_after is not None else (hold or 30))
             ended = (answered_at or started + timedelta(seconds=wait)) + timedelta(seconds=talk)
+            name = f"Agent {agent.split('/')[1]}" if agent else None
+            queue_talk = talk if (queue and disposition == "answered") else None
             yield (
-                linkedid, direction, number, None, called, queue, agent,
-                f"Agent {agent.split('/')[1]}" if agent else None, started, answered_at, ended,
-                wait + rng.random(), float(talk), disposition, "queue" if queue else None, None, None,
-                hold, talk if (queue and disposition == "answered") else None, "[]", None, False, "[]",
+                linkedid, direction, number, None, called, queue, agent, name, started,
+                answered_at, ended, wait + rng.random(), float(talk), disposition,
+                "queue" if queue else None, None, None, hold, queue_talk, "[]", None, False, "[]",
             )  # fmt: skip
 
 
 def month_of(start: date, days: int) -> ReportPeriod:
     """The first full calendar month inside the seeded range."""
-    first = date(start.year + (start.month // 12), start.month % 12 + 1, 1) if start.day > 1 else start
+    first = (
+        date(start.year + (start.month // 12), start.month % 12 + 1, 1) if start.day > 1 else start
+    )
     nxt = date(first.year + (first.month // 12), first.month % 12 + 1, 1)
     last = nxt - timedelta(days=1)
     assert (last - start).days < days, "seed at least two months"
@@ -165,7 +177,8 @@ async def timed(label: str, work: Any, runs: int = 5) -> list[dict[str, Any]]:
         began = time.perf_counter()
         result = await work()
         times.append(time.perf_counter() - began)
-    print(f"  {label:<38} cold {times[0]:7.3f} s   warm {min(times[1:]):7.3f} s   ({len(result)} rows)")
+    cold, warm = times[0], min(times[1:])
+    print(f"  {label:<38} cold {cold:7.3f} s   warm {warm:7.3f} s   ({len(result)} rows)")
     return result
 
 
@@ -194,7 +207,9 @@ async def measure(url: str, period: ReportPeriod, config: ReportConfig) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--calls", type=int, default=300_000)
     parser.add_argument("--full", action="store_true", help="10,000,000 calls over 4 months")
     parser.add_argument("--days", type=int, default=92)
@@ -216,7 +231,8 @@ def main() -> None:
         url = f"sqlite+aiosqlite:///{path}"
         upgrade(url)
         print("SQLite:")
-        print(f"  seeded in {seed_sqlite(path, count, start, days, args.agents):7.1f} s ({path.stat().st_size / 2**30:.2f} GiB)")
+        seconds = seed_sqlite(path, count, start, days, args.agents)
+        print(f"  seeded in {seconds:7.1f} s ({path.stat().st_size / 2**30:.2f} GiB)")
         asyncio.run(measure(url, period, config))
         if not args.keep:
             for file in folder.iterdir():
