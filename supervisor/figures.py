@@ -37,8 +37,7 @@ class Totals:
     outbound_talk_seconds: float = 0.0
 
     def add(self, other: Totals) -> None:
-        for f in fields(self):
-            name = f.name
+        for name in _NAMES:
             if name == "max_hold_seconds":
                 self.max_hold_seconds = max(self.max_hold_seconds, other.max_hold_seconds)
             else:
@@ -98,10 +97,13 @@ class Totals:
 
     @classmethod
     def column_names(cls) -> list[str]:
-        return [f.name for f in fields(cls)]
+        return list(_NAMES)
 
     def as_dict(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        return {name: getattr(self, name) for name in _NAMES}
+
+
+_NAMES = tuple(f.name for f in fields(Totals))
 
 
 def _ratio(part: float, whole: float, scale: float = 1.0) -> float | None:

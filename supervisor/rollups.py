@@ -164,8 +164,12 @@ class RowTotals:
     sl_seconds: int
 
 
-def _slot_sql(dialect: str) -> str:
-    """`YYYY-MM-DD HH:MM` of the 15-minute UTC slot a call started in."""
+def _slot_sql(dialect: str, *, hourly: bool) -> str:
+    """`YYYY-MM-DD HH:MM` of the 15-minute (or whole-hour) UTC slot a call started in."""
+    if hourly:
+        if dialect == "sqlite":
+            return "substr(started_at, 1, 14) || '00'"
+        return "to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:00')"
     if dialect == "sqlite":  # UTCDateTime keeps naive UTC text: 'YYYY-MM-DD HH:MM:SS.ffffff'
         return (
             "substr(started_at, 1, 14) || "
@@ -201,8 +205,8 @@ class Aggregator:
         )
         hold = "COALESCE(queue_hold_seconds, wait_seconds)"
         talk = "COALESCE(queue_talk_seconds, talk_seconds)"
-        sql = f"""
-            SELECT {_slot_sql(dialect)} AS slot,
+        sql = """
+            SELECT {slot} AS slot,
                    COALESCE(queue, '') AS queue,
                    COALESCE(agent_interface, '') AS agent,
                    direction, disposition,
@@ -212,8 +216,15 @@ class Aggregator:
             WHERE started_at >= :start AND started_at < :end
             GROUP BY 1, 2, 3, 4, 5, 6
         """
-        self.statement = text(sql).bindparams(
-            bindparam("start", type_=UTCDateTime()), bindparam("end", type_=UTCDateTime())
+        sql = sql.replace("{hold}", hold).replace("{talk}", talk).replace("{threshold}", threshold)
+        times = (bindparam("start", type_=UTCDateTime()), bindparam("end", type_=UTCDateTime()))
+        self.statement = text(sql.replace("{slot}", _slot_sql(dialect, hourly=False))).bindparams(
+            *times
+        )
+        # where the zone's offset is whole hours and does not change within the span, UTC
+        # hours map to local hours: four times fewer groups to read
+        self.hourly = text(sql.replace("{slot}", _slot_sql(dialect, hourly=True))).bindparams(
+            *times
         )
         self.params = params
 
@@ -221,9 +232,17 @@ class Aggregator:
         self, session: AsyncSession, start: datetime, end: datetime
     ) -> dict[RowKey, RowTotals]:
         """Rollup rows of the calls started in [start, end) (UTC, slot-aligned)."""
-        result = await session.execute(self.statement, {**self.params, "start": start, "end": end})
-        rows: dict[RowKey, RowTotals] = {}
         tz = self.config.timezone
+        offset = start.astimezone(tz).utcoffset()
+        steady = (
+            offset is not None
+            and offset == (end - timedelta(microseconds=1)).astimezone(tz).utcoffset()
+            and offset.total_seconds() % 3600 == 0
+            and start.minute == 0
+        )
+        statement = self.hourly if steady else self.statement
+        result = await session.execute(statement, {**self.params, "start": start, "end": end})
+        rows: dict[RowKey, RowTotals] = {}
         buckets: dict[str, Bucket] = {}
         for (
             slot,
