@@ -314,6 +314,7 @@ class RollupStore:
         self.config = config
         self.batch = batch
         self.aggregator = Aggregator(config, db.dialect)
+        self.version = 0  # goes up whenever rollup rows change (for caches of today's figures)
         self._lock = asyncio.Lock()
 
     # --- hooks -------------------------------------------------------------------------
@@ -447,7 +448,8 @@ class RollupStore:
                     touched = sorted(set(days) | {day for day, _ in buckets})
                     await session.execute(delete(ReportDay).where(ReportDay.day.in_(touched)))
                     await session.execute(_days_from_hours(touched))
-                    return len(values)
+                self.version += 1
+                return len(values)
             except (IntegrityError, DBAPIError) as exc:
                 # another process replaced the same hours at the same moment: do it again
                 if attempt == 4:

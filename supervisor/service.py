@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from typing import Any
 
 from crm.call_writer import CallWriter
@@ -14,7 +15,7 @@ from supervisor.agent_time import AgentTimeRecorder
 from supervisor.config import ReportConfig
 from supervisor.live import LiveDirectory, NoDirectory, build_live_view, wanted
 from supervisor.missed import CallbackTasks, MissedCalls
-from supervisor.reports import ReportService
+from supervisor.reports import ReportService, TodayFigures
 from supervisor.rollups import RollupStore
 from telephony.domain import AgentStateChanged, DomainEvent
 from telephony.reducer import CallState
@@ -22,6 +23,8 @@ from trubka.bus import EventBus
 from trubka.tasks import TaskSet
 
 log = logging.getLogger(__name__)
+
+TODAY_MAX_AGE = 30.0  # seconds
 
 
 @dataclass(eq=False)
@@ -32,6 +35,7 @@ class Supervisor:
     missed: MissedCalls
     agent_time: AgentTimeRecorder
     directory: LiveDirectory
+    _today: tuple[tuple[date, int], float, TodayFigures] | None = field(default=None, repr=False)
 
     @classmethod
     def create(
@@ -73,11 +77,25 @@ class Supervisor:
         """After the tasks are stopped: store the agent state intervals still open."""
         await self.agent_time.stop()
 
-    async def live_view(self, state: CallState, now: float | None = None) -> dict[str, Any]:
-        moment = time.time() if now is None else now
-        from datetime import UTC, datetime
+    async def today(self, now: float) -> TodayFigures:
+        """Today's figures, read again when calls were rolled up, the day changed, or
+        (for the agents' state times) after `TODAY_MAX_AGE` seconds."""
+        day = datetime.fromtimestamp(now, UTC).astimezone(self.config.timezone).date()
+        cached = self._today
+        if (
+            cached is not None
+            and cached[0] == (day, self.rollups.version)
+            and now - cached[1] < TODAY_MAX_AGE
+        ):
+            return cached[2]
+        figures = await self.reports.today(datetime.fromtimestamp(now, UTC))
+        self._today = ((day, self.rollups.version), now, figures)
+        return figures
 
-        today = await self.reports.today(datetime.fromtimestamp(moment, UTC))
+    async def live_view(self, state: CallState, now: float | None = None) -> dict[str, Any]:
+        """The live view document (what `GET /api/live` answers and the feed pushes)."""
+        moment = time.time() if now is None else now
+        today = await self.today(moment)
         interfaces, numbers = wanted(state)
         directory = await self.directory.resolve(interfaces, numbers)
         return build_live_view(state, moment, today, self.config, directory)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Any
 
 import pytest
@@ -9,8 +10,12 @@ import pytest
 from supervisor.errors import ReportParameterError
 from supervisor.periods import parse_period
 from supervisor.reports import Group
+from supervisor.service import Supervisor
+from tests.conftest import trace_path
 from tests.supervisor.conftest import Reporting
-from tests.supervisor.dataset import CALLS, number
+from tests.supervisor.dataset import CALLS, MSK, call, number
+from tests.supervisor.traces import event, run_until
+from trubka.bus import EventBus
 
 
 def by(rows: list[dict[str, Any]], key: str) -> dict[Any, dict[str, Any]]:
@@ -160,3 +165,29 @@ async def test_storing_again_counts_nothing_twice(known: Reporting) -> None:
     assert await known.rollups.rebuild(period) > 0
     assert await known.reports.queues(period, group=Group.HOUR) == before
     assert await known.reports.agents(period) == agents_before
+
+
+async def test_todays_figures_are_read_again_when_calls_are_rolled_up(known: Reporting) -> None:
+    supervisor = Supervisor.create(
+        known.db,
+        EventBus(),
+        timezone="Europe/Moscow",
+        service_level_seconds=20,
+        queue_service_levels={},
+    )
+    noon = datetime(2026, 11, 2, 12, 0, tzinfo=MSK).timestamp()
+    first = await supervisor.today(noon)
+    assert first.day == date(2026, 11, 2) and first.queue("support")["offered"] == 9
+    assert await supervisor.today(noon + 5) is first  # nothing new: the cached figures
+    late = call(
+        99, "2026-11-02 16:00:00", queue="support", agent=None, disposition="abandoned", hold=3
+    )
+    await known.calls.save([late])
+    await supervisor.rollups.after_save([late])
+    again = await supervisor.today(noon + 6)
+    assert again.queue("support")["offered"] == 10
+    assert (await supervisor.today(noon + 86400)).day == date(2026, 11, 3)
+    state, _ = run_until(trace_path("01-queue-answered.ami"), event("AgentConnect"))
+    view = await supervisor.live_view(state, noon)
+    assert view["day"] == "2026-11-02"
+    assert next(q for q in view["queues"] if q["queue"] == "support")["today"]["offered"] == 10
