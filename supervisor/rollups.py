@@ -43,7 +43,7 @@ from sqlalchemy import (
     text,
     tuple_,
 )
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -309,18 +309,48 @@ def _row_values(key: RowKey, row: RowTotals) -> dict[str, Any]:
 class RollupStore:
     """Maintains `report_hours`. One per process; its refreshes are serialized."""
 
-    def __init__(self, db: Database, config: ReportConfig, *, batch: int = 20_000) -> None:
+    def __init__(
+        self, db: Database, config: ReportConfig, *, batch: int = 20_000, retry_delay: float = 1.0
+    ) -> None:
         self.db = db
         self.config = config
         self.batch = batch
+        self.retry_delay = retry_delay
+        self._pending = asyncio.Event()
+        self._pending.set()  # the first run catches up with whatever was stored meanwhile
+        self._settled = asyncio.Event()
         self.aggregator = Aggregator(config, db.dialect)
         self.version = 0  # goes up whenever rollup rows change (for caches of today's figures)
         self._lock = asyncio.Lock()
 
     # --- hooks -------------------------------------------------------------------------
     async def after_save(self, records: Sequence[CallRecord]) -> None:
-        """`CallWriter.after_save` hook: roll up everything stored since the watermark."""
+        """Roll up everything stored since the watermark, now (tests, commands)."""
         await self.catch_up()
+
+    async def notify(self, records: Sequence[CallRecord]) -> None:
+        """`CallWriter.after_save` hook: wake :meth:`run`; never makes the writer wait."""
+        self._settled.clear()
+        self._pending.set()
+
+    async def run(self) -> None:
+        """Roll up stored calls whenever notified (a tracked background task)."""
+        while True:
+            await self._pending.wait()
+            self._pending.clear()
+            try:
+                await self.catch_up()
+            except (SQLAlchemyError, OSError) as exc:
+                log.error("report rollups failed, retrying in %.0fs: %s", self.retry_delay, exc)
+                self._pending.set()
+                await asyncio.sleep(self.retry_delay)
+                continue
+            if not self._pending.is_set():
+                self._settled.set()
+
+    async def settled(self) -> None:
+        """Wait until :meth:`run` has rolled up everything it was told about."""
+        await self._settled.wait()
 
     async def catch_up(self) -> int:
         """Recompute the hours of every call above the watermark; returns the calls seen."""

@@ -62,16 +62,13 @@ class Supervisor:
 
     def attach(self, writer: CallWriter) -> None:
         """Keep the rollups up to date as the call writer stores calls."""
-        writer.after_save.append(self.rollups.after_save)
+        writer.after_save.append(self.rollups.notify)
 
     def start(self, tasks: TaskSet) -> None:
-        tasks.start(self._catch_up(), name="report-rollups-catch-up")
+        """The rollup maintainer (it first catches up with calls stored while away) and
+        the agent state recorder."""
+        tasks.start(self.rollups.run(), name="report-rollups")
         tasks.start(self.agent_time.run(), name="agent-time")
-
-    async def _catch_up(self) -> None:
-        seen = await self.rollups.catch_up()
-        if seen:
-            log.info("report rollups: rolled up %d call(s) stored while away", seen)
 
     async def stop(self) -> None:
         """After the tasks are stopped: store the agent state intervals still open."""

@@ -200,6 +200,30 @@ async def test_call_writer_keeps_the_rollups_up_to_date(db: Database) -> None:
     assert await r.rollups.watermark() == max(row.id for row in await all_calls(db))
 
 
+async def test_the_background_maintainer_never_holds_up_the_writer(db: Database) -> None:
+    r = reporting(db)
+    early = generated(30, datetime(2026, 11, 2, 6, 0, tzinfo=UTC), timedelta(hours=5), seed=6)
+    await r.calls.save(early)  # stored while Trubka was down
+    bus: EventBus[DomainEvent] = EventBus()
+    writer = CallWriter(r.calls, bus.subscribe("call-writer", kinds=[CallEnded]), batch_size=5)
+    writer.after_save.append(r.rollups.notify)
+    tasks = [asyncio.create_task(writer.run()), asyncio.create_task(r.rollups.run())]
+    try:
+        calls = generated(40, datetime(2026, 11, 2, 9, 0, tzinfo=UTC), timedelta(hours=8), seed=7)
+        bus.publish(CallEnded(c) for c in calls)
+        await writer.drain()
+        async with asyncio.timeout(10):
+            await r.rollups.settled()
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    assert_same(
+        await stored_hours(db), direct(await all_calls(db), r.config.timezone, {"sales": 30})
+    )
+    assert await r.rollups.watermark() == len(early) + len(calls)
+
+
 async def test_calls_stored_while_away_are_rolled_up_at_start(db: Database) -> None:
     r = reporting(db)
     calls = generated(40, datetime(2026, 11, 2, 6, 0, tzinfo=UTC), timedelta(hours=30), seed=3)
