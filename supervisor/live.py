@@ -123,29 +123,24 @@ class _Builder:
         return derived.value, since
 
     def current_call(self, agent: Agent) -> dict[str, Any] | None:
+        """The call an agent is ringing for or talking on: the customer, and for how long."""
         call = self.state.call_of_agent(agent.key)
         if call is None:
             return None
         talking = call.linkedid in agent.calls
-        number = self.number(
-            call.outbound_number
-            if call.outbound_leg == call.customer_leg and call.outbound_number
-            else call.caller_num
-        )
-        ring_since = next((r.since for r in call.rings.values() if r.agent == agent.key), None)
-        since = (
-            call.answered_at
-            if talking and call.answered_at is not None
-            else ring_since or call.started_at
-        )
+        outbound = bool(call.outbound_number) and call.outbound_leg == call.customer_leg
+        number = self.number(call.outbound_number if outbound else call.caller_num)
+        if talking and call.answered_at is not None:
+            since = call.answered_at
+        else:
+            rings = [r.since for r in call.rings.values() if r.agent == agent.key]
+            since = min(rings) if rings else call.started_at
         return {
             "linkedid": call.linkedid,
             "state": "talking" if talking else "ringing",
-            "direction": "outbound"
-            if call.outbound_number and call.outbound_leg == call.customer_leg
-            else "inbound",
+            "direction": "outbound" if outbound else "inbound",
             "caller_number": number,
-            "caller_name": call.caller_name,
+            "caller_name": None if outbound else call.caller_name,
             "contact": self.contact(number),
             "queue": call.queue,
             "seconds": _seconds(self.now, since),
