@@ -5,6 +5,7 @@
     python bench/reports.py --full          # 10,000,000 calls, as the issue asks
     python bench/reports.py --calls 2000000 --backend sqlite
 
+Agent state time (pause, wrap-up …) is seeded too, for every agent and working hour.
 Prints the seeding time, the rollup build time, and for a month (the busiest full
 month of the seeded range) the queue report and the per-agent report, each timed cold
 (first run) and warm (best of 5). Target: ≤ 1 s each. The machine may be shared: the
@@ -111,6 +112,30 @@ def generate(
             )  # fmt: skip
 
 
+STATES = [
+    ("available", ""),
+    ("on_call", ""),
+    ("wrap_up", ""),
+    ("paused", "lunch"),
+    ("paused", "training"),
+]
+STATE_COLUMNS = ["day", "hour", "agent", "state", "reason", "seconds"]
+
+
+def agent_hours(start: date, days: int, agents: int, seed: int = 11) -> Iterator[tuple[Any, ...]]:
+    """Time per state for every agent and working hour (as the state recorder stores it)."""
+    rng = random.Random(seed)
+    for d in range(days):
+        day = start + timedelta(days=d)
+        for hour in range(8, 21):
+            for a in range(agents):
+                left = 3600.0
+                for state, reason in STATES:
+                    seconds = rng.random() * left / 2
+                    left -= seconds
+                    yield (day, hour, f"PJSIP/{2001 + a}", state, reason, seconds)
+
+
 def month_of(start: date, days: int) -> ReportPeriod:
     """The first full calendar month inside the seeded range."""
     first = (
@@ -144,6 +169,15 @@ def seed_sqlite(path: Path, count: int, start: date, days: int, agents: int) -> 
             batch.clear()
     if batch:
         conn.executemany(sql, batch)
+    conn.executemany(
+        f"INSERT INTO agent_state_hours ({', '.join(STATE_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?)",
+        ((d.isoformat(), *rest) for d, *rest in agent_hours(start, days, agents)),
+    )
+    conn.execute(
+        "INSERT INTO agent_state_days (day, agent, state, reason, seconds) "
+        "SELECT day, agent, state, reason, SUM(seconds) FROM agent_state_hours "
+        "GROUP BY day, agent, state, reason"
+    )
     conn.commit()
     conn.execute("ANALYZE")
     conn.close()
@@ -164,7 +198,12 @@ async def seed_postgres(url: str, count: int, start: date, days: int, agents: in
                 batch.clear()
         if batch:
             await conn.copy_records_to_table("calls", records=batch, columns=COLUMNS)
-        await conn.execute("ANALYZE calls")
+        await conn.copy_records_to_table(
+            "agent_state_hours",
+            records=list(agent_hours(start, days, agents)),
+            columns=STATE_COLUMNS,
+        )
+        await conn.execute("ANALYZE")
     finally:
         await conn.close()
     return time.perf_counter() - began

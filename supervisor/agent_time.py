@@ -54,6 +54,23 @@ class AgentStateHour(Base):
     )
 
 
+class AgentStateDay(Base):
+    """The sum of a day's `agent_state_hours` (month reports read this)."""
+
+    __tablename__ = "agent_state_days"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    day: Mapped[date] = mapped_column(Date)
+    agent: Mapped[str] = mapped_column(String(128))
+    state: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(String(80))
+    seconds: Mapped[float] = mapped_column(Float)
+
+    __table_args__ = (
+        Index("uq_agent_state_days_bucket", "day", "agent", "state", "reason", unique=True),
+    )
+
+
 @dataclass(slots=True)
 class OpenState:
     state: str
@@ -172,16 +189,33 @@ class AgentTimeRecorder:
                 delay = min(delay * 2, 30.0)
 
     async def write(self, closed: dict[StateKey, float]) -> None:
+        """Add the seconds to the hourly and the daily rows (one transaction)."""
         insert = sqlite_insert if self.db.dialect == "sqlite" else pg_insert
-        values = [
+        hours = [
             {"day": d, "hour": h, "agent": a, "state": s, "reason": r, "seconds": sec}
             for (d, h, a, s, r), sec in sorted(closed.items())
         ]
+        by_day: dict[tuple[date, str, str, str], float] = {}
+        for (d, _h, a, s, r), sec in closed.items():
+            by_day[(d, a, s, r)] = by_day.get((d, a, s, r), 0.0) + sec
+        days = [
+            {"day": d, "agent": a, "state": s, "reason": r, "seconds": sec}
+            for (d, a, s, r), sec in sorted(by_day.items())
+        ]
         async with self.db.transaction() as session:
-            for i in range(0, len(values), 500):
-                statement = insert(AgentStateHour).values(values[i : i + 500])
-                statement = statement.on_conflict_do_update(
-                    index_elements=["day", "hour", "agent", "state", "reason"],
-                    set_={"seconds": AgentStateHour.seconds + statement.excluded.seconds},
+            for i in range(0, len(hours), 500):
+                hour_rows = insert(AgentStateHour).values(hours[i : i + 500])
+                await session.execute(
+                    hour_rows.on_conflict_do_update(
+                        index_elements=["day", "hour", "agent", "state", "reason"],
+                        set_={"seconds": AgentStateHour.seconds + hour_rows.excluded.seconds},
+                    )
                 )
-                await session.execute(statement)
+            for i in range(0, len(days), 500):
+                day_rows = insert(AgentStateDay).values(days[i : i + 500])
+                await session.execute(
+                    day_rows.on_conflict_do_update(
+                        index_elements=["day", "agent", "state", "reason"],
+                        set_={"seconds": AgentStateDay.seconds + day_rows.excluded.seconds},
+                    )
+                )

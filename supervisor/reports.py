@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, func, select
 
 from crm.database import Database
-from supervisor.agent_time import AgentStateHour
+from supervisor.agent_time import AgentStateDay, AgentStateHour
 from supervisor.config import ReportConfig
 from supervisor.errors import ReportParameterError
 from supervisor.figures import Totals, agent_figures, queue_figures
@@ -102,6 +102,16 @@ def _group_labels(group: Group, row: Any) -> dict[str, Any]:
 _FLOAT_TOTALS = frozenset(name for name in Totals.column_names() if name.endswith("_seconds"))
 
 
+def _labels(group: Group, values: tuple[Any, ...]) -> dict[str, Any]:
+    if group is Group.DAY:
+        return {"day": values[0].isoformat()}
+    if group is Group.HOUR:
+        return {"day": values[0].isoformat(), "hour": values[1]}
+    if group is Group.HOUR_OF_DAY:
+        return {"hour": values[0]}
+    return {}
+
+
 def _totals(row: Any) -> Totals:
     values: dict[str, Any] = {}
     for name in Totals.column_names():
@@ -173,67 +183,72 @@ class ReportService:
             query = query.where(table.agent == agent_key)
         if queue:
             query = query.where(table.queue == queue)
-        state_keys = _group_columns(group, AgentStateHour)
+        times: Any = AgentStateDay if table is ReportDay else AgentStateHour
+        state_keys = _group_columns(group, times)
         states: Select[Any] = (
             select(
                 *state_keys,
-                AgentStateHour.agent,
-                AgentStateHour.state,
-                AgentStateHour.reason,
-                func.sum(AgentStateHour.seconds).label("seconds"),
+                times.agent,
+                times.state,
+                times.reason,
+                func.sum(times.seconds).label("seconds"),
             )
-            .where(AgentStateHour.day >= period.start, AgentStateHour.day <= period.end)
-            .group_by(
-                *state_keys, AgentStateHour.agent, AgentStateHour.state, AgentStateHour.reason
-            )
+            .where(times.day >= period.start, times.day <= period.end)
+            .group_by(*state_keys, times.agent, times.state, times.reason)
         )
         if agent_key:
-            states = states.where(AgentStateHour.agent == agent_key)
+            states = states.where(times.agent == agent_key)
         async with self.db.session() as session:
             call_rows = (await session.execute(query)).all()
-            state_rows = (await session.execute(states)).all()
+            state_rows = (await session.execute(states)).tuples().all()
+        width = len(keys)
+        labels_of: dict[tuple[Any, ...], dict[str, Any]] = {}
+
+        def labels(values: tuple[Any, ...]) -> dict[str, Any]:
+            found = labels_of.get(values)
+            if found is None:
+                found = labels_of[values] = _labels(group, values)
+            return found
+
         rows: dict[tuple[Any, ...], dict[str, Any]] = {}
         for row in call_rows:
-            labels = _group_labels(group, row)
-            key = (*labels.values(), row.agent)
-            rows[key] = {
+            group_values = tuple(row[:width])
+            rows[(*group_values, row.agent)] = {
                 "agent_interface": row.agent,
                 "agent_name": row.agent_name,
-                **labels,
+                **labels(group_values),
                 **agent_figures(_totals(row)),
-                **_empty_states(),
             }
-        for row in state_rows:
-            labels = _group_labels(group, row)
-            key = (*labels.values(), row.agent)
-            item = rows.get(key)
-            if item is None:
-                if queue:
-                    continue  # a queue filter lists the agents who took that queue's calls
-                item = rows[key] = {
-                    "agent_interface": row.agent,
-                    "agent_name": None,
-                    **labels,
-                    **agent_figures(Totals()),
-                    **_empty_states(),
-                }
-            field = STATE_FIELDS.get(row.state)
+        seconds_of: dict[tuple[Any, ...], dict[str, float]] = {}
+        reasons_of: dict[tuple[Any, ...], dict[str, float]] = {}
+        for *group_values, agent_id, state, reason, seconds in state_rows:
+            field = STATE_FIELDS.get(state)
             if field is None:
                 continue
-            seconds = float(row.seconds or 0.0)
-            item[field] = round(item[field] + seconds, 1)
-            item["logged_in_seconds"] = round(item["logged_in_seconds"] + seconds, 1)
-            if row.state == "paused":
-                reason = row.reason or ""
-                reasons = item["pause_reasons"]
-                reasons[reason] = round(reasons.get(reason, 0.0) + seconds, 1)
-        for item in rows.values():
-            talk = item["talk_seconds"]
+            key = (*group_values, agent_id)
+            if key not in rows:
+                if queue:
+                    continue  # a queue filter lists the agents who took that queue's calls
+                rows[key] = {
+                    "agent_interface": agent_id,
+                    "agent_name": None,
+                    **labels(tuple(group_values)),
+                    **agent_figures(Totals()),
+                }
+            sums = seconds_of.setdefault(key, {})
+            sums[field] = sums.get(field, 0.0) + float(seconds or 0.0)
+            if state == "paused":
+                per_reason = reasons_of.setdefault(key, {})
+                per_reason[reason or ""] = per_reason.get(reason or "", 0.0) + float(seconds or 0.0)
+        for key, item in rows.items():
+            sums = seconds_of.get(key, {})
+            for field in STATE_FIELDS.values():
+                item[field] = round(sums.get(field, 0.0), 1)
+            item["logged_in_seconds"] = round(sum(sums.values()), 1)
+            item["pause_reasons"] = {r: round(s, 1) for r, s in reasons_of.get(key, {}).items()}
             answered = item["answered"]
-            wrap = item["wrap_up_seconds"]
-            item["aht_with_wrap_up_seconds"] = (
-                round((talk + wrap) / answered, 1) if answered else None
-            )
+            handled = item["talk_seconds"] + item["wrap_up_seconds"]
+            item["aht_with_wrap_up_seconds"] = round(handled / answered, 1) if answered else None
         return sorted(rows.values(), key=_agent_order)
 
     # --- today (the live view's figures) -----------------------------------------------
@@ -248,13 +263,6 @@ class ReportService:
             queues={row["queue"]: row for row in queues},
             agents={row["agent_interface"]: row for row in agents},
         )
-
-
-def _empty_states() -> dict[str, Any]:
-    states: dict[str, Any] = {field: 0.0 for field in STATE_FIELDS.values()}
-    states["logged_in_seconds"] = 0.0
-    states["pause_reasons"] = {}
-    return states
 
 
 def _agent_order(item: dict[str, Any]) -> tuple[Any, ...]:

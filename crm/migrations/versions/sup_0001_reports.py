@@ -1,4 +1,4 @@
-"""supervisor reports: hourly call rollups, their watermark, agent time per state
+"""supervisor reports: hourly and daily call rollups, their watermark, agent time per state
 
 Revision ID: sup_0001
 Revises: 0001_calls
@@ -87,7 +87,23 @@ def upgrade() -> None:
     )
 
 
+    op.create_table(
+        "agent_state_days",
+        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("agent", sa.String(128), nullable=False),
+        sa.Column("state", sa.String(16), nullable=False),
+        sa.Column("reason", sa.String(80), nullable=False),
+        sa.Column("seconds", sa.Float(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_agent_state_days"),
+    )
+    op.create_index(
+        "uq_agent_state_days_bucket", "agent_state_days", ["day", "agent", "state", "reason"], unique=True
+    )
+
+
 def downgrade() -> None:
+    op.drop_table("agent_state_days")
     op.drop_table("agent_state_hours")
     op.drop_table("report_rollup_state")
     op.drop_table("report_days")
