@@ -30,6 +30,13 @@ def _period(start: str, end: str | None) -> ReportPeriod:
         raise click.BadParameter(exc.message, param_hint=f"--{exc.parameter}") from exc
 
 
+async def _catch_up(db: Database, config: ReportConfig) -> None:
+    """Roll up calls stored since the last roll-up (e.g. while Trubka was not running)."""
+    from supervisor.rollups import RollupStore
+
+    await RollupStore(db, config).catch_up()
+
+
 @click.group()
 def reports() -> None:
     """Supervisor reports (see docs/reports.md for the definitions)."""
@@ -83,6 +90,7 @@ def queues(start: str, end: str | None, queue: str | None, group: str, as_csv: b
     config = _config()
 
     async def work(db: Database) -> list[dict[str, Any]]:
+        await _catch_up(db, config)
         return await ReportService(db, config).queues(period, queue=queue, group=Group(group))
 
     _print(run_with_db(work), ["queue"], as_csv)
@@ -108,6 +116,7 @@ def agents(
     config = _config()
 
     async def work(db: Database) -> list[dict[str, Any]]:
+        await _catch_up(db, config)
         return await ReportService(db, config).agents(
             period, agent=agent, queue=queue, group=Group(group)
         )

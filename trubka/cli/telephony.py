@@ -22,7 +22,9 @@ def _print_json(record: CallRecord, timeline: bool) -> None:
 @click.argument("trace", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per finished call.")
 @click.option("--timeline", is_flag=True, help="Include each call's timeline (with --json).")
-@click.option("--region", default=None, help="Region for phone numbers (default TRUBKA_DEFAULT_REGION or RU).")
+@click.option(
+    "--region", default=None, help="Region for phone numbers (default TRUBKA_DEFAULT_REGION or RU)."
+)
 def replay(trace: Path, as_json: bool, timeline: bool, region: str | None) -> None:
     """Feed a recorded AMI byte stream through the codec and reducer (no network, no database)."""
     from trubka.settings import load_settings
@@ -52,7 +54,11 @@ def replay(trace: Path, as_json: bool, timeline: bool, region: str | None) -> No
 
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
-@click.option("--since", default=None, help="Only calls started at or after this ISO date/time (UTC if no zone).")
+@click.option(
+    "--since",
+    default=None,
+    help="Only calls started at or after this ISO date/time (UTC if no zone).",
+)
 @click.option("--limit", type=click.IntRange(min=1), default=None)
 @click.option("--timeline", is_flag=True, help="Include each call's timeline (with --json).")
 def calls(as_json: bool, since: str | None, limit: int | None, timeline: bool) -> None:
