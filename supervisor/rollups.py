@@ -198,10 +198,9 @@ class Aggregator:
             params[f"sl_q{i}"] = queue
             params[f"sl_t{i}"] = seconds
             cases.append(f"WHEN CAST(:sl_q{i} AS VARCHAR) THEN CAST(:sl_t{i} AS INTEGER)")
+        default = "CAST(:sl_default AS INTEGER)"
         threshold = (
-            f"CASE COALESCE(queue, '') {' '.join(cases)} ELSE :sl_default END"
-            if cases
-            else ":sl_default"
+            f"CASE COALESCE(queue, '') {' '.join(cases)} ELSE {default} END" if cases else default
         )
         hold = "COALESCE(queue_hold_seconds, wait_seconds)"
         talk = "COALESCE(queue_talk_seconds, talk_seconds)"

@@ -10,7 +10,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
 from crm.call_records import CallStore
 from crm.database import Database
@@ -19,37 +19,35 @@ from trubka.cli import main
 
 
 @pytest.fixture
-def database(tmp_path: Path, sqlite_template: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+async def database(tmp_path: Path, sqlite_template: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     path = tmp_path / "trubka.db"
     shutil.copy(sqlite_template, path)
     url = f"sqlite+aiosqlite:///{path}"
-
-    async def store() -> None:
-        db = Database(url)
-        try:
-            await CallStore(db).save(CALLS)  # stored without the rollups (e.g. an import)
-        finally:
-            await db.dispose()
-
-    asyncio.run(store())
+    db = Database(url)
+    try:
+        await CallStore(db).save(CALLS)  # stored without the rollups (e.g. an import)
+    finally:
+        await db.dispose()
     monkeypatch.setenv("TRUBKA_DATABASE_URL", url)
     monkeypatch.setenv("TRUBKA_TIMEZONE", "Europe/Moscow")
     monkeypatch.setenv("TRUBKA_QUEUE_SERVICE_LEVELS", "sales=30")
     return url
 
 
-def test_rebuild_then_report(database: str) -> None:
-    runner = CliRunner()
-    rebuilt = runner.invoke(
-        main, ["reports", "rebuild", "--start", "2026-11-01", "--end", "2026-11-05"]
-    )
+async def trubka(*args: str) -> Result:
+    """The command in a thread of its own: its asyncio.run stays away from the test's loop."""
+    return await asyncio.to_thread(CliRunner().invoke, main, list(args))
+
+
+async def test_rebuild_then_report(database: str) -> None:
+    rebuilt = await trubka("reports", "rebuild", "--start", "2026-11-01", "--end", "2026-11-05")
     assert rebuilt.exit_code == 0, rebuilt.output
     assert "rebuilt 5 day(s) in Europe/Moscow" in rebuilt.output
-    queues = runner.invoke(main, ["reports", "queues", "--start", "2026-11-02"])
+    queues = await trubka("reports", "queues", "--start", "2026-11-02")
     assert queues.exit_code == 0, queues.output
     rows = {row["queue"]: row for row in map(json.loads, queues.output.splitlines())}
     assert (rows["support"]["offered"], rows["support"]["service_level"]) == (9, 57.1)
-    as_csv = runner.invoke(main, ["reports", "agents", "--start", "2026-11-02", "--csv"])
+    as_csv = await trubka("reports", "agents", "--start", "2026-11-02", "--csv")
     assert as_csv.exit_code == 0, as_csv.output
     agents = list(csv.DictReader(io.StringIO(as_csv.output)))
     assert {a["agent_interface"]: a["answered"] for a in agents} == {
