@@ -36,6 +36,7 @@ def build_app(settings: Settings) -> FastAPI:
         services.tasks.start(services.notifier.run(pops), name="screen-pop")
         await services.recordings.start(services.tasks)
         services.tasks.start(purge_periodically(services.crm.sessions), name="session-purge")
+        services.supervisor.start(services.tasks)
         try:
             if services.settings.agi_enabled:
                 await services.agi.start()
@@ -52,6 +53,7 @@ def build_app(settings: Settings) -> FastAPI:
             await services.recordings.stop()
             await services.tasks.stop()
             services.crm.close()
+            await services.supervisor.stop()
             await services.db.dispose()
 
     return create_app(services, lifespan=lifespan)

@@ -12,6 +12,7 @@ from recordings.service import RecordingService
 from routing.errors import RulesError
 from routing.rules import load_rules
 from routing.source import FactsSource, InMemoryFactsSource
+from supervisor.service import Supervisor
 from telephony.agi_server import AgiServer
 from telephony.domain import DomainEvent
 from telephony.reducer import CallState, ReducerConfig
@@ -44,6 +45,7 @@ class Services:
     recordings: RecordingService
     crm: CrmServices
     agent_directory: CrmAgentDirectory
+    supervisor: Supervisor
     ws_authenticate: SocketAuthenticator = _nobody
     tasks: TaskSet = field(default_factory=TaskSet)
 
@@ -96,6 +98,14 @@ class Services:
             hub, live, agent_directory, CrmCards(crm.cards), routing_reason=routing_reason
         )
         recordings = RecordingService.from_settings(settings, db, bus)
+        supervisor = Supervisor.create(
+            db,
+            bus,
+            timezone=settings.timezone,
+            service_level_seconds=settings.service_level_seconds,
+            queue_service_levels=settings.service_levels(),
+        )
+        supervisor.attach(writer)
         return cls(
             settings=settings,
             db=db,
@@ -111,4 +121,5 @@ class Services:
             crm=crm,
             agent_directory=agent_directory,
             ws_authenticate=socket_user,
+            supervisor=supervisor,
         )

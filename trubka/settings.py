@@ -12,6 +12,7 @@ import json
 import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 from pydantic import Field, ValidationError, field_validator
@@ -65,6 +66,11 @@ class Settings(BaseSettings):
     secret_key: str = ""
     cookie_secure: bool = False
     log_level: str = "INFO"
+    # Supervisor reports: the call center's local time zone (days and hours of the
+    # reports) and the service-level thresholds, in seconds of queue hold time.
+    timezone: str = "Europe/Moscow"
+    service_level_seconds: int = Field(default=20, ge=1, le=3600)
+    queue_service_levels: str = ""  # "support=30,sales=15"
 
     @field_validator("recordings_retention_queues", mode="before")
     @classmethod
@@ -88,6 +94,28 @@ class Settings(BaseSettings):
     @classmethod
     def _no_rules_file(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        name = value.strip()
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(
+                f"unknown time zone {value!r} (use IANA names such as Europe/Moscow)"
+            ) from exc
+        return name
+
+    @field_validator("queue_service_levels")
+    @classmethod
+    def _queue_levels(cls, value: str) -> str:
+        parse_queue_service_levels(value)
+        return value.strip()
+
+    def service_levels(self) -> dict[str, int]:
+        """Per-queue service-level thresholds from `TRUBKA_QUEUE_SERVICE_LEVELS`."""
+        return parse_queue_service_levels(self.queue_service_levels)
 
     @field_validator("log_level")
     @classmethod
@@ -125,6 +153,29 @@ def _days(queue: str, value: Any) -> int:
     if days < 0:
         raise ValueError(f"retention for queue {queue!r} must be 0 (keep forever) or more days")
     return days
+
+
+def parse_queue_service_levels(value: str) -> dict[str, int]:
+    """`support=30,sales=15` → {"support": 30, "sales": 15}; a clear error otherwise."""
+    levels: dict[str, int] = {}
+    for item in value.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        queue, sep, seconds = item.rpartition("=")
+        queue = queue.strip()
+        if not sep or not queue:
+            raise ValueError(f"expected QUEUE=SECONDS pairs separated by commas, got {item!r}")
+        try:
+            number = int(seconds.strip())
+        except ValueError as exc:
+            raise ValueError(
+                f"{queue}: {seconds.strip()!r} is not a whole number of seconds"
+            ) from exc
+        if not 1 <= number <= 3600:
+            raise ValueError(f"{queue}: the threshold must be between 1 and 3600 seconds")
+        levels[queue] = number
+    return levels
 
 
 def normalize_database_url(url: str) -> str:

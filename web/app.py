@@ -10,7 +10,10 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from supervisor.errors import ReportParameterError
 from web import auth, status, ws
+from web.api import live as live_api
+from web.api import reports as reports_api
 from web.api import route
 from web.api import router as api_router
 from web.errors import install_error_handlers
@@ -37,4 +40,7 @@ def create_app(services: Any, *, lifespan: Lifespan | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(auth.router)
     app.include_router(api_router)
+    app.include_router(reports_api.router)
+    app.include_router(live_api.router)
+    app.add_exception_handler(ReportParameterError, reports_api.parameter_error)
     return app

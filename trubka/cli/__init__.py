@@ -7,6 +7,7 @@ import click
 from trubka.cli.crm import export, import_, seed, user
 from trubka.cli.db import db
 from trubka.cli.recordings import recordings
+from trubka.cli.reports import reports
 from trubka.cli.routing import routing
 from trubka.cli.telephony import calls, replay
 
@@ -26,3 +27,4 @@ main.add_command(user)
 main.add_command(import_)
 main.add_command(export)
 main.add_command(seed)
+main.add_command(reports)

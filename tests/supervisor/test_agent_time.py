@@ -1,0 +1,106 @@
+"""Time per agent state: split at local hours, summed per reason, stored and reported."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from crm.database import Database
+from supervisor.agent_time import AgentTimeRecorder
+from supervisor.periods import parse_period
+from supervisor.reports import Group
+from telephony.domain import AgentStateChanged, DomainEvent
+from tests.conftest import trace_path
+from tests.supervisor.conftest import reporting
+from tests.supervisor.dataset import MSK
+from tests.supervisor.traces import domain_events
+from trubka.bus import EventBus
+
+AGENT = "Local/101@agents"
+
+
+def at(local: str) -> float:
+    return datetime.fromisoformat(local).replace(tzinfo=MSK).timestamp()
+
+
+def change(when: str, state: str, previous: str, reason: str | None = None) -> AgentStateChanged:
+    return AgentStateChanged(AGENT, at(when), state, previous, reason)
+
+
+DAY = [
+    change("2026-11-02 09:50:00", "available", "logged_out"),
+    change("2026-11-02 12:50:00", "paused", "available", "lunch"),
+    change("2026-11-02 13:10:00", "paused", "paused", "training"),  # a new reason
+    change("2026-11-02 13:10:00", "paused", "paused", "training"),  # repeated: no-op
+    change("2026-11-02 13:20:00", "available", "paused"),
+    change("2026-11-02 14:00:00", "logged_out", "available"),
+]
+
+
+async def test_state_time_is_split_per_hour_and_reason(db: Database) -> None:
+    r = reporting(db)
+    bus: EventBus[DomainEvent] = EventBus()
+    recorder = AgentTimeRecorder(
+        db, bus.subscribe("agent-time", kinds=[AgentStateChanged]), r.config
+    )
+    await recorder.write(recorder.apply(DAY))
+    assert recorder.open == {}
+    day = parse_period("2026-11-02", None)
+    [row] = await r.reports.agents(day)
+    assert row["agent_interface"] == AGENT
+    assert row["available_seconds"] == 3 * 3600 + 40 * 60
+    assert row["pause_seconds"] == 30 * 60
+    assert row["pause_reasons"] == {"lunch": 1200.0, "training": 600.0}
+    assert row["logged_in_seconds"] == 3 * 3600 + 40 * 60 + 30 * 60
+    assert row["answered"] == 0 and row["aht_seconds"] is None
+    hours = {item["hour"]: item for item in await r.reports.agents(day, group=Group.HOUR)}
+    assert hours[9]["available_seconds"] == 600
+    assert hours[12]["pause_seconds"] == 600 and hours[12]["available_seconds"] == 3000
+    assert hours[13]["pause_seconds"] == 1200
+    # the same interval stored twice adds up (upsert), as it must for two halves of an hour
+    await recorder.write(
+        recorder.apply([change("2026-11-02 15:00:00", "paused", "logged_out", "lunch")])
+    )
+    await recorder.write(recorder.close_all(at("2026-11-02 15:30:00")))
+    [row] = await r.reports.agents(day)
+    assert row["pause_reasons"] == {"lunch": 3000.0, "training": 600.0}
+
+
+async def test_shutdown_stores_queued_changes_and_closes_open_states(db: Database) -> None:
+    r = reporting(db)
+    bus: EventBus[DomainEvent] = EventBus()
+    recorder = AgentTimeRecorder(
+        db,
+        bus.subscribe("agent-time", kinds=[AgentStateChanged]),
+        r.config,
+        clock=lambda: at("2026-11-02 13:30:00"),
+    )
+    bus.publish(DAY[:3])  # still paused ("training") when Trubka stops at 13:30
+    await recorder.stop()
+    [row] = await r.reports.agents(parse_period("2026-11-02", None))
+    assert row["available_seconds"] == 3 * 3600
+    assert row["pause_reasons"] == {"lunch": 1200.0, "training": 1200.0}
+
+
+async def test_state_time_from_a_real_trace(db: Database) -> None:
+    """Scenario 07: agent 104 takes a call in `sales`; agent 101 pauses for lunch."""
+    path: Path = trace_path("07-queue-member-pause.ami")
+    r = reporting(db)
+    bus: EventBus[DomainEvent] = EventBus()
+    recorder = AgentTimeRecorder(
+        db, bus.subscribe("agent-time", kinds=[AgentStateChanged]), r.config
+    )
+    events, end = domain_events(path)
+    closed = recorder.apply(events)
+    for key, seconds in recorder.close_all(end).items():
+        closed[key] = closed.get(key, 0.0) + seconds
+    await recorder.write(closed)
+    rows = {
+        row["agent_interface"]: row
+        for row in await r.reports.agents(parse_period("2026-11-26", None))
+    }
+    a104 = rows["Local/104@agents"]
+    # AgentConnect 18:32:19.7 → AgentComplete 18:32:37.7: 18 s on the call
+    assert 17.0 <= a104["on_call_seconds"] <= 19.0
+    assert a104["ringing_seconds"] > 0
+    assert rows["Local/101@agents"]["pause_reasons"].keys() == {"lunch"}

@@ -1,0 +1,19 @@
+"""`GET /api/live`: the supervisor's live view (the WebSocket feed pushes the same)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from web.api.access import SUPERVISOR_ONLY
+from web.api.reports import get_supervisor
+from web.deps import get_services
+
+router = APIRouter(prefix="/api", tags=["live"], dependencies=SUPERVISOR_ONLY)
+
+
+@router.get("/live")
+async def live_view(request: Request) -> dict[str, Any]:
+    services = get_services(request)
+    return await get_supervisor(request).live_view(services.live)
