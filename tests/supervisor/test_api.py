@@ -15,7 +15,6 @@ from tests.supervisor.dataset import CALLS, TIMEZONE
 from trubka.app import build_app
 from trubka.settings import load_settings
 
-
 PASSWORD = "correct horse"
 
 
