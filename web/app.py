@@ -17,6 +17,7 @@ from web.api import reports as reports_api
 from web.api import route
 from web.api import router as api_router
 from web.errors import install_error_handlers
+from web.pages import install_page_handlers
 
 STATIC_DIR = Path(__file__).with_name("static")
 
@@ -38,6 +39,7 @@ def create_app(services: Any, *, lifespan: Lifespan | None = None) -> FastAPI:
     app.include_router(ws.router)
     app.include_router(route.router)
     install_error_handlers(app)
+    install_page_handlers(app)
     app.include_router(auth.router)
     app.include_router(api_router)
     app.include_router(reports_api.router)
