@@ -488,12 +488,15 @@ class Reducer:
             out.append(
                 d.CallAnswered(call.linkedid, at, agent_key, interface, call.agent_name, queue, num, name)
             )
-        elif previous is not None and previous != agent_key:
+        elif previous != agent_key and (previous is not None or call.agent != agent_key):
+            # A transfer. After a blind transfer the first agent's leg is already gone
+            # (`previous` is None): the conversation goes on with this agent.
+            source = previous if previous is not None else call.agent
             call.transfers += 1
             call.talk_end = None
-            call.step(at, "transferred", f"{previous} → {interface}")
-            out.append(d.CallTransferred(call.linkedid, at, previous, agent_key))
-            old = self.s.agents.get(previous)
+            call.step(at, "transferred", f"{source} → {interface}")
+            out.append(d.CallTransferred(call.linkedid, at, source, agent_key))
+            old = self.s.agents.get(source) if source is not None else None
             if old is not None:
                 old.calls.discard(call.linkedid)
                 self._agent_changed(old, at, out)
@@ -870,17 +873,24 @@ class Reducer:
         live = {c.channel.uniqueid: c for c in ev.channels}
         ended_at = ev.since if ev.since is not None else at
         # 1. Channels that vanished while we were away.
+        stopped_rings: list[tuple[Call, Ring]] = []
         for uniqueid in [u for u in s.channels if u not in live]:
             channel = s.channels.pop(uniqueid)
             call = s.calls.get(channel.linkedid)
             if call is None:
                 continue
             call.channels.pop(uniqueid, None)
-            call.rings.pop(uniqueid, None)
+            ring = call.rings.get(uniqueid)
+            if ring is not None:
+                stopped_rings.append((call, ring))
             if channel.leg == call.customer_leg and call.customer_gone_at is None:
                 call.customer_gone_at = ended_at
                 if call.answered_at is not None and call.talk_end is None:
                     call.talk_end = ended_at
+        for call, ring in stopped_rings:
+            # The agent's phone stopped ringing meanwhile: it must not look ringing now.
+            if call.linkedid in s.calls:
+                self._end_ring(call, ring, self._ring_end_reason(call), at, out)
         for call in [c for c in s.calls.values() if not c.channels]:
             s.stats.closed_by_resync += 1
             self._finish(call, max(ended_at, call.started_at), out, outage=True)
@@ -905,9 +915,10 @@ class Reducer:
                 call.started_at = started
                 call.step(at, "resynced", f"{item.application} {item.application_data}".strip())
             call.started_at = min(call.started_at, started)
-        # 3. Bridged calls: an agent leg in the same bridge as the customer answered it.
+        # 3. Bridged calls: an agent leg in the same bridge as the customer answered it
+        #    (a call that started meanwhile, or one that was answered meanwhile).
         for call in s.calls.values():
-            if call.answered_at is not None or not call.resynced:
+            if call.answered_at is not None:
                 continue
             self._resync_answer(call, at, out)
         # 4. Queue members, waiting callers, device states.

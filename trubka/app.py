@@ -27,9 +27,13 @@ def build_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await services.db.upgrade()
         services.tasks.start(services.call_writer.run(), name="call-writer")
+        if services.ami is not None:
+            await services.ami.start()
         try:
             yield
         finally:
+            if services.ami is not None:
+                await services.ami.stop()
             try:
                 await services.call_writer.drain(timeout=5.0)
             except TimeoutError:

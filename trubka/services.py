@@ -7,7 +7,10 @@ from dataclasses import dataclass, field
 from crm.call_records import CallStore
 from crm.call_writer import CallWriter
 from crm.database import Database
+from telephony.actions import AmiActions
+from telephony.ami_client import AmiClient, AmiConfig
 from telephony.domain import DomainEvent
+from telephony.pipeline import EventPipeline
 from telephony.reducer import CallState, ReducerConfig
 from trubka.bus import EventBus
 from trubka.settings import Settings
@@ -23,6 +26,8 @@ class Services:
     calls: CallStore
     call_writer: CallWriter
     tasks: TaskSet = field(default_factory=TaskSet)
+    ami: AmiClient | None = None  # None when TRUBKA_AMI_ENABLED is false
+    pbx: AmiActions | None = None  # typed actions (originate, pause, spy …) over `ami`
 
     @classmethod
     def create(cls, settings: Settings) -> Services:
@@ -38,4 +43,24 @@ class Services:
                 internal_max_digits=settings.internal_number_max_digits,
             )
         )
-        return cls(settings=settings, db=db, bus=bus, live=live, calls=calls, call_writer=writer)
+        services = cls(
+            settings=settings, db=db, bus=bus, live=live, calls=calls, call_writer=writer
+        )
+        if settings.ami_enabled:
+            services.ami = AmiClient(ami_config(settings), EventPipeline(state=live), bus.publish)
+            services.pbx = AmiActions(services.ami)
+        return services
+
+
+def ami_config(settings: Settings) -> AmiConfig:
+    return AmiConfig(
+        host=settings.ami_host,
+        port=settings.ami_port,
+        username=settings.ami_user,
+        secret=settings.ami_secret,
+        ping_interval=settings.ami_ping_interval,
+        action_timeout=settings.ami_action_timeout,
+        connect_timeout=settings.ami_connect_timeout,
+        backoff_max=settings.ami_reconnect_max,
+        md5_login=settings.ami_md5_login,
+    )

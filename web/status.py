@@ -40,15 +40,31 @@ def live_calls(services: Any) -> list[dict[str, Any]]:
 
 
 @router.get("/status", response_class=HTMLResponse, include_in_schema=False)
-async def status_page(request: Request, services: Annotated[Any, Depends(get_services)]) -> HTMLResponse:
+async def status_page(
+    request: Request, services: Annotated[Any, Depends(get_services)]
+) -> HTMLResponse:
     recent = await services.calls.list(limit=50, newest_first=True)
     return templates.TemplateResponse(
         request,
         "status.html",
-        {"live": live_calls(services), "recent": [r.to_json() for r in recent]},
+        {
+            "live": live_calls(services),
+            "recent": [r.to_json() for r in recent],
+            "ami": ami_status(services),
+        },
     )
+
+
+def ami_status(services: Any) -> dict[str, Any] | None:
+    """The AMI link for pages and metrics; None when this node does not consume AMI."""
+    client = getattr(services, "ami", None)
+    return client.status_json() if client is not None else None
 
 
 @router.get("/api/status")
 async def status_json(services: Annotated[Any, Depends(get_services)]) -> dict[str, Any]:
-    return {"live_calls": live_calls(services), "stored_calls": services.call_writer.saved}
+    return {
+        "live_calls": live_calls(services),
+        "stored_calls": services.call_writer.saved,
+        "ami": ami_status(services),
+    }

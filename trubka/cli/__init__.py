@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from trubka.cli.db import db
+from trubka.cli.serve import demo, serve
 from trubka.cli.telephony import calls, replay
 
 
@@ -17,3 +18,5 @@ def main() -> None:
 main.add_command(replay)
 main.add_command(calls)
 main.add_command(db)
+main.add_command(serve)
+main.add_command(demo)
