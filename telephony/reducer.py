@@ -329,9 +329,28 @@ class Reducer:
         if not call.channels:
             self._finish(call, at, out)
 
+    def _agents_of(self, call: Call) -> Iterable[Agent]:
+        """The agents that may hold this call (ringing or on it), in `agents` order.
+
+        Only the agents the call names can: its first agent, the one connected, the ones
+        rung and the ones it talked to. With one of them (the usual case) that agent alone
+        is looked at; otherwise all, so that the order of the effects stays the same.
+        """
+        keys = {ring.agent for ring in call.rings.values()}
+        keys.update(self._agent_key(interface) for interface in call.agents)
+        for key in (call.agent, call.connected_agent):
+            if key is not None:
+                keys.add(key)
+        if len(keys) == 1:
+            agent = self.s.agents.get(next(iter(keys)))
+            return () if agent is None else (agent,)
+        if not keys:
+            return ()
+        return list(self.s.agents.values())
+
     def _leg_gone(self, call: Call, leg: str, at: float, out: Effects) -> None:
         """A leg hung up entirely: an agent on it is no longer on this call."""
-        for agent in self.s.agents.values():
+        for agent in self._agents_of(call):
             if call.linkedid in agent.calls and _agent_leg_matches(call, agent.key, leg):
                 agent.calls.discard(call.linkedid)
                 self._agent_changed(agent, at, out)
@@ -772,12 +791,16 @@ class Reducer:
     # --- the end of a call -----------------------------------------------------------
     def _finish(self, call: Call, at: float, out: Effects, *, outage: bool = False) -> None:
         del self.s.calls[call.linkedid]
-        for queue in self.s.queues.values():
+        # A waiting caller is an entry of the call's queue (leaving a queue removes it).
+        queues = self.s.queues.values()
+        if call.queue is not None and call.queue in self.s.queues:
+            queues = [self.s.queues[call.queue]]  # type: ignore[assignment]
+        for queue in queues:
             for uniqueid, entry in list(queue.entries.items()):
                 if entry.linkedid == call.linkedid:
                     del queue.entries[uniqueid]
                     out.append(d.QueueChanged(queue.name, at))
-        for agent in self.s.agents.values():
+        for agent in self._agents_of(call):
             if call.linkedid in agent.calls or call.linkedid in agent.ringing:
                 agent.calls.discard(call.linkedid)
                 agent.ringing.discard(call.linkedid)

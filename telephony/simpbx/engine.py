@@ -539,7 +539,15 @@ class CallEngine:
         assert caller is not None
         now = self.clock()
         call.queue_joined = now
-        queue.waiting.append(QueueCaller(call, now))
+        try:
+            priority = int(caller.variables.get("QUEUE_PRIO") or 0)
+        except ValueError:
+            priority = 0
+        position = next(
+            (i for i, entry in enumerate(queue.waiting) if entry.priority < priority),
+            len(queue.waiting),
+        )
+        queue.waiting.insert(position, QueueCaller(call, now, priority))
         call.intended.queue = queue.name
         frames: list[bytes] = []
         for var in (
@@ -555,9 +563,7 @@ class CallEngine:
         if frame is not None:
             frames.append(frame)
         frames.append(
-            self.queue_caller(
-                "QueueCallerJoin", call, queue.name, len(queue.waiting), len(queue.waiting)
-            )
+            self.queue_caller("QueueCallerJoin", call, queue.name, position + 1, len(queue.waiting))
         )
         frames.append(w.channel_event("MusicOnHoldStart", caller, ("Class", "default")))
         self.emit(*frames)

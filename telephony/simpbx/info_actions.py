@@ -291,7 +291,7 @@ class InfoActions:
                             ("ConnectedLineNum", two.conn_num or "<unknown>"),
                             ("ConnectedLineName", two.conn_name or "<unknown>"),
                             ("Wait", str(int(now - entry.joined))),
-                            ("Priority", "0"),
+                            ("Priority", str(entry.priority)),
                         ],
                         aid,
                     )

@@ -113,6 +113,7 @@ def member_status(agent: SimAgent | None) -> int:
 class QueueCaller:
     call: SimCall
     joined: float
+    priority: int = 0  # QUEUE_PRIO: a higher one waits ahead of lower ones
 
 
 @dataclass(eq=False, slots=True)

@@ -87,13 +87,17 @@ class AmiServer(InfoActions, CallActions):
         if self._server is not None:
             self._server.close()
             self._server = None
-        for session in list(self.sessions):
-            session.abort()
-        # The sessions end on their own once their sockets are gone (cancelling them
+        # Connections accepted just before the close get their session task only now;
+        # the sessions end on their own once their sockets are gone (cancelling them
         # would upset asyncio's start_server callback).
-        tasks = list(self._session_tasks)
-        if tasks:
-            await asyncio.wait(tasks, timeout=2.0)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 2.0
+        await asyncio.sleep(0)
+        while self._session_tasks and loop.time() < deadline:
+            for session in list(self.sessions):
+                session.abort()
+            await asyncio.wait(list(self._session_tasks), timeout=deadline - loop.time())
+            await asyncio.sleep(0)
 
     # --- output ------------------------------------------------------------------------
     def broadcast(self, data: bytes, *, skip: Session | None = None) -> None:

@@ -267,3 +267,30 @@ async def test_recordings_are_real_wav_files(tmp_path: Path) -> None:
             str(tmp_path / abandoned.recording_file),
         }
         await raw.close()
+
+
+async def _urgent(agi: AgiSession) -> None:
+    await agi.command("SET VARIABLE QUEUE_PRIO 10")
+
+
+async def test_queue_prio_from_fastagi_puts_the_caller_first() -> None:
+    async with AgiServer({"02": _urgent}) as agi, running(sim_config(agi_url=agi.url)) as pbx:
+        raw = RawAmi(pbx.port)
+        await raw.connect()
+        first = pbx.place_call("79165000001", "Обычный", queue="empty", talk_time=0.05)
+        await raw.until(lambda data: b"Queue: empty\r\nPosition: 1\r\nCount: 1" in data)
+        urgent = pbx.place_call("79165000002", "Срочный", queue="empty", talk_time=0.05)
+        await raw.until(lambda data: b"Queue: empty\r\nPosition: 1\r\nCount: 2" in data)
+        status = await raw.action("QueueStatus", {"Queue": "empty"}, complete="QueueStatusComplete")
+        assert status.index(b"CallerIDNum: 79165000002") < status.index(b"CallerIDNum: 79165000001")
+        assert b"Priority: 10\r\n" in status
+        await raw.action("QueueAdd", {"Queue": "empty", "Interface": "Local/101@agents/n"})
+        for call in (urgent, first):
+            assert call.task is not None
+            await call.task
+        await _finish(pbx, raw)
+        assert [c.caller_number for c in pbx.history] == ["79165000002", "79165000001"]
+        records, _, _ = replay_reads(raw.reads)
+        for record, intended in zip(records, pbx.history, strict=True):
+            assert_matches(record, intended)
+        await raw.close()
