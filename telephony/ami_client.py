@@ -634,10 +634,10 @@ class AmiClient:
                 return
             started = time.monotonic()
             try:
-                await self._send(link, "Ping", (), timeout=interval * 0.75)
+                await self._send(link, "Ping", (), timeout=interval * 0.5)
             except ActionTimeout:
                 self.status.ping_failures += 1
-                link.reason = f"no answer to Ping within {interval * 0.75:.1f}s"
+                link.reason = f"no answer to Ping within {interval * 0.5:.1f}s"
                 link.close()
                 return
             except NotConnected:

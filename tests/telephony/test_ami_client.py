@@ -208,3 +208,10 @@ async def test_actions_replies_lists_errors_and_timeouts() -> None:
     client = AmiClient(AmiConfig(), EventPipeline())
     with pytest.raises(NotConnected):
         await client.send_action("Ping")
+
+
+async def test_md5_challenge_login() -> None:
+    async with running() as pbx, client_for(pbx, md5_login=True) as client:
+        await client.wait_connected(5)
+        assert client.status.connects == 1
+        assert (await client.send_action("Ping")).get("ping") == "Pong"
