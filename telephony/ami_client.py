@@ -218,6 +218,11 @@ class AmiClient:
         if link is not None:
             link.close()
         await self._tasks.stop(grace=timeout)
+        if link is not None and link.transport is not None:
+            # Closing completes on a later turn of the loop: wait for it.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(timeout):
+                    await link.lost.wait()
         self._set_state(LinkState.STOPPED)
 
     @property

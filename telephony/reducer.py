@@ -792,9 +792,9 @@ class Reducer:
     def _finish(self, call: Call, at: float, out: Effects, *, outage: bool = False) -> None:
         del self.s.calls[call.linkedid]
         # A waiting caller is an entry of the call's queue (leaving a queue removes it).
-        queues = self.s.queues.values()
+        queues: Iterable[Queue] = self.s.queues.values()
         if call.queue is not None and call.queue in self.s.queues:
-            queues = [self.s.queues[call.queue]]  # type: ignore[assignment]
+            queues = (self.s.queues[call.queue],)
         for queue in queues:
             for uniqueid, entry in list(queue.entries.items()):
                 if entry.linkedid == call.linkedid:

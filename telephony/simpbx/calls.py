@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from telephony.simpbx import wire as w
@@ -108,14 +108,18 @@ class Calls(Conversation):
         )
         self.e.calls[call.linkedid] = call
         call.task = asyncio.get_running_loop().create_task(
-            self._run(call, self._inbound(call, caller_number or number, name, queue, originate)),
+            self._run(
+                call, lambda: self._inbound(call, caller_number or number, name, queue, originate)
+            ),
             name=f"simpbx-call-{call.linkedid}",
         )
         return call
 
-    async def _run(self, call: SimCall, flow: object) -> None:
+    async def _run(self, call: SimCall, flow: Callable[[], Awaitable[None]]) -> None:
+        """Run a call's flow; the coroutine is made here, so a call cancelled before it
+        started (the PBX killed right after placing it) leaves no unawaited coroutine."""
         try:
-            await flow  # type: ignore[misc]
+            await flow()
         except asyncio.CancelledError:
             raise
         except Exception:

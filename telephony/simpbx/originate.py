@@ -84,9 +84,9 @@ class Originator:
         loop = asyncio.get_running_loop()
         call = self._agent_leg(agent, context, request, variables)
         flow = (
-            self._spy(call, agent, request, info)
+            (lambda: self._spy(call, agent, request, info))
             if request.application
-            else self._click_to_call(call, agent, request, info)
+            else (lambda: self._click_to_call(call, agent, request, info))
         )
         call.task = loop.create_task(
             self.calls._run(call, flow), name=f"simpbx-originate-{call.linkedid}"

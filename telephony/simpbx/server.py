@@ -46,6 +46,7 @@ class AmiServer(InfoActions, CallActions):
         self.port = config.port
         self._server: asyncio.base_events.Server | None = None
         self._session_tasks: set[asyncio.Task[None]] = set()
+        self._transports: set[asyncio.Transport] = set()
         self._session_seq = 0
         self.handlers: dict[str, Handler] = {
             "login": self._login,
@@ -76,8 +77,9 @@ class AmiServer(InfoActions, CallActions):
 
     # --- lifecycle ---------------------------------------------------------------------
     async def start(self) -> None:
-        self._server = await asyncio.start_server(
-            self._serve, self.config.host, self.port, reuse_address=True, limit=MAX_ACTION
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            lambda: _SessionProtocol(self), self.config.host, self.port, reuse_address=True
         )
         sockets = self._server.sockets
         self.port = int(sockets[0].getsockname()[1])
@@ -87,17 +89,18 @@ class AmiServer(InfoActions, CallActions):
         if self._server is not None:
             self._server.close()
             self._server = None
-        # Connections accepted just before the close get their session task only now;
-        # the sessions end on their own once their sockets are gone (cancelling them
-        # would upset asyncio's start_server callback).
+        # Connections accepted just before the close are made on the next turn: let them
+        # be, then cut every socket; each session then ends on its own (cancelling them
+        # would upset asyncio's stream callback).
         loop = asyncio.get_running_loop()
         deadline = loop.time() + 2.0
         await asyncio.sleep(0)
-        while self._session_tasks and loop.time() < deadline:
-            for session in list(self.sessions):
-                session.abort()
-            await asyncio.wait(list(self._session_tasks), timeout=deadline - loop.time())
-            await asyncio.sleep(0)
+        while (self._transports or self._session_tasks) and loop.time() < deadline:
+            for transport in list(self._transports):
+                transport.abort()
+            if self._session_tasks:
+                await asyncio.wait(list(self._session_tasks), timeout=deadline - loop.time())
+            await asyncio.sleep(0.001)
 
     # --- output ------------------------------------------------------------------------
     def broadcast(self, data: bytes, *, skip: Session | None = None) -> None:
@@ -157,8 +160,15 @@ class AmiServer(InfoActions, CallActions):
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
         finally:
-            self.sessions.discard(session)
+            # Close politely (unsent bytes still go out), but not forever: a peer that
+            # stopped reading gets the socket cut. Until then `stop` can still cut it.
             session.close()
+            try:
+                async with asyncio.timeout(1.0):
+                    await writer.wait_closed()
+            except (TimeoutError, ConnectionError, OSError):
+                session.abort()
+            self.sessions.discard(session)
             self._session_tasks.discard(task)
 
     async def _dispatch(self, session: Session, action: Action) -> None:
@@ -320,3 +330,24 @@ class AmiServer(InfoActions, CallActions):
             session,
             w.response(action.action_id, "Success", ("Events", "On" if session.events else "Off")),
         )
+
+
+class _SessionProtocol(asyncio.StreamReaderProtocol):
+    """asyncio's stream protocol, with every live transport known to the server at once
+    (a session task starts a turn later), so `stop` can cut them all."""
+
+    def __init__(self, server: AmiServer) -> None:
+        super().__init__(asyncio.StreamReader(limit=MAX_ACTION), server._serve)
+        self._owner = server
+        self._known: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._known = transport
+        self._owner._transports.add(transport)
+        super().connection_made(transport)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._known is not None:
+            self._owner._transports.discard(self._known)
+        super().connection_lost(exc)

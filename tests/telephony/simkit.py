@@ -68,6 +68,8 @@ async def running(config: SimConfig | None = None) -> AsyncIterator[SimPbx]:
         yield pbx
     finally:
         await pbx.stop()
+        assert pbx.server is not None
+        assert not pbx.server._session_tasks  # every AMI session ended with the PBX
 
 
 @dataclass
@@ -167,9 +169,13 @@ def replay_reads(
 
 
 def assert_matches(
-    record: CallRecord, intended: IntendedCall, *, talk_tolerance: float = 0.08
+    record: CallRecord, intended: IntendedCall, *, talk_tolerance: float = 0.15
 ) -> None:
-    """The reconstructed record says what the engine meant the call to be."""
+    """The reconstructed record says what the engine meant the call to be.
+
+    Talk time comes from when the bytes arrived; the PBX and the reader share one event
+    loop (and a busy machine), so arrival may lag the engine's clock a little.
+    """
     assert record.linkedid == intended.linkedid
     assert record.direction.value == intended.direction, (record, intended)
     if intended.direction == "outbound":

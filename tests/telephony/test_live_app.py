@@ -59,6 +59,7 @@ async def test_calls_are_stored_within_seconds(database_url: str, tmp_path: Path
         assert list((tmp_path / "spool").glob("*.wav"))
     finally:
         await pbx.stop()
+        assert pbx.server is not None and not pbx.server._session_tasks  # no session left over
 
 
 async def test_trubka_demo_command(tmp_path: Path) -> None:
