@@ -27,4 +27,6 @@ async def test_status_page_needs_sign_in_then_serves_over_http(database_url: str
         assert page.status_code == 200
         assert "Live calls" in page.text and "Анна" in page.text
         status = (await client.get("/api/status")).json()
-        assert status == {"live_calls": [], "stored_calls": 0}
+        assert status["live_calls"] == []
+        assert status["stored_calls"] == 0
+        assert status["ami"]["state"] in ("stopped", "connecting", "waiting")

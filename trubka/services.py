@@ -13,8 +13,11 @@ from routing.errors import RulesError
 from routing.rules import load_rules
 from routing.source import FactsSource, InMemoryFactsSource
 from supervisor.service import Supervisor
+from telephony.actions import AmiActions
 from telephony.agi_server import AgiServer
+from telephony.ami_client import AmiClient, AmiConfig
 from telephony.domain import DomainEvent
+from telephony.pipeline import EventPipeline
 from telephony.reducer import CallState, ReducerConfig
 from telephony.router import CallRouter
 from trubka.adapters import CrmAgentDirectory, CrmCards, socket_user
@@ -48,6 +51,8 @@ class Services:
     supervisor: Supervisor
     ws_authenticate: SocketAuthenticator = _nobody
     tasks: TaskSet = field(default_factory=TaskSet)
+    ami: AmiClient | None = None  # None when TRUBKA_AMI_ENABLED is false
+    pbx: AmiActions | None = None  # typed actions (originate, pause, spy …) over `ami`
 
     def use_facts_source(self, source: FactsSource) -> None:
         """Swap where routing facts come from (e.g. the CRM's database-backed source)."""
@@ -106,7 +111,7 @@ class Services:
             queue_service_levels=settings.service_levels(),
         )
         supervisor.attach(writer)
-        return cls(
+        services = cls(
             settings=settings,
             db=db,
             bus=bus,
@@ -123,3 +128,21 @@ class Services:
             ws_authenticate=socket_user,
             supervisor=supervisor,
         )
+        if settings.ami_enabled:
+            services.ami = AmiClient(ami_config(settings), EventPipeline(state=live), bus.publish)
+            services.pbx = AmiActions(services.ami)
+        return services
+
+
+def ami_config(settings: Settings) -> AmiConfig:
+    return AmiConfig(
+        host=settings.ami_host,
+        port=settings.ami_port,
+        username=settings.ami_user,
+        secret=settings.ami_secret,
+        ping_interval=settings.ami_ping_interval,
+        action_timeout=settings.ami_action_timeout,
+        connect_timeout=settings.ami_connect_timeout,
+        backoff_max=settings.ami_reconnect_max,
+        md5_login=settings.ami_md5_login,
+    )

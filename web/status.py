@@ -16,6 +16,14 @@ from web.deps import get_services
 from web.pages import N_, page_user, render
 
 DISPOSITIONS = (N_("answered"), N_("abandoned"), N_("no-answer"), N_("busy"), N_("failed"))
+AMI_STATES = (
+    N_("stopped"),
+    N_("connecting"),
+    N_("logging_in"),
+    N_("resyncing"),
+    N_("connected"),
+    N_("waiting"),
+)
 
 router = APIRouter()
 
@@ -55,11 +63,25 @@ async def status_page(
     return render(
         request,
         "status.html",
-        {"live": live_calls(services), "recent": [r.to_json() for r in recent]},
+        {
+            "live": live_calls(services),
+            "recent": [r.to_json() for r in recent],
+            "ami": ami_status(services),
+        },
         user=user,
     )
 
 
+def ami_status(services: Any) -> dict[str, Any] | None:
+    """The AMI link for pages and metrics; None when this node does not consume AMI."""
+    client = getattr(services, "ami", None)
+    return client.status_json() if client is not None else None
+
+
 @router.get("/api/status", dependencies=[Depends(current_user)])
 async def status_json(services: Annotated[Any, Depends(get_services)]) -> dict[str, Any]:
-    return {"live_calls": live_calls(services), "stored_calls": services.call_writer.saved}
+    return {
+        "live_calls": live_calls(services),
+        "stored_calls": services.call_writer.saved,
+        "ami": ami_status(services),
+    }
