@@ -1,8 +1,9 @@
 """Russian and English for pages: gettext catalogs (Babel) and localized formats.
 
-Catalogs live in `web/locale/<lang>/LC_MESSAGES/messages.po` and are compiled in memory
-at start-up (no stale `.mo` files). Extract new strings with `make i18n` (pybabel
-extract + update). A page's language is the signed-in user's preference, else the
+Catalogs live in `web/locale/<lang>/LC_MESSAGES/*.po` (`messages.po` and one file per
+feature) and are compiled in memory at start-up (no stale `.mo` files). `make i18n`
+extracts every string into `web/locale/messages.pot`; msgids are the English text, so
+only Russian needs catalogs. A page's language is the signed-in user's preference, else the
 `lang` cookie, else the browser's Accept-Language, else Russian.
 
 Templates get `_` (gettext), `ngettext`, `lang` and `fmt` (a :class:`Formatter`:
@@ -36,15 +37,22 @@ LANG_COOKIE = "lang"
 
 @cache
 def translations(lang: str) -> gettext.NullTranslations:
-    po = LOCALE_DIR / lang / "LC_MESSAGES" / "messages.po"
-    if not po.exists():
-        return gettext.NullTranslations()
-    with po.open("rb") as handle:
-        catalog = read_po(handle, locale=lang)
-    buffer = io.BytesIO()
-    write_mo(buffer, catalog)
-    buffer.seek(0)
-    return gettext.GNUTranslations(buffer)
+    """All catalogs of a language merged: `messages.po` plus one `.po` per feature
+    (`panel.po`, `supervisor.po` …), so features add strings without touching each other."""
+    folder = LOCALE_DIR / lang / "LC_MESSAGES"
+    merged: gettext.NullTranslations | None = None
+    for po in sorted(folder.glob("*.po")):
+        with po.open("rb") as handle:
+            catalog = read_po(handle, locale=lang)
+        buffer = io.BytesIO()
+        write_mo(buffer, catalog)
+        buffer.seek(0)
+        loaded = gettext.GNUTranslations(buffer)
+        if merged is None:
+            merged = loaded
+        else:
+            merged.add_fallback(loaded)
+    return merged or gettext.NullTranslations()
 
 
 def negotiate(preferred: str | None, cookie: str | None, accept_language: str | None) -> str:
