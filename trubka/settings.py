@@ -68,6 +68,7 @@ class Settings(BaseSettings):
     default_region: str = "RU"
     internal_number_max_digits: int = Field(default=5, ge=1, le=10)
     secret_key: str = ""
+    metrics_token: str = ""  # /metrics for non-loopback scrapers
     cookie_secure: bool = False
     log_level: str = "INFO"
     # Supervisor reports: the call center's local time zone (days and hours of the

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from supervisor.errors import ReportParameterError
-from web import auth, status, ws
+from web import auth, metrics, status, ws
 from web.api import live as live_api
 from web.api import reports as reports_api
 from web.api import route
@@ -36,6 +36,7 @@ def create_app(services: Any, *, lifespan: Lifespan | None = None) -> FastAPI:
     app.state.services = services
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(status.router)
+    app.include_router(metrics.router)
     app.include_router(ws.router)
     app.include_router(route.router)
     install_error_handlers(app)
