@@ -175,6 +175,29 @@ class SimPbx:
             transfer_to=transfer_to,
         )
 
+    def answer(self, agent_number: str) -> SimCall:
+        """The agent picks up the call ringing their phone now (a queue or a direct dial).
+
+        Use with `set_agent_answers(number, False)` so that the phone rings until told."""
+        for call in self.engine.calls.values():
+            for ring in call.rings:
+                if ring.agent.number == agent_number:
+                    ring.answer_at = self.engine.clock()
+                    call.wake.set()
+                    return call
+        raise LookupError(f"agent {agent_number} has no ringing call")
+
+    def hang_up(self, linkedid: str, *, by: HangupBy | str = HangupBy.CALLER) -> None:
+        """End a call now: the caller or the agent puts the phone down (as a Hangup would)."""
+        call = self.engine.calls.get(linkedid)
+        if call is None:
+            raise LookupError(f"no call {linkedid} in progress")
+        channel = call.agent_one if HangupBy(by) is HangupBy.AGENT else call.one
+        if channel is None:
+            raise LookupError(f"call {linkedid} has no agent on it yet")
+        call.hangup_request = (channel, 16)
+        call.wake.set()
+
     def set_agent_answers(self, number: str, answers: bool) -> None:
         agent = self.engine.agents[number]
         agent.answers = answers
