@@ -24,6 +24,7 @@ from typing import Any
 
 import httpx
 import websockets
+from playwright.async_api import Page, async_playwright
 
 from crm.users import UserInfo, use_fast_hashing
 from telephony.simpbx import AgentConfig, QueueConfig, SimConfig, SimPbx
@@ -34,6 +35,17 @@ from trubka.services import Services
 from trubka.settings import load_settings
 
 PASSWORD = "correct horse"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 QUEUES = (
     QueueConfig("support", strategy="rrmemory", timeout=30.0, retry=0.05, wrapup=0.0),
     QueueConfig("help", strategy="rrmemory", timeout=30.0, retry=0.05, wrapup=0.0),
@@ -167,3 +179,30 @@ async def panel_stack(
             yield Stack(server, services, pbx)
     finally:
         await pbx.stop()
+
+
+@asynccontextmanager
+async def signed_in_page(
+    stack: Stack,
+    login: str,
+    *,
+    password: str = PASSWORD,
+    viewport: tuple[int, int] = (1366, 768),
+) -> AsyncIterator[Page]:
+    """Debian's Chromium, signed in through the login form, the panel live."""
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            context = await browser.new_context(
+                viewport={"width": viewport[0], "height": viewport[1]}
+            )
+            page = await context.new_page()
+            await page.goto(stack.url + "/")  # redirected to the login form
+            await page.fill("#login", login)
+            await page.fill("#password", password)
+            await page.click("form[action='/login'] button[type=submit]")
+            await page.wait_for_url(stack.url + "/")
+            await page.wait_for_selector("body[data-live=open]")
+            yield page
+        finally:
+            await browser.close()
