@@ -13,9 +13,16 @@ import pytest
 import websockets
 
 from crm.access import Actor
+from crm.database import Database
 from crm.schemas import ContactCreate
 from crm.wrapups import WrapupService
 from tests.web.panelkit import Stack, drain_until_pong, next_message, panel_stack
+
+
+@pytest.fixture
+def clean_url(db: Database, database_url: str) -> str:
+    """The test database, emptied first (PostgreSQL is shared by the session)."""
+    return database_url
 
 
 def csrf_of(html: str) -> str:
@@ -31,8 +38,8 @@ async def _contact(stack: Stack, name: str, number: str, owner_id: int | None = 
     return int(view["id"])
 
 
-async def test_click_to_call_rings_the_agent_first_then_the_customer(database_url: str) -> None:
-    async with panel_stack(database_url) as stack:
+async def test_click_to_call_rings_the_agent_first_then_the_customer(clean_url: str) -> None:
+    async with panel_stack(clean_url) as stack:
         anna = await stack.agent("anna", "101")
         stack.pbx.set_agent_answers("101", True)
         contact_id = await _contact(stack, "Клиент", "+79165550001")
@@ -70,8 +77,8 @@ async def test_click_to_call_rings_the_agent_first_then_the_customer(database_ur
         assert sent and sent[0].direction == "outbound"
 
 
-async def test_click_to_call_failures_in_plain_words(database_url: str) -> None:
-    async with panel_stack(database_url) as stack:
+async def test_click_to_call_failures_in_plain_words(clean_url: str) -> None:
+    async with panel_stack(clean_url) as stack:
         await stack.agent("nophone", None)
         await stack.agent("ghost", None)
         await stack.services.crm.users.update(
@@ -99,14 +106,14 @@ async def test_click_to_call_failures_in_plain_words(database_url: str) -> None:
             ami = stack.services.ami
             assert ami is not None
             async with asyncio.timeout(5):  # no event to await: the client notices the drop
-                while ami.connected:
+                while ami.connected:  # noqa: ASYNC110
                     await asyncio.sleep(0.02)
             down = await http.post("/api/panel/call", json={"number": "+74951234567"})
             assert down.status_code == 503 and down.json()["code"] == "pbx_down"
 
 
-async def test_pause_goes_to_asterisk_and_the_state_comes_back(database_url: str) -> None:
-    async with panel_stack(database_url) as stack:
+async def test_pause_goes_to_asterisk_and_the_state_comes_back(clean_url: str) -> None:
+    async with panel_stack(clean_url) as stack:
         await stack.agent("anna", "101")
         async with stack.client("anna") as http, stack.socket(http) as ws:
             assert (await next_message(ws, "agent_state"))["state"] == "available"
@@ -127,8 +134,8 @@ async def test_pause_goes_to_asterisk_and_the_state_comes_back(database_url: str
             assert form.status_code == 415
 
 
-async def test_only_someone_on_the_call_may_wrap_it_up(database_url: str) -> None:
-    async with panel_stack(database_url) as stack:
+async def test_only_someone_on_the_call_may_wrap_it_up(clean_url: str) -> None:
+    async with panel_stack(clean_url) as stack:
         await stack.agent("anna", "101")
         await stack.agent("boris", "102")
         await stack.agent("boss", None, role="supervisor")
@@ -173,8 +180,8 @@ async def test_only_someone_on_the_call_may_wrap_it_up(database_url: str) -> Non
         assert saved[call.linkedid][0]["note"] == "Ошиблись"
 
 
-async def test_what_an_agent_may_not_do(database_url: str) -> None:
-    async with panel_stack(database_url) as stack:
+async def test_what_an_agent_may_not_do(clean_url: str) -> None:
+    async with panel_stack(clean_url) as stack:
         anna = await stack.agent("anna", "101")
         boris = await stack.agent("boris", "102")
         theirs = await _contact(stack, "Клиент Бориса", "+74951110099", owner_id=boris.id)
@@ -224,9 +231,9 @@ async def test_what_an_agent_may_not_do(database_url: str) -> None:
 
 
 async def test_edit_conflict_keeps_what_was_typed_and_shows_the_other_version(
-    database_url: str,
+    clean_url: str,
 ) -> None:
-    async with panel_stack(database_url) as stack:
+    async with panel_stack(clean_url) as stack:
         await stack.agent("anna", "101")
         await stack.agent("olga", "102")
         contact_id = await _contact(stack, "<script>alert(1)</script> Пётр", "+74951110101")
@@ -259,9 +266,9 @@ async def test_edit_conflict_keeps_what_was_typed_and_shows_the_other_version(
 
 
 async def test_pages_need_sign_in_and_search_finds_by_any_part_of_a_number(
-    database_url: str,
+    clean_url: str,
 ) -> None:
-    async with panel_stack(database_url) as stack:
+    async with panel_stack(clean_url) as stack:
         await stack.agent("anna", "101")
         contact_id = await _contact(stack, "Мария Волкова", "+79161234567")
         async with httpx.AsyncClient(base_url=stack.url) as anonymous:
