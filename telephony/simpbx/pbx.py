@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from telephony.simpbx import wire as w
 from telephony.simpbx.calls import Calls
@@ -32,8 +32,13 @@ log = logging.getLogger(__name__)
 
 
 class SimPbx:
-    def __init__(self, config: SimConfig | None = None) -> None:
+    def __init__(
+        self, config: SimConfig | None = None, *, on_write: Callable[[bytes], None] | None = None
+    ) -> None:
+        """`on_write` sees every burst of events just before it goes to the sockets
+        (benchmarks time the screen pop from there)."""
         self.config = config or SimConfig()
+        self.on_write = on_write
         self.rng = random.Random(self.config.seed)
         self.server: AmiServer | None = None
         self.engine = CallEngine(self.config, self._broadcast, rng=self.rng)
@@ -244,5 +249,7 @@ class SimPbx:
 
     # --- output --------------------------------------------------------------------------
     def _broadcast(self, data: bytes) -> None:
+        if self.on_write is not None:
+            self.on_write(data)
         if self.server is not None:
             self.server.broadcast(data)

@@ -9,6 +9,7 @@ import { config, duration, errorText, phone, t, when } from "./format.js";
 const STORE = window.sessionStorage;
 const WRAPUPS_KEY = "trubka.wrapups." + config.user.id;
 const CREATED_KEY = "trubka.created." + config.user.id;
+const MAX_WRAPUPS = 10;
 const PRIORITY = ["on_call", "ringing", "wrap_up", "paused", "available", "unavailable", "logged_out"];
 
 const keyOf = (iface) => String(iface || "").trim().toLowerCase().replace(/\/n$/, "");
@@ -217,6 +218,7 @@ function onEnded(message) {
       task_title: "",
       task_due: "",
     });
+    if (wrapups.length > MAX_WRAPUPS) wrapups = wrapups.slice(-MAX_WRAPUPS); // a busy, unattended panel
     save(WRAPUPS_KEY, wrapups);
   }
   STORE.removeItem(notesKey);
