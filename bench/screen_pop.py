@@ -162,7 +162,10 @@ class Clients:
         import websockets
 
         ws = await websockets.connect(
-            self.url, additional_headers={"Cookie": f"trubka_session={token}"}, max_queue=None
+            self.url,
+            additional_headers={"Cookie": f"trubka_session={token}"},
+            max_queue=None,
+            open_timeout=60,
         )
         self.sockets.append(ws)
         self.tasks.append(asyncio.create_task(self._read(ws)))
@@ -268,8 +271,9 @@ async def main(args: argparse.Namespace) -> None:
             clients.phase = "one"
             await asyncio.sleep(args.phase)
             clients.phase = "connecting"
-            for _, token in sessions[1:]:
-                await clients.connect(token)
+            rest = [token for _, token in sessions[1:]]
+            for start in range(0, len(rest), 25):  # a browser-like trickle, not one burst
+                await asyncio.gather(*(clients.connect(t) for t in rest[start : start + 25]))
             await asyncio.sleep(2.0)
             memory_all = rss(server.pid)
             clients.phase = "all"
