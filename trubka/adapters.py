@@ -10,8 +10,10 @@ from fastapi import WebSocket
 
 from crm.cards import CardService
 from crm.users import UserDirectory
+from crm.users import interface_key as user_key
 from telephony.reducer import CallState
 from telephony.state import interface_key
+from trubka.phones import format_national
 from web.ws import SocketUser
 
 log = logging.getLogger(__name__)
@@ -23,6 +25,10 @@ class CrmAgentDirectory:
     Refreshed from the CRM's user directory every few seconds (and at start); the live
     state learns the configured interfaces too, so their device states are tracked
     before they ever join a queue.
+
+    The CRM compares interfaces case-insensitively (`local/101@agents`); the live state
+    keys them as Asterisk spells them (`Local/101@agents`). Lookups here accept either;
+    `agents_of` answers with the interfaces as configured (Asterisk's spelling).
     """
 
     def __init__(self, directory: UserDirectory, live: CallState, *, interval: float = 5.0) -> None:
@@ -33,13 +39,12 @@ class CrmAgentDirectory:
         self._agents: dict[int, set[str]] = {}
 
     def users_for(self, agent_key: str) -> set[int]:
-        key = interface_key(agent_key)
-        users = self._users.get(key)
+        users = self._users.get(user_key(agent_key))
         if users is None:
             # A queue member with a different state interface: map through the live state.
-            agent = self.live.agent_for(key)
+            agent = self.live.agent_for(interface_key(agent_key))
             if agent is not None:
-                users = self._users.get(agent.key)
+                users = self._users.get(user_key(agent.key))
         return users or set()
 
     def agents_of(self, user_id: int) -> set[str]:
@@ -51,9 +56,10 @@ class CrmAgentDirectory:
         agents: dict[int, set[str]] = {}
         for key, ref in by_key.items():
             users.setdefault(key, set()).add(ref.user_id)
-            agents.setdefault(ref.user_id, set()).add(key)
+            spelled = [interface_key(i) for i in ref.interfaces if user_key(i) == key]
+            agents.setdefault(ref.user_id, set()).update(spelled or [key])
         self._users, self._agents = users, agents
-        self.live.known_agents = set(users)
+        self.live.known_agents = {a for keys in agents.values() for a in keys}
 
     async def run(self) -> None:
         while True:
@@ -65,15 +71,39 @@ class CrmAgentDirectory:
 
 
 class CrmCards:
-    """The screen-pop card for a caller's number, from the CRM."""
+    """The screen-pop card for a caller's number, from the CRM.
 
-    def __init__(self, cards: CardService) -> None:
+    The card gets `display`: every phone number in it as people of the region write it
+    (`+74951234567` → `8 (495) 123-45-67`), so the panel shows numbers localized without
+    a phone library of its own.
+    """
+
+    def __init__(self, cards: CardService, region: str = "RU") -> None:
         self.cards = cards
+        self.region = region
 
     async def card_for(self, number: str | None) -> dict[str, Any] | None:
         if not number:
             return None
-        return await self.cards.for_number(number, timeline=0)
+        card = await self.cards.for_number(number, timeline=0)
+        card["display"] = phone_display(card, self.region)
+        return card
+
+
+def phone_display(card: dict[str, Any], region: str) -> dict[str, str]:
+    """National spellings of the numbers a card shows (its number, the contact's, calls')."""
+    numbers: set[str] = set()
+    if card.get("number"):
+        numbers.add(card["number"])
+    for holder in (card.get("contact"), card.get("company")):
+        for phone in (holder or {}).get("phones") or ():
+            if phone.get("number"):
+                numbers.add(phone["number"])
+    for call in card.get("last_calls") or ():
+        for field in ("caller_number", "called_number"):
+            if call.get(field):
+                numbers.add(call[field])
+    return {n: format_national(n, region) for n in numbers if n.startswith("+")}
 
 
 async def socket_user(websocket: WebSocket) -> SocketUser | None:

@@ -22,6 +22,7 @@ from telephony.reducer import CallState, ReducerConfig
 from telephony.router import CallRouter
 from trubka.adapters import CrmAgentDirectory, CrmCards, socket_user
 from trubka.bus import EventBus
+from trubka.phones import format_national
 from trubka.settings import Settings, SettingsError
 from trubka.tasks import TaskSet
 from web.hub import Hub
@@ -100,7 +101,12 @@ class Services:
         agent_directory = CrmAgentDirectory(crm.directory, live)
         hub = Hub()
         notifier = Notifier(
-            hub, live, agent_directory, CrmCards(crm.cards), routing_reason=routing_reason
+            hub,
+            live,
+            agent_directory,
+            CrmCards(crm.cards, settings.default_region),
+            routing_reason=routing_reason,
+            phone_display=lambda number: format_national(number, settings.default_region),
         )
         recordings = RecordingService.from_settings(settings, db, bus)
         supervisor = Supervisor.create(

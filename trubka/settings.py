@@ -67,6 +67,10 @@ class Settings(BaseSettings):
     recordings_retention_queues: Annotated[dict[str, int], NoDecode] = Field(default_factory=dict)
     default_region: str = "RU"
     internal_number_max_digits: int = Field(default=5, ge=1, le=10)
+    # Click-to-call (agent panel): the agent's own phone rings first, then this dialplan
+    # context dials the customer's number (digits of its E.164 form, no plus).
+    click_to_call_context: str = Field(default="from-internal", min_length=1, max_length=80)
+    click_to_call_timeout: float = Field(default=30.0, ge=5, le=120)  # the agent's phone rings
     secret_key: str = ""
     metrics_token: str = ""  # /metrics for non-loopback scrapers
     cookie_secure: bool = False

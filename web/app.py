@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from supervisor.errors import ReportParameterError
-from web import auth, metrics, status, ws
+from web import auth, metrics, panel, status, ws
 from web.api import live as live_api
 from web.api import reports as reports_api
 from web.api import route
@@ -45,5 +45,6 @@ def create_app(services: Any, *, lifespan: Lifespan | None = None) -> FastAPI:
     app.include_router(api_router)
     app.include_router(reports_api.router)
     app.include_router(live_api.router)
+    panel.install(app)
     app.add_exception_handler(ReportParameterError, reports_api.parameter_error)
     return app

@@ -9,12 +9,18 @@ agent rings), so the pop itself is only a send. Messages (contract in ARCHITECTU
   ``reason`` is ``answered_elsewhere``, ``caller_hung_up`` or ``no_answer`` (the ring
   timed out and the queue moved on).
 * ``call_answered`` / ``call_ended`` — the agent's call was answered / ended (the panel
-  opens the wrap-up form).
+  opens the wrap-up form). ``call_answered`` carries the prepared ``card`` too (a
+  click-to-call has no pop before it).
 * ``agent_state`` — the agent's state changed (available, ringing, on_call, wrap_up,
   paused with a reason, logged_out, unavailable).
 
 A reconnecting socket gets the current state at once: the agent's state, every call
 still ringing for them and the call they are on.
+
+Pops and answers carry ``caller_number_display`` (the number as people of the region
+write it) when the composition root gives a ``phone_display`` function. The notifier
+remembers who took part in recent calls (``participants``), so the panel may check that
+a wrap-up is saved by someone who was on the call.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -51,6 +58,13 @@ class CardSource(Protocol):
 
 
 RoutingReason = Callable[[str], str | None]  # linkedid -> the routing decision's reason
+PhoneDisplay = Callable[[str], str]  # E.164 -> as people of the region write it
+RECENT_CALLS = 20_000  # calls whose participants are remembered (wrap-ups after the call)
+
+
+def same_agent(a: str, b: str) -> bool:
+    """Interfaces name one agent whatever the case and a trailing `/n`."""
+    return interface_key(a).lower() == interface_key(b).lower()
 
 
 @dataclass(slots=True)
@@ -83,6 +97,7 @@ class Notifier:
         *,
         card_timeout: float = 2.0,
         clock: Callable[[], float] = time.time,
+        phone_display: PhoneDisplay | None = None,
     ) -> None:
         self.hub = hub
         self.live = live
@@ -91,6 +106,8 @@ class Notifier:
         self.routing_reason = routing_reason
         self.card_timeout = card_timeout
         self.clock = clock
+        self.phone_display = phone_display
+        self._recent: OrderedDict[str, set[int]] = OrderedDict()  # linkedid -> user ids
         self._cards: dict[str, Card | None] = {}  # linkedid -> card, once loaded
         self._card_numbers: dict[str, str | None] = {}
         self._loading: dict[str, asyncio.Task[None]] = {}
@@ -166,6 +183,12 @@ class Notifier:
                 self._fill(pop.message, card)
                 pop.message["update"] = True
                 self.hub.to_users(pop.users, pop.message)
+        answered = self._answered.get(linkedid)
+        if answered is not None:
+            agent_key, message = answered
+            self._fill(message, card)
+            message["update"] = True
+            self.hub.to_users(self.directory.users_for(agent_key), message)
 
     @staticmethod
     def _fill(message: dict[str, Any], card: Card | None) -> None:
@@ -182,6 +205,7 @@ class Notifier:
             "type": "screen_pop",
             "linkedid": event.linkedid,
             "caller_number": event.caller_number,
+            "caller_number_display": self._display(event.caller_number),
             "caller_name": event.caller_name,
             "contact": None,
             "routing_reason": reason,
@@ -222,6 +246,7 @@ class Notifier:
             "type": "call_answered",
             "linkedid": event.linkedid,
             "caller_number": event.caller_number,
+            "caller_number_display": self._display(event.caller_number),
             "caller_name": event.caller_name,
             "queue": event.queue,
             "agent_interface": event.interface,
@@ -229,8 +254,12 @@ class Notifier:
             "answered_at": iso(event.at),
             "contact": card.get("contact") if card else None,
             "routing_reason": pop.message.get("routing_reason") if pop else None,
+            "card": card,
         }
+        if pop is None and self.routing_reason is not None:
+            message["routing_reason"] = self.routing_reason(event.linkedid)
         self._answered[event.linkedid] = (event.agent, message)
+        self._remember(event.linkedid, users)
         self.hub.to_users(users | (pop.users if pop else set()), message)
         self.hub.to_followers(message, except_users=users)
 
@@ -255,6 +284,7 @@ class Notifier:
             "ended_at": iso(record.ended_at),
             "contact_id": record.contact_id,
         }
+        self._remember(linkedid, users)
         self.hub.to_users(users, message)
         self._answered.pop(linkedid, None)
         for key in [k for k in self._pops if k[0] == linkedid]:
@@ -278,13 +308,46 @@ class Notifier:
         }
         self.hub.to_users(users, message)
 
+    def _display(self, number: str | None) -> str | None:
+        if not number or self.phone_display is None or not number.startswith("+"):
+            return number
+        return self.phone_display(number)
+
+    def _remember(self, linkedid: str, users: set[int]) -> None:
+        known = self._recent.get(linkedid)
+        if known is None:
+            self._recent[linkedid] = set(users)
+            while len(self._recent) > RECENT_CALLS:
+                self._recent.popitem(last=False)
+        else:
+            known |= users
+
+    def participants(self, linkedid: str) -> set[int]:
+        """Users who answered or were on this call (recent calls, ringing or not)."""
+        return set(self._recent.get(linkedid, ()))
+
+    def current_call(self, user_id: int) -> dict[str, Any] | None:
+        """The `call_answered` message of the call this user is on now, if any."""
+        agents = self.directory.agents_of(user_id)
+        for agent_key, message in list(self._answered.values()):
+            if any(same_agent(agent_key, a) for a in agents):
+                return message
+        return None
+
+    def _live_agent(self, agent_key: str) -> Any:
+        agent = self.live.agent_for(agent_key)
+        if agent is None:
+            wanted = interface_key(agent_key).lower()
+            agent = next((a for k, a in self.live.agents.items() if k.lower() == wanted), None)
+        return agent
+
     # --- a (re)connecting socket -----------------------------------------------------
     def welcome(self, client: Client) -> None:
         """Send a new socket the current state: agent states, ringing pops, the current call."""
         now = self.clock()
         agents = self.directory.agents_of(client.user_id)
         for agent_key in sorted(agents):
-            agent = self.live.agent_for(agent_key)
+            agent = self._live_agent(agent_key)
             state = agent.derive_state(now).value if agent else "logged_out"
             since = agent.state_since if agent and agent.state_since else now
             self.hub.to_client(
@@ -301,5 +364,5 @@ class Notifier:
             if client.user_id in pop.users or client.follow_all:
                 self.hub.to_client(client, pop.message)
         for agent_key, message in list(self._answered.values()):
-            if agent_key in agents or client.follow_all:
+            if client.follow_all or any(same_agent(agent_key, a) for a in agents):
                 self.hub.to_client(client, message)

@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from telephony.simpbx import wire as w
 from telephony.simpbx.calls import Calls
@@ -32,8 +32,13 @@ log = logging.getLogger(__name__)
 
 
 class SimPbx:
-    def __init__(self, config: SimConfig | None = None) -> None:
+    def __init__(
+        self, config: SimConfig | None = None, *, on_write: Callable[[bytes], None] | None = None
+    ) -> None:
+        """`on_write` sees every burst of events just before it goes to the sockets
+        (benchmarks time the screen pop from there)."""
         self.config = config or SimConfig()
+        self.on_write = on_write
         self.rng = random.Random(self.config.seed)
         self.server: AmiServer | None = None
         self.engine = CallEngine(self.config, self._broadcast, rng=self.rng)
@@ -175,6 +180,29 @@ class SimPbx:
             transfer_to=transfer_to,
         )
 
+    def answer(self, agent_number: str) -> SimCall:
+        """The agent picks up the call ringing their phone now (a queue or a direct dial).
+
+        Use with `set_agent_answers(number, False)` so that the phone rings until told."""
+        for call in self.engine.calls.values():
+            for ring in call.rings:
+                if ring.agent.number == agent_number:
+                    ring.answer_at = self.engine.clock()
+                    call.wake.set()
+                    return call
+        raise LookupError(f"agent {agent_number} has no ringing call")
+
+    def hang_up(self, linkedid: str, *, by: HangupBy | str = HangupBy.CALLER) -> None:
+        """End a call now: the caller or the agent puts the phone down (as a Hangup would)."""
+        call = self.engine.calls.get(linkedid)
+        if call is None:
+            raise LookupError(f"no call {linkedid} in progress")
+        channel = call.agent_one if HangupBy(by) is HangupBy.AGENT else call.one
+        if channel is None:
+            raise LookupError(f"call {linkedid} has no agent on it yet")
+        call.hangup_request = (channel, 16)
+        call.wake.set()
+
     def set_agent_answers(self, number: str, answers: bool) -> None:
         agent = self.engine.agents[number]
         agent.answers = answers
@@ -221,5 +249,7 @@ class SimPbx:
 
     # --- output --------------------------------------------------------------------------
     def _broadcast(self, data: bytes) -> None:
+        if self.on_write is not None:
+            self.on_write(data)
         if self.server is not None:
             self.server.broadcast(data)

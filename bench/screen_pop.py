@@ -1,0 +1,332 @@
+"""Screen-pop latency over real WebSockets, from the PBX's write to the agent's browser.
+
+    python bench/screen_pop.py                       # 100 agents, 10 calls/s, 10 s phases
+    python bench/screen_pop.py --full                # 500 agents, 50 calls/s, 20 s phases
+
+Three processes, as in production: the simulated PBX (AMI over TCP) recording when it
+writes each `AgentCalled` to its socket; `trubka serve` (the real server, SQLite file);
+and this process with one `websockets` client per agent, recording when each
+`screen_pop` arrives. Latency = arrival − PBX write (both `time.time()` on this machine).
+
+Phase 1: one agent (extension 1000, alone in queue `solo`, rung about twice a second) is
+connected while the PBX offers the full call rate to the other agents (queue `bench`).
+Phase 2: every agent is connected. Printed: p50/p99/max per phase, the server's memory
+per connected agent (RSS growth from 1 to N sockets), and the load average (the machine
+may be shared: the lead re-runs this on a quiet one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import re
+import secrets
+import signal
+import socket
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+AGENT_BASE = 1000
+AMI_USER = "bench"
+CALLED = re.compile(rb"Event: AgentCalled\r\n(.*?)\r\n\r\n", re.S)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+# --- the PBX process ---------------------------------------------------------------------
+async def run_pbx(args: argparse.Namespace) -> None:
+    from telephony.simpbx import AgentConfig, QueueConfig, SimConfig, SimPbx, Timing
+
+    writes: dict[str, float] = {}
+
+    def on_write(data: bytes) -> None:
+        if b"AgentCalled" not in data:
+            return
+        now = time.time()
+        for match in CALLED.finditer(data):
+            block = match.group(1)
+            linkedid = re.search(rb"\r\nLinkedid: ([^\r]+)", block)
+            interface = re.search(rb"\r\nInterface: ([^\r]+)", block)
+            if linkedid and interface:
+                writes.setdefault(
+                    f"{linkedid.group(1).decode()}|{interface.group(1).decode()}", now
+                )
+
+    agents = [AgentConfig(str(AGENT_BASE), "Solo Agent", ("solo",), answer_delay=0.05)]
+    agents += [
+        AgentConfig(str(AGENT_BASE + i), f"Agent {i}", ("bench",), answer_delay=0.3)
+        for i in range(1, args.agents)
+    ]
+    timing = Timing(
+        call_interval=0,
+        talk_time=(1.0, 3.0),
+        patience=(60.0, 60.0),
+        agent_hangup_share=0.0,
+        transfer_share=0.0,
+        no_answer_share=0.0,
+    )
+    config = SimConfig(
+        username=AMI_USER,
+        secret=args.secret,
+        port=args.port,
+        agents=tuple(agents),
+        queues=(
+            QueueConfig("solo", timeout=10.0, retry=0.05, wrapup=0.0),
+            QueueConfig("bench", timeout=10.0, retry=0.2, wrapup=0.0),
+        ),
+        default_queue="bench",
+        timing=timing,
+        record=False,
+        seed=1,
+    )
+    pbx = SimPbx(config, on_write=on_write)
+    await pbx.start(generate=False)
+    print("ready", flush=True)
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    await reader.readline()  # "go"
+
+    async def offer(queue: str, rate: float, talk: float | None) -> None:
+        n = 0
+        start = time.monotonic()
+        while True:
+            n += 1
+            pbx.place_call(f"7495{n % 10_000_000:07d}", f"Bench {n}", queue=queue, talk_time=talk)
+            await asyncio.sleep(max(0.0, start + n / rate - time.monotonic()))
+
+    tasks = [
+        asyncio.create_task(offer("bench", args.rate, None)),
+        asyncio.create_task(offer("solo", 2.0, 0.1)),
+    ]
+    await reader.readline()  # "stop"
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    print(json.dumps(writes), flush=True)
+    await pbx.stop()
+
+
+# --- this process: users, sessions, the server, the clients ------------------------------
+async def prepare_database(url: str, agents: int) -> list[tuple[int, str]]:
+    """Migrate, add the agents and a session each; [(user id, session token)]."""
+    from crm.database import Database
+    from crm.services import CrmServices
+    from crm.users import use_fast_hashing
+
+    use_fast_hashing()
+    db = Database(url)
+    await db.upgrade()
+    crm = CrmServices.create(db)
+    sessions = []
+    try:
+        for i in range(agents):
+            user = await crm.users.create(
+                login=f"agent{AGENT_BASE + i}",
+                name=f"Agent {i}",
+                role="agent",
+                password="bench-password",
+                interfaces=[f"Local/{AGENT_BASE + i}@agents/n"],
+            )
+            sessions.append((user.id, await crm.sessions.create(user.id)))
+    finally:
+        crm.close()
+        await db.dispose()
+    return sessions
+
+
+@dataclass
+class Clients:
+    url: str
+    received: dict[str, tuple[float, str]] = field(default_factory=dict)  # key -> (t, phase)
+    phase: str = "warmup"
+    sockets: list[Any] = field(default_factory=list)
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    async def connect(self, token: str) -> None:
+        import websockets
+
+        ws = await websockets.connect(
+            self.url,
+            additional_headers={"Cookie": f"trubka_session={token}"},
+            max_queue=None,
+            open_timeout=60,
+        )
+        self.sockets.append(ws)
+        self.tasks.append(asyncio.create_task(self._read(ws)))
+
+    async def _read(self, ws: Any) -> None:
+        with contextlib.suppress(Exception):
+            async for text in ws:
+                now = time.time()
+                if '"screen_pop"' not in text:
+                    continue
+                message = json.loads(text)
+                if message.get("type") != "screen_pop" or message.get("update"):
+                    continue
+                key = f"{message['linkedid']}|{message['agent_interface']}"
+                self.received.setdefault(key, (now, self.phase))
+
+    async def close(self) -> None:
+        for ws in self.sockets:
+            with contextlib.suppress(Exception):
+                await ws.close()
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+
+
+def rss(pid: int) -> int:
+    import psutil
+
+    return int(psutil.Process(pid).memory_info().rss)
+
+
+def figures(latencies: list[float]) -> str:
+    if not latencies:
+        return "no pops received"
+    ms = sorted(x * 1000 for x in latencies)
+    p99 = ms[min(len(ms) - 1, int(len(ms) * 0.99))]
+    return (
+        f"{len(ms)} pops: p50 {statistics.median(ms):.1f} ms, p99 {p99:.1f} ms, max {ms[-1]:.1f} ms"
+    )
+
+
+async def main(args: argparse.Namespace) -> None:
+    if args.full:
+        args.agents, args.rate, args.phase = 500, 50.0, 20.0
+    load_before = os.getloadavg()
+    secret = secrets.token_urlsafe(12)
+    ami_port, http_port = free_port(), free_port()
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite+aiosqlite:///{tmp}/bench.db"
+        print(f"preparing {args.agents} agents …", flush=True)
+        sessions = await prepare_database(url, args.agents)
+        pbx = await asyncio.create_subprocess_exec(
+            sys.executable,
+            __file__,
+            "--role",
+            "pbx",
+            "--port",
+            str(ami_port),
+            f"--secret={secret}",
+            "--agents",
+            str(args.agents),
+            "--rate",
+            str(args.rate),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            limit=2**30,
+        )
+        assert pbx.stdin is not None and pbx.stdout is not None
+        await pbx.stdout.readline()  # ready
+        env = {
+            **os.environ,
+            "TRUBKA_DATABASE_URL": url,
+            "TRUBKA_AMI_PORT": str(ami_port),
+            "TRUBKA_AMI_USER": AMI_USER,
+            "TRUBKA_AMI_SECRET": secret,
+            "TRUBKA_AGI_ENABLED": "false",
+            "TRUBKA_HTTP_PORT": str(http_port),
+            "TRUBKA_LOG_LEVEL": "WARNING",
+            "TRUBKA_RECORDINGS_DIR": f"{tmp}/recordings",
+        }
+        server = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "trubka", "serve", env=env, cwd=tmp
+        )
+        clients = Clients(f"ws://127.0.0.1:{http_port}/ws")
+        try:
+            import httpx
+
+            cookie = {"trubka_session": sessions[0][1]}
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{http_port}") as http:
+                async with asyncio.timeout(60):
+                    while True:  # the server starts, connects to the PBX (no event to await)
+                        with contextlib.suppress(httpx.TransportError):
+                            status = (await http.get("/api/status", cookies=cookie)).json()
+                            if (status.get("ami") or {}).get("state") == "connected":
+                                break
+                        await asyncio.sleep(0.2)
+            memory_idle = rss(server.pid)
+            await clients.connect(sessions[0][1])
+            pbx.stdin.write(b"go\n")
+            await pbx.stdin.drain()
+            await asyncio.sleep(2.0)  # warm-up: the queues fill, the calls get going
+            memory_one = rss(server.pid)
+            clients.phase = "one"
+            await asyncio.sleep(args.phase)
+            clients.phase = "connecting"
+            rest = [token for _, token in sessions[1:]]
+            for start in range(0, len(rest), 25):  # a browser-like trickle, not one burst
+                await asyncio.gather(*(clients.connect(t) for t in rest[start : start + 25]))
+            await asyncio.sleep(2.0)
+            memory_all = rss(server.pid)
+            clients.phase = "all"
+            await asyncio.sleep(args.phase)
+            clients.phase = "done"
+            pbx.stdin.write(b"stop\n")
+            await pbx.stdin.drain()
+            writes: dict[str, float] = json.loads(await pbx.stdout.readline())
+            load_after = os.getloadavg()
+        finally:
+            await clients.close()
+            server.send_signal(signal.SIGINT)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(server.wait(), 15)
+            if server.returncode is None:
+                server.kill()
+            if pbx.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    pbx.kill()
+            await pbx.wait()
+    solo = f"|Local/{AGENT_BASE}@agents/n"
+    one = [t - writes[k] for k, (t, p) in clients.received.items() if p == "one" and k in writes]
+    everyone = [
+        t - writes[k] for k, (t, p) in clients.received.items() if p == "all" and k in writes
+    ]
+    offered_all = [k for k in writes if not k.endswith(solo)]
+    print(
+        f"screen pop, PBX write → agent's socket ({args.agents} agents, {args.rate:g} calls/s "
+        f"offered, {args.phase:g} s per phase)"
+    )
+    print(f"  1 agent connected:      {figures(one)}")
+    print(f"  {args.agents} agents connected: {figures(everyone)}")
+    print(f"  rings written by the PBX in the run: {len(writes)} ({len(offered_all)} to `bench`)")
+    per_agent = (memory_all - memory_one) / max(1, args.agents - 1)
+    print(
+        f"  server memory: {memory_idle / 2**20:.1f} MiB idle, {memory_one / 2**20:.1f} MiB with "
+        f"1 agent, {memory_all / 2**20:.1f} MiB with {args.agents}: "
+        f"{per_agent / 1024:.1f} KiB per connected agent"
+    )
+    print(
+        "  load average: before {:.2f} {:.2f} {:.2f}, after {:.2f} {:.2f} {:.2f} "
+        "(2 cores; the machine may be shared)".format(*load_before, *load_after)
+    )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--agents", type=int, default=100)
+    parser.add_argument("--rate", type=float, default=10.0, help="new calls per second")
+    parser.add_argument("--phase", type=float, default=10.0, help="seconds measured per phase")
+    parser.add_argument("--full", action="store_true", help="500 agents, 50 calls/s, 20 s")
+    parser.add_argument("--role", choices=["bench", "pbx"], default="bench", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--secret", default="", help=argparse.SUPPRESS)
+    arguments = parser.parse_args()
+    asyncio.run(run_pbx(arguments) if arguments.role == "pbx" else main(arguments))

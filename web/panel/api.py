@@ -1,0 +1,138 @@
+"""`/api/panel/…`: what the agent panel asks of the server besides the CRM's own API.
+
+- `GET  /api/panel/state` — the user's phones and their states, the call they are on.
+- `POST /api/panel/pause` `{"paused": true, "reason": "lunch"}` — QueuePause of the user's
+  phones (202: asked; the state comes back over `/ws` as `agent_state`).
+- `POST /api/panel/call` `{"number": "+7 495 …", "contact_id": 7}` — click-to-call: the
+  user's phone rings first, then the customer (200 once the user picked up).
+- `GET  /api/panel/card?number=…|contact_id=…` — a caller's card, numbers localized.
+- `POST /api/panel/wrapup` — the wrap-up of a call the user was on: disposition, note,
+  optional follow-up task (201).
+
+Errors are JSON `{"code", "message", "field"}` (see `web.panel.errors`); writes must be JSON.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import StringConstraints
+
+from crm.call_records import CallRow
+from crm.errors import InvalidInput
+from crm.schemas import Id, Strict
+from crm.users import UserInfo
+from crm.wrapups import WrapupIn, WrapupService
+from telephony.records import iso
+from trubka.adapters import phone_display
+from trubka.phones import normalize
+from web.auth import CurrentUser, actor_of, current_user, require_json
+from web.deps import get_services
+from web.notifier import same_agent
+from web.panel import phone
+from web.panel.errors import NotOnCall
+
+router = APIRouter(
+    prefix="/api/panel",
+    tags=["panel"],
+    dependencies=[Depends(require_json), Depends(current_user)],
+)
+
+
+class PauseIn(Strict):
+    paused: bool
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=80)] | None = None
+
+
+class CallIn(Strict):
+    number: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+    contact_id: Id | None = None
+
+
+def agent_states(services: Any, user: UserInfo) -> list[dict[str, Any]]:
+    now = time.time()
+    states = []
+    for interface in user.interfaces:
+        agent = services.live.agent_for(interface)
+        if agent is None:
+            wanted = interface.lower().removesuffix("/n")
+            agent = next((a for k, a in services.live.agents.items() if k.lower() == wanted), None)
+        states.append(
+            {
+                "agent_interface": interface,
+                "state": agent.derive_state(now).value if agent else "logged_out",
+                "since": iso(agent.state_since) if agent and agent.state_since else None,
+                "paused_reason": agent.paused_reason if agent else None,
+            }
+        )
+    return states
+
+
+@router.get("/state")
+async def panel_state(request: Request, user: CurrentUser) -> dict[str, Any]:
+    services = get_services(request)
+    ami = services.ami
+    return {
+        "user": user.to_json(),
+        "agents": agent_states(services, user),
+        "current_call": services.notifier.current_call(user.id),
+        "pbx": {"enabled": ami is not None, "connected": bool(ami and ami.connected)},
+    }
+
+
+@router.post("/pause", status_code=202)
+async def pause(body: PauseIn, request: Request, user: CurrentUser) -> dict[str, Any]:
+    """Ask Asterisk to pause or unpause the user's phones; `agent_state` follows on /ws."""
+    accepted = await phone.set_paused(get_services(request), user, body.paused, body.reason)
+    return {"paused": body.paused, "reason": body.reason, "interfaces": accepted}
+
+
+@router.post("/call")
+async def click_to_call(body: CallIn, request: Request, user: CurrentUser) -> dict[str, Any]:
+    """Ring the user's phone, then the number; answers once the user picked up."""
+    placed = await phone.click_to_call(get_services(request), user, body.number, body.contact_id)
+    return {"linkedid": placed.linkedid, "number": placed.number, "interface": placed.interface}
+
+
+async def was_on_call(services: Any, user: UserInfo, linkedid: str) -> bool:
+    """The user took part in the call: the live notifier remembers it, or the stored record
+    names one of their phones."""
+    if user.id in services.notifier.participants(linkedid):
+        return True
+    row: CallRow | None = await services.calls.get(linkedid)
+    if row is None:
+        return False
+    interfaces = [i for i in (row.agent_interface, *(row.agents or ())) if i]
+    return any(same_agent(mine, theirs) for mine in user.interfaces for theirs in interfaces)
+
+
+@router.post("/wrapup", status_code=201)
+async def wrapup(body: WrapupIn, request: Request, user: CurrentUser) -> dict[str, Any]:
+    """Save the wrap-up of a call the user was on (supervisors may wrap up any call)."""
+    services = get_services(request)
+    actor = actor_of(user)
+    if not actor.is_manager and not await was_on_call(services, user, body.linkedid):
+        raise NotOnCall("you were not on this call, so you cannot wrap it up")
+    return await WrapupService(services.db).save(body, actor)
+
+
+@router.get("/card")
+async def card(
+    request: Request,
+    user: CurrentUser,
+    number: Annotated[str | None, Query(max_length=64)] = None,
+    contact_id: Annotated[int | None, Query(ge=1)] = None,
+) -> dict[str, Any]:
+    """The screen-pop card of a number or a contact, with `display` (localized numbers)."""
+    services = get_services(request)
+    crm = services.crm
+    if contact_id is not None:
+        result = await crm.cards.for_contact(contact_id)
+    elif number and number.strip():
+        result = await crm.cards.for_number(normalize(number, crm.region) or number.strip())
+    else:
+        raise InvalidInput("give a number or a contact_id", field="number")
+    result["display"] = phone_display(result, crm.region)
+    return result
