@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
 
 from crm.call_records import CallStore
 from crm.call_writer import CallWriter
+from crm.callbacks import CallbackTasks
 from crm.database import Database
 from crm.services import CrmServices
 from recordings.service import RecordingService
@@ -17,7 +19,7 @@ from telephony.agi_server import AgiServer
 from telephony.domain import DomainEvent
 from telephony.reducer import CallState, ReducerConfig
 from telephony.router import CallRouter
-from trubka.adapters import CrmAgentDirectory, CrmCards, socket_user
+from trubka.adapters import CrmAgentDirectory, CrmCallbackTasks, CrmCards, socket_user
 from trubka.bus import EventBus
 from trubka.settings import Settings, SettingsError
 from trubka.tasks import TaskSet
@@ -46,6 +48,7 @@ class Services:
     crm: CrmServices
     agent_directory: CrmAgentDirectory
     supervisor: Supervisor
+    callbacks: CallbackTasks
     ws_authenticate: SocketAuthenticator = _nobody
     tasks: TaskSet = field(default_factory=TaskSet)
 
@@ -92,6 +95,11 @@ class Services:
         )
         writer.after_save.append(crm.link_calls)
         router.source = crm.routing_facts
+        # Missed calls of known customers → callback tasks (after linking: needs contacts).
+        callbacks = CallbackTasks(
+            db, crm.directory, lambda: router.rules, ZoneInfo(settings.timezone)
+        )
+        writer.after_save.append(callbacks.on_calls_saved)
         agent_directory = CrmAgentDirectory(crm.directory, live)
         hub = Hub()
         notifier = Notifier(
@@ -104,6 +112,7 @@ class Services:
             timezone=settings.timezone,
             service_level_seconds=settings.service_level_seconds,
             queue_service_levels=settings.service_levels(),
+            callback_tasks=CrmCallbackTasks(callbacks),
         )
         supervisor.attach(writer)
         return cls(
@@ -122,4 +131,5 @@ class Services:
             agent_directory=agent_directory,
             ws_authenticate=socket_user,
             supervisor=supervisor,
+            callbacks=callbacks,
         )
