@@ -215,6 +215,8 @@ class Policy(_Strict):
     _supervisor = field_validator("supervisor")(_login)
 
     def priority_for(self, tags: frozenset[str]) -> int | None:
+        if not tags or not self.vip:
+            return None
         best = max((self.vip.get(tag.strip().lower(), 0) for tag in tags), default=0)
         return best or None
 

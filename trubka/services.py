@@ -9,6 +9,7 @@ from crm.call_records import CallStore
 from crm.call_writer import CallWriter
 from crm.callbacks import CallbackTasks
 from crm.database import Database
+from crm.numbers import fast_parse
 from crm.services import CrmServices
 from recordings.service import RecordingService
 from routing.errors import RulesError
@@ -80,6 +81,7 @@ class Services:
             rules,
             region=settings.default_region,
             facts_timeout=settings.routing_facts_timeout,
+            parse_number=fast_parse,
         )
         agi = AgiServer(router, settings.agi_host, settings.agi_port)
 
