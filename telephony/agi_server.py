@@ -264,7 +264,8 @@ class _Session(asyncio.Protocol):
         loop = self.loop = asyncio.get_running_loop()
         self.started = loop.time()
         self.deadline = self.started + server.session_timeout
-        self.timer = loop.call_at(self.started + server.env_timeout, self._timed_out)
+        first = min(self.started + server.env_timeout, self.deadline)
+        self.timer = loop.call_at(first, self._timed_out)
         self.done = loop.create_future()
         server._sessions.add(self.done)
         server._open.add(self)
@@ -297,9 +298,9 @@ class _Session(asyncio.Protocol):
         if request is None:
             return
         self.request = request
-        assert self.timer is not None and self.loop is not None
-        self.timer.cancel()
-        self.timer = self.loop.call_at(self.deadline, self._timed_out)
+        assert self.loop is not None
+        # The environment's timer stays: when it fires later, it moves to the session's
+        # deadline (a session usually ends long before; no re-arming per session).
         if request.script != ROUTE_PATH:
             self.finish(
                 Outcome.UNKNOWN_SCRIPT, f"asked for unknown script {request.script[:80]!r}: closed"
@@ -378,6 +379,10 @@ class _Session(asyncio.Protocol):
 
     def _timed_out(self) -> None:
         self.timer = None
+        assert self.loop is not None
+        if self.phase != _ENV and self.loop.time() < self.deadline:
+            self.timer = self.loop.call_at(self.deadline, self._timed_out)
+            return
         if self.phase == _ENV:
             detail = f"sent no complete environment in {self.server.env_timeout:.1f} s: closed"
         else:
