@@ -131,7 +131,11 @@ async def world(
 ) -> AsyncIterator[World]:
     rules = tmp_path / "routing.toml"
     rules.write_text(RULES, encoding="utf-8")
-    app = build_app(load_settings(database_url=database_url, routing_rules=rules))
+    # A generous facts deadline: a loaded CI machine must not turn decisions into
+    # facts-timeouts (the deadline itself has a test of its own).
+    app = build_app(
+        load_settings(database_url=database_url, routing_rules=rules, routing_facts_timeout=3.0)
+    )
     services: Services = app.state.services
     async with LiveServer(app) as server:
         users = {}

@@ -18,7 +18,8 @@ from crm.models import Task
 from telephony.domain import CallEnded
 from telephony.records import CallRecord
 from telephony.state import AgentState
-from tests.trubka.conftest import A101, PASSWORD, World, agent_is
+from tests.trubka.conftest import A101, A102, PASSWORD, World, agent_is
+from tests.trubka.trace_pbx import frames, retarget
 
 
 def _clear_of_midnight(tz: ZoneInfo, now: float) -> float:
@@ -134,3 +135,68 @@ async def test_two_missed_calls_one_callback_task_shown_in_the_missed_report(
     finally:
         await supervisor.aclose()
         await agent.aclose()
+
+
+async def test_routed_manager_and_then_the_queue_do_not_answer(world: World) -> None:
+    """Trace 03 routes the call to 102 — but here 102's phone rings out (`DialEnd`
+    NOANSWER), the call goes on to the queue (trace 02's queue events, on 03's channel)
+    and the caller gives up. The record tells the whole story; the callback task goes to
+    the manager the call was routed to, not to the owner."""
+    w = world
+    w.pbx.clock = _clear_of_midnight(ZoneInfo(w.services.settings.timezone), time.time())
+    w.pbx.play("02-queue-abandoned-ringing")  # 101-103 logged in and free
+    contact_id = await w.contact(
+        "Иван Петров", "+79161234567", owner="ivanova", talked=[(A102, 2), (A101, 9)]
+    )
+    trace = "03-fastagi-route-to-102"
+    routed = await w.pbx.call_with_agi(
+        trace,
+        w.port,
+        # fed up to the moment 102's phone rings; it never answers here
+        stop_before=(b"Event: DialState\r\n", b"Event: Newstate\r\n"),
+    )
+    assert routed.session.variables["ROUTE_AGENT"] == A102
+    (customer,) = frames(trace, "DialEnd", b"\r\nChannel: Local/79161234567@from-trunk-")
+    queue_source = frames("02-queue-abandoned-ringing", "QueueCallerJoin")[0]
+    agent_hangups = [
+        frame
+        for frame in frames(trace, "Hangup", b"Channel: Local/102@agents-")
+        if b"Linkedid: 1795717820.14" in frame
+    ]
+    customer_hangups = frames(trace, "Hangup", b"Channel: Local/79161234567@from-trunk-")
+    w.pbx.feed(
+        routed,
+        [
+            customer.replace(b"DialStatus: ANSWER", b"DialStatus: NOANSWER"),
+            *agent_hangups,
+            *(
+                retarget(frame, queue_source, customer)
+                for event in ("QueueCallerJoin", "QueueCallerAbandon", "QueueCallerLeave")
+                for frame in frames("02-queue-abandoned-ringing", event)
+            ),
+            *reversed(customer_hangups),  # the ;2 half (in the queue) first, then ;1
+        ],
+    )
+    async with asyncio.timeout(10):
+        await w.services.call_writer.drain()
+    row = await w.services.calls.get(routed.linkedid)
+    assert row is not None
+    assert (row.routed_by, row.routing_reason, row.disposition, row.queue) == (
+        "previous-manager",
+        "Петров: talked 2 days ago",
+        "abandoned",
+        "support",
+    )
+    assert row.agent_interface is None and row.contact_id == contact_id
+    kinds = [step["kind"] for step in row.timeline]
+    for kind in ("routing-decision", "routed", "routed-not-answered", "routed-fallback"):
+        assert kind in kinds, kinds
+    assert kinds.index("routed-not-answered") < kinds.index("routed-fallback")
+    assert kinds.index("routed-fallback") < kinds.index("queued")
+    fallback = next(step for step in row.timeline if step["kind"] == "routed-fallback")
+    assert fallback["detail"] == f"{A102} → queue support"
+
+    async with w.services.db.session() as session:
+        (task,) = (await session.scalars(select(Task))).all()
+    assert task.assignee_id == w.users["petrov"].id  # routed to him, not the owner
+    assert "Назначено: менеджер, к которому был направлен звонок." in task.description

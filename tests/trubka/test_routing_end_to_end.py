@@ -189,6 +189,7 @@ async def test_a_slow_database_never_holds_a_call(world: World, database_url: st
     if w.services.db.dialect != "postgresql":
         pytest.skip("a SQLite reader is never blocked by a writer (WAL)")
     await w.contact("Иван Петров", "+79161234567", talked=[(A102, 3)])
+    w.services.router.facts_timeout = 0.3  # the default TRUBKA_ROUTING_FACTS_TIMEOUT
     locker = Database(database_url)
     try:
         async with locker.engine.connect() as conn:

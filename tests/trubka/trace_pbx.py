@@ -92,6 +92,8 @@ class AgiCall:
     uniqueid: str
     session: Session
     inserted: list[tuple[str, str]] = field(default_factory=list)  # VarSets fed
+    pipeline: EventPipeline | None = None  # to go on feeding this call's stream
+    at: float = 0.0  # when its last read was fed
 
 
 class TracePbx:
@@ -139,11 +141,20 @@ class TracePbx:
         return replay
 
     async def call_with_agi(
-        self, name: str, port: int, *, env: dict[str, str] | None = None, session: int = 0
+        self,
+        name: str,
+        port: int,
+        *,
+        env: dict[str, str] | None = None,
+        session: int = 0,
+        stop_before: tuple[bytes, ...] = (),
     ) -> AgiCall:
         """Replay the call of trace `name` with its FastAGI session run against `port`.
 
-        `env` replaces or adds AGI environment values (e.g. ``agi_arg_1``: the DID)."""
+        `env` replaces or adds AGI environment values (e.g. ``agi_arg_1``: the DID).
+        `stop_before` ends the replay at a frame: each marker is searched for after the
+        previous one (after the AGI step), the last one's frame and what follows are not
+        fed — the test goes on with :meth:`feed` (a different ending of the call)."""
         raw_env = trace_environments(name)[session].decode()
         values = dict(
             line.split(": ", 1) if ": " in line else (line.rstrip(":"), "")
@@ -169,8 +180,15 @@ class TracePbx:
         linkedid_match = re.search(rb"\r\nLinkedid: ([^\r]+)\r\n", template)
         assert linkedid_match is not None
         linkedid = linkedid_match.group(1).decode()
+        end = len(data)
+        if stop_before:
+            pos = status
+            for marker in stop_before:
+                pos = data.find(marker, pos)
+                assert pos > 0, f"{name}: {marker!r} not found"
+            end = pos
         # Split the trace's reads at the AGI step and at AGISTATUS, dropping the lab's sets.
-        before, middle, after = _split(data, self._index(name), start, status, drop)
+        before, middle, after = _split(data[:end], self._index(name), start, status, drop)
         shift = self.clock - (before or middle)[0].at
         self.clock += (after or middle)[-1].at - (before or middle)[0].at + 1.0
         pipeline = EventPipeline(state=self.state)
@@ -188,13 +206,61 @@ class TracePbx:
         for segment in after:
             at = segment.at + shift
             self.publish(pipeline.feed(segment.data, at))
-        return AgiCall(linkedid, uniqueid, agi, inserted)
+        return AgiCall(linkedid, uniqueid, agi, inserted, pipeline, at)
+
+    def feed(self, call: AgiCall, frames: list[bytes], step: float = 0.5) -> None:
+        """Go on with a call's stream: whole frames, `step` seconds apart."""
+        assert call.pipeline is not None
+        for frame in frames:
+            call.at += step
+            self.publish(call.pipeline.feed(frame, call.at))
 
     @staticmethod
     def _index(name: str) -> list[tuple[float, int, int]]:
         index = load_index(trace_path(f"{name}.ami"))
         assert index
         return index
+
+
+def frames(name: str, event: str, *markers: bytes) -> list[bytes]:
+    """The raw frames (with their blank line) of `event` in trace `name` that hold every
+    marker, in stream order."""
+    data = trace_path(f"{name}.ami").read_bytes()
+    head = f"Event: {event}\r\n".encode()
+    found = []
+    pos = 0
+    while (pos := data.find(head, pos)) >= 0:
+        end = _frame_end(data, pos)
+        frame = data[pos:end]
+        if all(marker in frame for marker in markers):
+            found.append(frame)
+        pos = end
+    return found
+
+
+def header(frame: bytes, name: str) -> str:
+    match = re.search(rf"\r\n{name}: ([^\r]*)\r\n".encode(), frame)
+    assert match is not None, name
+    return match.group(1).decode()
+
+
+def retarget(frame: bytes, source: bytes, target: bytes) -> bytes:
+    """A frame of one call's customer channel made about another's: channel, ids and
+    caller numbers swapped (both arguments are frames on the respective channels)."""
+    out = frame
+    for name in ("Channel", "Uniqueid", "Linkedid", "CallerIDNum", "CallerIDName", "Exten"):
+        out = out.replace(
+            f"{name}: {header(source, name)}\r\n".encode(),
+            f"{name}: {header(target, name)}\r\n".encode(),
+        )
+    for name in ("ConnectedLineNum", "ConnectedLineName"):
+        out = out.replace(
+            f"{name}: {header(source, 'CallerIDNum' if name.endswith('Num') else 'CallerIDName')}"
+            "\r\n".encode(),
+            f"{name}: {header(target, 'CallerIDNum' if name.endswith('Num') else 'CallerIDName')}"
+            "\r\n".encode(),
+        )
+    return out
 
 
 def _first_frame(data: bytes, head: bytes, marker: bytes, extra: bytes = b"") -> int:
