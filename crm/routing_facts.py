@@ -4,7 +4,7 @@
 call, so it is built for speed (target p99 ≤ 2 ms at 1M contacts / 10M calls):
 - one statement finds the number's contact (contact phones first, the oldest contact
   when several share it) or else company, with the company, both owners and both sets
-  of tags (`ix_phones_number`, primary keys);
+  of tags (`ix_phones_number_cover`, primary keys);
 - one reads the last answered calls of the company (which covers its contacts' calls)
   or of the contact, newest first, from the covering partial indexes on answered calls
   (route_0002: an index range scan, no table rows);

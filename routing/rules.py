@@ -32,6 +32,7 @@ DIALABLE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*/[A-Za-z0-9_.@+:/-]{1,120}$")
 QUEUE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,80}$")
 LOGIN = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 GOTO = re.compile(r"^[A-Za-z0-9_.-]{1,80},[A-Za-z0-9_.+*#-]{1,80},[A-Za-z0-9_]{1,40}$")
+_SEEN_MAX = 10_000  # called-number spellings remembered by RoutingRules.for_did
 _RANGE = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 
 Prefer = Literal["last-agent", "owner"]
@@ -285,16 +286,24 @@ class RoutingRules:
             queue = override.queue or self.default.queue
             base = self._by_queue.get(queue, self.default)
             self._by_did[self.did_key(did)] = _merge(base, override)
+        self._line_default = self._by_queue.get(self.default.queue, self.default)
+        self._seen: dict[str, Policy] = {}
 
     def did_key(self, did: str) -> str:
         return normalize(did, self.region) or did.strip()
 
     def for_did(self, did: str | None) -> Policy:
-        if did:
-            policy = self._by_did.get(self.did_key(did))
-            if policy is not None:
-                return policy
-        return self._by_queue.get(self.default.queue, self.default)
+        """The policy of a called number in any spelling (remembered per spelling: a
+        call center has few lines)."""
+        if not did:
+            return self._line_default
+        policy = self._seen.get(did)
+        if policy is None:
+            policy = self._by_did.get(self.did_key(did), self._line_default)
+            if len(self._seen) >= _SEEN_MAX:
+                self._seen.clear()
+            self._seen[did] = policy
+        return policy
 
     def for_queue(self, queue: str) -> Policy:
         return self._by_queue.get(queue, self.default)
