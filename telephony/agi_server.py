@@ -54,7 +54,6 @@ from telephony.router import CallRouter
 log = logging.getLogger(__name__)
 
 ROUTE_PATH = "route"
-READ_CHUNK = 16 * 1024
 MAX_EARLY = 4 * 1024  # bytes a client may send while we decide (a HANGUP is 7)
 REASON_LIMIT = 200
 
