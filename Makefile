@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo serve lint format typecheck test test-fast bench clean
+.PHONY: install demo serve lint format typecheck test test-fast bench clean i18n
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found: install Python 3.11 or run make PYTHON=python3"; exit 1; }
@@ -43,3 +43,9 @@ bench: install
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis var
+
+# Extract translatable strings from pages and code into web/locale/messages.pot. Russian
+# translations go in web/locale/ru/LC_MESSAGES/*.po (messages.po, or a feature's own file);
+# the tests check that every extracted string has one.
+i18n: install
+	$(BIN)/pybabel extract -F babel.cfg -k N_ --no-location --sort-output -o web/locale/messages.pot .

@@ -71,6 +71,9 @@ class AgentStateDay(Base):
     )
 
 
+MAX_INTERVAL = 7 * 86400.0
+
+
 @dataclass(slots=True)
 class OpenState:
     state: str
@@ -150,7 +153,10 @@ class AgentTimeRecorder:
     def _close(self, agent: str, current: OpenState, at: float, out: dict[StateKey, float]) -> None:
         if at <= current.since:
             return
-        for day, hour, seconds in split_hours(current.since, at, self.config):
+        # A state can't have lasted longer than this process could have seen it; a bogus
+        # old timestamp must not turn into years of hourly rows.
+        since = max(current.since, at - MAX_INTERVAL)
+        for day, hour, seconds in split_hours(since, at, self.config):
             key = (day, hour, agent[:128], current.state, current.reason)
             out[key] = out.get(key, 0.0) + seconds
 

@@ -58,8 +58,9 @@ class Frame:
     @property
     def pairs(self) -> list[tuple[str, str]]:
         if self._pairs is None:
-            self._decode()
-        assert self._pairs is not None
+            self._pairs = [
+                (key, value[1:] if value[:1] == " " else value) for key, _, value in self._split()
+            ]
         return self._pairs
 
     @property
@@ -80,30 +81,35 @@ class Frame:
     def action_id(self) -> str | None:
         return self.headers.get("actionid")
 
-    def _decode(self) -> None:
+    def _split(self) -> list[tuple[str, str, str]]:
+        """Every line partitioned at its first ':'; raises FrameError for a line without one."""
         raw = self.raw
         try:
-            text = raw.decode("utf-8")
-            lines = text.split("\r\n")
+            lines = raw.decode("utf-8").split("\r\n")
         except UnicodeDecodeError:
             self.fallback_decoded = True
             lines = [_decode_line(line) for line in raw.split(EOL)]
-        pairs: list[tuple[str, str]] = []
+        parts = [line.partition(":") for line in lines]
+        if all(part[1] for part in parts):
+            return parts
+        return [part for part in parts if _check_line(part)]
+
+    def _decode(self) -> None:
+        # Walk backwards so the first value of a repeated header is the one that stays.
         headers: dict[str, str] = {}
-        for line in lines:
-            key, sep, value = line.partition(":")
-            if not sep:
-                if not line:
-                    continue
-                raise FrameError("line without ':'", line.encode("utf-8", "replace"))
-            if value.startswith(" "):
-                value = value[1:]
-            pairs.append((key, value))
-            lower = key.lower()
-            if lower not in headers:
-                headers[lower] = value
-        self._pairs = pairs
+        for key, _, value in reversed(self._split()):
+            headers[key.lower()] = value[1:] if value[:1] == " " else value
         self._headers = headers
+
+
+def _check_line(part: tuple[str, str, str]) -> bool:
+    """Keep a `Name: value` line, skip an empty one, refuse anything else."""
+    key, sep, _ = part
+    if sep:
+        return True
+    if not key:
+        return False
+    raise FrameError("line without ':'", key.encode("utf-8", "replace"))
 
 
 class FrameError(ValueError):
@@ -113,6 +119,24 @@ class FrameError(ValueError):
         super().__init__(reason)
         self.reason = reason
         self.offending = offending
+
+
+# Event and response names seen so far (a few hundred at most): a dict lookup per frame
+# instead of decoding and checking the name again.
+_NAMES: dict[bytes, str] = {}
+_MAX_NAMES = 4096
+
+
+def _checked_name(name_bytes: bytes) -> str:
+    try:
+        name = name_bytes.decode("ascii").strip()
+    except UnicodeDecodeError:
+        return ""
+    if not name or not name.replace("_", "").replace("-", "").isalnum():
+        return ""
+    if len(_NAMES) < _MAX_NAMES:
+        _NAMES[name_bytes] = name
+    return name
 
 
 def _decode_line(line: bytes) -> str:
@@ -239,14 +263,13 @@ class AmiDecoder:
             return
         line_end = raw.find(EOL)
         name_bytes = raw[cut:] if line_end < 0 else raw[cut:line_end]
-        try:
-            name = name_bytes.decode("ascii").strip()
-        except UnicodeDecodeError:
-            name = ""
-        if not name or not name.replace("_", "").replace("-", "").isalnum():
-            self.stats.malformed += 1
-            self._problem("bad event or response name", raw[:200])
-            return
+        name = _NAMES.get(name_bytes)
+        if name is None:
+            name = _checked_name(name_bytes)
+            if not name:
+                self.stats.malformed += 1
+                self._problem("bad event or response name", raw[:200])
+                return
         self.stats.frames += 1
         frames.append(Frame(kind, name, raw))
 

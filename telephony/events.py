@@ -648,7 +648,8 @@ _PARSERS: dict[str, Callable[[Headers], AmiEvent | None]] = {
 }
 
 INTERESTING = frozenset(_PARSERS)
-_WATCHED_BYTES = tuple(b"Variable: " + v.encode() for v in WATCHED_VARIABLES)
+_WATCHED_BYTES = frozenset(v.encode() for v in WATCHED_VARIABLES)
+_VARIABLE = b"\r\nVariable: "
 
 
 def parse_event(frame: Frame) -> AmiEvent | None:
@@ -670,6 +671,11 @@ def parse_event(frame: Frame) -> AmiEvent | None:
     if name == "VarSet":
         # A cheap pre-check before decoding: most VarSet events are dialplan noise.
         raw = frame.raw
-        if not any(variable in raw for variable in _WATCHED_BYTES):
-            return None
+        start = raw.find(_VARIABLE)
+        if start >= 0:
+            start += len(_VARIABLE)
+            end = raw.find(b"\r\n", start)
+            variable = raw[start:end] if end >= 0 else raw[start:]
+            if variable.strip() not in _WATCHED_BYTES:
+                return None
     return parser(frame.headers)

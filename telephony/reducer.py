@@ -347,9 +347,28 @@ class Reducer:
         if not call.channels:
             self._finish(call, at, out)
 
+    def _agents_of(self, call: Call) -> Iterable[Agent]:
+        """The agents that may hold this call (ringing or on it), in `agents` order.
+
+        Only the agents the call names can: its first agent, the one connected, the ones
+        rung and the ones it talked to. With one of them (the usual case) that agent alone
+        is looked at; otherwise all, so that the order of the effects stays the same.
+        """
+        keys = {ring.agent for ring in call.rings.values()}
+        keys.update(self._agent_key(interface) for interface in call.agents)
+        for key in (call.agent, call.connected_agent):
+            if key is not None:
+                keys.add(key)
+        if len(keys) == 1:
+            agent = self.s.agents.get(next(iter(keys)))
+            return () if agent is None else (agent,)
+        if not keys:
+            return ()
+        return list(self.s.agents.values())
+
     def _leg_gone(self, call: Call, leg: str, at: float, out: Effects) -> None:
         """A leg hung up entirely: an agent on it is no longer on this call."""
-        for agent in self.s.agents.values():
+        for agent in self._agents_of(call):
             if call.linkedid in agent.calls and _agent_leg_matches(call, agent.key, leg):
                 agent.calls.discard(call.linkedid)
                 self._agent_changed(agent, at, out)
@@ -505,12 +524,15 @@ class Reducer:
                     call.linkedid, at, agent_key, interface, call.agent_name, queue, num, name
                 )
             )
-        elif previous is not None and previous != agent_key:
+        elif previous != agent_key and (previous is not None or call.agent != agent_key):
+            # A transfer. After a blind transfer the first agent's leg is already gone
+            # (`previous` is None): the conversation goes on with this agent.
+            source = previous if previous is not None else call.agent
             call.transfers += 1
             call.talk_end = None
-            call.step(at, "transferred", f"{previous} → {interface}")
-            out.append(d.CallTransferred(call.linkedid, at, previous, agent_key))
-            old = self.s.agents.get(previous)
+            call.step(at, "transferred", f"{source} → {interface}")
+            out.append(d.CallTransferred(call.linkedid, at, source, agent_key))
+            old = self.s.agents.get(source) if source is not None else None
             if old is not None:
                 old.calls.discard(call.linkedid)
                 self._agent_changed(old, at, out)
@@ -806,12 +828,16 @@ class Reducer:
     # --- the end of a call -----------------------------------------------------------
     def _finish(self, call: Call, at: float, out: Effects, *, outage: bool = False) -> None:
         del self.s.calls[call.linkedid]
-        for queue in self.s.queues.values():
+        # A waiting caller is an entry of the call's queue (leaving a queue removes it).
+        queues: Iterable[Queue] = self.s.queues.values()
+        if call.queue is not None and call.queue in self.s.queues:
+            queues = (self.s.queues[call.queue],)
+        for queue in queues:
             for uniqueid, entry in list(queue.entries.items()):
                 if entry.linkedid == call.linkedid:
                     del queue.entries[uniqueid]
                     out.append(d.QueueChanged(queue.name, at))
-        for agent in self.s.agents.values():
+        for agent in self._agents_of(call):
             if call.linkedid in agent.calls or call.linkedid in agent.ringing:
                 agent.calls.discard(call.linkedid)
                 agent.ringing.discard(call.linkedid)
@@ -910,17 +936,24 @@ class Reducer:
         live = {c.channel.uniqueid: c for c in ev.channels}
         ended_at = ev.since if ev.since is not None else at
         # 1. Channels that vanished while we were away.
+        stopped_rings: list[tuple[Call, Ring]] = []
         for uniqueid in [u for u in s.channels if u not in live]:
             channel = s.channels.pop(uniqueid)
             call = s.calls.get(channel.linkedid)
             if call is None:
                 continue
             call.channels.pop(uniqueid, None)
-            call.rings.pop(uniqueid, None)
+            ring = call.rings.get(uniqueid)
+            if ring is not None:
+                stopped_rings.append((call, ring))
             if channel.leg == call.customer_leg and call.customer_gone_at is None:
                 call.customer_gone_at = ended_at
                 if call.answered_at is not None and call.talk_end is None:
                     call.talk_end = ended_at
+        for call, ring in stopped_rings:
+            # The agent's phone stopped ringing meanwhile: it must not look ringing now.
+            if call.linkedid in s.calls:
+                self._end_ring(call, ring, self._ring_end_reason(call), at, out)
         for call in [c for c in s.calls.values() if not c.channels]:
             s.stats.closed_by_resync += 1
             self._finish(call, max(ended_at, call.started_at), out, outage=True)
@@ -953,9 +986,10 @@ class Reducer:
                 call.started_at = started
                 call.step(at, "resynced", f"{item.application} {item.application_data}".strip())
             call.started_at = min(call.started_at, started)
-        # 3. Bridged calls: an agent leg in the same bridge as the customer answered it.
+        # 3. Bridged calls: an agent leg in the same bridge as the customer answered it
+        #    (a call that started meanwhile, or one that was answered meanwhile).
         for call in s.calls.values():
-            if call.answered_at is not None or not call.resynced:
+            if call.answered_at is not None:
                 continue
             self._resync_answer(call, at, out)
         # 4. Queue members, waiting callers, device states.

@@ -147,3 +147,19 @@ class LiveServer:
         self.server.should_exit = True
         if self.task is not None:
             await self.task
+
+
+async def sign_in(
+    http: object, services: object, *, login: str = "tester", role: str = "supervisor"
+) -> None:
+    """Create a user (fast hashing) and sign `http` (an httpx.AsyncClient) in as them."""
+    from crm.users import use_fast_hashing
+
+    use_fast_hashing()
+    crm = services.crm  # type: ignore[attr-defined]
+    if await crm.users.get_by_login(login) is None:
+        await crm.users.create(login=login, name=login.title(), role=role, password="test-password")
+    response = await http.post(  # type: ignore[attr-defined]
+        "/api/session", json={"login": login, "password": "test-password"}
+    )
+    assert response.status_code == 200, response.text

@@ -37,6 +37,8 @@ def build_app(settings: Settings) -> FastAPI:
         await services.recordings.start(services.tasks)
         services.tasks.start(purge_periodically(services.crm.sessions), name="session-purge")
         services.supervisor.start(services.tasks)
+        if services.ami is not None:
+            await services.ami.start()
         try:
             if services.settings.agi_enabled:
                 await services.agi.start()
@@ -44,6 +46,8 @@ def build_app(settings: Settings) -> FastAPI:
             yield
         finally:
             await services.agi.stop()
+            if services.ami is not None:
+                await services.ami.stop()
             try:
                 async with asyncio.timeout(5.0):
                     await services.call_writer.drain()

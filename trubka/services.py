@@ -16,8 +16,11 @@ from routing.errors import RulesError
 from routing.rules import load_rules
 from routing.source import FactsSource, InMemoryFactsSource
 from supervisor.service import Supervisor
+from telephony.actions import AmiActions
 from telephony.agi_server import AgiServer
+from telephony.ami_client import AmiClient, AmiConfig
 from telephony.domain import DomainEvent
+from telephony.pipeline import EventPipeline
 from telephony.reducer import CallState, ReducerConfig
 from telephony.router import CallRouter
 from trubka.adapters import CrmAgentDirectory, CrmCallbackTasks, CrmCards, socket_user
@@ -52,6 +55,8 @@ class Services:
     callbacks: CallbackTasks
     ws_authenticate: SocketAuthenticator = _nobody
     tasks: TaskSet = field(default_factory=TaskSet)
+    ami: AmiClient | None = None  # None when TRUBKA_AMI_ENABLED is false
+    pbx: AmiActions | None = None  # typed actions (originate, pause, spy …) over `ami`
 
     def use_facts_source(self, source: FactsSource) -> None:
         """Swap where routing facts come from (e.g. the CRM's database-backed source)."""
@@ -117,7 +122,7 @@ class Services:
             callback_tasks=CrmCallbackTasks(callbacks),
         )
         supervisor.attach(writer)
-        return cls(
+        services = cls(
             settings=settings,
             db=db,
             bus=bus,
@@ -135,3 +140,21 @@ class Services:
             supervisor=supervisor,
             callbacks=callbacks,
         )
+        if settings.ami_enabled:
+            services.ami = AmiClient(ami_config(settings), EventPipeline(state=live), bus.publish)
+            services.pbx = AmiActions(services.ami)
+        return services
+
+
+def ami_config(settings: Settings) -> AmiConfig:
+    return AmiConfig(
+        host=settings.ami_host,
+        port=settings.ami_port,
+        username=settings.ami_user,
+        secret=settings.ami_secret,
+        ping_interval=settings.ami_ping_interval,
+        action_timeout=settings.ami_action_timeout,
+        connect_timeout=settings.ami_connect_timeout,
+        backoff_max=settings.ami_reconnect_max,
+        md5_login=settings.ami_md5_login,
+    )

@@ -37,6 +37,10 @@ class Settings(BaseSettings):
     ami_secret: str = ""
     ami_ping_interval: float = Field(default=10.0, gt=0)
     ami_action_timeout: float = Field(default=10.0, gt=0)
+    ami_enabled: bool = True  # false: a web-only node that does not consume AMI
+    ami_connect_timeout: float = Field(default=5.0, gt=0)
+    ami_reconnect_max: float = Field(default=30.0, gt=0)  # backoff cap, seconds
+    ami_md5_login: bool = False  # Challenge/MD5 login instead of sending the secret
     agi_host: str = "127.0.0.1"
     agi_port: int = Field(default=4573, ge=0, le=65535)
     agi_enabled: bool = True
@@ -64,6 +68,7 @@ class Settings(BaseSettings):
     default_region: str = "RU"
     internal_number_max_digits: int = Field(default=5, ge=1, le=10)
     secret_key: str = ""
+    metrics_token: str = ""  # /metrics for non-loopback scrapers
     cookie_secure: bool = False
     log_level: str = "INFO"
     event_loop: Literal["auto", "uvloop", "asyncio"] = "auto"  # see trubka.eventloop

@@ -11,12 +11,13 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from supervisor.errors import ReportParameterError
-from web import auth, status, ws
+from web import auth, metrics, status, ws
 from web.api import live as live_api
 from web.api import reports as reports_api
 from web.api import route
 from web.api import router as api_router
 from web.errors import install_error_handlers
+from web.pages import install_page_handlers
 
 STATIC_DIR = Path(__file__).with_name("static")
 
@@ -35,9 +36,11 @@ def create_app(services: Any, *, lifespan: Lifespan | None = None) -> FastAPI:
     app.state.services = services
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(status.router)
+    app.include_router(metrics.router)
     app.include_router(ws.router)
     app.include_router(route.router)
     install_error_handlers(app)
+    install_page_handlers(app)
     app.include_router(auth.router)
     app.include_router(api_router)
     app.include_router(reports_api.router)

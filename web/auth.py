@@ -37,7 +37,12 @@ from crm.services import CrmServices
 from crm.sessions import DEFAULT_MAX_AGE
 from crm.users import UserInfo
 from web.deps import get_services
-from web.templating import templates
+
+
+def N_(message: str) -> str:
+    """Mark a message for translation; the login page translates it when shown."""
+    return message
+
 
 SESSION_COOKIE = "trubka_session"
 CSRF_COOKIE = "trubka_csrf"
@@ -213,15 +218,24 @@ def _login_page(
     request: Request,
     *,
     error: str | None = None,
+    error_args: dict[str, object] | None = None,
     status: int = 200,
     login: str = "",
     next_url: str = "/",
 ) -> HTMLResponse:
+    from web.pages import render
+
     token = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(32)
-    response = templates.TemplateResponse(
+    response = render(
         request,
         "login.html",
-        {"error": error, "csrf_token": token, "login": login, "next": next_url},
+        {
+            "error": error,
+            "error_args": error_args or {},
+            "csrf_token": token,
+            "login": login,
+            "next": next_url,
+        },
         status_code=status,
     )
     response.set_cookie(
@@ -253,7 +267,7 @@ async def login_submit(
     if not pre or not hmac.compare_digest(pre, csrf_token):
         return _login_page(
             request,
-            error="The form expired; please sign in again.",
+            error=N_("The form expired; please sign in again."),
             status=403,
             login=login,
             next_url=next_url,
@@ -261,7 +275,7 @@ async def login_submit(
     if not login.strip() or not password:
         return _login_page(
             request,
-            error="Enter your login and password.",
+            error=N_("Enter your login and password."),
             status=422,
             login=login,
             next_url=next_url,
@@ -272,14 +286,19 @@ async def login_submit(
         minutes = max(1, round(exc.retry_after / 60))
         return _login_page(
             request,
-            error=f"Too many failed attempts. Try again in {minutes} min.",
+            error=N_("Too many failed attempts. Try again in {minutes} min."),
+            error_args={"minutes": minutes},
             status=429,
             login=login,
             next_url=next_url,
         )
     except BadCredentials:
         return _login_page(
-            request, error="Wrong login or password.", status=401, login=login, next_url=next_url
+            request,
+            error=N_("Wrong login or password."),
+            status=401,
+            login=login,
+            next_url=next_url,
         )
     response = RedirectResponse(next_url, status_code=303)
     set_session_cookie(response, token, crm_of(request))
@@ -302,3 +321,27 @@ async def logout_submit(
 
 def login_url(next_path: str) -> str:
     return "/login?next=" + quote(_safe_next(next_path), safe="/")
+
+
+@router.post("/language", include_in_schema=False)
+async def choose_language(
+    request: Request,
+    lang: Annotated[str, Form(max_length=5)] = "",
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
+    next: Annotated[str, Form(max_length=2000)] = "/",
+) -> Response:
+    """Switch the page language: a cookie, and the signed-in user's preference."""
+    from web.i18n import LANG_COOKIE, LANGUAGES
+
+    if lang not in LANGUAGES:
+        return HTMLResponse("Unknown language.", status_code=422)
+    if not csrf_valid(request, csrf_token):
+        return HTMLResponse("The form expired; reload the page and try again.", status_code=403)
+    user = await optional_user(request)
+    if user is not None and user.language != lang:
+        await crm_of(request).users.update(
+            user.id, user.version, {"language": lang}, actor=actor_of(user)
+        )
+    response = RedirectResponse(_safe_next(next), status_code=303)
+    response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="lax", path="/")
+    return response

@@ -8,10 +8,22 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
+from crm.users import UserInfo
 from telephony.records import iso
 from trubka.phones import normalize
+from web.auth import current_user
 from web.deps import get_services
-from web.templating import templates
+from web.pages import N_, page_user, render
+
+DISPOSITIONS = (N_("answered"), N_("abandoned"), N_("no-answer"), N_("busy"), N_("failed"))
+AMI_STATES = (
+    N_("stopped"),
+    N_("connecting"),
+    N_("logging_in"),
+    N_("resyncing"),
+    N_("connected"),
+    N_("waiting"),
+)
 
 router = APIRouter()
 
@@ -30,7 +42,9 @@ def live_calls(services: Any) -> list[dict[str, Any]]:
                 "caller_name": call.caller_name,
                 "queue": call.queue,
                 "agent": call.agent_name or call.agent_interface,
-                "state": "talking" if call.answered_at else ("queued" if call.queue else "ringing"),
+                "state": N_("talking")
+                if call.answered_at
+                else (N_("queued") if call.queue else N_("ringing")),
                 "started_at": iso(call.started_at),
                 "seconds": round(now - call.started_at, 1),
             }
@@ -41,16 +55,33 @@ def live_calls(services: Any) -> list[dict[str, Any]]:
 
 @router.get("/status", response_class=HTMLResponse, include_in_schema=False)
 async def status_page(
-    request: Request, services: Annotated[Any, Depends(get_services)]
+    request: Request,
+    services: Annotated[Any, Depends(get_services)],
+    user: Annotated[UserInfo, Depends(page_user)],
 ) -> HTMLResponse:
     recent = await services.calls.list(limit=50, newest_first=True)
-    return templates.TemplateResponse(
+    return render(
         request,
         "status.html",
-        {"live": live_calls(services), "recent": [r.to_json() for r in recent]},
+        {
+            "live": live_calls(services),
+            "recent": [r.to_json() for r in recent],
+            "ami": ami_status(services),
+        },
+        user=user,
     )
 
 
-@router.get("/api/status")
+def ami_status(services: Any) -> dict[str, Any] | None:
+    """The AMI link for pages and metrics; None when this node does not consume AMI."""
+    client = getattr(services, "ami", None)
+    return client.status_json() if client is not None else None
+
+
+@router.get("/api/status", dependencies=[Depends(current_user)])
 async def status_json(services: Annotated[Any, Depends(get_services)]) -> dict[str, Any]:
-    return {"live_calls": live_calls(services), "stored_calls": services.call_writer.saved}
+    return {
+        "live_calls": live_calls(services),
+        "stored_calls": services.call_writer.saved,
+        "ami": ami_status(services),
+    }

@@ -81,7 +81,7 @@ async def test_login_form_needs_csrf_and_sets_the_session_cookie(api: Api) -> No
         bad = await client.post(
             "/login", data={"login": "anna", "password": "nope", "csrf_token": token.group(1)}
         )
-        assert bad.status_code == 401 and "Wrong login or password" in bad.text
+        assert bad.status_code == 401 and "Неверный логин или пароль" in bad.text
         ok = await client.post(
             "/login",
             data={

@@ -9,6 +9,7 @@ from trubka.cli.db import db
 from trubka.cli.recordings import recordings
 from trubka.cli.reports import reports
 from trubka.cli.routing import routing
+from trubka.cli.serve import demo, serve
 from trubka.cli.telephony import calls, replay
 
 
@@ -28,3 +29,5 @@ main.add_command(import_)
 main.add_command(export)
 main.add_command(seed)
 main.add_command(reports)
+main.add_command(serve)
+main.add_command(demo)

@@ -28,6 +28,8 @@ def configure_logging(level: str = "INFO") -> None:
         level=getattr(logging, level, logging.INFO),
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
     )
+    # Migrations run at every start: their step-by-step chatter is not news.
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
 def parse_since(value: str) -> datetime:

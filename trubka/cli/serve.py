@@ -1,0 +1,77 @@
+"""`trubka serve` and `trubka demo`."""
+
+from __future__ import annotations
+
+import asyncio
+
+import click
+import uvicorn
+
+from trubka.settings import Settings
+
+
+def _server(settings: Settings) -> uvicorn.Server:
+    from trubka.app import build_app
+
+    config = uvicorn.Config(
+        build_app(settings),
+        host=settings.http_host,
+        port=settings.http_port,
+        ws="websockets-sansio",
+        lifespan="on",
+        log_level=settings.log_level.lower(),
+    )
+    return uvicorn.Server(config)
+
+
+@click.command()
+def serve() -> None:
+    """AMI client + FastAGI server + web, configured from the environment."""
+    from trubka.cli.common import configure_logging, settings_or_exit
+
+    settings = settings_or_exit()
+    configure_logging(settings.log_level)
+    server = _server(settings)
+    asyncio.run(server.serve())
+
+
+@click.command()
+@click.option(
+    "--call-interval",
+    type=click.FloatRange(min=0.0),
+    default=3.0,
+    show_default=True,
+    help="Seconds between new customer calls (0: no generated calls).",
+)
+def demo(call_interval: float) -> None:
+    """The same with a simulated Asterisk placing calls, and demo data; prints the URL."""
+    from trubka.cli.common import configure_logging, settings_or_exit
+
+    settings = settings_or_exit()
+    configure_logging(settings.log_level)
+    asyncio.run(_demo(settings, call_interval))
+
+
+async def _demo(settings: Settings, call_interval: float) -> None:
+    from crm.database import Database
+    from trubka.demo import seed_demo_data, start_demo_pbx
+
+    db = Database(settings.database_url)
+    try:
+        await db.upgrade()
+        logins = await seed_demo_data(db, settings)
+    finally:
+        await db.dispose()
+    pbx, pointed = await start_demo_pbx(settings, call_interval=call_interval)
+    try:
+        server = _server(pointed)
+        host = "127.0.0.1" if settings.http_host in ("0.0.0.0", "::") else settings.http_host
+        click.echo(f"Trubka demo: http://{host}:{settings.http_port}  (live calls: /status)")
+        click.echo(f"Database: {settings.database_url}")
+        if logins:
+            click.echo("Demo logins:")
+            for login in logins:
+                click.echo(f"  {login.role:<10} {login.login} / {login.password}")
+        await server.serve()
+    finally:
+        await pbx.stop()

@@ -1,0 +1,106 @@
+"""Rendering server-side pages: the language, formats, the signed-in user and CSRF token.
+
+Every page template extends `base.html` and is rendered with :func:`render`, which adds
+`_`/`ngettext` (gettext in the page's language), `fmt` (localized formats), `lang`,
+`user` (or None), `csrf_token` (for forms) and `nav` (the links this user may follow).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from crm.users import UserInfo
+from web.auth import csrf_token, login_url, optional_user
+from web.i18n import LANG_COOKIE, formatter, negotiate, translations
+from web.templating import templates
+
+
+def N_(message: str) -> str:
+    """Mark a string for translation where it is defined; it is translated when shown."""
+    return message
+
+
+NAV = (
+    ("/", N_("Panel"), ("agent", "supervisor", "admin")),
+    ("/contacts", N_("Contacts"), ("agent", "supervisor", "admin")),
+    ("/supervisor", N_("Live view"), ("supervisor", "admin")),
+    ("/wallboard", N_("Wallboard"), ("supervisor", "admin")),
+    ("/reports", N_("Reports"), ("supervisor", "admin")),
+)
+
+
+def page_language(request: Request, user: UserInfo | None) -> str:
+    return negotiate(
+        user.language if user else None,
+        request.cookies.get(LANG_COOKIE),
+        request.headers.get("accept-language"),
+    )
+
+
+def render(
+    request: Request,
+    template: str,
+    context: dict[str, Any] | None = None,
+    *,
+    user: UserInfo | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    services = request.app.state.services
+    settings = services.settings
+    lang = page_language(request, user)
+    catalog = translations(lang)
+    role = str(user.role) if user else None
+    page: dict[str, Any] = {
+        "_": catalog.gettext,
+        "ngettext": catalog.ngettext,
+        "lang": lang,
+        "fmt": formatter(lang, settings.default_region, getattr(settings, "timezone", "UTC")),
+        "user": user,
+        "csrf_token": csrf_token(request),
+        "nav": [(href, label) for href, label, roles in NAV if role in roles],
+        "path": request.url.path,
+    }
+    page.update(context or {})
+    return templates.TemplateResponse(request, template, page, status_code=status_code)
+
+
+class LoginRequired(Exception):
+    """A page needs a signed-in user (with one of `roles`, when given)."""
+
+    def __init__(self, next_path: str, *, forbidden: bool = False) -> None:
+        super().__init__(next_path)
+        self.next_path = next_path
+        self.forbidden = forbidden
+
+
+async def page_user(request: Request) -> UserInfo:
+    """Dependency for pages: the signed-in user, or a redirect to the login form."""
+    user = await optional_user(request)
+    if user is None:
+        raise LoginRequired(request.url.path)
+    return user
+
+
+def page_role(*roles: str) -> Callable[[Request], Awaitable[UserInfo]]:
+    """Dependency for pages limited to some roles (others get a 403 page)."""
+
+    async def dependency(request: Request) -> UserInfo:
+        user = await page_user(request)
+        if str(user.role) not in roles:
+            raise LoginRequired(request.url.path, forbidden=True)
+        return user
+
+    return dependency
+
+
+def install_page_handlers(app: FastAPI) -> None:
+    @app.exception_handler(LoginRequired)
+    async def _login_required(request: Request, exc: LoginRequired) -> Response:
+        if exc.forbidden:
+            user = await optional_user(request)
+            return render(request, "forbidden.html", user=user, status_code=403)
+        return RedirectResponse(login_url(exc.next_path), status_code=303)
