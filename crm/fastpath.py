@@ -50,7 +50,8 @@ def as_utc(value: Any) -> datetime | None:
         return None
     if isinstance(value, datetime):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    return datetime.fromisoformat(str(value)).replace(tzinfo=UTC)
+    parsed = datetime.fromisoformat(str(value))  # SQLite: naive UTC; JSON: with an offset
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 class FastReader:

@@ -11,7 +11,9 @@ call, so it is built for speed (target p99 ≤ 2 ms at 1M contacts / 10M calls):
   `calls.agent_interface` (`Local/101@agents/n`) is mapped to a user through the
   in-memory `UserDirectory` (normalized interface keys), as are the owners — an
   inactive user is not offered;
-- the statements run through `crm.fastpath.FastReader` (no thread hop on SQLite).
+- on PostgreSQL both are one statement (one round trip; the calls come as JSON);
+- the statements run through `crm.fastpath.FastReader` (no thread hop on SQLite,
+  asyncpg without SQLAlchemy on PostgreSQL).
 An optional cache keeps answers for `cache_ttl` seconds (bursts and redials of one
 number); `invalidate(number)` drops one, `clear()` all. It is off by default: the
 database path meets the target on its own (see bench/crm_scale.py).
@@ -22,7 +24,9 @@ from __future__ import annotations
 import json
 import time
 from collections import OrderedDict
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from crm.database import Database
 from crm.fastpath import FastReader, as_utc
@@ -49,6 +53,24 @@ FIND = {
     "sqlite": _FIND.format(agg="json_group_array(tag)"),
     "postgresql": _FIND.format(agg="json_agg(tag)::text"),
 }
+# PostgreSQL: one round trip for everything — the last answered calls come along as a
+# JSON array (newest first) from the same covering indexes. (On SQLite, where a
+# statement costs no round trip, two plain statements are as fast and simpler.)
+_LAST_JSON = """
+(SELECT json_agg(json_build_array(agent_interface, answered_at, started_at)
+                 ORDER BY started_at DESC)::text
+ FROM (SELECT agent_interface, answered_at, started_at FROM calls
+       WHERE {column} = {value} AND disposition = 'answered'
+       ORDER BY started_at DESC LIMIT {limit}) AS last)
+"""
+FIND_ALL_PG = FIND["postgresql"].replace(
+    "\nFROM phones p",
+    ",\n  CASE WHEN co.id IS NOT NULL THEN "
+    + _LAST_JSON.format(column="company_id", value="co.id", limit=_CANDIDATE_CALLS)
+    + " ELSE "
+    + _LAST_JSON.format(column="contact_id", value="p.contact_id", limit=_CANDIDATE_CALLS)
+    + " END\nFROM phones p",
+)
 # The index on (company_id | contact_id, started_at, agent_interface, answered_at,
 # disposition) WHERE answered covers these (route_0002): no table rows are read.
 LAST_BY_COMPANY = f"""
@@ -83,7 +105,8 @@ class RoutingFactsSource:
         self.db = db
         self.directory = directory
         self.reader = reader or FastReader(db)
-        self._find = FIND["postgresql" if db.dialect == "postgresql" else "sqlite"]
+        self._one_statement = db.dialect == "postgresql"
+        self._find = FIND_ALL_PG if self._one_statement else FIND["sqlite"]
         self.cache_ttl = cache_ttl
         self.cache_size = cache_size
         self._cache: OrderedDict[str, tuple[float, RoutingFacts | None]] = OrderedDict()
@@ -115,6 +138,7 @@ class RoutingFactsSource:
         found = await self.reader.fetch(self._find, {"number": e164})
         if not found:
             return None
+        row = found[0]
         (
             contact_id,
             contact_name,
@@ -124,10 +148,14 @@ class RoutingFactsSource:
             company_owner,
             contact_tags,
             company_tags,
-        ) = found[0]
+        ) = row[:8]
         if contact_id is None and company_id is None:
             return None
-        last_agent, last_at = await self._last_agent(contact_id, company_id)
+        if self._one_statement:
+            last = json.loads(row[8]) if row[8] else []
+            last_agent, last_at = await self._pick_agent(last)
+        else:
+            last_agent, last_at = await self._last_agent(contact_id, company_id)
         owner = await self.directory.by_id(contact_owner) or await self.directory.by_id(
             company_owner
         )
@@ -150,6 +178,12 @@ class RoutingFactsSource:
             rows = await self.reader.fetch(LAST_BY_COMPANY, {"id": company_id})
         else:
             rows = await self.reader.fetch(LAST_BY_CONTACT, {"id": contact_id})
+        return await self._pick_agent(rows)
+
+    async def _pick_agent(
+        self, rows: Sequence[Sequence[Any]]
+    ) -> tuple[AgentRef | None, datetime | None]:
+        """The newest call whose agent is (still) an active user, and when they talked."""
         agents, _ = await self.directory.snapshot()
         for interface, answered_at, started_at in rows:
             if not interface:
