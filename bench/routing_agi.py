@@ -1,24 +1,32 @@
-"""Benchmark: routing decisions over FastAGI, next to a bare FastAGI server.
+"""Benchmark: routing decisions over FastAGI with the CRM's database facts, next to a bare
+FastAGI server.
 
-Starts, one after the other, (1) Trubka's FastAGI routing server with an in-memory facts
-source of N synthetic contacts (1,000,000 by default) and the live agent state of trace
-02 (three agents free), and (2) a bare FastAGI server that only reads the environment
-and sends the same number of ``SET VARIABLE`` commands (seven, as for a routed known
-caller). Each server runs in its own process pinned to one core; the clients run in
-another process. 50 concurrent clients speak raw FastAGI over TCP, as Asterisk does,
-with a caller mix of 70 % known contacts, 20 % unknown numbers, 10 % anonymous.
+The routing server is the app's own composition (`trubka.services.Services`: the CRM's
+database-backed facts source, the call router, the FastAGI server) on a database seeded
+through `crm.seed`'s bulk path — N contacts with owners and tags, M call records with
+agents — and the live agent state of trace 02 (agents 101-103 free; 104-110 logged out).
+The bare server only reads the environment and sends the same number of
+``SET VARIABLE`` commands (seven, as for a routed known caller). Each server runs in its
+own process pinned to one core, on uvloop (as `trubka serve` runs); the clients run in
+another process: 50 concurrent clients speak raw FastAGI over TCP, as Asterisk does,
+with a caller mix of 70 % known contacts (7…, 8… and +7… caller IDs), 20 % unknown
+numbers, 10 % anonymous.
 
-Measured per server: decisions per second with the clients going flat out, and the
-latency from connect to the reply to the last ``SET VARIABLE`` (p50/p99) both flat out
-and at a steady offered load (default 2,000 calls/s). Targets: p99 ≤ 2 ms and ≥ 2,000
-decisions/s on one core, p99 ≤ 2× the bare server's.
+Measured per server: decisions per second with the clients going flat out (and the
+server's CPU time per call), and the latency from connect to the last ``SET VARIABLE``
+(p50/p99) flat out and at a steady offered load (default 2,000 calls/s). Targets:
+p99 ≤ 2 ms and ≥ 2,000 decisions/s on one core, p99 ≤ 2× the bare server's; the facts
+deadline (`TRUBKA_ROUTING_FACTS_TIMEOUT`, 300 ms) is never waited out — the number of
+timeouts is printed.
 
-    python bench/routing_agi.py                      # 1M contacts, 8 s per phase
-    python bench/routing_agi.py --contacts 100000 --seconds 3
-    python bench/routing_agi.py --facts-factory crm.routing_facts:from_database_url \\
-        --database-url postgresql://…   # round two: the CRM's DB-backed source
+    python bench/routing_agi.py                  # 100,000 contacts / 1,000,000 calls
+    python bench/routing_agi.py --full --db /work/bench-data/routing-1m.db
+    python bench/routing_agi.py --postgres postgresql://user:pw@host/empty_db
+    python bench/routing_agi.py --source memory  # round one: in-memory facts
 
-The machine may be shared: the load average is printed next to the figures.
+The seeded SQLite file is reused when it already holds the asked-for contacts (default
+`var/bench/routing-agi-<contacts>.db`). The machine may be shared: the load average is
+printed next to the figures.
 """
 
 from __future__ import annotations
@@ -26,7 +34,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import importlib
 import multiprocessing as mp
 import os
 import random
@@ -34,6 +41,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -42,8 +50,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-KNOWN_PREFIX = "7916"  # synthetic contacts: 7916 + 7 digits
-UNKNOWN_PREFIX = "7925"
+KNOWN_PREFIX = "7916"  # in-memory contacts: 7916 + 7 digits
+UNKNOWN_PREFIX = "7965"  # a code seeded contacts never get
 BARE_COMMANDS = 7
 
 ENV_TEMPLATE = (
@@ -72,10 +80,22 @@ ENV_TEMPLATE = (
             ("agi_enhanced", "0.0"),
             ("agi_accountcode", ""),
             ("agi_threadid", "139658247489216"),
+            ("agi_arg_1", "74951110000"),
         ]
     )
     + "\n"
 )
+
+
+@dataclass(frozen=True)
+class Spec:
+    """What the routing server is built on (sent to its process)."""
+
+    source: str  # "db" | "memory"
+    database_url: str
+    contacts: int
+    loop: str  # "uvloop" | "asyncio"
+    profile: str | None = None  # write the flat-out phase's cProfile stats here
 
 
 def _pin(cpu: int | None) -> None:
@@ -84,13 +104,59 @@ def _pin(cpu: int | None) -> None:
             os.sched_setaffinity(0, {cpu})
 
 
-def _use_uvloop() -> str:
-    try:
-        import uvloop
-    except ImportError:
-        return "asyncio"
-    uvloop.install()
-    return "uvloop"
+def _run(main: Callable[[], Any], loop: str) -> Any:
+    """Run `main()` on the loop `trubka serve` uses (`trubka.eventloop`), or asyncio's."""
+    from trubka.eventloop import run
+
+    return run(main, "uvloop" if loop == "uvloop" else "asyncio")
+
+
+# --- the database ------------------------------------------------------------------------
+
+
+def prepare_database(url: str, contacts: int, calls: int) -> tuple[int, int]:
+    """Migrate, and seed unless the database already holds `contacts` contacts.
+
+    Returns the (first, last) contact id."""
+    from sqlalchemy import func, select, text
+
+    from crm.database import Database, upgrade
+    from crm.models import Contact
+    from crm.seed import seed
+
+    upgrade(url)
+
+    async def run() -> tuple[int, int]:
+        db = Database(url)
+        try:
+            async with db.session() as session:
+                have = int(await session.scalar(select(func.count(Contact.id))) or 0)
+                have_calls = int(await session.scalar(text("SELECT COUNT(*) FROM calls")) or 0)
+            if have < contacts:
+                print(f"seeding {contacts:,} contacts and {calls:,} calls (once; reused later) …")
+                started = time.perf_counter()
+                last = [started]
+
+                def progress(kind: str, count: int) -> None:
+                    if time.perf_counter() - last[0] > 30:
+                        last[0] = time.perf_counter()
+                        print(f"  … {kind} +{count:,}", flush=True)
+
+                await seed(db, contacts=contacts - have, calls=calls, rng_seed=1, progress=progress)
+                print(f"seeded in {time.perf_counter() - started:.0f} s")
+                async with db.session() as session:
+                    have_calls = int(await session.scalar(text("SELECT COUNT(*) FROM calls")) or 0)
+            async with db.session() as session:
+                first, last_id = (
+                    await session.execute(select(func.min(Contact.id), func.max(Contact.id)))
+                ).one()
+            print(f"database: {last_id - first + 1:,} contacts, {have_calls:,} call records")
+            return int(first), int(last_id)
+        finally:
+            await db.dispose()
+
+    result: tuple[int, int] = asyncio.run(run())
+    return result
 
 
 # --- the servers ------------------------------------------------------------------------
@@ -119,65 +185,81 @@ def _memory_source(contacts: int) -> Any:
     return InMemoryFactsSource(facts)
 
 
-def _factory_source(spec: str, database_url: str) -> Any:
-    module_name, _, attr = spec.partition(":")
-    factory: Callable[[str], Any] = getattr(importlib.import_module(module_name), attr)
-    return factory(database_url)
-
-
-def _live_state() -> Any:
+def _feed_live_state(state: Any) -> None:
     from telephony.pipeline import EventPipeline
     from telephony.replay import load_index
 
     path = ROOT / "tests" / "traces" / "02-queue-abandoned-ringing.ami"
-    pipeline = EventPipeline()
+    pipeline = EventPipeline(state=state)
     data, index = path.read_bytes(), load_index(path)
     for _at, offset, length in index or []:
         pipeline.feed(data[offset : offset + length], time.time())
-    return pipeline.state
 
 
-def routing_server(
-    conn: Connection, cpu: int | None, contacts: int, factory: str | None, db_url: str
-) -> None:
+def routing_server(conn: Connection, cpu: int | None, spec: Spec) -> None:
     _pin(cpu)
-    loop_name = _use_uvloop()
     import logging
 
     logging.disable(logging.WARNING)  # a refused connection at shutdown is not news here
     from routing.rules import parse_rules
-    from telephony.agi_server import AgiServer
-    from telephony.router import CallRouter
+    from trubka.services import Services
+    from trubka.settings import load_settings
 
     started = time.perf_counter()
-    source = _factory_source(factory, db_url) if factory else _memory_source(contacts)
+    # The app's composition: the same facts source, router and FastAGI server.
+    settings = load_settings(database_url=spec.database_url, agi_host="127.0.0.1", agi_port=0)
+    services = Services.create(settings)
+    services.router.rules = parse_rules({"vip": {"vip": 10}})
+    if spec.source == "memory":
+        services.use_facts_source(_memory_source(spec.contacts))
     built = time.perf_counter() - started
-    rules = parse_rules({"vip": {"vip": 10}})
 
     async def main() -> None:
-        router = CallRouter(source, _live_state(), rules)
-        server = AgiServer(router, "127.0.0.1", 0, max_sessions=10_000)
+        _feed_live_state(services.live)
+        await services.crm.directory.snapshot()
+        server = services.agi
+        server.max_sessions = 10_000
         await server.start()
-        conn.send({"port": server.bound_port, "loop": loop_name, "built": built})
-        await _serve_marks(conn, lambda: sum(router.stats.decisions.values()))
+        conn.send({"port": server.bound_port, "loop": spec.loop, "built": built})
+        router = services.router
+        await _serve_marks(conn, lambda: sum(router.stats.decisions.values()), profile=spec.profile)
         await server.stop()
         conn.send(
-            {"decisions": dict(router.stats.decisions), "outcomes": dict(server.stats.outcomes)}
+            {
+                "decisions": dict(router.stats.decisions),
+                "outcomes": dict(server.stats.outcomes),
+                "facts_timeouts": router.stats.facts_timeouts,
+                "facts_errors": router.stats.facts_errors,
+            }
         )
+        services.crm.close()
+        await services.db.dispose()
 
-    asyncio.run(main())
+    _run(main, spec.loop)
 
 
-async def _serve_marks(conn: Connection, calls: Callable[[], int]) -> None:
-    """Answer "mark" with the process's CPU time and calls so far, until "stop"."""
+async def _serve_marks(
+    conn: Connection, calls: Callable[[], int], *, profile: str | None = None
+) -> None:
+    """Answer "mark" with the process's CPU time and calls so far, until "stop"; with
+    `profile`, profile the server from the first mark to the second (the flat-out phase)."""
+    import cProfile
+
     loop = asyncio.get_running_loop()
+    profiler = cProfile.Profile() if profile else None
+    marks = 0
     while (await loop.run_in_executor(None, conn.recv)) == "mark":
+        marks += 1
+        if profiler is not None and marks == 1:
+            profiler.enable()
+        if profiler is not None and marks == 2:
+            profiler.disable()
+            profiler.dump_stats(profile)
         conn.send({"cpu": time.process_time(), "calls": calls()})
 
 
-def bare_server(conn: Connection, cpu: int | None) -> None:
+def bare_server(conn: Connection, cpu: int | None, loop_name: str) -> None:
     _pin(cpu)
-    loop_name = _use_uvloop()
     commands = [f'SET VARIABLE VAR{i} "value {i}"\n'.encode() for i in range(BARE_COMMANDS)]
     done = 0
 
@@ -201,19 +283,38 @@ def bare_server(conn: Connection, cpu: int | None) -> None:
         server.close()
         conn.send({})
 
-    asyncio.run(main())
+    _run(main, loop_name)
 
 
 # --- the clients ------------------------------------------------------------------------
 
 
-def _caller(rng: random.Random, contacts: int) -> str:
-    roll = rng.random()
-    if roll < 0.7:
-        return f"{KNOWN_PREFIX}{rng.randrange(contacts):07d}"
-    if roll < 0.9:
-        return f"{UNKNOWN_PREFIX}{rng.randrange(10_000_000):07d}"
-    return "anonymous"
+class Callers:
+    """The caller mix: 70 % known, 20 % unknown, 10 % anonymous."""
+
+    def __init__(self, source: str, first: int, last: int) -> None:
+        from crm.seed import mobile
+
+        self.source = source
+        self.first = first
+        self.last = last
+        self.mobile = mobile  # the seeded contacts' numbers
+
+    def pick(self, rng: random.Random) -> str:
+        roll = rng.random()
+        if roll < 0.7:
+            if self.source == "memory":
+                return f"{KNOWN_PREFIX}{rng.randrange(self.last):07d}"
+            e164 = self.mobile(rng.randint(self.first, self.last))
+            style = rng.random()
+            if style < 0.5:
+                return e164[1:]  # 7XXXXXXXXXX
+            if style < 0.8:
+                return "8" + e164[2:]  # 8XXXXXXXXXX
+            return e164
+        if roll < 0.9:
+            return f"{UNKNOWN_PREFIX}{rng.randrange(10_000_000):07d}"
+        return "anonymous"
 
 
 async def _one_call(port: int, env: bytes) -> float:
@@ -234,7 +335,7 @@ async def _one_call(port: int, env: bytes) -> float:
 
 
 async def _run_clients(
-    port: int, clients: int, seconds: float, rate: float | None, contacts: int
+    port: int, clients: int, seconds: float, rate: float | None, callers: Callers
 ) -> dict[str, Any]:
     latencies: list[float] = []
     errors = 0
@@ -255,7 +356,7 @@ async def _run_clients(
                     await asyncio.sleep(next_at - now)
                 next_at += period
             uid += 1
-            env = ENV_TEMPLATE.format(num=_caller(rng, contacts), uid=f"{n}.{uid}").encode()
+            env = ENV_TEMPLATE.format(num=callers.pick(rng), uid=f"{n}.{uid}").encode()
             try:
                 latencies.append(await _one_call(port, env))
             except OSError:
@@ -283,18 +384,29 @@ def client_process(
     clients: int,
     seconds: float,
     rate: float | None,
-    contacts: int,
+    callers: Callers,
+    loop: str,
 ) -> None:
     _pin(cpu)
-    _use_uvloop()
-    conn.send(asyncio.run(_run_clients(port, clients, seconds, rate, contacts)))
+    conn.send(_run(lambda: _run_clients(port, clients, seconds, rate, callers), loop))
 
 
-def _measure(ctx: Any, port: int, args: argparse.Namespace, rate: float | None) -> dict[str, Any]:
+def _measure(
+    ctx: Any, port: int, args: argparse.Namespace, rate: float | None, callers: Callers
+) -> dict[str, Any]:
     parent, child = ctx.Pipe()
     proc = ctx.Process(
         target=client_process,
-        args=(child, args.client_cpu, port, args.clients, args.seconds, rate, args.contacts),
+        args=(
+            child,
+            args.client_cpu,
+            port,
+            args.clients,
+            args.seconds,
+            rate,
+            callers,
+            args.loop,
+        ),
     )
     proc.start()
     result: dict[str, Any] = parent.recv()
@@ -308,76 +420,96 @@ def _bench_server(
     target: Callable[..., None],
     server_args: tuple[Any, ...],
     args: argparse.Namespace,
+    callers: Callers,
 ) -> dict[str, Any]:
     parent, child = ctx.Pipe()
     proc = ctx.Process(target=target, args=(child, *server_args))
     proc.start()
     info: dict[str, Any] = parent.recv()
     if info["built"]:
-        print(f"  {name}: facts source ready in {info['built']:.1f} s")
-    _measure(
-        ctx, info["port"], argparse.Namespace(**{**vars(args), "seconds": 1.0}), None
-    )  # warm-up
+        print(f"  {name}: ready in {info['built']:.1f} s")
+    warm = argparse.Namespace(**{**vars(args), "seconds": args.warmup})
+    _measure(ctx, info["port"], warm, None, callers)
     parent.send("mark")
     before = parent.recv()
-    flat_out = _measure(ctx, info["port"], args, None)
+    flat_out = _measure(ctx, info["port"], args, None, callers)
     parent.send("mark")
     after = parent.recv()
     flat_out["cpu_us"] = (
         (after["cpu"] - before["cpu"]) / max(1, after["calls"] - before["calls"]) * 1e6
     )
-    steady = _measure(ctx, info["port"], args, args.rate)
+    steady = _measure(ctx, info["port"], args, args.rate, callers)
     parent.send("stop")
     tail: dict[str, Any] = parent.recv()
     proc.join()
     return {"name": name, "loop": info["loop"], "flat_out": flat_out, "steady": steady, **tail}
 
 
+def _loadavg() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--contacts", type=int, default=1_000_000)
+    parser.add_argument(
+        "--full", action="store_true", help="1,000,000 contacts and 10,000,000 call records"
+    )
+    parser.add_argument("--contacts", type=int, default=100_000)
+    parser.add_argument("--calls", type=int, default=1_000_000, help="call records to seed")
+    parser.add_argument("--source", choices=("db", "memory"), default="db")
+    parser.add_argument("--db", type=Path, default=None, help="SQLite file (seeded once, reused)")
+    parser.add_argument("--postgres", metavar="URL", default=None, help="use this database")
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=8.0, help="length of each measured phase")
+    parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument(
         "--rate", type=float, default=2000.0, help="offered calls/s in the steady phase"
     )
+    parser.add_argument("--loop", choices=("uvloop", "asyncio"), default="uvloop")
+    parser.add_argument(
+        "--profile", metavar="FILE", default=None, help="cProfile the routing server (flat out)"
+    )
     parser.add_argument("--server-cpu", type=int, default=0)
     parser.add_argument("--client-cpu", type=int, default=1 if (os.cpu_count() or 1) > 1 else 0)
-    parser.add_argument(
-        "--facts-factory",
-        default=None,
-        help="MODULE:CALLABLE building a FactsSource from --database-url (e.g. the CRM's)",
-    )
-    parser.add_argument("--database-url", default=os.environ.get("TRUBKA_DATABASE_URL", ""))
     args = parser.parse_args()
-    if args.facts_factory:
-        try:
-            _factory_source(args.facts_factory, args.database_url)
-        except (ImportError, AttributeError) as exc:
-            sys.exit(f"--facts-factory {args.facts_factory}: {exc}")
+    if args.full:
+        args.contacts, args.calls = 1_000_000, 10_000_000
+
+    if args.postgres:
+        from trubka.settings import normalize_database_url
+
+        url = normalize_database_url(args.postgres)
+    else:
+        path = args.db or ROOT / "var" / "bench" / f"routing-agi-{args.contacts}.db"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        url = f"sqlite+aiosqlite:///{path}"
+    if args.source == "db":
+        first, last = prepare_database(url, args.contacts, args.calls)
+    else:
+        from crm.database import upgrade
+
+        upgrade(url)  # the app's other services still open the database
+        first, last = 0, args.contacts
+    callers = Callers(args.source, first, last)
 
     ctx = mp.get_context("spawn")
-    load_before = os.getloadavg()
     print(
-        f"routing over FastAGI: {args.clients} clients, {args.contacts:,} contacts "
-        f"({args.facts_factory or 'in-memory'}), {args.seconds:g} s per phase, "
-        f"steady load {args.rate:g}/s; "
-        f"server on CPU {args.server_cpu}, clients on CPU {args.client_cpu} of {os.cpu_count()}"
+        f"routing over FastAGI: {args.clients} clients, facts from "
+        f"{'the database' if args.source == 'db' else 'memory'} "
+        f"({last - first + 1:,} contacts), {args.seconds:g} s per phase, steady load "
+        f"{args.rate:g}/s, {args.loop}; server on CPU {args.server_cpu}, clients on CPU "
+        f"{args.client_cpu} of {os.cpu_count()}"
     )
-    print(f"load average before: {load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f}")
+    print(f"load average before: {_loadavg()}")
+    spec = Spec(args.source, url, args.contacts, args.loop, args.profile)
     results = [
+        _bench_server(ctx, "routing", routing_server, (args.server_cpu, spec), args, callers),
         _bench_server(
-            ctx,
-            "routing",
-            routing_server,
-            (args.server_cpu, args.contacts, args.facts_factory, args.database_url),
-            args,
+            ctx, "bare SET VARIABLE", bare_server, (args.server_cpu, args.loop), args, callers
         ),
-        _bench_server(ctx, "bare SET VARIABLE", bare_server, (args.server_cpu,), args),
     ]
-    load_after = os.getloadavg()
     print()
     print(
         f"{'server':<18} {'loop':<8} {'phase':<16} {'calls':>8} {'per s':>8} "
@@ -394,6 +526,10 @@ def main() -> None:
     routing, bare = results
     print()
     print(f"decisions by routed_by: {routing.get('decisions')}")
+    print(
+        f"facts deadline missed: {routing.get('facts_timeouts')} "
+        f"(errors: {routing.get('facts_errors')})"
+    )
     for r in results:
         cpu = r["flat_out"]["cpu_us"]
         print(
@@ -407,7 +543,7 @@ def main() -> None:
         f"{1e6 / routing['flat_out']['cpu_us']:,.0f}/s by server CPU; "
         f"p99 ≤ 2× bare: {ratio:.2f}×"
     )
-    print(f"load average after: {load_after[0]:.2f} {load_after[1]:.2f} {load_after[2]:.2f}")
+    print(f"load average after: {_loadavg()}")
 
 
 if __name__ == "__main__":

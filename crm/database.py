@@ -119,6 +119,8 @@ class Database:
         self.url = url
         self.engine = create_engine(url, **engine_kwargs)
         self.sessions = session_factory(self.engine)
+        self._raw_pool: Any = None  # asyncpg.Pool for hot-path reads (crm.fastpath)
+        self._raw_lock = asyncio.Lock()
 
     @property
     def dialect(self) -> str:
@@ -137,7 +139,30 @@ class Database:
     async def upgrade(self) -> None:
         await asyncio.to_thread(upgrade, self.url)
 
+    async def raw_pool(self, max_size: int = 8) -> Any:
+        """PostgreSQL only: a small asyncpg pool on the same database for short indexed
+        reads on hot paths (`crm.fastpath`), opened on first use, closed by `dispose`."""
+        if self._raw_pool is None:
+            async with self._raw_lock:
+                if self._raw_pool is None:
+                    import asyncpg  # type: ignore[import-untyped]
+
+                    url = self.engine.url.set(drivername="postgresql")
+                    self._raw_pool = await asyncpg.create_pool(
+                        url.render_as_string(hide_password=False),
+                        min_size=1,
+                        max_size=max_size,
+                        command_timeout=10,
+                    )
+        return self._raw_pool
+
     async def dispose(self) -> None:
+        pool, self._raw_pool = self._raw_pool, None
+        if pool is not None:
+            try:
+                await asyncio.wait_for(pool.close(), 5)
+            except TimeoutError:
+                pool.terminate()
         await self.engine.dispose()
 
 

@@ -173,7 +173,8 @@ class Phone(Base):
 
     __table_args__ = (
         CheckConstraint("(contact_id IS NULL) <> (company_id IS NULL)", name="one_owner"),
-        Index("ix_phones_number", "number"),
+        # covering: "who has this number" reads no table row (route_0003)
+        Index("ix_phones_number_cover", "number", "contact_id", "company_id"),
         Index("ix_phones_digits_rev", "digits_rev"),
         Index(
             "ix_phones_contact_id",
@@ -249,6 +250,7 @@ class Task(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    completed_by_id: Mapped[int | None] = mapped_column(Integer)  # added by route_0001
     version: Mapped[int] = mapped_column(Integer, default=1)
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy reads it
 

@@ -46,6 +46,7 @@ async def task_views(session: AsyncSession, tasks: list[Task]) -> list[dict[str,
             "created_at": iso(t.created_at),
             "updated_at": iso(t.updated_at),
             "completed_at": iso(t.completed_at),
+            "completed_by_id": t.completed_by_id,
             "version": t.version,
         }
         for t in tasks
@@ -174,6 +175,7 @@ class TaskService:
                 if data.status is not None and data.status.value != task.status:
                     task.status = data.status.value
                     task.completed_at = now() if data.status == TaskStatus.DONE else None
+                    task.completed_by_id = actor.user_id if data.status == TaskStatus.DONE else None
                 task.updated_at = now()
                 await session.flush()
                 return (await task_views(session, [task]))[0]

@@ -15,7 +15,7 @@ import json
 import re
 import tomllib
 from collections.abc import Mapping
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -30,7 +30,9 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 # What the dialplan may receive: `PJSIP/101`, `Local/101@agents/n`, `SIP/trunk/100`.
 DIALABLE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*/[A-Za-z0-9_.@+:/-]{1,120}$")
 QUEUE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,80}$")
+LOGIN = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 GOTO = re.compile(r"^[A-Za-z0-9_.-]{1,80},[A-Za-z0-9_.+*#-]{1,80},[A-Za-z0-9_]{1,40}$")
+_SEEN_MAX = 10_000  # called-number spellings remembered by RoutingRules.for_did
 _RANGE = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 
 Prefer = Literal["last-agent", "owner"]
@@ -44,6 +46,15 @@ def is_dialable(interface: str) -> bool:
 def _queue_name(value: str | None) -> str | None:
     if value is not None and not QUEUE_NAME.fullmatch(value):
         raise ValueError("a queue name is letters, digits, '_', '-' or '.' (at most 80)")
+    return value
+
+
+def _login(value: str | None) -> str | None:
+    if value is None:
+        return None
+    value = value.strip().lower()
+    if not LOGIN.fullmatch(value):
+        raise ValueError("a supervisor is named by login: letters, digits, '_', '.', '@' or '-'")
     return value
 
 
@@ -129,6 +140,23 @@ class Hours(_Strict):
         minute = local.hour * 60 + local.minute
         return any(start <= minute < end for start, end in ranges)
 
+    def next_open(self, after: datetime, *, days: int = 14) -> datetime | None:
+        """`after` itself when the line is open then, else the next opening within
+        `days` days (None when it stays closed that long)."""
+        if self.is_open(after):
+            return after
+        zone = self.zone()
+        local = after.astimezone(zone)
+        for offset in range(days + 1):
+            day = local.date() + timedelta(days=offset)
+            if day in self.holidays:
+                continue
+            for start, _end in getattr(self, WEEKDAYS[day.weekday()]):
+                opening = datetime.combine(day, time(0), zone) + timedelta(minutes=start)
+                if opening > local:
+                    return opening.astimezone(after.tzinfo)
+        return None
+
 
 class AfterHours(_Strict):
     """Where calls go outside the working hours."""
@@ -176,12 +204,20 @@ class Policy(_Strict):
     vip: Mapping[str, Annotated[int, Field(ge=1, le=1_000_000)]] = Field(default_factory=dict)
     hours: Hours | None = None  # None: always open
     after_hours: AfterHours = AfterHours()
+    # Missed calls of known customers become callback tasks (crm.callbacks): for the
+    # manager the call was routed to, else the owner, else this supervisor (a login).
+    callback_tasks: bool = True
+    callback_due_minutes: int = Field(default=30, ge=0, le=7 * 24 * 60)
+    supervisor: str | None = None
 
     _queue = field_validator("queue")(_queue_name)
     _prefer = field_validator("prefer", mode="before")(_check_prefer)
     _vip = field_validator("vip")(_lower_tags)
+    _supervisor = field_validator("supervisor")(_login)
 
     def priority_for(self, tags: frozenset[str]) -> int | None:
+        if not tags or not self.vip:
+            return None
         best = max((self.vip.get(tag.strip().lower(), 0) for tag in tags), default=0)
         return best or None
 
@@ -198,10 +234,14 @@ class PolicyOverride(_Strict):
     vip: Mapping[str, Annotated[int, Field(ge=1, le=1_000_000)]] | None = None
     hours: Hours | None = None
     after_hours: AfterHours | None = None
+    callback_tasks: bool | None = None
+    callback_due_minutes: int | None = Field(default=None, ge=0, le=7 * 24 * 60)
+    supervisor: str | None = None
 
     _queue = field_validator("queue")(_queue_name)
     _prefer = field_validator("prefer", mode="before")(_check_prefer)
     _vip = field_validator("vip")(_lower_tags)
+    _supervisor = field_validator("supervisor")(_login)
 
     def values(self) -> dict[str, Any]:
         return {
@@ -246,19 +286,38 @@ class RoutingRules:
             queue = override.queue or self.default.queue
             base = self._by_queue.get(queue, self.default)
             self._by_did[self.did_key(did)] = _merge(base, override)
+        self._line_default = self._by_queue.get(self.default.queue, self.default)
+        self._seen: dict[str, Policy] = {}
 
     def did_key(self, did: str) -> str:
         return normalize(did, self.region) or did.strip()
 
     def for_did(self, did: str | None) -> Policy:
+        """The policy of a called number in any spelling (remembered per spelling: a
+        call center has few lines)."""
+        if not did:
+            return self._line_default
+        policy = self._seen.get(did)
+        if policy is None:
+            policy = self._by_did.get(self.did_key(did), self._line_default)
+            if len(self._seen) >= _SEEN_MAX:
+                self._seen.clear()
+            self._seen[did] = policy
+        return policy
+
+    def for_queue(self, queue: str) -> Policy:
+        return self._by_queue.get(queue, self.default)
+
+    def for_call(self, did: str | None, queue: str | None) -> Policy:
+        """The rules of a finished call: its DID's when the DID has rules of its own,
+        else those of the queue it ended up in, else the default line's."""
         if did:
             policy = self._by_did.get(self.did_key(did))
             if policy is not None:
                 return policy
-        return self._by_queue.get(self.default.queue, self.default)
-
-    def for_queue(self, queue: str) -> Policy:
-        return self._by_queue.get(queue, self.default)
+        if queue and queue in self._by_queue:
+            return self._by_queue[queue]
+        return self.for_did(None)
 
     @property
     def dids(self) -> Mapping[str, Policy]:

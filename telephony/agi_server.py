@@ -1,10 +1,13 @@
 """The FastAGI server: Asterisk asks `agi://HOST:4573/route` where a call goes.
 
-One asyncio task per connection, all tracked; each session reads the AGI environment,
-asks the :class:`~telephony.router.CallRouter` for a decision and sets the channel
-variables of Trubka's contract, one ``SET VARIABLE`` at a time, in this order (the
-reducer reads ROUTE_BY and ROUTE_REASON when the ROUTE_AGENT VarSet arrives, so
-ROUTE_AGENT comes last)::
+Each connection is a small protocol state machine (environment → routing → replies),
+driven by the event loop's callbacks rather than a stream reader per connection: a
+session costs one timer, one future and, while the CRM is asked, one tracked task. It
+reads the AGI environment, asks the :class:`~telephony.router.CallRouter` for a
+decision and sets the channel variables of Trubka's contract, one ``SET VARIABLE`` at a
+time (each is answered before the next is sent), in this order (the reducer reads
+ROUTE_BY and ROUTE_REASON when the ROUTE_AGENT VarSet arrives, so ROUTE_AGENT comes
+last)::
 
     ROUTE_BY           previous-manager | owner | queue | vip | after-hours | …
     ROUTE_REASON       "Ivanova: talked 3 days ago"
@@ -30,6 +33,7 @@ import asyncio
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 from prometheus_client import Counter as PromCounter
 
@@ -37,8 +41,8 @@ from routing.decision import Decision
 from telephony.agi import (
     HANGUP,
     AgiProtocolError,
-    AgiReply,
     AgiRequest,
+    AgiValueError,
     EnvironmentParser,
     ReplyParser,
     clean_text,
@@ -50,7 +54,7 @@ from telephony.router import CallRouter
 log = logging.getLogger(__name__)
 
 ROUTE_PATH = "route"
-READ_CHUNK = 16 * 1024
+MAX_EARLY = 4 * 1024  # bytes a client may send while we decide (a HANGUP is 7)
 REASON_LIMIT = 200
 
 SESSIONS = PromCounter("trubka_agi_sessions", "FastAGI sessions by how they ended", ["outcome"])
@@ -110,8 +114,27 @@ def did_of(request: AgiRequest) -> str | None:
     return None
 
 
-class _Closed(Exception):
-    """The peer closed the connection."""
+# Variables with few distinct values (ROUTE_BY, ROUTE_QUEUE, ROUTE_AGENT …): their
+# encoded commands are kept, so most calls encode only the reason and the contact.
+_FEW_VALUES = frozenset(
+    {"ROUTE_BY", "ROUTE_QUEUE", "ROUTE_TIMEOUT", "ROUTE_AGENT", "ROUTE_WAIT", "QUEUE_PRIO",
+     "ROUTE_GOTO"}
+)  # fmt: skip
+_ENCODED: dict[tuple[str, str], bytes] = {}
+_ENCODED_MAX = 4096
+
+
+def _encoded(name: str, value: str) -> bytes:
+    if name not in _FEW_VALUES:
+        return set_variable(name, value)
+    key = (name, value)
+    command = _ENCODED.get(key)
+    if command is None:
+        command = set_variable(name, value)
+        if len(_ENCODED) >= _ENCODED_MAX:
+            _ENCODED.clear()
+        _ENCODED[key] = command
+    return command
 
 
 class AgiServer:
@@ -134,18 +157,21 @@ class AgiServer:
         self.stats = AgiStats()
         self._server: asyncio.Server | None = None
         self._outcome_counters = {o: SESSIONS.labels(o) for o in Outcome.ALL}
-        self._sessions: set[asyncio.Task[None]] = set()
+        # One future per running session (done when it ends) and the routing tasks.
+        self._sessions: set[asyncio.Future[None]] = set()
+        self._open: set[_Session] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
 
     @property
     def bound_port(self) -> int:
-        if self._server is None or not self._server.sockets:
+        sockets = self._server.sockets if self._server is not None else ()
+        if not sockets:
             raise RuntimeError("the FastAGI server is not listening")
-        return int(self._server.sockets[0].getsockname()[1])
+        return int(sockets[0].getsockname()[1])
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(
-            self._accept, self.host, self.port, limit=READ_CHUNK
-        )
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(lambda: _Session(self), self.host, self.port)
         log.info("FastAGI: listening on %s:%d (path /%s)", self.host, self.bound_port, ROUTE_PATH)
 
     async def serve(self) -> None:
@@ -158,110 +184,147 @@ class AgiServer:
             await self.stop()
 
     async def stop(self, grace: float = 2.0) -> None:
-        """Stop accepting, let running sessions finish for `grace` seconds, cancel the rest."""
+        """Stop accepting, let running sessions finish for `grace` seconds, close the rest."""
         server, self._server = self._server, None
         if server is not None:
             server.close()
-        sessions = list(self._sessions)
-        if sessions:
-            _, pending = await asyncio.wait(sessions, timeout=grace)
-            for task in pending:
-                task.cancel()
-            if pending:
-                await asyncio.wait(pending, timeout=grace)
+        if self._sessions:
+            await asyncio.wait(set(self._sessions), timeout=grace)
+        for session in list(self._open):
+            session.finish(Outcome.DISCONNECTED, "closed: the FastAGI server is stopping")
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=grace)
         if server is not None:
             await server.wait_closed()
-
-    def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if len(self._sessions) >= self.max_sessions:
-            self._end(Outcome.REJECTED)
-            log.warning(
-                "FastAGI: %d sessions running, refusing %s", len(self._sessions), _peer(writer)
-            )
-            writer.transport.abort()
-            return
-        task = asyncio.get_running_loop().create_task(self._session(reader, writer))
-        self._sessions.add(task)
-        task.add_done_callback(self._session_done)
-
-    def _session_done(self, task: asyncio.Task[None]) -> None:
-        self._sessions.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("FastAGI: session failed", exc_info=task.exception())
 
     def _end(self, outcome: str) -> None:
         self.stats.outcomes[outcome] += 1
         self._outcome_counters[outcome].inc()
 
-    async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.stats.active += 1
-        outcome = Outcome.DISCONNECTED
-        loop = asyncio.get_running_loop()
-        started = loop.time()
-        try:
-            # One timer: the environment's deadline first, then the session's.
-            async with asyncio.timeout(self.env_timeout) as deadline:
-                outcome = await self._converse(
-                    reader, writer, deadline, started + self.session_timeout
-                )
-        except TimeoutError:
-            outcome = Outcome.SLOW
-            if loop.time() - started < self.env_timeout + 0.01:
-                log.warning(
-                    "FastAGI: %s sent no complete environment in %.1f s: closed",
-                    _peer(writer),
-                    self.env_timeout,
-                )
-            else:
-                log.warning(
-                    "FastAGI: %s did not finish within %.1f s: closed",
-                    _peer(writer),
-                    self.session_timeout,
-                )
-        except _Closed:
-            outcome = Outcome.DISCONNECTED
-            log.warning("FastAGI: %s disconnected mid-session", _peer(writer))
-        except AgiProtocolError as exc:
-            outcome = Outcome.PROTOCOL
-            log.warning("FastAGI: %s broke the protocol (%s): closed", _peer(writer), exc)
-        except OSError as exc:
-            outcome = Outcome.DISCONNECTED
-            log.warning("FastAGI: %s connection error (%s)", _peer(writer), exc)
-        finally:
-            self.stats.active -= 1
-            self._end(outcome)
-            writer.close()
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("FastAGI: routing a session failed", exc_info=task.exception())
 
-    async def _converse(
-        self,
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
-        deadline: asyncio.Timeout,
-        session_deadline: float,
-    ) -> str:
-        parser = EnvironmentParser()
-        request = None
-        while request is None:
-            data = await reader.read(READ_CHUNK)
-            if not data:
-                raise _Closed
-            request = parser.feed(data)
-        deadline.reschedule(session_deadline)
-        if request.script != ROUTE_PATH:
+
+_ENV, _ROUTING, _REPLIES, _DONE = range(4)
+
+
+class _Session(asyncio.Protocol):
+    """One FastAGI connection: environment → routing (a task) → one command per reply."""
+
+    __slots__ = (
+        "commands",
+        "deadline",
+        "done",
+        "early",
+        "loop",
+        "parser",
+        "phase",
+        "replies",
+        "request",
+        "sent",
+        "server",
+        "started",
+        "task",
+        "timer",
+        "transport",
+    )
+
+    def __init__(self, server: AgiServer) -> None:
+        self.server = server
+        self.phase = _ENV
+        self.transport: asyncio.Transport | None = None
+        self.parser = EnvironmentParser()
+        self.replies: ReplyParser | None = None
+        self.request: AgiRequest | None = None
+        self.commands: list[tuple[str, bytes]] = []
+        self.sent = 0
+        self.early = b""
+        self.task: asyncio.Task[None] | None = None
+        self.timer: asyncio.TimerHandle | None = None
+        self.done: asyncio.Future[None] | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.started = 0.0
+        self.deadline = 0.0
+
+    # --- asyncio.Protocol ----------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+        server = self.server
+        if len(server._sessions) >= server.max_sessions:
+            self.phase = _DONE
+            server._end(Outcome.REJECTED)
             log.warning(
-                "FastAGI: %s asked for unknown script %r: closed",
-                _peer(writer),
-                request.script[:80],
+                "FastAGI: %d sessions running, refusing %s", len(server._sessions), self.peer
             )
-            return Outcome.UNKNOWN_SCRIPT
+            self.transport.abort()
+            return
+        loop = self.loop = asyncio.get_running_loop()
+        self.started = loop.time()
+        self.deadline = self.started + server.session_timeout
+        first = min(self.started + server.env_timeout, self.deadline)
+        self.timer = loop.call_at(first, self._timed_out)
+        self.done = loop.create_future()
+        server._sessions.add(self.done)
+        server._open.add(self)
+        server.stats.active += 1
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            if self.phase == _REPLIES:
+                self._on_replies(data)
+            elif self.phase == _ENV:
+                self._on_environment(data)
+            elif self.phase == _ROUTING:
+                self.early += data  # a HANGUP may come while we decide
+                if len(self.early) > MAX_EARLY:
+                    raise AgiProtocolError("talked over the routing")
+        except AgiProtocolError as exc:
+            self.finish(Outcome.PROTOCOL, f"broke the protocol ({exc}): closed")
+
+    def eof_received(self) -> bool:
+        return False  # close our side too; connection_lost follows
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.phase != _DONE:
+            detail = f"connection error ({exc})" if exc else "disconnected mid-session"
+            self.finish(Outcome.DISCONNECTED, detail)
+
+    # --- the conversation ----------------------------------------------------------------
+    def _on_environment(self, data: bytes) -> None:
+        request = self.parser.feed(data)
+        if request is None:
+            return
+        self.request = request
+        assert self.loop is not None
+        # The environment's timer stays: when it fires later, it moves to the session's
+        # deadline (a session usually ends long before; no re-arming per session).
+        if request.script != ROUTE_PATH:
+            self.finish(
+                Outcome.UNKNOWN_SCRIPT, f"asked for unknown script {request.script[:80]!r}: closed"
+            )
+            return
         if request.oversized:
             log.warning(
                 "FastAGI: %s sent over-long %s: cut",
-                _peer(writer),
+                self.peer,
                 ", ".join(sorted(request.oversized)),
             )
+        self.early = self.parser.rest
+        self.phase = _ROUTING
+        task = self.loop.create_task(self._route(request))
+        self.task = task
+        self.server._tasks.add(task)
+        task.add_done_callback(self.server._task_done)
+
+    async def _route(self, request: AgiRequest) -> None:
         raw_caller = request.get("agi_callerid")  # an enormous one is cut, still garbage
-        decision = await self.router.route(raw_caller, did_of(request), uniqueid=request.uniqueid)
+        decision = await self.server.router.route(
+            raw_caller, did_of(request), uniqueid=request.uniqueid
+        )
+        if self.phase != _ROUTING:
+            return  # the caller went away (or the deadline passed) meanwhile
         log.debug(
             "FastAGI: %s %s → %s (%s)",
             request.uniqueid,
@@ -269,39 +332,88 @@ class AgiServer:
             decision.agent or decision.queue,
             decision.reason,
         )
-        replies = ReplyParser()
-        pending: list[AgiReply] = []
-        if parser.rest:
-            pending.extend(replies.feed(parser.rest))
+        commands = []
         for name, value in route_variables(decision):
-            writer.write(set_variable(name, value))
-            reply = await self._reply(reader, replies, pending)
+            try:
+                commands.append((name, _encoded(name, value)))
+            except AgiValueError as exc:
+                log.error("FastAGI: %s: %s not sent: %s", request.uniqueid, name, exc)
+        self.commands = commands
+        self.replies = ReplyParser()
+        self.phase = _REPLIES
+        self._send_next()
+        if self.early and self.phase == _REPLIES:
+            early, self.early = self.early, b""
+            try:
+                self._on_replies(early)
+            except AgiProtocolError as exc:
+                self.finish(Outcome.PROTOCOL, f"broke the protocol ({exc}): closed")
+
+    def _send_next(self) -> None:
+        if self.sent >= len(self.commands):
+            self.finish(Outcome.ROUTED)
+            return
+        assert self.transport is not None
+        self.transport.write(self.commands[self.sent][1])
+        self.sent += 1
+
+    def _on_replies(self, data: bytes) -> None:
+        assert self.replies is not None
+        for reply in self.replies.feed(data):
+            if self.phase != _REPLIES:
+                return
             if reply is HANGUP:
-                log.info("FastAGI: %s caller hung up while routing", request.uniqueid)
-                return Outcome.HANGUP
+                uniqueid = self.request.uniqueid if self.request else None
+                log.info("FastAGI: %s caller hung up while routing", uniqueid)
+                self.finish(Outcome.HANGUP)
+                return
             if not reply.ok:
                 log.warning(
                     "FastAGI: %s SET VARIABLE %s answered %r",
-                    request.uniqueid,
-                    name,
+                    self.request.uniqueid if self.request else None,
+                    self.commands[self.sent - 1][0],
                     reply.text[:120],
                 )
-        return Outcome.ROUTED
+            self._send_next()
 
-    async def _reply(
-        self, reader: asyncio.StreamReader, parser: ReplyParser, pending: list[AgiReply]
-    ) -> AgiReply:
-        # No timeout per reply: the session's deadline covers a peer that stops answering.
-        while not pending:
-            data = await reader.read(READ_CHUNK)
-            if not data:
-                raise _Closed
-            pending.extend(parser.feed(data))
-        return pending.pop(0)
+    def _timed_out(self) -> None:
+        self.timer = None
+        assert self.loop is not None
+        if self.phase != _ENV and self.loop.time() < self.deadline:
+            self.timer = self.loop.call_at(self.deadline, self._timed_out)
+            return
+        if self.phase == _ENV:
+            detail = f"sent no complete environment in {self.server.env_timeout:.1f} s: closed"
+        else:
+            detail = f"did not finish within {self.server.session_timeout:.1f} s: closed"
+        self.finish(Outcome.SLOW, detail)
 
+    def finish(self, outcome: str, problem: str | None = None) -> None:
+        """End the session once: count it, log a problem, close the connection."""
+        if self.phase == _DONE:
+            return
+        self.phase = _DONE
+        server = self.server
+        if problem is not None:
+            log.warning("FastAGI: %s %s", self.peer, problem)
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        task = self.task
+        if task is not None and not task.done() and task is not asyncio.current_task():
+            task.cancel()
+        server.stats.active -= 1
+        server._end(outcome)
+        server._open.discard(self)
+        if self.transport is not None:
+            self.transport.close()
+        if self.done is not None:
+            server._sessions.discard(self.done)
+            self.done.set_result(None)
 
-def _peer(writer: asyncio.StreamWriter) -> str:
-    peer = writer.get_extra_info("peername")
-    if isinstance(peer, tuple) and len(peer) >= 2:
-        return f"{peer[0]}:{peer[1]}"
-    return str(peer)
+    @property
+    def peer(self) -> str:
+        peer: Any = self.transport.get_extra_info("peername") if self.transport else None
+        if isinstance(peer, tuple) and len(peer) >= 2:
+            return f"{peer[0]}:{peer[1]}"
+        return str(peer)

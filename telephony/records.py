@@ -59,6 +59,7 @@ class CallRecord:
     contact_id: int | None = None
     ended_during_outage: bool = False
     timeline: tuple[CallStep, ...] = field(default=())
+    routed_agent: str | None = None  # ROUTE_AGENT: whom the routing sent the call to first
 
     def to_json(self, *, with_timeline: bool = False) -> dict[str, Any]:
         data: dict[str, Any] = {

@@ -784,6 +784,9 @@ class Reducer:
         if var == "MIXMONITOR_FILENAME" and value:
             call.recording_file = value
         elif var == "ROUTE_AGENT":
+            if call.routed_by is not None and call.routing_reason is not None:
+                # Trubka's decision (ROUTE_BY and ROUTE_REASON come first): in the timeline.
+                call.step(at, "routing-decision", f"{call.routed_by}: {call.routing_reason}")
             if value:
                 call.route_agent = value
                 call.step(at, "routed", value)
@@ -917,6 +920,7 @@ class Reducer:
             disposition=disposition,
             routed_by=routed_by,
             routing_reason=call.routing_reason,
+            routed_agent=call.route_agent,
             recording_file=call.recording_file,
             queue_hold_seconds=call.queue_hold,
             queue_talk_seconds=call.queue_talk,

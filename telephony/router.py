@@ -29,7 +29,7 @@ from routing.source import FactsSource
 from telephony.reducer import CallState
 from telephony.route_memo import RecentDecisions
 from telephony.state import AgentState
-from trubka.phones import ANONYMOUS, parse
+from trubka.phones import ANONYMOUS, PhoneNumber, parse
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +60,7 @@ class CallRouter:
         facts_timeout: float = 0.3,
         clock: Callable[[], float] = time.time,
         memo: RecentDecisions | None = None,
+        parse_number: Callable[[str, str], PhoneNumber] = parse,
     ) -> None:
         self.source = source
         self.live = live
@@ -68,6 +69,9 @@ class CallRouter:
         self.facts_timeout = facts_timeout
         self.clock = clock
         self.memo = memo if memo is not None else RecentDecisions()
+        # Phone-number validation: `trubka.phones.parse` (cached), or a faster exact one
+        # the composition root passes in (the CRM's validator for Russian numbers).
+        self.parse_number = parse_number
         self.stats = RouterStats()
         self._decision_counters: dict[str, Any] = {}
 
@@ -82,7 +86,7 @@ class CallRouter:
             return Caller(None, raw[:MAX_CALLER_ID] + "…", did_clean)
         if raw.lower() in ANONYMOUS:
             return Caller(None, raw, did_clean, anonymous=True)
-        return Caller(parse(raw, self.region).e164, raw, did_clean)
+        return Caller(self.parse_number(raw, self.region).e164, raw, did_clean)
 
     async def facts_for(self, number: str) -> RoutingFacts | FactsUnavailable | None:
         try:

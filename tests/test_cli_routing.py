@@ -13,6 +13,7 @@ def test_check_prints_the_effective_rules(tmp_path: Path) -> None:
     rules = tmp_path / "routing.toml"
     rules.write_text(
         'queue = "support"\n[vip]\ngold = 5\n[queues.sales]\nwhen_busy = "wait"\n'
+        'supervisor = "sales.head"\ncallback_due_minutes = 15\n'
         '[dids."84951110000"]\nqueue = "sales"\n'
         '[dids."84951110000".hours]\ntimezone = "Europe/Moscow"\n'
         'mon = "09:00-18:00"\n',
@@ -27,12 +28,14 @@ def test_check_prints_the_effective_rules(tmp_path: Path) -> None:
     )
     assert (
         "queue sales: queue sales; prefer last-agent, owner; look back 90 days; ring 20 s; "
-        "wait up to 30 s when busy; VIP gold=5; open always" in result.output
+        "wait up to 30 s when busy; VIP gold=5; missed calls: callback task due in 15 min "
+        "(routed manager, else owner, else supervisor sales.head); open always" in result.output
     )
     assert (
         "DID +74951110000: queue sales; prefer last-agent, owner; look back 90 days; ring 20 s; "
-        "wait up to 30 s when busy; VIP gold=5; hours in Europe/Moscow, after hours: queue sales"
-        in result.output
+        "wait up to 30 s when busy; VIP gold=5; missed calls: callback task due in 15 min "
+        "(routed manager, else owner, else supervisor sales.head); hours in Europe/Moscow, "
+        "after hours: queue sales" in result.output
     )
 
 

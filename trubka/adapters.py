@@ -1,16 +1,20 @@
-"""Adapters the composition root plugs between packages (CRM → screen pop, sign-in → /ws)."""
+"""Adapters the composition root plugs between packages (CRM → screen pop, sign-in → /ws,
+CRM callback tasks → the supervisor's missed-calls report)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import WebSocket
 
+from crm.callbacks import CallbackTasks
 from crm.cards import CardService
 from crm.users import UserDirectory
 from crm.users import interface_key as user_key
+from supervisor.missed import CallbackTask
 from telephony.reducer import CallState
 from telephony.state import interface_key
 from trubka.phones import format_national
@@ -104,6 +108,26 @@ def phone_display(card: dict[str, Any], region: str) -> dict[str, str]:
             if call.get(field):
                 numbers.add(call[field])
     return {n: format_national(n, region) for n in numbers if n.startswith("+")}
+
+
+class CrmCallbackTasks:
+    """The supervisor's `CallbackTasks` port over the CRM's callback tasks."""
+
+    def __init__(self, callbacks: CallbackTasks) -> None:
+        self.callbacks = callbacks
+
+    async def for_calls(self, linkedids: Sequence[str]) -> Mapping[str, CallbackTask]:
+        found = await self.callbacks.for_calls(linkedids)
+        return {
+            linkedid: CallbackTask(
+                task_id=info.task_id,
+                status=info.status,
+                due_at=info.due_at,
+                done_at=info.done_at,
+                done_by=info.done_by,
+            )
+            for linkedid, info in found.items()
+        }
 
 
 async def socket_user(websocket: WebSocket) -> SocketUser | None:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
 
 from crm.call_records import CallStore
 from crm.call_writer import CallWriter
+from crm.callbacks import CallbackTasks
 from crm.database import Database
+from crm.numbers import fast_parse
 from crm.services import CrmServices
 from recordings.service import RecordingService
 from routing.errors import RulesError
@@ -20,7 +23,7 @@ from telephony.domain import DomainEvent
 from telephony.pipeline import EventPipeline
 from telephony.reducer import CallState, ReducerConfig
 from telephony.router import CallRouter
-from trubka.adapters import CrmAgentDirectory, CrmCards, socket_user
+from trubka.adapters import CrmAgentDirectory, CrmCallbackTasks, CrmCards, socket_user
 from trubka.bus import EventBus
 from trubka.phones import format_national
 from trubka.settings import Settings, SettingsError
@@ -50,6 +53,7 @@ class Services:
     crm: CrmServices
     agent_directory: CrmAgentDirectory
     supervisor: Supervisor
+    callbacks: CallbackTasks
     ws_authenticate: SocketAuthenticator = _nobody
     tasks: TaskSet = field(default_factory=TaskSet)
     ami: AmiClient | None = None  # None when TRUBKA_AMI_ENABLED is false
@@ -83,6 +87,7 @@ class Services:
             rules,
             region=settings.default_region,
             facts_timeout=settings.routing_facts_timeout,
+            parse_number=fast_parse,
         )
         agi = AgiServer(router, settings.agi_host, settings.agi_port)
 
@@ -98,6 +103,11 @@ class Services:
         )
         writer.after_save.append(crm.link_calls)
         router.source = crm.routing_facts
+        # Missed calls of known customers → callback tasks (after linking: needs contacts).
+        callbacks = CallbackTasks(
+            db, crm.directory, lambda: router.rules, ZoneInfo(settings.timezone)
+        )
+        writer.after_save.append(callbacks.on_calls_saved)
         agent_directory = CrmAgentDirectory(crm.directory, live)
         hub = Hub()
         notifier = Notifier(
@@ -115,6 +125,7 @@ class Services:
             timezone=settings.timezone,
             service_level_seconds=settings.service_level_seconds,
             queue_service_levels=settings.service_levels(),
+            callback_tasks=CrmCallbackTasks(callbacks),
         )
         supervisor.attach(writer)
         services = cls(
@@ -133,6 +144,7 @@ class Services:
             agent_directory=agent_directory,
             ws_authenticate=socket_user,
             supervisor=supervisor,
+            callbacks=callbacks,
         )
         if settings.ami_enabled:
             services.ami = AmiClient(ami_config(settings), EventPipeline(state=live), bus.publish)

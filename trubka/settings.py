@@ -75,6 +75,7 @@ class Settings(BaseSettings):
     metrics_token: str = ""  # /metrics for non-loopback scrapers
     cookie_secure: bool = False
     log_level: str = "INFO"
+    event_loop: Literal["auto", "uvloop", "asyncio"] = "auto"  # see trubka.eventloop
     # Supervisor reports: the call center's local time zone (days and hours of the
     # reports) and the service-level thresholds, in seconds of queue hold time.
     timezone: str = "Europe/Moscow"

@@ -15,6 +15,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from typing import cast
 
 from telephony.simpbx import wire as w
 from telephony.simpbx.call_actions import CallActions
@@ -342,9 +343,9 @@ class _SessionProtocol(asyncio.StreamReaderProtocol):
         self._known: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._known = transport
-        self._owner._transports.add(transport)
+        known = cast(asyncio.Transport, transport)  # uvloop's transports are not subclasses
+        self._known = known
+        self._owner._transports.add(known)
         super().connection_made(transport)
 
     def connection_lost(self, exc: Exception | None) -> None:

@@ -189,3 +189,55 @@ def test_rules_source_is_remembered(tmp_path: Path) -> None:
     rules = load_rules(path, region="DE")
     assert isinstance(rules, RoutingRules)
     assert (rules.source, rules.region, rules.default.queue) == (str(path), "DE", "sales")
+
+
+def test_callback_keys_per_queue_and_did_and_the_rules_of_a_finished_call() -> None:
+    rules = parse_rules(
+        {
+            "supervisor": "Starshaya",
+            "queues": {"sales": {"supervisor": "sales.head", "callback_due_minutes": 10}},
+            "dids": {"+74951110000": {"queue": "sales", "callback_tasks": False}},
+        }
+    )
+    assert (rules.default.supervisor, rules.default.callback_due_minutes) == ("starshaya", 30)
+    assert rules.default.callback_tasks is True
+    # A call's rules: its DID's when configured, else its queue's, else the default line's.
+    by_did = rules.for_call("84951110000", "support")
+    assert (by_did.callback_tasks, by_did.supervisor) == (False, "sales.head")
+    by_queue = rules.for_call("+74959999999", "sales")
+    assert (by_queue.supervisor, by_queue.callback_due_minutes) == ("sales.head", 10)
+    assert rules.for_call(None, "no-such-queue").supervisor == "starshaya"
+    assert rules.for_call(None, None).queue == "support"
+    with pytest.raises(RulesError, match="supervisor: a supervisor is named by login"):
+        parse_rules({"supervisor": "Анна Петрова"})
+    with pytest.raises(RulesError, match="callback_due_minutes"):
+        parse_rules({"queues": {"sales": {"callback_due_minutes": -1}}})
+
+
+def test_next_opening_of_the_working_hours() -> None:
+    hours = parse_rules(
+        {
+            "hours": {
+                "timezone": "Europe/Moscow",
+                "mon": ["09:00-13:00", "14:00-18:00"],
+                "tue": "09:00-18:00",
+                "fri": "10:00-16:00",
+                "holidays": ["2026-11-24"],
+            }
+        }
+    ).default.hours
+    assert hours is not None
+    msk = hours.zone()
+
+    def at(day: int, hour: int, minute: int = 0) -> datetime:
+        return datetime(2026, 11, day, hour, minute, tzinfo=msk)
+
+    monday_noon = at(23, 12).astimezone(UTC)
+    assert hours.next_open(monday_noon) == monday_noon  # open: at once
+    assert hours.next_open(at(23, 13, 30)) == at(23, 14)  # the lunch break
+    # Monday evening → Tuesday is a holiday → Friday 10:00 (Wed, Thu closed).
+    evening = hours.next_open(at(23, 19).astimezone(UTC))
+    assert evening == at(27, 10) and evening is not None and evening.tzinfo is UTC
+    assert hours.next_open(at(27, 16)) == at(30, 9)  # Friday after closing → Monday
+    closed = parse_rules({"hours": {"timezone": "UTC"}}).default.hours
+    assert closed is not None and closed.next_open(monday_noon) is None

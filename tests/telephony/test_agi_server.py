@@ -499,3 +499,89 @@ async def test_server_stops_with_sessions_running() -> None:
     writer.close()
     with pytest.raises(OSError):
         await asyncio.open_connection("127.0.0.1", port)
+
+
+# --- talking while Trubka decides --------------------------------------------------------
+
+
+class GatedSource:
+    """Facts that arrive when the test opens the gate (the CRM being slow on purpose)."""
+
+    def __init__(self, facts: RoutingFacts | None = None) -> None:
+        self.asked = asyncio.Event()
+        self.gate = asyncio.Event()
+        self.facts = facts
+
+    async def lookup(self, e164: str) -> RoutingFacts | None:
+        self.asked.set()
+        await self.gate.wait()
+        return self.facts
+
+
+async def test_a_hangup_sent_while_deciding_ends_the_session_after_one_command() -> None:
+    picture = all_free()
+    source = GatedSource(facts(picture))
+    async with Harness(picture, {}, source=source) as h:
+        reader, writer = await asyncio.open_connection("127.0.0.1", h.port)
+        writer.write(environment())
+        await asyncio.wait_for(source.asked.wait(), 2)
+        writer.write(b"HANGUP\n")  # the caller hung up while the CRM was asked
+        await writer.drain()
+        source.gate.set()
+        async with asyncio.timeout(2):
+            sent = await reader.read()  # everything until the server closes
+        writer.close()
+        await h.settled()
+    assert sent.startswith(b"SET VARIABLE ROUTE_BY ") and sent.count(b"\n") == 1
+    assert h.server.stats.outcomes == {Outcome.HANGUP: 1}
+
+
+async def test_a_client_that_floods_while_deciding_is_closed(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    source = GatedSource()
+    async with Harness(all_free(), {}, source=source) as h:
+        reader, writer = await asyncio.open_connection("127.0.0.1", h.port)
+        writer.write(environment())
+        await asyncio.wait_for(source.asked.wait(), 2)
+        writer.write(b"x" * 10_000)
+        async with asyncio.timeout(2):
+            assert await reader.read() == b""
+        writer.close()
+        await h.settled()
+        source.gate.set()
+    assert h.server.stats.outcomes == {Outcome.PROTOCOL: 1}
+    assert "talked over the routing" in caplog.text
+
+
+async def test_a_disconnect_while_deciding_cancels_the_lookup() -> None:
+    source = StalledSource()
+    async with Harness(all_free(), {}, source=source, session_timeout=5.0) as h:
+        _, writer = await asyncio.open_connection("127.0.0.1", h.port)
+        writer.write(environment())
+        await writer.drain()
+        async with asyncio.timeout(2):
+            while h.server.stats.active < 1:  # noqa: ASYNC110 - no event for "accepted"
+                await asyncio.sleep(0.005)
+        writer.close()
+        await h.settled()
+        async with asyncio.timeout(2):
+            while h.server._tasks:
+                await asyncio.wait(set(h.server._tasks))
+    assert h.server.stats.outcomes == {Outcome.DISCONNECTED: 1}
+    assert source.cancelled == 1
+
+
+async def test_stopping_while_deciding_closes_the_session_and_its_task() -> None:
+    source = GatedSource()
+    h = Harness(all_free(), {}, source=source)
+    await h.server.start()
+    reader, writer = await asyncio.open_connection("127.0.0.1", h.port)
+    writer.write(environment())
+    await asyncio.wait_for(source.asked.wait(), 2)
+    await h.server.stop(grace=0.1)
+    async with asyncio.timeout(2):
+        assert await reader.read() == b""
+    writer.close()
+    assert h.server.stats.active == 0 and not h.server._sessions and not h.server._tasks
+    assert h.server.stats.outcomes == {Outcome.DISCONNECTED: 1}

@@ -30,6 +30,14 @@ def _describe(policy: Policy) -> str:
         parts.append(
             "VIP " + ", ".join(f"{tag}={prio}" for tag, prio in sorted(policy.vip.items()))
         )
+    if policy.callback_tasks:
+        who = f", else supervisor {policy.supervisor}" if policy.supervisor else ""
+        parts.append(
+            f"missed calls: callback task due in {policy.callback_due_minutes} min "
+            f"(routed manager, else owner{who})"
+        )
+    else:
+        parts.append("missed calls: no callback tasks")
     if policy.hours is None:
         parts.append("open always")
     else:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import click
 import uvicorn
 
+from trubka.eventloop import run
 from trubka.settings import Settings
 
 
@@ -32,7 +31,7 @@ def serve() -> None:
     settings = settings_or_exit()
     configure_logging(settings.log_level)
     server = _server(settings)
-    asyncio.run(server.serve())
+    run(server.serve, settings.event_loop)  # uvloop when installed (TRUBKA_EVENT_LOOP)
 
 
 @click.command()
@@ -49,7 +48,7 @@ def demo(call_interval: float) -> None:
 
     settings = settings_or_exit()
     configure_logging(settings.log_level)
-    asyncio.run(_demo(settings, call_interval))
+    run(lambda: _demo(settings, call_interval), settings.event_loop)
 
 
 async def _demo(settings: Settings, call_interval: float) -> None:
