@@ -10,6 +10,7 @@ from fastapi import WebSocket
 
 from crm.cards import CardService
 from crm.users import UserDirectory
+from crm.users import interface_key as crm_key
 from telephony.reducer import CallState
 from telephony.state import interface_key
 from web.ws import SocketUser
@@ -33,13 +34,13 @@ class CrmAgentDirectory:
         self._agents: dict[int, set[str]] = {}
 
     def users_for(self, agent_key: str) -> set[int]:
-        key = interface_key(agent_key)
-        users = self._users.get(key)
+        # the CRM's keys are lower-cased (crm.users.interface_key), the live state's not
+        users = self._users.get(crm_key(agent_key))
         if users is None:
             # A queue member with a different state interface: map through the live state.
-            agent = self.live.agent_for(key)
+            agent = self.live.agent_for(interface_key(agent_key))
             if agent is not None:
-                users = self._users.get(agent.key)
+                users = self._users.get(crm_key(agent.key))
         return users or set()
 
     def agents_of(self, user_id: int) -> set[str]:
@@ -53,7 +54,10 @@ class CrmAgentDirectory:
             users.setdefault(key, set()).add(ref.user_id)
             agents.setdefault(ref.user_id, set()).add(key)
         self._users, self._agents = users, agents
-        self.live.known_agents = set(users)
+        # the reducer compares interfaces as Asterisk spells them
+        self.live.known_agents = {
+            interface_key(interface) for ref in by_key.values() for interface in ref.interfaces
+        }
 
     async def run(self) -> None:
         while True:
