@@ -43,7 +43,7 @@ from supervisor.live import Directory, LiveBuilder
 from supervisor.reports import TodayFigures
 from telephony import domain as d
 from telephony.reducer import CallState
-from telephony.state import interface_key
+from telephony.state import Agent, interface_key
 from trubka.bus import Subscription
 
 log = logging.getLogger(__name__)
@@ -89,6 +89,14 @@ class FeedStats:
     missed_events: int = 0
 
 
+Membership = frozenset[tuple[str, tuple[bool, str]]]
+
+
+def _membership(agent: Agent) -> Membership:
+    """An agent's queues with their pause flag and reason (what the agent's item shows)."""
+    return frozenset((m.queue, (m.paused, m.paused_reason)) for m in agent.memberships.values())
+
+
 def encode(message: dict[str, Any]) -> str:
     return json.dumps(message, ensure_ascii=False, separators=(",", ":"), default=str)
 
@@ -125,6 +133,7 @@ class LiveFeed:
         self._full = True
         self._new_clients: list[Any] = []
         self._listed: set[str] = set()  # agents the followers have in their list
+        self._memberships: dict[str, Membership] = {}  # as last sent, per agent
         self._today: TodayFigures | None = None
         self._today_at = float("-inf")
         self._today_stale = True
@@ -270,6 +279,7 @@ class LiveFeed:
             # new sockets are registered with the hub already: the broadcast reaches them
             self.followers.to_followers_text(text)
             self._listed = {a["interface"] for a in document["agents"]}
+            self._memberships = {a.key: _membership(a) for a in self.state.agents.values()}
             self._full = False
             self._last_full = now
             self._queues.clear()
@@ -303,9 +313,20 @@ class LiveFeed:
 
     def _delta(self, builder: LiveBuilder) -> dict[str, Any]:
         queues = set(self._queues)
+        keys = set(self._agents)
+        # a member added to, removed from or paused in a queue changes no agent state
+        # (so no event names the agent), but the agent's `queues` and pause show it
+        for name in self._queues:
+            queue = self.state.queues.get(name)
+            candidates = set(queue.members) if queue is not None else set()
+            candidates |= {k for k, sig in self._memberships.items() if name in dict(sig)}
+            for key in candidates:
+                agent = self.state.agents.get(key)
+                if self._memberships.get(key) != (_membership(agent) if agent else frozenset()):
+                    keys.add(key)
         agents: list[dict[str, Any]] = []
         removed: list[str] = []
-        for key in sorted(self._agents):
+        for key in sorted(keys):
             agent = self.state.agent_for(key)
             if agent is None or not builder.listed(agent):
                 if key in self._listed:
@@ -313,9 +334,13 @@ class LiveFeed:
                     self._listed.discard(key)
                 if agent is not None:
                     queues |= set(agent.memberships)
+                    self._memberships[agent.key] = _membership(agent)
+                else:
+                    self._memberships.pop(key, None)
                 continue
             agents.append(builder.agent(agent))
             self._listed.add(agent.key)
+            self._memberships[agent.key] = _membership(agent)
             queues |= builder.queues_of(agent)
         known = set(builder.queue_names())
         delta = {
