@@ -66,7 +66,7 @@ SCRIPT_STRINGS = {
     "on_target": N_("on target"),
     "warning": N_("warning"),
     "below_target": N_("below target"),
-    "no_calls_yet": N_("no calls yet"),
+    "no_calls_yet": N_("no figure yet"),
     "outbound": N_("outbound"),
     "ringing_call": N_("ringing"),
     "talking_call": N_("talking"),
@@ -111,6 +111,7 @@ async def live_page(request: Request, user: SupervisorPage) -> HTMLResponse:
             "phones": list(user.interfaces),
             "is_admin": str(user.role) == "admin",
             "actions_enabled": getattr(services, "pbx", None) is not None,
+            "region": services.settings.default_region,
         },
         user=user,
     )

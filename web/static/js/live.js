@@ -116,6 +116,16 @@ export function duration(seconds) {
   return h ? `${h}:${String(m).padStart(2, "0")}:${ss}` : `${m}:${ss}`;
 }
 
+/** A number as the pages print it: Russian ones as `8 (495) 123-45-67` for region RU. */
+export function phoneFormat(region) {
+  return (number) => {
+    if (!number) return "";
+    const ru = /^\+7(\d{3})(\d{3})(\d{2})(\d{2})$/.exec(number);
+    if (region === "RU" && ru) return `8 (${ru[1]}) ${ru[2]}-${ru[3]}-${ru[4]}`;
+    return number;
+  };
+}
+
 export function numberFormat(lang, digits = 0) {
   const format = new Intl.NumberFormat(lang, {
     minimumFractionDigits: digits,

@@ -8,6 +8,7 @@ import {
   jsonBlock,
   levelClass,
   numberFormat,
+  phoneFormat,
   strings,
   template,
   waitClass,
@@ -18,6 +19,7 @@ const config = jsonBlock("live-config");
 const levels = config.levels;
 const integer = numberFormat(config.lang, 0);
 const percent1 = numberFormat(config.lang, 1);
+const national = phoneFormat(config.region);
 const queuesBox = document.getElementById("queues");
 const agentsBody = document.querySelector("#agents tbody");
 const status = document.getElementById("live-status");
@@ -49,7 +51,7 @@ function secs(value) {
 }
 
 function phone(number, name) {
-  return number || name || "?";
+  return national(number) || name || "?";
 }
 
 function contactName(contact) {
