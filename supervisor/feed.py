@@ -17,6 +17,11 @@ Messages (documented in docs/reports.md):
   "removed_agents": [interfaces no longer listed], "totals": {…}}`` — replace the
   queues by `queue` and the agents by `interface`, drop the removed ones.
 
+A queue's `waiting` list holds its first `waiting_limit` (50) callers in the pushed
+messages (`waiting_count` counts them all, `longest_wait_since` is the oldest): with
+thousands of calls waiting, a page shows the head of each queue and the figures, and
+`GET /api/live` still lists every caller.
+
 `seq` goes up by one per message sent to everyone; a full picture sent to one new
 socket carries the `seq` of the last one, so deltas with a `seq` at or below it can
 be skipped. Today's figures are re-read when the rollups change (a stored call) and
@@ -64,6 +69,7 @@ EVENT_KINDS: tuple[type, ...] = (
 TODAY_REFRESH = 30.0  # seconds: agents' state time grows without a stored call
 EVENT_BATCH = 2000
 NUMBERS_PER_UPDATE = 500  # contacts fetched before an update (the rest right after it)
+WAITING_LIMIT = 50  # callers listed per queue in the pushed messages (all are counted)
 
 
 class Followers(Protocol):
@@ -113,6 +119,7 @@ class LiveFeed:
         directory: CrmLiveDirectory | None = None,
         interval: float = 0.3,
         full_interval: float = 300.0,
+        waiting_limit: int = WAITING_LIMIT,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.state = state
@@ -123,6 +130,7 @@ class LiveFeed:
         self.directory = directory
         self.interval = interval
         self.full_interval = full_interval
+        self.waiting_limit = waiting_limit
         self.clock = clock
         self.stats = FeedStats()
         self.seq = 0
@@ -271,7 +279,14 @@ class LiveFeed:
         if not (self._full or clients or dirty):
             return
         started = time.perf_counter()
-        builder = LiveBuilder(self.state, now, self._today_or_empty(now), self.config, directory)
+        builder = LiveBuilder(
+            self.state,
+            now,
+            self._today_or_empty(now),
+            self.config,
+            directory,
+            waiting_limit=self.waiting_limit,
+        )
         if self._full:
             document = builder.build()
             self.seq += 1

@@ -116,12 +116,15 @@ class LiveBuilder:
         today: TodayFigures,
         config: ReportConfig,
         directory: Directory | None = None,
+        *,
+        waiting_limit: int | None = None,
     ) -> None:
         self.state = state
         self.now = now
         self.today = today
         self.config = config
         self.directory = directory or Directory()
+        self.waiting_limit = waiting_limit  # list at most this many callers per queue
         self.region = state.config.region
         self._agent_cache: dict[str, dict[str, Any]] = {}
 
@@ -219,6 +222,8 @@ class LiveBuilder:
     def waiting(self, queue: Queue) -> list[dict[str, Any]]:
         entries = []
         for position, entry in enumerate(queue.entries.values(), start=1):
+            if self.waiting_limit is not None and position > self.waiting_limit:
+                break
             call = self.state.calls.get(entry.linkedid)
             raw = entry.caller_num or (call.caller_num if call else None)
             number = self.number(raw)
@@ -257,6 +262,7 @@ class LiveBuilder:
                 members.append(self.agent(agent))
         members.sort(key=lambda m: (m["name"] or "", m["interface"]))
         waiting = self.waiting(queue)
+        oldest = min((e.joined_at for e in queue.entries.values()), default=None)
         counts = {state: 0 for state in COUNTED_STATES}
         for member in members:
             if member["state"] in counts:
@@ -268,7 +274,9 @@ class LiveBuilder:
             "queue": name,
             "sl_threshold_seconds": self.config.threshold(name),
             "waiting": waiting,
-            "longest_wait_seconds": max((w["wait_seconds"] for w in waiting), default=0.0),
+            "waiting_count": len(queue.entries),
+            "longest_wait_seconds": _seconds(self.now, oldest),
+            "longest_wait_since": _moment(oldest),
             "agents": members,
             "counts": counts,
             "today": self.today.queue(name),
@@ -294,6 +302,7 @@ class LiveBuilder:
             "talking": sum(1 for c in calls if _talking(c)),
             "waiting": waiting,
             "longest_wait_seconds": _seconds(self.now, oldest),
+            "longest_wait_since": _moment(oldest),
         }
 
     def header(self) -> dict[str, Any]:

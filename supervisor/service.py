@@ -22,7 +22,7 @@ from supervisor.audit import AuditLog
 from supervisor.config import ReportConfig
 from supervisor.directory import CrmLiveDirectory
 from supervisor.feed import EVENT_KINDS, Followers, LiveFeed
-from supervisor.live import LiveDirectory, NoDirectory, build_live_view, wanted
+from supervisor.live import LiveBuilder, LiveDirectory, NoDirectory, wanted
 from supervisor.missed import CallbackTasks, MissedCalls
 from supervisor.reports import ReportService, TodayFigures
 from supervisor.rollups import RollupStore
@@ -129,10 +129,15 @@ class Supervisor:
         self._today = ((day, self.rollups.version), now, figures)
         return figures
 
-    async def live_view(self, state: CallState, now: float | None = None) -> dict[str, Any]:
-        """The live view document (what `GET /api/live` answers and the feed pushes)."""
+    async def live_view(
+        self, state: CallState, now: float | None = None, *, waiting_limit: int | None = None
+    ) -> dict[str, Any]:
+        """The live view document (what `GET /api/live` answers and the feed pushes);
+        with `waiting_limit`, each queue lists that many of its waiting callers."""
         moment = time.time() if now is None else now
         today = await self.today(moment)
         interfaces, numbers = wanted(state)
         directory = await self.directory.resolve(interfaces, numbers)
-        return build_live_view(state, moment, today, self.config, directory)
+        return LiveBuilder(
+            state, moment, today, self.config, directory, waiting_limit=waiting_limit
+        ).build()

@@ -18,6 +18,7 @@ from markupsafe import Markup
 
 from crm.users import UserInfo
 from supervisor.errors import ReportParameterError
+from supervisor.feed import WAITING_LIMIT
 from supervisor.periods import ReportPeriod, parse_period
 from supervisor.reports import Group
 from supervisor.service import Supervisor
@@ -98,7 +99,7 @@ def _levels(request: Request) -> dict[str, float]:
 @router.get("/supervisor", response_class=HTMLResponse)
 async def live_page(request: Request, user: SupervisorPage) -> HTMLResponse:
     services = get_services(request)
-    live = await _supervisor(request).live_view(services.live)
+    live = await _supervisor(request).live_view(services.live, waiting_limit=WAITING_LIMIT)
     return render(
         request,
         "supervisor.html",
@@ -122,7 +123,7 @@ async def wallboard_page(
     request: Request, user: SupervisorPage, queues: str | None = None
 ) -> HTMLResponse:
     services = get_services(request)
-    live = await _supervisor(request).live_view(services.live)
+    live = await _supervisor(request).live_view(services.live, waiting_limit=WAITING_LIMIT)
     chosen = [q.strip() for q in (queues or "").split(",") if q.strip()][:50]
     return render(
         request,

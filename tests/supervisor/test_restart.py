@@ -89,6 +89,7 @@ async def test_after_asterisk_restarts(db: Database, database_url: str) -> None:
                 "talking": 0,
                 "waiting": 0,
                 "longest_wait_seconds": 0.0,
+                "longest_wait_since": None,
             }
             today = model.today(SUPPORT)
             assert today["answered"] == 1  # the call that was talking counts as answered

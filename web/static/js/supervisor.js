@@ -85,14 +85,11 @@ function fillQueue(card, q) {
   card.setAttribute("aria-label", q.queue);
   set(card, "name", q.queue);
   set(card, "threshold", template(S.threshold, { seconds: q.sl_threshold_seconds }));
-  set(card, "waiting", integer(q.waiting.length));
-  const oldest = q.waiting.reduce(
-    (best, w) => (best === null || w.joined_at < best ? w.joined_at : best),
-    null,
-  );
+  set(card, "waiting", integer(q.waiting_count));
+  const oldest = q.longest_wait_since;
   const longest = field(card, "longest");
   setSince(longest, oldest, q.sl_threshold_seconds);
-  longest.className = `level ${waitClass(feed.since(oldest), q.sl_threshold_seconds, q.waiting.length)}`;
+  longest.className = `level ${waitClass(feed.since(oldest), q.sl_threshold_seconds, q.waiting_count)}`;
   for (const key of ["logged_in", "available", "on_call", "paused"]) {
     set(card, key, integer(q.counts[key]));
   }
@@ -122,10 +119,10 @@ function fillQueue(card, q) {
     li.append(pos, " ", who, " ", time);
     items.push(li);
   }
-  if (q.waiting.length > WAITING_SHOWN) {
+  if (q.waiting_count > WAITING_SHOWN) {
     const li = document.createElement("li");
     li.className = "muted more";
-    li.textContent = template(S.more_waiting, { n: q.waiting.length - WAITING_SHOWN });
+    li.textContent = template(S.more_waiting, { n: q.waiting_count - WAITING_SHOWN });
     items.push(li);
   }
   if (!items.length) {
@@ -232,11 +229,7 @@ function render(view, changes) {
   for (const key of ["calls_in_progress", "talking", "waiting"]) {
     document.querySelector(`[data-total="${key}"]`).textContent = integer(totals[key]);
   }
-  let oldest = null;
-  for (const q of view.queues.values()) {
-    for (const w of q.waiting) if (oldest === null || w.joined_at < oldest) oldest = w.joined_at;
-  }
-  setSince(document.querySelector('[data-total="longest_wait"]'), oldest);
+  setSince(document.querySelector('[data-total="longest_wait"]'), totals.longest_wait_since);
 }
 
 function showStatus(state) {

@@ -53,18 +53,13 @@ function board(name) {
   return element;
 }
 
-function oldestOf(q) {
-  let oldest = null;
-  for (const w of q.waiting) if (oldest === null || w.joined_at < oldest) oldest = w.joined_at;
-  return oldest;
-}
 
 function fill(element, q) {
   element.setAttribute("aria-label", q.queue);
   set(element, "name", q.queue);
-  set(element, "waiting", integer(q.waiting.length));
+  set(element, "waiting", integer(q.waiting_count));
   const longest = field(element, "longest");
-  const oldest = oldestOf(q);
+  const oldest = q.longest_wait_since;
   if (oldest) {
     longest.dataset.since = oldest;
   } else {
@@ -121,11 +116,7 @@ function render(view, changes) {
     document.querySelector(`[data-total="${key}"]`).textContent = integer(view.totals[key]);
   }
   const total = document.querySelector('[data-total="longest_wait"]');
-  let oldest = null;
-  for (const q of view.queues.values()) {
-    const o = oldestOf(q);
-    if (o && (oldest === null || o < oldest)) oldest = o;
-  }
+  const oldest = view.totals.longest_wait_since;
   if (oldest) total.dataset.since = oldest;
   else delete total.dataset.since;
   total.textContent = oldest ? duration(feed.since(oldest)) : "—";
