@@ -75,6 +75,8 @@ WAITING_LIMIT = 50  # callers listed per queue in the pushed messages (all are c
 class Followers(Protocol):
     """Where the messages go: every supervisor's socket, or one new socket."""
 
+    def follower_count(self) -> int: ...
+
     def to_followers_text(self, text: str) -> int: ...
 
     def to_client_text(self, client: Any, text: str) -> bool: ...
@@ -277,6 +279,12 @@ class LiveFeed:
             self._full = True
         dirty = bool(self._queues or self._agents)
         if not (self._full or clients or dirty):
+            return
+        if not clients and not self.followers.follower_count():
+            # nobody watches: build nothing; whoever connects gets the whole picture
+            self._queues.clear()
+            self._agents.clear()
+            self._full = True
             return
         started = time.perf_counter()
         builder = LiveBuilder(

@@ -30,6 +30,10 @@ class Followers:
     def __init__(self) -> None:
         self.broadcasts: list[dict[str, Any]] = []
         self.direct: list[tuple[Any, dict[str, Any]]] = []
+        self.count = 1
+
+    def follower_count(self) -> int:
+        return self.count
 
     def to_followers_text(self, text: str) -> int:
         self.broadcasts.append(json.loads(text))
@@ -112,6 +116,25 @@ async def test_deltas_carry_what_changed_and_a_burst_costs_one_build() -> None:
     # nothing changed since: no message at all
     await feed.flush()
     assert len(followers.broadcasts) == 2
+
+
+async def test_nothing_is_built_while_nobody_watches() -> None:
+    reads = chunks("01-queue-answered.ami")
+    at, _, state = next(reads)
+    feed, followers, clock, _ = make_feed(state, at)
+    followers.count = 0
+    for moment, events, _ in reads:
+        for event in events:
+            feed.note(event)
+        clock.now = moment
+        await feed.flush()
+    assert feed.stats.builds == 0 and followers.broadcasts == []
+    followers.count = 1
+    feed.welcome("socket-1")  # the socket is registered with the hub first, then welcomed
+    await feed.flush()
+    assert feed.stats.builds == 1 and feed.stats.full_builds == 1
+    [whole] = followers.broadcasts
+    assert whole["full"] is True and whole["totals"]["calls_in_progress"] == 0
 
 
 async def test_a_new_socket_gets_the_whole_picture_of_the_same_moment() -> None:
