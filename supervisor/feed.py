@@ -267,6 +267,14 @@ class LiveFeed:
     async def flush(self) -> None:
         """Build and send what changed since the last update (and welcome new sockets)."""
         now = self.clock()
+        if not self._new_clients and not self.followers.follower_count():
+            # nobody watches: read and build nothing; whoever connects gets it all
+            self._queues.clear()
+            self._agents.clear()
+            self._numbers.clear()
+            self._full = True
+            self._last_flush = now
+            return
         for agent in self.state.agents.values():
             until = agent.wrapup_until
             if until is not None and self._last_flush < until <= now:
@@ -279,12 +287,6 @@ class LiveFeed:
             self._full = True
         dirty = bool(self._queues or self._agents)
         if not (self._full or clients or dirty):
-            return
-        if not clients and not self.followers.follower_count():
-            # nobody watches: build nothing; whoever connects gets the whole picture
-            self._queues.clear()
-            self._agents.clear()
-            self._full = True
             return
         started = time.perf_counter()
         builder = LiveBuilder(

@@ -205,10 +205,3 @@ async def connected(services: Services, timeout: float = 10.0) -> None:
     async with asyncio.timeout(timeout):
         while services.ami.status_json()["state"] != "connected":  # noqa: ASYNC110
             await asyncio.sleep(0.02)
-
-
-async def truncate_if_postgres(services: Services) -> None:
-    if services.db.dialect == "postgresql":
-        from tests.conftest import _truncate_all
-
-        await _truncate_all(services.db)

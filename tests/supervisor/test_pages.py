@@ -12,10 +12,11 @@ from typing import Any
 import httpx
 import pytest
 
+from crm.database import Database
 from crm.users import use_fast_hashing
 from tests.conftest import LiveServer, trace_path
 from tests.supervisor.dataset import CALLS, TIMEZONE
-from tests.supervisor.livekit import PASSWORD, truncate_if_postgres
+from tests.supervisor.livekit import PASSWORD
 from tests.supervisor.traces import event, run_until
 from trubka.app import build_app
 from trubka.services import Services
@@ -23,7 +24,8 @@ from trubka.settings import load_settings
 
 
 @pytest.fixture
-async def site(database_url: str) -> AsyncIterator[tuple[str, Services]]:
+async def site(db: Database, database_url: str) -> AsyncIterator[tuple[str, Services]]:
+    """`db` empties a PostgreSQL database first (before the app's tasks use it)."""
     use_fast_hashing()
     settings = load_settings(
         database_url=database_url,
@@ -37,7 +39,6 @@ async def site(database_url: str) -> AsyncIterator[tuple[str, Services]]:
     app = build_app(settings)
     async with LiveServer(app) as server:
         services: Services = app.state.services
-        await truncate_if_postgres(services)
         await services.calls.save(CALLS)
         await services.supervisor.rollups.catch_up()
         for login, role, language in (
