@@ -83,7 +83,13 @@ async def seed_demo(db: Database, *, contacts: int = 300, region: str = "RU") ->
     ):
         if await users.get_by_login(login) is None:
             await users.create(
-                login=login, name=name, role=role, password=DEMO_PASSWORD, language="ru"
+                login=login,
+                name=name,
+                role=role,
+                password=DEMO_PASSWORD,
+                language="ru",
+                # the supervisor's own phone (listen, whisper, barge): extension 200
+                interfaces=["Local/200@agents/n"] if role == "supervisor" else [],
             )
         logins.append(DemoUser(role, login, DEMO_PASSWORD, name))
 

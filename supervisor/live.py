@@ -7,6 +7,13 @@ into the JSON that `GET /api/live` returns and that the WebSocket feed pushes.
 Logins and contacts live in the CRM: they come in through a :class:`Directory` of plain
 lookups, filled beforehand by an async :class:`LiveDirectory` (the CRM's users by
 interface, contacts by number), so the builder itself stays pure.
+
+:class:`LiveBuilder` builds the whole document or single parts of it (one queue, one
+agent, the totals): the WebSocket feed (:mod:`supervisor.feed`) sends only the parts
+that changed. Every duration is given twice: in seconds at `generated_at`
+(`wait_seconds`, `state_seconds`, `seconds`) and as the moment it counts from
+(`joined_at`, `state_since`, `since`), so a page can keep the clocks running between
+updates.
 """
 
 from __future__ import annotations
@@ -35,12 +42,18 @@ def _no_contact(number: str) -> Contact | None:
     return None
 
 
+def _no_person(interface: str) -> tuple[int, str, str] | None:
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class Directory:
-    """Plain lookups: an agent's login by interface key, a contact by E.164 number."""
+    """Plain lookups: an agent's login by interface key, a contact by E.164 number, and
+    the CRM user (id, login, name) who owns an interface."""
 
     login_for: Callable[[str], str | None] = _no_login
     contact_for: Callable[[str], Contact | None] = _no_contact
+    person_for: Callable[[str], tuple[int, str, str] | None] = _no_person
 
 
 class LiveDirectory(Protocol):
@@ -89,20 +102,29 @@ def _seconds(now: float, since: float | None) -> float:
     return round(max(0.0, now - since), 1) if since is not None else 0.0
 
 
-class _Builder:
+def _moment(at: float | None) -> str | None:
+    return iso(at) if at is not None else None
+
+
+class LiveBuilder:
+    """Builds the live view, whole or in parts, for one moment (one instance per update)."""
+
     def __init__(
         self,
         state: CallState,
         now: float,
         today: TodayFigures,
         config: ReportConfig,
-        directory: Directory,
+        directory: Directory | None = None,
+        *,
+        waiting_limit: int | None = None,
     ) -> None:
         self.state = state
         self.now = now
         self.today = today
         self.config = config
-        self.directory = directory
+        self.directory = directory or Directory()
+        self.waiting_limit = waiting_limit  # list at most this many callers per queue
         self.region = state.config.region
         self._agent_cache: dict[str, dict[str, Any]] = {}
 
@@ -144,7 +166,12 @@ class _Builder:
             "contact": self.contact(number),
             "queue": call.queue,
             "seconds": _seconds(self.now, since),
+            "since": _moment(since),
         }
+
+    def listed(self, agent: Agent) -> bool:
+        """Is this agent in the document's `agents` list (a member, or on/ringing a call)?"""
+        return bool(agent.memberships or agent.calls or agent.ringing)
 
     def agent(self, agent: Agent) -> dict[str, Any]:
         cached = self._agent_cache.get(agent.key)
@@ -152,12 +179,15 @@ class _Builder:
             return cached
         state, since = self.agent_state(agent)
         today = self.today.agent(agent.key) or {}
+        person = self.directory.person_for(agent.key)
         item = {
-            "login": self.directory.login_for(agent.key),
+            "login": person[1] if person else self.directory.login_for(agent.key),
+            "user_id": person[0] if person else None,
             "interface": agent.key,
-            "name": agent.name,
+            "name": agent.name or (person[2] if person else None),
             "state": state,
             "state_seconds": _seconds(self.now, since),
+            "state_since": _moment(since),
             "paused_reason": agent.paused_reason if state == "paused" else None,
             "queues": sorted(agent.memberships),
             "current_call": self.current_call(agent),
@@ -180,10 +210,20 @@ class _Builder:
             item["paused_reason"] = membership.paused_reason or None
         return item
 
+    def queues_of(self, agent: Agent) -> set[str]:
+        """The queues whose document lists this agent."""
+        names = set(agent.memberships)
+        call = self.state.call_of_agent(agent.key)
+        if call is not None and call.queue:
+            names.add(call.queue)
+        return names
+
     # --- queues ------------------------------------------------------------------------
     def waiting(self, queue: Queue) -> list[dict[str, Any]]:
         entries = []
         for position, entry in enumerate(queue.entries.values(), start=1):
+            if self.waiting_limit is not None and position > self.waiting_limit:
+                break
             call = self.state.calls.get(entry.linkedid)
             raw = entry.caller_num or (call.caller_num if call else None)
             number = self.number(raw)
@@ -194,10 +234,14 @@ class _Builder:
                     "caller_name": entry.caller_name or (call.caller_name if call else None),
                     "contact": self.contact(number),
                     "wait_seconds": _seconds(self.now, entry.joined_at),
+                    "joined_at": _moment(entry.joined_at),
                     "position": position,
                 }
             )
         return entries
+
+    def queue_names(self) -> list[str]:
+        return sorted(set(self.state.queues) | set(self.today.queues))
 
     def queue(self, name: str) -> dict[str, Any]:
         queue = self.state.queues.get(name) or Queue(name)
@@ -211,13 +255,14 @@ class _Builder:
             members.append(self.member(agent, agent.memberships[name]))
         for agent in self.state.agents.values():
             # an agent taking this queue's call before the member list is known (no resync yet)
-            if agent.key in listed:
+            if agent.key in listed or not (agent.calls or agent.ringing):
                 continue
             call = self.state.call_of_agent(agent.key)
             if call is not None and call.queue == name:
                 members.append(self.agent(agent))
         members.sort(key=lambda m: (m["name"] or "", m["interface"]))
         waiting = self.waiting(queue)
+        oldest = min((e.joined_at for e in queue.entries.values()), default=None)
         counts = {state: 0 for state in COUNTED_STATES}
         for member in members:
             if member["state"] in counts:
@@ -229,35 +274,46 @@ class _Builder:
             "queue": name,
             "sl_threshold_seconds": self.config.threshold(name),
             "waiting": waiting,
-            "longest_wait_seconds": max((w["wait_seconds"] for w in waiting), default=0.0),
+            "waiting_count": len(queue.entries),
+            "longest_wait_seconds": _seconds(self.now, oldest),
+            "longest_wait_since": _moment(oldest),
             "agents": members,
             "counts": counts,
             "today": self.today.queue(name),
         }
 
-    def build(self) -> dict[str, Any]:
-        names = sorted(set(self.state.queues) | set(self.today.queues))
-        queues = [self.queue(name) for name in names]
-        agents = [
-            self.agent(a)
-            for a in self.state.agents.values()
-            if a.memberships or a.calls or a.ringing
-        ]
+    # --- the whole -------------------------------------------------------------------
+    def agents(self) -> list[dict[str, Any]]:
+        agents = [self.agent(a) for a in self.state.agents.values() if self.listed(a)]
         agents.sort(key=lambda m: (m["name"] or "", m["interface"]))
+        return agents
+
+    def totals(self) -> dict[str, Any]:
         calls = [c for c in self.state.calls.values() if not c.partial]
+        waiting = 0
+        oldest: float | None = None
+        for queue in self.state.queues.values():
+            waiting += len(queue.entries)
+            for entry in queue.entries.values():
+                if oldest is None or entry.joined_at < oldest:
+                    oldest = entry.joined_at
         return {
-            "generated_at": iso(self.now),
-            "day": self.today.day.isoformat(),
-            "queues": queues,
-            "agents": agents,
-            "totals": {
-                "calls_in_progress": len(calls),
-                "talking": sum(1 for c in calls if _talking(c)),
-                "waiting": sum(len(q["waiting"]) for q in queues),
-                "longest_wait_seconds": max(
-                    (q["longest_wait_seconds"] for q in queues), default=0.0
-                ),
-            },
+            "calls_in_progress": len(calls),
+            "talking": sum(1 for c in calls if _talking(c)),
+            "waiting": waiting,
+            "longest_wait_seconds": _seconds(self.now, oldest),
+            "longest_wait_since": _moment(oldest),
+        }
+
+    def header(self) -> dict[str, Any]:
+        return {"generated_at": iso(self.now), "day": self.today.day.isoformat()}
+
+    def build(self) -> dict[str, Any]:
+        return {
+            **self.header(),
+            "queues": [self.queue(name) for name in self.queue_names()],
+            "agents": self.agents(),
+            "totals": self.totals(),
         }
 
 
@@ -273,4 +329,4 @@ def build_live_view(
     directory: Directory | None = None,
 ) -> dict[str, Any]:
     """The `/api/live` document for this moment."""
-    return _Builder(state, now, today, config, directory or Directory()).build()
+    return LiveBuilder(state, now, today, config, directory).build()

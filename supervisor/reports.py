@@ -130,17 +130,24 @@ class ReportService:
 
     # --- queues ------------------------------------------------------------------------
     async def queues(
-        self, period: ReportPeriod, *, queue: str | None = None, group: Group = Group.TOTAL
+        self,
+        period: ReportPeriod,
+        *,
+        queue: str | None = None,
+        group: Group = Group.TOTAL,
+        combined: bool = False,
     ) -> list[dict[str, Any]]:
-        """One row per queue (and day/hour when grouped), sorted by time then queue."""
+        """One row per queue (and day/hour when grouped), sorted by time then queue; with
+        `combined`, the queues summed into one row per day/hour (`"queue": null`)."""
         table = _table(group)
         keys = _group_columns(group, table)
+        per_queue = [] if combined else [table.queue]
         query: Select[Any] = (
-            select(*keys, table.queue, *_sl_bounds(table), *_sums(table))
+            select(*keys, *per_queue, *_sl_bounds(table), *_sums(table))
             .where(table.day >= period.start, table.day <= period.end)
             .where(table.queue != "")
-            .group_by(*keys, table.queue)
-            .order_by(*keys, table.queue)
+            .group_by(*keys, *per_queue)
+            .order_by(*keys, *per_queue)
         )
         if queue:
             query = query.where(table.queue == queue)
@@ -148,7 +155,10 @@ class ReportService:
             rows = (await session.execute(query)).all()
         out = []
         for row in rows:
-            item: dict[str, Any] = {"queue": row.queue, **_group_labels(group, row)}
+            if combined and row.offered is None:
+                continue  # no rows at all: SUM() over nothing
+            name = None if combined else row.queue
+            item: dict[str, Any] = {"queue": name, **_group_labels(group, row)}
             item["sl_threshold_seconds"] = row.sl_min if row.sl_min == row.sl_max else None
             item.update(queue_figures(_totals(row)))
             out.append(item)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
@@ -320,6 +320,7 @@ class RollupStore:
         self._settled = asyncio.Event()
         self.aggregator = Aggregator(config, db.dialect)
         self.version = 0  # goes up whenever rollup rows change (for caches of today's figures)
+        self.listeners: list[Callable[[], None]] = []  # told when `version` goes up
         self._lock = asyncio.Lock()
 
     # --- hooks -------------------------------------------------------------------------
@@ -478,6 +479,8 @@ class RollupStore:
                     await session.execute(delete(ReportDay).where(ReportDay.day.in_(touched)))
                     await session.execute(_days_from_hours(touched))
                 self.version += 1
+                for listener in self.listeners:
+                    listener()
                 return len(values)
             except (IntegrityError, DBAPIError) as exc:
                 # another process replaced the same hours at the same moment: do it again

@@ -1,22 +1,32 @@
-"""The supervisor feature's parts, built and started by the composition root."""
+"""The supervisor feature's parts, built and started by the composition root.
+
+`Supervisor.create` builds the report services, the agent-time recorder, the audit log,
+the actions (when given the live state and the PBX) and the live feed (when given the
+sockets to push to); `start` runs their background tasks.
+"""
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
 from crm.call_writer import CallWriter
 from crm.database import Database
+from supervisor.actions import SupervisorActions
 from supervisor.agent_time import AgentTimeRecorder
+from supervisor.audit import AuditLog
 from supervisor.config import ReportConfig
-from supervisor.live import LiveDirectory, NoDirectory, build_live_view, wanted
+from supervisor.directory import CrmLiveDirectory
+from supervisor.feed import EVENT_KINDS, Followers, LiveFeed
+from supervisor.live import LiveBuilder, LiveDirectory, NoDirectory, wanted
 from supervisor.missed import CallbackTasks, MissedCalls
 from supervisor.reports import ReportService, TodayFigures
 from supervisor.rollups import RollupStore
+from telephony.actions import AmiActions
 from telephony.domain import AgentStateChanged, DomainEvent
 from telephony.reducer import CallState
 from trubka.bus import EventBus
@@ -35,6 +45,9 @@ class Supervisor:
     missed: MissedCalls
     agent_time: AgentTimeRecorder
     directory: LiveDirectory
+    audit: AuditLog
+    actions: SupervisorActions | None = None
+    feed: LiveFeed | None = None
     _today: tuple[tuple[date, int], float, TodayFigures] | None = field(default=None, repr=False)
 
     @classmethod
@@ -48,17 +61,42 @@ class Supervisor:
         queue_service_levels: Mapping[str, int],
         callback_tasks: CallbackTasks | None = None,
         directory: LiveDirectory | None = None,
+        live: CallState | None = None,
+        followers: Followers | None = None,
+        pbx: Callable[[], AmiActions | None] | None = None,
+        live_interval: float = 0.3,
+        spy_ring_seconds: float = 20.0,
     ) -> Supervisor:
+        """The report parts always; the actions with `live` and `pbx`; the WebSocket
+        feed with `live` and `followers`."""
         config = ReportConfig.create(timezone, service_level_seconds, queue_service_levels)
         subscription = bus.subscribe("agent-time", kinds=[AgentStateChanged], maxsize=100_000)
-        return cls(
+        audit = AuditLog(db)
+        supervisor = cls(
             config=config,
             rollups=RollupStore(db, config),
             reports=ReportService(db, config),
             missed=MissedCalls(db, config, callback_tasks),
             agent_time=AgentTimeRecorder(db, subscription, config),
             directory=directory or NoDirectory(),
+            audit=audit,
         )
+        if live is not None and pbx is not None:
+            supervisor.actions = SupervisorActions(
+                live, pbx, audit, spy_ring_seconds=spy_ring_seconds
+            )
+        if live is not None and followers is not None:
+            supervisor.feed = LiveFeed(
+                live,
+                config,
+                supervisor.today,
+                followers,
+                bus.subscribe("live-feed", kinds=EVENT_KINDS, maxsize=100_000),
+                directory=directory if isinstance(directory, CrmLiveDirectory) else None,
+                interval=live_interval,
+            )
+            supervisor.rollups.listeners.append(supervisor.feed.today_changed)
+        return supervisor
 
     def attach(self, writer: CallWriter) -> None:
         """Keep the rollups up to date as the call writer stores calls."""
@@ -69,6 +107,8 @@ class Supervisor:
         the agent state recorder."""
         tasks.start(self.rollups.run(), name="report-rollups")
         tasks.start(self.agent_time.run(), name="agent-time")
+        if self.feed is not None:
+            tasks.start(self.feed.run(), name="live-feed")
 
     async def stop(self) -> None:
         """After the tasks are stopped: store the agent state intervals still open."""
@@ -89,10 +129,15 @@ class Supervisor:
         self._today = ((day, self.rollups.version), now, figures)
         return figures
 
-    async def live_view(self, state: CallState, now: float | None = None) -> dict[str, Any]:
-        """The live view document (what `GET /api/live` answers and the feed pushes)."""
+    async def live_view(
+        self, state: CallState, now: float | None = None, *, waiting_limit: int | None = None
+    ) -> dict[str, Any]:
+        """The live view document (what `GET /api/live` answers and the feed pushes);
+        with `waiting_limit`, each queue lists that many of its waiting callers."""
         moment = time.time() if now is None else now
         today = await self.today(moment)
         interfaces, numbers = wanted(state)
         directory = await self.directory.resolve(interfaces, numbers)
-        return build_live_view(state, moment, today, self.config, directory)
+        return LiveBuilder(
+            state, moment, today, self.config, directory, waiting_limit=waiting_limit
+        ).build()

@@ -39,7 +39,9 @@ class SpyMode(StrEnum):
 
 
 # ChanSpy options: q quiet, b bridged calls only, E exit when the spied-on channel hangs
-# up, S stop when there is nothing to spy on; w whisper, B barge.
+# up, S stop when there is nothing to spy on; w whisper, B barge. When it is given a
+# whole channel name rather than an agent's interface, `u` makes ChanSpy take it as
+# exactly that channel (or a uniqueid), not as a prefix of channel names.
 _SPY_OPTIONS = {SpyMode.LISTEN: "bqES", SpyMode.WHISPER: "bqESw", SpyMode.BARGE: "bqESB"}
 
 
@@ -270,9 +272,15 @@ class AmiActions:
         timeout: float = 30.0,
     ) -> OriginateOutcome:
         """Ring the supervisor's own phone; when answered it listens to, whispers to or
-        barges into the agent's call (ChanSpy)."""
+        barges into the agent's call (ChanSpy).
+
+        Give the agent's channel in the call (`PJSIP/101-0000002a`, or the queue side of
+        a Local channel, `Local/101@agents-00000001;1`) to spy on exactly that channel;
+        an interface (`PJSIP/101`) spies on the first bridged channel of that device."""
         spy_mode = SpyMode(mode)
-        data = f"{spy_target(agent_channel_or_interface)},{_SPY_OPTIONS[spy_mode]}"
+        target = agent_channel_or_interface.strip()
+        exact = "u" if interface_of(target) != target else ""  # a channel name: that one
+        data = f"{spy_target(target)},{_SPY_OPTIONS[spy_mode]}{exact}"
         return await self.originate(
             supervisor_interface,
             application="ChanSpy",

@@ -986,13 +986,8 @@ class Reducer:
                 call.started_at = started
                 call.step(at, "resynced", f"{item.application} {item.application_data}".strip())
             call.started_at = min(call.started_at, started)
-        # 3. Bridged calls: an agent leg in the same bridge as the customer answered it
-        #    (a call that started meanwhile, or one that was answered meanwhile).
-        for call in s.calls.values():
-            if call.answered_at is not None:
-                continue
-            self._resync_answer(call, at, out)
-        # 4. Queue members, waiting callers, device states.
+        # 3. Queue members first: they tell which channels are agents' (after a restart of
+        #    Trubka nothing else does).
         listed = {(m.queue, interface_key(m.interface)) for m in ev.members}
         for agent in list(s.agents.values()):
             for queue_name in list(agent.memberships):
@@ -1004,6 +999,13 @@ class Reducer:
             self._apply_member(member, "listed", at, out)
         for params in ev.params:
             self.on_queue_params(params, at, out)
+        # 4. Bridged calls: an agent leg in the same bridge as the customer answered it
+        #    (a call that started meanwhile, or one that was answered meanwhile).
+        for call in s.calls.values():
+            if call.answered_at is not None:
+                continue
+            self._resync_answer(call, at, out)
+        # 5. Waiting callers, device states.
         waiting = {entry.uniqueid for entry in ev.entries}
         for queue in s.queues.values():
             for uniqueid in [u for u in queue.entries if u not in waiting]:

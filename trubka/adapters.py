@@ -14,6 +14,7 @@ from crm.callbacks import CallbackTasks
 from crm.cards import CardService
 from crm.users import UserDirectory
 from crm.users import interface_key as user_key
+from supervisor.callbacks import TasksOfCalls
 from supervisor.missed import CallbackTask
 from telephony.reducer import CallState
 from telephony.state import interface_key
@@ -111,14 +112,21 @@ def phone_display(card: dict[str, Any], region: str) -> dict[str, str]:
 
 
 class CrmCallbackTasks:
-    """The supervisor's `CallbackTasks` port over the CRM's callback tasks."""
+    """The supervisor's `CallbackTasks` port over the CRM's callback tasks.
 
-    def __init__(self, callbacks: CallbackTasks) -> None:
+    First the missed-call tasks routing created (every attempt of the day is linked to
+    its one task); a call without one may still have a task someone made for it by hand
+    (`tasks.call_linkedid`)."""
+
+    def __init__(self, callbacks: CallbackTasks, by_task_call: TasksOfCalls) -> None:
         self.callbacks = callbacks
+        self.by_task_call = by_task_call
 
     async def for_calls(self, linkedids: Sequence[str]) -> Mapping[str, CallbackTask]:
         found = await self.callbacks.for_calls(linkedids)
-        return {
+        rest = [linkedid for linkedid in linkedids if linkedid not in found]
+        manual = await self.by_task_call.for_calls(rest) if rest else {}
+        return dict(manual) | {
             linkedid: CallbackTask(
                 task_id=info.task_id,
                 status=info.status,

@@ -15,6 +15,9 @@ from recordings.service import RecordingService
 from routing.errors import RulesError
 from routing.rules import load_rules
 from routing.source import FactsSource, InMemoryFactsSource
+from supervisor.callbacks import TasksOfCalls
+from supervisor.directory import CrmLiveDirectory
+from supervisor.feed import LiveFeed
 from supervisor.service import Supervisor
 from telephony.actions import AmiActions
 from telephony.agi_server import AgiServer
@@ -58,6 +61,11 @@ class Services:
     tasks: TaskSet = field(default_factory=TaskSet)
     ami: AmiClient | None = None  # None when TRUBKA_AMI_ENABLED is false
     pbx: AmiActions | None = None  # typed actions (originate, pause, spy …) over `ami`
+
+    @property
+    def live_feed(self) -> LiveFeed | None:
+        """The supervisors' live view over `/ws` (web/ws.py welcomes their sockets)."""
+        return self.supervisor.feed
 
     def use_facts_source(self, source: FactsSource) -> None:
         """Swap where routing facts come from (e.g. the CRM's database-backed source)."""
@@ -119,13 +127,23 @@ class Services:
             phone_display=lambda number: format_national(number, settings.default_region),
         )
         recordings = RecordingService.from_settings(settings, db, bus)
+
+        def pbx() -> AmiActions | None:
+            return services.pbx
+
         supervisor = Supervisor.create(
             db,
             bus,
             timezone=settings.timezone,
             service_level_seconds=settings.service_level_seconds,
             queue_service_levels=settings.service_levels(),
-            callback_tasks=CrmCallbackTasks(callbacks),
+            callback_tasks=CrmCallbackTasks(callbacks, TasksOfCalls(db)),
+            directory=CrmLiveDirectory(db, crm.directory),
+            live=live,
+            followers=hub,
+            pbx=pbx,
+            live_interval=settings.live_update_interval,
+            spy_ring_seconds=settings.spy_ring_seconds,
         )
         supervisor.attach(writer)
         services = cls(

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_SQLITE_PATH = Path("var/trubka.db")
@@ -81,6 +81,13 @@ class Settings(BaseSettings):
     timezone: str = "Europe/Moscow"
     service_level_seconds: int = Field(default=20, ge=1, le=3600)
     queue_service_levels: str = ""  # "support=30,sales=15"
+    # The live view and wallboard: green at or above the service-level target (percent),
+    # amber down to the warning level, red below it; the pushed updates' pace; how long
+    # a supervisor's phone rings for listen/whisper/barge.
+    service_level_target: float = Field(default=80.0, ge=0, le=100)
+    service_level_warning: float = Field(default=70.0, ge=0, le=100)
+    live_update_interval: float = Field(default=0.3, ge=0.05, le=10)
+    spy_ring_seconds: float = Field(default=20.0, ge=5, le=120)
 
     @field_validator("recordings_retention_queues", mode="before")
     @classmethod
@@ -122,6 +129,14 @@ class Settings(BaseSettings):
     def _queue_levels(cls, value: str) -> str:
         parse_queue_service_levels(value)
         return value.strip()
+
+    @model_validator(mode="after")
+    def _warning_below_target(self) -> Settings:
+        if self.service_level_warning > self.service_level_target:
+            raise ValueError(
+                "TRUBKA_SERVICE_LEVEL_WARNING must not be above TRUBKA_SERVICE_LEVEL_TARGET"
+            )
+        return self
 
     def service_levels(self) -> dict[str, int]:
         """Per-queue service-level thresholds from `TRUBKA_QUEUE_SERVICE_LEVELS`."""

@@ -10,12 +10,13 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from supervisor.errors import ReportParameterError
-from web import auth, metrics, panel, status, ws
+from supervisor.errors import ActionError, ReportParameterError
+from web import auth, metrics, panel, status, supervisor_pages, ws
 from web.api import live as live_api
 from web.api import reports as reports_api
 from web.api import route
 from web.api import router as api_router
+from web.api import supervisor as supervisor_api
 from web.errors import install_error_handlers
 from web.pages import install_page_handlers
 
@@ -47,4 +48,7 @@ def create_app(services: Any, *, lifespan: Lifespan | None = None) -> FastAPI:
     app.include_router(live_api.router)
     panel.install(app)
     app.add_exception_handler(ReportParameterError, reports_api.parameter_error)
+    app.include_router(supervisor_api.router)
+    app.add_exception_handler(ActionError, supervisor_api.action_error)
+    app.include_router(supervisor_pages.router)
     return app

@@ -119,6 +119,16 @@ class Hub:
     def to_client(self, client: Client, message: dict[str, Any]) -> bool:
         return bool(self._offer(client, encode(message)))
 
+    def follower_count(self) -> int:
+        return len(self._followers)
+
+    def to_followers_text(self, text: str) -> int:
+        """Already serialized text to every follower (one encoding for all of them)."""
+        return sum(self._offer(c, text) for c in list(self._followers))
+
+    def to_client_text(self, client: Client, text: str) -> bool:
+        return bool(self._offer(client, text))
+
     def _offer(self, client: Client, text: str) -> int:
         self.stats.messages += 1
         if client.offer(text):

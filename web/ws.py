@@ -56,6 +56,9 @@ async def live_socket(websocket: WebSocket) -> None:
     )
     hub.register(client)
     notifier.welcome(client)
+    live_feed = getattr(services, "live_feed", None)  # the supervisors' live view
+    if live_feed is not None and client.follow_all:
+        live_feed.welcome(client)
     writer = asyncio.create_task(hub.serve(client), name=f"ws-writer-{user.user_id}")
     try:
         while True:

@@ -4,6 +4,7 @@
     await pbx.start()                 # AMI on 127.0.0.1:pbx.port, the call generator running
     call = pbx.place_call("74951234567", "Иван Петров", answered_by="102", talk_time=2)
     pbx.set_agent_answers("101", False)
+    pbx.actions("QueuePause")        # the actions it received, with their headers
     await pbx.kill(); await pbx.restart()   # an Asterisk crash and restart: channels lost
     await pbx.shutdown()              # `Event: Shutdown`, then the same
     await pbx.stop()
@@ -27,6 +28,7 @@ from telephony.simpbx.engine import CallEngine
 from telephony.simpbx.model import HangupBy, IntendedCall, SimCall
 from telephony.simpbx.originate import Originator
 from telephony.simpbx.server import AmiServer
+from telephony.simpbx.session import Action
 
 log = logging.getLogger(__name__)
 
@@ -202,6 +204,12 @@ class SimPbx:
             raise LookupError(f"call {linkedid} has no agent on it yet")
         call.hangup_request = (channel, 16)
         call.wake.set()
+
+    def actions(self, name: str | None = None) -> list[Action]:
+        """The actions received after Login (all, or those named `name`), oldest first."""
+        assert self.server is not None
+        wanted = name.lower() if name else None
+        return [a for a in self.server.received if wanted is None or a.name.lower() == wanted]
 
     def set_agent_answers(self, number: str, answers: bool) -> None:
         agent = self.engine.agents[number]

@@ -14,6 +14,7 @@ import asyncio
 import hashlib
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import cast
 
@@ -43,6 +44,8 @@ class AmiServer(InfoActions, CallActions):
         self.calls = calls
         self.originator = originator
         self.sessions: set[Session] = set()
+        # every action received after Login, oldest first (tests assert what reached the PBX)
+        self.received: deque[Action] = deque(maxlen=10_000)
         self.stalled = False
         self.port = config.port
         self._server: asyncio.base_events.Server | None = None
@@ -180,6 +183,8 @@ class AmiServer(InfoActions, CallActions):
         if not name:
             self.reply(session, w.response(aid, "Error", ("Message", "Missing action in request")))
             return
+        if session.logged_in and name not in ("login", "challenge"):
+            self.received.append(action)
         if not session.logged_in and name not in ("login", "challenge", "logoff"):
             self.reply(session, w.response(aid, "Error", ("Message", "Permission denied")))
             self._security(session, "RequestNotAllowed", ("RequestType", f"Action: {action.name}"))

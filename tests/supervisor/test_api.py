@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
+from crm.database import Database
 from crm.users import use_fast_hashing
 from tests.conftest import LiveServer
 from tests.supervisor.dataset import CALLS, TIMEZONE
@@ -24,7 +25,8 @@ def _fast_argon2() -> None:
 
 
 @pytest.fixture
-async def client(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
+async def client(db: Database, database_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    """`db` empties a PostgreSQL database first (before the app's tasks use it)."""
     settings = load_settings(
         database_url=database_url, timezone=TIMEZONE, queue_service_levels="sales=30"
     )
@@ -34,10 +36,6 @@ async def client(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
         httpx.AsyncClient(base_url=server.url, timeout=10) as http,
     ):
         services = app.state.services
-        if services.db.dialect == "postgresql":
-            from tests.conftest import _truncate_all
-
-            await _truncate_all(services.db)
         await services.calls.save(CALLS)
         await services.supervisor.rollups.catch_up()
         await services.crm.users.create(

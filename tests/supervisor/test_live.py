@@ -7,7 +7,7 @@ from datetime import date
 from typing import Any
 
 from supervisor.config import ReportConfig
-from supervisor.live import DirectoryFromMaps, build_live_view, wanted
+from supervisor.live import DirectoryFromMaps, LiveBuilder, wanted
 from supervisor.reports import TodayFigures
 from telephony.reducer import CallState
 from tests.conftest import trace_path
@@ -18,7 +18,9 @@ TODAY = TodayFigures.empty(date(2026, 11, 26))
 
 
 def view(state: CallState, now: float, **kwargs: Any) -> dict[str, Any]:
-    data = build_live_view(state, now, kwargs.pop("today", TODAY), CONFIG, **kwargs)
+    today = kwargs.pop("today", TODAY)
+    directory = kwargs.pop("directory", None)
+    data = LiveBuilder(state, now, today, CONFIG, directory, **kwargs).build()
     json.dumps(data)  # it must serialize as it is
     return data
 
@@ -51,6 +53,7 @@ def test_a_caller_waits_while_an_agent_rings() -> None:
         "talking": 0,
         "waiting": 1,
         "longest_wait_seconds": waiting["wait_seconds"],
+        "longest_wait_since": waiting["joined_at"],
     }
 
 
@@ -86,6 +89,12 @@ def test_positions_follow_the_order_callers_joined() -> None:
     waits = [w["wait_seconds"] for w in waiting]
     assert waits == sorted(waits, reverse=True)
     assert support["longest_wait_seconds"] == waits[0]
+    assert support["waiting_count"] == len(waiting)
+    assert support["longest_wait_since"] == waiting[0]["joined_at"]
+    # the pushed messages list the head of each queue only; the counts stay whole
+    short = queue(view(state, at + 1.0, waiting_limit=3), "support")
+    assert short["waiting"] == waiting[:3] and short["waiting_count"] == len(waiting)
+    assert short["longest_wait_seconds"] == waits[0]
 
 
 def test_a_paused_agent_and_an_available_one() -> None:
