@@ -11,8 +11,10 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from supervisor.errors import ReportParameterError
-from web import auth, status, ws
+from web import auth, calls_page, status, ws
+from web.api import calls as calls_api
 from web.api import live as live_api
+from web.api import recordings as recordings_api
 from web.api import reports as reports_api
 from web.api import route
 from web.api import router as api_router
@@ -44,5 +46,8 @@ def create_app(services: Any, *, lifespan: Lifespan | None = None) -> FastAPI:
     app.include_router(api_router)
     app.include_router(reports_api.router)
     app.include_router(live_api.router)
+    app.include_router(recordings_api.router)  # before calls_api: /api/calls/{id}/recording…
+    app.include_router(calls_api.router)
+    app.include_router(calls_page.router)
     app.add_exception_handler(ReportParameterError, reports_api.parameter_error)
     return app
