@@ -4,8 +4,11 @@ What pydub does here, and only this: after ffmpeg has written the MP3/Opus file,
 ``pydub.utils.mediainfo_json`` (ffprobe's JSON, plus what pydub reads from its log)
 reads the new file back, and :func:`verify_converted` checks its codec, channel count
 and duration against what the conversion measured. Only a file that checks out is
-stored and, when the settings say so, the PBX's original deleted: a broken encoder, a
-cut write or a wrong channel layout fails the job with the original still in place.
+stored and, when the settings say so, the PBX's original deleted: an encoder that stopped
+early, wrote another codec or another channel layout, or wrote something unreadable
+fails the job with the original still in place. (It reads what the file's headers say:
+a copy cut short after an MP3's Xing header still reports the full length; the SHA-256
+taken before storing, and the store's atomic writes, cover that.)
 
 Why the conversion itself does not go through pydub (``AudioSegment.from_file`` /
 ``export``), measured on this project's recordings:

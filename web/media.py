@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import re
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
 from fastapi import Request
@@ -131,7 +132,24 @@ async def media_response(
         chunks = await asyncio.to_thread(storage.read, key, start, start + length)
     except StorageError:
         return _unavailable()
-    return StreamingResponse(chunks, status_code=status, headers=headers, media_type=media_type)
+    return StreamingResponse(
+        _stream(chunks), status_code=status, headers=headers, media_type=media_type
+    )
+
+
+async def _stream(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
+    """Read the store in a thread, chunk by chunk; release it however the response ends
+    (a browser that seeks elsewhere drops the connection mid-stream)."""
+    try:
+        while True:
+            chunk = await asyncio.to_thread(next, chunks, None)
+            if chunk is None:
+                return
+            yield chunk
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
 
 
 def _unavailable() -> JSONResponse:

@@ -62,6 +62,9 @@ class Player {
     this.data = data;
     this.t = t;
     this.peaks = Array.isArray(data.peaks) ? data.peaks.filter(Array.isArray) : [];
+    // Scale the loudest peak to the full height (channels keep their relative levels).
+    const loudest = Math.max(0, ...this.peaks.map((ch) => Math.max(0, ...ch.map(Number).filter(Number.isFinite))));
+    this.scale = loudest > 0 ? Math.min(1 / loudest, 8) : 1;
     this.pendingSeek = null;
     this.frame = 0;
     this.build();
@@ -98,14 +101,18 @@ class Player {
       "aria-valuenow": 0,
       title: t.keys,
     });
+    const wave = el("div", { class: "rec-wave-box" });
+    wave.appendChild(this.canvas);
     if (this.peaks.length === 2) {
-      const legend = el("div", { class: "rec-legend", "aria-hidden": "true" });
-      legend.append(el("span", { class: "rec-ch0" }, t.customer), el("span", { class: "rec-ch1" }, t.agent));
-      root.appendChild(legend);
+      // MixMonitor's stereo: the customer on the left channel (drawn above), the agent below.
+      wave.append(
+        el("span", { class: "rec-ch rec-ch0", "aria-hidden": "true" }, t.customer),
+        el("span", { class: "rec-ch rec-ch1", "aria-hidden": "true" }, t.agent),
+      );
     }
     this.audio = el("audio", { preload: "metadata", src: this.data.url });
     this.message = el("p", { class: "rec-message", role: "status" });
-    root.append(controls, this.canvas, this.audio, this.message);
+    root.append(controls, wave, this.audio, this.message);
     this.slot.replaceChildren(root);
     this.root = root;
     this.wire();
@@ -214,7 +221,7 @@ class Player {
   animate() {
     cancelAnimationFrame(this.frame);
     const tick = () => {
-      this.draw();
+      this.update();
       if (!this.audio.paused && this.slot.isConnected) this.frame = requestAnimationFrame(tick);
     };
     this.frame = requestAnimationFrame(tick);
@@ -261,7 +268,7 @@ class Player {
       const x = (bar * width) / bars;
       ctx.fillStyle = x + barWidth / 2 <= split ? played : rest;
       channels.forEach((peaks, channel) => {
-        const value = peakAt(peaks, bar, bars);
+        const value = Math.min(peakAt(peaks, bar, bars) * this.scale, 1);
         const size = Math.max(ratio, value * (mid - ratio));
         if (channels.length === 2) {
           // customer above the line, agent below
