@@ -82,6 +82,11 @@ async def test_call_list_and_details_follow_the_roles(kit: RecordedApp) -> None:
         assert wrong.status_code == 422 and wrong.json()["field"] == "disposition"
     async with kit.client() as anonymous:
         assert (await anonymous.get("/api/calls")).status_code == 401
+        paths = (await anonymous.get("/api/openapi.json")).json()["paths"]
+        for path in ("/api/calls", "/api/calls/{call_id}", "/api/calls/{call_id}/recording",
+                     "/api/calls/{call_id}/recording/player",
+                     "/api/calls/{call_id}/recording/hold"):  # fmt: skip
+            assert path in paths, path
 
 
 async def test_the_audio_streams_with_ranges_to_those_allowed(kit: RecordedApp) -> None:

@@ -75,7 +75,8 @@ def starts_a_play(range_header: str | None) -> bool:
     return range_header is None or bool(_FROM_START.match(range_header))
 
 
-@router.api_route("/api/calls/{call_id}/recording", methods=["GET", "HEAD"])
+@router.head("/api/calls/{call_id}/recording", include_in_schema=False)
+@router.get("/api/calls/{call_id}/recording", response_class=Response)
 async def recording_audio(
     call_id: int,
     request: Request,
