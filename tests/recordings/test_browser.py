@@ -148,6 +148,34 @@ async def test_a_recording_plays_and_seeks_in_chromium(kit: RecordedApp, browser
     )
 
 
+async def test_any_page_that_imports_the_script_gets_players(
+    kit: RecordedApp, browser: object
+) -> None:
+    """The agent panel's case: a page of another feature (here the status page) imports
+    only the script and adds a slot; strings and styles come by themselves."""
+    page = await signed_in_page(browser, kit, "agent101")
+    await page.goto("/status")  # type: ignore[attr-defined]
+    assert await page.locator("#recording-player-i18n").count() == 0  # type: ignore[attr-defined]
+    await page.evaluate(  # type: ignore[attr-defined]
+        f"""() => {{
+        const slot = document.createElement('div');
+        slot.dataset.recordingCallId = '{kit.ids[RECORDED]}';
+        document.querySelector('main').prepend(slot);
+        const script = document.createElement('script');
+        script.type = 'module';
+        script.src = '/static/js/recording-player.js';
+        document.head.appendChild(script);
+    }}"""
+    )
+    button = page.locator(".rec-play")  # type: ignore[attr-defined]
+    await button.wait_for()
+    assert await button.get_attribute("aria-label") == "Воспроизвести"
+    height = await page.evaluate(  # type: ignore[attr-defined]
+        "() => getComputedStyle(document.querySelector('.rec-wave')).height"
+    )
+    assert height == "64px"
+
+
 async def test_seeking_far_into_a_long_recording_asks_for_a_byte_range(
     tmp_path: Path, sqlite_template: Path, browser: object
 ) -> None:

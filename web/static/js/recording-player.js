@@ -7,7 +7,9 @@
 // (an agent panel's timeline, a contact card) are found by a MutationObserver.
 //
 // Strings come from <script type="application/json" id="recording-player-i18n"> (rendered
-// by web/templates/recordings/player.html), else from /api/recordings/player-strings.
+// by web/templates/recordings/player.html), else from /api/recordings/player-strings; the
+// stylesheet (/static/recordings.css) is added when the page did not link it. So a page
+// needs nothing but <script type="module" src="/static/js/recording-player.js">.
 // Data from the server goes into the page only through textContent and attributes.
 
 const SLOT = "[data-recording-call-id]";
@@ -346,7 +348,15 @@ export function mountAll(root = document) {
   root.querySelectorAll?.(SLOT).forEach(mount);
 }
 
+function ensureStyles() {
+  // A page that only imports this script still gets the player's styles.
+  if (!document.querySelector('link[href="/static/recordings.css"]')) {
+    document.head.appendChild(el("link", { rel: "stylesheet", href: "/static/recordings.css" }));
+  }
+}
+
 function watch() {
+  ensureStyles();
   mountAll(document);
   const observer = new MutationObserver((changes) => {
     for (const change of changes) {
