@@ -8,14 +8,22 @@
    loop; a 10 ms ticker measures how late the loop wakes up. Printed for the AMI load
    alone (baseline) and with the recordings; the target is p99 <= 10 ms.
 
-The AMI load is a `LoadSource`. `TraceLoad` (the default) feeds the real 20-call trace
-(`tests/traces/05-load-20-calls.ami`) through the codec and reducer in its recorded
-socket reads, at `--ami-rate` events per second, publishing the domain events on a bus
-the recordings service subscribes to. When the simulated PBX lands (telephony), add a
-`LoadSource` that runs it against the AMI client and pass it with `--load sim`.
+The AMI load is a `LoadSource`:
 
-    python bench/recordings.py            # default size: a few minutes at most
-    python bench/recordings.py --full     # 20 × 10-minute recordings, longer runs
+- `sim` (the default): the simulated PBX (`telephony.simpbx`) in a process of its own,
+  as Asterisk would be, placing a customer call every `--call-interval` seconds into the
+  demo's queues and agents (MixMonitor on every inbound call); Trubka's real AMI client
+  (`telephony.ami_client`: TCP, login, codec, reducer) reads it on the measured loop and
+  publishes the domain events on the bus the recordings service subscribes to.
+- `trace`: the real 20-call trace (`tests/traces/05-load-20-calls.ami`) fed through the
+  codec and reducer in its recorded socket reads at `--ami-rate` events per second.
+
+The recordings of the load's own calls do not exist here: their events are load, kept
+off the recordings queue.
+
+    python bench/recordings.py                 # default size: a few minutes at most
+    python bench/recordings.py --full          # 20 × 10-minute recordings, longer runs
+    python bench/recordings.py --load trace    # the recorded trace instead of the sim
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import multiprocessing
 import os
 import platform
 import resource
@@ -32,6 +41,8 @@ import sys
 import tempfile
 import time
 import wave
+from collections.abc import Sequence
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Protocol
 
@@ -43,6 +54,8 @@ from recordings.audio import find_tools, transcode  # noqa: E402
 from recordings.config import RecordingConfig  # noqa: E402
 from recordings.ingest import KINDS  # noqa: E402
 from recordings.service import RecordingService  # noqa: E402
+from telephony.ami_client import AmiClient, AmiConfig  # noqa: E402
+from telephony.codec import Frame  # noqa: E402
 from telephony.domain import CallEnded, DomainEvent, RecordingStarted  # noqa: E402
 from telephony.pipeline import EventPipeline  # noqa: E402
 from telephony.records import CallRecord, Direction, Disposition  # noqa: E402
@@ -187,6 +200,91 @@ class Ticker:
         return lags[min(int(0.99 * len(lags)), len(lags) - 1)] * 1000 if lags else 0.0
 
 
+def _sim_process(conn: Connection, call_interval: float, seed: int) -> None:
+    """The simulated PBX, in a child process (Asterisk is another process too)."""
+    from telephony.simpbx import SimConfig, SimPbx, Timing
+
+    async def serve() -> None:
+        timing = Timing(
+            call_interval=call_interval,
+            answer_delay=(0.3, 1.5),
+            talk_time=(2.0, 10.0),
+            patience=(3.0, 20.0),
+            agi_timeout=0.5,
+        )
+        pbx = SimPbx(
+            SimConfig(username="bench", secret="bench-secret", port=0, timing=timing, seed=seed)
+        )
+        await pbx.start()
+        conn.send(pbx.port)
+        await asyncio.to_thread(conn.recv)  # until the benchmark says stop
+        conn.send(len(pbx.history) + len(pbx.live_calls))
+        await pbx.stop()
+
+    asyncio.run(serve())
+
+
+class CountingPipeline(EventPipeline):
+    """Counts the AMI frames the client decodes (events and replies) on their way in."""
+
+    frames = 0
+
+    def feed_frames(self, frames: list[Frame], at: float) -> list[DomainEvent]:
+        self.frames += len(frames)
+        return super().feed_frames(frames, at)
+
+
+class SimLoad:
+    """The simulated PBX in its own process, read by Trubka's AMI client on this loop."""
+
+    name = "sim"
+
+    def __init__(self, bus: EventBus[DomainEvent], call_interval: float) -> None:
+        self.bus = bus
+        self.call_interval = call_interval
+        self.published = 0
+        context = multiprocessing.get_context("spawn")
+        self.conn, child = context.Pipe()
+        self.process = context.Process(
+            target=_sim_process, args=(child, call_interval, 7), daemon=True
+        )
+        self.port = 0
+        self.calls = 0
+
+    def describe(self) -> str:
+        return f"simulated PBX (a call every ~{self.call_interval:g} s)"
+
+    async def start(self) -> None:
+        self.process.start()
+        if not await asyncio.to_thread(self.conn.poll, 30):
+            raise SystemExit("the simulated PBX did not start within 30 s")
+        self.port = int(self.conn.recv())
+
+    async def close(self) -> None:
+        self.conn.send("stop")
+        if await asyncio.to_thread(self.conn.poll, 30):
+            self.calls = int(self.conn.recv())
+        await asyncio.to_thread(self.process.join, 10)
+
+    def publish(self, events: Sequence[DomainEvent]) -> None:
+        self.published += len(events)
+        self.bus.publish(e for e in events if not isinstance(e, KINDS))
+
+    async def run(self, stop: asyncio.Event) -> int:
+        """Returns the AMI frames read while `stop` was not set."""
+        pipeline = CountingPipeline()
+        client = AmiClient(
+            AmiConfig(port=self.port, username="bench", secret="bench-secret"),
+            pipeline,
+            self.publish,
+        )
+        await client.start()
+        await client.wait_connected(10)
+        await stop.wait()
+        await client.stop()
+        return pipeline.frames
+
+
 def call_events(i: int, name: str) -> list[DomainEvent]:
     now = time.time()
     record = CallRecord(
@@ -230,6 +328,7 @@ async def lag_run(
     workers: int,
     load_name: str,
     poll: float = 2.0,
+    call_interval: float = 0.1,
 ) -> bool:
     url = f"sqlite+aiosqlite:///{work / 'bench.db'}"
     await asyncio.to_thread(upgrade, url)
@@ -248,11 +347,14 @@ async def lag_run(
         db, config, subscription=bus.subscribe("recordings", kinds=KINDS, maxsize=100_000)
     )
     others = bus.subscribe("others", maxsize=100_000)
-    if load_name != "trace":
-        raise SystemExit(
-            f"unknown load {load_name!r}: only 'trace' exists until the simulated PBX lands"
-        )
-    load = TraceLoad(bus, rate)
+    load: TraceLoad | SimLoad
+    if load_name == "sim":
+        load = SimLoad(bus, call_interval)
+        await load.start()
+    elif load_name == "trace":
+        load = TraceLoad(bus, rate)
+    else:
+        raise SystemExit(f"unknown load {load_name!r}: sim or trace")
     audio = 0.0
     for i in range(recordings):
         audio += looped_wav(spool / f"bench-{i}.wav", seconds)
@@ -296,16 +398,19 @@ async def lag_run(
         drain_task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await drain_task
-        print(f"  {label}: {ticker.summary()}; {events / wall:.0f} AMI events/s over {wall:.1f} s")
+        print(f"  {label}: {ticker.summary()}; {events / wall:.0f} AMI frames/s over {wall:.1f} s")
         return ticker, wall, events
 
+    what = load.describe() if isinstance(load, SimLoad) else f"trace at {rate:.0f} events/s"
     print(
         f"event-loop lag: {recordings} recordings × {seconds:.0f} s queued at once, "
-        f"{workers} worker(s), "
-        f"AMI load '{load.name}' at {rate:.0f} events/s"
+        f"{workers} worker(s), AMI load: {what}"
     )
-    await phase("AMI load alone     ", with_recordings=False)
+    await phase("AMI load alone       ", with_recordings=False)
     ticker, wall, _ = await phase("AMI load + recordings", with_recordings=True)
+    if isinstance(load, SimLoad):
+        await load.close()
+        print(f"  the simulated PBX placed {load.calls} calls during the run")
     print(
         f"  {recordings} recordings ({audio:.0f} s of audio) done in {wall:.1f} s: "
         f"{audio / wall:.0f} s of audio/s"
@@ -330,7 +435,13 @@ def main() -> None:
         "--ami-rate", type=float, default=1300.0, help="AMI events per second (trace peak: 1271)"
     )
     parser.add_argument(
-        "--load", default="trace", help="AMI load source: trace (sim when it exists)"
+        "--load", default="sim", choices=["sim", "trace"], help="AMI load source (default sim)"
+    )
+    parser.add_argument(
+        "--call-interval",
+        type=float,
+        default=0.1,
+        help="sim: seconds between new customer calls (0.1: about 10 calls/s)",
     )
     parser.add_argument("--bitrate", type=int, default=32)
     parser.add_argument("--poll", type=float, default=2.0, help="TRUBKA_RECORDINGS_POLL_INTERVAL")
@@ -342,7 +453,14 @@ def main() -> None:
         throughput(work, 10 if args.full else 5, seconds, args.bitrate)
         asyncio.run(
             lag_run(
-                work, args.recordings, seconds, args.ami_rate, args.workers, args.load, args.poll
+                work,
+                args.recordings,
+                seconds,
+                args.ami_rate,
+                args.workers,
+                args.load,
+                args.poll,
+                args.call_interval,
             )
         )
     finally:

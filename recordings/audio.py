@@ -9,10 +9,11 @@ has a timeout, and its own error message becomes the job's reason. It runs under
 SCHED_IDLE policy (elsewhere at the lowest priority): conversions use only CPU time that
 AMI handling, screen pops and the web leave free.
 
-pydub (the project's audio dependency) is not used for this: its ``from_file`` and
-``export`` hold the whole decoded call in memory, write an extra temporary WAV, run
-ffmpeg without a timeout and flatten ffprobe's error message away; the direct command
-line below is shorter than the workarounds would be.
+pydub (the project's audio dependency) reads each converted file back before it is
+kept (:mod:`recordings.pydub_check`); the conversion itself streams through ffmpeg
+directly, because pydub's ``from_file``/``export`` hold the whole decoded call in
+memory, write an extra temporary WAV, and give no handle on ffmpeg (no timeout, no stop
+at shutdown, no idle priority).
 
 ``-xerror`` makes ffmpeg stop at the first damaged packet, so a truncated file (a copy
 cut short, a header that promises more audio than there is) fails with ffmpeg's reason
@@ -49,6 +50,7 @@ from recordings.errors import (
     StorageFull,
     is_no_space,
 )
+from recordings.pydub_check import verify_converted
 
 PEAK_RATE = 8000  # Hz of the PCM the peaks are computed from
 BLOCK_FRAMES = PEAK_RATE // 100  # 10 ms
@@ -73,11 +75,12 @@ class Format:
     muxer: str
     extension: str
     media_type: str
+    codec: str  # what ffprobe calls the stream it holds
 
 
 FORMATS: dict[str, Format] = {
-    "mp3": Format("mp3", "libmp3lame", "mp3", "mp3", "audio/mpeg"),
-    "opus": Format("opus", "libopus", "ogg", "opus", "audio/ogg"),
+    "mp3": Format("mp3", "libmp3lame", "mp3", "mp3", "audio/mpeg", "mp3"),
+    "opus": Format("opus", "libopus", "ogg", "opus", "audio/ogg", "opus"),
 }
 
 MEDIA_TYPES: dict[str, str] = {
@@ -259,10 +262,16 @@ def transcode(
     if frames == 0:
         _remove_partial(output)
         return AudioResult(True, 0.0, channels, info.sample_rate, info.codec, [], None, 0, None)
+    duration = round(frames / PEAK_RATE, 3)
+    try:
+        verify_converted(output, codec=spec.codec, channels=channels, duration_seconds=duration)
+    except BaseException:
+        _remove_partial(output)
+        raise
     size, digest = file_digest(output)
     return AudioResult(
         empty=False,
-        duration_seconds=round(frames / PEAK_RATE, 3),
+        duration_seconds=duration,
         channels=channels,
         sample_rate=info.sample_rate,
         codec=info.codec,

@@ -375,6 +375,13 @@ class JobStore:
                 audit(session, "hold" if hold else "release", job, actor, reason, now)
             return jobs
 
+    async def record(
+        self, action: str, job: RecordingJob, actor: str, detail: str | None, now: float
+    ) -> None:
+        """Add one line to the audit trail (plays, downloads)."""
+        async with self.db.transaction() as session:
+            audit(session, action, job, actor, detail, now)
+
     async def audit_log(self, limit: int = 100, job_id: int | None = None) -> list[RecordingAudit]:
         query = select(RecordingAudit).order_by(RecordingAudit.id.desc()).limit(limit)
         if job_id is not None:

@@ -1,5 +1,5 @@
 """Tables: ``recording_jobs`` (the persistent queue and what processing found) and
-``recording_audit`` (purges, legal holds, retries; plays and downloads later)."""
+``recording_audit`` (purges, legal holds, retries, plays and downloads)."""
 
 from __future__ import annotations
 
@@ -116,7 +116,7 @@ class RecordingAudit(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime())
-    action: Mapped[str] = mapped_column(String(32))  # purged, hold, release, retried, played …
+    action: Mapped[str] = mapped_column(String(32))  # purged hold release retried played downloaded
     job_id: Mapped[int | None] = mapped_column(Integer)
     linkedid: Mapped[str | None] = mapped_column(String(64))
     actor: Mapped[str] = mapped_column(String(128))  # "system", "cli", a user's login

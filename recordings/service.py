@@ -14,6 +14,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC
 from typing import Any
 
 from crm.database import Database
@@ -43,6 +44,14 @@ class MediaRef:
     size: int | None
     sha256: str | None
     filename: str
+
+
+def download_name(job: RecordingJob, extension: str) -> str:
+    """``call-2026-11-26_1829-1795717766.0.mp3``: the call's UTC start and its linkedid,
+    made file-name safe; never a name the PBX or a user chose."""
+    when = job.call_started_at or job.created_at
+    stamp = when.astimezone(UTC).strftime("%Y-%m-%d_%H%M")
+    return f"call-{stamp}-{safe_name(job.linkedid or str(job.id))}.{safe_name(extension, 8)}"
 
 
 class RecordingService:
@@ -139,7 +148,7 @@ class RecordingService:
             media_type=MEDIA_TYPES.get(job.format, "application/octet-stream"),
             size=job.size_bytes,
             sha256=job.sha256,
-            filename=f"call-{safe_name(job.linkedid or str(job.id))}.{extension}",
+            filename=download_name(job, extension),
         )
 
     def status(self) -> dict[str, Any]:

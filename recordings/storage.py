@@ -53,7 +53,10 @@ class RecordingStorage(Protocol):
         ...
 
     def read(self, key: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
-        """The bytes ``[start, end)`` of the object (to its end when `end` is None)."""
+        """The bytes ``[start, end)`` of the object (to its end when `end` is None).
+
+        The iterator may have a ``close()`` (the web calls it when a client goes away
+        mid-stream, so that files and connections are released at once)."""
         ...
 
     def delete(self, key: str) -> bool:
@@ -148,7 +151,11 @@ class LocalStorage:
             fh = path.open("rb")
         except OSError as exc:
             raise StorageError(f"reading {key}: {exc.strerror or exc}") from exc
-        return _read_range(fh, start, end)
+        try:
+            return RangeReader(fh, start, end)
+        except OSError as exc:
+            fh.close()
+            raise StorageError(f"reading {key}: {exc.strerror or exc}") from exc
 
     def delete(self, key: str) -> bool:
         path = self.path(key)
@@ -183,18 +190,35 @@ class LocalStorage:
         shutil.copyfile(self.path(key), target)
 
 
-def _read_range(fh: BinaryIO, start: int, end: int | None) -> Iterator[bytes]:
-    with fh:
+class RangeReader:
+    """The bytes ``[start, end)`` of an open file, in chunks; closes the file when read to
+    the end or when :meth:`close` is called (a client that stops listening mid-stream)."""
+
+    def __init__(self, fh: BinaryIO, start: int, end: int | None) -> None:
+        self.fh = fh
         fh.seek(start)
-        remaining = None if end is None else max(end - start, 0)
-        while remaining is None or remaining > 0:
-            size = READ_CHUNK if remaining is None else min(READ_CHUNK, remaining)
-            chunk = fh.read(size)
-            if not chunk:
-                return
-            if remaining is not None:
-                remaining -= len(chunk)
-            yield chunk
+        self.remaining = None if end is None else max(end - start, 0)
+
+    def __iter__(self) -> RangeReader:
+        return self
+
+    def __next__(self) -> bytes:
+        if self.fh.closed:
+            raise StopIteration
+        if self.remaining is not None and self.remaining <= 0:
+            self.close()
+            raise StopIteration
+        size = READ_CHUNK if self.remaining is None else min(READ_CHUNK, self.remaining)
+        chunk = self.fh.read(size)
+        if not chunk:
+            self.close()
+            raise StopIteration
+        if self.remaining is not None:
+            self.remaining -= len(chunk)
+        return chunk
+
+    def close(self) -> None:
+        self.fh.close()
 
 
 def _fsync_dir(path: Path) -> None:

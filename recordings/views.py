@@ -15,7 +15,8 @@ one is waiting for a retry.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import MutableMapping, Sequence
+from datetime import timedelta
 from pathlib import PurePosixPath
 from typing import Any, Protocol
 
@@ -23,6 +24,7 @@ from crm.database import Database
 from recordings.audio import MEDIA_TYPES
 from recordings.jobs import JobStore
 from recordings.models import JobStatus, RecordingJob
+from recordings.retention import PURGEABLE, RetentionPolicy
 
 
 class CallLike(Protocol):
@@ -94,11 +96,65 @@ def recording_json(
 
 def player_json(call_id: int, job: RecordingJob) -> dict[str, Any]:
     """What the player needs: the recording object plus the waveform peaks (0..1 per
-    channel, evenly spaced over the duration) and the media type."""
+    channel, evenly spaced over the duration), the media type and the download link."""
     data = recording_json(call_id, job, job.source_path) or {}
     data["peaks"] = job.peaks or []
     data["media_type"] = MEDIA_TYPES.get(job.format or "", "application/octet-stream")
+    data["download_url"] = f"{data['url']}?download=1" if data.get("url") else None
+    data["purged_at"] = _iso(job.purged_at)
     return data
+
+
+def retention_json(job: RecordingJob, policy: RetentionPolicy) -> dict[str, Any]:
+    """How long the recording is kept: the queue's policy, the day it will be purged
+    (null: kept forever, or already purged), and its legal hold."""
+    days = policy.days_for(job.queue)
+    started = job.call_started_at or job.created_at
+    purgeable = job.status in {s.value for s in PURGEABLE} or job.status in {
+        JobStatus.PENDING.value,
+        JobStatus.PROCESSING.value,
+    }
+    kept_until = (
+        (started + timedelta(days=days)).isoformat(timespec="seconds")
+        if days > 0 and purgeable and job.purged_at is None
+        else None
+    )
+    return {
+        "queue": job.queue,
+        "days": days,
+        "kept_until": kept_until,
+        "legal_hold": job.legal_hold,
+        "hold_reason": job.hold_reason,
+        "purged_at": _iso(job.purged_at),
+    }
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat(timespec="seconds") if value is not None else None
+
+
+def calls_in(payload: MutableMapping[str, Any]) -> list[MutableMapping[str, Any]]:
+    """The call records inside a timeline page (``items[].call``) or a card
+    (``last_calls`` and its ``timeline``)."""
+    found: list[MutableMapping[str, Any]] = list(payload.get("last_calls") or [])
+    pages = [payload, payload.get("timeline") or {}]
+    for page in pages:
+        for item in page.get("items") or []:
+            if isinstance(item, dict) and isinstance(item.get("call"), dict):
+                found.append(item["call"])
+    return found
+
+
+async def fill_recordings(db: Database, calls: Sequence[MutableMapping[str, Any]]) -> None:
+    """Set ``"recording"`` on call-record dicts (``crm.timeline.call_json`` leaves it null)."""
+    wanted = [c for c in calls if c.get("linkedid")]
+    if not wanted:
+        return
+    jobs = await JobStore(db).for_linkedids([str(c["linkedid"]) for c in wanted])
+    for call in wanted:
+        found = jobs.get(str(call["linkedid"]), [])
+        job = pick_job(found, call.get("recording_file"))
+        call["recording"] = recording_json(call.get("id"), job, call.get("recording_file"))
 
 
 async def recordings_for_calls(

@@ -11,8 +11,10 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from supervisor.errors import ActionError, ReportParameterError
-from web import auth, metrics, panel, status, supervisor_pages, ws
+from web import auth, calls_page, metrics, panel, status, supervisor_pages, ws
+from web.api import calls as calls_api
 from web.api import live as live_api
+from web.api import recordings as recordings_api
 from web.api import reports as reports_api
 from web.api import route
 from web.api import router as api_router
@@ -47,6 +49,9 @@ def create_app(services: Any, *, lifespan: Lifespan | None = None) -> FastAPI:
     app.include_router(reports_api.router)
     app.include_router(live_api.router)
     panel.install(app)
+    app.include_router(recordings_api.router)  # before calls_api: /api/calls/{id}/recording…
+    app.include_router(calls_api.router)
+    app.include_router(calls_page.router)
     app.add_exception_handler(ReportParameterError, reports_api.parameter_error)
     app.include_router(supervisor_api.router)
     app.add_exception_handler(ActionError, supervisor_api.action_error)

@@ -9,9 +9,8 @@
   (200), as RFC 9110 allows;
 - recordings are personal data: ``Cache-Control: private, no-store``.
 
-It does not decide who may listen: the route that calls it checks the session and the
-role first, and audits the play or download (mounted at ``GET /api/calls/<id>/recording``
-once sign-in exists).
+It does not decide who may listen: the route that calls it (``web.api.recordings``)
+checks the session and the role first, and audits the play or download.
 """
 
 from __future__ import annotations
@@ -19,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import re
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
 from fastapi import Request
@@ -26,6 +26,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from recordings.errors import StorageError
 from recordings.storage import RecordingStorage
+from web.errors import error_body
 
 _RANGE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$", re.IGNORECASE)
 _FILENAME_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -91,9 +92,11 @@ async def media_response(
     try:
         found = await asyncio.to_thread(storage.stat, key)
     except StorageError:
-        return JSONResponse({"detail": "recording unavailable"}, status_code=503)
+        return _unavailable()
     if found is None:
-        return JSONResponse({"detail": "recording file not found"}, status_code=404)
+        return JSONResponse(
+            error_body("not_found", "the recording file is not in the store"), status_code=404
+        )
     size = found.size
     etag = _etag(key, size, sha256)
     headers = {
@@ -128,5 +131,29 @@ async def media_response(
     try:
         chunks = await asyncio.to_thread(storage.read, key, start, start + length)
     except StorageError:
-        return JSONResponse({"detail": "recording unavailable"}, status_code=503)
-    return StreamingResponse(chunks, status_code=status, headers=headers, media_type=media_type)
+        return _unavailable()
+    return StreamingResponse(
+        _stream(chunks), status_code=status, headers=headers, media_type=media_type
+    )
+
+
+async def _stream(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
+    """Read the store in a thread, chunk by chunk; release it however the response ends
+    (a browser that seeks elsewhere drops the connection mid-stream)."""
+    try:
+        while True:
+            chunk = await asyncio.to_thread(next, chunks, None)
+            if chunk is None:
+                return
+            yield chunk
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
+
+
+def _unavailable() -> JSONResponse:
+    return JSONResponse(
+        error_body("unavailable", "the recordings store cannot be read right now; try again"),
+        status_code=503,
+    )

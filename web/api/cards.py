@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 
 from trubka.phones import normalize
+from web.api.calls import with_recordings
 from web.auth import CurrentActor, crm_of
 
 router = APIRouter(tags=["cards"])
@@ -22,4 +23,5 @@ async def card_for_number(
     """Who calls from `number` (any format): contact, company, owner, calls, tasks, deals."""
     crm = crm_of(request)
     e164 = normalize(number, crm.region) or number.strip()
-    return await crm.cards.for_number(e164, timeline=timeline)
+    card = await crm.cards.for_number(e164, timeline=timeline)
+    return await with_recordings(request, card)

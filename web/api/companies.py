@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 
 from crm.schemas import CompanyCreate, CompanyUpdate
+from web.api.calls import with_recordings
 from web.auth import CurrentActor, crm_of
 
 router = APIRouter(prefix="/companies", tags=["companies"])
@@ -67,4 +68,5 @@ async def company_timeline(
     limit: Limit = 50,
 ) -> dict[str, Any]:
     """The company's and its contacts' calls, its notes, tasks and deal changes, newest first."""
-    return await crm_of(request).timeline.company(company_id, before=before, limit=limit)
+    page = await crm_of(request).timeline.company(company_id, before=before, limit=limit)
+    return await with_recordings(request, page)

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 
 from crm.schemas import ContactCreate, ContactUpdate
+from web.api.calls import with_recordings
 from web.auth import CurrentActor, crm_of
 
 router = APIRouter(prefix="/contacts", tags=["contacts"])
@@ -62,7 +63,8 @@ async def contact_timeline(
     contact_id: int, request: Request, actor: CurrentActor, before: Cursor = None, limit: Limit = 50
 ) -> dict[str, Any]:
     """Calls, notes, tasks and deal changes, newest first; pass `next` as `before` for more."""
-    return await crm_of(request).timeline.contact(contact_id, before=before, limit=limit)
+    page = await crm_of(request).timeline.contact(contact_id, before=before, limit=limit)
+    return await with_recordings(request, page)
 
 
 @router.get("/{contact_id}/card")
@@ -73,4 +75,5 @@ async def contact_card(
     timeline: Annotated[int, Query(ge=0, le=200)] = 50,
 ) -> dict[str, Any]:
     """The contact card: contact, company, owner, last calls, open tasks, deals, notes, timeline."""
-    return await crm_of(request).cards.for_contact(contact_id, timeline=timeline)
+    card = await crm_of(request).cards.for_contact(contact_id, timeline=timeline)
+    return await with_recordings(request, card)
