@@ -226,7 +226,7 @@ async def reports_page(
         "abandoned": _("Abandoned"),
         "unanswered": _("Not answered"),
         "service_level": _("Service level"),
-        "outbound": _("Outbound"),
+        "outbound": _("Outbound calls"),
     }
     context.update(
         period=period,

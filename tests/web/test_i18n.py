@@ -26,6 +26,24 @@ def test_every_string_has_a_russian_translation() -> None:
     assert translations("en").gettext("Sign in") == "Sign in"
 
 
+def test_feature_catalogs_agree_on_shared_strings() -> None:
+    """Catalogs are merged (first one wins): a string two features share must read the
+    same in both, or a page would show whichever catalog happens to sort first."""
+    seen: dict[str, tuple[str, object]] = {}
+    clashes = []
+    for po in sorted((LOCALE_DIR / "ru" / "LC_MESSAGES").glob("*.po")):
+        with po.open("rb") as handle:
+            catalog = read_po(handle, locale="ru")
+        for message in catalog:
+            if not message.id or not message.string:
+                continue
+            key = str(message.id if isinstance(message.id, str) else message.id[0])
+            first = seen.setdefault(key, (po.name, message.string))
+            if first[1] != message.string:
+                clashes.append((key, first, (po.name, message.string)))
+    assert clashes == []
+
+
 def test_the_catalog_template_lists_every_page_string() -> None:
     pot = (LOCALE_DIR / "messages.pot").read_text(encoding="utf-8")
     for template in Path(LOCALE_DIR.parent / "templates").glob("*.html"):
