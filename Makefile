@@ -26,6 +26,9 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+typecheck: install
+	$(BIN)/mypy
+
 format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .

@@ -22,7 +22,7 @@ timeouts is printed.
     python bench/routing_agi.py                  # 100,000 contacts / 1,000,000 calls
     python bench/routing_agi.py --full --db /work/bench-data/routing-1m.db
     python bench/routing_agi.py --postgres postgresql://user:pw@host/empty_db
-    python bench/routing_agi.py --source memory  # round one: in-memory facts
+    python bench/routing_agi.py --source memory  # in-memory facts (no database)
 
 The seeded SQLite file is reused when it already holds the asked-for contacts (default
 `var/bench/routing-agi-<contacts>.db`). The machine may be shared: the load average is

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from trubka.cli.backup import backup, restore
 from trubka.cli.crm import export, import_, seed, user
 from trubka.cli.db import db
 from trubka.cli.recordings import recordings
@@ -22,6 +23,8 @@ def main() -> None:
 main.add_command(replay)
 main.add_command(calls)
 main.add_command(db)
+main.add_command(backup)
+main.add_command(restore)
 main.add_command(routing)
 main.add_command(recordings)
 main.add_command(user)

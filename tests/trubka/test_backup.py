@@ -1,0 +1,204 @@
+"""`trubka backup DIR` / `trubka restore DIR` on real SQLite files and a real PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import sqlite3
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from crm.database import sqlite_path, upgrade
+from tests.conftest import PG_URL
+from trubka.cli import main
+
+RECORDING = "2026/11/26/1795717766.1.mp3"
+
+
+def in_thread(work: Callable[[], object]) -> object:
+    # a loop of its own, away from pytest-asyncio's
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(work).result()
+
+
+def trubka(env: dict[str, str], *args: str) -> Result:
+    return CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
+
+
+def count(url: str, table: str) -> int:
+    path = sqlite_path(url)
+    if path is not None:
+        with sqlite3.connect(path) as conn:
+            return int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+    import asyncpg  # type: ignore[import-untyped]
+
+    async def run() -> int:
+        conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+        try:
+            return int(await conn.fetchval(f"SELECT count(*) FROM {table}"))
+        finally:
+            await conn.close()
+
+    return int(in_thread(lambda: asyncio.run(run())))  # type: ignore[call-overload]
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def site(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, str]]:
+    """Settings of an installation: a fresh database and a recordings folder."""
+    recordings = tmp_path / "recordings"
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'trubka.db'}"
+        yield {"TRUBKA_DATABASE_URL": url, "TRUBKA_RECORDINGS_DIR": str(recordings)}
+        return
+    if not PG_URL:
+        pytest.skip("TRUBKA_TEST_PG_URL is not set: PostgreSQL tests skipped")
+    import asyncpg
+
+    name = f"trubka_b_{uuid.uuid4().hex[:10]}"
+    admin = PG_URL.replace("postgresql+asyncpg://", "postgresql://")
+
+    async def run(sql: str) -> None:
+        conn = await asyncpg.connect(admin)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    in_thread(lambda: asyncio.run(run(f'CREATE DATABASE "{name}"')))
+    base, _, _ = PG_URL.rpartition("/")
+    try:
+        yield {"TRUBKA_DATABASE_URL": f"{base}/{name}", "TRUBKA_RECORDINGS_DIR": str(recordings)}
+    finally:
+        in_thread(lambda: asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')))
+
+
+def populate(env: dict[str, str]) -> None:
+    url = env["TRUBKA_DATABASE_URL"]
+    in_thread(lambda: upgrade(url))
+    assert trubka(env, "seed", "--contacts", "40", "--calls", "120").exit_code == 0
+    audio = Path(env["TRUBKA_RECORDINGS_DIR"]) / RECORDING
+    audio.parent.mkdir(parents=True)
+    audio.write_bytes(b"ID3 recording bytes")
+
+
+def test_backup_then_restore_brings_back_data_and_recordings(
+    site: dict[str, str], tmp_path: Path
+) -> None:
+    url = site["TRUBKA_DATABASE_URL"]
+    populate(site)
+    contacts, calls = count(url, "contacts"), count(url, "calls")
+    assert contacts == 40 and calls == 120
+
+    folder = tmp_path / "backup-1"
+    taken = trubka(site, "backup", str(folder))
+    assert taken.exit_code == 0, taken.output
+    assert "40 contacts" in taken.output and "1 recordings" in taken.output
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["format"] == "trubka-backup/1"
+    assert manifest["counts"]["contacts"] == 40 and manifest["counts"]["calls"] == 120
+    assert manifest["migrations"] and manifest["recordings"] == {"files": 1, "bytes": 19}
+    assert (folder / "recordings" / RECORDING).read_bytes() == b"ID3 recording bytes"
+
+    # life goes on: a new user, the recording lost
+    added = trubka(
+        site, "user", "add", "--role", "agent", "--name", "Новый Агент",
+        "--login", "newbie", "--password", "password123",
+    )  # fmt: skip
+    assert added.exit_code == 0, added.output
+    users = count(url, "users")
+    (Path(site["TRUBKA_RECORDINGS_DIR"]) / RECORDING).unlink()
+
+    refused = CliRunner().invoke(main, ["restore", str(folder)], env=site)
+    assert refused.exit_code == 1
+    assert "holds data" in refused.output and "--force" in refused.output
+    assert count(url, "users") == users  # nothing changed
+
+    restored = trubka(site, "restore", str(folder), "--force")
+    assert restored.exit_code == 0, restored.output
+    assert count(url, "users") == users - 1
+    assert (count(url, "contacts"), count(url, "calls")) == (contacts, calls)
+    audio = Path(site["TRUBKA_RECORDINGS_DIR"]) / RECORDING
+    assert audio.read_bytes() == b"ID3 recording bytes"
+
+    # what was there before the restore was backed up first, not lost
+    [safety] = tmp_path.glob("backup-1.before-restore-*")
+    assert str(safety) in restored.output
+    before = json.loads((safety / "manifest.json").read_text())
+    assert before["counts"]["users"] == users
+    assert trubka(site, "db", "upgrade").exit_code == 0
+
+
+def test_bad_backups_are_refused_and_change_nothing(tmp_path: Path) -> None:
+    site = {
+        "TRUBKA_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'trubka.db'}",
+        "TRUBKA_RECORDINGS_DIR": str(tmp_path / "recordings"),
+    }
+    populate(site)
+    folder = tmp_path / "backup"
+    assert trubka(site, "backup", str(folder)).exit_code == 0
+    url = site["TRUBKA_DATABASE_URL"]
+    database = sqlite_path(url)
+    assert database is not None
+    before = database.read_bytes()
+
+    def refused(*args: str) -> str:
+        result = CliRunner().invoke(main, list(args), env=site)
+        assert result.exit_code == 1, result.output
+        assert database.read_bytes() == before
+        return result.output
+
+    # into a folder that holds something
+    assert "not an empty folder" in refused("backup", str(folder))
+    # a damaged database file
+    damaged = tmp_path / "damaged"
+    shutil.copytree(folder, damaged)
+    with (damaged / "database.sqlite3").open("r+b") as handle:
+        handle.seek(200)
+        handle.write(b"\xff\xff")
+    assert "does not match its checksum" in refused("restore", str(damaged), "--force")
+    # an interrupted backup (no manifest), a folder that is not a backup, a damaged manifest
+    (damaged / "manifest.json").unlink()
+    assert "not a Trubka backup" in refused("restore", str(damaged), "--force")
+    assert "not a folder" in refused("restore", str(tmp_path / "nowhere"), "--force")
+    broken = tmp_path / "broken"
+    shutil.copytree(folder, broken)
+    (broken / "manifest.json").write_text("{not json")
+    assert "damaged" in refused("restore", str(broken), "--force")
+    # a backup made by a newer Trubka
+    newer = tmp_path / "newer"
+    shutil.copytree(folder, newer)
+    manifest = json.loads((newer / "manifest.json").read_text())
+    manifest["migrations"].append("future_0099")
+    (newer / "manifest.json").write_text(json.dumps(manifest))
+    assert "newer Trubka" in refused("restore", str(newer), "--force")
+    # a SQLite backup into PostgreSQL (the dialect is checked before anything else)
+    other = dict(site, TRUBKA_DATABASE_URL="postgresql+asyncpg://nobody@127.0.0.1:9/none")
+    result = CliRunner().invoke(main, ["restore", str(folder)], env=other)
+    assert result.exit_code == 1 and "sqlite database" in result.output
+    # refusals leave nothing behind: no safety copy, no staged database
+    assert not list(tmp_path.glob("*.before-restore-*"))
+    assert not list(tmp_path.glob("*.restoring"))
+
+
+def test_restore_into_an_empty_installation(tmp_path: Path) -> None:
+    source = {
+        "TRUBKA_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'a' / 'trubka.db'}",
+        "TRUBKA_RECORDINGS_DIR": str(tmp_path / "a" / "recordings"),
+    }
+    populate(source)
+    assert trubka(source, "backup", str(tmp_path / "backup")).exit_code == 0
+    target = {
+        "TRUBKA_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'b' / 'trubka.db'}",
+        "TRUBKA_RECORDINGS_DIR": str(tmp_path / "b" / "recordings"),
+    }
+    restored = trubka(target, "restore", str(tmp_path / "backup"))  # no --force: nothing to lose
+    assert restored.exit_code == 0, restored.output
+    assert count(target["TRUBKA_DATABASE_URL"], "contacts") == 40
+    assert (tmp_path / "b" / "recordings" / RECORDING).exists()
+    assert not list(tmp_path.glob("backup.before-restore-*"))
