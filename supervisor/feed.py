@@ -227,6 +227,10 @@ class LiveFeed:
 
     async def _publish(self) -> None:
         while True:
+            if not self._new_clients and not self.followers.follower_count():
+                # nobody watches: no deadline matters until someone connects (that wakes
+                # us) — without this wait the loop would spin on deadlines left in the past
+                await self._wake.wait()
             delay = self._next_deadline() - self.clock()
             if delay > 0:
                 try:

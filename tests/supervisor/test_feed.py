@@ -4,6 +4,7 @@ picture for a new socket, scheduled wrap-up ends, today's figures and the day ch
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import Iterator
 from datetime import date
@@ -135,6 +136,39 @@ async def test_nothing_is_built_while_nobody_watches() -> None:
     assert feed.stats.builds == 1 and feed.stats.full_builds == 1
     [whole] = followers.broadcasts
     assert whole["full"] is True and whole["totals"]["calls_in_progress"] == 0
+
+
+async def test_an_idle_feed_sleeps_until_someone_connects() -> None:
+    """With nobody watching the publisher waits for a wake-up, even with no pause between
+    updates and today's deadlines long past (it used to spin and starve the loop)."""
+    at, _, state = next(chunks("01-queue-answered.ami"))
+    feed, followers, _, _ = make_feed(state, at)
+    followers.count = 0
+    feed.interval = 0.0
+    flushes = 0
+    flush = feed.flush
+
+    async def counted() -> None:
+        nonlocal flushes
+        flushes += 1
+        if flushes > 100:
+            raise RuntimeError("spinning")  # the feed logs it and yields: the test goes on
+        await flush()
+
+    feed.flush = counted  # type: ignore[method-assign]
+    running = asyncio.create_task(feed.run())
+    for _ in range(50):
+        await asyncio.sleep(0)
+    assert flushes == 0
+    followers.count = 1
+    feed.welcome("socket-1")
+    async with asyncio.timeout(5):
+        while not followers.direct and not followers.broadcasts:  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+    assert flushes == 1
+    running.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await running
 
 
 async def test_a_new_socket_gets_the_whole_picture_of_the_same_moment() -> None:
