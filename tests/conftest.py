@@ -12,7 +12,9 @@ import shutil
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
@@ -21,6 +23,7 @@ from crm.database import Base, Database, upgrade
 # A copy of the real Asterisk 22.10.1 traces from ../shared/ami-traces (see its README).
 TRACES = Path(__file__).resolve().parent / "traces"
 PG_URL = os.environ.get("TRUBKA_TEST_PG_URL", "")
+T = TypeVar("T")
 # Apps built in tests listen for FastAGI on a free port, never on the real 4573.
 os.environ.setdefault("TRUBKA_AGI_PORT", "0")
 
@@ -41,14 +44,20 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def pg_database() -> Iterator[str]:
-    """A fresh, migrated PostgreSQL database for this test session."""
+def in_thread(work: Callable[[], T]) -> T:
+    """Run `work` in a thread of its own: its short-lived loops stay away from pytest-asyncio's."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(work).result()
+
+
+@contextmanager
+def fresh_pg_database(prefix: str = "trubka_t", *, migrate: bool = True) -> Iterator[str]:
+    """A new PostgreSQL database on the TRUBKA_TEST_PG_URL server, dropped afterwards."""
     if not PG_URL:
         pytest.skip("TRUBKA_TEST_PG_URL is not set: PostgreSQL tests skipped")
     import asyncpg  # type: ignore[import-untyped]
 
-    name = f"trubka_t_{uuid.uuid4().hex[:10]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     admin = PG_URL.replace("postgresql+asyncpg://", "postgresql://")
 
     async def run(sql: str) -> None:
@@ -58,17 +67,22 @@ def pg_database() -> Iterator[str]:
         finally:
             await conn.close()
 
-    def in_thread(work: Callable[[], object]) -> None:
-        # A thread of its own keeps these short-lived loops away from pytest-asyncio's.
-        with ThreadPoolExecutor(1) as pool:
-            pool.submit(work).result()
-
     in_thread(lambda: asyncio.run(run(f'CREATE DATABASE "{name}"')))
     base, _, _ = PG_URL.rpartition("/")
     url = f"{base}/{name}"
-    in_thread(lambda: upgrade(url))
-    yield url
-    in_thread(lambda: asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')))
+    try:
+        if migrate:
+            in_thread(lambda: upgrade(url))
+        yield url
+    finally:
+        in_thread(lambda: asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')))
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database for this test session."""
+    with fresh_pg_database() as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -16,23 +16,14 @@ import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 
 from crm.database import Database
+from tests.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.supervisor.livekit import Running, quiet_sim, trubka
 from tests.supervisor.test_actions import headers
 from tests.telephony.simkit import FAST_QUEUES, running
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+ARGS = CHROMIUM_ARGS
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 HAVE_CHROMIUM = Path(CHROMIUM).exists()
 SUPPORT = "support"

@@ -6,25 +6,17 @@ import asyncio
 import json
 import shutil
 import sqlite3
-import uuid
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
 
 from crm.database import sqlite_path, upgrade
-from tests.conftest import PG_URL
+from tests.conftest import fresh_pg_database, in_thread
 from trubka.cli import main
 
 RECORDING = "2026/11/26/1795717766.1.mp3"
-
-
-def in_thread(work: Callable[[], object]) -> object:
-    # a loop of its own, away from pytest-asyncio's
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(work).result()
 
 
 def trubka(env: dict[str, str], *args: str) -> Result:
@@ -45,7 +37,7 @@ def count(url: str, table: str) -> int:
         finally:
             await conn.close()
 
-    return int(in_thread(lambda: asyncio.run(run())))  # type: ignore[call-overload]
+    return in_thread(lambda: asyncio.run(run()))
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -56,26 +48,8 @@ def site(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, s
         url = f"sqlite+aiosqlite:///{tmp_path / 'trubka.db'}"
         yield {"TRUBKA_DATABASE_URL": url, "TRUBKA_RECORDINGS_DIR": str(recordings)}
         return
-    if not PG_URL:
-        pytest.skip("TRUBKA_TEST_PG_URL is not set: PostgreSQL tests skipped")
-    import asyncpg
-
-    name = f"trubka_b_{uuid.uuid4().hex[:10]}"
-    admin = PG_URL.replace("postgresql+asyncpg://", "postgresql://")
-
-    async def run(sql: str) -> None:
-        conn = await asyncpg.connect(admin)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    in_thread(lambda: asyncio.run(run(f'CREATE DATABASE "{name}"')))
-    base, _, _ = PG_URL.rpartition("/")
-    try:
-        yield {"TRUBKA_DATABASE_URL": f"{base}/{name}", "TRUBKA_RECORDINGS_DIR": str(recordings)}
-    finally:
-        in_thread(lambda: asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')))
+    with fresh_pg_database("trubka_b", migrate=False) as url:
+        yield {"TRUBKA_DATABASE_URL": url, "TRUBKA_RECORDINGS_DIR": str(recordings)}
 
 
 def populate(env: dict[str, str]) -> None:

@@ -28,6 +28,7 @@ from playwright.async_api import Page, async_playwright
 
 from crm.users import UserInfo, use_fast_hashing
 from telephony.simpbx import AgentConfig, QueueConfig, SimConfig, SimPbx
+from tests.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.conftest import LiveServer
 from tests.telephony.simkit import FAST, SECRET, USER
 from trubka.app import build_app
@@ -35,17 +36,6 @@ from trubka.services import Services
 from trubka.settings import load_settings
 
 PASSWORD = "correct horse"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 QUEUES = (
     QueueConfig("support", strategy="rrmemory", timeout=30.0, retry=0.05, wrapup=0.0),
     QueueConfig("help", strategy="rrmemory", timeout=30.0, retry=0.05, wrapup=0.0),
