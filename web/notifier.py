@@ -39,6 +39,7 @@ from telephony.reducer import CallState
 from telephony.state import interface_key
 from trubka.bus import Subscription
 from web.hub import Client, Hub
+from web.reasons import localized_reasons
 
 log = logging.getLogger(__name__)
 
@@ -209,6 +210,7 @@ class Notifier:
             "caller_name": event.caller_name,
             "contact": None,
             "routing_reason": reason,
+            "routing_reason_localized": localized_reasons(reason),
             "queue": event.queue,
             "agent_interface": event.interface,
             "agent_name": event.agent_name,
@@ -258,6 +260,7 @@ class Notifier:
         }
         if pop is None and self.routing_reason is not None:
             message["routing_reason"] = self.routing_reason(event.linkedid)
+        message["routing_reason_localized"] = localized_reasons(message["routing_reason"])
         self._answered[event.linkedid] = (event.agent, message)
         self._remember(event.linkedid, users)
         self.hub.to_users(users | (pop.users if pop else set()), message)

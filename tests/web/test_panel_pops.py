@@ -121,12 +121,17 @@ async def test_a_call_routed_to_the_contacts_manager_pops_with_the_reason(
             pop = await _with_card(ws, call.linkedid)
             assert pop["agent_interface"].startswith("Local/102@agents")
             assert pop["queue"] is None  # a direct Dial, not the queue
-            assert pop["routing_reason"]
+            assert pop["routing_reason"] == "owner Boris: responsible manager"
+            assert pop["routing_reason_localized"] == {
+                "en": pop["routing_reason"],
+                "ru": "ответственный Boris",
+            }
             assert pop["contact"]["id"] == contact_id
             assert pop["card"]["owner"]["id"] == boris.id
             stack.pbx.answer("102")
             answered = await next_message(ws, "call_answered", linkedid=call.linkedid)
             assert answered["routing_reason"] == pop["routing_reason"]
+            assert answered["routing_reason_localized"] == pop["routing_reason_localized"]
 
 
 async def test_interfaces_match_whatever_their_case_and_state_comes_at_once(

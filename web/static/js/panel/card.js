@@ -2,7 +2,7 @@
 // text (textContent) or as an attribute, never as HTML.
 
 import { getJSON, postJSON } from "./api.js";
-import { clock, duration, errorText, money, phone, t, when } from "./format.js";
+import { clock, duration, errorText, lang, money, phone, t, when } from "./format.js";
 
 export function el(tag, attrs, ...children) {
   const node = document.createElement(tag);
@@ -142,7 +142,7 @@ export function renderCard(message, card, kind, handlers) {
       " ",
       callButton(message.caller_number, contact && contact.id, display, handlers),
     ),
-    message.routing_reason ? el("p", { class: "why" }, el("strong", {}, t("text.why") + ": "), message.routing_reason) : null,
+    message.routing_reason ? el("p", { class: "why" }, el("strong", {}, t("text.why") + ": "), (message.routing_reason_localized || {})[lang] || message.routing_reason) : null,
   );
   const body = el("div", { class: "card-body" });
   if (contact) {
