@@ -586,16 +586,24 @@ class ContactImporter:
         all_numbers = [n.number for row in unique for n in row.numbers]
         existing: dict[str, int] = {}
         conn = await session.connection()
-        mark = "?" if self.db.dialect == "sqlite" else None
-        for start in range(0, len(all_numbers), 500):
-            chunk = tuple(all_numbers[start : start + 500])
-            marks = ", ".join(mark or f"${i}" for i in range(1, len(chunk) + 1))
+        if self.db.dialect == "sqlite":
+            # one statement for the batch (see _bulk_insert: fewer GIL hand-offs)
             result = await conn.exec_driver_sql(
-                f"SELECT number, MIN(contact_id) FROM phones WHERE number IN ({marks}) "
-                "AND contact_id IS NOT NULL GROUP BY number",
-                chunk,
+                "SELECT number, MIN(contact_id) FROM phones WHERE number IN "
+                "(SELECT value FROM json_each(?)) AND contact_id IS NOT NULL GROUP BY number",
+                (json.dumps(all_numbers),),
             )
             existing.update((number, contact_id) for number, contact_id in result)
+        else:
+            for start in range(0, len(all_numbers), 500):
+                chunk = tuple(all_numbers[start : start + 500])
+                marks = ", ".join(f"${i}" for i in range(1, len(chunk) + 1))
+                result = await conn.exec_driver_sql(
+                    f"SELECT number, MIN(contact_id) FROM phones WHERE number IN ({marks}) "
+                    "AND contact_id IS NOT NULL GROUP BY number",
+                    chunk,
+                )
+                existing.update((number, contact_id) for number, contact_id in result)
         fresh: list[_Row] = []
         merges: dict[int, list[_Row]] = {}
         for row in unique:
@@ -626,6 +634,7 @@ class ContactImporter:
         # 3. new contacts, their numbers and tags
         if fresh:
             dialect = self.db.dialect
+            sqlite = dialect == "sqlite"
             stamp = _stamp(datetime.now(UTC), dialect)
             ids = await self._allocate_ids(session, len(fresh))
             contact_rows = [
@@ -634,8 +643,8 @@ class ContactImporter:
                     r.name,
                     companies[r.company.casefold()] if r.company else None,
                     r.owner_id,
-                    json.dumps(r.emails, ensure_ascii=False) if r.emails else "[]",
-                    json.dumps(r.custom, ensure_ascii=False) if r.custom else "{}",
+                    _json(r.emails, "[]", sqlite),
+                    _json(r.custom, "{}", sqlite),
                     contact_search_text(r.name, r.company, r.tags, r.emails),
                     stamp,
                     stamp,
@@ -766,16 +775,34 @@ def _fold(into: _Row, other: _Row) -> None:
 async def _bulk_insert(
     session: AsyncSession, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]
 ) -> None:
-    """executemany straight to the driver (no per-row SQLAlchemy processing): values must
-    already be what the driver takes (JSON as text; on SQLite, timestamps as text)."""
+    """Rows straight to the driver (no per-row SQLAlchemy processing): values must
+    already be what the driver takes (JSON as text; on SQLite, timestamps as text).
+
+    PostgreSQL: asyncpg's executemany. SQLite: the whole batch as one JSON array read by
+    `json_each` in a single `INSERT … SELECT` — one statement step instead of one per row,
+    so the database thread does not wait for the GIL (held by the parser) between rows.
+    """
     if not rows:
         return
     conn = await session.connection()
+    names = ", ".join(columns)
     if conn.dialect.name == "sqlite":
-        marks = ", ".join("?" * len(columns))
-    else:
-        marks = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
-    await conn.exec_driver_sql(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
+        values = ", ".join(f"json_extract(value, '$[{i}]')" for i in range(len(columns)))
+        await conn.exec_driver_sql(
+            f"INSERT INTO {table} ({names}) SELECT {values} FROM json_each(?)",
+            (json.dumps(rows, ensure_ascii=False),),
+        )
+        return
+    marks = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
+    await conn.exec_driver_sql(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows)
+
+
+def _json(value: list[str] | dict[str, Any], empty: str, sqlite: bool) -> Any:
+    """A JSON column's value for _bulk_insert: on SQLite the object itself (the batch's
+    one JSON document carries it and `json_extract` stores its JSON text), else text."""
+    if sqlite:
+        return value
+    return json.dumps(value, ensure_ascii=False) if value else empty
 
 
 def _stamp(value: datetime, dialect: str) -> Any:
