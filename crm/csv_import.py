@@ -31,6 +31,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -387,43 +388,51 @@ class ContactImporter:
             if extra:
                 reject(f"{len(cells)} cells but the header has {len(targets)} columns")
                 return None
+        plan = _plan(targets)
+        size = len(cells)
         name = ""
-        raw_numbers: list[tuple[str, bool]] = []
-        emails: list[str] = []
-        company = None
-        owner = None
-        tags: list[str] = []
-        custom: dict[str, Any] = {}
-        for target, value in zip(targets, cells, strict=False):
-            if not value or value.isspace():
-                continue
-            value = value.strip()
-            if target == "name":
+        for i in plan.name:
+            if i < size and (value := cells[i]) and not value.isspace():
+                value = value.strip()
                 name = (
                     " ".join(value.split())
                     if "  " in value or "\t" in value or "\n" in value
                     else value
                 )
-            elif target in ("phone", "phone_unverified"):
+        raw_numbers: list[tuple[str, bool]] = []
+        for i, must_be_valid in plan.phones:
+            if i < size and (value := cells[i]) and not value.isspace():
+                value = value.strip()
                 if ";" in value or "," in value:
                     raw_numbers.extend(
-                        (p.strip(), target == "phone") for p in _SPLIT.split(value) if p.strip()
+                        (p.strip(), must_be_valid) for p in _SPLIT.split(value) if p.strip()
                     )
                 else:
-                    raw_numbers.append((value, target == "phone"))
-            elif target == "email":
+                    raw_numbers.append((value, must_be_valid))
+        emails: list[str] = []
+        for i in plan.emails:
+            if i < size and (value := cells[i]) and not value.isspace():
+                value = value.strip()
                 if ";" in value or "," in value or " " in value:
                     emails.extend(e for e in re.split(r"[;,\s]+", value) if e)
                 else:
                     emails.append(value)
-            elif target == "company":
+        company = None
+        for i in plan.company:
+            if i < size and (value := cells[i]) and not value.isspace():
                 company = " ".join(value.split())
-            elif target == "owner":
-                owner = value
-            elif target == "tags":
-                tags.extend(t for t in _SPLIT.split(value) if t.strip())
-            elif target.startswith("custom."):
-                custom[target[len("custom.") :][:64]] = value[:2000]
+        owner = None
+        for i in plan.owner:
+            if i < size and (value := cells[i]) and not value.isspace():
+                owner = value.strip()
+        tags: list[str] = []
+        for i in plan.tags:
+            if i < size and (value := cells[i]) and not value.isspace():
+                tags.extend(t for t in _SPLIT.split(value.strip()) if t.strip())
+        custom: dict[str, Any] = {}
+        for i, key in plan.custom:
+            if i < size and (value := cells[i]) and not value.isspace():
+                custom[key] = value.strip()[:2000]
         if not name:
             reject("missing name")
             return None
@@ -759,6 +768,43 @@ class ContactImporter:
         await self._index.changed("contacts", contact_id, old_text, contact.search_text)
         # a contact that gained a company: its calls now belong to the company too
         return have if company_changed else added
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """Which cells feed which field, in column order (several columns may feed one)."""
+
+    name: tuple[int, ...]
+    phones: tuple[tuple[int, bool], ...]  # (cell, must be a valid number)
+    emails: tuple[int, ...]
+    company: tuple[int, ...]
+    owner: tuple[int, ...]
+    tags: tuple[int, ...]
+    custom: tuple[tuple[int, str], ...]  # (cell, custom field name)
+
+
+@lru_cache(maxsize=8)
+def _plan_for(targets: tuple[str, ...]) -> _Plan:
+    def cells(field: str) -> tuple[int, ...]:
+        return tuple(i for i, t in enumerate(targets) if t == field)
+
+    return _Plan(
+        name=cells("name"),
+        phones=tuple(
+            (i, t == "phone") for i, t in enumerate(targets) if t in ("phone", "phone_unverified")
+        ),
+        emails=cells("email"),
+        company=cells("company"),
+        owner=cells("owner"),
+        tags=cells("tags"),
+        custom=tuple(
+            (i, t[len("custom.") :][:64]) for i, t in enumerate(targets) if t.startswith("custom.")
+        ),
+    )
+
+
+def _plan(targets: list[str]) -> _Plan:
+    return _plan_for(tuple(targets))
 
 
 def _fold(into: _Row, other: _Row) -> None:
