@@ -23,14 +23,17 @@ from __future__ import annotations
 import asyncio
 import codecs
 import csv
+import gc
 import io
 import json
 import logging
 import re
 import time
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -237,10 +240,11 @@ class ContactImporter:
         encoding = encoding or detect_encoding(sample)
         report = ImportReport(path=path, encoding=encoding, delimiter=",", dry_run=dry_run)
         try:
-            async with self.db.transaction() as session:
-                await self._import(session, path, report, mapping or {}, duplicates, progress)
-                if dry_run:
-                    raise _DryRun
+            with _fewer_collections():
+                async with self.db.transaction() as session:
+                    await self._import(session, path, report, mapping or {}, duplicates, progress)
+                    if dry_run:
+                        raise _DryRun
         except _DryRun:
             pass  # the transaction was rolled back on purpose: a dry run writes nothing
         except UnicodeDecodeError as exc:
@@ -387,43 +391,51 @@ class ContactImporter:
             if extra:
                 reject(f"{len(cells)} cells but the header has {len(targets)} columns")
                 return None
+        plan = _plan(targets)
+        size = len(cells)
         name = ""
-        raw_numbers: list[tuple[str, bool]] = []
-        emails: list[str] = []
-        company = None
-        owner = None
-        tags: list[str] = []
-        custom: dict[str, Any] = {}
-        for target, value in zip(targets, cells, strict=False):
-            if not value or value.isspace():
-                continue
-            value = value.strip()
-            if target == "name":
+        for i in plan.name:
+            if i < size and (value := cells[i]) and not value.isspace():
+                value = value.strip()
                 name = (
                     " ".join(value.split())
                     if "  " in value or "\t" in value or "\n" in value
                     else value
                 )
-            elif target in ("phone", "phone_unverified"):
+        raw_numbers: list[tuple[str, bool]] = []
+        for i, must_be_valid in plan.phones:
+            if i < size and (value := cells[i]) and not value.isspace():
+                value = value.strip()
                 if ";" in value or "," in value:
                     raw_numbers.extend(
-                        (p.strip(), target == "phone") for p in _SPLIT.split(value) if p.strip()
+                        (p.strip(), must_be_valid) for p in _SPLIT.split(value) if p.strip()
                     )
                 else:
-                    raw_numbers.append((value, target == "phone"))
-            elif target == "email":
+                    raw_numbers.append((value, must_be_valid))
+        emails: list[str] = []
+        for i in plan.emails:
+            if i < size and (value := cells[i]) and not value.isspace():
+                value = value.strip()
                 if ";" in value or "," in value or " " in value:
                     emails.extend(e for e in re.split(r"[;,\s]+", value) if e)
                 else:
                     emails.append(value)
-            elif target == "company":
+        company = None
+        for i in plan.company:
+            if i < size and (value := cells[i]) and not value.isspace():
                 company = " ".join(value.split())
-            elif target == "owner":
-                owner = value
-            elif target == "tags":
-                tags.extend(t for t in _SPLIT.split(value) if t.strip())
-            elif target.startswith("custom."):
-                custom[target[len("custom.") :][:64]] = value[:2000]
+        owner = None
+        for i in plan.owner:
+            if i < size and (value := cells[i]) and not value.isspace():
+                owner = value.strip()
+        tags: list[str] = []
+        for i in plan.tags:
+            if i < size and (value := cells[i]) and not value.isspace():
+                tags.extend(t for t in _SPLIT.split(value.strip()) if t.strip())
+        custom: dict[str, Any] = {}
+        for i, key in plan.custom:
+            if i < size and (value := cells[i]) and not value.isspace():
+                custom[key] = value.strip()[:2000]
         if not name:
             reject("missing name")
             return None
@@ -586,16 +598,24 @@ class ContactImporter:
         all_numbers = [n.number for row in unique for n in row.numbers]
         existing: dict[str, int] = {}
         conn = await session.connection()
-        mark = "?" if self.db.dialect == "sqlite" else None
-        for start in range(0, len(all_numbers), 500):
-            chunk = tuple(all_numbers[start : start + 500])
-            marks = ", ".join(mark or f"${i}" for i in range(1, len(chunk) + 1))
+        if self.db.dialect == "sqlite":
+            # one statement for the batch (see _bulk_insert: fewer GIL hand-offs)
             result = await conn.exec_driver_sql(
-                f"SELECT number, MIN(contact_id) FROM phones WHERE number IN ({marks}) "
-                "AND contact_id IS NOT NULL GROUP BY number",
-                chunk,
+                "SELECT number, MIN(contact_id) FROM phones WHERE number IN "
+                "(SELECT value FROM json_each(?)) AND contact_id IS NOT NULL GROUP BY number",
+                (json.dumps(all_numbers),),
             )
             existing.update((number, contact_id) for number, contact_id in result)
+        else:
+            for start in range(0, len(all_numbers), 500):
+                chunk = tuple(all_numbers[start : start + 500])
+                marks = ", ".join(f"${i}" for i in range(1, len(chunk) + 1))
+                result = await conn.exec_driver_sql(
+                    f"SELECT number, MIN(contact_id) FROM phones WHERE number IN ({marks}) "
+                    "AND contact_id IS NOT NULL GROUP BY number",
+                    chunk,
+                )
+                existing.update((number, contact_id) for number, contact_id in result)
         fresh: list[_Row] = []
         merges: dict[int, list[_Row]] = {}
         for row in unique:
@@ -626,6 +646,7 @@ class ContactImporter:
         # 3. new contacts, their numbers and tags
         if fresh:
             dialect = self.db.dialect
+            sqlite = dialect == "sqlite"
             stamp = _stamp(datetime.now(UTC), dialect)
             ids = await self._allocate_ids(session, len(fresh))
             contact_rows = [
@@ -634,8 +655,8 @@ class ContactImporter:
                     r.name,
                     companies[r.company.casefold()] if r.company else None,
                     r.owner_id,
-                    json.dumps(r.emails, ensure_ascii=False) if r.emails else "[]",
-                    json.dumps(r.custom, ensure_ascii=False) if r.custom else "{}",
+                    _json(r.emails, "[]", sqlite),
+                    _json(r.custom, "{}", sqlite),
                     contact_search_text(r.name, r.company, r.tags, r.emails),
                     stamp,
                     stamp,
@@ -752,6 +773,60 @@ class ContactImporter:
         return have if company_changed else added
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """Which cells feed which field, in column order (several columns may feed one)."""
+
+    name: tuple[int, ...]
+    phones: tuple[tuple[int, bool], ...]  # (cell, must be a valid number)
+    emails: tuple[int, ...]
+    company: tuple[int, ...]
+    owner: tuple[int, ...]
+    tags: tuple[int, ...]
+    custom: tuple[tuple[int, str], ...]  # (cell, custom field name)
+
+
+@lru_cache(maxsize=8)
+def _plan_for(targets: tuple[str, ...]) -> _Plan:
+    def cells(field: str) -> tuple[int, ...]:
+        return tuple(i for i, t in enumerate(targets) if t == field)
+
+    return _Plan(
+        name=cells("name"),
+        phones=tuple(
+            (i, t == "phone") for i, t in enumerate(targets) if t in ("phone", "phone_unverified")
+        ),
+        emails=cells("email"),
+        company=cells("company"),
+        owner=cells("owner"),
+        tags=cells("tags"),
+        custom=tuple(
+            (i, t[len("custom.") :][:64]) for i, t in enumerate(targets) if t.startswith("custom.")
+        ),
+    )
+
+
+def _plan(targets: list[str]) -> _Plan:
+    return _plan_for(tuple(targets))
+
+
+@contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """The cyclic GC took ~20% of an import's parsing time: every row makes a few dozen
+    containers, so collections ran every few rows and the oldest ones walked every
+    object of the process (SQLAlchemy's, phonenumbers' metadata …). During an import,
+    what existed before is left out of collections (`gc.freeze`) and they run less
+    often; both are undone afterwards. (`trubka import` runs in its own process.)"""
+    threshold = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*threshold)
+        gc.unfreeze()
+
+
 def _fold(into: _Row, other: _Row) -> None:
     known = {n.number for n in into.numbers}
     into.numbers.extend(n for n in other.numbers if n.number not in known)
@@ -766,16 +841,34 @@ def _fold(into: _Row, other: _Row) -> None:
 async def _bulk_insert(
     session: AsyncSession, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]
 ) -> None:
-    """executemany straight to the driver (no per-row SQLAlchemy processing): values must
-    already be what the driver takes (JSON as text; on SQLite, timestamps as text)."""
+    """Rows straight to the driver (no per-row SQLAlchemy processing): values must
+    already be what the driver takes (JSON as text; on SQLite, timestamps as text).
+
+    PostgreSQL: asyncpg's executemany. SQLite: the whole batch as one JSON array read by
+    `json_each` in a single `INSERT … SELECT` — one statement step instead of one per row,
+    so the database thread does not wait for the GIL (held by the parser) between rows.
+    """
     if not rows:
         return
     conn = await session.connection()
+    names = ", ".join(columns)
     if conn.dialect.name == "sqlite":
-        marks = ", ".join("?" * len(columns))
-    else:
-        marks = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
-    await conn.exec_driver_sql(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
+        values = ", ".join(f"json_extract(value, '$[{i}]')" for i in range(len(columns)))
+        await conn.exec_driver_sql(
+            f"INSERT INTO {table} ({names}) SELECT {values} FROM json_each(?)",
+            (json.dumps(rows, ensure_ascii=False),),
+        )
+        return
+    marks = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
+    await conn.exec_driver_sql(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows)
+
+
+def _json(value: list[str] | dict[str, Any], empty: str, sqlite: bool) -> Any:
+    """A JSON column's value for _bulk_insert: on SQLite the object itself (the batch's
+    one JSON document carries it and `json_extract` stores its JSON text), else text."""
+    if sqlite:
+        return value
+    return json.dumps(value, ensure_ascii=False) if value else empty
 
 
 def _stamp(value: datetime, dialect: str) -> Any:

@@ -16,7 +16,6 @@ import phonenumbers
 from crm.errors import InvalidInput
 from trubka.phones import MAX_NUMBER_LENGTH, PhoneNumber, digits_of, parse
 
-_PLAIN = re.compile(r"^\+?[\d\s()\-.]+$")
 _PUNCTUATION = str.maketrans("", "", " \t()-.+")
 
 
@@ -28,18 +27,31 @@ def fast_parse(raw: str, region: str) -> PhoneNumber:
     parse); anything else, or a number that path finds invalid, takes the full parse.
     """
     text = raw.strip()
-    if region == "RU" and _PLAIN.match(text) and "+" not in text[1:]:
-        digits = text.translate(_PUNCTUATION)
-        national = None
-        if len(digits) == 11 and (
-            digits[0] == "7" or (digits[0] == "8" and not text.startswith("+"))
-        ):
-            national = digits[1:]
-        elif len(digits) == 10 and not text.startswith("+") and digits[0] != "0":
-            national = digits
-        if national is not None and not national.startswith(("7", "33")) and _ru_valid(national):
-            return PhoneNumber(raw=text, e164="+7" + national)
+    e164 = _fast_e164(text) if region == "RU" else None
+    if e164 is not None:
+        return PhoneNumber(raw=text, e164=e164)
     return parse(text, region)
+
+
+def _fast_e164(text: str) -> str | None:
+    """E.164 of a stripped RU number written with ASCII digits, blanks, `()-.` and a
+    leading `+`, when phonenumbers' RU patterns find it valid; None means "ask the full
+    parse" (which then decides alone, so None never makes a number invalid)."""
+    if not text.isascii() or "+" in text[1:]:
+        return None
+    digits = text.translate(_PUNCTUATION)
+    if not digits.isdigit():
+        return None
+    size = len(digits)
+    if size == 11 and (digits[0] == "7" or (digits[0] == "8" and text[0] != "+")):
+        national = digits[1:]
+    elif size == 10 and text[0] != "+" and digits[0] != "0":
+        national = digits
+    else:
+        return None
+    if national.startswith(("7", "33")) or not _ru_valid(national):
+        return None
+    return "+7" + national
 
 
 def _ru_patterns() -> re.Pattern[str]:
@@ -108,14 +120,18 @@ def prepare(
         raise InvalidInput(
             f"a phone number is longer than {MAX_NUMBER_LENGTH} characters", field=field
         )
-    parsed = fast_parse(text, region)
+    label = (label.strip()[:32] or None) if label else None
+    e164 = _fast_e164(text) if region == "RU" else None
+    if e164 is not None:
+        return NumberInput(text, e164, True, e164[:0:-1], label)
+    parsed = parse(text, region)
     number = parsed.e164 or text
     return NumberInput(
         raw=text,
         number=number,
         valid=parsed.valid,
         digits_rev=number[:0:-1] if parsed.e164 else digits_of(number)[::-1],
-        label=(label.strip()[:32] or None) if label else None,
+        label=label,
     )
 
 

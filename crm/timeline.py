@@ -12,9 +12,10 @@ import base64
 import binascii
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy import ColumnElement, and_, bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -57,8 +58,8 @@ class Cursor:
 
 
 def _older(
-    at: InstrumentedAttribute[datetime],
-    ident: InstrumentedAttribute[int],
+    at: ColumnElement[datetime] | InstrumentedAttribute[datetime],
+    ident: ColumnElement[int] | InstrumentedAttribute[int],
     rank: int,
     cursor: Cursor | None,
 ) -> ColumnElement[bool] | None:
@@ -123,6 +124,75 @@ def call_json(row: Any, agents: dict[str, AgentRef]) -> dict[str, Any]:
     return data
 
 
+# Core selects (plain rows, read by attribute like ORM objects): no identity map or
+# instance state to build for rows that only become JSON.
+NOTE_COLUMNS = tuple(Note.__table__.c)
+TASK_COLUMNS = tuple(Task.__table__.c)
+EVENT_COLUMNS = tuple(DealEvent.__table__.c)
+
+
+@dataclass(slots=True)
+class Sources:
+    """Each source's newest rows (up to limit + 1) for one subject, before a cursor."""
+
+    calls: list[Any]
+    notes: list[Any]
+    tasks: list[Any]
+    events: list[Any]
+
+
+async def fetch(
+    session: AsyncSession, subject: str, subject_id: int, cursor: Cursor | None, limit: int
+) -> Sources:
+    """limit + 1 rows from each source: if any has more, the merged list is longer than
+    a page. Calls and notes come newest first by (time, id), the order the card's "last
+    calls" and "notes" use too (`crm.cards` takes its lists from here)."""
+    of_contact = subject == "contact"
+    conn = await session.connection()
+    found = []
+    for rank in range(len(KINDS)):
+        statement = (
+            _first_page(rank, of_contact)
+            if cursor is None
+            else _page_select(rank, of_contact, cursor)
+        )
+        result = await conn.execute(statement, {"subject_id": subject_id, "limit": limit + 1})
+        found.append(list(result.all()))
+    return Sources(*found)
+
+
+_SOURCES: tuple[tuple[tuple[Any, ...], Any, str], ...] = (
+    (CALL_COLUMNS, CallRow.__table__, "started_at"),
+    (NOTE_COLUMNS, Note.__table__, "created_at"),
+    (TASK_COLUMNS, Task.__table__, "created_at"),
+    (EVENT_COLUMNS, DealEvent.__table__, "at"),
+)
+
+
+def _page_select(rank: int, of_contact: bool, cursor: Cursor | None) -> Any:
+    """A Core select of one source for a subject (bound: subject_id, limit)."""
+    columns, table, at_name = _SOURCES[rank]
+    at = table.c[at_name]
+    owner = table.c.contact_id if of_contact else table.c.company_id
+    clauses = [owner == bindparam("subject_id")]
+    older = _older(at, table.c.id, rank, cursor)
+    if older is not None:
+        clauses.append(older)
+    return (
+        select(*columns)
+        .where(*clauses)
+        .order_by(at.desc(), table.c.id.desc())
+        .limit(bindparam("limit"))
+    )
+
+
+@cache
+def _first_page(rank: int, of_contact: bool) -> Any:
+    """The first page's selects, built once (statement construction is a good part of a
+    small read's cost)."""
+    return _page_select(rank, of_contact, None)
+
+
 class TimelineService:
     def __init__(self, db: Database, directory: UserDirectory) -> None:
         self.db = db
@@ -159,57 +229,18 @@ class TimelineService:
         if not 1 <= limit <= MAX_LIMIT:
             raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}", field="limit")
         cursor = Cursor.decode(before) if before else None
-        # limit + 1 from each source: if any has more, the merged list is longer than a page
-        of_contact = subject == "contact"
+        sources = await fetch(session, subject, subject_id, cursor, limit)
+        return await self.render(session, sources, limit, agents)
 
-        def where(model: Any, at: Any, rank: int) -> list[Any]:
-            owner = model.contact_id if of_contact else model.company_id
-            clauses = [owner == subject_id]
-            older = _older(at, model.id, rank, cursor)
-            if older is not None:
-                clauses.append(older)
-            return clauses
-
-        calls = list(
-            (
-                await session.execute(
-                    call_select()
-                    .where(*where(CallRow, CallRow.started_at, 0))
-                    .order_by(CallRow.started_at.desc(), CallRow.id.desc())
-                    .limit(limit + 1)
-                )
-            ).all()
-        )
-        notes = list(
-            (
-                await session.scalars(
-                    select(Note)
-                    .where(*where(Note, Note.created_at, 1))
-                    .order_by(Note.created_at.desc(), Note.id.desc())
-                    .limit(limit + 1)
-                )
-            ).all()
-        )
-        tasks = list(
-            (
-                await session.scalars(
-                    select(Task)
-                    .where(*where(Task, Task.created_at, 2))
-                    .order_by(Task.created_at.desc(), Task.id.desc())
-                    .limit(limit + 1)
-                )
-            ).all()
-        )
-        events = list(
-            (
-                await session.scalars(
-                    select(DealEvent)
-                    .where(*where(DealEvent, DealEvent.at, 3))
-                    .order_by(DealEvent.at.desc(), DealEvent.id.desc())
-                    .limit(limit + 1)
-                )
-            ).all()
-        )
+    async def render(
+        self,
+        session: AsyncSession,
+        sources: Sources,
+        limit: int,
+        agents: dict[str, AgentRef] | None = None,
+    ) -> dict[str, Any]:
+        """The page of `limit` items from what `fetch` read (with `limit` or more)."""
+        calls, notes, tasks, events = sources.calls, sources.notes, sources.tasks, sources.events
         merged: list[tuple[datetime, int, int, Any]] = (
             [(c.started_at, 0, c.id, c) for c in calls]
             + [(n.created_at, 1, n.id, n) for n in notes]

@@ -27,11 +27,11 @@ def words(text: str | None) -> list[str]:
 
 def search_text(parts: Iterable[str | None]) -> str:
     """The space-joined distinct words of `parts`, in order (what the index holds)."""
-    seen: dict[str, None] = {}
-    for part in parts:
-        for word in words(part):
-            seen.setdefault(word[:64], None)
-    return " ".join(seen)
+    # one fold and one regex pass over the joined parts (a space never joins two words)
+    found = _WORD.findall(fold(" ".join(part for part in parts if part)))
+    if found and len(max(found, key=len)) > 64:
+        found = [word[:64] for word in found]
+    return " ".join(dict.fromkeys(found))
 
 
 def query_words(query: str) -> list[str]:

@@ -69,3 +69,43 @@ async def test_card_paths_agree_and_call_json_matches_the_record(db: Database) -
         expected = orm_row.to_json() | {"company_id": orm_row.company_id}
         got = call_json(plain, agents)
         assert {k: v for k, v in got.items() if k not in ("agent", "recording")} == expected
+
+
+async def test_card_lists_are_the_same_with_any_timeline_size(db: Database) -> None:
+    """The card takes its last calls and notes from the timeline's reads when it has one:
+    whatever the timeline's size, they are the lists of a card without a timeline."""
+    crm = CrmServices.create(db)
+    company = await CompanyService(db).create(
+        CompanyCreate(name="ООО Лента", phones=["+74955551111"]), SYSTEM
+    )
+    contact = await ContactService(db).create(
+        ContactCreate(name="Лентин", phones=["+79165551111"], company_id=company["id"]), SYSTEM
+    )
+    records = [call("+79165551111", ago=600 * i) for i in range(1, 13)]
+    await store_calls(db, *records)
+    await link_records(db, records)
+    for i in range(7):
+        await NoteService(db).create(NoteCreate(contact_id=contact["id"], body=f"n{i}"), SYSTEM)
+        await NoteService(db).create(NoteCreate(company_id=company["id"], body=f"c{i}"), SYSTEM)
+    await TaskService(db).create(TaskCreate(contact_id=contact["id"], title="Позвонить"), SYSTEM)
+
+    plain = await crm.cards.for_contact(contact["id"])
+    assert "timeline" not in plain
+    assert len(plain["last_calls"]) == 10 and [n["body"] for n in plain["notes"]] == [
+        "n6",
+        "n5",
+        "n4",
+        "n3",
+        "n2",
+    ]
+    for size in (1, 3, 9, 10, 50):
+        card = await crm.cards.for_contact(contact["id"], timeline=size)
+        page = await crm.timeline.contact(contact["id"], limit=size)
+        assert card.pop("timeline") == page, size
+        assert card == plain, size
+    by_company = await crm.cards.for_number("+74955551111")
+    assert [n["body"] for n in by_company["notes"]] == ["c6", "c5", "c4", "c3", "c2"]
+    for size in (2, 50):
+        card = await crm.cards.for_number("+74955551111", timeline=size)
+        assert card.pop("timeline") == await crm.timeline.company(company["id"], limit=size)
+        assert card == by_company, size

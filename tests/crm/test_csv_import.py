@@ -157,3 +157,27 @@ async def test_import_links_past_calls_and_export_round_trips(db: Database, tmp_
     finally:
         await other.dispose()
     assert first.read_bytes() == second.read_bytes()
+
+
+async def test_stored_values_survive_the_bulk_path_exactly(db: Database, tmp_path: Path) -> None:
+    """Quotes, backslashes, control-like text, emoji and big numbers in custom fields and
+    e-mails come back from the database as they were in the file."""
+    tricky = 'он сказал "да" \\ C:\\path\\n {"x": 1} [1, 2] 😀 \u2028 null true 007'
+    quoted = tricky.replace('"', '""')
+    csv_text = (
+        "name,phone,email,custom.note,custom.inn,Теги\n"
+        '"Ёлкин Ёжик","8 916 123-45-67; +7 495 765-43-21","a@b.ru b@c.ru",'
+        f'"{quoted}",'
+        '12345678901234567890,"x, y"\n'
+        "Plain,89161230000,,,,\n"
+    )
+    path = write(tmp_path / "tricky.csv", csv_text)
+    report = await ContactImporter(db).run(path)
+    assert (report.created, report.rejected) == (2, [])
+    async with db.session() as session:
+        contacts = {c.name: c for c in (await session.scalars(select(Contact))).all()}
+    first = contacts["Ёлкин Ёжик"]
+    assert first.emails == ["a@b.ru", "b@c.ru"]
+    assert first.custom == {"note": tricky, "inn": "12345678901234567890"}
+    assert first.search_text == "елкин ежик x y a b ru c"
+    assert (contacts["Plain"].emails, contacts["Plain"].custom) == ([], {})

@@ -60,3 +60,24 @@ def test_suffix_range_bounds() -> None:
     assert suffix_range("19") == ("91", "92")
     assert suffix_range("99") == ("99", None)
     assert suffix_range("90") == ("09", "1")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "9\uff11\uff16\uff11\uff12\uff13\uff14\uff15\uff16\uff17",  # fullwidth digits
+        "8 916\u00a0123 45 67",  # a no-break space
+        "8\u0669161234567",  # an Arabic-Indic digit
+        "8 916 123\n45 67",
+        "+7 916 123 45 6+7",
+        "(916) 123-45-67",
+        "+8 916 123 45 67",
+        "0916123456",
+        "()",
+    ],
+)
+def test_fast_path_leaves_unusual_input_to_the_full_parse(text: str) -> None:
+    assert fast_parse(text, "RU") == parse(text, "RU")
+    prepared = prepare(text, "RU")
+    full = parse(text.strip(), "RU")
+    assert (prepared.number, prepared.valid) == (full.e164 or text.strip(), full.valid)
