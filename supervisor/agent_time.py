@@ -114,8 +114,10 @@ class AgentTimeRecorder:
         batch_size: int = 500,
         retry_delay: float = 1.0,
         clock: Callable[[], float] | None = None,
+        linger: float = 1.0,
     ) -> None:
         self.db = db
+        self.linger = linger  # seconds state changes gather before one write
         self.subscription = subscription
         self.config = config
         self.batch_size = batch_size
@@ -165,6 +167,8 @@ class AgentTimeRecorder:
             self.idle.set()
             first = await self.subscription.get()
             self.idle.clear()
+            if self.linger > 0 and self.subscription.queue.qsize() < self.batch_size - 1:
+                await asyncio.sleep(self.linger)  # one transaction for a burst of changes
             closed = self.apply(self.subscription.get_batch(first, self.batch_size))
             if closed:
                 await self._store(closed)
