@@ -323,6 +323,16 @@ async def main(args: argparse.Namespace) -> None:
     )
     print(f"  1 agent connected:      {figures(one)}")
     print(f"  {args.agents} agents connected: {figures(everyone)}")
+    if everyone:
+        # Where the tail sits in time: a backlog at the start, or stalls all along?
+        windows: dict[int, list[float]] = {}
+        for k, (t, p) in clients.received.items():
+            if p == "all" and k in writes:
+                windows.setdefault(int((t - all_start) // 5), []).append(t - writes[k])
+        print(
+            "  max per 5 s of the measured phase: "
+            + ", ".join(f"{max(v) * 1000:.0f} ms" for _, v in sorted(windows.items()))
+        )
     print(
         f"  of which AMI read in the server → agent's socket ({args.agents} agents; "
         f"`ringing_since` has ms resolution): {figures(server_all)}"
