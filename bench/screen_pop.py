@@ -31,6 +31,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -154,6 +155,9 @@ async def prepare_database(url: str, agents: int) -> list[tuple[int, str]]:
 class Clients:
     url: str
     received: dict[str, tuple[float, str]] = field(default_factory=dict)  # key -> (t, phase)
+    # key -> seconds from the server reading the ring off the AMI socket (`ringing_since`)
+    # to this process receiving the pop: the server's own part of the latency
+    server_part: dict[str, float] = field(default_factory=dict)
     phase: str = "warmup"
     sockets: list[Any] = field(default_factory=list)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -180,7 +184,10 @@ class Clients:
                 if message.get("type") != "screen_pop" or message.get("update"):
                     continue
                 key = f"{message['linkedid']}|{message['agent_interface']}"
-                self.received.setdefault(key, (now, self.phase))
+                if key not in self.received:
+                    self.received[key] = (now, self.phase)
+                    read_at = datetime.fromisoformat(message["ringing_since"]).timestamp()
+                    self.server_part[key] = now - read_at
 
     async def close(self) -> None:
         for ws in self.sockets:
@@ -189,6 +196,13 @@ class Clients:
         for task in self.tasks:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
+
+
+def cpu_seconds(pid: int) -> float:
+    import psutil
+
+    times = psutil.Process(pid).cpu_times()
+    return float(times.user + times.system)
 
 
 def rss(pid: int) -> int:
@@ -277,8 +291,10 @@ async def main(args: argparse.Namespace) -> None:
             await asyncio.sleep(2.0)
             memory_all = rss(server.pid)
             clients.phase = "all"
+            cpu_start, all_start = cpu_seconds(server.pid), time.time()
             await asyncio.sleep(args.phase)
             clients.phase = "done"
+            cpu_all, all_end = cpu_seconds(server.pid) - cpu_start, time.time()
             pbx.stdin.write(b"stop\n")
             await pbx.stdin.drain()
             writes: dict[str, float] = json.loads(await pbx.stdout.readline())
@@ -300,13 +316,33 @@ async def main(args: argparse.Namespace) -> None:
         t - writes[k] for k, (t, p) in clients.received.items() if p == "all" and k in writes
     ]
     offered_all = [k for k in writes if not k.endswith(solo)]
+    server_all = [clients.server_part[k] for k, (_t, p) in clients.received.items() if p == "all"]
     print(
         f"screen pop, PBX write → agent's socket ({args.agents} agents, {args.rate:g} calls/s "
         f"offered, {args.phase:g} s per phase)"
     )
     print(f"  1 agent connected:      {figures(one)}")
     print(f"  {args.agents} agents connected: {figures(everyone)}")
+    if everyone:
+        # Where the tail sits in time: a backlog at the start, or stalls all along?
+        windows: dict[int, list[float]] = {}
+        for k, (t, p) in clients.received.items():
+            if p == "all" and k in writes:
+                windows.setdefault(int((t - all_start) // 5), []).append(t - writes[k])
+        print(
+            "  max per 5 s of the measured phase: "
+            + ", ".join(f"{max(v) * 1000:.0f} ms" for _, v in sorted(windows.items()))
+        )
+    print(
+        f"  of which AMI read in the server → agent's socket ({args.agents} agents; "
+        f"`ringing_since` has ms resolution): {figures(server_all)}"
+    )
     print(f"  rings written by the PBX in the run: {len(writes)} ({len(offered_all)} to `bench`)")
+    rings_all = sum(1 for t in writes.values() if all_start <= t < all_end)
+    print(
+        f"  server CPU with {args.agents} agents: {cpu_all / (all_end - all_start) * 100:.0f}% "
+        f"of a core, {cpu_all / max(1, rings_all) * 1000:.2f} ms per ring ({rings_all} rings)"
+    )
     per_agent = (memory_all - memory_one) / max(1, args.agents - 1)
     print(
         f"  server memory: {memory_idle / 2**20:.1f} MiB idle, {memory_one / 2**20:.1f} MiB with "

@@ -69,12 +69,17 @@ class Ingest:
         self.idle.set()
         self._progress = asyncio.Event()
 
-    async def consume(self, subscription: Subscription[DomainEvent], batch: int = 200) -> None:
-        """Apply bus events forever, in batches (one transaction each)."""
+    async def consume(
+        self, subscription: Subscription[DomainEvent], batch: int = 200, linger: float = 0.2
+    ) -> None:
+        """Apply bus events forever, in batches (one transaction each); a batch waits
+        `linger` seconds for the events coming meanwhile."""
         while True:
             self.idle.set()
             first = await subscription.get()
             self.idle.clear()
+            if linger > 0 and subscription.queue.qsize() < batch - 1:
+                await asyncio.sleep(linger)
             events = subscription.get_batch(first, batch)
             delay = 1.0
             while True:

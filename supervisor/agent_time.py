@@ -18,8 +18,9 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import cast
 
-from sqlalchemy import Date, Float, Index, Integer, SmallInteger, String
+from sqlalchemy import Date, Float, Index, Integer, SmallInteger, String, Table
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
@@ -114,8 +115,10 @@ class AgentTimeRecorder:
         batch_size: int = 500,
         retry_delay: float = 1.0,
         clock: Callable[[], float] | None = None,
+        linger: float = 1.0,
     ) -> None:
         self.db = db
+        self.linger = linger  # seconds state changes gather before one write
         self.subscription = subscription
         self.config = config
         self.batch_size = batch_size
@@ -165,6 +168,8 @@ class AgentTimeRecorder:
             self.idle.set()
             first = await self.subscription.get()
             self.idle.clear()
+            if self.linger > 0 and self.subscription.queue.qsize() < self.batch_size - 1:
+                await asyncio.sleep(self.linger)  # one transaction for a burst of changes
             closed = self.apply(self.subscription.get_batch(first, self.batch_size))
             if closed:
                 await self._store(closed)
@@ -208,20 +213,23 @@ class AgentTimeRecorder:
             {"day": d, "agent": a, "state": s, "reason": r, "seconds": sec}
             for (d, a, s, r), sec in sorted(by_day.items())
         ]
+        # One statement per table, run as an executemany: compiled once and cached, where
+        # a multi-row VALUES of a different length each time was compiled on every write.
+        hour_table = cast(Table, AgentStateHour.__table__)
+        day_table = cast(Table, AgentStateDay.__table__)
+        hour_rows = insert(hour_table)
+        hour_rows = hour_rows.on_conflict_do_update(
+            index_elements=["day", "hour", "agent", "state", "reason"],
+            set_={"seconds": hour_table.c.seconds + hour_rows.excluded.seconds},
+        )
+        day_rows = insert(day_table)
+        day_rows = day_rows.on_conflict_do_update(
+            index_elements=["day", "agent", "state", "reason"],
+            set_={"seconds": day_table.c.seconds + day_rows.excluded.seconds},
+        )
         async with self.db.transaction() as session:
-            for i in range(0, len(hours), 500):
-                hour_rows = insert(AgentStateHour).values(hours[i : i + 500])
-                await session.execute(
-                    hour_rows.on_conflict_do_update(
-                        index_elements=["day", "hour", "agent", "state", "reason"],
-                        set_={"seconds": AgentStateHour.seconds + hour_rows.excluded.seconds},
-                    )
-                )
-            for i in range(0, len(days), 500):
-                day_rows = insert(AgentStateDay).values(days[i : i + 500])
-                await session.execute(
-                    day_rows.on_conflict_do_update(
-                        index_elements=["day", "agent", "state", "reason"],
-                        set_={"seconds": AgentStateDay.seconds + day_rows.excluded.seconds},
-                    )
-                )
+            connection = await session.connection()
+            if hours:
+                await connection.execute(hour_rows, hours)
+            if days:
+                await connection.execute(day_rows, days)

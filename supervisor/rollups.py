@@ -309,11 +309,18 @@ class RollupStore:
     """Maintains `report_hours`. One per process; its refreshes are serialized."""
 
     def __init__(
-        self, db: Database, config: ReportConfig, *, batch: int = 20_000, retry_delay: float = 1.0
+        self,
+        db: Database,
+        config: ReportConfig,
+        *,
+        batch: int = 20_000,
+        retry_delay: float = 1.0,
+        min_interval: float = 2.0,
     ) -> None:
         self.db = db
         self.config = config
         self.batch = batch
+        self.min_interval = min_interval  # seconds between background catch-ups
         self.retry_delay = retry_delay
         self._pending = asyncio.Event()
         self._pending.set()  # the first run catches up with whatever was stored meanwhile
@@ -335,8 +342,16 @@ class RollupStore:
 
     async def run(self) -> None:
         """Roll up stored calls whenever notified (a tracked background task)."""
+        loop = asyncio.get_running_loop()
+        last = float("-inf")
         while True:
             await self._pending.wait()
+            # Recomputing an hour costs the same for one new call as for a hundred: at
+            # most one catch-up per `min_interval` while calls keep ending.
+            wait = last + self.min_interval - loop.time()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            last = loop.time()
             self._pending.clear()
             try:
                 await self.catch_up()

@@ -61,6 +61,7 @@ class CardSource(Protocol):
 RoutingReason = Callable[[str], str | None]  # linkedid -> the routing decision's reason
 PhoneDisplay = Callable[[str], str]  # E.164 -> as people of the region write it
 RECENT_CALLS = 20_000  # calls whose participants are remembered (wrap-ups after the call)
+DISPLAY_CACHE = 4096  # caller numbers whose display spelling is kept (a ring-all pops many)
 
 
 def same_agent(a: str, b: str) -> bool:
@@ -108,6 +109,7 @@ class Notifier:
         self.card_timeout = card_timeout
         self.clock = clock
         self.phone_display = phone_display
+        self._displays: dict[str, str] = {}  # E.164 -> display (formatting costs ~0.1 ms)
         self._recent: OrderedDict[str, set[int]] = OrderedDict()  # linkedid -> user ids
         self._cards: dict[str, Card | None] = {}  # linkedid -> card, once loaded
         self._card_numbers: dict[str, str | None] = {}
@@ -314,7 +316,12 @@ class Notifier:
     def _display(self, number: str | None) -> str | None:
         if not number or self.phone_display is None or not number.startswith("+"):
             return number
-        return self.phone_display(number)
+        shown = self._displays.get(number)
+        if shown is None:
+            if len(self._displays) >= DISPLAY_CACHE:
+                self._displays.clear()
+            shown = self._displays[number] = self.phone_display(number)
+        return shown
 
     def _remember(self, linkedid: str, users: set[int]) -> None:
         known = self._recent.get(linkedid)
