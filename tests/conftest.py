@@ -7,9 +7,11 @@ databases (`.ci/run` starts one); otherwise the PostgreSQL variants are skipped.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
 import shutil
 import uuid
+import warnings
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -33,6 +35,27 @@ def trace_path(name: str) -> Path:
     if not path.exists():
         pytest.skip(f"real AMI trace {name} not found at {TRACES}")
     return path
+
+
+@pytest.fixture(autouse=True)
+def _close_the_idle_loop(request: pytest.FixtureRequest) -> None:
+    """Before a plain (not async) test: close the loop pytest-asyncio leaves behind.
+
+    After each async test, pytest-asyncio 0.24 puts a fresh loop on the policy and never
+    closes it. A plain test that calls `asyncio.run()` (the CLI tests) replaces it; the
+    dropped loop's "unclosed event loop" ResourceWarning — an error in this suite — then
+    fires in whatever test runs when the collector gets to it."""
+    if inspect.iscoroutinefunction(request.function) or "event_loop" in request.fixturenames:
+        return
+    policy = asyncio.get_event_loop_policy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        try:
+            loop = policy.get_event_loop()
+        except RuntimeError:
+            return
+    if not loop.is_running() and not loop.is_closed():
+        loop.close()
 
 
 @pytest.fixture(scope="session")
