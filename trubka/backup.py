@@ -258,7 +258,7 @@ def restore(
     database_url: str, recordings_dir: Path, folder: Path, *, force: bool = False
 ) -> Summary:
     """Replace the database with the backup's and add its recordings (see the module)."""
-    folder = Path(folder)
+    folder = Path(folder).resolve()  # `trubka restore .` names its safety copy too
     manifest = read_manifest(folder)
     path = sqlite_path(database_url)
     dialect = "sqlite" if path is not None else _dialect(database_url)

@@ -176,3 +176,17 @@ def test_restore_into_an_empty_installation(tmp_path: Path) -> None:
     assert count(target["TRUBKA_DATABASE_URL"], "contacts") == 40
     assert (tmp_path / "b" / "recordings" / RECORDING).exists()
     assert not list(tmp_path.glob("backup.before-restore-*"))
+
+
+def test_restore_from_the_current_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    site = {
+        "TRUBKA_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'trubka.db'}",
+        "TRUBKA_RECORDINGS_DIR": str(tmp_path / "recordings"),
+    }
+    populate(site)
+    assert trubka(site, "backup", str(tmp_path / "nightly")).exit_code == 0
+    monkeypatch.chdir(tmp_path / "nightly")
+    restored = trubka(site, "restore", ".", "--force")
+    assert restored.exit_code == 0, restored.output
+    [safety] = tmp_path.glob("nightly.before-restore-*")
+    assert (safety / "manifest.json").exists()
