@@ -171,3 +171,23 @@ export function tick(feed) {
     element.textContent = since ? duration(feed.since(since)) : "";
   }
 }
+
+// The element of `root` that shows the field `name` (`data-f="name"`).
+export function field(root, name) {
+  return root.querySelector(`[data-f="${name}"]`);
+}
+
+// Put `text` in the field (as text, never markup), touching the page only on a change.
+export function set(root, name, text) {
+  const element = field(root, name);
+  if (element && element.textContent !== text) element.textContent = text;
+  return element;
+}
+
+// The connection state in the status line (`S[state]`: the page's words for it).
+export function statusShower(element, S) {
+  return (state) => {
+    element.dataset.state = state;
+    element.textContent = S[state] || state;
+  };
+}

@@ -5,9 +5,12 @@
 import {
   LiveFeed,
   duration,
+  field,
   jsonBlock,
   levelClass,
   numberFormat,
+  set,
+  statusShower,
   phoneFormat,
   strings,
   template,
@@ -23,6 +26,7 @@ const national = phoneFormat(config.region);
 const queuesBox = document.getElementById("queues");
 const agentsBody = document.querySelector("#agents tbody");
 const status = document.getElementById("live-status");
+const showStatus = statusShower(status, S);
 const result = document.getElementById("action-result");
 const queueTemplate = document.getElementById("queue-template");
 const agentTemplate = document.getElementById("agent-template");
@@ -31,16 +35,6 @@ const allQueuesLabel = document.querySelector("#pause-queue option")?.textConten
 
 let current = null; // the last view
 const feed = new LiveFeed({ onUpdate: render, onStatus: showStatus });
-
-function field(root, name) {
-  return root.querySelector(`[data-f="${name}"]`);
-}
-
-function set(root, name, text) {
-  const element = field(root, name);
-  if (element && element.textContent !== text) element.textContent = text;
-  return element;
-}
 
 function pct(value) {
   return value === null || value === undefined ? "—" : `${percent1(value)}%`;
@@ -230,11 +224,6 @@ function render(view, changes) {
     document.querySelector(`[data-total="${key}"]`).textContent = integer(totals[key]);
   }
   setSince(document.querySelector('[data-total="longest_wait"]'), totals.longest_wait_since);
-}
-
-function showStatus(state) {
-  status.dataset.state = state;
-  status.textContent = S[state] || state;
 }
 
 // the clocks, and the longest waits turning amber and red as they grow

@@ -4,9 +4,12 @@
 import {
   LiveFeed,
   duration,
+  field,
   jsonBlock,
   levelClass,
   numberFormat,
+  set,
+  statusShower,
   strings,
   template,
   waitClass,
@@ -20,17 +23,8 @@ const integer = numberFormat(config.lang, 0);
 const box = document.getElementById("wb-queues");
 const boardTemplate = document.getElementById("wb-template");
 const status = document.getElementById("live-status");
+const showStatus = statusShower(status, S);
 const feed = new LiveFeed({ onUpdate: render, onStatus: showStatus });
-
-function field(root, name) {
-  return root.querySelector(`[data-f="${name}"]`);
-}
-
-function set(root, name, text) {
-  const element = field(root, name);
-  if (element && element.textContent !== text) element.textContent = text;
-  return element;
-}
 
 function pct(value) {
   return value === null || value === undefined ? "—" : `${integer(value)}%`;
@@ -120,11 +114,6 @@ function render(view, changes) {
   if (oldest) total.dataset.since = oldest;
   else delete total.dataset.since;
   total.textContent = oldest ? duration(feed.since(oldest)) : "—";
-}
-
-function showStatus(state) {
-  status.dataset.state = state;
-  status.textContent = S[state] || state;
 }
 
 setInterval(() => {
