@@ -24,6 +24,7 @@ serve: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 	$(BIN)/mypy
 
 typecheck: install
@@ -36,6 +37,7 @@ format: install
 test: install
 	$(BIN)/python -m pytest -q
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/mypy
 
 test-fast: install

@@ -39,9 +39,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from kernel.agents import AgentState
 from telephony import domain as d
 from telephony.reducer import CallState
-from telephony.state import Agent, AgentState, Call, Channel, Membership, Queue, QueueCaller
+from telephony.state import Agent, Call, Channel, Membership, Queue, QueueCaller
 
 PASSWORD = "bench-password"
 

@@ -50,6 +50,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from crm.database import Database, upgrade  # noqa: E402
+from kernel.bus import EventBus  # noqa: E402
+from kernel.task_set import TaskSet  # noqa: E402
 from recordings.audio import find_tools, transcode  # noqa: E402
 from recordings.config import RecordingConfig  # noqa: E402
 from recordings.ingest import KINDS  # noqa: E402
@@ -60,8 +62,6 @@ from telephony.domain import CallEnded, DomainEvent, RecordingStarted  # noqa: E
 from telephony.pipeline import EventPipeline  # noqa: E402
 from telephony.records import CallRecord, Direction, Disposition  # noqa: E402
 from telephony.replay import load_index  # noqa: E402
-from trubka.bus import EventBus  # noqa: E402
-from trubka.tasks import TaskSet  # noqa: E402
 
 TRACES = ROOT / "tests" / "traces"
 REAL_WAV = TRACES / "recordings" / "1795717766.1.wav"

@@ -2,7 +2,7 @@
 
 - Supervisors and admins: every call.
 - An agent: the calls they took part in — one of their interfaces (``PJSIP/101``,
-  ``Local/101@agents``, compared by :func:`crm.users.interface_key`) answered the call
+  ``Local/101@agents``, compared by :func:`kernel.agents.agent_key`) answered the call
   (``agent_interface``) or talked in it (``agents``: everyone the caller spoke to, e.g.
   before and after a transfer) — and every call linked to a contact, because every
   signed-in user reads every contact's card and timeline (``crm.access``), and the
@@ -25,7 +25,8 @@ from sqlalchemy import ColumnElement, String, cast, false, func, or_
 
 from crm.call_records import CallRow
 from crm.models import Role
-from crm.users import UserInfo, interface_key
+from crm.users import UserInfo
+from kernel.agents import agent_key
 
 
 class CallFacts(Protocol):
@@ -47,12 +48,12 @@ def is_manager(user: UserInfo) -> bool:
 
 def took_part(user: UserInfo, call: CallFacts) -> bool:
     """One of the user's interfaces answered or talked in the call."""
-    mine = {interface_key(i) for i in user.interfaces}
+    mine = {agent_key(i) for i in user.interfaces}
     if not mine:
         return False
     talked: Iterable[str] = call.agents or ()
     names = [call.agent_interface, *talked]
-    return any(name and interface_key(name) in mine for name in names)
+    return any(name and agent_key(name) in mine for name in names)
 
 
 def may_see(user: UserInfo, call: CallFacts) -> bool:
@@ -72,7 +73,7 @@ def visible_clause(user: UserInfo) -> ColumnElement[bool] | None:
     """A WHERE clause on `calls` with the same outcome as :func:`may_see` (None: all)."""
     if is_manager(user):
         return None
-    keys = sorted({interface_key(i) for i in user.interfaces})
+    keys = sorted({agent_key(i) for i in user.interfaces})
     clauses: list[ColumnElement[bool]] = [CallRow.contact_id.is_not(None)]
     if keys:
         answered = func.lower(CallRow.agent_interface)

@@ -16,9 +16,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from sqlalchemy.exc import SQLAlchemyError
 
 from crm.call_records import CallStore
+from kernel.bus import Subscription
 from telephony.domain import CallEnded, DomainEvent
 from telephony.records import CallRecord
-from trubka.bus import Subscription
 
 log = logging.getLogger(__name__)
 

@@ -44,6 +44,7 @@ from crm.timeline import (
     fetch,
 )
 from crm.users import UserDirectory
+from kernel.phones import format_national
 from routing.facts import AgentRef
 
 DEAL_COLUMNS = tuple(Deal.__table__.c)
@@ -264,3 +265,19 @@ class CardService:
                 )
             ).all()
         )
+
+
+def phone_display(card: dict[str, Any], region: str) -> dict[str, str]:
+    """National spellings of the numbers a card shows (its number, the contact's, calls')."""
+    numbers: set[str] = set()
+    if card.get("number"):
+        numbers.add(card["number"])
+    for holder in (card.get("contact"), card.get("company")):
+        for phone in (holder or {}).get("phones") or ():
+            if phone.get("number"):
+                numbers.add(phone["number"])
+    for call in card.get("last_calls") or ():
+        for field in ("caller_number", "called_number"):
+            if call.get(field):
+                numbers.add(call[field])
+    return {n: format_national(n, region) for n in numbers if n.startswith("+")}

@@ -14,13 +14,13 @@ from typing import Any
 import phonenumbers
 
 from crm.errors import InvalidInput
-from trubka.phones import MAX_NUMBER_LENGTH, PhoneNumber, digits_of, parse
+from kernel.phones import MAX_NUMBER_LENGTH, PhoneNumber, digits_of, parse
 
 _PUNCTUATION = str.maketrans("", "", " \t()-.+")
 
 
 def fast_parse(raw: str, region: str) -> PhoneNumber:
-    """`trubka.phones.parse`, with a quick exact path for the common Russian formats.
+    """`kernel.phones.parse`, with a quick exact path for the common Russian formats.
 
     `8 (916) 123-45-67`, `+7 916 1234567`, `79161234567` and `9161234567` are checked
     against phonenumbers' own RU patterns (a few µs instead of ~100 µs for the full

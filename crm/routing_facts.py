@@ -30,7 +30,8 @@ from typing import Any
 
 from crm.database import Database
 from crm.fastpath import FastReader, as_utc
-from crm.users import UserDirectory, interface_key
+from crm.users import UserDirectory
+from kernel.agents import agent_key
 from routing.facts import AgentRef, RoutingFacts
 
 _CANDIDATE_CALLS = 5  # answered calls looked at to find one whose agent is still a user
@@ -188,7 +189,7 @@ class RoutingFactsSource:
         for interface, answered_at, started_at in rows:
             if not interface:
                 continue
-            ref = agents.get(interface_key(interface))
+            ref = agents.get(agent_key(interface))
             if ref is not None:
                 return ref, as_utc(answered_at) or as_utc(started_at)
         return None, None

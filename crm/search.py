@@ -27,7 +27,7 @@ from crm.fastpath import FastReader
 from crm.models import Company, Contact, Phone
 from crm.numbers import suffix_range
 from crm.words import fts5_match, query_words, tsquery
-from trubka.phones import digits_of, parse
+from kernel.phones import digits_of, parse
 
 _PHONE_CHARS = re.compile(r"^[\d\s+()\-.]+$")
 MAX_QUERY_LENGTH = 200

@@ -89,7 +89,7 @@ def call_json(row: Any, agents: dict[str, AgentRef]) -> dict[str, Any]:
     """`CallRow.to_json()` (the call record of ARCHITECTURE.md) for an ORM row or a plain
     row of `call_select()`, plus `company_id`, the answering `agent` as a user and
     `recording` (null here: the recordings feature fills it)."""
-    from crm.users import interface_key
+    from kernel.agents import agent_key
 
     data: dict[str, Any] = {
         "id": row.id,
@@ -118,7 +118,7 @@ def call_json(row: Any, agents: dict[str, AgentRef]) -> dict[str, Any]:
     }
     data["company_id"] = row.company_id
     data["agent"] = (
-        agent_json(agents.get(interface_key(row.agent_interface))) if row.agent_interface else None
+        agent_json(agents.get(agent_key(row.agent_interface))) if row.agent_interface else None
     )
     data["recording"] = None  # filled by the recordings feature
     return data

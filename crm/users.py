@@ -2,7 +2,7 @@
 
 An agent's interfaces map AMI traffic to people: `calls.agent_interface` such as
 `Local/101@agents/n` and a user's `PJSIP/101` or `Local/101@agents` are compared by
-`interface_key` (lower-cased, without the Local channel's trailing `/n`).
+`kernel.agents.agent_key` (lower-cased, without the Local channel's trailing `/n`).
 `UserDirectory` keeps that mapping in memory (it is read for every routing decision).
 """
 
@@ -27,6 +27,7 @@ from crm.access import Actor
 from crm.database import Database
 from crm.errors import AlreadyExists, Conflict, InvalidInput, NotFound
 from crm.models import Role, User, UserInterface, UserQueue
+from kernel.agents import agent_key
 from routing.facts import AgentRef
 
 MIN_PASSWORD_LENGTH = 8
@@ -74,14 +75,6 @@ def _dummy_hash() -> str:
     if _DUMMY_HASH is None:
         _DUMMY_HASH = _hasher.hash("not a real password, compared to keep timing even")
     return _DUMMY_HASH
-
-
-def interface_key(interface: str) -> str:
-    """`Local/101@agents/n` → `local/101@agents`; `PJSIP/101` → `pjsip/101`."""
-    key = interface.strip().lower()
-    if key.endswith("/n"):
-        key = key[:-2]
-    return key
 
 
 def normalize_login(login: str) -> str:
@@ -202,7 +195,7 @@ class UserService:
         await session.execute(delete(UserInterface).where(UserInterface.user_id == user_id))
         seen: set[str] = set()
         for position, interface in enumerate(interfaces):
-            key = interface_key(interface)
+            key = agent_key(interface)
             if key in seen:
                 continue
             seen.add(key)
@@ -430,7 +423,7 @@ class UserDirectory:
                 ref = user.agent_ref
                 by_id[user.id] = ref
                 for interface in user.interfaces:
-                    by_key[interface_key(interface)] = ref
+                    by_key[agent_key(interface)] = ref
             self._by_key, self._by_id = by_key, by_id
             self._loaded_at = time.monotonic()
 
@@ -438,7 +431,7 @@ class UserDirectory:
         if not interface:
             return None
         await self._fresh()
-        return self._by_key.get(interface_key(interface))
+        return self._by_key.get(agent_key(interface))
 
     async def by_id(self, user_id: int | None) -> AgentRef | None:
         if user_id is None:

@@ -26,13 +26,13 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm.call_records import CallRow
+from kernel.bus import Subscription
 from recordings.config import RecordingConfig
 from recordings.errors import UnsafePath
 from recordings.jobs import JobStore, utc
 from recordings.models import JobStatus, RecordingJob
 from recordings.paths import SourcePolicy, is_audio_name
 from telephony.domain import CallEnded, DomainEvent, RecordingStarted, RecordingStopped
-from trubka.bus import Subscription
 
 log = logging.getLogger(__name__)
 

@@ -18,6 +18,8 @@ from datetime import UTC
 from typing import Any
 
 from crm.database import Database
+from kernel.bus import EventBus, Subscription
+from kernel.task_set import TaskSet
 from recordings.audio import FORMATS, MEDIA_TYPES, find_tools
 from recordings.config import RecordingConfig
 from recordings.errors import FfmpegUnavailable
@@ -29,8 +31,6 @@ from recordings.retention import PurgeReport, RetentionPolicy, purge, purge_dail
 from recordings.storage import LocalStorage, RecordingStorage, safe_name
 from recordings.worker import RecordingWorker
 from telephony.domain import DomainEvent
-from trubka.bus import EventBus, Subscription
-from trubka.tasks import TaskSet
 
 log = logging.getLogger(__name__)
 

@@ -34,6 +34,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from kernel.task_set import TaskSet
 from recordings.audio import (
     FORMATS,
     ConversionTimeout,
@@ -57,7 +58,6 @@ from recordings.jobs import JobStore, Outcome, new_owner, utc
 from recordings.models import JobStatus, RecordingJob
 from recordings.paths import FoundFile, SourcePolicy
 from recordings.storage import RecordingStorage, recording_key
-from trubka.tasks import TaskSet
 
 log = logging.getLogger(__name__)
 

@@ -25,10 +25,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from kernel.agents import AgentState
 from routing.decision import Caller, Decision, RoutedBy
 from routing.facts import AgentRef, RoutingFacts
 from routing.rules import Policy, is_dialable
-from telephony.state import AgentState
 
 # Agents who will be free soon: worth waiting for. Paused or logged-out ones are not.
 BUSY = frozenset({AgentState.ON_CALL, AgentState.RINGING, AgentState.WRAP_UP})

@@ -19,7 +19,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from crm.users import interface_key as crm_key
+from kernel.agents import agent_key
 from supervisor.audit import Actor, AuditAction, AuditEntry, AuditLog, Outcome
 from supervisor.errors import (
     ActionError,
@@ -157,7 +157,7 @@ class SupervisorActions:
             own = self._own_phone(actor, phone)
             target = self._agent(agent)
             entry.agent, entry.agent_name = target.key, target.name
-            if crm_key(own) == crm_key(target.key):
+            if agent_key(own) == agent_key(target.key):
                 raise ActionInvalid("that is your own phone", field="agent")
             call, channel = self._spied_channel(target)
             entry.linkedid, entry.channel, entry.queue = call.linkedid, channel, call.queue
@@ -202,7 +202,7 @@ class SupervisorActions:
         if phone is None or not phone.strip():
             return actor.interfaces[0]
         for own in actor.interfaces:
-            if crm_key(own) == crm_key(phone):
+            if agent_key(own) == agent_key(phone):
                 return own
         raise ActionInvalid(
             f"{phone.strip()} is not one of your phones ({', '.join(actor.interfaces)})",

@@ -27,9 +27,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm.database import Base, Database
+from kernel.bus import Subscription
 from supervisor.config import ReportConfig
 from telephony.domain import AgentStateChanged, DomainEvent
-from trubka.bus import Subscription
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ Both are served from memory, so building an update never waits on the database:
   numbers first seen while building (after a restart the calls come from the resync,
   not from events) are fetched right after, and the update follows.
 
-Interfaces are compared as the CRM does (`crm.users.interface_key`: lower-cased, without
+Interfaces are compared as the CRM does (`kernel.agents.agent_key`: lower-cased, without
 the Local channel's `/n`), while the live state keeps Asterisk's spelling.
 """
 
@@ -29,7 +29,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from crm.database import Database
 from crm.models import Company, Contact, Phone, User
 from crm.users import UserDirectory
-from crm.users import interface_key as crm_key
+from kernel.agents import agent_key
 from supervisor.live import Directory
 
 log = logging.getLogger(__name__)
@@ -66,10 +66,10 @@ class CrmLiveDirectory:
     # --- sync lookups (used while building) -------------------------------------------
     def person_for(self, interface: str) -> tuple[int, str, str] | None:
         """(user id, login, name) of the user who owns an agent interface."""
-        return self._people.get(crm_key(interface))
+        return self._people.get(agent_key(interface))
 
     def login_for(self, interface: str) -> str | None:
-        person = self._people.get(crm_key(interface))
+        person = self._people.get(agent_key(interface))
         return person[1] if person else None
 
     def contact_for(self, number: str) -> ContactJson | None:

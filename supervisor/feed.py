@@ -42,14 +42,15 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 
+from kernel.agents import interface_key
+from kernel.bus import Subscription
 from supervisor.config import ReportConfig
 from supervisor.directory import CrmLiveDirectory
 from supervisor.live import Directory, LiveBuilder
 from supervisor.reports import TodayFigures
 from telephony import domain as d
 from telephony.reducer import CallState
-from telephony.state import Agent, interface_key
-from trubka.bus import Subscription
+from telephony.state import Agent
 
 log = logging.getLogger(__name__)
 

@@ -22,12 +22,13 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from kernel.agents import AgentState
+from kernel.phones import normalize
 from supervisor.config import ReportConfig
 from supervisor.reports import TodayFigures
 from telephony.records import iso
 from telephony.reducer import CallState
-from telephony.state import Agent, AgentState, Call, Membership, Queue
-from trubka.phones import normalize
+from telephony.state import Agent, Call, Membership, Queue
 
 Contact = Mapping[str, Any]
 

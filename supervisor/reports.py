@@ -13,13 +13,13 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, func, select
 
 from crm.database import Database
+from kernel.agents import interface_key
 from supervisor.agent_time import AgentStateDay, AgentStateHour
 from supervisor.config import ReportConfig
 from supervisor.errors import ReportParameterError
 from supervisor.figures import Totals, agent_figures, queue_figures
 from supervisor.periods import ReportPeriod
 from supervisor.rollups import ReportDay, ReportHour
-from telephony.state import interface_key
 
 STATE_FIELDS = {
     "available": "available_seconds",

@@ -49,11 +49,11 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from crm.call_records import CallRow
 from crm.database import Base, Database, UTCDateTime
+from kernel.agents import interface_key
 from supervisor.config import ReportConfig
 from supervisor.figures import Totals
 from supervisor.periods import ReportPeriod, hour_range, local_bucket, local_midnight
 from telephony.records import CallRecord
-from telephony.state import interface_key
 
 log = logging.getLogger(__name__)
 

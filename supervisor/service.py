@@ -16,6 +16,8 @@ from typing import Any
 
 from crm.call_writer import CallWriter
 from crm.database import Database
+from kernel.bus import EventBus
+from kernel.task_set import TaskSet
 from supervisor.actions import SupervisorActions
 from supervisor.agent_time import AgentTimeRecorder
 from supervisor.audit import AuditLog
@@ -29,8 +31,6 @@ from supervisor.rollups import RollupStore
 from telephony.actions import AmiActions
 from telephony.domain import AgentStateChanged, DomainEvent
 from telephony.reducer import CallState
-from trubka.bus import EventBus
-from trubka.tasks import TaskSet
 
 log = logging.getLogger(__name__)
 

@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
+from kernel.agents import interface_key
 from telephony.codec import EncodeError, Frame
-from telephony.state import interface_key, interface_of
+from telephony.state import interface_of
 
 ORIGINATE_REASONS = {
     0: "failed (no such channel or extension)",

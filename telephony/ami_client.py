@@ -36,6 +36,7 @@ from typing import Any
 
 from panoramisk.ami_protocol import AMIProtocol
 
+from kernel.task_set import TaskSet
 from telephony import events as e
 from telephony.codec import EncodeError, Frame, FrameError, FrameKind, encode_action, shorten
 from telephony.domain import DomainEvent
@@ -49,7 +50,6 @@ from telephony.errors import (
 )
 from telephony.pipeline import EventPipeline
 from telephony.reducer import Reducer, Resync
-from trubka.tasks import TaskSet
 
 log = logging.getLogger(__name__)
 

@@ -26,23 +26,22 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from kernel.agents import AgentState, interface_key
+from kernel.phones import digits_of, is_anonymous, normalize
 from telephony import domain as d
 from telephony import events as e
 from telephony.records import CallRecord, CallStep, Direction, Disposition
 from telephony.state import (
     Agent,
-    AgentState,
     Call,
     Channel,
     Membership,
     Queue,
     QueueCaller,
     Ring,
-    interface_key,
     interface_of,
     leg_of,
 )
-from trubka.phones import digits_of, is_anonymous, normalize
 
 log = logging.getLogger(__name__)
 

@@ -21,6 +21,8 @@ from typing import Any
 
 from prometheus_client import Counter as PromCounter
 
+from kernel.agents import AgentState
+from kernel.phones import ANONYMOUS, PhoneNumber, parse
 from routing.decide import FactsUnavailable, decide
 from routing.decision import Caller, Decision
 from routing.facts import RoutingFacts
@@ -28,8 +30,6 @@ from routing.rules import RoutingRules
 from routing.source import FactsSource
 from telephony.reducer import CallState
 from telephony.route_memo import RecentDecisions
-from telephony.state import AgentState
-from trubka.phones import ANONYMOUS, PhoneNumber, parse
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ class CallRouter:
         self.facts_timeout = facts_timeout
         self.clock = clock
         self.memo = memo if memo is not None else RecentDecisions()
-        # Phone-number validation: `trubka.phones.parse` (cached), or a faster exact one
+        # Phone-number validation: `kernel.phones.parse` (cached), or a faster exact one
         # the composition root passes in (the CRM's validator for Russian numbers).
         self.parse_number = parse_number
         self.stats = RouterStats()

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from enum import StrEnum
 
+from kernel.agents import AgentState
 from telephony.records import CallStep
 
 _LOCAL_HALF = re.compile(r"^(Local/.+)-[0-9a-fA-F]{8};([12])$")
@@ -36,24 +36,6 @@ def interface_of(channel_name: str) -> str:
     if match:
         return match.group(1)
     return channel_name
-
-
-def interface_key(interface: str) -> str:
-    """Normalize a member or dialed interface: `Local/101@agents/n` → `Local/101@agents`."""
-    interface = interface.strip()
-    if interface.endswith("/n") or interface.endswith("/b"):
-        interface = interface[:-2]
-    return interface
-
-
-class AgentState(StrEnum):
-    LOGGED_OUT = "logged_out"
-    AVAILABLE = "available"
-    RINGING = "ringing"
-    ON_CALL = "on_call"
-    WRAP_UP = "wrap_up"
-    PAUSED = "paused"
-    UNAVAILABLE = "unavailable"
 
 
 @dataclass(slots=True)

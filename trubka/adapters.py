@@ -8,18 +8,13 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from fastapi import WebSocket
-
 from crm.callbacks import CallbackTasks
-from crm.cards import CardService
+from crm.cards import CardService, phone_display
 from crm.users import UserDirectory
-from crm.users import interface_key as user_key
+from kernel.agents import agent_key, interface_key
 from supervisor.callbacks import TasksOfCalls
 from supervisor.missed import CallbackTask
 from telephony.reducer import CallState
-from telephony.state import interface_key
-from trubka.phones import format_national
-from web.ws import SocketUser
 
 log = logging.getLogger(__name__)
 
@@ -43,13 +38,13 @@ class CrmAgentDirectory:
         self._users: dict[str, set[int]] = {}
         self._agents: dict[int, set[str]] = {}
 
-    def users_for(self, agent_key: str) -> set[int]:
-        users = self._users.get(user_key(agent_key))
+    def users_for(self, interface: str) -> set[int]:
+        users = self._users.get(agent_key(interface))
         if users is None:
             # A queue member with a different state interface: map through the live state.
-            agent = self.live.agent_for(interface_key(agent_key))
+            agent = self.live.agent_for(interface_key(interface))
             if agent is not None:
-                users = self._users.get(user_key(agent.key))
+                users = self._users.get(agent_key(agent.key))
         return users or set()
 
     def agents_of(self, user_id: int) -> set[str]:
@@ -61,7 +56,7 @@ class CrmAgentDirectory:
         agents: dict[int, set[str]] = {}
         for key, ref in by_key.items():
             users.setdefault(key, set()).add(ref.user_id)
-            spelled = [interface_key(i) for i in ref.interfaces if user_key(i) == key]
+            spelled = [interface_key(i) for i in ref.interfaces if agent_key(i) == key]
             agents.setdefault(ref.user_id, set()).update(spelled or [key])
         self._users, self._agents = users, agents
         self.live.known_agents = {a for keys in agents.values() for a in keys}
@@ -95,22 +90,6 @@ class CrmCards:
         return card
 
 
-def phone_display(card: dict[str, Any], region: str) -> dict[str, str]:
-    """National spellings of the numbers a card shows (its number, the contact's, calls')."""
-    numbers: set[str] = set()
-    if card.get("number"):
-        numbers.add(card["number"])
-    for holder in (card.get("contact"), card.get("company")):
-        for phone in (holder or {}).get("phones") or ():
-            if phone.get("number"):
-                numbers.add(phone["number"])
-    for call in card.get("last_calls") or ():
-        for field in ("caller_number", "called_number"):
-            if call.get(field):
-                numbers.add(call[field])
-    return {n: format_national(n, region) for n in numbers if n.startswith("+")}
-
-
 class CrmCallbackTasks:
     """The supervisor's `CallbackTasks` port over the CRM's callback tasks.
 
@@ -136,13 +115,3 @@ class CrmCallbackTasks:
             )
             for linkedid, info in found.items()
         }
-
-
-async def socket_user(websocket: WebSocket) -> SocketUser | None:
-    """The signed-in user of a `/ws` handshake (the session cookie), for the hub."""
-    from web.auth import current_user_from_websocket
-
-    user = await current_user_from_websocket(websocket)
-    if user is None or not user.active:
-        return None
-    return SocketUser(user.id, str(user.role))

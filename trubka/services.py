@@ -11,10 +11,15 @@ from crm.callbacks import CallbackTasks
 from crm.database import Database
 from crm.numbers import fast_parse
 from crm.services import CrmServices
+from kernel.bus import EventBus
+from kernel.phones import format_national
+from kernel.task_set import TaskSet
 from recordings.service import RecordingService
 from routing.errors import RulesError
 from routing.rules import load_rules
 from routing.source import FactsSource, InMemoryFactsSource
+from screenpop.hub import Hub
+from screenpop.notifier import Notifier
 from supervisor.callbacks import TasksOfCalls
 from supervisor.directory import CrmLiveDirectory
 from supervisor.feed import LiveFeed
@@ -26,13 +31,10 @@ from telephony.domain import DomainEvent
 from telephony.pipeline import EventPipeline
 from telephony.reducer import CallState, ReducerConfig
 from telephony.router import CallRouter
-from trubka.adapters import CrmAgentDirectory, CrmCallbackTasks, CrmCards, socket_user
-from trubka.bus import EventBus
-from trubka.phones import format_national
+from trubka.adapters import CrmAgentDirectory, CrmCallbackTasks, CrmCards
 from trubka.settings import Settings, SettingsError
-from trubka.tasks import TaskSet
-from web.hub import Hub
-from web.notifier import Notifier
+from web.auth import socket_user
+from web.reasons import localized_reasons
 from web.ws import SocketAuthenticator, SocketUser
 
 
@@ -125,6 +127,7 @@ class Services:
             CrmCards(crm.cards, settings.default_region),
             routing_reason=routing_reason,
             phone_display=lambda number: format_national(number, settings.default_region),
+            localize_reason=localized_reasons,
         )
         recordings = RecordingService.from_settings(settings, db, bus)
 

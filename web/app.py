@@ -5,13 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
-from typing import Any
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from supervisor.errors import ActionError, ReportParameterError
-from web import auth, calls_page, metrics, panel, status, supervisor_pages, ws
+from web import auth, calls_page, login_pages, metrics, panel, status, supervisor_pages, ws
 from web.api import calls as calls_api
 from web.api import live as live_api
 from web.api import recordings as recordings_api
@@ -21,13 +20,14 @@ from web.api import router as api_router
 from web.api import supervisor as supervisor_api
 from web.errors import install_error_handlers
 from web.pages import install_page_handlers
+from web.ports import WebServices
 
 STATIC_DIR = Path(__file__).with_name("static")
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 
-def create_app(services: Any, *, lifespan: Lifespan | None = None) -> FastAPI:
+def create_app(services: WebServices, *, lifespan: Lifespan | None = None) -> FastAPI:
     app = FastAPI(
         title="Trubka",
         version="0.1.0",
@@ -45,6 +45,7 @@ def create_app(services: Any, *, lifespan: Lifespan | None = None) -> FastAPI:
     install_error_handlers(app)
     install_page_handlers(app)
     app.include_router(auth.router)
+    app.include_router(login_pages.router)
     app.include_router(api_router)
     app.include_router(reports_api.router)
     app.include_router(live_api.router)

@@ -24,8 +24,8 @@ from crm.users import UserInfo
 from recordings.views import pick_job, recording_json, retention_json
 from web.auth import actor_of, csrf_valid, current_user
 from web.deps import get_services
-from web.i18n import translations
-from web.pages import N_, LoginRequired, page_language, page_user, render
+from web.i18n import N_, translations
+from web.pages import LoginRequired, page_language, page_user, render
 from web.templating import templates
 
 router = APIRouter(include_in_schema=False)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+from typing import cast
 
 from fastapi import Request
 
-if TYPE_CHECKING:
-    from trubka.services import Services
+from web.ports import WebServices
 
 
-def get_services(request: Request) -> Services:
-    return cast("Services", request.app.state.services)
+def get_services(request: Request) -> WebServices:
+    return cast("WebServices", request.app.state.services)

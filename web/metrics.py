@@ -20,7 +20,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from telephony.state import AgentState
+from kernel.agents import AgentState
 from web.api.route import authorize
 from web.deps import get_services
 

@@ -15,14 +15,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from crm.users import UserInfo
 from web.auth import csrf_token, login_url, optional_user
-from web.i18n import LANG_COOKIE, formatter, negotiate, translations
+from web.i18n import LANG_COOKIE, N_, formatter, negotiate, translations
 from web.templating import templates
-
-
-def N_(message: str) -> str:
-    """Mark a string for translation where it is defined; it is translated when shown."""
-    return message
-
 
 NAV = (
     ("/", N_("Panel"), ("agent", "supervisor", "admin")),

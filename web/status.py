@@ -9,11 +9,12 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
 from crm.users import UserInfo
+from kernel.phones import normalize
 from telephony.records import iso
-from trubka.phones import normalize
 from web.auth import current_user
 from web.deps import get_services
-from web.pages import N_, page_user, render
+from web.i18n import N_
+from web.pages import page_user, render
 
 DISPOSITIONS = (N_("answered"), N_("abandoned"), N_("no-answer"), N_("busy"), N_("failed"))
 AMI_STATES = (

@@ -24,8 +24,8 @@ from supervisor.reports import Group
 from supervisor.service import Supervisor
 from web.charts import Series, bar_chart
 from web.deps import get_services
-from web.i18n import translations
-from web.pages import N_, page_language, page_role, render
+from web.i18n import N_, translations
+from web.pages import page_language, page_role, render
 
 router = APIRouter(include_in_schema=False)
 

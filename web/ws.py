@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
-from web.hub import Client, Hub
-from web.notifier import Notifier
+from screenpop.hub import Client, Hub
+from screenpop.notifier import Notifier
 
 log = logging.getLogger(__name__)
 

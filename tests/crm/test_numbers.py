@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from crm.errors import InvalidInput
 from crm.numbers import fast_parse, prepare, suffix_range
-from trubka.phones import parse
+from kernel.phones import parse
 
 FORMATS = (
     "8 ({a}) {b}-{c}-{d}",

@@ -12,7 +12,7 @@ from crm.routing_facts import RoutingFactsSource
 from crm.search import SearchService
 from crm.seed import mobile, seed
 from crm.users import UserDirectory
-from trubka.phones import parse
+from kernel.phones import parse
 
 
 async def test_seed_links_calls_like_the_crm_and_indexes_search(db: Database) -> None:

@@ -11,13 +11,14 @@ from crm.database import Database
 from crm.errors import AlreadyExists, Conflict, Forbidden, InvalidInput, RateLimited
 from crm.models import Role
 from crm.sessions import LoginThrottle, SessionStore
-from crm.users import UserDirectory, UserService, interface_key
+from crm.users import UserDirectory, UserService
+from kernel.agents import agent_key
 
 
 def test_interface_keys() -> None:
-    assert interface_key("Local/101@agents/n") == "local/101@agents"
-    assert interface_key("Local/101@agents") == "local/101@agents"
-    assert interface_key(" PJSIP/101 ") == "pjsip/101"
+    assert agent_key("Local/101@agents/n") == "local/101@agents"
+    assert agent_key("Local/101@agents") == "local/101@agents"
+    assert agent_key(" PJSIP/101 ") == "pjsip/101"
 
 
 async def test_create_authenticate_and_refuse(db: Database) -> None:

@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import update
 
 from crm.call_records import CallStore
+from kernel.bus import EventBus
 from recordings.jobs import utc
 from recordings.models import JobStatus, RecordingJob
 from recordings.service import RecordingService
@@ -37,7 +38,6 @@ from tests.recordings.conftest import (
     write_wav,
 )
 from tests.recordings.test_storage import FullDiskStorage, all_files
-from trubka.bus import EventBus
 
 Build = Callable[..., RecordingService]
 CALL_START = datetime(2026, 11, 26, 18, 29, 26, tzinfo=UTC).timestamp()

@@ -10,10 +10,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 
+from kernel.agents import AgentState
 from telephony.pipeline import EventPipeline
 from telephony.reducer import CallState
 from telephony.replay import load_index
-from telephony.state import AgentState
 from tests.conftest import trace_path
 
 Condition = Callable[[CallState, float], bool]

@@ -6,11 +6,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from kernel.agents import AgentState
 from routing.decide import FactsUnavailable, decide
 from routing.decision import Caller, Decision, RoutedBy
 from routing.facts import AgentRef, RoutingFacts
 from routing.rules import Policy, parse_rules
-from telephony.state import AgentState
 from tests.routing.pictures import (
     A101,
     A102,

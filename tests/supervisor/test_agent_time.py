@@ -6,6 +6,7 @@ from datetime import datetime
 from pathlib import Path
 
 from crm.database import Database
+from kernel.bus import EventBus
 from supervisor.agent_time import AgentTimeRecorder
 from supervisor.periods import parse_period
 from supervisor.reports import Group
@@ -14,7 +15,6 @@ from tests.conftest import trace_path
 from tests.supervisor.conftest import reporting
 from tests.supervisor.dataset import MSK
 from tests.supervisor.traces import domain_events
-from trubka.bus import EventBus
 
 AGENT = "Local/101@agents"
 

@@ -10,6 +10,9 @@ from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
+from kernel.agents import AgentState
+from kernel.bus import EventBus
+from screenpop.hub import Client, Hub
 from supervisor.config import ReportConfig
 from supervisor.feed import EVENT_KINDS, LiveFeed
 from supervisor.reports import TodayFigures
@@ -17,10 +20,7 @@ from telephony import domain as d
 from telephony.pipeline import EventPipeline
 from telephony.reducer import CallState, ReducerConfig
 from telephony.replay import load_index
-from telephony.state import AgentState
 from tests.conftest import trace_path
-from trubka.bus import EventBus
-from web.hub import Client, Hub
 
 CONFIG = ReportConfig.create("Europe/Moscow", 20, {})
 

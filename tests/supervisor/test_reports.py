@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from kernel.bus import EventBus
 from supervisor.errors import ReportParameterError
 from supervisor.periods import parse_period
 from supervisor.reports import Group
@@ -15,7 +16,6 @@ from tests.conftest import trace_path
 from tests.supervisor.conftest import Reporting
 from tests.supervisor.dataset import CALLS, MSK, call, number
 from tests.supervisor.traces import event, run_until
-from trubka.bus import EventBus
 
 
 def by(rows: list[dict[str, Any]], key: str) -> dict[Any, dict[str, Any]]:

@@ -14,15 +14,15 @@ from sqlalchemy import select
 from crm.call_records import CallRow
 from crm.call_writer import CallWriter
 from crm.database import Database
+from kernel.agents import interface_key
+from kernel.bus import EventBus
 from supervisor.figures import Totals
 from supervisor.periods import ReportPeriod
 from supervisor.reports import Group
 from supervisor.rollups import ReportDay, ReportHour
 from telephony.domain import CallEnded, DomainEvent
 from telephony.records import CallRecord, Direction, Disposition
-from telephony.state import interface_key
 from tests.supervisor.conftest import reporting
-from trubka.bus import EventBus
 
 DISPOSITIONS = ["answered", "answered", "answered", "abandoned", "no-answer", "busy", "failed"]
 

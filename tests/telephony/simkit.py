@@ -10,13 +10,13 @@ import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
+from kernel.agents import interface_key
+from kernel.phones import normalize
 from telephony.codec import encode_action
 from telephony.domain import CallEnded, DomainEvent
 from telephony.pipeline import EventPipeline
 from telephony.records import CallRecord
 from telephony.simpbx import AgentConfig, IntendedCall, QueueConfig, SimConfig, SimPbx, Timing
-from telephony.state import interface_key
-from trubka.phones import normalize
 
 FAST = Timing(
     call_interval=0,

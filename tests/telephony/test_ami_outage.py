@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from crm.call_records import CallStore
 from crm.call_writer import CallWriter
 from crm.database import Database
+from kernel.bus import EventBus
 from telephony.actions import AmiActions
 from telephony.ami_client import AmiClient
 from telephony.domain import CallEnded, DomainEvent
@@ -19,7 +20,6 @@ from telephony.pipeline import EventPipeline
 from telephony.simpbx import SimPbx
 from tests.telephony.simkit import running
 from tests.telephony.test_ami_client import config_for, eventually
-from trubka.bus import EventBus
 
 
 @contextlib.asynccontextmanager

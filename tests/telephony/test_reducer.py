@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from kernel.agents import AgentState, interface_key
 from telephony import domain as d
 from telephony.codec import AmiDecoder
 from telephony.events import CoreShowChannel, QueueMemberInfo, parse_event
 from telephony.pipeline import EventPipeline
 from telephony.reducer import CallState, Reducer, Resync
 from telephony.replay import load_index
-from telephony.state import AgentState, interface_key, interface_of, leg_of
+from telephony.state import interface_of, leg_of
 from tests.conftest import TRACES
 
 

@@ -19,8 +19,8 @@ from crm.linking import link_records
 from crm.models import Role
 from crm.schemas import ContactCreate
 from crm.users import UserInfo, use_fast_hashing
+from kernel.agents import AgentState
 from telephony.reducer import CallState
-from telephony.state import AgentState
 from tests.conftest import LiveServer
 from tests.crm.helpers import call as history_call
 from tests.telephony.fake_asterisk import Session, call, environment

@@ -15,9 +15,9 @@ from sqlalchemy import select
 
 from crm.callbacks import CallbackTasks
 from crm.models import Task
+from kernel.agents import AgentState
 from telephony.domain import CallEnded
 from telephony.records import CallRecord
-from telephony.state import AgentState
 from tests.trubka.conftest import A101, A102, PASSWORD, World, agent_is
 from tests.trubka.trace_pbx import frames, retarget
 

@@ -18,7 +18,7 @@ import pytest
 
 from crm.database import Database
 from crm.schemas import CompanyCreate
-from telephony.state import AgentState
+from kernel.agents import AgentState
 from tests.trubka.conftest import A101, A102, A103, A104, PASSWORD, SYSTEM, World, agent_is
 
 

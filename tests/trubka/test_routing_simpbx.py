@@ -20,14 +20,14 @@ from crm.linking import link_records
 from crm.models import Role, Task
 from crm.schemas import ContactCreate
 from crm.users import use_fast_hashing
+from kernel.agents import AgentState
+from kernel.bus import Subscription
 from telephony.domain import CallEnded, DomainEvent
 from telephony.simpbx import SimPbx
-from telephony.state import AgentState
 from tests.conftest import LiveServer
 from tests.crm.helpers import call as history_call
 from tests.telephony.simkit import SECRET, USER, running, sim_config
 from trubka.app import build_app
-from trubka.bus import Subscription
 from trubka.services import Services
 from trubka.settings import load_settings
 

@@ -11,14 +11,14 @@ import pytest
 import websockets
 from fastapi import WebSocket
 
+from screenpop.hub import Client, Hub
+from screenpop.notifier import Notifier, StaticDirectory
 from telephony import domain as d
 from telephony.pipeline import EventPipeline
 from telephony.replay import load_index
 from tests.conftest import TRACES, LiveServer
 from trubka.app import build_app
 from trubka.settings import load_settings
-from web.hub import Client, Hub
-from web.notifier import Notifier, StaticDirectory
 from web.ws import SocketUser
 
 USERS = {

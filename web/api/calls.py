@@ -19,8 +19,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 
 from crm.call_list import CallFilter, CallQuery
+from kernel.phones import normalize
 from recordings.views import calls_in, fill_recordings
-from trubka.phones import normalize
 from web.auth import CurrentUser, current_user, require_json
 from web.deps import get_services
 

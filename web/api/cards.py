@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
-from trubka.phones import normalize
+from kernel.phones import normalize
 from web.api.calls import with_recordings
 from web.auth import CurrentActor, crm_of
 

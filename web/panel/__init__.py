@@ -1,6 +1,6 @@
 """The agent panel: pages (`/`, `/contacts`, `/contacts/{id}`), `/api/panel/…`, errors.
 
-The live part (screen pops, agent state) comes over `/ws` from `web.notifier`; the page's
+The live part (screen pops, agent state) comes over `/ws` from `screenpop.notifier`; the page's
 script is `web/static/js/panel/`.
 """
 

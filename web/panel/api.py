@@ -21,16 +21,16 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import StringConstraints
 
 from crm.call_records import CallRow
+from crm.cards import phone_display
 from crm.errors import InvalidInput
 from crm.schemas import Id, Strict
 from crm.users import UserInfo
 from crm.wrapups import WrapupIn, WrapupService
+from kernel.agents import agent_key, same_agent
+from kernel.phones import normalize
 from telephony.records import iso
-from trubka.adapters import phone_display
-from trubka.phones import normalize
 from web.auth import CurrentUser, actor_of, current_user, require_json
 from web.deps import get_services
-from web.notifier import same_agent
 from web.panel import phone
 from web.panel.errors import NotOnCall
 
@@ -57,7 +57,7 @@ def agent_states(services: Any, user: UserInfo) -> list[dict[str, Any]]:
     for interface in user.interfaces:
         agent = services.live.agent_for(interface)
         if agent is None:
-            wanted = interface.lower().removesuffix("/n")
+            wanted = agent_key(interface)
             agent = next((a for k, a in services.live.agents.items() if k.lower() == wanted), None)
         states.append(
             {

@@ -18,8 +18,8 @@ from crm.users import UserInfo
 from crm.wrapups import WrapupService
 from web.auth import actor_of, csrf_valid
 from web.deps import get_services
-from web.i18n import translations
-from web.pages import N_, page_language, page_user, render
+from web.i18n import N_, translations
+from web.pages import page_language, page_user, render
 from web.panel.strings import (
     CALL_DISPOSITIONS,
     DIRECTIONS,

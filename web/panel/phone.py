@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from crm.users import UserInfo
+from kernel.agents import interface_key
+from kernel.phones import digits_of, normalize
 from telephony.actions import AmiActions
 from telephony.codec import EncodeError
 from telephony.errors import ActionFailed, ActionTimeout, AmiError, NotConnected
 from telephony.reducer import CallState
-from telephony.state import interface_key
-from trubka.phones import digits_of, normalize
 from web.panel.errors import (
     BadNumber,
     NoPhone,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from crm.wrapups import WrapupDisposition
-from web.pages import N_
+from web.i18n import N_
 from web.panel.phone import PAUSE_REASONS
 
 STATES = {

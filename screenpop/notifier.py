@@ -1,7 +1,7 @@
 """Screen pops and agent updates: domain events in, WebSocket messages out.
 
 The card is prepared when the call arrives (the caller's number is known before any
-agent rings), so the pop itself is only a send. Messages (contract in ARCHITECTURE.md):
+agent rings), so the pop itself is only a send. Messages (contract in docs/architecture.md):
 
 * ``screen_pop`` — one of the agent's interfaces started ringing for a call. Sent again
   with ``"update": true`` when the card finishes loading after the first send.
@@ -33,13 +33,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from kernel import agents as agent_identity
+from kernel.agents import interface_key, same_agent
+from kernel.bus import Subscription
+from screenpop.hub import Client, Hub
 from telephony import domain as d
 from telephony.records import iso
 from telephony.reducer import CallState
-from telephony.state import interface_key
-from trubka.bus import Subscription
-from web.hub import Client, Hub
-from web.reasons import localized_reasons
 
 log = logging.getLogger(__name__)
 
@@ -59,14 +59,10 @@ class CardSource(Protocol):
 
 
 RoutingReason = Callable[[str], str | None]  # linkedid -> the routing decision's reason
+LocalizeReason = Callable[[str | None], dict[str, str] | None]  # reason -> {lang: text}
 PhoneDisplay = Callable[[str], str]  # E.164 -> as people of the region write it
 RECENT_CALLS = 20_000  # calls whose participants are remembered (wrap-ups after the call)
 DISPLAY_CACHE = 4096  # caller numbers whose display spelling is kept (a ring-all pops many)
-
-
-def same_agent(a: str, b: str) -> bool:
-    """Interfaces name one agent whatever the case and a trailing `/n`."""
-    return interface_key(a).lower() == interface_key(b).lower()
 
 
 @dataclass(slots=True)
@@ -88,6 +84,10 @@ class _Pop:
     users: set[int]
 
 
+def _no_translation(_reason: str | None) -> dict[str, str] | None:
+    return None
+
+
 class Notifier:
     def __init__(
         self,
@@ -100,6 +100,7 @@ class Notifier:
         card_timeout: float = 2.0,
         clock: Callable[[], float] = time.time,
         phone_display: PhoneDisplay | None = None,
+        localize_reason: LocalizeReason | None = None,
     ) -> None:
         self.hub = hub
         self.live = live
@@ -109,6 +110,7 @@ class Notifier:
         self.card_timeout = card_timeout
         self.clock = clock
         self.phone_display = phone_display
+        self.localize_reason = localize_reason or _no_translation
         self._displays: dict[str, str] = {}  # E.164 -> display (formatting costs ~0.1 ms)
         self._recent: OrderedDict[str, set[int]] = OrderedDict()  # linkedid -> user ids
         self._cards: dict[str, Card | None] = {}  # linkedid -> card, once loaded
@@ -212,7 +214,7 @@ class Notifier:
             "caller_name": event.caller_name,
             "contact": None,
             "routing_reason": reason,
-            "routing_reason_localized": localized_reasons(reason),
+            "routing_reason_localized": self.localize_reason(reason),
             "queue": event.queue,
             "agent_interface": event.interface,
             "agent_name": event.agent_name,
@@ -262,7 +264,7 @@ class Notifier:
         }
         if pop is None and self.routing_reason is not None:
             message["routing_reason"] = self.routing_reason(event.linkedid)
-        message["routing_reason_localized"] = localized_reasons(message["routing_reason"])
+        message["routing_reason_localized"] = self.localize_reason(message["routing_reason"])
         self._answered[event.linkedid] = (event.agent, message)
         self._remember(event.linkedid, users)
         self.hub.to_users(users | (pop.users if pop else set()), message)
@@ -344,10 +346,10 @@ class Notifier:
                 return message
         return None
 
-    def _live_agent(self, agent_key: str) -> Any:
-        agent = self.live.agent_for(agent_key)
+    def _live_agent(self, key: str) -> Any:
+        agent = self.live.agent_for(key)
         if agent is None:
-            wanted = interface_key(agent_key).lower()
+            wanted = agent_identity.agent_key(key)
             agent = next((a for k, a in self.live.agents.items() if k.lower() == wanted), None)
         return agent
 

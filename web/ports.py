@@ -1,0 +1,68 @@
+"""What the web layer needs from the rest of Trubka: typed ports, no composition root.
+
+The composition root (`trubka.wiring.Services`) satisfies `WebServices`; tests may hand
+the app a smaller fake that has the attributes a test touches.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from crm.call_records import CallStore
+    from crm.call_writer import CallWriter
+    from crm.database import Database
+    from crm.services import CrmServices
+    from kernel.bus import EventBus
+    from recordings.service import RecordingService
+    from screenpop.hub import Hub
+    from screenpop.notifier import Notifier
+    from supervisor.feed import LiveFeed
+    from supervisor.service import Supervisor
+    from telephony.actions import AmiActions
+    from telephony.ami_client import AmiClient
+    from telephony.domain import DomainEvent
+    from telephony.reducer import CallState
+    from telephony.router import CallRouter
+    from web.ws import SocketAuthenticator
+
+
+class WebSettings(Protocol):
+    """The settings pages and the API read (`trubka.settings.Settings` has them all)."""
+
+    default_region: str
+    timezone: str
+    route_token: str
+    metrics_token: str
+    click_to_call_context: str
+    click_to_call_timeout: float
+    service_level_target: float
+    service_level_warning: float
+
+
+class WebServices(Protocol):
+    """The services behind the HTTP API, the pages and `/ws`."""
+
+    @property
+    def settings(self) -> WebSettings: ...
+
+    db: Database
+    bus: EventBus[DomainEvent]
+    live: CallState
+    calls: CallStore
+    call_writer: CallWriter
+    hub: Hub
+    notifier: Notifier
+    router: CallRouter
+    recordings: RecordingService
+    crm: CrmServices
+    supervisor: Supervisor
+
+    @property
+    def ws_authenticate(self) -> SocketAuthenticator: ...
+
+    ami: AmiClient | None
+    pbx: AmiActions | None
+
+    @property
+    def live_feed(self) -> LiveFeed | None: ...
