@@ -1,7 +1,7 @@
 """Benchmark: routing decisions over FastAGI with the CRM's database facts, next to a bare
 FastAGI server.
 
-The routing server is the app's own composition (`trubka.services.Services`: the CRM's
+The routing server is the app's own composition (`trubka.wiring.Services`: the CRM's
 database-backed facts source, the call router, the FastAGI server) on a database seeded
 through `crm.seed`'s bulk path — N contacts with owners and tags, M call records with
 agents — and the live agent state of trace 02 (agents 101-103 free; 104-110 logged out).
@@ -202,8 +202,8 @@ def routing_server(conn: Connection, cpu: int | None, spec: Spec) -> None:
 
     logging.disable(logging.WARNING)  # a refused connection at shutdown is not news here
     from routing.rules import parse_rules
-    from trubka.services import Services
     from trubka.settings import load_settings
+    from trubka.wiring import Services
 
     started = time.perf_counter()
     # The app's composition: the same facts source, router and FastAGI server.

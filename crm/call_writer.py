@@ -1,28 +1,33 @@
 """Persists finished calls from the event bus in batches, retrying when the database fails.
 
 A batch waits `linger` seconds for the calls ending meanwhile, so a busy call center
-costs a few transactions a second rather than a few per call. After each saved batch
-the `after_save` hooks run (link calls to contacts, queue
-recordings, create callback tasks …); a failing hook is logged and does not stop the
-writer.
+costs a few transactions a second rather than a few per call. After each committed batch
+the writer publishes :class:`~crm.events.CallsStored`; what follows from a stored call
+(contact linking, callback tasks, report rollups) subscribes to that, never holding up
+the writer (`trubka.wiring` lists the consumers).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Iterable
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from crm.call_records import CallStore
+from crm.events import CallsStored
 from kernel.bus import Subscription
 from telephony.domain import CallEnded, DomainEvent
 from telephony.records import CallRecord
 
 log = logging.getLogger(__name__)
 
-AfterSave = Callable[[Sequence[CallRecord]], Awaitable[None]]
+PublishStored = Callable[[Iterable[CallsStored]], None]
+
+
+def _nowhere(_events: Iterable[CallsStored]) -> None:
+    return None
 
 
 class CallWriter:
@@ -30,6 +35,7 @@ class CallWriter:
         self,
         store: CallStore,
         subscription: Subscription[DomainEvent],
+        publish: PublishStored = _nowhere,
         *,
         batch_size: int = 200,
         retry_delay: float = 1.0,
@@ -40,7 +46,7 @@ class CallWriter:
         self.subscription = subscription
         self.batch_size = batch_size
         self.retry_delay = retry_delay
-        self.after_save: list[AfterSave] = []
+        self.publish = publish  # the bus's `publish`: where `CallsStored` goes
         self.saved = 0
         self._busy = False
         self._progress = asyncio.Event()
@@ -53,7 +59,7 @@ class CallWriter:
             try:
                 if self.linger > 0 and self.subscription.queue.qsize() < self.batch_size - 1:
                     # Let the calls ending meanwhile join this batch: one transaction (and
-                    # one round of hooks) for many calls keeps the event loop free for pops.
+                    # one `CallsStored`) for many calls keeps the event loop free for pops.
                     await asyncio.sleep(self.linger)
                 events = self.subscription.get_batch(first, self.batch_size)
                 records = [event.record for event in events if isinstance(event, CallEnded)]
@@ -77,11 +83,7 @@ class CallWriter:
                 )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30.0)
-        for hook in self.after_save:
-            try:
-                await hook(records)
-            except Exception:
-                log.exception("after-save hook %r failed", hook)
+        self.publish([CallsStored(tuple(records))])
 
     async def drain(self) -> None:
         """Wait until everything published so far is stored (shutdown, tests).

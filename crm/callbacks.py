@@ -2,7 +2,7 @@
 
 When a call from a known customer ends unanswered — abandoned in the queue, nobody
 answered, or the manager it was routed to did not answer and the queue did not either —
-the call writer's after-save hook (:meth:`CallbackTasks.on_calls_saved`, run after the
+the `CallsStored` consumer (:meth:`CallbackTasks.on_calls_saved`, run after the
 calls were stored and linked to contacts) makes sure the customer has a callback task:
 
 - assigned to the manager the call was routed to (``ROUTE_AGENT``), else the contact's
@@ -40,6 +40,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from crm.call_records import CallRow
 from crm.database import Base, Database, UTCDateTime
+from crm.events import CallsStored
 from crm.models import Company, Contact, Task, TaskKind, TaskStatus, User
 from crm.users import UserDirectory
 from routing.rules import Policy, RoutingRules
@@ -129,9 +130,9 @@ class CallbackTasks:
         self.timezone = timezone
         self.created = 0
 
-    # --- the call writer's hook --------------------------------------------------------
-    async def on_calls_saved(self, records: Sequence[CallRecord]) -> None:
-        await self.handle(records)
+    # --- the `CallsStored` consumer ----------------------------------------------------
+    async def on_calls_saved(self, event: CallsStored) -> None:
+        await self.handle(event.records)
 
     async def handle(self, records: Sequence[CallRecord]) -> list[Outcome]:
         missed = [r for r in records if is_missed(r)]

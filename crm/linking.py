@@ -7,7 +7,7 @@ stable, documented choice). A call linked to a contact also carries the contact'
 company, so a company's timeline shows its contacts' calls too.
 
 Two entry points:
-- `link_records` — the call writer's `after_save` hook: new calls get their contact.
+- `link_records` — run for every `CallsStored` batch: new calls get their contact.
 - `relink_numbers` — after contacts or companies gain, lose or change numbers (and after
   a contact changes company or is deleted): every call with those numbers is linked
   anew, including calls that arrived before the contact existed.

@@ -7,7 +7,6 @@ the screen pop (cards) and the command line reach the CRM through it.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -16,6 +15,7 @@ from crm.companies import CompanyService
 from crm.contacts import ContactService
 from crm.database import Database
 from crm.deals import DealService, PipelineService
+from crm.events import CallsStored
 from crm.fastpath import FastReader
 from crm.linking import link_records
 from crm.notes import NoteService
@@ -25,7 +25,6 @@ from crm.sessions import DEFAULT_TTL, LoginThrottle, SessionStore
 from crm.tasks import TaskService
 from crm.timeline import TimelineService
 from crm.users import UserDirectory, UserService
-from telephony.records import CallRecord
 
 
 @dataclass(eq=False)
@@ -93,11 +92,11 @@ class CrmServices:
         self.routing_facts.reader.close()
         self.cards.sync.close()
 
-    async def link_calls(self, records: Sequence[CallRecord]) -> None:
-        """The call writer's after-save hook: link new calls to contacts by number."""
-        await link_records(self.db, records)
+    async def link_calls(self, event: CallsStored) -> None:
+        """`CallsStored` consumer: link the stored calls to contacts by number."""
+        await link_records(self.db, event.records)
         if self.routing_facts.cache_ttl > 0:
-            for record in records:
+            for record in event.records:
                 for number in (record.caller_number, record.called_number):
                     if number:
                         self.routing_facts.invalidate(number)

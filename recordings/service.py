@@ -18,12 +18,12 @@ from datetime import UTC
 from typing import Any
 
 from crm.database import Database
-from kernel.bus import EventBus, Subscription
+from kernel.bus import Subscription
 from kernel.task_set import TaskSet
 from recordings.audio import FORMATS, MEDIA_TYPES, find_tools
 from recordings.config import RecordingConfig
 from recordings.errors import FfmpegUnavailable
-from recordings.ingest import KINDS, Ingest
+from recordings.ingest import Ingest
 from recordings.jobs import JobStore
 from recordings.models import JobStatus, RecordingJob
 from recordings.paths import SourcePolicy
@@ -80,9 +80,9 @@ class RecordingService:
 
     @classmethod
     def from_settings(
-        cls, settings: Any, db: Database, bus: EventBus[DomainEvent]
+        cls, settings: Any, db: Database, subscription: Subscription[DomainEvent] | None = None
     ) -> RecordingService:
-        subscription = bus.subscribe("recordings", kinds=KINDS, maxsize=100_000)
+        """`subscription`: the bus events the ingest consumes (`recordings.ingest.KINDS`)."""
         return cls(db, RecordingConfig.from_settings(settings), subscription=subscription)
 
     def _wake(self) -> None:

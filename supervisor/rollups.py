@@ -10,7 +10,7 @@ How the rows stay exact:
   its rows replaced in one transaction. Re-storing a call, or storing a duplicate
   `linkedid` (which `calls` refuses), therefore cannot count anything twice.
 * Which hours to recompute comes from a watermark, the highest `calls.id` already
-  rolled up (`report_rollup_state`). The call writer's `after_save` hook and the
+  rolled up (`report_rollup_state`). The call writer's `CallsStored` event and the
   start-up catch-up both recompute the hours of every call above it, so calls stored
   while Trubka was down, or by another command, are rolled up too.
 * `trubka reports rebuild --start … --end …` recomputes whole days (after changing a
@@ -336,7 +336,7 @@ class RollupStore:
         await self.catch_up()
 
     async def notify(self, records: Sequence[CallRecord]) -> None:
-        """`CallWriter.after_save` hook: wake :meth:`run`; never makes the writer wait."""
+        """Calls were stored (`CallsStored`): wake :meth:`run`; never makes anyone wait."""
         self._settled.clear()
         self._pending.set()
 

@@ -2,7 +2,9 @@
 
 `Supervisor.create` builds the report services, the agent-time recorder, the audit log,
 the actions (when given the live state and the PBX) and the live feed (when given the
-sockets to push to); `start` runs their background tasks.
+sockets to push to); `start` runs their background tasks. The composition root
+(`trubka.wiring`) subscribes them to the bus and hands in the subscriptions, and
+subscribes :meth:`Supervisor.calls_stored` to the call writer's `CallsStored`.
 """
 
 from __future__ import annotations
@@ -14,22 +16,22 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from crm.call_writer import CallWriter
 from crm.database import Database
-from kernel.bus import EventBus
+from crm.events import CallsStored
+from kernel.bus import Subscription
 from kernel.task_set import TaskSet
 from supervisor.actions import SupervisorActions
 from supervisor.agent_time import AgentTimeRecorder
 from supervisor.audit import AuditLog
 from supervisor.config import ReportConfig
 from supervisor.directory import CrmLiveDirectory
-from supervisor.feed import EVENT_KINDS, Followers, LiveFeed
+from supervisor.feed import Followers, LiveFeed
 from supervisor.live import LiveBuilder, LiveDirectory, NoDirectory, wanted
 from supervisor.missed import CallbackTasks, MissedCalls
 from supervisor.reports import ReportService, TodayFigures
 from supervisor.rollups import RollupStore
 from telephony.actions import AmiActions
-from telephony.domain import AgentStateChanged, DomainEvent
+from telephony.domain import DomainEvent
 from telephony.reducer import CallState
 
 log = logging.getLogger(__name__)
@@ -54,7 +56,7 @@ class Supervisor:
     def create(
         cls,
         db: Database,
-        bus: EventBus[DomainEvent],
+        agent_states: Subscription[DomainEvent],
         *,
         timezone: str,
         service_level_seconds: int,
@@ -64,20 +66,25 @@ class Supervisor:
         live: CallState | None = None,
         followers: Followers | None = None,
         pbx: Callable[[], AmiActions | None] | None = None,
+        live_events: Subscription[DomainEvent] | None = None,
         live_interval: float = 0.3,
         spy_ring_seconds: float = 20.0,
     ) -> Supervisor:
         """The report parts always; the actions with `live` and `pbx`; the WebSocket
-        feed with `live` and `followers`."""
+        feed with `live`, `followers` and `live_events`.
+
+        `agent_states`: the bus's `AgentStateChanged` events (the agent-time recorder);
+        `live_events`: the events the live feed looks at (`supervisor.feed.EVENT_KINDS`).
+        When the rollups change, the feed is to re-read today's figures: the composition
+        root connects `rollups.listeners` to `feed.today_changed`."""
         config = ReportConfig.create(timezone, service_level_seconds, queue_service_levels)
-        subscription = bus.subscribe("agent-time", kinds=[AgentStateChanged], maxsize=100_000)
         audit = AuditLog(db)
         supervisor = cls(
             config=config,
             rollups=RollupStore(db, config),
             reports=ReportService(db, config),
             missed=MissedCalls(db, config, callback_tasks),
-            agent_time=AgentTimeRecorder(db, subscription, config),
+            agent_time=AgentTimeRecorder(db, agent_states, config),
             directory=directory or NoDirectory(),
             audit=audit,
         )
@@ -85,22 +92,22 @@ class Supervisor:
             supervisor.actions = SupervisorActions(
                 live, pbx, audit, spy_ring_seconds=spy_ring_seconds
             )
-        if live is not None and followers is not None:
+        if live is not None and followers is not None and live_events is not None:
             supervisor.feed = LiveFeed(
                 live,
                 config,
                 supervisor.today,
                 followers,
-                bus.subscribe("live-feed", kinds=EVENT_KINDS, maxsize=100_000),
+                live_events,
                 directory=directory if isinstance(directory, CrmLiveDirectory) else None,
                 interval=live_interval,
             )
-            supervisor.rollups.listeners.append(supervisor.feed.today_changed)
         return supervisor
 
-    def attach(self, writer: CallWriter) -> None:
-        """Keep the rollups up to date as the call writer stores calls."""
-        writer.after_save.append(self.rollups.notify)
+    async def calls_stored(self, event: CallsStored) -> None:
+        """`CallsStored` consumer: keep the rollups up to date as calls are stored (wakes
+        the rollup maintainer; never waits for it)."""
+        await self.rollups.notify(event.records)
 
     def start(self, tasks: TaskSet) -> None:
         """The rollup maintainer (it first catches up with calls stored while away) and

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from crm.call_records import CallStore
     from crm.call_writer import CallWriter
     from crm.database import Database
+    from crm.events import BusEvent
     from crm.services import CrmServices
     from kernel.bus import EventBus
     from recordings.service import RecordingService
@@ -21,7 +22,6 @@ if TYPE_CHECKING:
     from supervisor.service import Supervisor
     from telephony.actions import AmiActions
     from telephony.ami_client import AmiClient
-    from telephony.domain import DomainEvent
     from telephony.reducer import CallState
     from telephony.router import CallRouter
     from web.ws import SocketAuthenticator
@@ -47,7 +47,7 @@ class WebServices(Protocol):
     def settings(self) -> WebSettings: ...
 
     db: Database
-    bus: EventBus[DomainEvent]
+    bus: EventBus[BusEvent]
     live: CallState
     calls: CallStore
     call_writer: CallWriter

@@ -22,8 +22,8 @@ from telephony.records import CallRecord, CallStep, Direction, Disposition
 from tests.conftest import LiveServer
 from tests.recordings.conftest import PBX_DIR, REAL_WAV, copy_real
 from trubka.app import build_app
-from trubka.services import Services
 from trubka.settings import load_settings
+from trubka.wiring import Services
 
 PASSWORD = "test-password"
 START = datetime(2026, 11, 26, 18, 29, 26, tzinfo=UTC).timestamp()
@@ -156,7 +156,7 @@ async def recorded_app(
         services.bus.publish(events)
         await _wait_done(services, 1)
         async with asyncio.timeout(30):
-            await services.call_writer.drain()
+            await services.drain_calls()
         rows = await services.calls.list()
         assert len(rows) == 3, rows
         kit.ids = {row.linkedid: row.id for row in rows}

@@ -48,7 +48,7 @@ async def test_simulated_calls_become_playable_recordings(
                     if worker.stats.done >= 2:
                         break
                     await worker.progress.wait()
-                await services.call_writer.drain()
+                await services.drain_calls()
             items = (await http.get("/api/calls", params={"limit": 200})).json()["items"]
             done = [c for c in items if c["recording"] and c["recording"]["status"] == "done"]
             assert done, items

@@ -18,8 +18,8 @@ from telephony.simpbx import SimConfig, SimPbx
 from tests.conftest import LiveServer
 from tests.telephony.simkit import SECRET, USER, sim_config
 from trubka.app import build_app
-from trubka.services import Services
 from trubka.settings import Settings, load_settings
+from trubka.wiring import Services
 
 PASSWORD = "correct horse"
 BOSS_PHONE = "Local/200@agents/n"  # the supervisor's own phone: an extension the sim knows

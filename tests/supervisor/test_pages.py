@@ -19,8 +19,8 @@ from tests.supervisor.dataset import CALLS, TIMEZONE
 from tests.supervisor.livekit import PASSWORD
 from tests.supervisor.traces import event, run_until
 from trubka.app import build_app
-from trubka.services import Services
 from trubka.settings import load_settings
+from trubka.wiring import Services
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from supervisor.errors import ReportParameterError
 from supervisor.periods import parse_period
 from supervisor.reports import Group
 from supervisor.service import Supervisor
+from telephony.domain import AgentStateChanged, DomainEvent
 from tests.conftest import trace_path
 from tests.supervisor.conftest import Reporting
 from tests.supervisor.dataset import CALLS, MSK, call, number
@@ -168,9 +169,10 @@ async def test_storing_again_counts_nothing_twice(known: Reporting) -> None:
 
 
 async def test_todays_figures_are_read_again_when_calls_are_rolled_up(known: Reporting) -> None:
+    bus: EventBus[DomainEvent] = EventBus()
     supervisor = Supervisor.create(
         known.db,
-        EventBus(),
+        bus.subscribe("agent-time", kinds=[AgentStateChanged]),
         timezone="Europe/Moscow",
         service_level_seconds=20,
         queue_service_levels={},

@@ -14,13 +14,15 @@ from sqlalchemy import select
 from crm.call_records import CallRow
 from crm.call_writer import CallWriter
 from crm.database import Database
+from crm.events import BusEvent, CallsStored
 from kernel.agents import interface_key
 from kernel.bus import EventBus
+from kernel.consumer import Consumer
 from supervisor.figures import Totals
 from supervisor.periods import ReportPeriod
 from supervisor.reports import Group
 from supervisor.rollups import ReportDay, ReportHour
-from telephony.domain import CallEnded, DomainEvent
+from telephony.domain import CallEnded
 from telephony.records import CallRecord, Direction, Disposition
 from tests.supervisor.conftest import reporting
 
@@ -181,18 +183,26 @@ async def test_rollups_equal_a_direct_computation(
 
 async def test_call_writer_keeps_the_rollups_up_to_date(db: Database) -> None:
     r = reporting(db)
-    bus: EventBus[DomainEvent] = EventBus()
-    writer = CallWriter(r.calls, bus.subscribe("call-writer", kinds=[CallEnded]), batch_size=7)
-    writer.after_save.append(r.rollups.after_save)
-    task = asyncio.create_task(writer.run())
+    bus: EventBus[BusEvent] = EventBus()
+    writer = CallWriter(
+        r.calls, bus.subscribe("call-writer", kinds=[CallEnded]), bus.publish, batch_size=7
+    )
+
+    async def roll_up(event: CallsStored) -> None:
+        await r.rollups.after_save(event.records)
+
+    rollups = Consumer(bus.subscribe("rollups", kinds=[CallsStored]), roll_up)
+    tasks = [asyncio.create_task(writer.run()), asyncio.create_task(rollups.run())]
     try:
         calls = generated(60, datetime(2026, 11, 2, 6, 0, tzinfo=UTC), timedelta(hours=10), seed=2)
         bus.publish(CallEnded(c) for c in calls)
         bus.publish(CallEnded(c) for c in calls[:20])  # published twice: counted once
         await writer.drain()
+        await rollups.drain()
     finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
     assert writer.saved == 60
     assert_same(
         await stored_hours(db), direct(await all_calls(db), r.config.timezone, {"sales": 30})
@@ -204,14 +214,25 @@ async def test_the_background_maintainer_never_holds_up_the_writer(db: Database)
     r = reporting(db)
     early = generated(30, datetime(2026, 11, 2, 6, 0, tzinfo=UTC), timedelta(hours=5), seed=6)
     await r.calls.save(early)  # stored while Trubka was down
-    bus: EventBus[DomainEvent] = EventBus()
-    writer = CallWriter(r.calls, bus.subscribe("call-writer", kinds=[CallEnded]), batch_size=5)
-    writer.after_save.append(r.rollups.notify)
-    tasks = [asyncio.create_task(writer.run()), asyncio.create_task(r.rollups.run())]
+    bus: EventBus[BusEvent] = EventBus()
+    writer = CallWriter(
+        r.calls, bus.subscribe("call-writer", kinds=[CallEnded]), bus.publish, batch_size=5
+    )
+
+    async def wake(event: CallsStored) -> None:
+        await r.rollups.notify(event.records)
+
+    waker = Consumer(bus.subscribe("rollups", kinds=[CallsStored]), wake)
+    tasks = [
+        asyncio.create_task(writer.run()),
+        asyncio.create_task(waker.run()),
+        asyncio.create_task(r.rollups.run()),
+    ]
     try:
         calls = generated(40, datetime(2026, 11, 2, 9, 0, tzinfo=UTC), timedelta(hours=8), seed=7)
         bus.publish(CallEnded(c) for c in calls)
         await writer.drain()
+        await waker.drain()
         async with asyncio.timeout(10):
             await r.rollups.settled()
     finally:

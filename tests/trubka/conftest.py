@@ -26,8 +26,8 @@ from tests.crm.helpers import call as history_call
 from tests.telephony.fake_asterisk import Session, call, environment
 from tests.trubka.trace_pbx import TracePbx
 from trubka.app import build_app
-from trubka.services import Services
 from trubka.settings import load_settings
+from trubka.wiring import Services
 
 A101, A102, A103, A104 = (f"Local/{n}@agents/n" for n in (101, 102, 103, 104))
 PASSWORD = "correct horse battery"

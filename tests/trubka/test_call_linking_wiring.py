@@ -24,6 +24,6 @@ async def test_bus_to_linked_call_record(db: Database, database_url: str) -> Non
         record = call("+79167776655", ago=30)
         services.bus.publish([CallEnded(record)])
         async with asyncio.timeout(10):
-            await services.call_writer.drain()
+            await services.drain_calls()
         stored = await services.calls.get(record.linkedid)
         assert stored is not None and stored.contact_id == contact["id"]

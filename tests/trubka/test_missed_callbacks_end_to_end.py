@@ -60,7 +60,7 @@ async def test_two_missed_calls_one_callback_task_shown_in_the_missed_report(
     assert first.session.variables["ROUTE_AGENT"] == ""
     second = await w.pbx.call_with_agi("02b-queue-abandoned-empty-queue", w.port)
     async with asyncio.timeout(10):
-        await w.services.call_writer.drain()
+        await w.services.drain_calls()
     records: list[CallRecord] = []
     while not ended.queue.empty():
         event = ended.queue.get_nowait()
@@ -178,7 +178,7 @@ async def test_routed_manager_and_then_the_queue_do_not_answer(world: World) -> 
         ],
     )
     async with asyncio.timeout(10):
-        await w.services.call_writer.drain()
+        await w.services.drain_calls()
     row = await w.services.calls.get(routed.linkedid)
     assert row is not None
     assert (row.routed_by, row.routing_reason, row.disposition, row.queue) == (

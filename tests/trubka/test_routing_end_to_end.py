@@ -146,7 +146,7 @@ async def test_a_routed_call_is_stored_with_its_decision(world: World) -> None:
     ]
     assert routed.session.variables["ROUTE_AGENT"] == A102
     async with asyncio.timeout(10):
-        await w.services.call_writer.drain()
+        await w.services.drain_calls()
     row = await w.services.calls.get(routed.linkedid)
     assert row is not None
     assert row.routed_by == "previous-manager"

@@ -28,8 +28,8 @@ from tests.conftest import LiveServer
 from tests.crm.helpers import call as history_call
 from tests.telephony.simkit import SECRET, USER, running, sim_config
 from trubka.app import build_app
-from trubka.services import Services
 from trubka.settings import load_settings
+from trubka.wiring import Services
 
 A101, A102 = "Local/101@agents/n", "Local/102@agents/n"
 
@@ -48,14 +48,14 @@ async def _until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
 
 
 async def _stored(services: Services, ended: Subscription[DomainEvent], linkedid: str) -> None:
-    """Wait for the call's end on the bus, then for the writer to store it (and run the
-    after-save hooks: linking, callback tasks)."""
+    """Wait for the call's end on the bus, then for the writer to store it (and for
+    its `CallsStored` consumers: linking, callback tasks)."""
     async with asyncio.timeout(10):
         while True:
             event = await ended.get()
             if isinstance(event, CallEnded) and event.record.linkedid == linkedid:
                 break
-        await services.call_writer.drain()
+        await services.drain_calls()
 
 
 async def test_the_simulated_pbx_routes_through_trubka(

@@ -12,8 +12,8 @@ from crm.services import CrmServices
 from crm.users import UserInfo, use_fast_hashing
 from tests.conftest import LiveServer
 from trubka.app import build_app
-from trubka.services import Services
 from trubka.settings import load_settings
+from trubka.wiring import Services
 
 PASSWORD = "correct horse"
 

@@ -32,8 +32,8 @@ from tests.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.conftest import LiveServer
 from tests.telephony.simkit import FAST, SECRET, USER
 from trubka.app import build_app
-from trubka.services import Services
 from trubka.settings import load_settings
+from trubka.wiring import Services
 
 PASSWORD = "correct horse"
 QUEUES = (

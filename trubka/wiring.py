@@ -1,0 +1,317 @@
+"""The composition root: every service one Trubka process runs, and who consumes what.
+
+After the reducer, events flow as this table says. Every subscription is made in
+`Services.create` (its "bus" block) and nowhere else; the packages only expose the
+consumers (a `run` coroutine over a subscription, or a handler).
+
+    event (published by)          subscription        consumer, in order (package)
+    ----------------------------  ------------------  ---------------------------------------
+    CallEnded (reducer)           call-writer         CallWriter.run: stores the call records
+                                                      (crm)
+    CallsStored (call writer,     crm-after-store     1. crm.link_calls: calls get their
+      after each commit)                                 contact
+                                                      2. callbacks.on_calls_saved: missed
+                                                         calls of known customers get a
+                                                         callback task; after 1, it needs
+                                                         the contacts (crm)
+                                  supervisor-rollups  supervisor.calls_stored: wakes the
+                                                      report rollups (supervisor)
+    RecordingStarted, Recording-  recordings          Ingest.consume: recording jobs
+      Stopped, CallEnded                              (recordings)
+    AgentStateChanged             agent-time          AgentTimeRecorder.run: time per agent
+                                                      state (supervisor)
+    supervisor.feed.EVENT_KINDS   live-feed           LiveFeed.run: the supervisors' live
+                                                      view (supervisor)
+    every DomainEvent             screen-pop          Notifier.run: the agents' screen pop
+                                                      (screenpop)
+
+One direct line, not on the bus: when the report rollups change, the live feed re-reads
+today's figures (`supervisor.rollups.listeners` → `supervisor.feed.today_changed`).
+
+`Services.start` starts the consumers before anything publishes (the AMI client, then
+FastAGI in `Services.listen`); `Services.stop` stops them the other way round, letting
+the call writer and its `CallsStored` consumers drain first. `trubka.app` runs both in
+its lifespan.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import cast, get_args
+from zoneinfo import ZoneInfo
+
+from crm.call_records import CallStore
+from crm.call_writer import CallWriter
+from crm.callbacks import CallbackTasks
+from crm.database import Database
+from crm.events import BusEvent, CallsStored
+from crm.numbers import fast_parse
+from crm.services import CrmServices
+from crm.sessions import purge_periodically
+from kernel.bus import EventBus, Subscription
+from kernel.consumer import Consumer
+from kernel.phones import format_national
+from kernel.task_set import TaskSet
+from recordings.ingest import KINDS as RECORDING_KINDS
+from recordings.service import RecordingService
+from routing.errors import RulesError
+from routing.rules import load_rules
+from routing.source import FactsSource, InMemoryFactsSource
+from screenpop.hub import Hub
+from screenpop.notifier import Notifier
+from supervisor.callbacks import TasksOfCalls
+from supervisor.directory import CrmLiveDirectory
+from supervisor.feed import EVENT_KINDS as LIVE_FEED_KINDS
+from supervisor.feed import LiveFeed
+from supervisor.service import Supervisor
+from telephony.actions import AmiActions
+from telephony.agi_server import AgiServer
+from telephony.ami_client import AmiClient, AmiConfig
+from telephony.domain import AgentStateChanged, CallEnded, DomainEvent
+from telephony.pipeline import EventPipeline
+from telephony.reducer import CallState, ReducerConfig
+from telephony.router import CallRouter
+from trubka.adapters import CrmAgentDirectory, CrmCallbackTasks, CrmCards
+from trubka.settings import Settings, SettingsError
+from web.auth import socket_user
+from web.reasons import localized_reasons
+from web.ws import SocketAuthenticator, SocketUser
+
+log = logging.getLogger(__name__)
+
+DOMAIN_KINDS: tuple[type, ...] = get_args(DomainEvent)  # every event the reducer emits
+QUEUE_BOUND = 100_000  # events a subscriber may fall behind before the bus drops its events
+
+
+def domain_events(
+    bus: EventBus[BusEvent], name: str, kinds: Iterable[type], maxsize: int = QUEUE_BOUND
+) -> Subscription[DomainEvent]:
+    """Subscribe `name` to some of the reducer's events (its queue gets nothing else)."""
+    kinds = tuple(kinds)
+    if not set(kinds) <= set(DOMAIN_KINDS):
+        raise TypeError(f"{name}: not domain events: {set(kinds) - set(DOMAIN_KINDS)}")
+    return cast("Subscription[DomainEvent]", bus.subscribe(name, kinds=kinds, maxsize=maxsize))
+
+
+def calls_stored(bus: EventBus[BusEvent], name: str) -> Subscription[CallsStored]:
+    """Subscribe `name` to the call writer's `CallsStored` batches (nothing else)."""
+    return cast(
+        "Subscription[CallsStored]",
+        bus.subscribe(name, kinds=[CallsStored], maxsize=QUEUE_BOUND),
+    )
+
+
+async def _nobody(_websocket: object) -> SocketUser | None:
+    return None
+
+
+@dataclass(eq=False)
+class Services:
+    settings: Settings
+    db: Database
+    bus: EventBus[BusEvent]
+    live: CallState
+    calls: CallStore
+    call_writer: CallWriter
+    crm_after_store: Consumer[CallsStored]  # contact linking, then callback tasks
+    supervisor_rollups: Consumer[CallsStored]  # the supervisor's report rollups
+    screen_pop: Subscription[DomainEvent]
+    hub: Hub
+    notifier: Notifier
+    router: CallRouter
+    agi: AgiServer
+    recordings: RecordingService
+    crm: CrmServices
+    agent_directory: CrmAgentDirectory
+    supervisor: Supervisor
+    callbacks: CallbackTasks
+    ws_authenticate: SocketAuthenticator = _nobody
+    tasks: TaskSet = field(default_factory=TaskSet)
+    ami: AmiClient | None = None  # None when TRUBKA_AMI_ENABLED is false
+    pbx: AmiActions | None = None  # typed actions (originate, pause, spy …) over `ami`
+
+    @property
+    def live_feed(self) -> LiveFeed | None:
+        """The supervisors' live view over `/ws` (web/ws.py welcomes their sockets)."""
+        return self.supervisor.feed
+
+    def use_facts_source(self, source: FactsSource) -> None:
+        """Swap where routing facts come from (e.g. the CRM's database-backed source)."""
+        self.router.source = source
+
+    @classmethod
+    def create(cls, settings: Settings) -> Services:
+        db = Database(settings.database_url)
+        # --- the bus: every subscription (the table at the top of this module) --------
+        bus: EventBus[BusEvent] = EventBus()
+        to_call_writer = domain_events(bus, "call-writer", [CallEnded])
+        to_crm_after_store = calls_stored(bus, "crm-after-store")
+        to_rollups = calls_stored(bus, "supervisor-rollups")
+        to_recordings = domain_events(bus, "recordings", RECORDING_KINDS)
+        to_agent_time = domain_events(bus, "agent-time", [AgentStateChanged])
+        to_live_feed = domain_events(bus, "live-feed", LIVE_FEED_KINDS)
+        to_screen_pop = domain_events(bus, "screen-pop", DOMAIN_KINDS, maxsize=50_000)
+
+        calls = CallStore(db)
+        writer = CallWriter(calls, to_call_writer, bus.publish)
+        live = CallState(
+            config=ReducerConfig(
+                region=settings.default_region,
+                internal_max_digits=settings.internal_number_max_digits,
+            )
+        )
+        try:
+            rules = load_rules(settings.routing_rules, region=settings.default_region)
+        except RulesError as exc:
+            raise SettingsError(f"TRUBKA_ROUTING_RULES: {exc}") from exc
+        router = CallRouter(
+            InMemoryFactsSource(),
+            live,
+            rules,
+            region=settings.default_region,
+            facts_timeout=settings.routing_facts_timeout,
+            parse_number=fast_parse,
+        )
+        agi = AgiServer(router, settings.agi_host, settings.agi_port)
+
+        def routing_reason(linkedid: str) -> str | None:
+            call = live.calls.get(linkedid)
+            return router.memo.routing_reason(linkedid, call.channels if call else ())
+
+        crm = CrmServices.create(
+            db,
+            region=settings.default_region,
+            secret_key=settings.secret_key,
+            cookie_secure=settings.cookie_secure,
+        )
+        router.source = crm.routing_facts
+        # Missed calls of known customers → callback tasks (after linking: needs contacts).
+        callbacks = CallbackTasks(
+            db, crm.directory, lambda: router.rules, ZoneInfo(settings.timezone)
+        )
+        crm_after_store = Consumer(to_crm_after_store, crm.link_calls, callbacks.on_calls_saved)
+        agent_directory = CrmAgentDirectory(crm.directory, live)
+        hub = Hub()
+        notifier = Notifier(
+            hub,
+            live,
+            agent_directory,
+            CrmCards(crm.cards, settings.default_region),
+            routing_reason=routing_reason,
+            phone_display=lambda number: format_national(number, settings.default_region),
+            localize_reason=localized_reasons,
+        )
+        recordings = RecordingService.from_settings(settings, db, to_recordings)
+
+        def pbx() -> AmiActions | None:
+            return services.pbx
+
+        supervisor = Supervisor.create(
+            db,
+            to_agent_time,
+            timezone=settings.timezone,
+            service_level_seconds=settings.service_level_seconds,
+            queue_service_levels=settings.service_levels(),
+            callback_tasks=CrmCallbackTasks(callbacks, TasksOfCalls(db)),
+            directory=CrmLiveDirectory(db, crm.directory),
+            live=live,
+            followers=hub,
+            pbx=pbx,
+            live_events=to_live_feed,
+            live_interval=settings.live_update_interval,
+            spy_ring_seconds=settings.spy_ring_seconds,
+        )
+        supervisor_rollups = Consumer(to_rollups, supervisor.calls_stored)
+        if supervisor.feed is not None:
+            supervisor.rollups.listeners.append(supervisor.feed.today_changed)
+        services = cls(
+            settings=settings,
+            db=db,
+            bus=bus,
+            live=live,
+            calls=calls,
+            call_writer=writer,
+            crm_after_store=crm_after_store,
+            supervisor_rollups=supervisor_rollups,
+            screen_pop=to_screen_pop,
+            hub=hub,
+            notifier=notifier,
+            router=router,
+            agi=agi,
+            recordings=recordings,
+            crm=crm,
+            agent_directory=agent_directory,
+            ws_authenticate=socket_user,
+            supervisor=supervisor,
+            callbacks=callbacks,
+        )
+        if settings.ami_enabled:
+            services.ami = AmiClient(ami_config(settings), EventPipeline(state=live), bus.publish)
+            services.pbx = AmiActions(services.ami)
+        return services
+
+    # --- running ---------------------------------------------------------------------
+    async def start(self) -> None:
+        """Migrate the database, start the consumers, then the AMI client (the publisher).
+        The FastAGI server is started by :meth:`listen`."""
+        await self.db.upgrade()
+        self.tasks.start(self.call_writer.run(), name="call-writer")
+        self.tasks.start(self.crm_after_store.run(), name="crm-after-store")
+        self.tasks.start(self.supervisor_rollups.run(), name="supervisor-rollups")
+        await self.agent_directory.refresh()
+        self.tasks.start(self.agent_directory.run(), name="agent-directory")
+        self.tasks.start(self.notifier.run(self.screen_pop), name="screen-pop")
+        await self.recordings.start(self.tasks)
+        self.tasks.start(purge_periodically(self.crm.sessions), name="session-purge")
+        self.supervisor.start(self.tasks)
+        if self.ami is not None:
+            await self.ami.start()
+
+    async def listen(self) -> None:
+        """Serve FastAGI (when enabled), once everything it asks is running."""
+        if self.settings.agi_enabled:
+            await self.agi.start()
+            self.tasks.start(self.agi.serve(), name="agi-server")
+
+    async def drain_calls(self) -> None:
+        """Wait until every call published so far is stored and its `CallsStored`
+        consumers are done (linked, callback task made, rollups woken). Needs the
+        services started; wrap it in `asyncio.timeout()`."""
+        await self.call_writer.drain()
+        await self.crm_after_store.drain()
+        await self.supervisor_rollups.drain()
+
+    async def stop(self) -> None:
+        """Stop listening to the PBX first (the FastAGI server stops accepting and lets
+        running sessions finish), let the workers drain, then close the database."""
+        await self.agi.stop()
+        if self.ami is not None:
+            await self.ami.stop()
+        try:
+            async with asyncio.timeout(5.0):
+                await self.drain_calls()
+        except TimeoutError:
+            log.warning("shutdown: some call records were not stored (or linked) in time")
+        await self.notifier.stop()
+        await self.recordings.stop()
+        await self.tasks.stop()
+        self.crm.close()
+        await self.supervisor.stop()
+        await self.db.dispose()
+
+
+def ami_config(settings: Settings) -> AmiConfig:
+    return AmiConfig(
+        host=settings.ami_host,
+        port=settings.ami_port,
+        username=settings.ami_user,
+        secret=settings.ami_secret,
+        ping_interval=settings.ami_ping_interval,
+        action_timeout=settings.ami_action_timeout,
+        connect_timeout=settings.ami_connect_timeout,
+        backoff_max=settings.ami_reconnect_max,
+        md5_login=settings.ami_md5_login,
+    )
