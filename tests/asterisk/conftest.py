@@ -1,0 +1,25 @@
+"""Fixtures over the real Asterisk kit (tests/asterisk/lab_kit.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.asterisk.lab_kit import LabPbx, TrubkaNode, node_fixture
+
+
+@pytest.fixture(scope="session")
+def pbx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabPbx]:
+    lab = LabPbx.start(tmp_path_factory.mktemp("pbx"))
+    try:
+        yield lab
+    finally:
+        lab.stop()
+
+
+@pytest.fixture
+def trubka(tmp_path: Path, pbx: LabPbx) -> Iterator[TrubkaNode]:
+    pbx.wait_idle()
+    yield from node_fixture(tmp_path, pbx)
