@@ -1,8 +1,10 @@
 """Database plumbing: the async engine, the declarative base, sessions and migrations.
 
 SQLite (aiosqlite, WAL) by default; PostgreSQL (asyncpg) with the same code. Migrations
-are Alembic's, applied on start-up and by `trubka db upgrade`; every feature adds its
-own revisions on its own branch, all applied with `upgrade heads`.
+are Alembic's, applied on start-up and by `trubka db upgrade`. They form one line: the
+feature branches of the first releases end in the merge revision `0002_merge_heads`, and
+every later migration follows the newest one, so `upgrade head` applies them all
+(docs/architecture.md, "Migrations"). `head_revision` refuses a second head.
 """
 
 from __future__ import annotations
@@ -175,17 +177,39 @@ def alembic_config(url: str) -> Any:
     return config
 
 
-def upgrade(url: str, revision: str = "heads") -> None:
-    """Apply migrations (blocking; call from a thread when a loop is running)."""
+class MigrationBranchError(RuntimeError):
+    """The migrations fork: more than one revision has no successor."""
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    """Apply migrations up to `revision`, by default the one head (blocking; call from a
+    thread when a loop is running)."""
     from alembic import command
 
+    head_revision()  # a forked history stops here, with a message that says how to fix it
     path = sqlite_path(url)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
     command.upgrade(alembic_config(url), revision)
 
 
-def current_heads() -> set[str]:
+def known_revisions() -> set[str]:
+    """Every migration this version of Trubka has."""
     from alembic.script import ScriptDirectory
 
-    return set(ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads())
+    script = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    return {revision.revision for revision in script.walk_revisions()}
+
+
+def head_revision() -> str:
+    """The newest migration: the one revision nothing follows."""
+    from alembic.script import ScriptDirectory
+
+    heads = ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads()
+    if len(heads) != 1:
+        raise MigrationBranchError(
+            f"the migrations in {MIGRATIONS_DIR / 'versions'} have {len(heads)} heads "
+            f"({', '.join(sorted(heads))}); they must form one line: set the new "
+            "revision's down_revision to the newest one"
+        )
+    return str(heads[0])

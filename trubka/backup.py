@@ -35,7 +35,7 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 
-from crm.database import current_heads, sqlite_path, upgrade
+from crm.database import known_revisions, sqlite_path, upgrade
 
 FORMAT = "trubka-backup/1"
 MANIFEST = "manifest.json"
@@ -267,7 +267,7 @@ def restore(
             f"this is a backup of a {manifest['dialect']} database; "
             f"TRUBKA_DATABASE_URL names a {dialect} one"
         )
-    unknown = set(manifest.get("migrations") or ()) - _known_revisions()
+    unknown = set(manifest.get("migrations") or ()) - known_revisions()
     if unknown:
         raise BackupError(
             "the backup was made by a newer Trubka (unknown migrations: "
@@ -316,12 +316,3 @@ def _restore_sqlite(data: Path, target: Path) -> None:
     for suffix in ("-wal", "-shm"):  # the old file's journal must not apply to the new one
         Path(f"{target}{suffix}").unlink(missing_ok=True)
     os.replace(staged, target)
-
-
-def _known_revisions() -> set[str]:
-    from alembic.script import ScriptDirectory
-
-    from crm.database import alembic_config
-
-    script = ScriptDirectory.from_config(alembic_config("sqlite://"))
-    return {revision.revision for revision in script.walk_revisions()} | current_heads()

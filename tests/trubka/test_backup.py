@@ -190,3 +190,35 @@ def test_restore_from_the_current_folder(tmp_path: Path, monkeypatch: pytest.Mon
     assert restored.exit_code == 0, restored.output
     [safety] = tmp_path.glob("nightly.before-restore-*")
     assert (safety / "manifest.json").exists()
+
+
+def test_restore_of_a_backup_made_before_the_migrations_merged(tmp_path: Path) -> None:
+    """A backup whose database is at the five feature branches' heads restores, and the
+    restored database is upgraded onto the one line."""
+    from crm.database import head_revision
+    from tests.crm.test_migrations import OLD_ROWS, _at_old_heads, _before_the_merge
+
+    old_url = f"sqlite+aiosqlite:///{tmp_path / 'old' / 'trubka.db'}"
+    migrations = _before_the_merge(tmp_path)
+    (tmp_path / "old").mkdir()
+    in_thread(lambda: _at_old_heads(old_url, migrations))
+    old = {"TRUBKA_DATABASE_URL": old_url, "TRUBKA_RECORDINGS_DIR": str(tmp_path / "old-rec")}
+    assert trubka(old, "backup", str(tmp_path / "backup")).exit_code == 0
+    manifest = json.loads((tmp_path / "backup" / "manifest.json").read_text())
+    assert manifest["migrations"] == OLD_ROWS
+
+    target = {
+        "TRUBKA_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'new' / 'trubka.db'}",
+        "TRUBKA_RECORDINGS_DIR": str(tmp_path / "new" / "recordings"),
+    }
+    restored = trubka(target, "restore", str(tmp_path / "backup"))
+    assert restored.exit_code == 0, restored.output
+    path = sqlite_path(target["TRUBKA_DATABASE_URL"])
+    assert path is not None
+    with sqlite3.connect(path) as conn:
+        rows = [r[0] for r in conn.execute("SELECT version_num FROM alembic_version")]
+    assert rows == [head_revision()]
+    taken = trubka(target, "backup", str(tmp_path / "backup-2"))
+    assert taken.exit_code == 0, taken.output
+    manifest = json.loads((tmp_path / "backup-2" / "manifest.json").read_text())
+    assert manifest["migrations"] == [head_revision()]

@@ -5,6 +5,7 @@ history; unknown numbers and contact creation; Russian; escaping; reconnects; pa
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 from pathlib import Path
 
@@ -126,6 +127,15 @@ async def test_unknown_number_create_the_contact_from_the_pop(sqlite_url: str) -
             found = await stack.services.crm.search.search("Новый Клиент")
             (contact,) = found["contacts"]
             assert [p["number"] for p in contact["phones"]] == ["+79260001122"]
+            # The call writer stores calls in batches and links them afterwards: the
+            # contact's page shows the call once it is stored and linked.
+            for _ in range(200):
+                row = await stack.services.calls.get(call.linkedid)
+                if row is not None and row.contact_id == contact["id"]:
+                    break
+                await asyncio.sleep(0.05)
+            else:
+                raise AssertionError("the call was not stored and linked to the contact")
             await page.goto(f"{stack.url}/contacts/{contact['id']}")
             await expect(page.locator("#timeline")).to_contain_text("Первый звонок, всё объяснили")
             await expect(page.locator("#timeline")).to_contain_text("Решено")

@@ -14,7 +14,7 @@ def db() -> None:
 
 @db.command()
 def upgrade() -> None:
-    """Apply all database migrations."""
+    """Apply the database migrations, up to the newest (they form one line)."""
     from trubka.cli.common import run_with_db
 
     async def done(database: Database) -> None:

@@ -7,63 +7,56 @@
 // (by `interface`) it carries, drops `removed_agents` and replaces the totals. Deltas are
 // ignored until the first full picture, and when their `seq` is not newer. Durations run
 // on from the moments the server gives (`joined_at`, `state_since`, `since`), corrected
-// for the difference between the server's clock and this computer's.
+// for the difference between the server's clock and this computer's. The socket is
+// lib/socket.js's; durations, numbers and phone numbers are formatted by lib/format.js.
+
+import { duration } from "./lib/format.js";
+import { connectSocket } from "./lib/socket.js";
+
+/**
+ * @typedef {object} LiveView
+ * @property {string} generated_at
+ * @property {string} day
+ * @property {Map<string, any>} queues by `queue`
+ * @property {Map<string, any>} agents by `interface`
+ * @property {any} totals
+ */
 
 export class LiveFeed {
+  /**
+   * @param {object} options
+   * @param {(view: LiveView, changes: {full: boolean, queues?: Set<string>, agents?: Set<string>}) => void} options.onUpdate
+   * @param {(state: import("./lib/socket.js").SocketState) => void} [options.onStatus]
+   * @param {string} [options.path]
+   */
   constructor({ onUpdate, onStatus, path = "/ws" }) {
     this.onUpdate = onUpdate;
     this.onStatus = onStatus || (() => {});
     this.path = path;
-    this.view = null; // {generated_at, day, queues: Map, agents: Map, totals}
+    /** @type {LiveView | null} */
+    this.view = null;
     this.seq = -1;
     this.offset = 0; // server clock minus local clock, in ms
-    this.retry = 500;
-    this.socket = null;
-    this.pinger = null;
   }
 
+  /** @param {any} [initial] the picture rendered into the page, shown until the socket's */
   start(initial) {
     if (initial) {
       this.apply({ ...initial, full: true, seq: -1 });
     }
-    this.connect();
-  }
-
-  connect() {
-    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-    const socket = new WebSocket(`${scheme}//${location.host}${this.path}`);
-    this.socket = socket;
-    this.onStatus("connecting");
-    socket.addEventListener("open", () => {
-      this.retry = 500;
-      this.seq = -1; // a new socket starts with a full picture
-      this.onStatus("connected");
-      clearInterval(this.pinger);
-      this.pinger = setInterval(() => {
-        if (socket.readyState === WebSocket.OPEN) socket.send('{"type":"ping"}');
-      }, 25000);
-    });
-    socket.addEventListener("message", (event) => {
-      let message;
-      try {
-        message = JSON.parse(event.data);
-      } catch {
-        return;
-      }
-      if (message && message.type === "live_update") this.apply(message);
-    });
-    socket.addEventListener("close", (event) => {
-      clearInterval(this.pinger);
-      if (event.code === 4401) {
-        location.href = `/login?next=${encodeURIComponent(location.pathname)}`;
-        return;
-      }
-      this.onStatus("disconnected");
-      setTimeout(() => this.connect(), this.retry);
-      this.retry = Math.min(this.retry * 2, 15000);
+    connectSocket({
+      path: this.path,
+      onStatus: (state) => {
+        if (state === "connected") this.seq = -1; // a new socket starts with a full picture
+        this.onStatus(state);
+      },
+      onMessage: (message) => {
+        if (message.type === "live_update") this.apply(message);
+      },
     });
   }
 
+  /** @param {any} message a `live_update` message */
   apply(message) {
     if (message.full) {
       this.view = {
@@ -94,44 +87,20 @@ export class LiveFeed {
     });
   }
 
+  /** @param {string} generatedAt */
   clock(generatedAt) {
     const server = Date.parse(generatedAt);
     if (!Number.isNaN(server)) this.offset = server - Date.now();
   }
 
-  /** Seconds since an ISO moment, by the server's clock. */
+  /**
+   * Seconds since an ISO moment, by the server's clock.
+   * @param {string | null | undefined} moment
+   */
   since(moment) {
     if (!moment) return 0;
     return Math.max(0, (Date.now() + this.offset - Date.parse(moment)) / 1000);
   }
-}
-
-/** `m:ss`, or `h:mm:ss` from an hour on (as the pages' fmt.duration). */
-export function duration(seconds) {
-  const total = Math.max(0, Math.round(seconds || 0));
-  const h = Math.floor(total / 3600);
-  const m = Math.floor((total % 3600) / 60);
-  const s = total % 60;
-  const ss = String(s).padStart(2, "0");
-  return h ? `${h}:${String(m).padStart(2, "0")}:${ss}` : `${m}:${ss}`;
-}
-
-/** A number as the pages print it: Russian ones as `8 (495) 123-45-67` for region RU. */
-export function phoneFormat(region) {
-  return (number) => {
-    if (!number) return "";
-    const ru = /^\+7(\d{3})(\d{3})(\d{2})(\d{2})$/.exec(number);
-    if (region === "RU" && ru) return `8 (${ru[1]}) ${ru[2]}-${ru[3]}-${ru[4]}`;
-    return number;
-  };
-}
-
-export function numberFormat(lang, digits = 0) {
-  const format = new Intl.NumberFormat(lang, {
-    minimumFractionDigits: digits,
-    maximumFractionDigits: digits,
-  });
-  return (value) => (value === null || value === undefined ? "—" : format.format(value));
 }
 
 /** green / amber / red against the service-level target, or "" when there is no figure. */

@@ -12,6 +12,8 @@
 // needs nothing but <script type="module" src="/static/js/recording-player.js">.
 // Data from the server goes into the page only through textContent and attributes.
 
+import { playbackTime } from "./lib/format.js";
+
 const SLOT = "[data-recording-call-id]";
 const MOUNTED = "recordingPlayerMounted";
 const SPEEDS = [1, 1.25, 1.5, 2];
@@ -47,15 +49,6 @@ function el(tag, attrs = {}, text) {
   }
   if (text !== undefined) node.textContent = text;
   return node;
-}
-
-export function clock(seconds) {
-  if (!Number.isFinite(seconds) || seconds < 0) seconds = 0;
-  const total = Math.floor(seconds);
-  const h = Math.floor(total / 3600);
-  const m = Math.floor((total % 3600) / 60);
-  const s = String(total % 60).padStart(2, "0");
-  return h ? `${h}:${String(m).padStart(2, "0")}:${s}` : `${m}:${s}`;
 }
 
 class Player {
@@ -236,10 +229,10 @@ class Player {
     this.root.classList.toggle("playing", playing);
     this.button.setAttribute("aria-label", playing ? this.t.pause : this.t.play);
     this.button.setAttribute("aria-pressed", playing ? "true" : "false");
-    this.time.textContent = `${clock(current)} / ${clock(duration)}`;
+    this.time.textContent = `${playbackTime(current)} / ${playbackTime(duration)}`;
     this.canvas.setAttribute("aria-valuemax", String(Math.round(duration)));
     this.canvas.setAttribute("aria-valuenow", String(Math.round(current)));
-    this.canvas.setAttribute("aria-valuetext", `${clock(current)} ${this.t.of || "/"} ${clock(duration)}`);
+    this.canvas.setAttribute("aria-valuetext", `${playbackTime(current)} ${this.t.of || "/"} ${playbackTime(duration)}`);
     this.draw(current);
   }
 

@@ -2,16 +2,14 @@
 // and the actions (listen, whisper, barge, pause, log out of a queue, hang up).
 // Data from the PBX and the CRM is put in the page with textContent only.
 
+import { duration, numberFormat, phoneFormat } from "./lib/format.js";
 import {
   LiveFeed,
-  duration,
   field,
   jsonBlock,
   levelClass,
-  numberFormat,
   set,
   statusShower,
-  phoneFormat,
   strings,
   template,
   waitClass,

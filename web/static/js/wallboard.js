@@ -1,13 +1,12 @@
 // The wallboard: a few big numbers per queue for a TV, coloured against the targets
 // (green / amber / red, each with a word too), kept up to date from /ws.
 
+import { duration, numberFormat } from "./lib/format.js";
 import {
   LiveFeed,
-  duration,
   field,
   jsonBlock,
   levelClass,
-  numberFormat,
   set,
   statusShower,
   strings,

@@ -1,8 +1,9 @@
 // The caller's card, built with DOM nodes only: every value is untrusted and goes in as
 // text (textContent) or as an attribute, never as HTML.
 
+import { duration } from "../lib/format.js";
 import { getJSON, postJSON } from "./api.js";
-import { clock, duration, errorText, lang, money, phone, t, when } from "./format.js";
+import { clock, errorText, lang, money, phone, t, when } from "./locale.js";
 
 export function el(tag, attrs, ...children) {
   const node = document.createElement(tag);

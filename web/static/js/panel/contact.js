@@ -1,7 +1,7 @@
 // The contact page: click-to-call from any number on it.
 
 import { postJSON } from "./api.js";
-import { errorText, t } from "./format.js";
+import { errorText, t } from "./locale.js";
 
 const message = document.getElementById("call-message");
 

@@ -1,20 +1,22 @@
 // The agent panel: live state and screen pops over /ws, the current call with a timer and
 // notes, wrap-up forms after each call, pause and click-to-call. Everything the page
-// shows from the server goes in as text (see card.js).
+// shows from the server goes in as text (see card.js). The agent's state is
+// agent-state.js's, the wrap-up form wrapup.js's, the PBX actions actions.js's, the
+// drafts drafts.js's; this module keeps the calls and routes the socket's messages.
 
-import { getJSON, postJSON } from "./api.js";
-import { callerName, el, renderCard } from "./card.js";
-import { config, duration, errorText, phone, t, when } from "./format.js";
+import { duration } from "../lib/format.js";
+import { connectSocket } from "../lib/socket.js";
+import { clickToCall as call, wireActions } from "./actions.js";
+import { isMine, keyOf, renderState } from "./agent-state.js";
+import { getJSON } from "./api.js";
+import { el, renderCard } from "./card.js";
+import { load, save, STORE } from "./drafts.js";
+import { config, t } from "./locale.js";
+import { wrapupForm } from "./wrapup.js";
 
-const STORE = window.sessionStorage;
 const WRAPUPS_KEY = "trubka.wrapups." + config.user.id;
 const CREATED_KEY = "trubka.created." + config.user.id;
 const MAX_WRAPUPS = 10;
-const PRIORITY = ["on_call", "ringing", "wrap_up", "paused", "available", "unavailable", "logged_out"];
-
-const keyOf = (iface) => String(iface || "").trim().toLowerCase().replace(/\/n$/, "");
-const myKeys = new Set((config.user.interfaces || []).map(keyOf));
-const isMine = (message) => myKeys.has(keyOf(message.agent_interface));
 
 const agents = new Map(); // interface key -> agent_state message
 const pops = new Map(); // linkedid -> {message, card}
@@ -38,23 +40,6 @@ const nodes = {
   dialForm: document.getElementById("dial-form"),
   dialNumber: document.getElementById("dial-number"),
 };
-
-function load(key, fallback) {
-  try {
-    const value = JSON.parse(STORE.getItem(key) || "null");
-    return value === null ? fallback : value;
-  } catch (error) {
-    return fallback;
-  }
-}
-
-function save(key, value) {
-  try {
-    STORE.setItem(key, JSON.stringify(value));
-  } catch (error) {
-    // Storage full or disabled: the page still works, a reload loses the drafts.
-  }
-}
 
 function say(text, isError) {
   nodes.message.textContent = text;
@@ -89,27 +74,8 @@ function cardOf(linkedid, fallback) {
 }
 
 // --- state ---------------------------------------------------------------------------
-function reasonLabel(reason) {
-  const key = "pause." + reason;
-  const label = t(key);
-  return label === key ? reason : label;
-}
-
-function renderState() {
-  let best = null;
-  for (const message of agents.values()) {
-    if (!best || PRIORITY.indexOf(message.state) < PRIORITY.indexOf(best.state)) best = message;
-  }
-  const state = best ? best.state : "logged_out";
-  nodes.state.className = "badge " + state;
-  nodes.state.dataset.state = state;
-  nodes.state.textContent =
-    state === "paused" && best.paused_reason
-      ? t("text.paused_for", { reason: reasonLabel(best.paused_reason) })
-      : t("state." + state);
-  const paused = state === "paused" || [...agents.values()].some((m) => m.state === "paused");
-  nodes.unpauseButton.hidden = !paused;
-  nodes.pauseButton.hidden = paused;
+function renderAgentState() {
+  renderState(agents, nodes);
 }
 
 // --- pops and calls ------------------------------------------------------------------
@@ -229,111 +195,18 @@ function onEnded(message) {
 
 // --- wrap-up -------------------------------------------------------------------------
 function renderWrapups() {
-  nodes.wrapups.replaceChildren(...wrapups.map(wrapupForm));
+  nodes.wrapups.replaceChildren(
+    ...wrapups.map((item) =>
+      wrapupForm(item, {
+        card: cardOf(item.linkedid, item.card),
+        handlers,
+        remember: () => save(WRAPUPS_KEY, wrapups),
+        drop: dropWrapup,
+        say,
+      }),
+    ),
+  );
   renderIdle();
-}
-
-function wrapupForm(item) {
-  const id = "wu-" + String(item.linkedid).replace(/[^A-Za-z0-9_-]/g, "_");
-  const card = cardOf(item.linkedid, item.card);
-  const remember = () => save(WRAPUPS_KEY, wrapups);
-  const disposition = el("select", { id: id + "-disposition", required: true }, el("option", { value: "" }, t("text.choose")));
-  for (const choice of config.dispositions || []) {
-    disposition.append(el("option", { value: choice.key, selected: choice.key === item.disposition }, choice.label));
-  }
-  disposition.addEventListener("change", () => {
-    item.disposition = disposition.value;
-    remember();
-  });
-  const note = el("textarea", { id: id + "-note", rows: "3", maxlength: "10000" });
-  note.value = item.note || "";
-  note.addEventListener("input", () => {
-    item.note = note.value;
-    remember();
-  });
-  const follow = el("input", { id: id + "-follow", type: "checkbox", checked: item.follow_up });
-  const title = el("input", { id: id + "-task", maxlength: "255" });
-  title.value = item.task_title || t("text.task_default", { name: callerName(item.message, card) });
-  const due = el("input", { id: id + "-due", type: "datetime-local" });
-  due.value = item.task_due || "";
-  const task = el(
-    "div",
-    { class: "follow-up", hidden: !item.follow_up },
-    el("label", { for: id + "-task" }, t("text.task_title")),
-    title,
-    el("label", { for: id + "-due" }, t("text.task_due")),
-    due,
-  );
-  follow.addEventListener("change", () => {
-    item.follow_up = follow.checked;
-    task.hidden = !follow.checked;
-    remember();
-  });
-  title.addEventListener("input", () => {
-    item.task_title = title.value;
-    remember();
-  });
-  due.addEventListener("input", () => {
-    item.task_due = due.value;
-    remember();
-  });
-  const error = el("p", { class: "error", role: "alert", hidden: true });
-  const submit = el("button", { type: "submit", class: "primary" }, t("text.save"));
-  const skip = el("button", { type: "button", class: "link-button" }, t("text.skip"));
-  skip.addEventListener("click", () => dropWrapup(item.linkedid));
-  const form = el(
-    "form",
-    { class: "wrapup-form", novalidate: true, "aria-labelledby": id + "-title" },
-    el("p", {}, el("label", { for: id + "-disposition" }, t("text.disposition")), disposition),
-    el("p", {}, el("label", { for: id + "-note" }, t("text.note")), note),
-    el("p", { class: "check" }, follow, el("label", { for: id + "-follow" }, t("text.follow_up"))),
-    task,
-    el("p", { class: "actions" }, submit, " ", skip),
-    error,
-  );
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    if (!disposition.value) {
-      disposition.focus();
-      error.textContent = t("text.disposition") + ": " + t("text.choose");
-      error.hidden = false;
-      return;
-    }
-    const body = {
-      linkedid: item.linkedid,
-      disposition: disposition.value,
-      note: note.value.trim(),
-      contact_id: item.contact_id || null,
-    };
-    if (follow.checked) {
-      body.follow_up = { title: title.value.trim() || t("text.task_default", { name: callerName(item.message, card) }) };
-      if (due.value) body.follow_up.due_at = new Date(due.value).toISOString();
-    }
-    submit.disabled = true;
-    submit.textContent = t("text.saving");
-    error.hidden = true;
-    try {
-      await postJSON("/api/panel/wrapup", body);
-      say(item.contact_id ? t("text.saved") : t("text.saved_no_contact"));
-      dropWrapup(item.linkedid);
-    } catch (failure) {
-      if (failure.code === "already_exists") {
-        dropWrapup(item.linkedid);
-        return;
-      }
-      error.textContent = errorText(failure);
-      error.hidden = false;
-      submit.disabled = false;
-      submit.textContent = t("text.save");
-    }
-  });
-  const view = renderCard(item.message, card, "wrapup", handlers);
-  view.querySelector(".call-head").append(
-    el("p", { class: "muted", id: id + "-title" }, t("text.ended_at", { when: when(item.ended_at), duration: duration(item.talk_seconds) })),
-  );
-  view.classList.add("wrapup");
-  view.querySelector(".card-body").before(form);
-  return view;
 }
 
 function dropWrapup(linkedid) {
@@ -345,81 +218,23 @@ function dropWrapup(linkedid) {
 }
 
 // --- actions -------------------------------------------------------------------------
-async function clickToCall(number, contactId) {
-  const shown = phone(number, (current && current.card && current.card.display) || {});
-  say(t("text.calling_you", { number: shown }));
-  try {
-    await postJSON("/api/panel/call", { number, contact_id: contactId || null });
-    say(t("text.calling", { number: shown }));
-  } catch (failure) {
-    say(errorText(failure), true);
-  }
+function clickToCall(number, contactId) {
+  return call(number, contactId || null, (current && current.card && current.card.display) || {}, say);
 }
 
-nodes.pauseReason.addEventListener("change", () => {
-  nodes.pauseOther.hidden = nodes.pauseReason.value !== "";
-  if (!nodes.pauseOther.hidden) nodes.pauseOther.focus();
-});
-
-nodes.pauseForm.addEventListener("submit", async (event) => {
-  event.preventDefault();
-  const reason = nodes.pauseReason.value || nodes.pauseOther.value.trim();
-  await pause({ paused: true, reason: reason || null });
-});
-
-nodes.unpauseButton.addEventListener("click", () => pause({ paused: false }));
-
-async function pause(body) {
-  say(t("text.pause_sent"));
-  try {
-    await postJSON("/api/panel/pause", body);
-  } catch (failure) {
-    say(errorText(failure), true);
-  }
-}
-
-nodes.dialForm.addEventListener("submit", (event) => {
-  event.preventDefault();
-  const number = nodes.dialNumber.value.trim();
-  if (number) clickToCall(number, null);
-});
+wireActions(nodes, (number) => clickToCall(number, null), say);
 
 // --- the live socket -----------------------------------------------------------------
-let socket = null;
-let backoff = 500;
-let pinger = null;
-
-function connect() {
-  const scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
-  socket = new WebSocket(scheme + window.location.host + "/ws");
-  socket.addEventListener("open", () => {
-    backoff = 500;
+function onStatus(state) {
+  if (state === "connected") {
     pops.clear(); // the server sends every call still ringing again
     renderPops();
     nodes.link.textContent = t("text.connected");
     document.body.dataset.live = "open";
-    pinger = window.setInterval(() => socket.send(JSON.stringify({ type: "ping" })), 25000);
-  });
-  socket.addEventListener("message", (event) => {
-    let message;
-    try {
-      message = JSON.parse(event.data);
-    } catch (error) {
-      return;
-    }
-    dispatch(message);
-  });
-  socket.addEventListener("close", (event) => {
-    window.clearInterval(pinger);
+  } else if (state === "disconnected") {
     document.body.dataset.live = "closed";
-    if (event.code === 4401) {
-      window.location.assign("/login?next=/");
-      return;
-    }
     nodes.link.textContent = t("text.reconnecting");
-    window.setTimeout(connect, backoff);
-    backoff = Math.min(backoff * 2, 5000);
-  });
+  }
 }
 
 function dispatch(message) {
@@ -427,7 +242,7 @@ function dispatch(message) {
     case "agent_state":
       if (isMine(message)) {
         agents.set(keyOf(message.agent_interface), message);
-        renderState();
+        renderAgentState();
       }
       break;
     case "screen_pop":
@@ -447,8 +262,8 @@ function dispatch(message) {
   }
 }
 
-renderState();
+renderAgentState();
 renderWrapups();
 renderIdle();
 window.setInterval(tick, 1000);
-connect();
+connectSocket({ onMessage: dispatch, onStatus, maxDelay: 5000 });

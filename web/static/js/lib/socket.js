@@ -1,0 +1,89 @@
+// @ts-check
+// The one reconnecting WebSocket of the pages: /ws, authenticated by the session cookie.
+//
+//   connectSocket({ onMessage(message) {…}, onStatus(state) {…}, maxDelay: 5000 });
+//
+// Every JSON object the server sends goes to `onMessage` (anything else is ignored). The
+// state goes to `onStatus`: "connecting" before each attempt, "connected" when the socket
+// opens (the server then sends its full picture again), "disconnected" when it closes; a
+// closed socket is made again after 0.5 s, doubling up to `maxDelay`. A ping every 25 s
+// keeps proxies from closing an idle socket. The server closing with 4401 (signed out)
+// sends the browser to the sign-in page, which comes back here.
+
+/** @typedef {"connecting" | "connected" | "disconnected"} SocketState */
+
+/**
+ * @typedef {object} SocketOptions
+ * @property {(message: {type?: string, [field: string]: any}) => void} onMessage
+ * @property {(state: SocketState) => void} [onStatus]
+ * @property {string} [path] the socket's path on this host (default "/ws")
+ * @property {number} [maxDelay] the longest wait between two attempts, in ms (default 15000)
+ */
+
+export const FIRST_DELAY = 500;
+export const PING_INTERVAL = 25000;
+/** The close code of a socket whose session is gone. */
+export const SIGNED_OUT = 4401;
+
+/**
+ * Open the socket and keep it open.
+ * @param {SocketOptions} options
+ * @returns {{ send(message: object): boolean, close(): void }} `send` puts a message on the
+ *   open socket (false when there is none now); `close` stops reconnecting and closes it
+ */
+export function connectSocket({ onMessage, onStatus = () => {}, path = "/ws", maxDelay = 15000 }) {
+  let delay = FIRST_DELAY;
+  let stopped = false;
+  /** @type {WebSocket | null} */
+  let socket = null;
+  /** @type {number | undefined} */
+  let pinger;
+
+  function connect() {
+    const scheme = window.location.protocol === "https:" ? "wss:" : "ws:";
+    const current = new WebSocket(`${scheme}//${window.location.host}${path}`);
+    socket = current;
+    onStatus("connecting");
+    current.addEventListener("open", () => {
+      delay = FIRST_DELAY;
+      window.clearInterval(pinger);
+      pinger = window.setInterval(() => {
+        if (current.readyState === WebSocket.OPEN) current.send('{"type":"ping"}');
+      }, PING_INTERVAL);
+      onStatus("connected");
+    });
+    current.addEventListener("message", (event) => {
+      let message;
+      try {
+        message = JSON.parse(event.data);
+      } catch {
+        return;
+      }
+      if (message && typeof message === "object" && !Array.isArray(message)) onMessage(message);
+    });
+    current.addEventListener("close", (event) => {
+      window.clearInterval(pinger);
+      if (stopped) return;
+      if (event.code === SIGNED_OUT) {
+        window.location.assign(`/login?next=${encodeURIComponent(window.location.pathname)}`);
+        return;
+      }
+      onStatus("disconnected");
+      window.setTimeout(connect, delay);
+      delay = Math.min(delay * 2, maxDelay);
+    });
+  }
+
+  connect();
+  return {
+    send(message) {
+      if (!socket || socket.readyState !== WebSocket.OPEN) return false;
+      socket.send(JSON.stringify(message));
+      return true;
+    },
+    close() {
+      stopped = true;
+      socket?.close();
+    },
+  };
+}
