@@ -122,6 +122,16 @@ class CallEnded:
 
 
 @dataclass(frozen=True, slots=True)
+class CallBackfilled:
+    """A call Trubka did not see live, rebuilt from Asterisk's books (queue_log, CDR).
+
+    Stored and given its recording like a `CallEnded`; the live views and the screen pop
+    leave it alone (it ended long ago)."""
+
+    record: CallRecord
+
+
+@dataclass(frozen=True, slots=True)
 class AgentStateChanged:
     agent: str
     at: float
@@ -149,6 +159,7 @@ DomainEvent = (
     | RecordingStarted
     | RecordingStopped
     | CallEnded
+    | CallBackfilled
     | AgentStateChanged
     | QueueChanged
 )

@@ -44,9 +44,10 @@ def _head(path: Path) -> str:
         return hashlib.sha256(f.read(HEAD_BYTES)).hexdigest()
 
 
-def read_new_lines(path: Path, cursor: FileCursor) -> tuple[list[str], FileCursor, bool]:
-    """The whole lines appended since `cursor`, the cursor after them, and whether the file
-    was replaced (rotated or truncated) since: then it is read from its start."""
+def read_new(path: Path, cursor: FileCursor) -> tuple[list[tuple[int, str]], FileCursor, bool]:
+    """The whole lines appended since `cursor`, each with the offset it starts at, the
+    cursor after them, and whether the file was replaced (rotated or truncated) since:
+    then it is read from its start. Bytes that are not UTF-8 become U+FFFD."""
     stat = os.stat(path)
     # The fingerprint is taken once the file holds HEAD_BYTES (before, it still grows).
     head = _head(path) if stat.st_size >= HEAD_BYTES else ""
@@ -61,6 +62,17 @@ def read_new_lines(path: Path, cursor: FileCursor) -> tuple[list[str], FileCurso
         f.seek(offset)
         data = f.read(MAX_READ)
     end = data.rfind(b"\n") + 1
-    text = data[:end].decode("utf-8", errors="replace")
-    lines = text.splitlines()
+    lines: list[tuple[int, str]] = []
+    start = 0
+    while start < end:
+        stop = data.index(b"\n", start)
+        raw = data[start:stop].rstrip(b"\r")
+        lines.append((offset + start, raw.decode("utf-8", errors="replace")))
+        start = stop + 1
     return lines, FileCursor(stat.st_dev, stat.st_ino, offset + end, head), rotated
+
+
+def read_new_lines(path: Path, cursor: FileCursor) -> tuple[list[str], FileCursor, bool]:
+    """`read_new` without the offsets."""
+    lines, after, rotated = read_new(path, cursor)
+    return [line for _, line in lines], after, rotated

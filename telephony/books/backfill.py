@@ -1,0 +1,253 @@
+"""Backfill: calls Asterisk booked while Trubka was away become call records.
+
+On every (re)connect to the PBX, and every `interval` seconds after, the new lines of
+`queue_log` and of the CDR file are read from where the last run stopped; every call
+that ended at least `settle` seconds ago and that Trubka has not stored becomes a
+`CallBackfilled` event on the bus (stored, linked, given its recording and its
+missed-call task like a live call; see trubka/wiring.py). A call still going on, or
+ended just now, is read again next time: the saved cursor never passes the first line
+of a call that is not finished.
+
+The first run with no cursor starts at the end of each file: the history before
+Trubka was installed is not imported.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, tzinfo
+from pathlib import Path
+from typing import Any, Protocol
+
+from telephony.books import cdr
+from telephony.books.cursor import FileCursor, read_new
+from telephony.books.queue_log import QueueCall, QueueCallAssembler, parse_line
+from telephony.books.records import BooksConfig, RecordingFor, records_from_books
+from telephony.domain import CallBackfilled, DomainEvent
+
+log = logging.getLogger(__name__)
+
+QUEUE_LOG = "queue_log"
+CDR_CSV = "cdr_csv"
+
+
+class CursorStore(Protocol):
+    """Where a book's cursor is kept between runs (the database)."""
+
+    async def load(self, name: str) -> dict[str, Any] | None: ...
+
+    async def save(self, name: str, value: dict[str, Any]) -> None: ...
+
+
+class KnownCalls(Protocol):
+    async def known(self, linkedids: Sequence[str]) -> set[str]: ...
+
+
+Publish = Callable[[Iterable[DomainEvent]], None]
+
+
+@dataclass(frozen=True, slots=True)
+class BookFiles:
+    queue_log: Path | None = None
+    cdr_csv: Path | None = None
+    cdr_zone: tzinfo = UTC  # the PBX's time zone (cdr_csv writes its local time)
+
+
+@dataclass(slots=True)
+class BackfillReport:
+    at: float
+    lines: int = 0
+    calls_read: int = 0
+    backfilled: list[str] = field(default_factory=list)  # linkedids
+    pending: int = 0  # calls not finished or not settled yet
+    problems: list[str] = field(default_factory=list)
+    unreachable: list[str] = field(default_factory=list)  # files configured but not readable
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "at": self.at,
+            "lines": self.lines,
+            "calls_read": self.calls_read,
+            "backfilled": list(self.backfilled),
+            "pending": self.pending,
+            "problems": list(self.problems[:20]),
+            "unreachable": list(self.unreachable),
+        }
+
+
+@dataclass(slots=True)
+class _Read:
+    lines: list[tuple[int, str]]
+    end: FileCursor
+    start: FileCursor
+
+
+class Backfill:
+    def __init__(
+        self,
+        files: BookFiles,
+        cursors: CursorStore,
+        known: KnownCalls,
+        publish: Publish,
+        config: BooksConfig,
+        *,
+        recording_for: RecordingFor | None = None,
+        settle: float = 10.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.files = files
+        self.cursors = cursors
+        self.known = known
+        self.publish = publish
+        self.config = config
+        self.recording_for = recording_for
+        self.settle = settle
+        self.clock = clock
+        self.last: BackfillReport | None = None
+        self._lock = asyncio.Lock()
+        self._warned: set[str] = set()
+
+    @property
+    def configured(self) -> bool:
+        return self.files.queue_log is not None or self.files.cdr_csv is not None
+
+    async def run_once(self) -> BackfillReport:
+        async with self._lock:
+            report = BackfillReport(at=self.clock())
+            queue_read = await self._read(QUEUE_LOG, self.files.queue_log, report)
+            cdr_read = await self._read(CDR_CSV, self.files.cdr_csv, report)
+            await self._apply(queue_read, cdr_read, report)
+            self.last = report
+            return report
+
+    async def _read(self, name: str, path: Path | None, report: BackfillReport) -> _Read | None:
+        if path is None:
+            return None
+        stored = await self.cursors.load(name)
+        try:
+            if stored is None:
+                # First run: start at the end (the history before Trubka is not imported).
+                _, end, _ = await asyncio.to_thread(read_new, path, FileCursor())
+                await self.cursors.save(name, end.to_json())
+                return None
+            start = FileCursor.from_json(stored)
+            lines, end, rotated = await asyncio.to_thread(read_new, path, start)
+        except OSError as exc:
+            report.unreachable.append(f"{path}: {exc.strerror or exc}")
+            if str(path) not in self._warned:
+                self._warned.add(str(path))
+                log.warning(
+                    "backfill: cannot read %s (%s); calls missed while Trubka was away "
+                    "are not recovered from it",
+                    path,
+                    exc.strerror or exc,
+                )
+            return None
+        if rotated:
+            log.info("backfill: %s was rotated; reading the new file from its start", path)
+            start = FileCursor(end.device, end.inode, 0, end.head)
+        report.lines += len(lines)
+        return _Read(lines, end, start)
+
+    async def _apply(
+        self, queue_read: _Read | None, cdr_read: _Read | None, report: BackfillReport
+    ) -> None:
+        now = self.clock()
+        # queue_log: stays, and where each one started in the file.
+        assembler = QueueCallAssembler()
+        first_line: dict[str, int] = {}  # linkedid-or-callid -> offset of its first line
+        stays: list[QueueCall] = []
+        for offset, text in queue_read.lines if queue_read else ():
+            entry = parse_line(text)
+            if entry is None:
+                continue
+            if entry.callid and entry.callid not in ("NONE", "MANAGER"):
+                first_line.setdefault(entry.callid, offset)
+            stays.extend(assembler.feed([entry]))
+        open_calls = {callid for callid, _ in assembler.open}
+        # CDR: rows by linkedid, and where each call's first row is.
+        rows: list[cdr.CdrRow] = []
+        cdr_first: dict[str, int] = {}
+        for offset, text in cdr_read.lines if cdr_read else ():
+            parsed, problems = cdr.parse_lines([text], self.files.cdr_zone)
+            report.problems.extend(p.replace("line 1", f"byte {offset}") for p in problems)
+            for row in parsed:
+                rows.append(row)
+                cdr_first.setdefault(row.linkedid, offset)
+        calls = cdr.calls(rows)
+        unique_to_linked = {row.uniqueid: c.linkedid for c in calls for row in c.rows}
+        unsettled: set[str] = set()
+        for callid in open_calls:
+            unsettled.add(unique_to_linked.get(callid, callid))
+        for stay in stays:
+            if stay.ended_at > now - self.settle:
+                unsettled.add(unique_to_linked.get(stay.callid, stay.callid))
+        for call in calls:
+            if call.ended_at.timestamp() > now - self.settle:
+                unsettled.add(call.linkedid)
+        ready_stays = [
+            s for s in stays if unique_to_linked.get(s.callid, s.callid) not in unsettled
+        ]
+        ready_calls = [c for c in calls if c.linkedid not in unsettled]
+        records = records_from_books(
+            ready_stays, ready_calls, self.config, self.recording_for or _no_recording
+        )
+        report.calls_read = len(records)
+        report.pending = len(unsettled)
+        known = await self._known([r.linkedid for r in records])
+        fresh = [r for r in records if r.linkedid not in known]
+        if fresh:
+            self.publish([CallBackfilled(record) for record in fresh])
+            report.backfilled = [r.linkedid for r in fresh]
+            log.info("backfill: %d call(s) recovered from Asterisk's books", len(fresh))
+        # Cursors: never past the first line of a call that is not done.
+        if queue_read is not None:
+            held = [first_line[c] for c in first_line if unique_to_linked.get(c, c) in unsettled]
+            await self._save(QUEUE_LOG, queue_read, held)
+        if cdr_read is not None:
+            held = [offset for linkedid, offset in cdr_first.items() if linkedid in unsettled]
+            await self._save(CDR_CSV, cdr_read, held)
+
+    async def _known(self, linkedids: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        for i in range(0, len(linkedids), 500):
+            found |= await self.known.known(linkedids[i : i + 500])
+        return found
+
+    async def _save(self, name: str, read: _Read, held: list[int]) -> None:
+        end = read.end
+        if held:
+            end = FileCursor(end.device, end.inode, min(held), end.head)
+        await self.cursors.save(name, end.to_json())
+
+    async def run(self, interval: float = 60.0) -> None:
+        """Run every `interval` seconds (the AMI client also asks for a run on connect)."""
+        while True:
+            try:
+                await self.run_once()
+            except Exception:
+                log.exception("backfill: a run failed")
+            await asyncio.sleep(interval)
+
+
+def _no_recording(_uniqueid: str) -> str | None:
+    return None
+
+
+def spool_recordings(spool: Path | None, pbx_dir: Path) -> RecordingFor:
+    """A call's recording as the PBX names it, when the spool holds a file of its unique
+    id (`1796524262.0.wav`): MixMonitor's file is named by the caller channel's id."""
+
+    def recording_for(uniqueid: str) -> str | None:
+        if spool is None or not uniqueid or "/" in uniqueid:
+            return None
+        for suffix in (".wav", ".WAV", ".gsm", ".mp3", ".ogg"):
+            if (spool / f"{uniqueid}{suffix}").is_file():
+                return str(pbx_dir / f"{uniqueid}{suffix}")
+        return None
+
+    return recording_for
