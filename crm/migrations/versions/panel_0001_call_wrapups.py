@@ -1,8 +1,8 @@
 """agent panel: call wrap-ups (the agent's disposition, note and follow-up task of a call)
 
 Revision ID: panel_0001
-Revises: 0001_calls
-Depends on: crm_0001
+Revises: crm_0001 (released as a branch from 0001_calls that depended on crm_0001, made
+a child of it by 0002_merge_heads so that the branches can merge)
 Create Date: 2026-11-26
 """
 from __future__ import annotations
@@ -13,9 +13,9 @@ from alembic import op
 from crm.database import UTCDateTime
 
 revision = "panel_0001"
-down_revision = "0001_calls"
+down_revision = "crm_0001"
 branch_labels = ("panel",)
-depends_on = "crm_0001"
+depends_on = None
 
 
 def upgrade() -> None:

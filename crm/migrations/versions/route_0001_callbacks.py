@@ -1,8 +1,8 @@
 """routing: callback tasks for missed calls (one per customer per day), who closed a task
 
 Revision ID: route_0001
-Revises: 0001_calls
-Depends on: crm_0001 (tasks, users)
+Revises: crm_0001 (its tasks and users; released as a branch from 0001_calls that depended
+on crm_0001, made a child of it by 0002_merge_heads so that the branches can merge)
 Create Date: 2026-11-26
 """
 from __future__ import annotations
@@ -13,9 +13,9 @@ from alembic import op
 from crm.database import UTCDateTime
 
 revision = "route_0001"
-down_revision = "0001_calls"
+down_revision = "crm_0001"
 branch_labels = ("route",)
-depends_on = "crm_0001"
+depends_on = None
 
 
 def upgrade() -> None:

@@ -17,7 +17,7 @@ from alembic import op
 revision = "route_0002"
 down_revision = "route_0001"
 branch_labels = None
-depends_on = "crm_0001"
+depends_on = None
 
 _ANSWERED = sa.text("disposition = 'answered'")
 _COVER = ["started_at", "agent_interface", "answered_at", "disposition"]

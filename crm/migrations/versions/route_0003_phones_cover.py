@@ -15,7 +15,7 @@ from alembic import op
 revision = "route_0003"
 down_revision = "route_0002"
 branch_labels = None
-depends_on = "crm_0001"
+depends_on = None
 
 
 def upgrade() -> None:
