@@ -57,7 +57,8 @@ def _decision(routed_by: RoutedBy, why: Reason, queue: str, **fields: Any) -> De
 
 
 def _part(key: ReasonKey, **values: Any) -> dict[str, Any]:
-    return Reason(key, values).to_json()
+    """One part of a `queue` or `vip` reason, as `Reason.to_json` writes it."""
+    return {"key": key.value, "values": values}
 
 
 def decide(

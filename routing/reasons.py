@@ -30,9 +30,9 @@ K = ReasonKey
 class Wording:
     """One language's words for reasons."""
 
-    templates: Mapping[ReasonKey, str]
+    templates: Mapping[str, str]  # by ReasonKey
     owner: str  # how a candidate who is the owner is named: "owner {agent}"
-    states: Mapping[AgentState, str]
+    states: Mapping[str, str]  # by AgentState
     weekdays: tuple[str, str, str, str, str, str, str]  # Monday first
     ago: Callable[[int], str]  # whole seconds -> "3 days ago"
 
@@ -150,12 +150,11 @@ def render(reason: Reason, lang: str = "en") -> str:
 
     Raises KeyError, ValueError, TypeError or IndexError when the values do not fit
     the key (a stored reason gone wrong: see :func:`localize`)."""
-    words = WORDINGS.get(lang, ENGLISH)
-    return words.templates[reason.key].format_map(_fields(reason, words, lang))
+    return _render(reason.key, reason.values, WORDINGS.get(lang, ENGLISH))
 
 
-def _fields(reason: Reason, words: Wording, lang: str) -> dict[str, Any]:
-    values = reason.values
+def _render(key: str, values: Mapping[str, Any], words: Wording) -> str:
+    # Keys and states are StrEnums: their plain string values find them in the tables.
     fields = dict(values)
     if "agent" in values:
         agent = str(values["agent"])
@@ -163,7 +162,7 @@ def _fields(reason: Reason, words: Wording, lang: str) -> dict[str, Any]:
             words.owner.format(agent=agent) if values.get("role") == "owner" else agent
         )
     if "state" in values:
-        fields["state"] = words.states[AgentState(values["state"])]
+        fields["state"] = words.states[values["state"]]
     if "ago" in values:
         fields["ago"] = words.ago(int(values["ago"]))
     if "weekday" in values:
@@ -171,8 +170,10 @@ def _fields(reason: Reason, words: Wording, lang: str) -> dict[str, Any]:
     if "days" in values:
         fields["days"] = f"{float(values['days']):g}"
     if "parts" in values:
-        fields["parts"] = ", ".join(render(part, lang) for part in reason.parts)
-    return fields
+        fields["parts"] = ", ".join(
+            _render(part["key"], part.get("values") or {}, words) for part in values["parts"]
+        )
+    return words.templates[key].format_map(fields)
 
 
 def localized(reason: Reason) -> dict[str, str]:
