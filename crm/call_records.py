@@ -12,7 +12,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm.database import Base, Database, UTCDateTime
+from routing.decision import Reason
 from telephony.records import CallRecord, CallStep, iso, to_datetime
+from telephony.route_memo import ReasonLookup
 
 
 class CallRow(Base):
@@ -35,6 +37,11 @@ class CallRow(Base):
     disposition: Mapped[str] = mapped_column(String(16))
     routed_by: Mapped[str | None] = mapped_column(String(32))
     routing_reason: Mapped[str | None] = mapped_column(String(512))
+    # The routing decision's reason as a key and values (`routing.reasons` renders it in
+    # the reader's language); null for calls stored before it was kept, or routed by a
+    # dialplan of their own: `routing_reason` (English) is shown then.
+    routing_reason_key: Mapped[str | None] = mapped_column(String(64))
+    routing_reason_values: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     recording_file: Mapped[str | None] = mapped_column(String(512))
     queue_hold_seconds: Mapped[int | None] = mapped_column(Integer)
     queue_talk_seconds: Mapped[int | None] = mapped_column(Integer)
@@ -75,6 +82,8 @@ class CallRow(Base):
             "disposition": self.disposition,
             "routed_by": self.routed_by,
             "routing_reason": self.routing_reason,
+            "routing_reason_key": self.routing_reason_key,
+            "routing_reason_values": self.routing_reason_values,
             "recording_file": self.recording_file,
             "queue_hold_seconds": self.queue_hold_seconds,
             "queue_talk_seconds": self.queue_talk_seconds,
@@ -89,7 +98,8 @@ class CallRow(Base):
         return data
 
 
-def row_values(record: CallRecord) -> dict[str, Any]:
+def row_values(record: CallRecord, why: Reason | None = None) -> dict[str, Any]:
+    """The row of a call record; `why` is its routing decision's structured reason."""
     return {
         "linkedid": record.linkedid,
         "direction": record.direction.value,
@@ -107,6 +117,8 @@ def row_values(record: CallRecord) -> dict[str, Any]:
         "disposition": record.disposition.value,
         "routed_by": _clip(record.routed_by, 32),
         "routing_reason": _clip(record.routing_reason, 512),
+        "routing_reason_key": why.key.value if why is not None else None,
+        "routing_reason_values": dict(why.values) if why is not None else None,
         "recording_file": _clip(record.recording_file, 512),
         "queue_hold_seconds": record.queue_hold_seconds,
         "queue_talk_seconds": record.queue_talk_seconds,
@@ -126,10 +138,19 @@ def _clip(value: str | None, size: int) -> str | None:
 
 
 class CallStore:
-    """Writes finished calls (idempotent on `linkedid`) and reads them back."""
+    """Writes finished calls (idempotent on `linkedid`) and reads them back.
 
-    def __init__(self, db: Database) -> None:
+    `routing_reason` finds the structured reason of a routed call's decision (the
+    composition root gives the router's memo), stored beside the English text."""
+
+    def __init__(self, db: Database, routing_reason: ReasonLookup | None = None) -> None:
         self.db = db
+        self.routing_reason = routing_reason
+
+    def _why(self, record: CallRecord) -> Reason | None:
+        if self.routing_reason is None or not record.routing_reason:
+            return None
+        return self.routing_reason(record.linkedid, record.routing_reason)
 
     async def save(self, records: Sequence[CallRecord]) -> int:
         """Insert records in one transaction; a linkedid already stored is skipped.
@@ -140,7 +161,7 @@ class CallStore:
         """
         if not records:
             return 0
-        values = [row_values(r) for r in records]
+        values = [row_values(r, self._why(r)) for r in records]
         insert = sqlite_insert if self.db.dialect == "sqlite" else pg_insert
         table = cast(Table, CallRow.__table__)
         statement = (

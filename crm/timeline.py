@@ -109,6 +109,8 @@ def call_json(row: Any, agents: dict[str, AgentRef]) -> dict[str, Any]:
         "disposition": row.disposition,
         "routed_by": row.routed_by,
         "routing_reason": row.routing_reason,
+        "routing_reason_key": row.routing_reason_key,
+        "routing_reason_values": row.routing_reason_values,
         "recording_file": row.recording_file,
         "queue_hold_seconds": row.queue_hold_seconds,
         "queue_talk_seconds": row.queue_talk_seconds,

@@ -2,8 +2,9 @@
 
 Given the caller, the contact's routing facts (or why there are none), the live state
 of the agents those facts name, the effective rules for the called number and `now`,
-it returns a :class:`~routing.decision.Decision` with a human-readable reason such as
-"Ivanova: talked 3 days ago" or "owner Petrov is on a call → queue".
+it returns a :class:`~routing.decision.Decision` with its reason as a key and values
+(:class:`~routing.decision.Reason`) and, rendered from it by `routing.reasons`, in
+English: "Ivanova: talked 3 days ago", "owner Petrov is on a call → queue".
 
 The order of the rules:
 
@@ -20,28 +21,21 @@ The order of the rules:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from kernel.agents import AgentState
-from routing.decision import Caller, Decision, RoutedBy
+from routing.decision import Caller, Decision, Reason, ReasonKey, RoutedBy
 from routing.facts import AgentRef, RoutingFacts
+from routing.reasons import render
 from routing.rules import Policy, is_dialable
 
 # Agents who will be free soon: worth waiting for. Paused or logged-out ones are not.
 BUSY = frozenset({AgentState.ON_CALL, AgentState.RINGING, AgentState.WRAP_UP})
-
-_STATE_TEXT = {
-    AgentState.ON_CALL: "is on a call",
-    AgentState.RINGING: "is ringing for another call",
-    AgentState.WRAP_UP: "is in wrap-up",
-    AgentState.PAUSED: "is paused",
-    AgentState.LOGGED_OUT: "is not logged in",
-    AgentState.UNAVAILABLE: "is unavailable",
-    AgentState.AVAILABLE: "is free",
-}
 
 
 class FactsUnavailable(StrEnum):
@@ -55,8 +49,16 @@ class FactsUnavailable(StrEnum):
 class _Candidate:
     role: str  # "last-agent" | "owner"
     ref: AgentRef
-    label: str  # how the reason names them: "Ivanova" / "owner Petrov"
-    why: str  # "talked 3 days ago" / "owner"
+    free: Reason  # why they get the call when free
+
+
+def _decision(routed_by: RoutedBy, why: Reason, queue: str, **fields: Any) -> Decision:
+    return Decision(routed_by, render(why), queue, why=why, **fields)
+
+
+def _part(key: ReasonKey, **values: Any) -> dict[str, Any]:
+    """One part of a `queue` or `vip` reason, as `Reason.to_json` writes it."""
+    return {"key": key.value, "values": values}
 
 
 def decide(
@@ -82,31 +84,32 @@ def decide(
 
     if caller.number is None:
         if caller.anonymous or not caller.raw:
-            reason = "no caller ID → queue"
+            why = Reason(ReasonKey.NO_CALLER_ID)
         else:
-            reason = f"caller ID {_shorten(caller.raw)} is not a phone number → queue"
-        return Decision(RoutedBy.UNKNOWN_CALLER, reason, rules.queue)
+            why = Reason(ReasonKey.CALLER_ID_NOT_A_NUMBER, {"caller_id": _shorten(caller.raw)})
+        return _decision(RoutedBy.UNKNOWN_CALLER, why, rules.queue)
     if facts is FactsUnavailable.TIMEOUT:
-        return Decision(RoutedBy.FACTS_TIMEOUT, "CRM did not answer in time → queue", rules.queue)
+        return _decision(RoutedBy.FACTS_TIMEOUT, Reason(ReasonKey.CRM_TIMEOUT), rules.queue)
     if facts is FactsUnavailable.ERROR:
-        return Decision(RoutedBy.FACTS_ERROR, "CRM lookup failed → queue", rules.queue)
+        return _decision(RoutedBy.FACTS_ERROR, Reason(ReasonKey.CRM_ERROR), rules.queue)
     if known is None:
-        return Decision(
-            RoutedBy.UNKNOWN_CALLER, f"{caller.number} is not in the CRM → queue", rules.queue
-        )
+        why = Reason(ReasonKey.NOT_IN_CRM, {"number": caller.number})
+        return _decision(RoutedBy.UNKNOWN_CALLER, why, rules.queue)
 
     candidates, notes = _candidates(known, rules, now)
     states: list[tuple[_Candidate, AgentState, str]] = []
     for candidate in candidates:
         interfaces = [i for i in candidate.ref.interfaces if is_dialable(i)]
         if not interfaces:
-            notes.append(f"{candidate.label} has no dialable phone")
+            notes.append(
+                _part(ReasonKey.NO_DIALABLE_PHONE, agent=candidate.ref.name, role=candidate.role)
+            )
             continue
         for interface in interfaces:
             if presence.get(interface, AgentState.LOGGED_OUT) is AgentState.AVAILABLE:
-                return Decision(
+                return _decision(
                     _routed_by(candidate),
-                    f"{candidate.label}: {candidate.why}",
+                    candidate.free,
                     rules.queue,
                     agent=interface,
                     agent_name=candidate.ref.name,
@@ -123,10 +126,18 @@ def decide(
     if rules.when_busy == "wait":
         for candidate, state, interface in states:
             if state in BUSY:
-                wait = f"wait up to {rules.wait_seconds} s, then queue"
-                return Decision(
+                why = Reason(
+                    ReasonKey.MANAGER_BUSY_WAIT,
+                    {
+                        "agent": candidate.ref.name,
+                        "role": candidate.role,
+                        "state": state.value,
+                        "seconds": rules.wait_seconds,
+                    },
+                )
+                return _decision(
                     _routed_by(candidate),
-                    f"{candidate.label} {_STATE_TEXT[state]}: {wait}",
+                    why,
                     rules.queue,
                     agent=interface,
                     agent_name=candidate.ref.name,
@@ -139,27 +150,31 @@ def decide(
                     contact_name=cname,
                 )
 
-    parts = [f"{candidate.label} {_STATE_TEXT[state]}" for candidate, state, _ in states] + notes
+    parts = [
+        _part(ReasonKey.MANAGER_BUSY, agent=c.ref.name, role=c.role, state=state.value)
+        for c, state, _ in states
+    ] + notes
     if not parts:
         who = known.contact_name or known.company_name or caller.number
-        parts = [
-            f"{who}: no recent agent or owner"
-            if rules.prefer
-            else f"{who}: personal routing is off"
-        ]
-    reason = ", ".join(parts) + " → queue"
+        none = ReasonKey.NO_RECENT_MANAGER if rules.prefer else ReasonKey.PERSONAL_ROUTING_OFF
+        parts = [_part(none, who=who)]
     if priority:
-        return Decision(
+        return _decision(
             RoutedBy.VIP,
-            f"{reason} (VIP, priority {priority})",
+            Reason(ReasonKey.VIP, {"parts": parts, "priority": priority}),
             rules.queue,
             priority=priority,
             contact_id=cid,
             owner_user_id=owner,
             contact_name=cname,
         )
-    return Decision(
-        RoutedBy.QUEUE, reason, rules.queue, contact_id=cid, contact_name=cname, owner_user_id=owner
+    return _decision(
+        RoutedBy.QUEUE,
+        Reason(ReasonKey.QUEUE, {"parts": parts}),
+        rules.queue,
+        contact_id=cid,
+        contact_name=cname,
+        owner_user_id=owner,
     )
 
 
@@ -169,26 +184,37 @@ def _routed_by(candidate: _Candidate) -> RoutedBy:
 
 def _candidates(
     facts: RoutingFacts, rules: Policy, now: datetime
-) -> tuple[list[_Candidate], list[str]]:
+) -> tuple[list[_Candidate], list[dict[str, Any]]]:
     owner = facts.owner
     last = facts.last_agent
     found: list[_Candidate] = []
-    notes: list[str] = []
+    notes: list[dict[str, Any]] = []
     for role in rules.prefer:
         if role == "last-agent" and last is not None:
             if facts.last_talked_at is None:
                 continue
             age = now - facts.last_talked_at
+            ago = _seconds(age)
             if age > timedelta(days=rules.lookback_days):
                 notes.append(
-                    f"{last.name}: last talked {_age(age)}, over {rules.lookback_days:g} days"
+                    _part(
+                        ReasonKey.LAST_TALK_TOO_OLD,
+                        agent=last.name,
+                        ago=ago,
+                        days=rules.lookback_days,
+                    )
                 )
                 continue
             is_owner = owner is not None and owner.user_id == last.user_id
-            why = f"talked {_age(age)}" + (", owner" if is_owner else "")
-            found.append(_Candidate(role, last, last.name, why))
+            key = (
+                ReasonKey.PREVIOUS_MANAGER_OWNER_FREE
+                if is_owner
+                else ReasonKey.PREVIOUS_MANAGER_FREE
+            )
+            found.append(_Candidate(role, last, Reason(key, {"agent": last.name, "ago": ago})))
         elif role == "owner" and owner is not None:
-            found.append(_Candidate(role, owner, f"owner {owner.name}", "responsible manager"))
+            free = Reason(ReasonKey.OWNER_FREE, {"agent": owner.name})
+            found.append(_Candidate(role, owner, free))
     unique: list[_Candidate] = []
     for candidate in found:
         if all(c.ref.user_id != candidate.ref.user_id for c in unique):
@@ -223,12 +249,12 @@ def _after_hours(
     hours = rules.hours
     assert hours is not None
     local = now.astimezone(hours.zone())
-    when = f"after hours ({local:%a %H:%M} {hours.timezone})"
+    when = {"weekday": local.weekday(), "time": f"{local:%H:%M}", "timezone": hours.timezone}
     plan = rules.after_hours
     if plan.action == "dial" and plan.dial:
-        return Decision(
+        return _decision(
             RoutedBy.AFTER_HOURS,
-            f"{when} → {plan.dial}",
+            Reason(ReasonKey.AFTER_HOURS, {**when, "to": plan.dial}),
             rules.queue,
             agent=plan.dial,
             ring_seconds=plan.ring_seconds,
@@ -238,9 +264,9 @@ def _after_hours(
             contact_name=cname,
         )
     if plan.action == "goto" and plan.goto:
-        return Decision(
+        return _decision(
             RoutedBy.AFTER_HOURS,
-            f"{when} → {plan.goto}",
+            Reason(ReasonKey.AFTER_HOURS, {**when, "to": plan.goto}),
             rules.queue,
             goto=plan.goto,
             priority=priority,
@@ -249,9 +275,9 @@ def _after_hours(
             contact_name=cname,
         )
     queue = plan.queue or rules.queue
-    return Decision(
+    return _decision(
         RoutedBy.AFTER_HOURS,
-        f"{when} → queue {queue}",
+        Reason(ReasonKey.AFTER_HOURS_QUEUE, {**when, "queue": queue}),
         queue,
         priority=priority,
         contact_id=cid,
@@ -260,19 +286,9 @@ def _after_hours(
     )
 
 
-def _age(age: timedelta) -> str:
-    seconds = age.total_seconds()
-    if seconds < 60:
-        return "just now"
-    if seconds < 3600:
-        return _plural(int(seconds // 60), "minute") + " ago"
-    if seconds < 86400:
-        return _plural(int(seconds // 3600), "hour") + " ago"
-    return _plural(int(seconds // 86400), "day") + " ago"
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+def _seconds(age: timedelta) -> int:
+    """Whole seconds (floored: "59.9 s ago" is still under a minute)."""
+    return math.floor(age.total_seconds())
 
 
 def _shorten(text: str, limit: int = 32) -> str:

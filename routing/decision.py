@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -18,6 +19,69 @@ class RoutedBy(StrEnum):
     UNKNOWN_CALLER = "unknown-caller"  # no usable caller ID, or not in the CRM
     FACTS_TIMEOUT = "facts-timeout"  # the CRM did not answer within the deadline
     FACTS_ERROR = "facts-error"  # the CRM lookup failed
+
+
+class ReasonKey(StrEnum):
+    """What a reason says, whatever the language (`routing.reasons` has the wordings).
+
+    The values each key carries are listed beside it. `role` is "last-agent" or "owner",
+    `state` an :class:`~kernel.agents.AgentState` value, `ago` whole seconds since the last
+    answered call, `weekday` 0 (Monday) to 6; `parts` (of `queue` and `vip`) is a list of
+    the reasons marked *part*, as ``{"key": …, "values": {…}}``.
+    """
+
+    PREVIOUS_MANAGER_FREE = "previous_manager_free"  # agent, ago
+    PREVIOUS_MANAGER_OWNER_FREE = "previous_manager_owner_free"  # agent, ago (also the owner)
+    OWNER_FREE = "owner_free"  # agent
+    MANAGER_BUSY_WAIT = "manager_busy_wait"  # agent, role, state, seconds
+    QUEUE = "queue"  # parts
+    VIP = "vip"  # parts, priority
+    AFTER_HOURS = "after_hours"  # weekday, time, timezone, to (an interface or destination)
+    AFTER_HOURS_QUEUE = "after_hours_queue"  # weekday, time, timezone, queue
+    NO_CALLER_ID = "no_caller_id"
+    CALLER_ID_NOT_A_NUMBER = "caller_id_not_a_number"  # caller_id
+    NOT_IN_CRM = "not_in_crm"  # number
+    CRM_TIMEOUT = "crm_timeout"
+    CRM_ERROR = "crm_error"
+    # parts: why a candidate was not taken, or why there was none
+    MANAGER_BUSY = "manager_busy"  # agent, role, state
+    NO_DIALABLE_PHONE = "no_dialable_phone"  # agent, role
+    LAST_TALK_TOO_OLD = "last_talk_too_old"  # agent, ago, days (the look-back window)
+    NO_RECENT_MANAGER = "no_recent_manager"  # who (the contact, company or number)
+    PERSONAL_ROUTING_OFF = "personal_routing_off"  # who
+
+
+PARTS = frozenset(
+    {
+        ReasonKey.MANAGER_BUSY,
+        ReasonKey.NO_DIALABLE_PHONE,
+        ReasonKey.LAST_TALK_TOO_OLD,
+        ReasonKey.NO_RECENT_MANAGER,
+        ReasonKey.PERSONAL_ROUTING_OFF,
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """Why a call went where it went: a key and its values (plain JSON values, so the
+    reason can be stored with the call and rendered later in any language)."""
+
+    key: ReasonKey
+    values: Mapping[str, Any] = field(default_factory=dict, hash=False)
+
+    @property
+    def parts(self) -> tuple[Reason, ...]:
+        """The parts of a `queue` or `vip` reason (none for the others)."""
+        return tuple(Reason.from_json(part) for part in self.values.get("parts", ()))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"key": self.key.value, "values": dict(self.values)}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Reason:
+        """A reason back from :meth:`to_json` (ValueError: not one of the known keys)."""
+        return cls(ReasonKey(data["key"]), dict(data.get("values") or {}))
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,11 +107,12 @@ class Decision:
     waits up to that long (with music) for them to come free before dialing. `queue`
     is the queue the call falls through to, with `priority` as QUEUE_PRIO when set.
     `goto` is a dialplan destination (`context,exten,priority`) that replaces the
-    queue, used by after-hours rules.
+    queue, used by after-hours rules. `reason` is `why` rendered in English by
+    `routing.reasons`.
     """
 
     routed_by: RoutedBy
-    reason: str
+    reason: str  # `why` in English: ROUTE_REASON, the call record's `routing_reason`
     queue: str
     agent: str | None = None
     agent_name: str | None = None
@@ -59,6 +124,7 @@ class Decision:
     contact_id: int | None = None
     contact_name: str | None = None
     owner_user_id: int | None = None  # who owns a missed call when no agent was chosen
+    why: Reason | None = None  # the reason as a key and values (every decision of `decide`)
 
     @property
     def to_agent(self) -> bool:

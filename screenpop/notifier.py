@@ -18,7 +18,10 @@ A reconnecting socket gets the current state at once: the agent's state, every c
 still ringing for them and the call they are on.
 
 Pops and answers carry ``caller_number_display`` (the number as people of the region
-write it) when the composition root gives a ``phone_display`` function. The notifier
+write it) when the composition root gives a ``phone_display`` function, and why the call
+came: ``routing_reason`` (English, as ROUTE_REASON said) and ``routing_reason_localized``
+(``{lang: text}``: the routing decision's structured reason, found with the
+``routing_reason`` lookup the root gives, rendered by ``routing.reasons``). The notifier
 remembers who took part in recent calls (``participants``), so the panel may check that
 a wrap-up is saved by someone who was on the call.
 """
@@ -36,10 +39,12 @@ from typing import Any, Protocol
 from kernel import agents as agent_identity
 from kernel.agents import interface_key, same_agent
 from kernel.bus import Subscription
+from routing.reasons import LANGUAGES, localized, render
 from screenpop.hub import Client, Hub
 from telephony import domain as d
 from telephony.records import iso
 from telephony.reducer import CallState
+from telephony.route_memo import ReasonLookup
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +63,6 @@ class CardSource(Protocol):
     async def card_for(self, number: str | None) -> Card | None: ...
 
 
-RoutingReason = Callable[[str], str | None]  # linkedid -> the routing decision's reason
-LocalizeReason = Callable[[str | None], dict[str, str] | None]  # reason -> {lang: text}
 PhoneDisplay = Callable[[str], str]  # E.164 -> as people of the region write it
 RECENT_CALLS = 20_000  # calls whose participants are remembered (wrap-ups after the call)
 DISPLAY_CACHE = 4096  # caller numbers whose display spelling is kept (a ring-all pops many)
@@ -84,10 +87,6 @@ class _Pop:
     users: set[int]
 
 
-def _no_translation(_reason: str | None) -> dict[str, str] | None:
-    return None
-
-
 class Notifier:
     def __init__(
         self,
@@ -95,12 +94,11 @@ class Notifier:
         live: CallState,
         directory: AgentDirectory,
         cards: CardSource | None = None,
-        routing_reason: RoutingReason | None = None,
+        routing_reason: ReasonLookup | None = None,
         *,
         card_timeout: float = 2.0,
         clock: Callable[[], float] = time.time,
         phone_display: PhoneDisplay | None = None,
-        localize_reason: LocalizeReason | None = None,
     ) -> None:
         self.hub = hub
         self.live = live
@@ -110,7 +108,6 @@ class Notifier:
         self.card_timeout = card_timeout
         self.clock = clock
         self.phone_display = phone_display
-        self.localize_reason = localize_reason or _no_translation
         self._displays: dict[str, str] = {}  # E.164 -> display (formatting costs ~0.1 ms)
         self._recent: OrderedDict[str, set[int]] = OrderedDict()  # linkedid -> user ids
         self._cards: dict[str, Card | None] = {}  # linkedid -> card, once loaded
@@ -200,12 +197,21 @@ class Notifier:
         message["contact"] = card.get("contact") if card else None
         message["card"] = card
 
+    def _reason(self, linkedid: str, said: str | None) -> tuple[str | None, dict[str, str] | None]:
+        """Why the call was routed: in English and in every language of the pages. The
+        decision's structured reason is rendered per language; a reason known only as
+        the text the PBX reported (a dialplan's own) is that text in every language."""
+        why = self.routing_reason(linkedid, said) if self.routing_reason is not None else None
+        if why is not None:
+            return said or render(why), localized(why)
+        if said is None:
+            return None, None
+        return said, dict.fromkeys(LANGUAGES, said)
+
     # --- events ----------------------------------------------------------------------
     def _ringing(self, event: d.AgentRinging) -> None:
         users = self.directory.users_for(event.agent)
-        reason = event.routing_reason
-        if reason is None and self.routing_reason is not None:
-            reason = self.routing_reason(event.linkedid)
+        reason, localized_reason = self._reason(event.linkedid, event.routing_reason)
         message: dict[str, Any] = {
             "type": "screen_pop",
             "linkedid": event.linkedid,
@@ -214,7 +220,7 @@ class Notifier:
             "caller_name": event.caller_name,
             "contact": None,
             "routing_reason": reason,
-            "routing_reason_localized": self.localize_reason(reason),
+            "routing_reason_localized": localized_reason,
             "queue": event.queue,
             "agent_interface": event.interface,
             "agent_name": event.agent_name,
@@ -248,6 +254,11 @@ class Notifier:
         users = self.directory.users_for(event.agent)
         pop = self._pops.pop((event.linkedid, event.agent), None)
         card = self._cards.get(event.linkedid)
+        if pop is not None:
+            reason = pop.message.get("routing_reason")
+            localized_reason = pop.message.get("routing_reason_localized")
+        else:
+            reason, localized_reason = self._reason(event.linkedid, None)
         message: dict[str, Any] = {
             "type": "call_answered",
             "linkedid": event.linkedid,
@@ -259,12 +270,10 @@ class Notifier:
             "agent_name": event.agent_name,
             "answered_at": iso(event.at),
             "contact": card.get("contact") if card else None,
-            "routing_reason": pop.message.get("routing_reason") if pop else None,
+            "routing_reason": reason,
             "card": card,
+            "routing_reason_localized": localized_reason,
         }
-        if pop is None and self.routing_reason is not None:
-            message["routing_reason"] = self.routing_reason(event.linkedid)
-        message["routing_reason_localized"] = self.localize_reason(message["routing_reason"])
         self._answered[event.linkedid] = (event.agent, message)
         self._remember(event.linkedid, users)
         self.hub.to_users(users | (pop.users if pop else set()), message)

@@ -45,18 +45,17 @@ from telephony.agi import (
     AgiValueError,
     EnvironmentParser,
     ReplyParser,
-    clean_text,
     display_name,
     set_variable,
 )
+from telephony.route_memo import REASON_LIMIT as REASON_LIMIT  # `/api/route` cuts alike
+from telephony.route_memo import said
 from telephony.router import CallRouter
 
 log = logging.getLogger(__name__)
 
 ROUTE_PATH = "route"
 MAX_EARLY = 4 * 1024  # bytes a client may send while we decide (a HANGUP is 7)
-REASON_LIMIT = 200
-
 SESSIONS = PromCounter("trubka_agi_sessions", "FastAGI sessions by how they ended", ["outcome"])
 
 
@@ -81,7 +80,7 @@ def route_variables(decision: Decision) -> list[tuple[str, str]]:
     """The channel variables for a decision, in the order they must be set."""
     out = [
         ("ROUTE_BY", decision.routed_by.value),
-        ("ROUTE_REASON", clean_text(decision.reason, REASON_LIMIT)),
+        ("ROUTE_REASON", said(decision)),
     ]
     if decision.contact_id is not None:
         out.append(("TRUBKA_CONTACT_ID", str(decision.contact_id)))

@@ -3,7 +3,8 @@
 The FastAGI handler remembers each decision under the channel's uniqueid and, when the
 live state already knows the channel, the call's linkedid. The ringing agent's screen
 pop looks it up by linkedid (or by the uniqueids of the call's channels) before the
-``ROUTE_REASON`` VarSet has even reached the reducer. Bounded in size and age.
+``ROUTE_REASON`` VarSet has even reached the reducer, and the call record is stored with
+the decision's structured reason (:meth:`RecentDecisions.reason`). Bounded in size and age.
 """
 
 from __future__ import annotations
@@ -12,7 +13,18 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 
-from routing.decision import Decision
+from routing.decision import Decision, Reason
+from telephony.agi import clean_text
+
+REASON_LIMIT = 200  # characters of ROUTE_REASON, the channel variable
+# (linkedid, the ROUTE_REASON reported for the call or None) -> the decision's reason, as
+# the composition root gives it to the screen pop and the call store.
+ReasonLookup = Callable[[str, str | None], Reason | None]
+
+
+def said(decision: Decision) -> str:
+    """The decision's reason as ROUTE_REASON carries it (printable, at most 200 characters)."""
+    return clean_text(decision.reason, REASON_LIMIT)
 
 
 class RecentDecisions:
@@ -60,6 +72,19 @@ class RecentDecisions:
     def routing_reason(self, linkedid: str | None, uniqueids: Iterable[str] = ()) -> str | None:
         decision = self.find(linkedid, uniqueids)
         return decision.reason if decision else None
+
+    def reason(
+        self, linkedid: str | None, uniqueids: Iterable[str] = (), *, said_as: str | None = None
+    ) -> Reason | None:
+        """The structured reason of a call's decision. With `said_as` (the ROUTE_REASON the
+        PBX reported for the call), only when that is what this decision said: a reason set
+        by a dialplan of its own is not mistaken for the one remembered."""
+        decision = self.find(linkedid, uniqueids)
+        if decision is None or decision.why is None:
+            return None
+        if said_as is not None and said_as not in (decision.reason, said(decision)):
+            return None
+        return decision.why
 
     def _evict(self, now: float) -> None:
         items = self._items

@@ -57,6 +57,7 @@ from kernel.phones import format_national
 from kernel.task_set import TaskSet
 from recordings.ingest import KINDS as RECORDING_KINDS
 from recordings.service import RecordingService
+from routing.decision import Reason
 from routing.errors import RulesError
 from routing.rules import load_rules
 from routing.source import FactsSource, InMemoryFactsSource
@@ -77,7 +78,6 @@ from telephony.router import CallRouter
 from trubka.adapters import CrmAgentDirectory, CrmCallbackTasks, CrmCards
 from trubka.settings import Settings, SettingsError
 from web.auth import socket_user
-from web.reasons import localized_reasons
 from web.ws import SocketAuthenticator, SocketUser
 
 log = logging.getLogger(__name__)
@@ -177,9 +177,11 @@ class Services:
         )
         agi = AgiServer(router, settings.agi_host, settings.agi_port)
 
-        def routing_reason(linkedid: str) -> str | None:
+        def routing_reason(linkedid: str, said_as: str | None) -> Reason | None:
             call = live.calls.get(linkedid)
-            return router.memo.routing_reason(linkedid, call.channels if call else ())
+            return router.memo.reason(linkedid, call.channels if call else (), said_as=said_as)
+
+        calls.routing_reason = routing_reason  # stored with the call beside the English text
 
         crm = CrmServices.create(
             db,
@@ -202,7 +204,6 @@ class Services:
             CrmCards(crm.cards, settings.default_region),
             routing_reason=routing_reason,
             phone_display=lambda number: format_national(number, settings.default_region),
-            localize_reason=localized_reasons,
         )
         recordings = RecordingService.from_settings(settings, db, to_recordings)
 

@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from fastapi.templating import Jinja2Templates
 
-from web.reasons import localize
+from routing.reasons import localize
 
 TEMPLATES_DIR = Path(__file__).with_name("templates")
 templates = Jinja2Templates(directory=TEMPLATES_DIR)
-templates.env.globals["routing_reason"] = localize
+
+
+def routing_reason(call: Mapping[str, Any], lang: str) -> str | None:
+    """Why a stored call went where it went, in `lang`: rendered from the structured
+    reason stored with it, else (older calls) the English text as it was stored."""
+    return localize(
+        call.get("routing_reason"),
+        call.get("routing_reason_key"),
+        call.get("routing_reason_values"),
+        lang,
+    )
+
+
+templates.env.globals["routing_reason"] = routing_reason

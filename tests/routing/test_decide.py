@@ -7,9 +7,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from kernel.agents import AgentState
-from routing.decide import FactsUnavailable, decide
-from routing.decision import Caller, Decision, RoutedBy
+from routing import decide as decide_module
+from routing.decide import FactsUnavailable
+from routing.decision import Caller, Decision, Reason, ReasonKey, RoutedBy
 from routing.facts import AgentRef, RoutingFacts
+from routing.reasons import render
 from routing.rules import Policy, parse_rules
 from tests.routing.pictures import (
     A101,
@@ -53,6 +55,20 @@ def facts(
     )
 
 
+def decide(
+    caller: Caller,
+    f: RoutingFacts | FactsUnavailable | None,
+    live: dict[str, AgentState],
+    rules: Policy,
+    now: datetime,
+) -> Decision:
+    """`routing.decide`, checking that the English reason is rendered from the structured
+    one (every decision of these tests: the texts they assert are renderings)."""
+    d = decide_module.decide(caller, f, live, rules, now)
+    assert d.why is not None and render(d.why, "en") == d.reason
+    return d
+
+
 def presence(picture: Picture) -> dict[str, AgentState]:
     return picture.presence(A101, A102, A103, A104)
 
@@ -75,6 +91,7 @@ def test_previous_manager_free_gets_the_call() -> None:
     assert d.routed_by is RoutedBy.PREVIOUS_MANAGER
     assert (d.agent, d.agent_name, d.agent_user_id, d.ring_seconds) == (A101, "Ivanova", 1, 20)
     assert d.reason == "Ivanova: talked 3 days ago"
+    assert d.why == Reason(ReasonKey.PREVIOUS_MANAGER_FREE, {"agent": "Ivanova", "ago": 3 * 86400})
     assert (d.contact_id, d.contact_name, d.queue, d.wait_seconds) == (
         4242,
         "Иван Петров",
@@ -90,12 +107,28 @@ def test_previous_manager_on_a_call_owner_free_gets_it() -> None:
     assert d.routed_by is RoutedBy.OWNER
     assert d.agent == A103
     assert d.reason == "owner Petrov: responsible manager"
+    assert d.why == Reason(ReasonKey.OWNER_FREE, {"agent": "Petrov"})
 
 
 def test_nobody_free_goes_to_the_queue_with_each_reason() -> None:
     d = route(talking_101(), facts(owner=KOZLOVA))
     assert d.routed_by is RoutedBy.QUEUE and d.agent is None
     assert d.reason == "Ivanova is on a call, owner Kozlova is not logged in → queue"
+    assert d.why == Reason(
+        ReasonKey.QUEUE,
+        {
+            "parts": [
+                {
+                    "key": "manager_busy",
+                    "values": {"agent": "Ivanova", "role": "last-agent", "state": "on_call"},
+                },
+                {
+                    "key": "manager_busy",
+                    "values": {"agent": "Kozlova", "role": "owner", "state": "logged_out"},
+                },
+            ]
+        },
+    )
     assert (d.contact_id, d.owner_user_id) == (
         4242,
         4,
@@ -222,6 +255,10 @@ def test_wait_for_a_manager_on_a_call() -> None:
     assert d.routed_by is RoutedBy.PREVIOUS_MANAGER
     assert (d.agent, d.wait_seconds, d.ring_seconds) == (A101, 25, 15)
     assert d.reason == "Ivanova is on a call: wait up to 25 s, then queue"
+    assert d.why == Reason(
+        ReasonKey.MANAGER_BUSY_WAIT,
+        {"agent": "Ivanova", "role": "last-agent", "state": "on_call", "seconds": 25},
+    )
 
 
 def test_wait_for_a_ringing_owner() -> None:
@@ -255,6 +292,7 @@ def test_vip_caller_waits_in_the_queue_with_priority() -> None:
     d = route(talking_101(), facts(owner=None, tags=frozenset({"Gold", "VIP"})), VIPS)
     assert (d.routed_by, d.priority, d.agent) == (RoutedBy.VIP, 10, None)
     assert d.reason == "Ivanova is on a call → queue (VIP, priority 10)"
+    assert d.why is not None and d.why.key is ReasonKey.VIP and d.why.values["priority"] == 10
 
 
 def test_vip_caller_still_goes_to_a_free_manager_keeping_the_priority() -> None:
@@ -313,6 +351,10 @@ def test_after_hours_queue_dial_and_goto() -> None:
     )
     assert (q.routed_by, q.queue, q.agent) == (RoutedBy.AFTER_HOURS, "night", None)
     assert q.reason == "after hours (Thu 23:00 Europe/Moscow) → queue night"
+    assert q.why == Reason(
+        ReasonKey.AFTER_HOURS_QUEUE,
+        {"weekday": 3, "time": "23:00", "timezone": "Europe/Moscow", "queue": "night"},
+    )
     dial = route(
         free_101(),
         facts(),

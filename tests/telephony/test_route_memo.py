@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from routing.decision import Decision, RoutedBy
-from telephony.route_memo import RecentDecisions
+from routing.decision import Decision, Reason, ReasonKey, RoutedBy
+from telephony.route_memo import RecentDecisions, said
 
 
 class Clock:
@@ -57,3 +57,19 @@ def test_bad_bounds_are_refused() -> None:
         RecentDecisions(maxlen=0)
     with pytest.raises(ValueError):
         RecentDecisions(ttl=0)
+
+
+def test_the_structured_reason_only_for_what_the_pbx_said() -> None:
+    why = Reason(ReasonKey.OWNER_FREE, {"agent": "Petrov\x07"})
+    routed = Decision(RoutedBy.OWNER, "owner Petrov\x07: responsible manager", "q", why=why)
+    memo = RecentDecisions(clock=Clock())
+    memo.remember(routed, uniqueid="1.2", linkedid="1.1")
+    memo.remember(decision("made by hand"), uniqueid="2.1")
+    assert said(routed) == "owner Petrov: responsible manager"  # as ROUTE_REASON carries it
+    assert memo.reason("1.1") == why
+    assert memo.reason(None, ["1.2"], said_as="owner Petrov: responsible manager") == why
+    assert memo.reason("1.1", said_as=routed.reason) == why
+    assert memo.reason("1.1", said_as="sent by the night script") is None
+    assert memo.reason("1.1", said_as="owner Petrov") is None
+    assert memo.reason("2.1") is None  # a decision without a structured reason
+    assert memo.reason("3.1") is None

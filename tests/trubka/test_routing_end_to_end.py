@@ -151,6 +151,10 @@ async def test_a_routed_call_is_stored_with_its_decision(world: World) -> None:
     assert row is not None
     assert row.routed_by == "previous-manager"
     assert row.routing_reason == "Петров: talked 3 days ago"
+    # … and its structured reason, for pages in the reader's language.
+    assert row.routing_reason_key == "previous_manager_free"
+    values = row.routing_reason_values or {}
+    assert values["agent"] == "Петров" and 3 * 86400 <= values["ago"] < 4 * 86400
     assert row.disposition == "answered"
     assert (row.agent_interface or "").startswith("Local/102@agents")
     assert row.contact_id == contact_id
@@ -177,6 +181,7 @@ async def test_a_routed_call_is_stored_with_its_decision(world: World) -> None:
         "previous-manager",
         "Петров: talked 3 days ago",
     )
+    assert newest["routing_reason_key"] == "previous_manager_free"
     # An answered call leaves no callback task.
     assert w.services.callbacks.created == 0
 

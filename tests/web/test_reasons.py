@@ -1,98 +1,82 @@
-"""Routing reasons in Russian: every reason the routing tests make is read back."""
+"""Routing reasons on pages: rendered in the reader's language from the key and values
+stored with the call; calls stored without them show their English text."""
 
 from __future__ import annotations
 
-import inspect
-import re
-from typing import Any
+import html
+from dataclasses import replace
 
-import pytest
+from crm.call_records import CallStore
+from routing.decision import Reason, ReasonKey
+from routing.reasons import LANGUAGES as REASON_LANGUAGES
+from tests.crm.helpers import call
+from web.i18n import LANGUAGES
+from web.templating import routing_reason
 
-import tests.routing.test_decide as decide_tests
-from routing.decision import Decision
-from web.reasons import localize
+from .conftest import Api
 
-# English words of routing.decide's grammar: none may be left in a Russian reason
-ENGLISH = re.compile(
-    r"\b(talked|queue|owner|responsible|wait|then|is|on a call|paused|logged|caller|"
-    r"CRM did|failed|not in|recent|personal|after hours|ago|just now|days|minutes?|hours?)\b"
-)
-
-
-def every_reason(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Run every test of tests/routing/test_decide.py and keep the reasons it made."""
-    reasons: list[str] = []
-    real = decide_tests.decide
-
-    def recording(*args: Any, **kwargs: Any) -> Decision:
-        decision = real(*args, **kwargs)
-        reasons.append(decision.reason)
-        return decision
-
-    monkeypatch.setattr(decide_tests, "decide", recording)
-    for name, test in inspect.getmembers(decide_tests, inspect.isfunction):
-        if not name.startswith("test_"):
-            continue
-        marks = [m for m in getattr(test, "pytestmark", []) if m.name == "parametrize"]
-        if not marks:
-            test()
-            continue
-        [mark] = marks
-        argnames = mark.args[0]
-        names = [n.strip() for n in argnames.split(",")] if isinstance(argnames, str) else argnames
-        for values in mark.args[1]:
-            values = values.values if hasattr(values, "values") else values
-            values = values if len(names) > 1 else (values,)
-            test(**dict(zip(names, values, strict=True)))
-    return reasons
+OWNER = Reason(ReasonKey.OWNER_FREE, {"agent": "Петров <b>"})
+SAID = "owner Петров <b>: responsible manager"
 
 
-def test_every_reason_routing_makes_reads_in_russian(monkeypatch: pytest.MonkeyPatch) -> None:
-    reasons = every_reason(monkeypatch)
-    assert len(set(reasons)) >= 25
-    for reason in set(reasons):
-        russian = localize(reason, "ru")
-        assert russian is not None and russian != reason, reason
-        left = ENGLISH.findall(russian.replace("VIP", ""))
-        assert not left, (reason, russian, left)
+def test_every_page_language_has_reasons() -> None:
+    assert set(LANGUAGES) <= set(REASON_LANGUAGES)
 
 
-@pytest.mark.parametrize(
-    ("reason", "russian"),
-    [
-        ("Ivanova: talked 3 days ago", "Ivanova: разговаривали 3 дня назад"),
-        (
-            "Ivanova: talked 1 minute ago, owner",
-            "Ivanova: разговаривали 1 минуту назад, ответственный",
-        ),
-        ("owner Petrov: responsible manager", "ответственный Petrov"),
-        (
-            "Ivanova is on a call, owner Petrov is paused → queue",
-            "Ivanova разговаривает, ответственный Petrov на паузе → очередь",
-        ),
-        (
-            "Иванова, Анна is in wrap-up: wait up to 25 s, then queue",
-            "Иванова, Анна на постобработке: ждём до 25 с, затем очередь",
-        ),
-        ("no caller ID → queue", "номер не определён → очередь"),
-        ("+74951234567 is not in the CRM → queue", "+74951234567 нет в CRM → очередь"),
-        (
-            "Ivanova is not logged in → queue (VIP, priority 10)",
-            "Ivanova не в системе → очередь (VIP, приоритет 10)",
-        ),
-        (
-            "after hours (Sat 21:05 Europe/Moscow) → queue night",
-            "нерабочее время (сб 21:05 Europe/Moscow) → очередь night",
-        ),
-    ],
-)
-def test_examples(reason: str, russian: str) -> None:
-    assert localize(reason, "ru") == russian
-    assert localize(reason, "en") == reason
+def test_a_stored_reason_in_each_language_and_the_text_of_older_calls() -> None:
+    stored = {
+        "routing_reason": SAID,
+        "routing_reason_key": "owner_free",
+        "routing_reason_values": {"agent": "Петров <b>"},
+    }
+    assert routing_reason(stored, "ru") == "ответственный Петров <b>"
+    assert routing_reason(stored, "en") == SAID
+    older = {"routing_reason": SAID, "routing_reason_key": None, "routing_reason_values": None}
+    assert routing_reason(older, "ru") == SAID
+    assert routing_reason({"routing_reason": None}, "ru") is None
 
 
-def test_what_it_cannot_read_is_shown_as_written() -> None:
-    assert localize("sent by the night script", "ru") == "sent by the night script"
-    assert localize(None, "ru") is None and localize("", "ru") == ""
-    hostile = "<script>alert(1)</script> is on a call → queue"
-    assert localize(hostile, "ru") == "<script>alert(1)</script> разговаривает → очередь"
+async def test_call_page_shows_the_stored_reason_in_the_readers_language(api: Api) -> None:
+    routed = replace(call("+79161234567"), routing_reason=SAID)
+    older = replace(call("+79161234567"), routing_reason=SAID)
+    own = replace(call("+79161234567"), routing_reason="sent by the night script")
+
+    def lookup(linkedid: str, said_as: str | None) -> Reason | None:
+        # The router's memo: the decisions of `routed` and `own` (whose dialplan then set
+        # a ROUTE_REASON of its own: the remembered decision is not what it said).
+        if linkedid in (routed.linkedid, own.linkedid) and said_as == SAID:
+            return OWNER
+        return None
+
+    await CallStore(api.services.db, routing_reason=lookup).save([routed, own])
+    await CallStore(api.services.db).save([older])  # stored before reasons had keys
+    rows = {row.linkedid: row for row in await api.services.calls.list()}
+    stored = rows[routed.linkedid]
+    assert (stored.routing_reason, stored.routing_reason_key) == (SAID, "owner_free")
+    assert stored.routing_reason_values == {"agent": "Петров <b>"}
+    assert stored.to_json()["routing_reason_key"] == "owner_free"
+    assert rows[older.linkedid].routing_reason_key is None
+    assert rows[own.linkedid].routing_reason_key is None
+
+    async with api.signed_in("boss", "supervisor") as (client, _user):
+        shown = {}
+        for lang in ("ru", "en"):
+            page = await client.get(f"/calls/{stored.id}")
+            assert page.status_code == 200, page.text
+            shown[lang] = page.text
+            for other in (older, own):
+                text = (await client.get(f"/calls/{rows[other.linkedid].id}")).text
+                assert html.escape(other.routing_reason or "") in text, (lang, other)
+            token = _csrf_from(page.text)
+            switched = await client.post("/language", data={"lang": "en", "csrf_token": token})
+            assert switched.status_code == 303
+    assert html.escape("ответственный Петров <b>") in shown["ru"]
+    assert html.escape(SAID) not in shown["ru"]
+    assert html.escape(SAID) in shown["en"]
+    assert "Петров <b>" not in shown["ru"] + shown["en"]  # escaped like any CRM name
+
+
+def _csrf_from(page: str) -> str:
+    marker = 'name="csrf_token" value="'
+    start = page.index(marker) + len(marker)
+    return page[start : page.index('"', start)]

@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import replace
 from typing import Any
 
 import pytest
 import websockets
 from fastapi import WebSocket
 
+from routing.decision import Reason, ReasonKey
 from screenpop.hub import Client, Hub
 from screenpop.notifier import Notifier, StaticDirectory
 from telephony import domain as d
 from telephony.pipeline import EventPipeline
+from telephony.reducer import CallState
 from telephony.replay import load_index
 from tests.conftest import TRACES, LiveServer
 from trubka.app import build_app
@@ -175,8 +178,6 @@ async def test_card_prepared_on_arrival_then_updates_the_pop() -> None:
     async def close(code: int, reason: str) -> None:
         return None
 
-    from telephony.reducer import CallState
-
     cards = Cards()
     notifier = Notifier(hub, CallState(), StaticDirectory(dict(DIRECTORY)), cards)
     client = Client(1, "agent", send, close)
@@ -232,3 +233,59 @@ async def test_a_slow_client_is_dropped_and_others_keep_getting_messages() -> No
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def test_the_pop_says_why_in_every_language() -> None:
+    """The routing decision's structured reason (the router's memo) is rendered for each
+    page language; a reason only the PBX reported is shown as it said in every one."""
+    why = Reason(
+        ReasonKey.MANAGER_BUSY_WAIT,
+        {"agent": "Анна", "role": "owner", "state": "wrap_up", "seconds": 25},
+    )
+    asked: list[tuple[str, str | None]] = []
+
+    def lookup(linkedid: str, said_as: str | None) -> Reason | None:
+        asked.append((linkedid, said_as))
+        return (
+            why
+            if said_as in (None, "owner Анна is in wrap-up: wait up to 25 s, then queue")
+            else None
+        )
+
+    hub = Hub()
+    recorder = Recorder()
+
+    async def send(text: str) -> None:
+        await recorder.add(json.loads(text))
+
+    async def close(code: int, reason: str) -> None:
+        return None
+
+    client = Client(1, "agent", send, close)
+    hub.register(client)
+    writer = asyncio.create_task(hub.serve(client))
+    events = trace_events("01-queue-answered.ami")
+    said_by_pbx = "sent by the night script"
+    for script in (None, said_by_pbx):
+        notifier = Notifier(hub, CallState(), StaticDirectory(dict(DIRECTORY)), None, lookup)
+        for event in events:
+            if isinstance(event, d.AgentRinging):
+                event = replace(event, routing_reason=script)
+            notifier.handle(event)
+        await notifier.stop()
+    await recorder.wait_for(
+        lambda items: len([m for m in items if m["type"] == "call_answered"]) == 2
+    )
+    pops = [m for m in recorder.items if m["type"] == "screen_pop"]
+    answers = [m for m in recorder.items if m["type"] == "call_answered"]
+    english = "owner Анна is in wrap-up: wait up to 25 s, then queue"
+    russian = "ответственный Анна на постобработке: ждём до 25 с, затем очередь"
+    assert [
+        (m["routing_reason"], m["routing_reason_localized"]) for m in (pops[0], answers[0])
+    ] == [(english, {"en": english, "ru": russian})] * 2
+    assert [
+        (m["routing_reason"], m["routing_reason_localized"]) for m in (pops[1], answers[1])
+    ] == [(said_by_pbx, {"en": said_by_pbx, "ru": said_by_pbx})] * 2
+    assert ("1795717766.0", said_by_pbx) in asked
+    writer.cancel()
+    await asyncio.gather(writer, return_exceptions=True)
