@@ -71,14 +71,14 @@ class CallPhase(StrEnum):
     """Where a live call is. The reducer moves it; the event that does is named.
 
     ``DIALPLAN`` → ``QUEUED`` / ``RINGING`` / ``DIALING`` → ``CONNECTED`` → ``ENDED``, with
-    ``ABANDONED`` for a caller who gives up in a queue. ``CONNECTED`` and ``ABANDONED``
-    are only ever left for ``ENDED`` (an answer after an abandon still counts as one).
+    ``ABANDONED`` for a caller who gives up in a queue. ``CONNECTED`` is only left for
+    ``ENDED``; ``ABANDONED`` for ``ENDED``, or ``CONNECTED`` should an answer still come.
     """
 
     DIALPLAN = "dialplan"  # IVR, routing, announcements: not queued, nobody rings (Newchannel)
     DIALING = "dialing"  # an agent or extension dials an external number (DialBegin)
     QUEUED = "queued"  # waiting in a queue; its agents may ring (QueueCallerJoin, QueueEntry)
-    RINGING = "ringing"  # an agent's phone rings outside a queue (DialBegin, AgentCalled)
+    RINGING = "ringing"  # an agent rings, the call in no queue (DialBegin, QueueCallerLeave)
     CONNECTED = "connected"  # answered, through transfers (AgentConnect, DialEnd ANSWER)
     ABANDONED = "abandoned"  # the caller gave up waiting in a queue (QueueCallerAbandon)
     ENDED = "ended"  # the last channel hung up; the call record was built (Hangup, Resync)
