@@ -8,12 +8,13 @@
 
 The connection is panoramisk's :class:`~panoramisk.ami_protocol.AMIProtocol` with its
 byte handling replaced: every read goes to our :class:`~telephony.codec.AmiDecoder`
-(whole frames only, cp1251 fallback) and the :class:`~telephony.pipeline.EventPipeline`;
-action replies are matched by ActionID and handed to the waiting action, everything
-else goes to the reducer, and each batch of domain events is published without waiting
-on anyone. On every (re)connect the live picture is rebuilt from `CoreShowChannels`,
-`QueueStatus` and `DeviceStateList` (a :class:`~telephony.reducer.Resync`); events that
-arrive meanwhile are held and applied after it.
+(whole frames only, cp1251 fallback); replies to our actions are matched by ActionID
+here and handed to the waiting action, everything else goes to the
+:class:`~telephony.pipeline.EventPipeline`, and each batch of domain events is published
+without waiting on anyone. On every (re)connect the live picture is rebuilt from
+`CoreShowChannels`, `QueueStatus` and `DeviceStateList` (a
+:class:`~telephony.reducer.Resync`, applied through the pipeline); events that arrive
+meanwhile are held and applied after it.
 
 Errors (see :mod:`telephony.errors`): an action raises :class:`NotConnected` when there
 is no logged-in connection, :class:`ActionFailed` with the PBX's message on
@@ -38,7 +39,15 @@ from panoramisk.ami_protocol import AMIProtocol
 
 from kernel.task_set import TaskSet
 from telephony import events as e
-from telephony.codec import EncodeError, Frame, FrameError, FrameKind, encode_action, shorten
+from telephony.codec import (
+    EncodeError,
+    Frame,
+    FrameError,
+    FrameKind,
+    check_frame,
+    encode_action,
+    shorten,
+)
 from telephony.domain import DomainEvent
 from telephony.errors import (
     ActionFailed,
@@ -49,7 +58,7 @@ from telephony.errors import (
     NotConnected,
 )
 from telephony.pipeline import EventPipeline
-from telephony.reducer import Reducer, Resync
+from telephony.reducer import Resync
 
 log = logging.getLogger(__name__)
 
@@ -190,7 +199,6 @@ class AmiClient:
         self.clock = clock
         self.rng = rng or random.Random()
         self.status = AmiStatus(host=config.where)
-        pipeline.route_reply = self._route_reply
         self._link: _Link | None = None
         self._link_seq = 0
         self._action_seq = 0
@@ -336,8 +344,19 @@ class AmiClient:
         finally:
             self._pending.pop(action_id, None)
 
+    def _take(self, frame: Frame, at: float) -> list[DomainEvent]:
+        """One frame read: a reply to one of our actions, or something for the pipeline."""
+        maybe_reply = frame.kind is FrameKind.RESPONSE or (
+            frame.kind is not FrameKind.BANNER and b"ActionID" in frame.raw
+        )
+        if maybe_reply and (
+            not check_frame(frame, self.pipeline.decoder) or self._route_reply(frame)
+        ):
+            return []
+        return self.pipeline.feed_frames([frame], at)
+
     def _route_reply(self, frame: Frame) -> bool:
-        """The pipeline's hook: take replies to our actions, leave the rest to the reducer."""
+        """Take a reply to one of our actions (True); leave anything else to the pipeline."""
         action_id = frame.action_id
         pending = self._pending.get(action_id) if action_id is not None else None
         if pending is None:
@@ -417,7 +436,7 @@ class AmiClient:
         for frame in frames:
             # One frame at a time: a bug triggered by one frame never loses the others.
             try:
-                events.extend(pipeline.feed_frames([frame], at))
+                events.extend(self._take(frame, at))
             except Exception:
                 self.status.internal_errors += 1
                 log.exception("AMI: internal error on %s frame: %s", frame.name, shorten(frame.raw))
@@ -597,13 +616,13 @@ class AmiClient:
         )
         at = self.clock()
         before = self.pipeline.state.stats.closed_by_resync
-        events = Reducer(self.pipeline.state).apply(resync, at)
+        events = self.pipeline.apply(resync, at)
         self.status.calls_closed_by_resync += self.pipeline.state.stats.closed_by_resync - before
         held, self._held = self._held, None
         for frames, when in held:
             for frame in frames:
                 try:
-                    events.extend(self.pipeline.feed_frames([frame], when))
+                    events.extend(self._take(frame, when))
                 except Exception:
                     self.status.internal_errors += 1
                     log.exception(

@@ -1,26 +1,23 @@
 """Bytes in, domain events out: AMI codec → typed events → reducer, without I/O.
 
 The live AMI client, `trubka replay` and the benchmarks all push bytes through an
-:class:`EventPipeline`; the live client also takes the action replies it returns.
+:class:`EventPipeline`. It knows nothing of actions: the live client takes the replies
+to its own actions out of the frames before it hands them here, and applies the
+:class:`~telephony.reducer.Resync` it builds from list replies through :meth:`apply`.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from telephony.codec import AmiDecoder, Frame, FrameError, FrameKind, check_frame, shorten
+from telephony.codec import AmiDecoder, Frame, FrameError, FrameKind, shorten
 from telephony.domain import DomainEvent
 from telephony.errors import MalformedEvent
-from telephony.events import parse_event
-from telephony.reducer import CallState, Reducer
+from telephony.events import AmiEvent, parse_event
+from telephony.reducer import CallState, Reducer, Resync
 
 log = logging.getLogger(__name__)
-
-# A frame that answers one of our actions is handed to this instead of the reducer;
-# it returns True when it took the frame.
-ReplyRouter = Callable[[Frame], bool]
 
 
 @dataclass(slots=True)
@@ -32,10 +29,9 @@ class PipelineStats:
 class EventPipeline:
     state: CallState = field(default_factory=CallState)
     decoder: AmiDecoder = field(default_factory=AmiDecoder)
-    route_reply: ReplyRouter | None = None
     stats: PipelineStats = field(default_factory=PipelineStats)
     banner: str | None = None
-    _reducer: Reducer | None = None
+    _reducer: Reducer = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._reducer = Reducer(self.state)
@@ -45,24 +41,14 @@ class EventPipeline:
 
     def feed_frames(self, frames: list[Frame], at: float) -> list[DomainEvent]:
         out: list[DomainEvent] = []
-        reducer = self._reducer
-        assert reducer is not None
-        route = self.route_reply
         for frame in frames:
             if frame.kind is FrameKind.BANNER:
                 self.banner = frame.name
                 continue
-            if route is not None and (frame.kind is FrameKind.RESPONSE or b"ActionID" in frame.raw):
-                if not check_frame(frame, self.decoder):
-                    continue
-                if route(frame):
-                    continue
-            out.extend(self.apply_frame(frame, at, reducer))
+            out.extend(self.apply_frame(frame, at))
         return out
 
-    def apply_frame(
-        self, frame: Frame, at: float, reducer: Reducer | None = None
-    ) -> list[DomainEvent]:
+    def apply_frame(self, frame: Frame, at: float) -> list[DomainEvent]:
         try:
             event = parse_event(frame)
         except FrameError as exc:
@@ -77,4 +63,8 @@ class EventPipeline:
             return []
         if frame.fallback_decoded:
             self.decoder.stats.fallback_decoded += 1
-        return (reducer or Reducer(self.state)).apply(event, at)
+        return self._reducer.apply(event, at)
+
+    def apply(self, event: AmiEvent | Resync, at: float) -> list[DomainEvent]:
+        """Apply an event that did not come as one frame (a Resync built from lists)."""
+        return self._reducer.apply(event, at)

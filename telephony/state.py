@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from kernel.agents import AgentState
+from telephony.events import MemberStatus
 from telephony.records import CallStep
 
 _LOCAL_HALF = re.compile(r"^(Local/.+)-[0-9a-fA-F]{8};([12])$")
@@ -65,6 +67,27 @@ class Ring:
     since: float
 
 
+class CallPhase(StrEnum):
+    """Where a live call is. The reducer moves it; the event that does is named.
+
+    ``DIALPLAN`` → ``QUEUED`` / ``RINGING`` / ``DIALING`` → ``CONNECTED`` → ``ENDED``, with
+    ``ABANDONED`` for a caller who gives up in a queue. ``CONNECTED`` is only left for
+    ``ENDED``; ``ABANDONED`` for ``ENDED``, or ``CONNECTED`` should an answer still come.
+    """
+
+    DIALPLAN = "dialplan"  # IVR, routing, announcements: not queued, nobody rings (Newchannel)
+    DIALING = "dialing"  # an agent or extension dials an external number (DialBegin)
+    QUEUED = "queued"  # waiting in a queue; its agents may ring (QueueCallerJoin, QueueEntry)
+    RINGING = "ringing"  # an agent rings, the call in no queue (DialBegin, QueueCallerLeave)
+    CONNECTED = "connected"  # answered, through transfers (AgentConnect, DialEnd ANSWER)
+    ABANDONED = "abandoned"  # the caller gave up waiting in a queue (QueueCallerAbandon)
+    ENDED = "ended"  # the last channel hung up; the call record was built (Hangup, Resync)
+
+
+# Not reachable at all: a queue member in one of these is unavailable, not just busy.
+_UNREACHABLE = frozenset({MemberStatus.INVALID, MemberStatus.UNAVAILABLE})
+
+
 @dataclass(slots=True)
 class Call:
     linkedid: str
@@ -72,6 +95,7 @@ class Call:
     origin_uniqueid: str
     origin_leg: str
     channels: dict[str, Channel] = field(default_factory=dict)
+    phase: CallPhase = CallPhase.DIALPLAN
     partial: bool = False  # its first channel was never seen (started before we listened)
     resynced: bool = False
     customer_leg: str | None = None
@@ -80,9 +104,7 @@ class Call:
     dialed_exten: str | None = None
     queue: str | None = None
     queued_at: float | None = None
-    queue_left_at: float | None = None
     queue_status: str | None = None
-    abandoned: bool = False
     queue_hold: int | None = None
     queue_talk: int | None = None
     rings: dict[str, Ring] = field(default_factory=dict)  # by the ringing leg's uniqueid
@@ -159,7 +181,7 @@ class Agent:
         if all(m.paused for m in self.memberships.values()):
             return AgentState.PAUSED
         if self.device_state in ("UNAVAILABLE", "INVALID") or all(
-            m.status in (4, 5) for m in self.memberships.values()
+            m.status in _UNREACHABLE for m in self.memberships.values()
         ):
             return AgentState.UNAVAILABLE
         if self.wrapup_until is not None and now < self.wrapup_until:

@@ -14,11 +14,13 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 
 from telephony.ami_client import AmiClient, AmiConfig, LinkState
-from telephony.codec import EncodeError
+from telephony.codec import EncodeError, Frame, FrameKind
 from telephony.domain import CallEnded, DomainEvent
 from telephony.errors import ActionFailed, ActionTimeout, NotConnected
+from telephony.events import AmiEvent
 from telephony.pipeline import EventPipeline
 from telephony.records import CallRecord
+from telephony.reducer import Resync
 from telephony.simpbx import SimPbx
 from tests.telephony.simkit import SECRET, USER, running
 
@@ -85,6 +87,43 @@ async def test_login_resync_and_status() -> None:
         assert set(agents) == {f"Local/{n}@agents" for n in range(101, 106)}
         assert set(agents["Local/103@agents"].memberships) == {"support", "sales"}
         assert agents["Local/101@agents"].name == "Анна Смирнова"
+
+
+class WatchedPipeline(EventPipeline):
+    """The pipeline, noting what the client hands it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fed: list[Frame] = []
+        self.applied: list[AmiEvent | Resync] = []
+
+    def feed_frames(self, frames: list[Frame], at: float) -> list[DomainEvent]:
+        self.fed.extend(frames)
+        return super().feed_frames(frames, at)
+
+    def apply(self, event: AmiEvent | Resync, at: float) -> list[DomainEvent]:
+        self.applied.append(event)
+        return super().apply(event, at)
+
+
+async def test_replies_stay_in_the_client_and_the_resync_goes_through_the_pipeline() -> None:
+    pipeline = WatchedPipeline()
+    async with running() as pbx:
+        client = AmiClient(config_for(pbx), pipeline, rng=random.Random(3))
+        await client.start()
+        try:
+            await client.wait_connected(5)
+            assert (await client.send_action("Ping")).get("ping") == "Pong"
+            assert (await client.send_list("QueueStatus")).items
+        finally:
+            await client.stop()
+    (resync,) = pipeline.applied
+    assert isinstance(resync, Resync) and resync.members
+    assert set(pipeline.state.agents) == {f"Local/{n}@agents" for n in range(101, 106)}
+    assert [f.kind for f in pipeline.fed][:1] == [FrameKind.BANNER]
+    events = pipeline.fed[1:]
+    assert events and all(f.kind is FrameKind.EVENT for f in events)
+    assert not [f for f in events if (f.action_id or "").startswith("trubka-")]
 
 
 async def test_wrong_secret_is_logged_once_and_retried_with_capped_backoff(
