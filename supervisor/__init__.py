@@ -5,7 +5,9 @@ Layout (one module per concept):
 * :mod:`supervisor.config` — the report settings (time zone, service-level thresholds).
 * :mod:`supervisor.periods` — validated report periods and local day/hour buckets.
 * :mod:`supervisor.figures` — the report definitions: totals → KPIs (pure).
-* :mod:`supervisor.rollups` — the hourly rollup table, kept up to date from `calls`.
+* :mod:`supervisor.rollup_tables` — the hourly and daily rollup tables.
+* :mod:`supervisor.rollup_queries` — their SQL (aggregating `calls`, upserting rows).
+* :mod:`supervisor.rollups` — keeping them up to date from `calls`.
 * :mod:`supervisor.agent_time` — time agents spend in each state (pause, wrap-up …).
 * :mod:`supervisor.reports` — the report queries over the rollups.
 * :mod:`supervisor.missed` — missed calls and whether they were called back.

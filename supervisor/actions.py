@@ -25,14 +25,13 @@ from supervisor.errors import (
     ActionError,
     ActionInvalid,
     NotAllowed,
-    PbxRefused,
     PbxUnavailable,
     TargetNotFound,
     TargetNotReady,
 )
 from telephony.actions import AmiActions, SpyMode
 from telephony.codec import EncodeError
-from telephony.errors import ActionFailed, ActionTimeout, NotConnected
+from telephony.errors import ActionFailed, ActionTimeout, NotConnected, PbxRefused
 from telephony.reducer import CallState
 from telephony.state import Agent, Call, Channel, local_half
 
@@ -108,7 +107,7 @@ class SupervisorActions:
         """Run the PBX part, translating its errors, and write the audit row either way."""
         try:
             result = await work()
-        except ActionError as exc:
+        except (ActionError, PbxRefused) as exc:
             entry.outcome = Outcome.FAILED
             entry.detail = exc.message
             await self.audit.record(entry)

@@ -28,7 +28,7 @@ from crm.database import Database
 from supervisor.config import ReportConfig
 from supervisor.errors import ReportParameterError
 from supervisor.periods import ReportPeriod
-from supervisor.rollups import ReportHour
+from supervisor.rollup_tables import ReportHour
 from telephony.records import iso
 
 MAX_LIMIT = 1000

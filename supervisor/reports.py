@@ -19,7 +19,7 @@ from supervisor.config import ReportConfig
 from supervisor.errors import ReportParameterError
 from supervisor.figures import Totals, agent_figures, queue_figures
 from supervisor.periods import ReportPeriod
-from supervisor.rollups import ReportDay, ReportHour
+from supervisor.rollup_tables import ReportDay, ReportHour
 
 STATE_FIELDS = {
     "available": "available_seconds",

@@ -9,7 +9,6 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from supervisor.errors import ActionError, ReportParameterError
 from web import auth, calls_page, login_pages, metrics, panel, status, supervisor_pages, ws
 from web.api import calls as calls_api
 from web.api import live as live_api
@@ -19,7 +18,6 @@ from web.api import route
 from web.api import router as api_router
 from web.api import supervisor as supervisor_api
 from web.errors import install_error_handlers
-from web.pages import install_page_handlers
 from web.ports import WebServices
 
 STATIC_DIR = Path(__file__).with_name("static")
@@ -43,7 +41,6 @@ def create_app(services: WebServices, *, lifespan: Lifespan | None = None) -> Fa
     app.include_router(ws.router)
     app.include_router(route.router)
     install_error_handlers(app)
-    install_page_handlers(app)
     app.include_router(auth.router)
     app.include_router(login_pages.router)
     app.include_router(api_router)
@@ -53,8 +50,6 @@ def create_app(services: WebServices, *, lifespan: Lifespan | None = None) -> Fa
     app.include_router(recordings_api.router)  # before calls_api: /api/calls/{id}/recording…
     app.include_router(calls_api.router)
     app.include_router(calls_page.router)
-    app.add_exception_handler(ReportParameterError, reports_api.parameter_error)
     app.include_router(supervisor_api.router)
-    app.add_exception_handler(ActionError, supervisor_api.action_error)
     app.include_router(supervisor_pages.router)
     return app

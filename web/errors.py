@@ -1,12 +1,19 @@
-"""One place that turns errors into HTTP responses.
+"""One place that turns errors into HTTP responses, installed once on the app.
 
 API responses are JSON: `{"code": <stable code>, "message": <human message>,
-"field": <the field at fault, when there is one>}`. Codes: `not_found` 404,
-`conflict` 409 (with `current_version`), `already_exists` 409, `invalid` and
-`validation_error` 422, `not_authenticated` and `bad_credentials` 401, `forbidden` 403,
-`rate_limited` 429 (with a `Retry-After` header), `unsupported_media_type` 415,
-`method_not_allowed` 405.
-Pages (paths outside `/api/`) keep Starlette's own error pages.
+"field": <the field at fault, when there is one>}` and the error's details (e.g.
+`current_version`, `retry_after`, `parameter`).
+
+Every :class:`~kernel.errors.DomainError` is answered here; its status comes from its
+kind (the `code` its class declares, then its ancestors', see `kernel.errors.kinds`) in
+`STATUS`: `not_found` 404, `conflict` 409 (with `current_version`), `already_exists` 409,
+`invalid` and `invalid_parameter` 422, `not_authenticated` and `bad_credentials` 401,
+`forbidden` 403, `rate_limited` 429 (with a `Retry-After` header), `pbx_unavailable` 503,
+the panel's codes (`web.panel.errors`) … A kind the web has no status for is a server
+error (500, logged). Request bodies that do not validate are `validation_error` 422;
+other HTTP errors of the API are `method_not_allowed` 405, `unsupported_media_type` 415 …
+Pages (paths outside `/api/`) keep Starlette's own error pages, and a page that needs a
+signed-in user redirects to the login form (or shows the 403 page).
 """
 
 from __future__ import annotations
@@ -19,9 +26,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from crm.errors import Conflict, CrmError, RateLimited
+from kernel.errors import DomainError, kinds
+from web.pages import LoginRequired, login_required
 
 STATUS = {
+    # crm.errors
+    "error": 400,
     "not_found": 404,
     "conflict": 409,
     "already_exists": 409,
@@ -30,7 +40,28 @@ STATUS = {
     "bad_credentials": 401,
     "forbidden": 403,
     "rate_limited": 429,
+    # supervisor.errors (its actions' not_found, conflict, forbidden, invalid are above)
+    "invalid_parameter": 422,
+    "action_failed": 400,
+    "pbx_unavailable": 503,
+    # telephony.errors: the PBX refused (a supervisor action, see PANEL_STATUS)
+    "pbx_refused": 409,
+    # web.panel.errors
+    "panel_error": 400,
+    "no_phone": 409,
+    "not_in_queue": 409,
+    "bad_number": 422,
+    "not_on_call": 403,
+    "pbx_disabled": 503,
+    "pbx_down": 503,
+    "pbx_timeout": 504,
+    "phone_failed": 409,
 }
+# The panel's API answers the PBX's refusal of an agent's click as a bad gateway, like its
+# other PBX failures (503, 504); the supervisor API answers it as a conflict.
+PANEL_PREFIX = "/api/panel/"
+PANEL_STATUS = {"pbx_refused": 502}
+
 _HTTP_CODES = {
     400: "bad_request",
     401: "not_authenticated",
@@ -51,17 +82,24 @@ def error_body(code: str, message: str, field: str | None = None, **extra: Any) 
     return body
 
 
-def crm_error_response(exc: CrmError) -> JSONResponse:
-    extra: dict[str, Any] = {}
+def status_of(error: DomainError, path: str) -> int | None:
+    """The HTTP status of `error` answering a request for `path` (None: no status)."""
+    overrides = PANEL_STATUS if path.startswith(PANEL_PREFIX) else {}
+    for kind in kinds(error):
+        status = overrides.get(kind, STATUS.get(kind))
+        if status is not None:
+            return status
+    return None
+
+
+def domain_error_response(error: DomainError, status: int) -> JSONResponse:
     headers: dict[str, str] = {}
-    if isinstance(exc, Conflict) and exc.current_version is not None:
-        extra["current_version"] = exc.current_version
-    if isinstance(exc, RateLimited):
-        extra["retry_after"] = exc.retry_after
-        headers["Retry-After"] = str(exc.retry_after)
+    retry_after = error.details.get("retry_after")
+    if retry_after is not None:
+        headers["Retry-After"] = str(retry_after)
     return JSONResponse(
-        error_body(exc.code, exc.message, exc.field, **extra),
-        status_code=STATUS.get(exc.code, 400),
+        error_body(error.code, error.message, error.field, **error.details),
+        status_code=status,
         headers=headers or None,
     )
 
@@ -83,9 +121,14 @@ def _message(error: dict[str, Any], field: str) -> str:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(CrmError)
-    async def _crm(request: Request, exc: CrmError) -> Response:
-        return crm_error_response(exc)
+    """Every error handler of the app."""
+
+    @app.exception_handler(DomainError)
+    async def _domain(request: Request, exc: DomainError) -> Response:
+        status = status_of(exc, request.url.path)
+        if status is None:
+            raise exc  # no answer for it: the server error page, and the log
+        return domain_error_response(exc, status)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
@@ -115,3 +158,5 @@ def install_error_handlers(app: FastAPI) -> None:
             status_code=exc.status_code,
             headers=getattr(exc, "headers", None),
         )
+
+    app.add_exception_handler(LoginRequired, login_required)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from crm.users import UserInfo
@@ -91,10 +91,11 @@ def page_role(*roles: str) -> Callable[[Request], Awaitable[UserInfo]]:
     return dependency
 
 
-def install_page_handlers(app: FastAPI) -> None:
-    @app.exception_handler(LoginRequired)
-    async def _login_required(request: Request, exc: LoginRequired) -> Response:
-        if exc.forbidden:
-            user = await optional_user(request)
-            return render(request, "forbidden.html", user=user, status_code=403)
-        return RedirectResponse(login_url(exc.next_path), status_code=303)
+async def login_required(request: Request, exc: Exception) -> Response:
+    """The answer to :class:`LoginRequired` (installed by `web.errors`): the login form,
+    or the 403 page for a signed-in user without the role."""
+    assert isinstance(exc, LoginRequired)
+    if exc.forbidden:
+        user = await optional_user(request)
+        return render(request, "forbidden.html", user=user, status_code=403)
+    return RedirectResponse(login_url(exc.next_path), status_code=303)

@@ -196,7 +196,7 @@ async def reports_page(
         if offset < 0:
             raise ReportParameterError("offset", "must not be negative")
     except ReportParameterError as exc:
-        form.error, form.error_field = exc.message, exc.parameter
+        form.error, form.error_field = exc.reason, exc.parameter
     if period is None:
         context.update(period=None)
         return render(request, "reports.html", context, user=user, status_code=422)

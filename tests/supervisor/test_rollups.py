@@ -21,7 +21,8 @@ from kernel.consumer import Consumer
 from supervisor.figures import Totals
 from supervisor.periods import ReportPeriod
 from supervisor.reports import Group
-from supervisor.rollups import ReportDay, ReportHour
+from supervisor.rollup_queries import days_from_hours, row_values, upsert_hours
+from supervisor.rollup_tables import ReportDay, ReportHour
 from telephony.domain import CallEnded
 from telephony.records import CallRecord, Direction, Disposition
 from tests.supervisor.conftest import reporting
@@ -283,3 +284,44 @@ async def test_a_changed_threshold_applies_to_the_past_after_a_rebuild(db: Datab
     assert after["sales"]["sl_threshold_seconds"] == 30
     assert after["sales"]["answered_within_sl"] >= before["sales"]["answered_within_sl"]
     assert after["support"] == before["support"]
+
+
+async def test_rows_written_again_replace_the_rows_there(db: Database) -> None:
+    """The hourly and daily writes are upserts: a refresh of the same hours by another
+    process in between is overwritten, not a failed transaction."""
+    r = reporting(db)
+    calls = generated(60, datetime(2026, 11, 2, 6, 0, tzinfo=UTC), timedelta(hours=6), seed=8)
+    await r.calls.save(calls)
+    await r.rollups.catch_up()
+    want = await stored_hours(db)
+    day = date(2026, 11, 2)
+    async with db.transaction() as session:
+        rows = await r.rollups.aggregator.aggregate(
+            session, datetime(2026, 11, 2, tzinfo=UTC), datetime(2026, 11, 3, tzinfo=UTC)
+        )
+        doubled = []
+        for key, row in rows.items():
+            values = row_values(key, row)
+            doubled.append({**values, "offered": values["offered"] * 2})
+        connection = await session.connection()
+        await connection.execute(upsert_hours(db.dialect), doubled)  # the rows are there
+        await session.execute(days_from_hours([day], db.dialect))  # so are the days
+    got = await stored_hours(db)
+    assert set(got) == set(want)
+    assert {k: t.offered for k, t in got.items()} == {k: t.offered * 2 for k, t in want.items()}
+    async with db.session() as session:
+        days = (await session.scalars(select(ReportDay).where(ReportDay.day == day))).all()
+    assert sum(d.offered for d in days) == 2 * sum(t.offered for t in want.values()) > 0
+    await r.rollups.rebuild(ReportPeriod(day, day))
+    assert_same(await stored_hours(db), want)
+
+
+async def test_two_processes_refreshing_the_same_days_agree(db: Database) -> None:
+    first, second = reporting(db), reporting(db)  # each with its own lock, as two processes
+    calls = generated(200, datetime(2026, 11, 2, 6, 0, tzinfo=UTC), timedelta(hours=30), seed=9)
+    await first.calls.save(calls)
+    period = ReportPeriod(date(2026, 11, 2), date(2026, 11, 3))
+    await asyncio.gather(first.rollups.rebuild(period), second.rollups.rebuild(period))
+    assert_same(
+        await stored_hours(db), direct(await all_calls(db), first.config.timezone, {"sales": 30})
+    )

@@ -27,7 +27,7 @@ def _period(start: str, end: str | None) -> ReportPeriod:
     try:
         return parse_period(start, end)
     except ReportParameterError as exc:
-        raise click.BadParameter(exc.message, param_hint=f"--{exc.parameter}") from exc
+        raise click.BadParameter(exc.reason, param_hint=f"--{exc.parameter}") from exc
 
 
 async def _catch_up(db: Database, config: ReportConfig) -> None:

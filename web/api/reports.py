@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
 from supervisor.errors import ReportParameterError
 from supervisor.export import columns_of, to_csv
@@ -21,7 +21,6 @@ from supervisor.reports import Group, parse_group
 from supervisor.service import Supervisor
 from web.api.access import SUPERVISOR_ONLY
 from web.deps import get_services
-from web.errors import error_body
 
 router = APIRouter(prefix="/api/reports", tags=["reports"], dependencies=SUPERVISOR_ONLY)
 
@@ -163,10 +162,3 @@ async def missed_calls(
         "timezone": supervisor.config.timezone.key,
         **result,
     }
-
-
-async def parameter_error(request: Request, exc: Exception) -> JSONResponse:
-    """The one handler that maps a bad report parameter to HTTP 422."""
-    assert isinstance(exc, ReportParameterError)
-    body = error_body("invalid_parameter", str(exc), exc.parameter, parameter=exc.parameter)
-    return JSONResponse(body, status_code=422)

@@ -23,16 +23,14 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from crm.users import UserInfo
 from supervisor.actions import SupervisorActions
 from supervisor.audit import Actor
-from supervisor.errors import ActionError, PbxUnavailable
+from supervisor.errors import PbxUnavailable
 from web.api.reports import SupervisorDep
 from web.auth import client_ip, require_json, require_role
-from web.errors import error_body
 
 router = APIRouter(prefix="/api", tags=["supervisor"], dependencies=[Depends(require_json)])
 
@@ -139,9 +137,3 @@ async def audit_log(
         limit=limit, offset=offset, action=action or None, agent=agent or None, login=login
     )
     return result
-
-
-async def action_error(request: Request, exc: Exception) -> JSONResponse:
-    """The one handler that maps a refused or failed supervisor action to HTTP."""
-    assert isinstance(exc, ActionError)
-    return JSONResponse(error_body(exc.code, exc.message, exc.field), status_code=exc.status)

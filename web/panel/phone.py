@@ -18,19 +18,18 @@ from typing import Any
 
 from crm.users import UserInfo
 from kernel.agents import interface_key
+from kernel.errors import DomainError
 from kernel.phones import digits_of, normalize
 from telephony.actions import AmiActions
 from telephony.codec import EncodeError
-from telephony.errors import ActionFailed, ActionTimeout, AmiError, NotConnected
+from telephony.errors import ActionFailed, ActionTimeout, AmiError, NotConnected, PbxRefused
 from telephony.reducer import CallState
 from web.panel.errors import (
     BadNumber,
     NoPhone,
     NotInQueue,
-    PanelError,
     PbxDisabled,
     PbxDown,
-    PbxRefused,
     PbxTimeout,
     PhoneFailed,
 )
@@ -70,7 +69,7 @@ def _phone(user: UserInfo) -> str:
     return user.interfaces[0]
 
 
-def _translate(exc: AmiError) -> PanelError:
+def _translate(exc: AmiError) -> DomainError:
     if isinstance(exc, NotConnected):
         return PbxDown("the phone system is not connected right now; try again in a minute")
     if isinstance(exc, ActionTimeout):

@@ -1,0 +1,247 @@
+"""The rollups' SQL, as SQLAlchemy Core expressions: the same results on SQLite and PostgreSQL.
+
+* :class:`Aggregator` reads `calls` grouped per 15-minute (or whole-hour) UTC slot,
+  queue, agent, direction, disposition and "within the service level", and maps the slots
+  to local hours in Python (:mod:`supervisor.periods`): the time zone rules stay in one
+  place, whatever the database knows of them.
+* :func:`upsert_hours` writes `report_hours` rows, :func:`days_from_hours` sums them
+  into `report_days` (INSERT … SELECT). Both are upserts of their dialect (`ON CONFLICT …
+  DO UPDATE`): a refresh of the same rows by another process in between overwrites them
+  instead of failing the transaction.
+
+Only the UTC slot of a call's start is written per dialect (SQLite keeps `started_at` as
+naive UTC text, PostgreSQL as `timestamptz`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import (
+    ColumnElement,
+    Insert,
+    Integer,
+    Select,
+    String,
+    Table,
+    bindparam,
+    case,
+    extract,
+    func,
+    literal,
+    select,
+)
+from sqlalchemy import cast as sql_cast
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm.call_records import CallRow
+from kernel.agents import interface_key
+from supervisor.config import ReportConfig
+from supervisor.figures import Totals
+from supervisor.periods import local_bucket
+from supervisor.rollup_tables import DAY_KEY, DAYS, HOUR_KEY, HOURS, ReportHour
+
+Bucket = tuple[date, int]  # local day, local hour
+RowKey = tuple[date, int, str, str]  # day, hour, queue, agent
+
+_CALLS = cast(Table, CallRow.__table__)
+_SLOT_MINUTES = 15
+
+
+@dataclass(slots=True)
+class RowTotals:
+    totals: Totals
+    agent_name: str | None
+    sl_seconds: int
+
+
+def utc_slot(dialect: str, *, hourly: bool) -> ColumnElement[str]:
+    """`YYYY-MM-DD HH:MM` of the 15-minute (or whole-hour) UTC slot a call started in."""
+    started = _CALLS.c.started_at
+    if dialect == "sqlite":  # UTCDateTime keeps naive UTC text: 'YYYY-MM-DD HH:MM:SS.ffffff'
+        hour = func.substr(started, 1, 14, type_=String)  # 'YYYY-MM-DD HH:'
+        if hourly:
+            return hour + literal("00")
+        minute = sql_cast(func.substr(started, 15, 2), Integer)
+        quarter = minute // _SLOT_MINUTES * _SLOT_MINUTES
+        return hour + func.printf("%02d", quarter, type_=String)
+    utc = func.timezone("UTC", started)  # `started_at AT TIME ZONE 'UTC'`
+    if hourly:
+        return func.to_char(utc, "YYYY-MM-DD HH24:00", type_=String)
+    quarter = sql_cast(extract("minute", utc), Integer) // _SLOT_MINUTES * _SLOT_MINUTES
+    return func.to_char(utc, "YYYY-MM-DD HH24:", type_=String) + func.lpad(
+        sql_cast(quarter, String), 2, "0", type_=String
+    )
+
+
+def _parse_slot(value: str) -> datetime:
+    return datetime.strptime(value, "%Y-%m-%d %H:%M").replace(tzinfo=UTC)
+
+
+def aggregate_statement(config: ReportConfig, slot: ColumnElement[str]) -> Select[Any]:
+    """Per slot, queue, agent, direction, disposition and within-SL: the count of calls,
+    their hold and talk seconds, the longest hold and an agent name, for the calls started
+    in [`start`, `end`) (bound at execution)."""
+    calls = _CALLS.c
+    queue = func.coalesce(calls.queue, "")
+    hold = func.coalesce(calls.queue_hold_seconds, calls.wait_seconds)
+    default = literal(config.service_level_seconds, Integer)
+    thresholds = dict(sorted(config.queue_service_levels.items()))
+    threshold = case(thresholds, value=queue, else_=default) if thresholds else default
+    each = (
+        select(
+            slot.label("slot"),
+            queue.label("queue"),
+            func.coalesce(calls.agent_interface, "").label("agent"),
+            calls.direction,
+            calls.disposition,
+            case((hold <= threshold, 1), else_=0).label("within_sl"),
+            hold.label("hold"),
+            func.coalesce(calls.queue_talk_seconds, calls.talk_seconds).label("talk"),
+            calls.agent_name,
+        )
+        .where(calls.started_at >= bindparam("start"), calls.started_at < bindparam("end"))
+        .subquery("each_call")
+    )
+    keys = (
+        each.c.slot,
+        each.c.queue,
+        each.c.agent,
+        each.c.direction,
+        each.c.disposition,
+        each.c.within_sl,
+    )
+    return select(
+        *keys,
+        func.count(),
+        func.sum(each.c.hold),
+        func.sum(each.c.talk),
+        func.max(each.c.hold),
+        func.max(each.c.agent_name),
+    ).group_by(*keys)
+
+
+class Aggregator:
+    """Aggregates `calls` into rollup rows: SQL per slot, then local hours in Python."""
+
+    def __init__(self, config: ReportConfig, dialect: str) -> None:
+        self.config = config
+        self.statement = aggregate_statement(config, utc_slot(dialect, hourly=False))
+        # where the zone's offset is whole hours and does not change within the span, UTC
+        # hours map to local hours: four times fewer groups to read
+        self.hourly = aggregate_statement(config, utc_slot(dialect, hourly=True))
+
+    async def aggregate(
+        self, session: AsyncSession, start: datetime, end: datetime
+    ) -> dict[RowKey, RowTotals]:
+        """Rollup rows of the calls started in [start, end) (UTC, slot-aligned)."""
+        tz = self.config.timezone
+        offset = start.astimezone(tz).utcoffset()
+        steady = (
+            offset is not None
+            and offset == (end - timedelta(microseconds=1)).astimezone(tz).utcoffset()
+            and offset.total_seconds() % 3600 == 0
+            and start.minute == 0
+        )
+        statement = self.hourly if steady else self.statement
+        result = await session.execute(statement, {"start": start, "end": end})
+        rows: dict[RowKey, RowTotals] = {}
+        buckets: dict[str, Bucket] = {}
+        for (
+            slot,
+            queue,
+            agent_raw,
+            direction,
+            disposition,
+            within,
+            count,
+            hold,
+            talk,
+            max_hold,
+            name,
+        ) in result:
+            bucket = buckets.get(slot)
+            if bucket is None:
+                bucket = buckets[slot] = local_bucket(_parse_slot(slot), tz)
+            agent = interface_key(agent_raw) if agent_raw else ""
+            key = (bucket[0], bucket[1], queue, agent)
+            row = rows.get(key)
+            if row is None:
+                row = rows[key] = RowTotals(Totals(), None, self.config.threshold(queue))
+            row.totals.add_calls(
+                queue=queue,
+                direction=direction,
+                disposition=disposition,
+                has_agent=bool(agent),
+                within_sl=bool(within),
+                count=int(count),
+                hold=float(hold or 0.0),
+                talk=float(talk or 0.0),
+                max_hold=float(max_hold or 0.0),
+            )
+            if name and (row.agent_name is None or name > row.agent_name):
+                row.agent_name = name
+        return rows
+
+
+def row_values(key: RowKey, row: RowTotals) -> dict[str, Any]:
+    """A `report_hours` row for :func:`upsert_hours`."""
+    day, hour, queue, agent = key
+    values: dict[str, Any] = {
+        "day": day,
+        "hour": hour,
+        "queue": queue,
+        "agent": agent,
+        "agent_name": row.agent_name[:255] if row.agent_name else None,
+        "sl_seconds": row.sl_seconds,
+    }
+    values.update(row.totals.as_dict())
+    return values
+
+
+def _insert(table: Table, dialect: str) -> sqlite.Insert | postgresql.Insert:
+    return sqlite.insert(table) if dialect == "sqlite" else postgresql.insert(table)
+
+
+def _upsert(
+    insert: sqlite.Insert | postgresql.Insert, key: tuple[str, ...], columns: list[str]
+) -> Insert:
+    return insert.on_conflict_do_update(
+        index_elements=list(key), set_={name: insert.excluded[name] for name in columns}
+    )
+
+
+def upsert_hours(dialect: str) -> Insert:
+    """INSERT INTO report_hours … ON CONFLICT (day, hour, queue, agent) DO UPDATE (executed
+    with many rows of :func:`row_values`)."""
+    columns = ["agent_name", "sl_seconds", *Totals.column_names()]
+    return _upsert(_insert(HOURS, dialect), HOUR_KEY, columns)
+
+
+def days_from_hours(days: list[date], dialect: str) -> Insert:
+    """INSERT INTO report_days SELECT … FROM report_hours for these days (an upsert)."""
+    sums = []
+    for name in Totals.column_names():
+        column = getattr(ReportHour, name)
+        sums.append(
+            (func.max(column) if name == "max_hold_seconds" else func.sum(column)).label(name)
+        )
+    source = (
+        select(
+            ReportHour.day,
+            ReportHour.queue,
+            ReportHour.agent,
+            func.max(ReportHour.agent_name).label("agent_name"),
+            func.min(ReportHour.sl_seconds).label("sl_min"),
+            func.max(ReportHour.sl_seconds).label("sl_max"),
+            *sums,
+        )
+        .where(ReportHour.day.in_(days))  # a WHERE keeps SQLite's INSERT … SELECT … ON
+        .group_by(ReportHour.day, ReportHour.queue, ReportHour.agent)  # CONFLICT unambiguous
+    )
+    columns = ["agent_name", "sl_min", "sl_max", *Totals.column_names()]
+    insert = _insert(DAYS, dialect).from_select([*DAY_KEY, *columns], source)
+    return _upsert(insert, DAY_KEY, columns)
