@@ -17,8 +17,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from crm.call_records import CallStore
 from kernel.bus import Subscription
+from kernel.call_record import CallRecord
 from telephony.domain import CallEnded, DomainEvent
-from telephony.records import CallRecord
 
 log = logging.getLogger(__name__)
 

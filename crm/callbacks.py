@@ -42,8 +42,8 @@ from crm.call_records import CallRow
 from crm.database import Base, Database, UTCDateTime
 from crm.models import Company, Contact, Task, TaskKind, TaskStatus, User
 from crm.users import UserDirectory
+from kernel.call_record import CallRecord, Direction, Disposition
 from routing.rules import Policy, RoutingRules
-from telephony.records import CallRecord, Direction, Disposition
 
 log = logging.getLogger(__name__)
 

@@ -25,7 +25,7 @@ from crm.sessions import DEFAULT_TTL, LoginThrottle, SessionStore
 from crm.tasks import TaskService
 from crm.timeline import TimelineService
 from crm.users import UserDirectory, UserService
-from telephony.records import CallRecord
+from kernel.call_record import CallRecord
 
 
 @dataclass(eq=False)
