@@ -20,10 +20,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from crm.call_records import CallRow
+from crm.companies import COMPANIES
+from crm.contacts import CONTACTS
 from crm.database import Database
 from crm.deals import deal_event_views
-from crm.errors import InvalidInput, NotFound
-from crm.models import Company, Contact, DealEvent, Note, Task
+from crm.errors import InvalidInput
+from crm.models import DealEvent, Note, Task
 from crm.notes import note_views
 from crm.tasks import task_views
 from crm.users import UserDirectory
@@ -177,16 +179,14 @@ class TimelineService:
         self, contact_id: int, *, before: str | None = None, limit: int = 50
     ) -> dict[str, Any]:
         async with self.db.session() as session:
-            if await session.get(Contact, contact_id) is None:
-                raise NotFound(f"contact {contact_id} not found")
+            await CONTACTS.get(session, contact_id)
             return await self.page(session, "contact", contact_id, before=before, limit=limit)
 
     async def company(
         self, company_id: int, *, before: str | None = None, limit: int = 50
     ) -> dict[str, Any]:
         async with self.db.session() as session:
-            if await session.get(Company, company_id) is None:
-                raise NotFound(f"company {company_id} not found")
+            await COMPANIES.get(session, company_id)
             return await self.page(session, "company", company_id, before=before, limit=limit)
 
     async def page(
