@@ -21,7 +21,7 @@ from crm.database import Database
 from crm.errors import Forbidden, InvalidInput, NotFound
 from crm.timeline import call_json, call_select
 from crm.users import UserDirectory, UserInfo
-from telephony.records import Disposition
+from kernel.call_record import Disposition
 
 MAX_LIMIT = 200
 DISPOSITIONS = tuple(d.value for d in Disposition)

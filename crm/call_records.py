@@ -12,8 +12,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm.database import Base, Database, UTCDateTime
+from kernel.call_record import CallRecord, CallStep, record_json, to_datetime
 from routing.decision import Reason
-from telephony.records import CallRecord, CallStep, iso, to_datetime
 from telephony.route_memo import ReasonLookup
 
 
@@ -63,34 +63,9 @@ class CallRow(Base):
     def to_json(
         self, *, with_timeline: bool = False, extra: Mapping[str, Any] | None = None
     ) -> dict[str, Any]:
-        """The call record; `extra` adds fields other packages look up (e.g. "recording")."""
-        data: dict[str, Any] = {
-            "id": self.id,
-            "linkedid": self.linkedid,
-            "direction": self.direction,
-            "caller_number": self.caller_number,
-            "caller_name": self.caller_name,
-            "called_number": self.called_number,
-            "queue": self.queue,
-            "agent_interface": self.agent_interface,
-            "agent_name": self.agent_name,
-            "started_at": iso(self.started_at.timestamp()),
-            "answered_at": iso(self.answered_at.timestamp()) if self.answered_at else None,
-            "ended_at": iso(self.ended_at.timestamp()),
-            "wait_seconds": round(self.wait_seconds, 3),
-            "talk_seconds": round(self.talk_seconds, 3),
-            "disposition": self.disposition,
-            "routed_by": self.routed_by,
-            "routing_reason": self.routing_reason,
-            "routing_reason_key": self.routing_reason_key,
-            "routing_reason_values": self.routing_reason_values,
-            "recording_file": self.recording_file,
-            "queue_hold_seconds": self.queue_hold_seconds,
-            "queue_talk_seconds": self.queue_talk_seconds,
-            "agents": list(self.agents or []),
-            "contact_id": self.contact_id,
-            "ended_during_outage": self.ended_during_outage,
-        }
+        """The call record (docs/architecture.md, "Call record") after the row's `id`;
+        `extra` adds fields other packages look up (e.g. "recording")."""
+        data = record_json(self, {"id": self.id})
         if extra:
             data.update(extra)
         if with_timeline:

@@ -18,8 +18,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from crm.call_records import CallStore
 from crm.events import CallsStored
 from kernel.bus import Subscription
+from kernel.call_record import CallRecord
 from telephony.domain import CallEnded, DomainEvent
-from telephony.records import CallRecord
 
 log = logging.getLogger(__name__)
 

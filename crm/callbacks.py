@@ -43,8 +43,8 @@ from crm.database import Base, Database, UTCDateTime
 from crm.events import CallsStored
 from crm.models import Company, Contact, Task, TaskKind, TaskStatus, User
 from crm.users import UserDirectory
+from kernel.call_record import CallRecord, Direction, Disposition
 from routing.rules import Policy, RoutingRules
-from telephony.records import CallRecord, Direction, Disposition
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,6 @@ from typing import Any
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm.exc import StaleDataError
 
 from crm.access import Actor
 from crm.contacts import (
@@ -21,13 +20,19 @@ from crm.contacts import (
     require_user,
 )
 from crm.database import Database
-from crm.errors import Conflict, NotFound
 from crm.linking import relink_numbers
 from crm.models import Company, CompanyTag, Contact, ContactTag, Phone
 from crm.numbers import to_json
 from crm.schemas import CompanyCreate, CompanyUpdate, changes
 from crm.users import user_names
+from crm.versioned import Entity
 from crm.words import search_text
+
+COMPANIES = Entity(
+    Company,
+    "company",
+    "this company was changed by someone else; reload it and apply your change again",
+)
 
 
 def company_search_text(name: str, tags: Sequence[str]) -> str:
@@ -152,78 +157,58 @@ class CompanyService:
 
     async def get(self, company_id: int, actor: Actor | None = None) -> dict[str, Any]:
         async with self.db.session() as session:
-            company = await session.get(Company, company_id)
-            if company is None:
-                raise NotFound(f"company {company_id} not found")
+            company = await COMPANIES.get(session, company_id)
             return (await company_views(session, [company], actor))[0]
 
     async def update(self, company_id: int, data: CompanyUpdate, actor: Actor) -> dict[str, Any]:
         fields = changes(data)
         prepared = prepared_numbers(data.phones, self.region) if data.phones is not None else None
-        try:
-            async with self.db.transaction() as session:
-                company = await session.get(Company, company_id)
-                if company is None:
-                    raise NotFound(f"company {company_id} not found")
-                if company.version != data.version:
-                    raise Conflict(
-                        "this company was changed by someone else; reload it and apply your "
-                        "change again",
-                        current_version=company.version,
+        async with COMPANIES.updating(self.db, company_id, data.version) as (session, company):
+            actor.require_edit_owned(company.owner_id, "company")
+            with session.no_autoflush:  # one flush: the version moves by one
+                if "owner_id" in fields:
+                    actor.require_assign(data.owner_id, company.owner_id, "company")
+                    await require_user(session, data.owner_id, "owner_id")
+                    company.owner_id = data.owner_id
+                renamed = data.name is not None and data.name != company.name
+                if data.name is not None:
+                    company.name = data.name
+                if data.custom is not None:
+                    company.custom = dict(data.custom)
+                if data.tags is not None:
+                    tags = clean_tags(data.tags)
+                    await session.execute(
+                        delete(CompanyTag).where(CompanyTag.company_id == company_id)
                     )
-                actor.require_edit_owned(company.owner_id, "company")
-                with session.no_autoflush:  # one flush: the version moves by one
-                    if "owner_id" in fields:
-                        actor.require_assign(data.owner_id, company.owner_id, "company")
-                        await require_user(session, data.owner_id, "owner_id")
-                        company.owner_id = data.owner_id
-                    renamed = data.name is not None and data.name != company.name
-                    if data.name is not None:
-                        company.name = data.name
-                    if data.custom is not None:
-                        company.custom = dict(data.custom)
-                    if data.tags is not None:
-                        tags = clean_tags(data.tags)
-                        await session.execute(
-                            delete(CompanyTag).where(CompanyTag.company_id == company_id)
-                        )
-                        session.add_all(CompanyTag(company_id=company_id, tag=t) for t in tags)
-                    else:
-                        tags = list(
-                            (
-                                await session.scalars(
-                                    select(CompanyTag.tag).where(
-                                        CompanyTag.company_id == company_id
-                                    )
-                                )
-                            ).all()
-                        )
-                    touched: set[str] = set()
-                    if prepared is not None:
-                        touched = await replace_phones(session, prepared, company_id=company_id)
-                    company.search_text = company_search_text(company.name, tags)
-                    company.updated_at = now()
-                await session.flush()
-                if renamed:
-                    ids = (
-                        await session.scalars(
-                            select(Contact.id).where(Contact.company_id == company_id)
-                        )
-                    ).all()
-                    await reindex_contacts(session, list(ids), company.name)
-                await relink_numbers(session, touched)
-                return (await company_views(session, [company], actor))[0]
-        except StaleDataError as exc:
-            raise Conflict(
-                "this company was changed by someone else; reload it and apply your change again"
-            ) from exc
+                    session.add_all(CompanyTag(company_id=company_id, tag=t) for t in tags)
+                else:
+                    tags = list(
+                        (
+                            await session.scalars(
+                                select(CompanyTag.tag).where(CompanyTag.company_id == company_id)
+                            )
+                        ).all()
+                    )
+                touched: set[str] = set()
+                if prepared is not None:
+                    touched = await replace_phones(session, prepared, company_id=company_id)
+                company.search_text = company_search_text(company.name, tags)
+                company.updated_at = now()
+            await session.flush()
+            if renamed:
+                ids = (
+                    await session.scalars(
+                        select(Contact.id).where(Contact.company_id == company_id)
+                    )
+                ).all()
+                await reindex_contacts(session, list(ids), company.name)
+            await relink_numbers(session, touched)
+            return (await company_views(session, [company], actor))[0]
 
     async def delete(self, company_id: int, actor: Actor) -> None:
         actor.require_manager("delete companies")
         async with self.db.transaction() as session:
-            company = await session.get(Company, company_id)
-            if company is None:
-                raise NotFound(f"company {company_id} not found")
+            company = await COMPANIES.get(session, company_id)
             touched = set(
                 (
                     await session.scalars(

@@ -12,17 +12,23 @@ from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm.exc import StaleDataError
 
 from crm import numbers
 from crm.access import Actor
 from crm.database import Database
-from crm.errors import Conflict, InvalidInput, NotFound
+from crm.errors import InvalidInput
 from crm.linking import relink_numbers
 from crm.models import Company, Contact, ContactTag, Phone, User
 from crm.schemas import ContactCreate, ContactUpdate, PhoneIn, changes
 from crm.users import user_names
+from crm.versioned import Entity
 from crm.words import search_text
+
+CONTACTS = Entity(
+    Contact,
+    "contact",
+    "this contact was changed by someone else; reload it and apply your change again",
+)
 
 
 def now() -> datetime:
@@ -187,90 +193,68 @@ class ContactService:
 
     async def get(self, contact_id: int, actor: Actor | None = None) -> dict[str, Any]:
         async with self.db.session() as session:
-            contact = await session.get(Contact, contact_id)
-            if contact is None:
-                raise NotFound(f"contact {contact_id} not found")
+            contact = await CONTACTS.get(session, contact_id)
             return (await contact_views(session, [contact], actor))[0]
 
     async def update(self, contact_id: int, data: ContactUpdate, actor: Actor) -> dict[str, Any]:
         fields = changes(data)
         prepared = prepared_numbers(data.phones, self.region) if data.phones is not None else None
-        try:
-            async with self.db.transaction() as session:
-                contact = await session.get(Contact, contact_id)
-                if contact is None:
-                    raise NotFound(f"contact {contact_id} not found")
-                if contact.version != data.version:
-                    raise Conflict(
-                        "this contact was changed by someone else; reload it and apply your "
-                        "change again",
-                        current_version=contact.version,
+        async with CONTACTS.updating(self.db, contact_id, data.version) as (session, contact):
+            actor.require_edit_owned(contact.owner_id, "contact")
+            # one flush at the end: the version moves by exactly one per update
+            with session.no_autoflush:
+                touched: set[str] = set()
+                if "owner_id" in fields:
+                    actor.require_assign(data.owner_id, contact.owner_id, "contact")
+                    await require_user(session, data.owner_id, "owner_id")
+                    contact.owner_id = data.owner_id
+                if data.name is not None:
+                    contact.name = data.name
+                if data.emails is not None:
+                    contact.emails = list(dict.fromkeys(data.emails))
+                if data.custom is not None:
+                    contact.custom = dict(data.custom)
+                if "company_id" in fields and data.company_id != contact.company_id:
+                    await require_company(session, data.company_id)
+                    contact.company_id = data.company_id
+                    touched |= set(
+                        (
+                            await session.scalars(
+                                select(Phone.number).where(Phone.contact_id == contact_id)
+                            )
+                        ).all()
                     )
-                actor.require_edit_owned(contact.owner_id, "contact")
-                # one flush at the end: the version moves by exactly one per update
-                with session.no_autoflush:
-                    touched: set[str] = set()
-                    if "owner_id" in fields:
-                        actor.require_assign(data.owner_id, contact.owner_id, "contact")
-                        await require_user(session, data.owner_id, "owner_id")
-                        contact.owner_id = data.owner_id
-                    if data.name is not None:
-                        contact.name = data.name
-                    if data.emails is not None:
-                        contact.emails = list(dict.fromkeys(data.emails))
-                    if data.custom is not None:
-                        contact.custom = dict(data.custom)
-                    if "company_id" in fields and data.company_id != contact.company_id:
-                        await require_company(session, data.company_id)
-                        contact.company_id = data.company_id
-                        touched |= set(
-                            (
-                                await session.scalars(
-                                    select(Phone.number).where(Phone.contact_id == contact_id)
-                                )
-                            ).all()
-                        )
-                    if data.tags is not None:
-                        tags = clean_tags(data.tags)
-                        await session.execute(
-                            delete(ContactTag).where(ContactTag.contact_id == contact_id)
-                        )
-                        session.add_all(ContactTag(contact_id=contact_id, tag=t) for t in tags)
-                    else:
-                        tags = list(
-                            (
-                                await session.scalars(
-                                    select(ContactTag.tag).where(
-                                        ContactTag.contact_id == contact_id
-                                    )
-                                )
-                            ).all()
-                        )
-                    if prepared is not None:
-                        touched |= await replace_phones(session, prepared, contact_id=contact_id)
-                    company = (
-                        await session.get(Company, contact.company_id)
-                        if contact.company_id
-                        else None
+                if data.tags is not None:
+                    tags = clean_tags(data.tags)
+                    await session.execute(
+                        delete(ContactTag).where(ContactTag.contact_id == contact_id)
                     )
-                    contact.search_text = contact_search_text(
-                        contact.name, company.name if company else None, tags, contact.emails
+                    session.add_all(ContactTag(contact_id=contact_id, tag=t) for t in tags)
+                else:
+                    tags = list(
+                        (
+                            await session.scalars(
+                                select(ContactTag.tag).where(ContactTag.contact_id == contact_id)
+                            )
+                        ).all()
                     )
-                    contact.updated_at = now()
-                await session.flush()
-                await relink_numbers(session, touched)
-                return (await contact_views(session, [contact], actor))[0]
-        except StaleDataError as exc:
-            raise Conflict(
-                "this contact was changed by someone else; reload it and apply your change again"
-            ) from exc
+                if prepared is not None:
+                    touched |= await replace_phones(session, prepared, contact_id=contact_id)
+                company = (
+                    await session.get(Company, contact.company_id) if contact.company_id else None
+                )
+                contact.search_text = contact_search_text(
+                    contact.name, company.name if company else None, tags, contact.emails
+                )
+                contact.updated_at = now()
+            await session.flush()
+            await relink_numbers(session, touched)
+            return (await contact_views(session, [contact], actor))[0]
 
     async def delete(self, contact_id: int, actor: Actor) -> None:
         actor.require_manager("delete contacts")
         async with self.db.transaction() as session:
-            contact = await session.get(Contact, contact_id)
-            if contact is None:
-                raise NotFound(f"contact {contact_id} not found")
+            contact = await CONTACTS.get(session, contact_id)
             touched = set(
                 (
                     await session.scalars(

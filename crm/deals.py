@@ -17,15 +17,18 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import flag_modified
-from sqlalchemy.orm.exc import StaleDataError
 
 from crm.access import Actor
 from crm.contacts import iso, now, require_user
 from crm.database import Database
-from crm.errors import Conflict, Forbidden, InvalidInput, NotFound
+from crm.errors import Forbidden, InvalidInput
 from crm.models import Company, Contact, Deal, DealEvent, Pipeline, Stage, StageKind
 from crm.schemas import DealCreate, DealUpdate, PipelineCreate, PipelineUpdate, StageIn, changes
 from crm.users import user_names
+from crm.versioned import Entity
+
+PIPELINES = Entity(Pipeline, "pipeline", "this pipeline was changed by someone else")
+DEALS = Entity(Deal, "deal", "this deal was changed by someone else; reload it")
 
 DEFAULT_PIPELINE = (
     "Продажи",
@@ -153,9 +156,7 @@ class PipelineService:
 
     async def get(self, pipeline_id: int) -> dict[str, Any]:
         async with self.db.session() as session:
-            pipeline = await session.get(Pipeline, pipeline_id)
-            if pipeline is None:
-                raise NotFound(f"pipeline {pipeline_id} not found")
+            pipeline = await PIPELINES.get(session, pipeline_id)
             return (await pipeline_views(session, [pipeline]))[0]
 
     async def create(self, data: PipelineCreate, actor: Actor) -> dict[str, Any]:
@@ -218,27 +219,14 @@ class PipelineService:
 
     async def update(self, pipeline_id: int, data: PipelineUpdate, actor: Actor) -> dict[str, Any]:
         actor.require_admin("configure pipelines")
-        try:
-            async with self.db.transaction() as session:
-                pipeline = await session.get(Pipeline, pipeline_id)
-                if pipeline is None:
-                    raise NotFound(f"pipeline {pipeline_id} not found")
-                if pipeline.version != data.version:
-                    raise Conflict(
-                        "this pipeline was changed by someone else",
-                        current_version=pipeline.version,
-                    )
-                if data.name is not None:
-                    pipeline.name = data.name
-                flag_modified(
-                    pipeline, "name"
-                )  # stages may change: the pipeline's version moves too
-                await session.flush()
-                if data.stages is not None:
-                    await self._set_stages(session, pipeline_id, data.stages)
-                return (await pipeline_views(session, [pipeline]))[0]
-        except StaleDataError as exc:
-            raise Conflict("this pipeline was changed by someone else") from exc
+        async with PIPELINES.updating(self.db, pipeline_id, data.version) as (session, pipeline):
+            if data.name is not None:
+                pipeline.name = data.name
+            flag_modified(pipeline, "name")  # stages may change: the pipeline's version moves too
+            await session.flush()
+            if data.stages is not None:
+                await self._set_stages(session, pipeline_id, data.stages)
+            return (await pipeline_views(session, [pipeline]))[0]
 
 
 class DealService:
@@ -329,9 +317,7 @@ class DealService:
 
     async def get(self, deal_id: int) -> dict[str, Any]:
         async with self.db.session() as session:
-            deal = await session.get(Deal, deal_id)
-            if deal is None:
-                raise NotFound(f"deal {deal_id} not found")
+            deal = await DEALS.get(session, deal_id)
             return (await deal_views(session, [deal]))[0]
 
     async def list(
@@ -358,8 +344,7 @@ class DealService:
     async def history(self, deal_id: int) -> builtins.list[dict[str, Any]]:
         """The deal's changes, oldest first, with stage names."""
         async with self.db.session() as session:
-            if await session.get(Deal, deal_id) is None:
-                raise NotFound(f"deal {deal_id} not found")
+            await DEALS.get(session, deal_id)
             events = list(
                 (
                     await session.scalars(
@@ -373,87 +358,72 @@ class DealService:
 
     async def update(self, deal_id: int, data: DealUpdate, actor: Actor) -> dict[str, Any]:
         fields = changes(data)
-        try:
-            async with self.db.transaction() as session:
-                deal = await session.get(Deal, deal_id)
-                if deal is None:
-                    raise NotFound(f"deal {deal_id} not found")
-                if deal.version != data.version:
-                    raise Conflict(
-                        "this deal was changed by someone else; reload it",
-                        current_version=deal.version,
+        async with DEALS.updating(self.db, deal_id, data.version) as (session, deal):
+            if not actor.is_manager and deal.owner_id not in (None, actor.user_id):
+                raise Forbidden("this deal belongs to another manager")
+            with session.no_autoflush:  # one flush: the version moves by one
+                stamp = now()
+                events: builtins.list[DealEvent] = []
+
+                def event(kind: str, **kw: Any) -> None:
+                    events.append(
+                        DealEvent(deal_id=deal.id, user_id=actor.user_id, at=stamp, kind=kind, **kw)
                     )
-                if not actor.is_manager and deal.owner_id not in (None, actor.user_id):
-                    raise Forbidden("this deal belongs to another manager")
-                with session.no_autoflush:  # one flush: the version moves by one
-                    stamp = now()
-                    events: builtins.list[DealEvent] = []
 
-                    def event(kind: str, **kw: Any) -> None:
-                        events.append(
-                            DealEvent(
-                                deal_id=deal.id, user_id=actor.user_id, at=stamp, kind=kind, **kw
-                            )
-                        )
-
-                    if "owner_id" in fields and data.owner_id != deal.owner_id:
-                        actor.require_assign(data.owner_id, deal.owner_id, "deal")
-                        await require_user(session, data.owner_id, "owner_id")
-                        event("owner", detail={"from": deal.owner_id, "to": data.owner_id})
-                        deal.owner_id = data.owner_id
-                    if data.stage_id is not None and data.stage_id != deal.stage_id:
-                        old = await session.get(Stage, deal.stage_id)
-                        new = await self._stage(session, deal.pipeline_id, data.stage_id)
-                        event(
-                            "stage",
-                            from_stage_id=deal.stage_id,
-                            to_stage_id=new.id,
-                            detail={
-                                "from": old.name if old else None,
-                                "to": new.name,
-                                "kind": new.kind,
-                            },
-                        )
-                        deal.stage_id = new.id
-                        deal.closed_at = stamp if new.kind != StageKind.OPEN else None
-                    if "amount" in fields and minor(data.amount) != deal.amount_minor:
-                        event(
-                            "amount",
-                            detail={
-                                "from": money(deal.amount_minor),
-                                "to": money(minor(data.amount)),
-                            },
-                        )
-                        deal.amount_minor = minor(data.amount)
-                    if data.currency is not None:
-                        deal.currency = data.currency
-                    if data.title is not None:
-                        deal.title = data.title
-                    if "contact_id" in fields or "company_id" in fields:
-                        await self._subjects(
-                            session,
-                            data.contact_id if "contact_id" in fields else None,
-                            data.company_id if "company_id" in fields else None,
-                        )
-                        if "contact_id" in fields:
-                            deal.contact_id = data.contact_id
-                        if "company_id" in fields:
-                            deal.company_id = data.company_id
-                    for e in events:
-                        e.contact_id, e.company_id = deal.contact_id, deal.company_id
-                    session.add_all(events)
-                    deal.updated_at = stamp
-                await session.flush()
-                return (await deal_views(session, [deal]))[0]
-        except StaleDataError as exc:
-            raise Conflict("this deal was changed by someone else; reload it") from exc
+                if "owner_id" in fields and data.owner_id != deal.owner_id:
+                    actor.require_assign(data.owner_id, deal.owner_id, "deal")
+                    await require_user(session, data.owner_id, "owner_id")
+                    event("owner", detail={"from": deal.owner_id, "to": data.owner_id})
+                    deal.owner_id = data.owner_id
+                if data.stage_id is not None and data.stage_id != deal.stage_id:
+                    old = await session.get(Stage, deal.stage_id)
+                    new = await self._stage(session, deal.pipeline_id, data.stage_id)
+                    event(
+                        "stage",
+                        from_stage_id=deal.stage_id,
+                        to_stage_id=new.id,
+                        detail={
+                            "from": old.name if old else None,
+                            "to": new.name,
+                            "kind": new.kind,
+                        },
+                    )
+                    deal.stage_id = new.id
+                    deal.closed_at = stamp if new.kind != StageKind.OPEN else None
+                if "amount" in fields and minor(data.amount) != deal.amount_minor:
+                    event(
+                        "amount",
+                        detail={
+                            "from": money(deal.amount_minor),
+                            "to": money(minor(data.amount)),
+                        },
+                    )
+                    deal.amount_minor = minor(data.amount)
+                if data.currency is not None:
+                    deal.currency = data.currency
+                if data.title is not None:
+                    deal.title = data.title
+                if "contact_id" in fields or "company_id" in fields:
+                    await self._subjects(
+                        session,
+                        data.contact_id if "contact_id" in fields else None,
+                        data.company_id if "company_id" in fields else None,
+                    )
+                    if "contact_id" in fields:
+                        deal.contact_id = data.contact_id
+                    if "company_id" in fields:
+                        deal.company_id = data.company_id
+                for e in events:
+                    e.contact_id, e.company_id = deal.contact_id, deal.company_id
+                session.add_all(events)
+                deal.updated_at = stamp
+            await session.flush()
+            return (await deal_views(session, [deal]))[0]
 
     async def delete(self, deal_id: int, actor: Actor) -> None:
         actor.require_manager("delete deals")
         async with self.db.transaction() as session:
-            deal = await session.get(Deal, deal_id)
-            if deal is None:
-                raise NotFound(f"deal {deal_id} not found")
+            deal = await DEALS.get(session, deal_id)
             await session.delete(deal)
 
 

@@ -30,7 +30,7 @@ from crm.notes import NoteService
 from crm.schemas import CompanyCreate, ContactCreate, DealCreate, NoteCreate, TaskCreate
 from crm.tasks import TaskService
 from crm.users import UserService
-from telephony.records import CallRecord, Direction, Disposition
+from kernel.call_record import CallRecord, Direction, Disposition
 
 DEMO_PASSWORD = "trubka-demo"
 DEMO_AGENTS = (

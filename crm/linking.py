@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm.call_records import CallRow
 from crm.database import Database
 from crm.models import Contact, Phone
-from telephony.records import CallRecord, Direction
+from kernel.call_record import CallRecord, Direction
 
 CALLS: Table = CallRow.__table__  # type: ignore[assignment]  # Core table: executemany UPDATEs with per-row WHERE values
 Owner = tuple[int | None, int | None]  # (contact_id, company_id)

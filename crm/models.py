@@ -2,7 +2,8 @@
 
 Conventions:
 - every editable record has a `version` (optimistic locking: an update names the version
-  it read; a stale one is refused with `crm.errors.Conflict`);
+  it read; a stale one is refused with `crm.errors.Conflict`, see `crm.versioned`): the
+  `Versioned` mixin, with `created_at`/`updated_at` the `Audited` one;
 - phone numbers of contacts AND companies live in one table, `phones`, so a caller's
   number is one index seek away from who they are (`number` is E.164 when the input
   parses, otherwise the input as entered with `valid = false`; `digits_rev` holds the
@@ -34,7 +35,7 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 from crm.database import Base, UTCDateTime
 
@@ -64,7 +65,25 @@ class StageKind(StrEnum):
     LOST = "lost"
 
 
-class User(Base):
+class Versioned:
+    """A `version` column SQLAlchemy bumps on every UPDATE and checks in its WHERE
+    (optimistic locking: a concurrent writer's flush fails with StaleDataError)."""
+
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict[str, Any]:
+        return {"version_id_col": cls.version}
+
+
+class Audited(Versioned):
+    """A versioned record with its creation and last-change times."""
+
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class User(Audited, Base):
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -74,10 +93,6 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     language: Mapped[str] = mapped_column(String(2), default="ru")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    version: Mapped[int] = mapped_column(Integer, default=1)
-    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy reads it
 
 
 class UserInterface(Base):
@@ -118,7 +133,7 @@ class WebSession(Base):
     user_agent: Mapped[str | None] = mapped_column(String(255))
 
 
-class Company(Base):
+class Company(Audited, Base):
     __tablename__ = "companies"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -129,13 +144,9 @@ class Company(Base):
     custom: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     search_text: Mapped[str] = mapped_column(Text, default="")
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    version: Mapped[int] = mapped_column(Integer, default=1)
-    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy reads it
 
 
-class Contact(Base):
+class Contact(Audited, Base):
     __tablename__ = "contacts"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -150,10 +161,6 @@ class Contact(Base):
     custom: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     search_text: Mapped[str] = mapped_column(Text, default="")
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    version: Mapped[int] = mapped_column(Integer, default=1)
-    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy reads it
 
 
 class Phone(Base):
@@ -213,7 +220,7 @@ class CompanyTag(Base):
     __table_args__ = (Index("ix_company_tags_tag", "tag", "company_id"),)
 
 
-class Note(Base):
+class Note(Audited, Base):
     __tablename__ = "notes"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -221,10 +228,6 @@ class Note(Base):
     company_id: Mapped[int | None] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"))
     author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     body: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    version: Mapped[int] = mapped_column(Integer, default=1)
-    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy reads it
 
     __table_args__ = (
         Index("ix_notes_contact_id_created_at", "contact_id", "created_at"),
@@ -232,7 +235,7 @@ class Note(Base):
     )
 
 
-class Task(Base):
+class Task(Audited, Base):
     __tablename__ = "tasks"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -247,12 +250,8 @@ class Task(Base):
     company_id: Mapped[int | None] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"))
     deal_id: Mapped[int | None] = mapped_column(ForeignKey("deals.id", ondelete="SET NULL"))
     call_linkedid: Mapped[str | None] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     completed_by_id: Mapped[int | None] = mapped_column(Integer)  # added by route_0001
-    version: Mapped[int] = mapped_column(Integer, default=1)
-    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy reads it
 
     __table_args__ = (
         Index("ix_tasks_assignee_id_status_due_at", "assignee_id", "status", "due_at"),
@@ -262,15 +261,13 @@ class Task(Base):
     )
 
 
-class Pipeline(Base):
+class Pipeline(Versioned, Base):
     __tablename__ = "pipelines"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(120), unique=True)
     position: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    version: Mapped[int] = mapped_column(Integer, default=1)
-    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy reads it
 
 
 class Stage(Base):
@@ -287,7 +284,7 @@ class Stage(Base):
     )
 
 
-class Deal(Base):
+class Deal(Audited, Base):
     __tablename__ = "deals"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -299,11 +296,7 @@ class Deal(Base):
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
     company_id: Mapped[int | None] = mapped_column(ForeignKey("companies.id", ondelete="SET NULL"))
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    version: Mapped[int] = mapped_column(Integer, default=1)
-    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy reads it
 
     __table_args__ = (
         Index("ix_deals_contact_id", "contact_id"),

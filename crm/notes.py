@@ -6,15 +6,17 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm.exc import StaleDataError
 
 from crm.access import Actor
 from crm.contacts import iso, now
 from crm.database import Database
-from crm.errors import Conflict, Forbidden, InvalidInput, NotFound
+from crm.errors import Forbidden, InvalidInput
 from crm.models import Company, Contact, Note
 from crm.schemas import NoteCreate, NoteUpdate
 from crm.users import user_names
+from crm.versioned import Entity
+
+NOTES = Entity(Note, "note", "this note was changed by someone else")
 
 
 async def note_views(session: AsyncSession, notes: list[Note]) -> list[dict[str, Any]]:
@@ -62,9 +64,7 @@ class NoteService:
 
     async def get(self, note_id: int) -> dict[str, Any]:
         async with self.db.session() as session:
-            note = await session.get(Note, note_id)
-            if note is None:
-                raise NotFound(f"note {note_id} not found")
+            note = await NOTES.get(session, note_id)
             return (await note_views(session, [note]))[0]
 
     async def list(
@@ -83,27 +83,15 @@ class NoteService:
             raise Forbidden("only the author or a supervisor can change this note")
 
     async def update(self, note_id: int, data: NoteUpdate, actor: Actor) -> dict[str, Any]:
-        try:
-            async with self.db.transaction() as session:
-                note = await session.get(Note, note_id)
-                if note is None:
-                    raise NotFound(f"note {note_id} not found")
-                if note.version != data.version:
-                    raise Conflict(
-                        "this note was changed by someone else", current_version=note.version
-                    )
-                self._require_author(note, actor)
-                note.body = data.body
-                note.updated_at = now()
-                await session.flush()
-                return (await note_views(session, [note]))[0]
-        except StaleDataError as exc:
-            raise Conflict("this note was changed by someone else") from exc
+        async with NOTES.updating(self.db, note_id, data.version) as (session, note):
+            self._require_author(note, actor)
+            note.body = data.body
+            note.updated_at = now()
+            await session.flush()
+            return (await note_views(session, [note]))[0]
 
     async def delete(self, note_id: int, actor: Actor) -> None:
         async with self.db.transaction() as session:
-            note = await session.get(Note, note_id)
-            if note is None:
-                raise NotFound(f"note {note_id} not found")
+            note = await NOTES.get(session, note_id)
             self._require_author(note, actor)
             await session.delete(note)

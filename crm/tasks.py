@@ -12,15 +12,17 @@ from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm.exc import StaleDataError
 
 from crm.access import Actor
 from crm.contacts import iso, now, require_user
 from crm.database import Database
-from crm.errors import Conflict, Forbidden, InvalidInput, NotFound
+from crm.errors import Forbidden, InvalidInput
 from crm.models import Company, Contact, Deal, Task, TaskStatus
 from crm.schemas import TaskCreate, TaskUpdate, changes
 from crm.users import user_names
+from crm.versioned import Entity
+
+TASKS = Entity(Task, "task", "this task was changed by someone else")
 
 
 async def task_views(session: AsyncSession, tasks: list[Task]) -> list[dict[str, Any]]:
@@ -105,9 +107,7 @@ class TaskService:
 
     async def get(self, task_id: int) -> dict[str, Any]:
         async with self.db.session() as session:
-            task = await session.get(Task, task_id)
-            if task is None:
-                raise NotFound(f"task {task_id} not found")
+            task = await TASKS.get(session, task_id)
             return (await task_views(session, [task]))[0]
 
     async def list(
@@ -140,53 +140,41 @@ class TaskService:
 
     async def update(self, task_id: int, data: TaskUpdate, actor: Actor) -> dict[str, Any]:
         fields = changes(data)
-        try:
-            async with self.db.transaction() as session:
-                task = await session.get(Task, task_id)
-                if task is None:
-                    raise NotFound(f"task {task_id} not found")
-                if task.version != data.version:
-                    raise Conflict(
-                        "this task was changed by someone else", current_version=task.version
-                    )
-                if not actor.is_manager and actor.user_id not in (
-                    task.assignee_id,
-                    task.created_by_id,
-                ):
+        async with TASKS.updating(self.db, task_id, data.version) as (session, task):
+            if not actor.is_manager and actor.user_id not in (
+                task.assignee_id,
+                task.created_by_id,
+            ):
+                raise Forbidden(
+                    "only the assignee, the author or a supervisor can change this task"
+                )
+            if "assignee_id" in fields and data.assignee_id != task.assignee_id:
+                if not actor.is_manager and data.assignee_id != actor.user_id:
                     raise Forbidden(
-                        "only the assignee, the author or a supervisor can change this task"
+                        "only a supervisor can assign tasks to someone else",
+                        field="assignee_id",
                     )
-                if "assignee_id" in fields and data.assignee_id != task.assignee_id:
-                    if not actor.is_manager and data.assignee_id != actor.user_id:
-                        raise Forbidden(
-                            "only a supervisor can assign tasks to someone else",
-                            field="assignee_id",
-                        )
-                    await require_user(session, data.assignee_id, "assignee_id")
-                    task.assignee_id = data.assignee_id
-                if data.title is not None:
-                    task.title = data.title
-                if data.kind is not None:
-                    task.kind = data.kind.value
-                if data.description is not None:
-                    task.description = data.description
-                if "due_at" in fields:
-                    task.due_at = data.due_at
-                if data.status is not None and data.status.value != task.status:
-                    task.status = data.status.value
-                    task.completed_at = now() if data.status == TaskStatus.DONE else None
-                    task.completed_by_id = actor.user_id if data.status == TaskStatus.DONE else None
-                task.updated_at = now()
-                await session.flush()
-                return (await task_views(session, [task]))[0]
-        except StaleDataError as exc:
-            raise Conflict("this task was changed by someone else") from exc
+                await require_user(session, data.assignee_id, "assignee_id")
+                task.assignee_id = data.assignee_id
+            if data.title is not None:
+                task.title = data.title
+            if data.kind is not None:
+                task.kind = data.kind.value
+            if data.description is not None:
+                task.description = data.description
+            if "due_at" in fields:
+                task.due_at = data.due_at
+            if data.status is not None and data.status.value != task.status:
+                task.status = data.status.value
+                task.completed_at = now() if data.status == TaskStatus.DONE else None
+                task.completed_by_id = actor.user_id if data.status == TaskStatus.DONE else None
+            task.updated_at = now()
+            await session.flush()
+            return (await task_views(session, [task]))[0]
 
     async def delete(self, task_id: int, actor: Actor) -> None:
         async with self.db.transaction() as session:
-            task = await session.get(Task, task_id)
-            if task is None:
-                raise NotFound(f"task {task_id} not found")
+            task = await TASKS.get(session, task_id)
             if not actor.is_manager and task.created_by_id != actor.user_id:
                 raise Forbidden("only the author or a supervisor can delete this task")
             await session.delete(task)

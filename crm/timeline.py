@@ -20,15 +20,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from crm.call_records import CallRow
+from crm.companies import COMPANIES
+from crm.contacts import CONTACTS
 from crm.database import Database
 from crm.deals import deal_event_views
-from crm.errors import InvalidInput, NotFound
-from crm.models import Company, Contact, DealEvent, Note, Task
+from crm.errors import InvalidInput
+from crm.models import DealEvent, Note, Task
 from crm.notes import note_views
 from crm.tasks import task_views
 from crm.users import UserDirectory
+from kernel.agents import agent_key
+from kernel.call_record import record_json
 from routing.facts import AgentRef
-from telephony.records import iso
 
 KINDS = ("call", "note", "task", "deal")  # rank = index: the tie-break order within one instant
 MAX_LIMIT = 200
@@ -86,38 +89,10 @@ def call_select() -> Any:
 
 
 def call_json(row: Any, agents: dict[str, AgentRef]) -> dict[str, Any]:
-    """`CallRow.to_json()` (the call record of ARCHITECTURE.md) for an ORM row or a plain
-    row of `call_select()`, plus `company_id`, the answering `agent` as a user and
-    `recording` (null here: the recordings feature fills it)."""
-    from kernel.agents import agent_key
-
-    data: dict[str, Any] = {
-        "id": row.id,
-        "linkedid": row.linkedid,
-        "direction": row.direction,
-        "caller_number": row.caller_number,
-        "caller_name": row.caller_name,
-        "called_number": row.called_number,
-        "queue": row.queue,
-        "agent_interface": row.agent_interface,
-        "agent_name": row.agent_name,
-        "started_at": iso(row.started_at.timestamp()),
-        "answered_at": iso(row.answered_at.timestamp()) if row.answered_at else None,
-        "ended_at": iso(row.ended_at.timestamp()),
-        "wait_seconds": round(row.wait_seconds, 3),
-        "talk_seconds": round(row.talk_seconds, 3),
-        "disposition": row.disposition,
-        "routed_by": row.routed_by,
-        "routing_reason": row.routing_reason,
-        "routing_reason_key": row.routing_reason_key,
-        "routing_reason_values": row.routing_reason_values,
-        "recording_file": row.recording_file,
-        "queue_hold_seconds": row.queue_hold_seconds,
-        "queue_talk_seconds": row.queue_talk_seconds,
-        "agents": list(row.agents or []),
-        "contact_id": row.contact_id,
-        "ended_during_outage": row.ended_during_outage,
-    }
+    """`CallRow.to_json()` (the call record of docs/architecture.md, "Call record") for an
+    ORM row or a plain row of `call_select()`, plus `company_id`, the answering `agent` as
+    a user and `recording` (null here: the recordings feature fills it)."""
+    data = record_json(row, {"id": row.id})
     data["company_id"] = row.company_id
     data["agent"] = (
         agent_json(agents.get(agent_key(row.agent_interface))) if row.agent_interface else None
@@ -204,16 +179,14 @@ class TimelineService:
         self, contact_id: int, *, before: str | None = None, limit: int = 50
     ) -> dict[str, Any]:
         async with self.db.session() as session:
-            if await session.get(Contact, contact_id) is None:
-                raise NotFound(f"contact {contact_id} not found")
+            await CONTACTS.get(session, contact_id)
             return await self.page(session, "contact", contact_id, before=before, limit=limit)
 
     async def company(
         self, company_id: int, *, before: str | None = None, limit: int = 50
     ) -> dict[str, Any]:
         async with self.db.session() as session:
-            if await session.get(Company, company_id) is None:
-                raise NotFound(f"company {company_id} not found")
+            await COMPANIES.get(session, company_id)
             return await self.page(session, "company", company_id, before=before, limit=limit)
 
     async def page(

@@ -21,18 +21,20 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm.exc import StaleDataError
 
 from crm.access import Actor
 from crm.database import Database
-from crm.errors import AlreadyExists, Conflict, InvalidInput, NotFound
+from crm.errors import AlreadyExists, InvalidInput, NotFound
 from crm.models import Role, User, UserInterface, UserQueue
+from crm.versioned import Entity
 from kernel.agents import agent_key
 from routing.facts import AgentRef
 
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 256
 LANGUAGES = ("ru", "en")
+
+USERS = Entity(User, "user", "this user was changed by someone else")
 
 _hasher = PasswordHasher()
 
@@ -286,39 +288,29 @@ class UserService:
         password_hash = None
         if changes.get("password") is not None:
             password_hash = await asyncio.to_thread(hash_password, changes["password"])
-        try:
-            async with self.db.transaction() as session:
-                user = await session.get(User, user_id)
-                if user is None:
-                    raise NotFound(f"user {user_id} not found")
-                if user.version != version:
-                    raise Conflict(
-                        "this user was changed by someone else", current_version=user.version
-                    )
-                if "name" in changes and changes["name"] is not None:
-                    name = changes["name"].strip()
-                    if not name:
-                        raise InvalidInput("the name is empty", field="name")
-                    user.name = name
-                if changes.get("role") is not None:
-                    user.role = _role(changes["role"]).value
-                if changes.get("language") is not None:
-                    if changes["language"] not in LANGUAGES:
-                        raise InvalidInput("language must be ru or en", field="language")
-                    user.language = changes["language"]
-                if changes.get("active") is not None:
-                    user.active = bool(changes["active"])
-                if password_hash is not None:
-                    user.password_hash = password_hash
-                user.updated_at = _now()
-                await session.flush()  # the user row first (one version step), then its lists
-                if changes.get("interfaces") is not None:
-                    checked = [_check_interface(i) for i in changes["interfaces"]]
-                    await self._set_interfaces(session, user_id, checked)
-                if changes.get("queues") is not None:
-                    await self._set_queues(session, user_id, changes["queues"])
-        except StaleDataError as exc:
-            raise Conflict("this user was changed by someone else") from exc
+        async with USERS.updating(self.db, user_id, version) as (session, user):
+            if "name" in changes and changes["name"] is not None:
+                name = changes["name"].strip()
+                if not name:
+                    raise InvalidInput("the name is empty", field="name")
+                user.name = name
+            if changes.get("role") is not None:
+                user.role = _role(changes["role"]).value
+            if changes.get("language") is not None:
+                if changes["language"] not in LANGUAGES:
+                    raise InvalidInput("language must be ru or en", field="language")
+                user.language = changes["language"]
+            if changes.get("active") is not None:
+                user.active = bool(changes["active"])
+            if password_hash is not None:
+                user.password_hash = password_hash
+            user.updated_at = _now()
+            await session.flush()  # the user row first (one version step), then its lists
+            if changes.get("interfaces") is not None:
+                checked = [_check_interface(i) for i in changes["interfaces"]]
+                await self._set_interfaces(session, user_id, checked)
+            if changes.get("queues") is not None:
+                await self._set_queues(session, user_id, changes["queues"])
         if changes.get("active") is False or password_hash is not None:
             from crm.sessions import SessionStore
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from crm.call_records import CallStore
 from crm.contacts import ContactService
@@ -181,3 +181,42 @@ async def test_stored_values_survive_the_bulk_path_exactly(db: Database, tmp_pat
     assert first.custom == {"note": tricky, "inn": "12345678901234567890"}
     assert first.search_text == "елкин ежик x y a b ru c"
     assert (contacts["Plain"].emails, contacts["Plain"].custom) == ([], {})
+
+
+async def test_the_search_index_follows_merges_and_its_triggers_come_back(
+    db: Database, tmp_path: Path
+) -> None:
+    """On SQLite the import feeds the FTS tables itself (new rows in bulk, a merged
+    contact's old words out and new ones in) and restores the triggers afterwards."""
+    first = write(tmp_path / "a.csv", "name;phone;tags\nАнна Сидорова;+79160000050;вчерашний\n")
+    assert (await ContactImporter(db).run(first)).created == 1
+    second = write(
+        tmp_path / "b.csv",
+        "name;phone;tags;company\nАнна;89160000050;сегодняшний;Ромашка Плюс\n",
+    )
+    assert (await ContactImporter(db).run(second)).merged == 1
+    found = (await SearchService(db).search("сегодняшний"))["contacts"]
+    assert [c["name"] for c in found] == ["Анна Сидорова"]
+    assert found[0]["tags"] == ["вчерашний", "сегодняшний"]
+    assert found[0]["company"]["name"] == "Ромашка Плюс"
+    assert [c["name"] for c in (await SearchService(db).search("плюс"))["companies"]] == [
+        "Ромашка Плюс"
+    ]
+    await ContactService(db).create(ContactCreate(name="После импорта"), SYSTEM)
+    assert (await SearchService(db).search("после"))["contacts"][0]["name"] == "После импорта"
+    if db.dialect == "sqlite":
+        async with db.transaction() as session:
+            for table in ("contacts", "companies"):
+                # raises when the index and its content table disagree
+                await session.execute(
+                    text(
+                        f"INSERT INTO {table}_fts({table}_fts, rank) VALUES ('integrity-check', 1)"
+                    )
+                )
+            triggers = await session.scalar(
+                text(
+                    "SELECT count(*) FROM sqlite_master"
+                    " WHERE type = 'trigger' AND name LIKE '%_fts_%'"
+                )
+            )
+        assert triggers == 6

@@ -6,7 +6,7 @@
 - `GET /api/calls/<id>` → the call record with `timeline` (its steps) and `recording`;
   403 `forbidden` for an agent the call is hidden from.
 
-The call record is the one of ARCHITECTURE.md (what `trubka calls --json` prints) plus
+The call record is the one of docs/architecture.md ("Call record") (what `trubka calls --json` prints) plus
 `id`, `company_id`, `agent` (`{"id", "name"}` of the answering user) and `recording`
 (see `recordings.views`).
 """
