@@ -6,13 +6,13 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import JSON, Boolean, Float, Index, Integer, String, Table, select
+from sqlalchemy import JSON, Boolean, Float, Index, Integer, String, Table, select, true
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm.database import Base, Database, UTCDateTime
-from kernel.call_record import CallRecord, CallStep, record_json, to_datetime
+from kernel.call_record import SOURCE_BACKFILL, CallRecord, CallStep, record_json, to_datetime
 from routing.decision import Reason
 from telephony.route_memo import ReasonLookup
 
@@ -49,6 +49,7 @@ class CallRow(Base):
     contact_id: Mapped[int | None] = mapped_column(Integer)
     company_id: Mapped[int | None] = mapped_column(Integer)  # added by the crm branch (crm_0001)
     ended_during_outage: Mapped[bool] = mapped_column(Boolean, default=False)
+    source: Mapped[str] = mapped_column(String(16), default="ami", server_default="ami")
     timeline: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
 
     __table_args__ = (
@@ -100,6 +101,7 @@ def row_values(record: CallRecord, why: Reason | None = None) -> dict[str, Any]:
         "agents": list(record.agents),
         "contact_id": record.contact_id,
         "ended_during_outage": record.ended_during_outage,
+        "source": record.source,
         "timeline": [_step_json(step) for step in record.timeline],
     }
 
@@ -129,24 +131,45 @@ class CallStore:
 
     async def save(self, records: Sequence[CallRecord]) -> int:
         """Insert records in one transaction; a linkedid already stored is skipped.
+        Returns how many were new (`insert` says which)."""
+        return len(await self.insert(records))
+
+    async def insert(self, records: Sequence[CallRecord]) -> set[str]:
+        """Insert records in one transaction; the linkedids that were new.
 
         One cached INSERT … ON CONFLICT DO NOTHING … RETURNING, executed for all rows
         (SQLAlchemy batches them into multi-row statements): compiling a fresh multi-row
-        VALUES statement per batch cost about 1 ms per record.
+        VALUES statement per batch cost about 1 ms per record. Writes are idempotent by
+        linkedid: a call seen live and rebuilt from Asterisk's books is stored once; the
+        books' record replaces only one that was `ended_during_outage`.
         """
         if not records:
-            return 0
+            return set()
         values = [row_values(r, self._why(r)) for r in records]
         insert = sqlite_insert if self.db.dialect == "sqlite" else pg_insert
         table = cast(Table, CallRow.__table__)
-        statement = (
-            insert(table)
-            .on_conflict_do_nothing(index_elements=["linkedid"])
-            .returning(table.c.linkedid)
-        )
+        new = insert(table)
+        # A call closed blind by a resync (it ended while the AMI link was down) is
+        # completed by its record from Asterisk's books; any other stored call stays.
+        statement = new.on_conflict_do_update(
+            index_elements=["linkedid"],
+            set_={name: new.excluded[name] for name in values[0] if name != "linkedid"},
+            where=table.c.ended_during_outage.is_(true())
+            & (new.excluded.source == SOURCE_BACKFILL),
+        ).returning(table.c.linkedid)
         async with self.db.engine.begin() as conn:
             result = await conn.execute(statement, values)
-            return len(result.all())
+            return {row[0] for row in result.all()}
+
+    async def known(self, linkedids: Sequence[str]) -> set[str]:
+        """Which of these calls are stored whole (not closed blind by a resync)."""
+        if not linkedids:
+            return set()
+        query = select(CallRow.linkedid).where(
+            CallRow.linkedid.in_(list(linkedids)), CallRow.ended_during_outage.is_(False)
+        )
+        async with self.db.session() as session:
+            return set((await session.scalars(query)).all())
 
     async def list(
         self, *, since: datetime | None = None, limit: int | None = None, newest_first: bool = False

@@ -19,7 +19,7 @@ from crm.call_records import CallStore
 from crm.events import CallsStored
 from kernel.bus import Subscription
 from kernel.call_record import CallRecord
-from telephony.domain import CallEnded, DomainEvent
+from telephony.domain import CallBackfilled, CallEnded, DomainEvent
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,11 @@ class CallWriter:
                     # one `CallsStored`) for many calls keeps the event loop free for pops.
                     await asyncio.sleep(self.linger)
                 events = self.subscription.get_batch(first, self.batch_size)
-                records = [event.record for event in events if isinstance(event, CallEnded)]
+                records = [
+                    event.record
+                    for event in events
+                    if isinstance(event, CallEnded | CallBackfilled)
+                ]
                 if records:
                     await self._save(records)
             finally:
@@ -72,7 +76,8 @@ class CallWriter:
         delay = self.retry_delay
         while True:
             try:
-                self.saved += await self.store.save(records)
+                stored = await self.store.insert(records)
+                self.saved += len(stored)
                 break
             except (SQLAlchemyError, OSError) as exc:
                 log.error(
@@ -83,7 +88,15 @@ class CallWriter:
                 )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30.0)
-        self.publish([CallsStored(tuple(records))])
+        # Only calls stored now have consequences (a call both seen live and rebuilt from
+        # Asterisk's books is linked and given its callback task once).
+        first: dict[str, CallRecord] = {}
+        for record in records:
+            if record.linkedid in stored:
+                first.setdefault(record.linkedid, record)  # in order; the first one won
+        fresh = tuple(first.values())
+        if fresh:
+            self.publish([CallsStored(fresh)])
 
     async def drain(self) -> None:
         """Wait until everything published so far is stored (shutdown, tests).

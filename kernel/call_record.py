@@ -39,6 +39,10 @@ class CallStep:
         return {"at": iso(self.at), "kind": self.kind, "detail": self.detail}
 
 
+SOURCE_AMI = "ami"
+SOURCE_BACKFILL = "backfill"
+
+
 @dataclass(frozen=True, slots=True)
 class CallRecord:
     linkedid: str
@@ -65,6 +69,7 @@ class CallRecord:
     ended_during_outage: bool = False
     timeline: tuple[CallStep, ...] = field(default=())
     routed_agent: str | None = None  # ROUTE_AGENT: whom the routing sent the call to first
+    source: str = SOURCE_AMI  # SOURCE_AMI: seen live; SOURCE_BACKFILL: from Asterisk's books
 
     def to_json(self, *, with_timeline: bool = False) -> dict[str, Any]:
         data = record_json(self)
@@ -121,6 +126,8 @@ class RecordFields(Protocol):
     def contact_id(self) -> int | None: ...
     @property
     def ended_during_outage(self) -> bool: ...
+    @property
+    def source(self) -> str: ...
 
 
 def record_json(record: RecordFields, data: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -155,6 +162,7 @@ def record_json(record: RecordFields, data: dict[str, Any] | None = None) -> dic
     data["agents"] = list(record.agents or ())
     data["contact_id"] = record.contact_id
     data["ended_during_outage"] = record.ended_during_outage
+    data["source"] = record.source
     return data
 
 

@@ -3,7 +3,8 @@
 - ``RecordingStarted`` creates the call's job (pending, not yet ready: the file is still
   being written). A file name that is refused (``..``, outside the recordings
   directories) makes the job ``failed`` at once, with the reason.
-- ``RecordingStopped`` is noted; ``CallEnded`` makes every job of the call ready (Asterisk
+- ``RecordingStopped`` is noted; ``CallEnded`` (and ``CallBackfilled``, a call rebuilt from
+  Asterisk's books after an outage) makes every job of the call ready (Asterisk
   closes MixMonitor files at hangup) and records the queue and start time the retention
   policy and the storage folders use. A call record that names a recording no start
   event announced (Trubka started mid-call) gets its job here too.
@@ -32,11 +33,17 @@ from recordings.errors import UnsafePath
 from recordings.jobs import JobStore, utc
 from recordings.models import JobStatus, RecordingJob
 from recordings.paths import SourcePolicy, is_audio_name
-from telephony.domain import CallEnded, DomainEvent, RecordingStarted, RecordingStopped
+from telephony.domain import (
+    CallBackfilled,
+    CallEnded,
+    DomainEvent,
+    RecordingStarted,
+    RecordingStopped,
+)
 
 log = logging.getLogger(__name__)
 
-KINDS = (RecordingStarted, RecordingStopped, CallEnded)
+KINDS = (RecordingStarted, RecordingStopped, CallEnded, CallBackfilled)
 SCAN_LIMIT = 5000  # files looked at per spool scan
 SCAN_DEPTH = 4
 
@@ -117,7 +124,7 @@ class Ingest:
                 elif isinstance(event, RecordingStopped):
                     job = await self._job(session, cache, event.linkedid, event.file, now)
                     job.recording_stopped = True
-                elif isinstance(event, CallEnded):
+                elif isinstance(event, CallEnded | CallBackfilled):
                     ready |= await self._call_ended(session, cache, event, now)
         if ready:
             self.on_ready()
@@ -126,7 +133,7 @@ class Ingest:
         self,
         session: AsyncSession,
         cache: dict[tuple[str, str], RecordingJob],
-        event: CallEnded,
+        event: CallEnded | CallBackfilled,
         now: float,
     ) -> bool:
         record = event.record

@@ -140,6 +140,8 @@ class Notifier:
             self._call_answered(event)
         elif isinstance(event, d.CallEnded):
             self._call_ended(event)
+        elif isinstance(event, d.SpySessionEnded):
+            self._forget(event.uniqueid)  # a spy session may have looked like a call first
         elif isinstance(event, d.AgentStateChanged):
             self._agent_state(event)
         elif isinstance(event, (d.CallStarted, d.CallerIdentified, d.CallQueued)):
@@ -302,6 +304,10 @@ class Notifier:
         }
         self._remember(linkedid, users)
         self.hub.to_users(users, message)
+        self._forget(linkedid)
+
+    def _forget(self, linkedid: str) -> None:
+        """Drop what the pop keeps of a call that is over."""
         self._answered.pop(linkedid, None)
         for key in [k for k in self._pops if k[0] == linkedid]:
             del self._pops[key]

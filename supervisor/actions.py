@@ -179,6 +179,10 @@ class SupervisorActions:
             return outcome
 
         outcome = await self._run(entry, work)
+        if outcome.uniqueid:
+            await self.audit.spy_sessions.opened(
+                outcome.uniqueid, audit_id=entry.id, phone=own, spied_linkedid=call.linkedid
+            )
         return {
             "audit_id": entry.id,
             "action": entry.action.value,

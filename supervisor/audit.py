@@ -19,6 +19,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from crm.database import Base, Database, UTCDateTime
 from supervisor.errors import ReportParameterError
+from supervisor.spy_sessions import SpySessions
 from telephony.records import iso
 
 MAX_LIMIT = 500
@@ -32,6 +33,9 @@ class AuditAction(StrEnum):
     UNPAUSE = "unpause"
     QUEUE_REMOVE = "queue_remove"
     HANGUP = "hangup"
+
+
+SPY_ACTIONS = frozenset({AuditAction.LISTEN, AuditAction.WHISPER, AuditAction.BARGE})
 
 
 class Outcome(StrEnum):
@@ -101,6 +105,7 @@ def _cut(value: str | None, size: int) -> str | None:
 class AuditLog:
     def __init__(self, db: Database) -> None:
         self.db = db
+        self.spy_sessions = SpySessions(db)
 
     async def record(self, entry: AuditEntry) -> int:
         row = AuditRow(
@@ -168,7 +173,14 @@ class AuditLog:
                     await session.execute(select(func.count(AuditRow.id)).where(*conditions))
                 ).scalar_one()
             )
-        return {"total": total, "entries": [entry_json(row) for row in rows]}
+        spied = await self.spy_sessions.for_audit(
+            [row.id for row in rows if row.action in SPY_ACTIONS]
+        )
+        entries = [entry_json(row) for row in rows]
+        for entry in entries:
+            if entry["action"] in SPY_ACTIONS:
+                entry["spy_session"] = spied.get(entry["id"])
+        return {"total": total, "entries": entries}
 
 
 def entry_json(row: AuditRow) -> dict[str, Any]:

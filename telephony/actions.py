@@ -14,6 +14,8 @@ client's errors: :class:`~telephony.errors.ActionFailed` (with the PBX's message
 
 from __future__ import annotations
 
+import secrets
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -21,7 +23,7 @@ from typing import Protocol
 
 from kernel.agents import interface_key
 from telephony.codec import EncodeError, Frame
-from telephony.state import interface_of
+from telephony.state import SPY_ID_PREFIX, interface_of
 
 ORIGINATE_REASONS = {
     0: "failed (no such channel or extension)",
@@ -286,10 +288,17 @@ class AmiActions:
             supervisor_interface,
             application="ChanSpy",
             data=data,
+            channel_id=new_spy_id(),
             caller_id=caller_id
             or f'"Spy ({spy_mode.value})" <{interface_key(supervisor_interface)}>',
             timeout=timeout,
         )
+
+
+def new_spy_id() -> str:
+    """The unique id of a supervisor's spying phone: the reducer knows it by its prefix
+    and never makes a call record of it (docs/architecture.md, "Call record")."""
+    return f"{SPY_ID_PREFIX}{time.time():.0f}-{secrets.token_hex(6)}"
 
 
 def _message(frame: Frame) -> str:

@@ -210,6 +210,8 @@ class AmiClient:
         self._login_error_logged = False
         self._outage_logged = False
         self._lost_at: float | None = None
+        # Called after every (re)connect and resync (e.g. the backfill from Asterisk's books).
+        self.on_connected: list[Callable[[], None]] = []
 
     # --- lifecycle ---------------------------------------------------------------------
     async def start(self) -> None:
@@ -638,6 +640,8 @@ class AmiClient:
         self.status.connected_at = self.clock()
         self._set_state(LinkState.CONNECTED)
         self._connected.set()
+        for listener in self.on_connected:
+            listener()
         log.info(
             "AMI: connected to %s (%s) as %r; %d channel(s), %d queue member(s) resynchronised",
             self.config.where,

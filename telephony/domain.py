@@ -132,6 +132,18 @@ class CallBackfilled:
 
 
 @dataclass(frozen=True, slots=True)
+class SpySessionEnded:
+    """A supervisor's listen, whisper or barge ended: not a call, an audited action."""
+
+    uniqueid: str  # the supervisor's phone channel (Trubka's `trubka-spy-…` ChannelId)
+    phone: str | None  # its interface (`PJSIP/209`)
+    spied_linkedid: str | None  # the call listened to; None when ChanSpy never started
+    started_at: float  # the phone started ringing
+    listening_from: float | None  # ChanSpy started (the supervisor answered)
+    ended_at: float
+
+
+@dataclass(frozen=True, slots=True)
 class AgentStateChanged:
     agent: str
     at: float
@@ -160,6 +172,7 @@ DomainEvent = (
     | RecordingStopped
     | CallEnded
     | CallBackfilled
+    | SpySessionEnded
     | AgentStateChanged
     | QueueChanged
 )

@@ -131,6 +131,22 @@ class BlindTransfer:
 
 
 @dataclass(frozen=True, slots=True)
+class ChanSpyStart:
+    """A channel (the spyer: a supervisor's phone) started listening to another."""
+
+    spyer_uniqueid: str
+    spyer_linkedid: str
+    spyee_linkedid: str | None
+    spyee_channel: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ChanSpyStop:
+    spyer_uniqueid: str
+    spyer_linkedid: str
+
+
+@dataclass(frozen=True, slots=True)
 class AttendedTransfer:
     transferer: ChannelSnapshot | None  # OrigTransferer…
     target: ChannelSnapshot | None  # SecondTransferer…
@@ -356,6 +372,8 @@ AmiEvent = (
     | BridgeLeave
     | BlindTransfer
     | AttendedTransfer
+    | ChanSpyStart
+    | ChanSpyStop
     | QueueCallerJoin
     | QueueCallerLeave
     | QueueCallerAbandon
@@ -594,6 +612,25 @@ def _p_attended_transfer(h: Headers) -> AttendedTransfer:
     )
 
 
+def _p_chanspy_start(h: Headers) -> ChanSpyStart | None:
+    spyer = h.get("spyeruniqueid")
+    if not spyer:
+        return None
+    return ChanSpyStart(
+        spyer_uniqueid=spyer,
+        spyer_linkedid=h.get("spyerlinkedid") or spyer,
+        spyee_linkedid=h.get("spyeelinkedid") or None,
+        spyee_channel=h.get("spyeechannel") or None,
+    )
+
+
+def _p_chanspy_stop(h: Headers) -> ChanSpyStop | None:
+    spyer = h.get("spyeruniqueid")
+    if not spyer:
+        return None
+    return ChanSpyStop(spyer_uniqueid=spyer, spyer_linkedid=h.get("spyerlinkedid") or spyer)
+
+
 _PARSERS: dict[str, Callable[[Headers], AmiEvent | None]] = {
     "Newchannel": lambda h: NewChannel(_need_channel(h)),
     "Newstate": lambda h: NewState(_need_channel(h)),
@@ -608,6 +645,8 @@ _PARSERS: dict[str, Callable[[Headers], AmiEvent | None]] = {
     "BridgeEnter": lambda h: BridgeEnter(_required(h, "bridgeuniqueid"), _need_channel(h)),
     "BridgeLeave": lambda h: BridgeLeave(_required(h, "bridgeuniqueid"), _need_channel(h)),
     "BlindTransfer": _p_blind_transfer,
+    "ChanSpyStart": _p_chanspy_start,
+    "ChanSpyStop": _p_chanspy_stop,
     "AttendedTransfer": _p_attended_transfer,
     "QueueCallerJoin": lambda h: QueueCallerJoin(
         _need_channel(h), _required(h, "queue"), _int(h, "position"), _int(h, "count")

@@ -18,6 +18,15 @@ _LOCAL_HALF = re.compile(r"^(Local/.+)-[0-9a-fA-F]{8};([12])$")
 _CHANNEL_SUFFIX = re.compile(r"^(.+)-[0-9a-fA-F]{8,}$")
 
 
+SPY_ID_PREFIX = "trubka-spy-"  # the unique id Trubka gives a supervisor's spying phone
+
+
+def is_spy_id(uniqueid: str | None) -> bool:
+    """Whether a channel's unique id (or a call's linked id) is a spy session Trubka made
+    (`AmiActions.spy` originates the supervisor's phone with this `ChannelId`)."""
+    return uniqueid is not None and uniqueid.startswith(SPY_ID_PREFIX)
+
+
 def leg_of(channel_name: str) -> str:
     """The leg a channel belongs to: both halves of a Local channel are one leg."""
     match = _LOCAL_HALF.match(channel_name)
@@ -130,6 +139,9 @@ class Call:
     contact_id: int | None = None
     transfers: int = 0
     customer_gone_at: float | None = None
+    spy: bool = False  # a supervisor's listen/whisper/barge: never a call record
+    spied_linkedid: str | None = None  # the call listened to, once ChanSpy started
+    spy_started_at: float | None = None
     steps: list[CallStep] = field(default_factory=list)
 
     def step(self, at: float, kind: str, detail: str = "") -> None:

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_SQLITE_PATH = Path("var/trubka.db")
@@ -88,6 +88,12 @@ class Settings(BaseSettings):
     service_level_warning: float = Field(default=70.0, ge=0, le=100)
     live_update_interval: float = Field(default=0.3, ge=0.05, le=10)
     spy_ring_seconds: float = Field(default=20.0, ge=5, le=120)
+    # Asterisk's books, read to backfill calls missed while Trubka was away (empty: not read)
+    asterisk_queue_log: Path | None = None
+    asterisk_cdr: Path | None = None  # cdr_csv's Master.csv
+    asterisk_cdr_timezone: str = ""  # the zone of the CDR's times; empty: TRUBKA_TIMEZONE
+    backfill_interval: float = Field(default=60.0, ge=1, le=3600)
+    backfill_settle: float = Field(default=10.0, ge=0, le=600)
 
     @field_validator("recordings_retention_queues", mode="before")
     @classmethod
@@ -112,10 +118,22 @@ class Settings(BaseSettings):
     def _no_rules_file(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
 
-    @field_validator("timezone")
+    @field_validator("asterisk_queue_log", "asterisk_cdr", mode="before")
     @classmethod
-    def _known_timezone(cls, value: str) -> str:
+    def _book_path(cls, value: object) -> object:
+        if isinstance(value, str) and value.strip().lower().startswith(("postgres", "odbc")):
+            raise ValueError(
+                "reading the CDR from a database table is not supported yet; name cdr_csv's "
+                "Master.csv file (e.g. /var/log/asterisk/cdr-csv/Master.csv)"
+            )
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("timezone", "asterisk_cdr_timezone")
+    @classmethod
+    def _known_timezone(cls, value: str, info: ValidationInfo) -> str:
         name = value.strip()
+        if not name and info.field_name == "asterisk_cdr_timezone":
+            return name
         try:
             ZoneInfo(name)
         except (ZoneInfoNotFoundError, ValueError) as exc:

@@ -6,8 +6,8 @@ consumers (a `run` coroutine over a subscription, or a handler).
 
     event (published by)          subscription        consumer, in order (package)
     ----------------------------  ------------------  ---------------------------------------
-    CallEnded (reducer)           call-writer         CallWriter.run: stores the call records
-                                                      (crm)
+    CallEnded (reducer),          call-writer         CallWriter.run: stores the call records
+      CallBackfilled (backfill)                       (crm), each linkedid once
     CallsStored (call writer,     crm-after-store     1. crm.link_calls: calls get their
       after each commit)                                 contact
                                                       2. callbacks.on_calls_saved: missed
@@ -17,13 +17,20 @@ consumers (a `run` coroutine over a subscription, or a handler).
                                   supervisor-rollups  supervisor.calls_stored: wakes the
                                                       report rollups (supervisor)
     RecordingStarted, Recording-  recordings          Ingest.consume: recording jobs
-      Stopped, CallEnded                              (recordings)
+      Stopped, CallEnded,                             (recordings)
+      CallBackfilled
+    SpySessionEnded (reducer)     spy-sessions        SpySessions.run: how long a supervisor
+                                                      listened, beside the audit (supervisor)
     AgentStateChanged             agent-time          AgentTimeRecorder.run: time per agent
                                                       state (supervisor)
     supervisor.feed.EVENT_KINDS   live-feed           LiveFeed.run: the supervisors' live
                                                       view (supervisor)
     every DomainEvent             screen-pop          Notifier.run: the agents' screen pop
                                                       (screenpop)
+
+`CallBackfilled` comes from `telephony.books.backfill.Backfill`: on every AMI (re)connect
+and every TRUBKA_BACKFILL_INTERVAL seconds it reads Asterisk's queue_log and CDR file
+(TRUBKA_ASTERISK_QUEUE_LOG, TRUBKA_ASTERISK_CDR) for calls Trubka did not see.
 
 One direct line, not on the bus: when the report rollups change, the live feed re-reads
 today's figures (`supervisor.rollups.listeners` → `supervisor.feed.today_changed`).
@@ -43,6 +50,7 @@ from dataclasses import dataclass, field
 from typing import cast, get_args
 from zoneinfo import ZoneInfo
 
+from crm.book_cursors import BookCursors
 from crm.call_records import CallStore
 from crm.call_writer import CallWriter
 from crm.callbacks import CallbackTasks
@@ -71,7 +79,15 @@ from supervisor.service import Supervisor
 from telephony.actions import AmiActions
 from telephony.agi_server import AgiServer
 from telephony.ami_client import AmiClient, AmiConfig
-from telephony.domain import AgentStateChanged, CallEnded, DomainEvent
+from telephony.books.backfill import Backfill, BookFiles, spool_recordings
+from telephony.books.records import BooksConfig
+from telephony.domain import (
+    AgentStateChanged,
+    CallBackfilled,
+    CallEnded,
+    DomainEvent,
+    SpySessionEnded,
+)
 from telephony.pipeline import EventPipeline
 from telephony.reducer import CallState, ReducerConfig
 from telephony.router import CallRouter
@@ -119,6 +135,8 @@ class Services:
     crm_after_store: Consumer[CallsStored]  # contact linking, then callback tasks
     supervisor_rollups: Consumer[CallsStored]  # the supervisor's report rollups
     screen_pop: Subscription[DomainEvent]
+    spy_sessions: Subscription[DomainEvent]
+    backfill: Backfill | None  # None when no book of Asterisk's is configured
     hub: Hub
     notifier: Notifier
     router: CallRouter
@@ -147,11 +165,12 @@ class Services:
         db = Database(settings.database_url)
         # --- the bus: every subscription (the table at the top of this module) --------
         bus: EventBus[BusEvent] = EventBus()
-        to_call_writer = domain_events(bus, "call-writer", [CallEnded])
+        to_call_writer = domain_events(bus, "call-writer", [CallEnded, CallBackfilled])
         to_crm_after_store = calls_stored(bus, "crm-after-store")
         to_rollups = calls_stored(bus, "supervisor-rollups")
         to_recordings = domain_events(bus, "recordings", RECORDING_KINDS)
         to_agent_time = domain_events(bus, "agent-time", [AgentStateChanged])
+        to_spy_sessions = domain_events(bus, "spy-sessions", [SpySessionEnded])
         to_live_feed = domain_events(bus, "live-feed", LIVE_FEED_KINDS)
         to_screen_pop = domain_events(bus, "screen-pop", DOMAIN_KINDS, maxsize=50_000)
 
@@ -226,6 +245,7 @@ class Services:
             spy_ring_seconds=settings.spy_ring_seconds,
         )
         supervisor_rollups = Consumer(to_rollups, supervisor.calls_stored)
+        backfill = _backfill(settings, db, calls, bus)
         if supervisor.feed is not None:
             supervisor.rollups.listeners.append(supervisor.feed.today_changed)
         services = cls(
@@ -238,6 +258,8 @@ class Services:
             crm_after_store=crm_after_store,
             supervisor_rollups=supervisor_rollups,
             screen_pop=to_screen_pop,
+            spy_sessions=to_spy_sessions,
+            backfill=backfill,
             hub=hub,
             notifier=notifier,
             router=router,
@@ -252,6 +274,8 @@ class Services:
         if settings.ami_enabled:
             services.ami = AmiClient(ami_config(settings), EventPipeline(state=live), bus.publish)
             services.pbx = AmiActions(services.ami)
+            if backfill is not None:
+                services.ami.on_connected.append(backfill.wake)
         return services
 
     # --- running ---------------------------------------------------------------------
@@ -268,6 +292,11 @@ class Services:
         await self.recordings.start(self.tasks)
         self.tasks.start(purge_periodically(self.crm.sessions), name="session-purge")
         self.supervisor.start(self.tasks)
+        spy_sessions = self.supervisor.audit.spy_sessions
+        self.tasks.start(spy_sessions.run(self.spy_sessions), name="spy-sessions")
+        if self.backfill is not None:
+            interval = self.settings.backfill_interval
+            self.tasks.start(self.backfill.run(interval), name="backfill")
         if self.ami is not None:
             await self.ami.start()
 
@@ -302,6 +331,28 @@ class Services:
         self.crm.close()
         await self.supervisor.stop()
         await self.db.dispose()
+
+
+def _backfill(
+    settings: Settings, db: Database, calls: CallStore, bus: EventBus[BusEvent]
+) -> Backfill | None:
+    """The reader of Asterisk's books, when TRUBKA_ASTERISK_QUEUE_LOG or _CDR names one."""
+    if settings.asterisk_queue_log is None and settings.asterisk_cdr is None:
+        return None
+    files = BookFiles(
+        queue_log=settings.asterisk_queue_log,
+        cdr_csv=settings.asterisk_cdr,
+        cdr_zone=ZoneInfo(settings.asterisk_cdr_timezone or settings.timezone),
+    )
+    return Backfill(
+        files,
+        BookCursors(db),
+        calls,
+        bus.publish,
+        BooksConfig(settings.default_region, settings.internal_number_max_digits),
+        recording_for=spool_recordings(settings.recordings_spool, settings.recordings_pbx_dir),
+        settle=settings.backfill_settle,
+    )
 
 
 def ami_config(settings: Settings) -> AmiConfig:

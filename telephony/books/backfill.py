@@ -15,6 +15,7 @@ Trubka was installed is not imported.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -28,6 +29,7 @@ from telephony.books.cursor import FileCursor, read_new
 from telephony.books.queue_log import QueueCall, QueueCallAssembler, parse_line
 from telephony.books.records import BooksConfig, RecordingFor, records_from_books
 from telephony.domain import CallBackfilled, DomainEvent
+from telephony.records import CallRecord
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +111,7 @@ class Backfill:
         self.clock = clock
         self.last: BackfillReport | None = None
         self._lock = asyncio.Lock()
+        self._wake = asyncio.Event()
         self._warned: set[str] = set()
 
     @property
@@ -224,14 +227,21 @@ class Backfill:
             end = FileCursor(end.device, end.inode, min(held), end.head)
         await self.cursors.save(name, end.to_json())
 
+    def wake(self) -> None:
+        """Run now (the AMI client calls this on every connect, after its resync)."""
+        self._wake.set()
+
     async def run(self, interval: float = 60.0) -> None:
-        """Run every `interval` seconds (the AMI client also asks for a run on connect)."""
+        """Run every `interval` seconds, and at once when woken."""
         while True:
+            self._wake.clear()
             try:
                 await self.run_once()
             except Exception:
                 log.exception("backfill: a run failed")
-            await asyncio.sleep(interval)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(interval):
+                    await self._wake.wait()
 
 
 def _no_recording(_uniqueid: str) -> str | None:
@@ -251,3 +261,41 @@ def spool_recordings(spool: Path | None, pbx_dir: Path) -> RecordingFor:
         return None
 
     return recording_for
+
+
+@dataclass(slots=True)
+class Books:
+    """Everything the configured books say (for `trubka reconcile`)."""
+
+    records: list[CallRecord]
+    cdr_read: bool
+    problems: list[str] = field(default_factory=list)
+    unreachable: list[str] = field(default_factory=list)
+
+
+def read_books(
+    files: BookFiles, config: BooksConfig, recording_for: RecordingFor | None = None
+) -> Books:
+    """Read the books whole (blocking: run it in a thread) into call records."""
+    problems: list[str] = []
+    unreachable: list[str] = []
+    stays: list[QueueCall] = []
+    cdr_calls: list[cdr.CdrCall] = []
+    cdr_read = False
+    if files.queue_log is not None:
+        try:
+            with files.queue_log.open(encoding="utf-8", errors="replace") as f:
+                entries = (e for e in map(parse_line, f) if e is not None)
+                stays = QueueCallAssembler().feed(entries)
+        except OSError as exc:
+            unreachable.append(f"{files.queue_log}: {exc.strerror or exc}")
+    if files.cdr_csv is not None:
+        try:
+            with files.cdr_csv.open(encoding="utf-8", errors="replace", newline="") as f:
+                rows, problems = cdr.parse_lines(f, files.cdr_zone)
+            cdr_calls = cdr.calls(rows)
+            cdr_read = True
+        except OSError as exc:
+            unreachable.append(f"{files.cdr_csv}: {exc.strerror or exc}")
+    records = records_from_books(stays, cdr_calls, config, recording_for or _no_recording)
+    return Books(records, cdr_read, problems, unreachable)

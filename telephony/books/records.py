@@ -18,6 +18,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+from kernel.call_record import SOURCE_BACKFILL
 from kernel.phones import digits_of, is_anonymous, normalize
 from telephony.books.cdr import ANSWERED, CdrCall, CdrRow
 from telephony.books.queue_log import QueueCall, QueueOutcome
@@ -148,6 +149,7 @@ def _record(
         queue_hold_seconds=round(stay.wait_seconds) if stay else None,
         queue_talk_seconds=round(answered_stay.talk_seconds) if answered_stay else None,
         agents=agents if disposition is Disposition.ANSWERED else (),
+        source=SOURCE_BACKFILL,
     )
 
 

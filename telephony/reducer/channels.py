@@ -16,7 +16,7 @@ from telephony.reducer.call_state import CallState, Effects
 from telephony.reducer.numbers import customer_of
 from telephony.reducer.records import build_record
 from telephony.reducer.rings import end_ring, ring_end_reason
-from telephony.state import Call, CallPhase, Channel, Queue, interface_of, leg_of
+from telephony.state import Call, CallPhase, Channel, Queue, interface_of, is_spy_id, leg_of
 
 
 def new_channel(s: CallState, snap: e.ChannelSnapshot, at: float, out: Effects) -> Channel:
@@ -37,7 +37,8 @@ def new_channel(s: CallState, snap: e.ChannelSnapshot, at: float, out: Effects) 
         s.calls[snap.linkedid] = call
         call.customer_leg = leg
         call.dialed_exten = snap.exten or None
-        if not call.partial:
+        call.spy = is_spy_id(snap.linkedid)
+        if not call.partial and not call.spy:
             call.step(at, "started", snap.name)
             out.append(d.CallStarted(call.linkedid, at, None, None))
     elif call.partial and snap.uniqueid == snap.linkedid:
@@ -208,6 +209,19 @@ def on_attended_transfer(s: CallState, ev: e.AttendedTransfer, at: float, out: E
         found[0].step(at, "attended-transfer", f"{ev.dest_type} {ev.result}")
 
 
+# --- a supervisor spying ------------------------------------------------------------
+def on_chanspy_start(s: CallState, ev: e.ChanSpyStart, at: float, out: Effects) -> None:
+    """The spyer's call is a spy session, whoever started it (Trubka, FOP2, `*1` codes)."""
+    call = s.calls.get(ev.spyer_linkedid)
+    if call is None:
+        return
+    call.spy = True
+    call.spied_linkedid = ev.spyee_linkedid
+    if call.spy_started_at is None:
+        call.spy_started_at = at
+    call.step(at, "spy", ev.spyee_channel or "")
+
+
 # --- the end of a call -----------------------------------------------------------------
 def finish(s: CallState, call: Call, at: float, out: Effects, *, outage: bool = False) -> None:
     """The call is over: it leaves the picture and, unless partial, leaves its record."""
@@ -229,6 +243,19 @@ def finish(s: CallState, call: Call, at: float, out: Effects, *, outage: bool = 
     for ring in list(call.rings.values()):
         out.append(d.AgentRingEnded(call.linkedid, at, ring.agent, ring_end_reason(call)))
     call.rings.clear()
+    if call.spy:
+        call.phase = CallPhase.ENDED
+        out.append(
+            d.SpySessionEnded(
+                uniqueid=call.origin_uniqueid,
+                phone=interface_of(call.origin_leg) if call.origin_leg else None,
+                spied_linkedid=call.spied_linkedid,
+                started_at=call.started_at,
+                listening_from=call.spy_started_at,
+                ended_at=at,
+            )
+        )
+        return
     record = None if call.partial else build_record(call, at, s.config, outage=outage)
     call.phase = CallPhase.ENDED
     if record is None:

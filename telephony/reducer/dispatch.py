@@ -26,6 +26,7 @@ _HANDLERS: dict[type, _Handler] = {
     e.BridgeLeave: channels.on_bridge_leave,
     e.BlindTransfer: channels.on_blind_transfer,
     e.AttendedTransfer: channels.on_attended_transfer,
+    e.ChanSpyStart: channels.on_chanspy_start,
     e.QueueCallerJoin: queues.on_queue_join,
     e.QueueCallerLeave: queues.on_queue_leave,
     e.QueueCallerAbandon: queues.on_queue_abandon,

@@ -133,10 +133,25 @@ class TrubkaNode:
             TRUBKA_RECORDINGS_PBX_DIR=pbx["RECORDINGS"],
             TRUBKA_RECORDINGS_DIR=str(self.folder / "recordings"),
             TRUBKA_TIMEZONE="UTC",
+            TRUBKA_ASTERISK_QUEUE_LOG=pbx["QUEUE_LOG"],
+            TRUBKA_ASTERISK_CDR=pbx["CDR_CSV"],
+            TRUBKA_BACKFILL_INTERVAL="2",
+            TRUBKA_BACKFILL_SETTLE="3",
             TRUBKA_SECRET_KEY="lab-secret-key",
         )
         env.update(self.extra_env)
         return env
+
+    def cli_result(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "trubka", *args],
+            cwd=self.folder,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+        )
 
     def cli(self, *args: str) -> str:
         result = subprocess.run(
@@ -161,6 +176,10 @@ class TrubkaNode:
         self.cli(
             "user", "add", "--role", "supervisor", "--name", "Supervisor", "--login",
             "supervisor", "--password", PASSWORD, "--interface", "PJSIP/209",
+        )  # fmt: skip
+        self.cli(
+            "user", "add", "--role", "admin", "--name", "Admin", "--login", "admin",
+            "--password", PASSWORD,
         )  # fmt: skip
 
     @property

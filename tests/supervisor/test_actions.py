@@ -74,7 +74,11 @@ async def test_listen_whisper_barge_originate_the_supervisors_own_phone_into_cha
                 )
                 originate = pbx.actions("Originate")[-1]
                 label = mode.title()
-                assert headers(originate) == [
+                sent = headers(originate)
+                channel_id = dict(sent).get("channelid", "")
+                assert channel_id.startswith("trubka-spy-")  # never a call record
+                assert body["uniqueid"] == channel_id
+                assert [h for h in sent if h[0] != "channelid"] == [
                     ("action", "Originate"),
                     ("channel", "Local/200@agents/n"),
                     ("application", "ChanSpy"),

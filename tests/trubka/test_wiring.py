@@ -8,7 +8,13 @@ from pathlib import Path
 import trubka.wiring
 from crm.events import CallsStored
 from supervisor.feed import EVENT_KINDS
-from telephony.domain import AgentStateChanged, CallEnded, CallStarted
+from telephony.domain import (
+    AgentStateChanged,
+    CallBackfilled,
+    CallEnded,
+    CallStarted,
+    SpySessionEnded,
+)
 from trubka.settings import load_settings
 from trubka.wiring import DOMAIN_KINDS, Services
 
@@ -20,7 +26,8 @@ async def test_every_subscription_is_in_the_table(tmp_path: Path) -> None:
         subscribed = {sub.name: sub.kinds for sub in services.bus.subscriptions}
         listed = set(re.findall(r"^ {4}.{30}([a-z][a-z-]+)  ", table, re.MULTILINE))
         assert listed - {"subscription"} == set(subscribed)  # but the heading
-        assert subscribed["call-writer"] == (CallEnded,)
+        assert subscribed["call-writer"] == (CallEnded, CallBackfilled)
+        assert subscribed["spy-sessions"] == (SpySessionEnded,)
         assert subscribed["crm-after-store"] == subscribed["supervisor-rollups"] == (CallsStored,)
         assert subscribed["agent-time"] == (AgentStateChanged,)
         assert subscribed["live-feed"] == EVENT_KINDS

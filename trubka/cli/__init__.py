@@ -7,6 +7,7 @@ import click
 from trubka.cli.backup import backup, restore
 from trubka.cli.crm import export, import_, seed, user
 from trubka.cli.db import db
+from trubka.cli.reconcile import reconcile
 from trubka.cli.recordings import recordings
 from trubka.cli.reports import reports
 from trubka.cli.routing import routing
@@ -22,6 +23,7 @@ def main() -> None:
 
 main.add_command(replay)
 main.add_command(calls)
+main.add_command(reconcile)
 main.add_command(db)
 main.add_command(backup)
 main.add_command(restore)

@@ -6,8 +6,9 @@
 - `GET /api/calls/<id>` → the call record with `timeline` (its steps) and `recording`;
   403 `forbidden` for an agent the call is hidden from.
 
-The call record is the one of docs/architecture.md ("Call record") (what `trubka calls --json` prints) plus
-`id`, `company_id`, `agent` (`{"id", "name"}` of the answering user) and `recording`
+The call record is the one of docs/architecture.md ("Call record"), what
+`trubka calls --json` prints, plus `id`, `company_id`, `agent` (`{"id", "name"}` of the
+answering user) and `recording`
 (see `recordings.views`).
 """
 

@@ -1,0 +1,78 @@
+"""`trubka reconcile`: differences with Asterisk's books, and --fix backfilling them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from tests.telephony.test_books import MASTER_CSV, QUEUE_LOG
+from trubka.cli import main
+
+PERIOD = ["--since", "2026-12-06T01:00", "--until", "2026-12-06T02:00"]
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    (tmp_path / "queue_log").write_text(QUEUE_LOG)
+    (tmp_path / "Master.csv").write_text(MASTER_CSV)
+    (tmp_path / "spool").mkdir()
+    return {
+        "TRUBKA_DATABASE_URL": f"sqlite:///{tmp_path}/trubka.db",
+        "TRUBKA_ASTERISK_QUEUE_LOG": str(tmp_path / "queue_log"),
+        "TRUBKA_ASTERISK_CDR": str(tmp_path / "Master.csv"),
+        "TRUBKA_TIMEZONE": "UTC",
+        "TRUBKA_RECORDINGS_SPOOL": str(tmp_path / "spool"),
+        "TRUBKA_RECORDINGS_PBX_DIR": str(tmp_path / "spool"),
+        "TRUBKA_RECORDINGS_DIR": str(tmp_path / "recordings"),
+    }
+
+
+def _run(env: dict[str, str], *args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
+    return result.exit_code, result.output
+
+
+def test_missing_calls_are_reported_then_fixed_once(env: dict[str, str]) -> None:
+    code, out = _run(env, "reconcile", *PERIOD, "--json")
+    assert code == 1
+    report = json.loads(out)
+    assert report["counts"] == {"missing": 4}
+    assert report["calls_in_books"] == 4 and report["calls_in_trubka"] == 0
+    assert report["problems"] == ["line 4: a CDR row has [16, 17, 18, 19, 21] columns, not 4"]
+
+    code, out = _run(env, "reconcile", *PERIOD, "--fix")
+    assert code == 0, out
+    assert "backfilled 4 call(s)" in out and "no difference" in out
+
+    code, out = _run(env, "calls", "--json")
+    calls = [json.loads(line) for line in out.splitlines()]
+    assert [c["linkedid"] for c in calls] == [
+        "1796520475.0",
+        "1796520480.2",
+        "1796520485.4",
+        "1796520493.8",
+    ]
+    assert {c["source"] for c in calls} == {"backfill"}
+    assert calls[0]["agent_name"] == "Agent 201" and calls[2]["disposition"] == "abandoned"
+
+    code, out = _run(env, "reconcile", *PERIOD, "--fix")
+    assert code == 0 and "backfilled" not in out  # nothing twice
+    code, out = _run(env, "calls", "--json")
+    assert len(out.splitlines()) == 4
+
+
+def test_without_books_it_says_what_to_set(env: dict[str, str]) -> None:
+    env = {**env, "TRUBKA_ASTERISK_QUEUE_LOG": "", "TRUBKA_ASTERISK_CDR": ""}
+    result = CliRunner().invoke(main, ["reconcile", *PERIOD], env=env)
+    assert result.exit_code == 1
+    assert "TRUBKA_ASTERISK_QUEUE_LOG" in result.output
+
+
+def test_a_cdr_table_is_refused_with_a_clear_message(env: dict[str, str]) -> None:
+    env = {**env, "TRUBKA_ASTERISK_CDR": "postgresql://asterisk@db/asterisk#cdr"}
+    result = CliRunner().invoke(main, ["reconcile", *PERIOD], env=env)
+    assert result.exit_code == 1
+    assert "TRUBKA_ASTERISK_CDR" in result.output and "Master.csv" in result.output
