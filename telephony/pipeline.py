@@ -20,6 +20,19 @@ from telephony.reducer import CallState, Reducer, Resync
 log = logging.getLogger(__name__)
 
 
+def event_time(frame: Frame, arrived: float) -> float:
+    """When Asterisk says the event happened (`Timestamp:`, sent with `timestampevents =
+    yes` in manager.conf), else when it arrived. Asterisk's own time keeps durations
+    right when Trubka read the event late (a stalled process, a slow database)."""
+    stamp = frame.get("timestamp")
+    if stamp:
+        try:
+            return float(stamp)
+        except ValueError:
+            pass
+    return arrived
+
+
 @dataclass(slots=True)
 class PipelineStats:
     malformed_events: int = 0
@@ -63,7 +76,7 @@ class EventPipeline:
             return []
         if frame.fallback_decoded:
             self.decoder.stats.fallback_decoded += 1
-        return self._reducer.apply(event, at)
+        return self._reducer.apply(event, event_time(frame, at))
 
     def apply(self, event: AmiEvent | Resync, at: float) -> list[DomainEvent]:
         """Apply an event that did not come as one frame (a Resync built from lists)."""

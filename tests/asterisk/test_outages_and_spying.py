@@ -7,6 +7,7 @@ problem was seen.
 
 from __future__ import annotations
 
+import signal
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
+from telephony.books import cdr
 from telephony.books.queue_log import QueueOutcome, queue_calls
 from tests.asterisk.lab_kit import PASSWORD, LabPbx, TrubkaNode, wait_for
 
@@ -112,3 +114,32 @@ def test_a_call_that_ended_a_moment_before_a_crash_is_not_lost(
 
 def _iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).isoformat()
+
+
+def test_a_stalled_trubka_times_the_call_by_asterisk_s_clock(
+    pbx: LabPbx, trubka: TrubkaNode
+) -> None:
+    lines = len(pbx.queue_log_lines())
+    trubka.signal(signal.SIGSTOP)  # frozen: AMI events wait in the socket
+    try:
+        pbx.phones.call("+79161230005", name="Ольга Смирнова", talk=4)
+        time.sleep(8)
+    finally:
+        trubka.signal(signal.SIGCONT)
+    pbx.wait_idle()
+    stays = queue_calls(pbx.queue_log_lines()[lines:])
+    assert [s.outcome for s in stays] == [QueueOutcome.ANSWERED]
+    record = trubka.call(stays[0].callid, timeout=30)
+    assert record["source"] == "ami"
+    assert record["caller_name"] == "Ольга Смирнова"
+    rows, _ = cdr.parse_lines(pbx.master_csv.read_text().splitlines(), UTC)
+    book = next(c for c in cdr.calls(rows) if c.linkedid == stays[0].callid)
+    started = datetime.fromisoformat(record["started_at"]).timestamp()
+    answered = datetime.fromisoformat(record["answered_at"]).timestamp()
+    # The call started when Asterisk says (not when Trubka woke up); the dialplan then
+    # waited for the frozen FastAGI server before it gave the call to the queue.
+    assert abs(started - book.started_at.timestamp()) <= 1.0
+    assert stays[0].connected_at is not None
+    assert abs(answered - stays[0].connected_at) <= 1.0
+    assert abs(record["talk_seconds"] - stays[0].talk_seconds) <= 1.0
+    assert abs(record["queue_hold_seconds"] - stays[0].wait_seconds) <= 1.0

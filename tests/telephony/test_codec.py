@@ -162,3 +162,18 @@ def test_encode_action() -> None:
 def test_encode_action_refuses_header_injection(bad: str) -> None:
     with pytest.raises(EncodeError):
         encode_action("QueuePause", {"Reason": bad})
+
+
+def test_an_event_is_timed_by_its_timestamp_header_when_asterisk_sends_one() -> None:
+    from telephony.pipeline import event_time
+
+    decoder = AmiDecoder()
+    stamped, plain, broken = decoder.feed(
+        b"Asterisk Call Manager/11.0.0\r\n"
+        b"Event: Newstate\r\nTimestamp: 1796525216.412345\r\n\r\n"
+        b"Event: Newstate\r\n\r\n"
+        b"Event: Newstate\r\nTimestamp: soon\r\n\r\n"
+    )[1:]
+    assert event_time(stamped, 1796525300.0) == 1796525216.412345
+    assert event_time(plain, 1796525300.0) == 1796525300.0
+    assert event_time(broken, 1796525300.0) == 1796525300.0
