@@ -128,6 +128,8 @@ class Call:
     talk_end: float | None = None
     outbound_number: str | None = None
     outbound_leg: str | None = None
+    dialer_num: str | None = None  # an outbound call's own side: the agent's number, name
+    dialer_name: str | None = None
     last_dial_status: str | None = None
     dialed_anyone: bool = False
     any_up: bool = False

@@ -50,6 +50,7 @@ def on_dial_begin(s: CallState, ev: e.DialBegin, at: float, out: Effects) -> Non
         call.customer_leg = dest.leg
         call.caller_num = caller.caller_num
         call.caller_name = caller.caller_name
+        call.dialer_num, call.dialer_name = caller.caller_num, caller.caller_name
         call.agent_leg = caller.leg
         if call.phase is CallPhase.DIALPLAN:
             call.phase = CallPhase.DIALING

@@ -47,8 +47,14 @@ def build_record(call: Call, at: float, config: ReducerConfig, *, outage: bool) 
     disposition = disposition_of(call, direction)
     region = config.region
     caller_number = normalize(call.caller_num, region)
+    caller_name = call.caller_name
     if direction is Direction.OUTBOUND:
+        # The agent's side calls, the customer is called (as on an inbound call the
+        # customer calls): never the dialled number twice.
         called_number = normalize(call.outbound_number, region)
+        if call.dialer_num is not None or call.dialer_name is not None:
+            caller_number = normalize(call.dialer_num, region)
+            caller_name = call.dialer_name
     else:
         called_number = normalize(call.dialed_exten, region) if call.dialed_exten else None
     end_of_wait = call.answered_at if call.answered_at is not None else at
@@ -67,7 +73,7 @@ def build_record(call: Call, at: float, config: ReducerConfig, *, outage: bool) 
         linkedid=call.linkedid,
         direction=direction,
         caller_number=caller_number,
-        caller_name=call.caller_name,
+        caller_name=caller_name,
         called_number=called_number,
         queue=call.queue,
         agent_interface=call.agent_interface,
