@@ -3,6 +3,12 @@
 An agent creates tasks for themselves and sees the tasks assigned to or created by them;
 supervisors see and assign all. `create_callback` is for automation (a missed call
 becomes a call-back task for the contact's owner).
+
+Who may read a task (`may_read`, and `readable_clause` in SQL, one rule for the list and
+for one task): supervisors and admins every task; an agent the tasks assigned to or
+created by them, and the tasks of a contact or a company, whose card and timeline every
+signed-in user reads. Another agent's task about no one stays theirs: not listed, and
+"not found" by id.
 """
 
 from __future__ import annotations
@@ -10,7 +16,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -51,6 +57,25 @@ async def task_views(session: AsyncSession, tasks: list[Task]) -> list[dict[str,
         }
         for t in tasks
     ]
+
+
+def may_read(actor: Actor, task: Task) -> bool:
+    """The task is open to this actor (the same rule as `readable_clause`)."""
+    if actor.is_manager or actor.user_id in (task.assignee_id, task.created_by_id):
+        return True
+    return task.contact_id is not None or task.company_id is not None
+
+
+def readable_clause(actor: Actor) -> ColumnElement[bool] | None:
+    """A WHERE clause on tasks with the outcome of `may_read` (None: every task)."""
+    if actor.is_manager:
+        return None
+    return or_(
+        Task.assignee_id == actor.user_id,
+        Task.created_by_id == actor.user_id,
+        Task.contact_id.is_not(None),
+        Task.company_id.is_not(None),
+    )
 
 
 class TaskService:
@@ -103,10 +128,11 @@ class TaskService:
                     f"{field.removesuffix('_id')} {value} does not exist", field=field
                 )
 
-    async def get(self, task_id: int) -> dict[str, Any]:
+    async def get(self, task_id: int, actor: Actor | None = None) -> dict[str, Any]:
+        """One task (`actor`: as they may read it, else NotFound, as the list hides it)."""
         async with self.db.session() as session:
             task = await session.get(Task, task_id)
-            if task is None:
+            if task is None or (actor is not None and not may_read(actor, task)):
                 raise NotFound(f"task {task_id} not found")
             return (await task_views(session, [task]))[0]
 
@@ -122,6 +148,9 @@ class TaskService:
     ) -> list[dict[str, Any]]:
         """Tasks by due time (undated last). Agents see only theirs unless filtering by contact."""
         query = select(Task)
+        readable = readable_clause(actor)
+        if readable is not None:
+            query = query.where(readable)
         if status:
             query = query.where(Task.status == status)
         if assignee_id is not None:

@@ -28,6 +28,11 @@ def build_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if not settings.secret_key:
+            log.warning(
+                "TRUBKA_SECRET_KEY is not set: a random key is used, so forms opened before a "
+                "restart (or on another node) will be refused after it; set it in production"
+            )
         await services.db.upgrade()
         services.tasks.start(services.call_writer.run(), name="call-writer")
         await services.agent_directory.refresh()

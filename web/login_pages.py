@@ -16,9 +16,11 @@ from web.auth import (
     _safe_next,
     actor_of,
     clear_session_cookie,
+    close_session_sockets,
     crm_of,
     csrf_valid,
     optional_user,
+    pre_sign_in_csrf_valid,
     set_session_cookie,
     sign_in,
 )
@@ -125,7 +127,9 @@ async def logout_submit(
     if not csrf_valid(request, csrf_token):
         return HTMLResponse("The form expired; reload the page and try again.", status_code=403)
     crm = crm_of(request)
-    await crm.sessions.delete(request.cookies.get(SESSION_COOKIE))
+    token = request.cookies.get(SESSION_COOKIE)
+    await crm.sessions.delete(token)
+    close_session_sockets(request, token)
     response = RedirectResponse("/login", status_code=303)
     clear_session_cookie(response, crm)
     return response
@@ -141,9 +145,12 @@ async def choose_language(
     """Switch the page language: a cookie, and the signed-in user's preference."""
     if lang not in LANGUAGES:
         return HTMLResponse("Unknown language.", status_code=422)
-    if not csrf_valid(request, csrf_token):
-        return HTMLResponse("The form expired; reload the page and try again.", status_code=403)
     user = await optional_user(request)
+    # Signed in: only the token bound to the session; signed out (the sign-in page, or a
+    # session that expired), the pre-sign-in double submit.
+    valid = csrf_valid if user is not None else pre_sign_in_csrf_valid
+    if not valid(request, csrf_token):
+        return HTMLResponse("The form expired; reload the page and try again.", status_code=403)
     if user is not None and user.language != lang:
         await crm_of(request).users.update(
             user.id, user.version, {"language": lang}, actor=actor_of(user)

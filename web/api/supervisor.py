@@ -33,6 +33,7 @@ from supervisor.errors import ActionError, PbxUnavailable
 from web.api.reports import SupervisorDep
 from web.auth import client_ip, require_json, require_role
 from web.errors import error_body
+from web.params import PageNumber
 
 router = APIRouter(prefix="/api", tags=["supervisor"], dependencies=[Depends(require_json)])
 
@@ -128,8 +129,8 @@ async def hangup(
 async def audit_log(
     user: AdminUser,
     supervisor: SupervisorDep,
-    limit: Annotated[int, Query()] = 100,
-    offset: Annotated[int, Query()] = 0,
+    limit: PageNumber = 100,
+    offset: PageNumber = 0,
     action: Annotated[str | None, Query()] = None,
     agent: Annotated[str | None, Query()] = None,
     login: Annotated[str | None, Query()] = None,

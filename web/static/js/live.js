@@ -59,6 +59,9 @@ export class LiveFeed {
         return;
       }
       this.onStatus("disconnected");
+      // 4429: too many open tabs, this (the oldest) one was closed; reconnecting would
+      // close the next oldest in turn.
+      if (event.code === 4429) return;
       setTimeout(() => this.connect(), this.retry);
       this.retry = Math.min(this.retry * 2, 15000);
     });

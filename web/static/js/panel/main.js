@@ -416,6 +416,12 @@ function connect() {
       window.location.assign("/login?next=/");
       return;
     }
+    // 4429: too many open tabs and this (the oldest) one was closed; reconnecting would
+    // close the next oldest in turn. Reloading the page connects it again.
+    if (event.code === 4429) {
+      nodes.link.textContent = event.reason || "—";
+      return;
+    }
     nodes.link.textContent = t("text.reconnecting");
     window.setTimeout(connect, backoff);
     backoff = Math.min(backoff * 2, 5000);
