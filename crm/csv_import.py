@@ -13,6 +13,8 @@
   unknown owner, an over-long value, or — with `--duplicates report` — a number that
   already belongs to a contact. With `--duplicates merge` (the default) such a row adds
   its numbers, e-mails, tags and missing fields to that contact instead.
+- Cells the exporter escaped for spreadsheets (`'=…`, see `crm.csv_cells`) are read
+  back as they were stored.
 - Everything happens in one transaction: a broken file (bad encoding, broken quoting)
   stops the import with the line number and nothing is written; `--dry-run` rolls
   the transaction back at the end.
@@ -42,6 +44,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm import numbers
 from crm.contacts import clean_tags, contact_search_text
+from crm.csv_cells import escape_cell, unescape_cell
 from crm.database import Database
 from crm.errors import CrmError
 from crm.linking import relink_numbers
@@ -260,7 +263,9 @@ class ContactImporter:
             writer = csv.writer(out, delimiter=report.delimiter)
             writer.writerow(["line", "reason", *report.columns.keys()])
             for item in report.rejected:
-                writer.writerow([item.line, item.reason, *item.cells])
+                writer.writerow(
+                    [escape_cell(c) for c in (str(item.line), item.reason, *item.cells)]
+                )
         return target
 
     def _rows(
@@ -280,7 +285,7 @@ class ContactImporter:
             start = 1
             try:
                 for cells in reader:
-                    yield start, cells
+                    yield start, [unescape_cell(c) if c[:1] == "'" else c for c in cells]
                     start = reader.line_num + 1
             except csv.Error as exc:
                 raise ImportFailed(

@@ -344,7 +344,9 @@ class UserService:
                 "enter your current password to set a new one", field="current_password"
             )
         async with self.db.session() as session:
-            password_hash = await session.scalar(select(User.password_hash).where(User.id == user_id))
+            password_hash = await session.scalar(
+                select(User.password_hash).where(User.id == user_id)
+            )
         if password_hash is None:
             raise NotFound(f"user {user_id} not found")
         if not await asyncio.to_thread(verify_password, password_hash, password):
