@@ -24,6 +24,7 @@ from web.auth import (
     set_session_cookie,
     sign_in,
 )
+from web.auth import csrf_token as session_csrf_token
 from web.i18n import LANG_COOKIE, LANGUAGES, N_
 from web.pages import render
 
@@ -46,7 +47,12 @@ def _login_page(
         {
             "error": error,
             "error_args": error_args or {},
-            "csrf_token": token,
+            # the sign-in form's double submit; the header's forms (language) carry the
+            # session's token when a session cookie is present
+            "login_csrf": token,
+            "csrf_token": session_csrf_token(request)
+            if request.cookies.get(SESSION_COOKIE)
+            else token,
             "login": login,
             "next": next_url,
         },
@@ -148,8 +154,11 @@ async def choose_language(
     user = await optional_user(request)
     # Signed in: only the token bound to the session; signed out (the sign-in page, or a
     # session that expired), the pre-sign-in double submit.
-    valid = csrf_valid if user is not None else pre_sign_in_csrf_valid
-    if not valid(request, csrf_token):
+    if user is not None:
+        valid = csrf_valid(request, csrf_token)
+    else:
+        valid = pre_sign_in_csrf_valid(request, csrf_token) or csrf_valid(request, csrf_token)
+    if not valid:
         return HTMLResponse("The form expired; reload the page and try again.", status_code=403)
     if user is not None and user.language != lang:
         await crm_of(request).users.update(

@@ -25,7 +25,6 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from screenpop.hub import Client, Hub
 from screenpop.notifier import Notifier
-from web.ports import WebSettings
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +51,7 @@ async def live_socket(websocket: WebSocket) -> None:
     hub: Hub = services.hub
     notifier: Notifier = services.notifier
     authenticate: SocketAuthenticator = services.ws_authenticate
-    settings: WebSettings = services.settings
+    settings = services.settings  # web.ports.WebSettings
     if not origin_allowed(websocket, settings.allowed_origins):
         log.warning("websocket refused: foreign origin %r", websocket.headers.get("origin"))
         await websocket.close(code=CLOSE_FOREIGN_ORIGIN, reason="foreign origin")

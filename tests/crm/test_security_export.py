@@ -87,9 +87,7 @@ async def test_export_escapes_formulas_and_the_import_reads_them_back(
     assert await _round_trip(first, tmp_path) == first.read_bytes()
 
 
-async def test_the_raw_export_opts_out_and_still_round_trips(
-    db: Database, tmp_path: Path
-) -> None:
+async def test_the_raw_export_opts_out_and_still_round_trips(db: Database, tmp_path: Path) -> None:
     await _seed(db)
     first = tmp_path / "raw.csv"
     await export_contacts(db, first, escape_formulas=False)

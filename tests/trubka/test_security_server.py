@@ -61,7 +61,9 @@ async def closed_within(reader: asyncio.StreamReader, seconds: float) -> float:
     return time.monotonic() - start
 
 
-async def test_silent_and_slow_header_connections_are_closed(db: Database, database_url: str) -> None:
+async def test_silent_and_slow_header_connections_are_closed(
+    db: Database, database_url: str
+) -> None:
     async with serving(database_url, http_header_timeout=1.0) as server:
         port = port_of(server)
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
@@ -89,7 +91,9 @@ async def test_a_huge_header_is_refused(db: Database, database_url: str) -> None
     async with serving(database_url, http_max_header_bytes=16384) as server:
         reader, writer = await asyncio.open_connection("127.0.0.1", port_of(server))
         try:
-            writer.write(b"GET /login HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 200_000 + b"\r\n\r\n")
+            writer.write(
+                b"GET /login HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 200_000 + b"\r\n\r\n"
+            )
             async with asyncio.timeout(3):
                 status = await reader.readline()
             assert int(status.split()[1]) in (400, 431)
@@ -146,7 +150,9 @@ class _Collect(logging.Handler):
         self.lines.append(record.getMessage())
 
 
-@pytest.mark.parametrize("path", ["/metrics?token=s3cret-value", "/api/route?caller=1&token=s3cret-value"])
+@pytest.mark.parametrize(
+    "path", ["/metrics?token=s3cret-value", "/api/route?caller=1&token=s3cret-value"]
+)
 async def test_tokens_never_reach_the_access_log(
     db: Database, database_url: str, path: str
 ) -> None:

@@ -177,7 +177,9 @@ async def test_status_shows_an_agent_only_the_calls_they_may_open(api: Api) -> N
     async with api.client() as agent:
         signed = await agent.post("/api/session", json={"login": "a101", "password": PASSWORD})
         assert signed.status_code == 200
-        numbers = [c["caller_number"] for c in (await agent.get("/api/status")).json()["live_calls"]]
+        numbers = [
+            c["caller_number"] for c in (await agent.get("/api/status")).json()["live_calls"]
+        ]
         assert numbers == ["+74950000101"]
         page = (await agent.get("/status")).text
         assert "0000101" in page.replace(" ", "").replace("-", "")
@@ -273,7 +275,9 @@ async def test_another_agents_private_task_is_hidden_from_list_and_get(api: Api)
         private["id"], TaskUpdate(version=private["version"], status="done"), owner
     )
     contact = await api.crm.contacts.create(ContactCreate(name="Client"), Actor.system())
-    shared = await tasks.create(TaskCreate(title="about the client", contact_id=contact["id"]), owner)
+    shared = await tasks.create(
+        TaskCreate(title="about the client", contact_id=contact["id"]), owner
+    )
     async with api.client() as client:
         signed = await client.post("/api/session", json={"login": "a1", "password": PASSWORD})
         assert signed.status_code == 200
@@ -305,9 +309,7 @@ async def test_one_start_up_warning_without_a_secret_key(
     database_url: str, caplog: pytest.LogCaptureFixture, secret: str, warnings: int
 ) -> None:
     caplog.set_level(logging.WARNING)
-    app = build_app(
-        load_settings(database_url=database_url, secret_key=secret, ami_enabled=False)
-    )
+    app = build_app(load_settings(database_url=database_url, secret_key=secret, ami_enabled=False))
     async with LiveServer(app) as server, httpx.AsyncClient(base_url=server.url) as client:
         await client.get("/login")
         await client.get("/login")

@@ -130,7 +130,9 @@ async def test_no_integer_parameter_of_the_pages_gives_a_500(api: Api, tmp_path:
     from trubka.app import build_app
     from trubka.settings import load_settings
 
-    spec = page_schema(build_app(load_settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/p.db")))
+    spec = page_schema(
+        build_app(load_settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/p.db"))
+    )
     covered, failures = await _probe(api, spec)
     assert covered >= 5  # /contacts/{id}, /calls/{id}, the supervisor's pages …
     assert failures == []

@@ -137,7 +137,11 @@ async def test_changing_ones_own_password_closes_the_old_sockets(api: Api) -> No
     async with signed_in(api, "petr") as client, socket(api.url, client) as ws:
         response = await client.patch(
             f"/api/users/{user.id}",
-            json={"version": user.version, "password": "brand new one", "current_password": PASSWORD},
+            json={
+                "version": user.version,
+                "password": "brand new one",
+                "current_password": PASSWORD,
+            },
         )
         assert response.status_code == 200, response.text
         assert await closed_with(ws) == SIGNED_OUT
@@ -184,21 +188,22 @@ async def test_a_foreign_origin_is_refused_and_the_own_one_accepted(strict_api: 
 async def test_sockets_per_session_and_per_user_are_capped_oldest_first(strict_api: Api) -> None:
     api = strict_api  # at most 3 sockets per session, 4 per user
     await api.user("vera")
-    async with signed_in(api, "vera") as one, signed_in(api, "vera") as two:
-        async with (
-            socket(api.url, one) as a1,
-            socket(api.url, one) as a2,
-            socket(api.url, one) as a3,
-            socket(api.url, one) as a4,
-        ):
-            assert await closed_with(a1) == TOO_MANY  # the session's oldest
-            await pong(a2)
-            await pong(a4)
-            async with socket(api.url, two) as b1, socket(api.url, two) as b2:
-                # the user now holds a2 a3 a4 b1 b2: the oldest (a2) goes
-                assert await closed_with(a2) == TOO_MANY
-                for ws in (a3, a4, b1, b2):
-                    await pong(ws)
+    async with (
+        signed_in(api, "vera") as one,
+        signed_in(api, "vera") as two,
+        socket(api.url, one) as a1,
+        socket(api.url, one) as a2,
+        socket(api.url, one) as a3,
+        socket(api.url, one) as a4,
+    ):
+        assert await closed_with(a1) == TOO_MANY  # the session's oldest
+        await pong(a2)
+        await pong(a4)
+        async with socket(api.url, two) as b1, socket(api.url, two) as b2:
+            # the user now holds a2 a3 a4 b1 b2: the oldest (a2) goes
+            assert await closed_with(a2) == TOO_MANY
+            for ws in (a3, a4, b1, b2):
+                await pong(ws)
 
 
 def test_the_default_caps() -> None:
