@@ -4,7 +4,9 @@ Columns: name, phone (valid numbers in E.164, `; `-separated), phone_unverified
 (numbers that do not parse, as entered), email, company, owner (login), tags, then one
 `custom.KEY` column per custom field in use. UTF-8 with a BOM (Excel opens it), `;`
 separated by default. Importing the file into an empty database and exporting again
-gives the same file.
+gives the same file. Text a spreadsheet would run as a formula (`=`, `+`, `-`, `@` …)
+is escaped with an apostrophe, which the importer removes (`crm.csv_cells`);
+`escape_formulas=False` writes such text as it is (for programs, not spreadsheets).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from crm.csv_cells import escape_cell
 from crm.database import Database
 from crm.models import Company, Contact, ContactTag, Phone, User
 
@@ -32,9 +35,18 @@ def _cell(value: Any) -> str:
 
 
 async def export_contacts(
-    db: Database, path: Path, *, delimiter: str = ";", progress: Callable[[int], None] | None = None
+    db: Database,
+    path: Path,
+    *,
+    delimiter: str = ";",
+    progress: Callable[[int], None] | None = None,
+    escape_formulas: bool = True,
 ) -> int:
     """Write every contact to `path`; returns how many."""
+
+    def safe(row: list[str]) -> list[str]:
+        return [escape_cell(cell, formulas=escape_formulas) for cell in row]
+
     async with db.session() as session:
         custom_keys: dict[str, None] = {}
         last = 0
@@ -59,7 +71,7 @@ async def export_contacts(
         count = 0
         with tmp.open("w", encoding="utf-8-sig", newline="") as out:
             writer = csv.writer(out, delimiter=delimiter)
-            writer.writerow(HEADER + [f"custom.{k}" for k in keys])
+            writer.writerow(safe(HEADER + [f"custom.{k}" for k in keys]))
             last = 0
             while True:
                 contacts = list(
@@ -106,16 +118,18 @@ async def export_contacts(
                 for c in contacts:
                     numbers = phones.get(c.id, [])
                     writer.writerow(
-                        [
-                            c.name,
-                            "; ".join(n for n, valid in numbers if valid),
-                            "; ".join(n for n, valid in numbers if not valid),
-                            "; ".join(c.emails or []),
-                            companies.get(c.company_id, "") if c.company_id else "",
-                            logins.get(c.owner_id, "") if c.owner_id else "",
-                            "; ".join(tags.get(c.id, [])),
-                            *[_cell((c.custom or {}).get(k)) for k in keys],
-                        ]
+                        safe(
+                            [
+                                c.name,
+                                "; ".join(n for n, valid in numbers if valid),
+                                "; ".join(n for n, valid in numbers if not valid),
+                                "; ".join(c.emails or []),
+                                companies.get(c.company_id, "") if c.company_id else "",
+                                logins.get(c.owner_id, "") if c.owner_id else "",
+                                "; ".join(tags.get(c.id, [])),
+                                *[_cell((c.custom or {}).get(k)) for k in keys],
+                            ]
+                        )
                     )
                 count += len(contacts)
                 if progress is not None:

@@ -221,6 +221,8 @@ class UserUpdate(Strict):
     ) = None
     role: Role | None = None
     password: Password | None = None
+    # Changing one's own password needs the current one (not for an admin's reset).
+    current_password: Annotated[str, StringConstraints(max_length=256)] | None = None
     interfaces: Annotated[list[Interface], Field(max_length=10)] | None = None
     queues: Annotated[list[Queue], Field(max_length=50)] | None = None
     language: Language | None = None

@@ -3,6 +3,12 @@
 An agent creates tasks for themselves and sees the tasks assigned to or created by them;
 supervisors see and assign all. `create_callback` is for automation (a missed call
 becomes a call-back task for the contact's owner).
+
+Who may read a task (`may_read`, and `readable_clause` in SQL, one rule for the list and
+for one task): supervisors and admins every task; an agent the tasks assigned to or
+created by them, and the tasks of a contact or a company, whose card and timeline every
+signed-in user reads. Another agent's task about no one stays theirs: not listed, and
+"not found" by id.
 """
 
 from __future__ import annotations
@@ -10,13 +16,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm.access import Actor
 from crm.contacts import iso, now, require_user
 from crm.database import Database
-from crm.errors import Forbidden, InvalidInput
+from crm.errors import Forbidden, InvalidInput, NotFound
 from crm.models import Company, Contact, Deal, Task, TaskStatus
 from crm.schemas import TaskCreate, TaskUpdate, changes
 from crm.users import user_names
@@ -53,6 +59,25 @@ async def task_views(session: AsyncSession, tasks: list[Task]) -> list[dict[str,
         }
         for t in tasks
     ]
+
+
+def may_read(actor: Actor, task: Task) -> bool:
+    """The task is open to this actor (the same rule as `readable_clause`)."""
+    if actor.is_manager or actor.user_id in (task.assignee_id, task.created_by_id):
+        return True
+    return task.contact_id is not None or task.company_id is not None
+
+
+def readable_clause(actor: Actor) -> ColumnElement[bool] | None:
+    """A WHERE clause on tasks with the outcome of `may_read` (None: every task)."""
+    if actor.is_manager:
+        return None
+    return or_(
+        Task.assignee_id == actor.user_id,
+        Task.created_by_id == actor.user_id,
+        Task.contact_id.is_not(None),
+        Task.company_id.is_not(None),
+    )
 
 
 class TaskService:
@@ -105,9 +130,12 @@ class TaskService:
                     f"{field.removesuffix('_id')} {value} does not exist", field=field
                 )
 
-    async def get(self, task_id: int) -> dict[str, Any]:
+    async def get(self, task_id: int, actor: Actor | None = None) -> dict[str, Any]:
+        """One task (`actor`: as they may read it, else NotFound, as the list hides it)."""
         async with self.db.session() as session:
             task = await TASKS.get(session, task_id)
+            if actor is not None and not may_read(actor, task):
+                raise NotFound(f"task {task_id} not found")
             return (await task_views(session, [task]))[0]
 
     async def list(
@@ -122,6 +150,9 @@ class TaskService:
     ) -> list[dict[str, Any]]:
         """Tasks by due time (undated last). Agents see only theirs unless filtering by contact."""
         query = select(Task)
+        readable = readable_clause(actor)
+        if readable is not None:
+            query = query.where(readable)
         if status:
             query = query.where(Task.status == status)
         if assignee_id is not None:

@@ -279,14 +279,26 @@ class UserService:
         ]
 
     async def update(
-        self, user_id: int, version: int, changes: dict[str, Any], *, actor: Actor
+        self,
+        user_id: int,
+        version: int,
+        changes: dict[str, Any],
+        *,
+        actor: Actor,
+        current_password: str | None = None,
     ) -> UserInfo:
-        """Change a user (admin only, except a user's own name, language and password)."""
+        """Change a user (admin only, except a user's own name, language and password).
+
+        Users changing their own password must give the current one (`current_password`),
+        so a stolen session cannot take the account over; an admin resetting another
+        user's password does not."""
         own_fields = {"name", "language", "password"}
         if not (actor.is_admin or (actor.user_id == user_id and set(changes) <= own_fields)):
             actor.require_admin("change other users")
         password_hash = None
         if changes.get("password") is not None:
+            if actor.user_id == user_id:
+                await self._require_current_password(user_id, current_password)
             password_hash = await asyncio.to_thread(hash_password, changes["password"])
         async with USERS.updating(self.db, user_id, version) as (session, user):
             if "name" in changes and changes["name"] is not None:
@@ -317,6 +329,20 @@ class UserService:
             await SessionStore(self.db).revoke_user(user_id)
         self._changed()
         return await self.get(user_id)
+
+    async def _require_current_password(self, user_id: int, password: str | None) -> None:
+        if not password:
+            raise InvalidInput(
+                "enter your current password to set a new one", field="current_password"
+            )
+        async with self.db.session() as session:
+            password_hash = await session.scalar(
+                select(User.password_hash).where(User.id == user_id)
+            )
+        if password_hash is None:
+            raise NotFound(f"user {user_id} not found")
+        if not await asyncio.to_thread(verify_password, password_hash, password):
+            raise InvalidInput("the current password is wrong", field="current_password")
 
     async def authenticate(self, login: str, password: str) -> UserInfo | None:
         """The active user with this login and password, or None (constant-ish time)."""

@@ -22,7 +22,12 @@ Close = Callable[[int, str], Awaitable[None]]
 
 QUEUE_SIZE = 256
 SEND_TIMEOUT = 10.0
-CLOSE_TOO_SLOW = 4008  # application close code: the client could not keep up
+# Application close codes (pages: 4401 → the sign-in form, 4429 → stay closed, others →
+# connect again).
+CLOSE_TOO_SLOW = 4008  # the client could not keep up
+CLOSE_SIGNED_OUT = 4401  # the session ended: sign-out, deactivation, a new password
+CLOSE_ACCESS_CHANGED = 4403  # the user's role changed: connect again for the new rights
+CLOSE_TOO_MANY = 4429  # the session or the user opened more sockets than allowed
 
 
 @dataclass(eq=False, slots=True)
@@ -33,10 +38,12 @@ class Client:
     role: str
     send_text: SendText
     close: Close
+    session: str = ""  # the sign-in session the socket belongs to (its token's hash)
     queue: asyncio.Queue[str] = field(default_factory=lambda: asyncio.Queue(QUEUE_SIZE))
     follow_all: bool = False  # supervisors' sockets follow everything
     dropped: bool = False
     sent: int = 0
+    order: int = 0  # registration order: the oldest sockets go first past a cap
 
     def offer(self, text: str) -> bool:
         """Queue a message without waiting; False when the client is too slow (full)."""
@@ -62,10 +69,13 @@ class Hub:
         self._by_user: dict[int, set[Client]] = {}
         self._followers: set[Client] = set()
         self._drops: set[asyncio.Task[None]] = set()
+        self._registered = 0
         self.stats = HubStats()
 
     # --- connections -----------------------------------------------------------------
     def register(self, client: Client) -> None:
+        self._registered += 1
+        client.order = self._registered
         self._by_user.setdefault(client.user_id, set()).add(client)
         if client.follow_all:
             self._followers.add(client)
@@ -79,6 +89,33 @@ class Hub:
                 del self._by_user[client.user_id]
             self.stats.connected -= 1
         self._followers.discard(client)
+
+    def admit(self, client: Client, *, per_session: int, per_user: int) -> None:
+        """Register the client; past either cap, close the oldest sockets (`CLOSE_TOO_MANY`)."""
+        self.register(client)
+        mine = sorted(self._by_user.get(client.user_id, ()), key=lambda c: c.order)
+        same_session = [c for c in mine if client.session and c.session == client.session]
+        for old in same_session[: max(0, len(same_session) - per_session)]:
+            self.end(old, CLOSE_TOO_MANY, "too many sockets for this session")
+        mine = sorted(self._by_user.get(client.user_id, ()), key=lambda c: c.order)
+        for old in mine[: max(0, len(mine) - per_user)]:
+            self.end(old, CLOSE_TOO_MANY, "too many sockets for this user")
+
+    def close_session(self, session: str, code: int, reason: str) -> int:
+        """Close every socket of this sign-in session at once; returns how many."""
+        if not session:
+            return 0
+        ended = [c for cs in self._by_user.values() for c in cs if c.session == session]
+        for client in ended:
+            self.end(client, code, reason)
+        return len(ended)
+
+    def close_user(self, user_id: int, code: int, reason: str) -> int:
+        """Close every socket of this user at once; returns how many."""
+        ended = list(self._by_user.get(user_id, ()))
+        for client in ended:
+            self.end(client, code, reason)
+        return len(ended)
 
     def clients_of(self, user_id: int) -> set[Client]:
         return set(self._by_user.get(user_id, ()))
@@ -139,18 +176,24 @@ class Hub:
     def _drop(self, client: Client, reason: str) -> None:
         if client.dropped:
             return
-        client.dropped = True
         self.stats.dropped_clients += 1
-        self.unregister(client)
         log.warning("websocket of user %s dropped: %s", client.user_id, reason)
-        task = asyncio.get_running_loop().create_task(self._close(client, reason))
+        self.end(client, CLOSE_TOO_SLOW, reason)
+
+    def end(self, client: Client, code: int, reason: str) -> None:
+        """Stop sending to the client and close its socket with `code` (in the background)."""
+        if client.dropped:
+            return
+        client.dropped = True
+        self.unregister(client)
+        task = asyncio.get_running_loop().create_task(self._close(client, code, reason))
         self._drops.add(task)
         task.add_done_callback(self._drops.discard)
 
-    async def _close(self, client: Client, reason: str) -> None:
+    async def _close(self, client: Client, code: int, reason: str) -> None:
         try:
             async with asyncio.timeout(2.0):
-                await client.close(CLOSE_TOO_SLOW, reason)
+                await client.close(code, reason)
         except (TimeoutError, RuntimeError, OSError) as exc:
             log.debug("closing a dropped websocket failed: %s", exc)
 

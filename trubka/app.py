@@ -8,6 +8,7 @@ let the workers drain, then close the database.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -17,12 +18,19 @@ from trubka.settings import Settings
 from trubka.wiring import Services
 from web.app import create_app
 
+log = logging.getLogger(__name__)
+
 
 def build_app(settings: Settings) -> FastAPI:
     services = Services.create(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if not settings.secret_key:
+            log.warning(
+                "TRUBKA_SECRET_KEY is not set: a random key is used, so forms opened before a "
+                "restart (or on another node) will be refused after it; set it in production"
+            )
         await services.start()
         try:
             await services.listen()

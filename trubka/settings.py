@@ -94,11 +94,28 @@ class Settings(BaseSettings):
     asterisk_cdr_timezone: str = ""  # the zone of the CDR's times; empty: TRUBKA_TIMEZONE
     backfill_interval: float = Field(default=60.0, ge=1, le=3600)
     backfill_settle: float = Field(default=10.0, ge=0, le=600)
+    # Security (docs/security.md): who may open `/ws` from a browser, how large a request
+    # body may be, how many sockets a session and a user may hold, and uvicorn's limits.
+    allowed_origins: Annotated[tuple[str, ...], NoDecode] = ()
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=1024**3)
+    ws_max_per_session: int = Field(default=10, ge=1, le=1000)
+    ws_max_per_user: int = Field(default=20, ge=1, le=10_000)
+    http_header_timeout: float = Field(default=10.0, gt=0, le=300)
+    http_max_header_bytes: int = Field(default=32 * 1024, ge=4096, le=1024 * 1024)
+    http_max_connections: int = Field(default=2000, ge=1, le=1_000_000)
+    http_keep_alive: int = Field(default=5, ge=1, le=300)
+    forwarded_allow_ips: str = "127.0.0.1"  # proxies whose X-Forwarded-For/-Proto are trusted
 
     @field_validator("recordings_retention_queues", mode="before")
     @classmethod
     def _retention_queues(cls, value: Any) -> Any:
         return parse_queue_days(value) if isinstance(value, str) else value
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _origins(cls, value: Any) -> Any:
+        items = value.split(",") if isinstance(value, str) else value
+        return tuple(parse_origin(str(item)) for item in items if str(item).strip())
 
     @field_validator("default_region")
     @classmethod
@@ -219,6 +236,15 @@ def parse_queue_service_levels(value: str) -> dict[str, int]:
             raise ValueError(f"{queue}: the threshold must be between 1 and 3600 seconds")
         levels[queue] = number
     return levels
+
+
+def parse_origin(text: str) -> str:
+    """`https://CRM.example.com/` → `https://crm.example.com` (scheme://host[:port])."""
+    origin = text.strip().rstrip("/").lower()
+    scheme, sep, rest = origin.partition("://")
+    if scheme not in ("http", "https") or not sep or not rest or "/" in rest:
+        raise ValueError(f"{text.strip()!r} is not an origin such as https://crm.example.com")
+    return origin
 
 
 def normalize_database_url(url: str) -> str:

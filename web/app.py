@@ -19,6 +19,7 @@ from web.api import router as api_router
 from web.api import supervisor as supervisor_api
 from web.errors import install_error_handlers
 from web.ports import WebServices
+from web.security import SecurityMiddleware
 
 STATIC_DIR = Path(__file__).with_name("static")
 
@@ -35,6 +36,7 @@ def create_app(services: WebServices, *, lifespan: Lifespan | None = None) -> Fa
         redoc_url=None,
     )
     app.state.services = services
+    app.add_middleware(SecurityMiddleware, max_body_bytes=lambda: services.settings.max_body_bytes)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(status.router)
     app.include_router(metrics.router)

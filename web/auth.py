@@ -9,7 +9,10 @@
 - CSRF: API writes must be `Content-Type: application/json` (a cross-site form cannot
   send that without CORS, and SameSite=Lax keeps the cookie off cross-site POSTs);
   HTML forms carry `csrf_token` — before sign-in the value of the `trubka_csrf` cookie
-  (double submit), after sign-in an HMAC of the session token (`csrf_token(request)`).
+  (double submit), after sign-in only an HMAC of the session token (`csrf_token(request)`;
+  a `trubka_csrf` cookie planted by a sibling subdomain is no use then).
+- Signing out (or signing in again over an old session) closes that session's `/ws`
+  sockets at once (`screenpop.hub.CLOSE_SIGNED_OUT`).
 - Failed sign-ins are limited per login and per client address (429 with Retry-After).
 
 Dependencies for routers: `current_user` (401 `not_authenticated`), `current_actor`,
@@ -33,8 +36,9 @@ from crm.errors import BadCredentials, Forbidden, NotAuthenticated, NotFound
 from crm.models import Role
 from crm.schemas import LoginIn
 from crm.services import CrmServices
-from crm.sessions import DEFAULT_MAX_AGE
+from crm.sessions import DEFAULT_MAX_AGE, token_hash
 from crm.users import UserInfo
+from screenpop.hub import CLOSE_SIGNED_OUT
 from web.deps import get_services
 from web.ws import SocketUser
 
@@ -148,17 +152,25 @@ def csrf_token(request: Request) -> str:
 
 
 def csrf_valid(request: Request, submitted: str | None) -> bool:
+    """The form's token is the one `csrf_token` gives: bound to the session once one
+    exists (the pre-sign-in cookie no longer counts), else the pre-sign-in cookie."""
     if not submitted:
         return False
-    crm = crm_of(request)
-    candidates = []
-    session_token = request.cookies.get(SESSION_COOKIE)
-    if session_token:
-        candidates.append(hmac.new(crm.secret, session_token.encode(), hashlib.sha256).hexdigest())
+    expected = csrf_token(request)
+    return bool(expected) and hmac.compare_digest(expected, submitted)
+
+
+def pre_sign_in_csrf_valid(request: Request, submitted: str | None) -> bool:
+    """Double submit before sign-in: the form's token equals the `trubka_csrf` cookie
+    (only for forms a signed-out visitor sends; once signed in, `csrf_valid`)."""
     pre = request.cookies.get(CSRF_COOKIE)
-    if pre:
-        candidates.append(pre)
-    return any(hmac.compare_digest(c, submitted) for c in candidates)
+    return bool(pre and submitted) and hmac.compare_digest(pre or "", submitted or "")
+
+
+def close_session_sockets(request: Request, token: str | None) -> None:
+    """Close the `/ws` sockets of the session this cookie token names (it just ended)."""
+    if token:
+        get_services(request).hub.close_session(token_hash(token), CLOSE_SIGNED_OUT, "signed out")
 
 
 async def sign_in(request: Request, login: str, password: str) -> tuple[UserInfo, str]:
@@ -173,6 +185,7 @@ async def sign_in(request: Request, login: str, password: str) -> tuple[UserInfo
     old = request.cookies.get(SESSION_COOKIE)
     if old:
         await crm.sessions.delete(old)
+        close_session_sockets(request, old)
     token = await crm.sessions.create(user.id, ip=ip, user_agent=request.headers.get("user-agent"))
     return user, token
 
@@ -196,7 +209,9 @@ async def who_am_i(user: CurrentUser) -> dict[str, Any]:
 async def delete_session(request: Request) -> Response:
     """Sign out (idempotent)."""
     crm = crm_of(request)
-    await crm.sessions.delete(request.cookies.get(SESSION_COOKIE))
+    token = request.cookies.get(SESSION_COOKIE)
+    await crm.sessions.delete(token)
+    close_session_sockets(request, token)
     response = Response(status_code=204)
     clear_session_cookie(response, crm)
     return response
@@ -217,4 +232,5 @@ async def socket_user(websocket: WebSocket) -> SocketUser | None:
     user = await current_user_from_websocket(websocket)
     if user is None or not user.active:
         return None
-    return SocketUser(user.id, str(user.role))
+    token = websocket.cookies.get(SESSION_COOKIE, "")
+    return SocketUser(user.id, str(user.role), session=token_hash(token))

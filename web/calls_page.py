@@ -26,6 +26,7 @@ from web.auth import actor_of, csrf_valid, current_user
 from web.deps import get_services
 from web.i18n import N_, translations
 from web.pages import LoginRequired, page_language, page_user, render
+from web.params import PathId
 from web.templating import templates
 
 router = APIRouter(include_in_schema=False)
@@ -120,7 +121,7 @@ async def strings_api(request: Request) -> dict[str, str]:
 
 @router.get("/calls/{call_id}", response_class=HTMLResponse)
 async def call_page(
-    call_id: int, request: Request, user: Annotated[UserInfo, Depends(page_user)]
+    call_id: PathId, request: Request, user: Annotated[UserInfo, Depends(page_user)]
 ) -> Response:
     services = get_services(request)
     query = CallQuery(services.db, services.crm.directory)
@@ -164,7 +165,7 @@ async def call_page(
 
 @router.post("/calls/{call_id}/hold")
 async def call_hold(
-    call_id: int,
+    call_id: PathId,
     request: Request,
     user: Annotated[UserInfo, Depends(page_user)],
     csrf_token: Annotated[str, Form()] = "",

@@ -16,12 +16,15 @@ from web.auth import (
     _safe_next,
     actor_of,
     clear_session_cookie,
+    close_session_sockets,
     crm_of,
     csrf_valid,
     optional_user,
+    pre_sign_in_csrf_valid,
     set_session_cookie,
     sign_in,
 )
+from web.auth import csrf_token as session_csrf_token
 from web.i18n import LANG_COOKIE, LANGUAGES, N_
 from web.pages import render
 
@@ -44,7 +47,12 @@ def _login_page(
         {
             "error": error,
             "error_args": error_args or {},
-            "csrf_token": token,
+            # the sign-in form's double submit; the header's forms (language) carry the
+            # session's token when a session cookie is present
+            "login_csrf": token,
+            "csrf_token": session_csrf_token(request)
+            if request.cookies.get(SESSION_COOKIE)
+            else token,
             "login": login,
             "next": next_url,
         },
@@ -125,7 +133,9 @@ async def logout_submit(
     if not csrf_valid(request, csrf_token):
         return HTMLResponse("The form expired; reload the page and try again.", status_code=403)
     crm = crm_of(request)
-    await crm.sessions.delete(request.cookies.get(SESSION_COOKIE))
+    token = request.cookies.get(SESSION_COOKIE)
+    await crm.sessions.delete(token)
+    close_session_sockets(request, token)
     response = RedirectResponse("/login", status_code=303)
     clear_session_cookie(response, crm)
     return response
@@ -141,9 +151,15 @@ async def choose_language(
     """Switch the page language: a cookie, and the signed-in user's preference."""
     if lang not in LANGUAGES:
         return HTMLResponse("Unknown language.", status_code=422)
-    if not csrf_valid(request, csrf_token):
-        return HTMLResponse("The form expired; reload the page and try again.", status_code=403)
     user = await optional_user(request)
+    # Signed in: only the token bound to the session; signed out (the sign-in page, or a
+    # session that expired), the pre-sign-in double submit.
+    if user is not None:
+        valid = csrf_valid(request, csrf_token)
+    else:
+        valid = pre_sign_in_csrf_valid(request, csrf_token) or csrf_valid(request, csrf_token)
+    if not valid:
+        return HTMLResponse("The form expired; reload the page and try again.", status_code=403)
     if user is not None and user.language != lang:
         await crm_of(request).users.update(
             user.id, user.version, {"language": lang}, actor=actor_of(user)

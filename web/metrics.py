@@ -102,7 +102,13 @@ async def metrics(
     token: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Response:
     bearer = authorization[7:] if authorization and authorization.startswith("Bearer ") else None
-    authorize(request, services.settings.metrics_token, bearer or token)
+    authorize(
+        request,
+        services.settings.metrics_token,
+        bearer or token,
+        variable="TRUBKA_METRICS_TOKEN",
+        what="metrics scrapes",
+    )
     registry = getattr(request.app.state, "metrics_registry", None)
     if registry is None:
         from prometheus_client import CollectorRegistry

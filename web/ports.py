@@ -38,6 +38,10 @@ class WebSettings(Protocol):
     click_to_call_timeout: float
     service_level_target: float
     service_level_warning: float
+    allowed_origins: tuple[str, ...]  # besides the site's own origin, for `/ws`
+    max_body_bytes: int  # larger request bodies get 413 before they are read
+    ws_max_per_session: int  # sockets per session and per user; the oldest goes first
+    ws_max_per_user: int
 
 
 class WebServices(Protocol):

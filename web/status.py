@@ -1,4 +1,8 @@
-"""The status page: live calls and the most recent call records."""
+"""The status page: live calls and the most recent call records.
+
+Both follow the calls rule (`crm.call_access`): an agent sees the calls they took part
+in and those linked to a contact, as on `/api/calls`; supervisors and admins see all.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +12,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
+from crm.call_access import may_see
+from crm.call_list import CallFilter, CallQuery
 from crm.users import UserInfo
 from kernel.phones import normalize
 from telephony.records import iso
-from web.auth import current_user
+from web.auth import CurrentUser
 from web.deps import get_services
 from web.i18n import N_
 from web.pages import page_user, render
@@ -29,12 +35,12 @@ AMI_STATES = (
 router = APIRouter()
 
 
-def live_calls(services: Any) -> list[dict[str, Any]]:
+def live_calls(services: Any, user: UserInfo) -> list[dict[str, Any]]:
     now = time.time()
     region = services.settings.default_region
     rows = []
     for call in services.live.calls.values():
-        if call.partial:
+        if call.partial or not may_see(user, call):
             continue
         rows.append(
             {
@@ -60,13 +66,13 @@ async def status_page(
     services: Annotated[Any, Depends(get_services)],
     user: Annotated[UserInfo, Depends(page_user)],
 ) -> HTMLResponse:
-    recent = await services.calls.list(limit=50, newest_first=True)
+    recent = await CallQuery(services.db, services.crm.directory).list(user, CallFilter(), limit=50)
     return render(
         request,
         "status.html",
         {
-            "live": live_calls(services),
-            "recent": [r.to_json() for r in recent],
+            "live": live_calls(services, user),
+            "recent": recent["items"],
             "ami": ami_status(services),
         },
         user=user,
@@ -79,10 +85,12 @@ def ami_status(services: Any) -> dict[str, Any] | None:
     return client.status_json() if client is not None else None
 
 
-@router.get("/api/status", dependencies=[Depends(current_user)])
-async def status_json(services: Annotated[Any, Depends(get_services)]) -> dict[str, Any]:
+@router.get("/api/status")
+async def status_json(
+    services: Annotated[Any, Depends(get_services)], user: CurrentUser
+) -> dict[str, Any]:
     return {
-        "live_calls": live_calls(services),
+        "live_calls": live_calls(services, user),
         "stored_calls": services.call_writer.saved,
         "ami": ami_status(services),
     }

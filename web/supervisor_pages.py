@@ -26,6 +26,7 @@ from web.charts import Series, bar_chart
 from web.deps import get_services
 from web.i18n import N_, translations
 from web.pages import page_language, page_role, render
+from web.params import PageNumber
 
 router = APIRouter(include_in_schema=False)
 
@@ -177,7 +178,7 @@ async def reports_page(
     end: str | None = None,
     queue: str | None = None,
     agent: str | None = None,
-    offset: int = 0,
+    offset: PageNumber = 0,
 ) -> HTMLResponse:
     supervisor = _supervisor(request)
     today = _today(supervisor).isoformat()

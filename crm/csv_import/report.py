@@ -6,6 +6,7 @@ import csv
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from crm.csv_cells import escape_cell
 from crm.errors import CrmError
 
 
@@ -45,5 +46,5 @@ def write_rejected(report: ImportReport) -> Path:
         writer = csv.writer(out, delimiter=report.delimiter)
         writer.writerow(["line", "reason", *report.columns.keys()])
         for item in report.rejected:
-            writer.writerow([item.line, item.reason, *item.cells])
+            writer.writerow([escape_cell(c) for c in (str(item.line), item.reason, *item.cells)])
     return target

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from crm.csv_cells import unescape_cell
 from crm.csv_import.report import ImportFailed
 
 FIELDS = ("name", "phone", "phone_unverified", "email", "company", "owner", "tags")
@@ -173,7 +174,7 @@ class CsvSource:
             start = 1
             try:
                 for cells in reader:
-                    yield start, cells
+                    yield start, [unescape_cell(c) if c[:1] == "'" else c for c in cells]
                     start = reader.line_num + 1
             except csv.Error as exc:
                 raise ImportFailed(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.web.conftest import Api
+from tests.web.conftest import PASSWORD, Api
 
 
 async def test_pipelines_and_deal_stage_history(api: Api) -> None:
@@ -213,7 +213,12 @@ async def test_users_api(api: Api) -> None:
         assert unknown.status_code == 422 and unknown.json()["field"] == "admin"
         own = await agent.patch(
             f"/api/users/{me.id}",
-            json={"version": me.version, "language": "en", "password": "another password"},
+            json={
+                "version": me.version,
+                "language": "en",
+                "password": "another password",
+                "current_password": PASSWORD,  # one's own password needs the current one
+            },
         )
         assert own.status_code == 200
         promote = await agent.patch(

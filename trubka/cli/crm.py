@@ -143,13 +143,20 @@ def export() -> None:
 @export.command("contacts")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--delimiter", type=click.Choice([";", ","]), default=";", show_default=True)
-def export_contacts(file: Path, delimiter: str) -> None:
+@click.option(
+    "--escape-formulas/--no-escape-formulas",
+    default=True,
+    show_default=True,
+    help="Put an apostrophe before text a spreadsheet would run as a formula (= + - @); "
+    "the importer reads either file back exactly.",
+)
+def export_contacts(file: Path, delimiter: str, escape_formulas: bool) -> None:
     """Export every contact to a CSV file that `trubka import contacts` reads back."""
     from crm.csv_export import export_contacts as run_export
     from trubka.cli.common import run_with_db
 
     async def work(db: Database) -> int:
-        return await run_export(db, file, delimiter=delimiter)
+        return await run_export(db, file, delimiter=delimiter, escape_formulas=escape_formulas)
 
     count = run_with_db(work)
     click.echo(f"{count} contact(s) written to {file}")

@@ -19,20 +19,11 @@ SWITCH_INTERVAL = 0.0005
 
 
 def _server(settings: Settings) -> uvicorn.Server:
+    """uvicorn for the app, with the limits of `trubka.http_server` (docs/security.md)."""
     from trubka.app import build_app
+    from trubka.http_server import uvicorn_config
 
-    config = uvicorn.Config(
-        build_app(settings),
-        host=settings.http_host,
-        port=settings.http_port,
-        ws="websockets-sansio",
-        # No permessage-deflate: compressing every message for every socket cost more CPU
-        # on the event loop than the LAN saves, and a zlib context per socket (~100 KiB).
-        ws_per_message_deflate=False,
-        lifespan="on",
-        log_level=settings.log_level.lower(),
-    )
-    return uvicorn.Server(config)
+    return uvicorn.Server(uvicorn_config(build_app(settings), settings))
 
 
 @click.command()

@@ -24,6 +24,7 @@ from kernel.phones import normalize
 from recordings.views import calls_in, fill_recordings
 from web.auth import CurrentUser, current_user, require_json
 from web.deps import get_services
+from web.params import PathId, QueryId
 
 router = APIRouter(
     prefix="/api/calls",
@@ -45,8 +46,8 @@ async def list_calls(
     until: datetime | None = None,
     queue: Annotated[str | None, Query(max_length=80)] = None,
     disposition: Annotated[str | None, Query(max_length=16)] = None,
-    contact_id: int | None = None,
-    agent_id: int | None = None,
+    contact_id: QueryId = None,
+    agent_id: QueryId = None,
     number: Annotated[str | None, Query(max_length=64)] = None,
     before: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
@@ -69,7 +70,7 @@ async def list_calls(
 
 
 @router.get("/{call_id}")
-async def get_call(call_id: int, request: Request, user: CurrentUser) -> dict[str, Any]:
+async def get_call(call_id: PathId, request: Request, user: CurrentUser) -> dict[str, Any]:
     services = get_services(request)
     call = await call_query(request).get(user, call_id)
     await fill_recordings(services.db, [call])

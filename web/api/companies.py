@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request, Response
 from crm.schemas import CompanyCreate, CompanyUpdate
 from web.api.calls import with_recordings
 from web.auth import CurrentActor, crm_of
+from web.params import PathId, QueryId
 
 router = APIRouter(prefix="/companies", tags=["companies"])
 Limit = Annotated[int, Query(ge=1, le=200)]
@@ -16,7 +17,7 @@ Limit = Annotated[int, Query(ge=1, le=200)]
 
 @router.get("")
 async def list_companies(
-    request: Request, actor: CurrentActor, before_id: int | None = None, limit: Limit = 50
+    request: Request, actor: CurrentActor, before_id: QueryId = None, limit: Limit = 50
 ) -> dict[str, Any]:
     return await crm_of(request).companies.list(actor, before_id=before_id, limit=limit)
 
@@ -29,29 +30,29 @@ async def create_company(
 
 
 @router.get("/{company_id}")
-async def get_company(company_id: int, request: Request, actor: CurrentActor) -> dict[str, Any]:
+async def get_company(company_id: PathId, request: Request, actor: CurrentActor) -> dict[str, Any]:
     return await crm_of(request).companies.get(company_id, actor)
 
 
 @router.patch("/{company_id}")
 async def update_company(
-    company_id: int, body: CompanyUpdate, request: Request, actor: CurrentActor
+    company_id: PathId, body: CompanyUpdate, request: Request, actor: CurrentActor
 ) -> dict[str, Any]:
     return await crm_of(request).companies.update(company_id, body, actor)
 
 
 @router.delete("/{company_id}", status_code=204)
-async def delete_company(company_id: int, request: Request, actor: CurrentActor) -> Response:
+async def delete_company(company_id: PathId, request: Request, actor: CurrentActor) -> Response:
     await crm_of(request).companies.delete(company_id, actor)
     return Response(status_code=204)
 
 
 @router.get("/{company_id}/contacts")
 async def company_contacts(
-    company_id: int,
+    company_id: PathId,
     request: Request,
     actor: CurrentActor,
-    before_id: int | None = None,
+    before_id: QueryId = None,
     limit: Limit = 50,
 ) -> dict[str, Any]:
     crm = crm_of(request)
@@ -61,7 +62,7 @@ async def company_contacts(
 
 @router.get("/{company_id}/timeline")
 async def company_timeline(
-    company_id: int,
+    company_id: PathId,
     request: Request,
     actor: CurrentActor,
     before: Annotated[str | None, Query(max_length=200)] = None,

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request, Response
 from crm.schemas import ContactCreate, ContactUpdate
 from web.api.calls import with_recordings
 from web.auth import CurrentActor, crm_of
+from web.params import PathId, QueryId
 
 router = APIRouter(prefix="/contacts", tags=["contacts"])
 Limit = Annotated[int, Query(ge=1, le=200)]
@@ -19,10 +20,10 @@ Cursor = Annotated[str | None, Query(max_length=200)]
 async def list_contacts(
     request: Request,
     actor: CurrentActor,
-    owner_id: int | None = None,
-    company_id: int | None = None,
+    owner_id: QueryId = None,
+    company_id: QueryId = None,
     tag: Annotated[str | None, Query(max_length=64)] = None,
-    before_id: int | None = None,
+    before_id: QueryId = None,
     limit: Limit = 50,
 ) -> dict[str, Any]:
     """Contacts, newest first; `next` is the `before_id` of the next page."""
@@ -40,27 +41,31 @@ async def create_contact(
 
 
 @router.get("/{contact_id}")
-async def get_contact(contact_id: int, request: Request, actor: CurrentActor) -> dict[str, Any]:
+async def get_contact(contact_id: PathId, request: Request, actor: CurrentActor) -> dict[str, Any]:
     return await crm_of(request).contacts.get(contact_id, actor)
 
 
 @router.patch("/{contact_id}")
 async def update_contact(
-    contact_id: int, body: ContactUpdate, request: Request, actor: CurrentActor
+    contact_id: PathId, body: ContactUpdate, request: Request, actor: CurrentActor
 ) -> dict[str, Any]:
     """Change the fields given; `version` must be the one read (409 `conflict` otherwise)."""
     return await crm_of(request).contacts.update(contact_id, body, actor)
 
 
 @router.delete("/{contact_id}", status_code=204)
-async def delete_contact(contact_id: int, request: Request, actor: CurrentActor) -> Response:
+async def delete_contact(contact_id: PathId, request: Request, actor: CurrentActor) -> Response:
     await crm_of(request).contacts.delete(contact_id, actor)
     return Response(status_code=204)
 
 
 @router.get("/{contact_id}/timeline")
 async def contact_timeline(
-    contact_id: int, request: Request, actor: CurrentActor, before: Cursor = None, limit: Limit = 50
+    contact_id: PathId,
+    request: Request,
+    actor: CurrentActor,
+    before: Cursor = None,
+    limit: Limit = 50,
 ) -> dict[str, Any]:
     """Calls, notes, tasks and deal changes, newest first; pass `next` as `before` for more."""
     page = await crm_of(request).timeline.contact(contact_id, before=before, limit=limit)
@@ -69,7 +74,7 @@ async def contact_timeline(
 
 @router.get("/{contact_id}/card")
 async def contact_card(
-    contact_id: int,
+    contact_id: PathId,
     request: Request,
     actor: CurrentActor,
     timeline: Annotated[int, Query(ge=0, le=200)] = 50,

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from crm.schemas import DealCreate, DealUpdate
 from web.auth import CurrentActor, crm_of
+from web.params import PathId, QueryId
 
 router = APIRouter(prefix="/deals", tags=["deals"])
 
@@ -16,10 +17,10 @@ router = APIRouter(prefix="/deals", tags=["deals"])
 async def list_deals(
     request: Request,
     actor: CurrentActor,
-    contact_id: int | None = None,
-    company_id: int | None = None,
-    owner_id: int | None = None,
-    stage_id: int | None = None,
+    contact_id: QueryId = None,
+    company_id: QueryId = None,
+    owner_id: QueryId = None,
+    stage_id: QueryId = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> dict[str, Any]:
     items = await crm_of(request).deals.list(
@@ -39,24 +40,24 @@ async def create_deal(body: DealCreate, request: Request, actor: CurrentActor) -
 
 
 @router.get("/{deal_id}")
-async def get_deal(deal_id: int, request: Request, actor: CurrentActor) -> dict[str, Any]:
+async def get_deal(deal_id: PathId, request: Request, actor: CurrentActor) -> dict[str, Any]:
     return await crm_of(request).deals.get(deal_id)
 
 
 @router.patch("/{deal_id}")
 async def update_deal(
-    deal_id: int, body: DealUpdate, request: Request, actor: CurrentActor
+    deal_id: PathId, body: DealUpdate, request: Request, actor: CurrentActor
 ) -> dict[str, Any]:
     return await crm_of(request).deals.update(deal_id, body, actor)
 
 
 @router.delete("/{deal_id}", status_code=204)
-async def delete_deal(deal_id: int, request: Request, actor: CurrentActor) -> Response:
+async def delete_deal(deal_id: PathId, request: Request, actor: CurrentActor) -> Response:
     await crm_of(request).deals.delete(deal_id, actor)
     return Response(status_code=204)
 
 
 @router.get("/{deal_id}/history")
-async def deal_history(deal_id: int, request: Request, actor: CurrentActor) -> dict[str, Any]:
+async def deal_history(deal_id: PathId, request: Request, actor: CurrentActor) -> dict[str, Any]:
     """Every change of the deal (created, stage, amount, owner), oldest first."""
     return {"items": await crm_of(request).deals.history(deal_id)}

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from crm.schemas import NoteCreate, NoteUpdate
 from web.auth import CurrentActor, crm_of
+from web.params import PathId, QueryId
 
 router = APIRouter(prefix="/notes", tags=["notes"])
 
@@ -16,8 +17,8 @@ router = APIRouter(prefix="/notes", tags=["notes"])
 async def list_notes(
     request: Request,
     actor: CurrentActor,
-    contact_id: int | None = None,
-    company_id: int | None = None,
+    contact_id: QueryId = None,
+    company_id: QueryId = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> dict[str, Any]:
     items = await crm_of(request).notes.list(
@@ -32,18 +33,18 @@ async def create_note(body: NoteCreate, request: Request, actor: CurrentActor) -
 
 
 @router.get("/{note_id}")
-async def get_note(note_id: int, request: Request, actor: CurrentActor) -> dict[str, Any]:
+async def get_note(note_id: PathId, request: Request, actor: CurrentActor) -> dict[str, Any]:
     return await crm_of(request).notes.get(note_id)
 
 
 @router.patch("/{note_id}")
 async def update_note(
-    note_id: int, body: NoteUpdate, request: Request, actor: CurrentActor
+    note_id: PathId, body: NoteUpdate, request: Request, actor: CurrentActor
 ) -> dict[str, Any]:
     return await crm_of(request).notes.update(note_id, body, actor)
 
 
 @router.delete("/{note_id}", status_code=204)
-async def delete_note(note_id: int, request: Request, actor: CurrentActor) -> Response:
+async def delete_note(note_id: PathId, request: Request, actor: CurrentActor) -> Response:
     await crm_of(request).notes.delete(note_id, actor)
     return Response(status_code=204)

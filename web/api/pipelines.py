@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 
 from crm.schemas import PipelineCreate, PipelineUpdate
 from web.auth import CurrentActor, crm_of
+from web.params import PathId
 
 router = APIRouter(prefix="/pipelines", tags=["deals"])
 
@@ -25,13 +26,15 @@ async def create_pipeline(
 
 
 @router.get("/{pipeline_id}")
-async def get_pipeline(pipeline_id: int, request: Request, actor: CurrentActor) -> dict[str, Any]:
+async def get_pipeline(
+    pipeline_id: PathId, request: Request, actor: CurrentActor
+) -> dict[str, Any]:
     return await crm_of(request).pipelines.get(pipeline_id)
 
 
 @router.patch("/{pipeline_id}")
 async def update_pipeline(
-    pipeline_id: int, body: PipelineUpdate, request: Request, actor: CurrentActor
+    pipeline_id: PathId, body: PipelineUpdate, request: Request, actor: CurrentActor
 ) -> dict[str, Any]:
     """Rename, add, reorder or remove stages (give existing stages by `id`)."""
     return await crm_of(request).pipelines.update(pipeline_id, body, actor)

@@ -39,6 +39,7 @@ from web.api.calls import call_query
 from web.auth import CurrentUser, client_ip, current_user, require_json, require_role
 from web.deps import get_services
 from web.media import media_response
+from web.params import PathId
 
 router = APIRouter(tags=["recordings"], dependencies=[Depends(require_json), Depends(current_user)])
 _FROM_START = re.compile(r"^\s*bytes\s*=\s*0*0\s*-", re.IGNORECASE)
@@ -78,7 +79,7 @@ def starts_a_play(range_header: str | None) -> bool:
 @router.head("/api/calls/{call_id}/recording", include_in_schema=False)
 @router.get("/api/calls/{call_id}/recording", response_class=Response)
 async def recording_audio(
-    call_id: int,
+    call_id: PathId,
     request: Request,
     user: CurrentUser,
     download: Annotated[bool, Query()] = False,
@@ -108,7 +109,7 @@ async def recording_audio(
 
 
 @router.get("/api/calls/{call_id}/recording/player")
-async def recording_player(call_id: int, request: Request, user: CurrentUser) -> dict[str, Any]:
+async def recording_player(call_id: PathId, request: Request, user: CurrentUser) -> dict[str, Any]:
     """What the player shows: status, duration, peaks, url, download_url (+ retention)."""
     service = recordings_of(request)
     row, job = await _call_and_job(request, user, call_id)
@@ -127,7 +128,7 @@ async def recording_player(call_id: int, request: Request, user: CurrentUser) ->
 
 @router.put("/api/calls/{call_id}/recording/hold", dependencies=[MANAGERS])
 async def recording_hold(
-    call_id: int, body: HoldIn, request: Request, user: CurrentUser
+    call_id: PathId, body: HoldIn, request: Request, user: CurrentUser
 ) -> dict[str, Any]:
     """Set or release the legal hold of the call's recording (kept from the purge)."""
     service = recordings_of(request)
@@ -143,7 +144,7 @@ async def recording_hold(
 
 @router.get("/api/calls/{call_id}/recording/audit", dependencies=[MANAGERS])
 async def recording_audit(
-    call_id: int,
+    call_id: PathId,
     request: Request,
     user: CurrentUser,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,

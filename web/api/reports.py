@@ -21,6 +21,7 @@ from supervisor.reports import Group, parse_group
 from supervisor.service import Supervisor
 from web.api.access import SUPERVISOR_ONLY
 from web.deps import get_services
+from web.params import PageNumber
 
 router = APIRouter(prefix="/api/reports", tags=["reports"], dependencies=SUPERVISOR_ONLY)
 
@@ -147,7 +148,7 @@ async def agents_report_csv(
 @router.get("/missed")
 async def missed_calls(
     supervisor: SupervisorDep, start: Text = None, end: Text = None, queue: Text = None,
-    limit: Annotated[int, Query()] = 100, offset: Annotated[int, Query()] = 0,
+    limit: PageNumber = 100, offset: PageNumber = 0,
     format: Text = None,
 ) -> Any:  # fmt: skip
     """Missed calls, newest first, with whether they were called back."""

@@ -40,18 +40,24 @@ def _loopback(host: str | None) -> bool:
         return False
 
 
-def authorize(request: Request, configured: str, offered: str | None) -> None:
+def authorize(
+    request: Request,
+    configured: str,
+    offered: str | None,
+    *,
+    variable: str = "TRUBKA_ROUTE_TOKEN",
+    what: str = "routing requests",
+) -> None:
+    """The configured token (`variable`) was offered, or, with none set, a loopback client."""
     if configured:
         if offered is None or not hmac.compare_digest(offered.encode(), configured.encode()):
             raise HTTPException(
-                401, "a valid route token is required", headers={"WWW-Authenticate": "Bearer"}
+                401, f"a valid {variable} is required", headers={"WWW-Authenticate": "Bearer"}
             )
         return
     client = request.client.host if request.client else None
     if not _loopback(client):
-        raise HTTPException(
-            403, "set TRUBKA_ROUTE_TOKEN to allow routing requests from other hosts"
-        )
+        raise HTTPException(403, f"set {variable} to allow {what} from other hosts")
 
 
 def hash_fields(decision: Decision) -> dict[str, str]:

@@ -31,6 +31,7 @@ from supervisor.audit import Actor
 from supervisor.errors import PbxUnavailable
 from web.api.reports import SupervisorDep
 from web.auth import client_ip, require_json, require_role
+from web.params import PageNumber
 
 router = APIRouter(prefix="/api", tags=["supervisor"], dependencies=[Depends(require_json)])
 
@@ -126,8 +127,8 @@ async def hangup(
 async def audit_log(
     user: AdminUser,
     supervisor: SupervisorDep,
-    limit: Annotated[int, Query()] = 100,
-    offset: Annotated[int, Query()] = 0,
+    limit: PageNumber = 100,
+    offset: PageNumber = 0,
     action: Annotated[str | None, Query()] = None,
     agent: Annotated[str | None, Query()] = None,
     login: Annotated[str | None, Query()] = None,

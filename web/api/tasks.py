@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Request, Response
 from crm.models import TaskStatus
 from crm.schemas import TaskCreate, TaskUpdate
 from web.auth import CurrentActor, crm_of
+from web.params import PathId, QueryId
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
 
@@ -19,8 +20,8 @@ async def list_tasks(
     request: Request,
     actor: CurrentActor,
     status: TaskStatus | None = TaskStatus.OPEN,
-    assignee_id: int | None = None,
-    contact_id: int | None = None,
+    assignee_id: QueryId = None,
+    contact_id: QueryId = None,
     due_before: datetime | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> dict[str, Any]:
@@ -42,18 +43,19 @@ async def create_task(body: TaskCreate, request: Request, actor: CurrentActor) -
 
 
 @router.get("/{task_id}")
-async def get_task(task_id: int, request: Request, actor: CurrentActor) -> dict[str, Any]:
-    return await crm_of(request).tasks.get(task_id)
+async def get_task(task_id: PathId, request: Request, actor: CurrentActor) -> dict[str, Any]:
+    """The task, if the list would show it to this user (404 otherwise)."""
+    return await crm_of(request).tasks.get(task_id, actor)
 
 
 @router.patch("/{task_id}")
 async def update_task(
-    task_id: int, body: TaskUpdate, request: Request, actor: CurrentActor
+    task_id: PathId, body: TaskUpdate, request: Request, actor: CurrentActor
 ) -> dict[str, Any]:
     return await crm_of(request).tasks.update(task_id, body, actor)
 
 
 @router.delete("/{task_id}", status_code=204)
-async def delete_task(task_id: int, request: Request, actor: CurrentActor) -> Response:
+async def delete_task(task_id: PathId, request: Request, actor: CurrentActor) -> Response:
     await crm_of(request).tasks.delete(task_id, actor)
     return Response(status_code=204)

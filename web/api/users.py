@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from contextlib import suppress
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
+from crm.errors import NotFound
 from crm.schemas import UserCreate, UserUpdate, changes
 from crm.users import UserInfo
+from screenpop.hub import CLOSE_ACCESS_CHANGED, CLOSE_SIGNED_OUT
 from web.auth import CurrentActor, CurrentUser, client_ip, crm_of, require_role, set_session_cookie
+from web.deps import get_services
+from web.params import PathId
 
 router = APIRouter(prefix="/users", tags=["users"])
 
@@ -45,20 +50,35 @@ async def create_user(
 
 
 @router.get("/{user_id}")
-async def get_user(user_id: int, request: Request, viewer: CurrentUser) -> dict[str, Any]:
+async def get_user(user_id: PathId, request: Request, viewer: CurrentUser) -> dict[str, Any]:
     return _public(await crm_of(request).users.get(user_id), viewer)
 
 
 @router.patch("/{user_id}")
 async def update_user(
-    user_id: int, body: UserUpdate, request: Request, actor: CurrentActor
+    user_id: PathId, body: UserUpdate, request: Request, actor: CurrentActor
 ) -> JSONResponse:
-    """Admins change anything; a user may change their own name, language and password.
+    """Admins change anything; a user may change their own name, language and password
+    (their own password with `current_password`).
 
-    A new password (or deactivation) signs the user out everywhere; when users change
-    their own password, this browser gets a fresh session."""
+    A new password (or deactivation) signs the user out everywhere and closes their
+    sockets at once; a new role closes them too, to reconnect with the new rights. When
+    users change their own password, this browser gets a fresh session."""
     crm = crm_of(request)
-    user = await crm.users.update(user_id, body.version, changes(body), actor=actor)
+    fields = changes(body)
+    current_password = fields.pop("current_password", None)
+    role_before = None
+    if body.role is not None:
+        with suppress(NotFound):
+            role_before = (await crm.users.get(user_id)).role
+    user = await crm.users.update(
+        user_id, body.version, fields, actor=actor, current_password=current_password
+    )
+    hub = get_services(request).hub
+    if body.active is False or body.password is not None:
+        hub.close_user(user_id, CLOSE_SIGNED_OUT, "signed out: account changed")
+    elif role_before is not None and user.role != role_before:
+        hub.close_user(user_id, CLOSE_ACCESS_CHANGED, "the role changed")
     response = JSONResponse(user.to_json())
     if body.password is not None and actor.user_id == user_id:
         token = await crm.sessions.create(

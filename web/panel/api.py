@@ -33,6 +33,7 @@ from web.auth import CurrentUser, actor_of, current_user, require_json
 from web.deps import get_services
 from web.panel import phone
 from web.panel.errors import NotOnCall
+from web.params import QueryId
 
 router = APIRouter(
     prefix="/api/panel",
@@ -123,7 +124,7 @@ async def card(
     request: Request,
     user: CurrentUser,
     number: Annotated[str | None, Query(max_length=64)] = None,
-    contact_id: Annotated[int | None, Query(ge=1)] = None,
+    contact_id: QueryId = None,
 ) -> dict[str, Any]:
     """The screen-pop card of a number or a contact, with `display` (localized numbers)."""
     services = get_services(request)

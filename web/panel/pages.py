@@ -28,6 +28,7 @@ from web.panel.strings import (
     pause_choices,
     wrapup_choices,
 )
+from web.params import PathId, QueryId
 
 router = APIRouter(include_in_schema=False)
 PageUser = Annotated[UserInfo, Depends(page_user)]
@@ -94,7 +95,7 @@ async def contacts_page(
     request: Request,
     user: PageUser,
     q: Annotated[str, Query(max_length=200)] = "",
-    before_id: Annotated[int | None, Query(ge=1)] = None,
+    before_id: QueryId = None,
 ) -> HTMLResponse:
     crm = get_services(request).crm
     actor = actor_of(user)
@@ -161,7 +162,7 @@ async def new_contact_submit(request: Request, user: PageUser) -> Response:
 @router.get("/contacts/{contact_id}", response_class=HTMLResponse)
 async def contact_page(
     request: Request,
-    contact_id: int,
+    contact_id: PathId,
     user: PageUser,
     before: Annotated[str | None, Query(max_length=200)] = None,
     saved: Annotated[str | None, Query(max_length=10)] = None,
@@ -171,7 +172,7 @@ async def contact_page(
 
 async def _contact_view(
     request: Request,
-    contact_id: int,
+    contact_id: PathId,
     user: UserInfo,
     *,
     before: str | None = None,
@@ -228,7 +229,7 @@ async def _contact_view(
 
 
 @router.post("/contacts/{contact_id}", response_model=None)
-async def contact_edit(request: Request, contact_id: int, user: PageUser) -> Response:
+async def contact_edit(request: Request, contact_id: PathId, user: PageUser) -> Response:
     data = await request.form()
     form = {
         k: str(data.get(k, ""))[:20_000]
@@ -267,7 +268,7 @@ async def contact_edit(request: Request, contact_id: int, user: PageUser) -> Res
 
 
 @router.post("/contacts/{contact_id}/notes", response_model=None)
-async def contact_note(request: Request, contact_id: int, user: PageUser) -> Response:
+async def contact_note(request: Request, contact_id: PathId, user: PageUser) -> Response:
     data = await request.form()
     body = str(data.get("body", ""))[:20_000]
     gettext = _gettext(request, user)

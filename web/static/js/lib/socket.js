@@ -8,14 +8,16 @@
 // opens (the server then sends its full picture again), "disconnected" when it closes; a
 // closed socket is made again after 0.5 s, doubling up to `maxDelay`. A ping every 25 s
 // keeps proxies from closing an idle socket. The server closing with 4401 (signed out)
-// sends the browser to the sign-in page, which comes back here.
+// sends the browser to the sign-in page, which comes back here; 4429 (too many sockets:
+// this, the oldest tab, was closed) is "closed" with the server's reason and is not made
+// again (reconnecting would close the next oldest tab in turn; reloading connects it).
 
-/** @typedef {"connecting" | "connected" | "disconnected"} SocketState */
+/** @typedef {"connecting" | "connected" | "disconnected" | "closed"} SocketState */
 
 /**
  * @typedef {object} SocketOptions
  * @property {(message: {type?: string, [field: string]: any}) => void} onMessage
- * @property {(state: SocketState) => void} [onStatus]
+ * @property {(state: SocketState, reason?: string) => void} [onStatus]
  * @property {string} [path] the socket's path on this host (default "/ws")
  * @property {number} [maxDelay] the longest wait between two attempts, in ms (default 15000)
  */
@@ -24,6 +26,8 @@ export const FIRST_DELAY = 500;
 export const PING_INTERVAL = 25000;
 /** The close code of a socket whose session is gone. */
 export const SIGNED_OUT = 4401;
+/** The close code of the oldest socket when a user opened too many. */
+export const TOO_MANY = 4429;
 
 /**
  * Open the socket and keep it open.
@@ -66,6 +70,10 @@ export function connectSocket({ onMessage, onStatus = () => {}, path = "/ws", ma
       if (stopped) return;
       if (event.code === SIGNED_OUT) {
         window.location.assign(`/login?next=${encodeURIComponent(window.location.pathname)}`);
+        return;
+      }
+      if (event.code === TOO_MANY) {
+        onStatus("closed", event.reason);
         return;
       }
       onStatus("disconnected");

@@ -225,7 +225,7 @@ function clickToCall(number, contactId) {
 wireActions(nodes, (number) => clickToCall(number, null), say);
 
 // --- the live socket -----------------------------------------------------------------
-function onStatus(state) {
+function onStatus(state, reason) {
   if (state === "connected") {
     pops.clear(); // the server sends every call still ringing again
     renderPops();
@@ -234,6 +234,10 @@ function onStatus(state) {
   } else if (state === "disconnected") {
     document.body.dataset.live = "closed";
     nodes.link.textContent = t("text.reconnecting");
+  } else if (state === "closed") {
+    // Too many open tabs: this, the oldest, stays closed (reloading connects it again).
+    document.body.dataset.live = "closed";
+    nodes.link.textContent = reason || "—";
   }
 }
 
