@@ -24,7 +24,7 @@ from recordings.config import RecordingConfig
 from recordings.models import JobStatus, RecordingJob
 from recordings.service import RecordingService
 from recordings.storage import RecordingStorage
-from tests.conftest import TRACES
+from tests.kit_traces import TRACES
 
 REAL_WAV = TRACES / "recordings" / "1795717766.1.wav"  # 11.98 s of real MixMonitor audio
 HEADER_ONLY_WAV = TRACES / "recordings" / "1795717785.5.wav"  # 44 bytes: never bridged

@@ -26,7 +26,7 @@ from recordings.views import recording_json
 from telephony.domain import CallEnded, DomainEvent, RecordingStarted, RecordingStopped
 from telephony.records import CallRecord, Direction, Disposition
 from telephony.replay import load_index, replay_events
-from tests.conftest import TRACES
+from tests.kit_traces import TRACES
 from tests.recordings.conftest import (
     HEADER_ONLY_WAV,
     PBX_DIR,

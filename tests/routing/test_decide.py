@@ -11,7 +11,7 @@ from routing.decide import FactsUnavailable, decide
 from routing.decision import Caller, Decision, RoutedBy
 from routing.facts import AgentRef, RoutingFacts
 from routing.rules import Policy, parse_rules
-from tests.routing.pictures import (
+from tests.routing.kit_pictures import (
     A101,
     A102,
     A103,

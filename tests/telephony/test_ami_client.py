@@ -20,7 +20,7 @@ from telephony.errors import ActionFailed, ActionTimeout, NotConnected
 from telephony.pipeline import EventPipeline
 from telephony.records import CallRecord
 from telephony.simpbx import SimPbx
-from tests.telephony.simkit import SECRET, USER, running
+from tests.telephony.kit_sim import SECRET, USER, running
 
 
 def config_for(pbx: SimPbx, **overrides: object) -> AmiConfig:

@@ -12,7 +12,7 @@ from fastapi import FastAPI, Query, Request
 from fastapi.responses import Response
 
 from recordings.storage import LocalStorage
-from tests.conftest import LiveServer
+from tests.kit_server import LiveServer
 from tests.recordings.conftest import REAL_WAV
 from web.media import ByteRange, RangeNotSatisfiable, media_response, parse_range
 
