@@ -160,6 +160,7 @@ async def recorded_app(
                 record(CONTACTS, caller=CONTACT_NUMBER, agent="PJSIP/102", started=START + 120)
             ),
         ]
+        services.call_writer.linger = 0.0  # store at once: no more calls are coming
         services.bus.publish(events)
         await _wait_done(services, 1)
         async with asyncio.timeout(30):
