@@ -134,7 +134,7 @@ async def test_a_wrapped_up_call_is_on_the_contacts_page_at_once(database_url: s
     async with panel_stack(database_url) as stack:
         await stack.agent("anna", "101")
         contact_id = await _contact(stack, "Ольга Новая", "+79165550077")
-        stack.services.call_writer.linger = 1.0  # a busy writer: records land a second late
+        stack.services.call_writer.linger = 0.5  # a busy writer: records land half a second late
         async with stack.client("anna") as http, stack.socket(http) as ws:
             call = stack.pbx.place_call("+79165550077", "Ольга", queue="support")
             await next_message(ws, "screen_pop", linkedid=call.linkedid)
