@@ -34,7 +34,6 @@ import stat
 import subprocess
 import tempfile
 import threading
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -302,16 +301,13 @@ def _run(
         lower_priority(proc.pid)
         if registry is not None:
             registry.add(proc)
-        timer = threading.Timer(timeout, _kill, args=(proc,))
-        timer.daemon = True
-        timer.start()
-        started = time.monotonic()
+        watchdog = _Watchdog(proc, timeout)
         try:
             assert proc.stdout is not None
             frames, peaks = _read_peaks(proc.stdout, channels, buckets)
             returncode = proc.wait()
         finally:
-            timer.cancel()
+            watchdog.cancel()
             if proc.poll() is None:
                 _kill(proc)
                 proc.wait()
@@ -324,13 +320,49 @@ def _run(
     if registry is not None and registry.stopping:
         raise Interrupted("stopped while converting")
     if returncode != 0:
+        if watchdog.fired:
+            # We killed it: its exit status (-9) says nothing about the recording.
+            raise ConversionTimeout(f"ffmpeg did not finish within {timeout:.0f}s")
         if _NO_SPACE.encode() in stderr:
             raise StorageFull(f"no space left writing {output.name}")
-        if returncode < 0 and time.monotonic() - started >= timeout:
-            raise ConversionTimeout(f"ffmpeg did not finish within {timeout:.0f}s")
         reason = clean_reason(stderr, source) or f"ffmpeg exited with status {returncode}"
         raise AudioError(reason)
     return frames, peaks
+
+
+class _Watchdog:
+    """Kills a process that runs past `timeout` seconds, and remembers that it did.
+
+    Whether a conversion timed out is decided here, by the kill itself, never from the
+    clock afterwards: the timer's thread may start counting a moment before the caller
+    reads the clock, so "elapsed < timeout" can follow a kill that was ours."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], timeout: float) -> None:
+        self._proc = proc
+        self._lock = threading.Lock()
+        self._fired = False
+        self._cancelled = False
+        self._timer = threading.Timer(timeout, self._expire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    @property
+    def fired(self) -> bool:
+        with self._lock:
+            return self._fired
+
+    def _expire(self) -> None:
+        with self._lock:
+            if self._cancelled:
+                return
+            self._fired = True
+        _kill(self._proc)
+
+    def cancel(self) -> None:
+        """Stop the timer; once this returns the process is not killed by it any more."""
+        with self._lock:
+            self._cancelled = True
+        self._timer.cancel()
 
 
 def _read_peaks(stream: IO[bytes], channels: int, buckets: int) -> tuple[int, list[list[float]]]:

@@ -24,7 +24,7 @@ from sqlalchemy import select  # noqa: E402
 
 from crm.demo_data import DEMO_PASSWORD, seed_demo  # noqa: E402
 from crm.models import Contact, Deal, Note, Phone, Task  # noqa: E402
-from tests.web.panelkit import Stack, panel_stack, signed_in_page  # noqa: E402
+from tests.web.kit_panel import Stack, panel_stack, signed_in_page  # noqa: E402
 
 
 async def showcase_contact(stack: Stack, owner_id: int) -> tuple[int, str]:

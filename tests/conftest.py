@@ -2,39 +2,35 @@
 
 PostgreSQL runs when `TRUBKA_TEST_PG_URL` names a server where the user may create
 databases (`.ci/run` starts one); otherwise the PostgreSQL variants are skipped.
+
+Helpers live in `kit_*.py` modules next to the tests that use them (`tests/kit_server.py`:
+running the app; `tests/kit_db.py`: databases; `tests/kit_traces.py`: the real traces).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import os
 import shutil
-import uuid
 import warnings
-from collections.abc import AsyncIterator, Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import TypeVar
 
 import pytest
 
-from crm.database import Base, Database, upgrade
+from crm.database import Database, upgrade
+from crm.users import use_fast_hashing
+from tests.kit_db import empty_pg_database, fresh_pg_database, in_thread
 
-# A copy of the real Asterisk 22.10.1 traces from ../shared/ami-traces (see its README).
-TRACES = Path(__file__).resolve().parent / "traces"
-PG_URL = os.environ.get("TRUBKA_TEST_PG_URL", "")
-T = TypeVar("T")
-# Apps built in tests listen for FastAGI on a free port, never on the real 4573.
+# Apps built in tests talk to no PBX unless a test asks: no AMI client dialling
+# 127.0.0.1:5038 (whatever listens there would change the results), no FastAGI server;
+# a test that wants them passes ami_enabled=True / agi_enabled=True (and a port).
+os.environ.setdefault("TRUBKA_AMI_ENABLED", "false")
+os.environ.setdefault("TRUBKA_AGI_ENABLED", "false")
+# When a test turns FastAGI on, it listens on a free port, never on the real 4573.
 os.environ.setdefault("TRUBKA_AGI_PORT", "0")
-
-
-def trace_path(name: str) -> Path:
-    path = TRACES / name
-    if not path.exists():
-        pytest.skip(f"real AMI trace {name} not found at {TRACES}")
-    return path
 
 
 @pytest.fixture(autouse=True)
@@ -58,47 +54,44 @@ def _close_the_idle_loop(request: pytest.FixtureRequest) -> None:
         loop.close()
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _fast_password_hashing() -> None:
+    """Cheap argon2 parameters for the whole session (the real ones cost ~50 ms a hash)."""
+    use_fast_hashing()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _ffmpeg_checked_once() -> Iterator[None]:
+    """Every app start checks ffmpeg (`ffmpeg -version`, `-encoders`: a quarter of a second);
+    the answer is the same all session for the same ffmpeg, so it is asked once. A test
+    that changes PATH or puts a fake ffmpeg on it gets a check of its own."""
+    import recordings.audio
+    import recordings.service
+    import recordings.worker
+
+    real = recordings.audio.find_tools
+
+    @functools.cache
+    def cached(fmt: str, path: str | None, ffmpeg: str | None, stamp: int | None) -> object:
+        return real(fmt)
+
+    def find_tools(fmt: str = "mp3") -> object:
+        ffmpeg = shutil.which("ffmpeg")
+        stamp = os.stat(ffmpeg).st_mtime_ns if ffmpeg else None
+        return cached(fmt, os.environ.get("PATH"), ffmpeg, stamp)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(recordings.service, "find_tools", find_tools)
+        patch.setattr(recordings.worker, "find_tools", find_tools)
+        yield
+
+
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A migrated SQLite file, copied for each test (faster than migrating each time)."""
     path = tmp_path_factory.mktemp("template") / "template.db"
-    with ThreadPoolExecutor(1) as pool:
-        pool.submit(upgrade, f"sqlite+aiosqlite:///{path}").result()
+    in_thread(lambda: upgrade(f"sqlite+aiosqlite:///{path}"))
     return path
-
-
-def in_thread(work: Callable[[], T]) -> T:
-    """Run `work` in a thread of its own: its short-lived loops stay away from pytest-asyncio's."""
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(work).result()
-
-
-@contextmanager
-def fresh_pg_database(prefix: str = "trubka_t", *, migrate: bool = True) -> Iterator[str]:
-    """A new PostgreSQL database on the TRUBKA_TEST_PG_URL server, dropped afterwards."""
-    if not PG_URL:
-        pytest.skip("TRUBKA_TEST_PG_URL is not set: PostgreSQL tests skipped")
-    import asyncpg  # type: ignore[import-untyped]
-
-    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    admin = PG_URL.replace("postgresql+asyncpg://", "postgresql://")
-
-    async def run(sql: str) -> None:
-        conn = await asyncpg.connect(admin)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    in_thread(lambda: asyncio.run(run(f'CREATE DATABASE "{name}"')))
-    base, _, _ = PG_URL.rpartition("/")
-    url = f"{base}/{name}"
-    try:
-        if migrate:
-            in_thread(lambda: upgrade(url))
-        yield url
-    finally:
-        in_thread(lambda: asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')))
 
 
 @pytest.fixture(scope="session")
@@ -110,93 +103,19 @@ def pg_database() -> Iterator[str]:
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> str:
+    """A migrated, empty database: a copy of the template SQLite file, or the session's
+    PostgreSQL database emptied of what the previous test left."""
     if request.param == "sqlite":
         path = tmp_path / "trubka.db"
         shutil.copy(sqlite_template, path)
         return f"sqlite+aiosqlite:///{path}"
-    return str(request.getfixturevalue("pg_database"))
+    url = str(request.getfixturevalue("pg_database"))
+    empty_pg_database(url)
+    return url
 
 
 @pytest.fixture
 async def db(database_url: str) -> AsyncIterator[Database]:
     database = Database(database_url)
-    if database.dialect == "postgresql":
-        await _truncate_all(database)
     yield database
     await database.dispose()
-
-
-async def _truncate_all(database: Database) -> None:
-    from sqlalchemy import text
-
-    async with database.engine.begin() as conn:
-        rows = await conn.execute(
-            text(
-                "SELECT tablename FROM pg_tables"
-                " WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
-            )
-        )
-        tables = [r[0] for r in rows]
-        if tables:
-            quoted = ", ".join(f'"{t}"' for t in tables)
-            await conn.execute(text(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE"))
-
-
-__all__ = ["TRACES", "Base", "trace_path"]
-
-
-class LiveServer:
-    """A real uvicorn server for an ASGI app, on a free loopback port, in this event loop."""
-
-    def __init__(self, app: object) -> None:
-        import uvicorn
-
-        config = uvicorn.Config(
-            app,
-            host="127.0.0.1",
-            port=0,
-            log_level="warning",
-            lifespan="on",
-            ws="websockets-sansio",
-        )
-        self.server = uvicorn.Server(config)
-        self.task: asyncio.Task[None] | None = None
-
-    @property
-    def port(self) -> int:
-        sockets = self.server.servers[0].sockets
-        return int(sockets[0].getsockname()[1])
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    async def __aenter__(self) -> LiveServer:
-        self.task = asyncio.create_task(self.server.serve())
-        while not self.server.started:
-            if self.task.done():
-                self.task.result()
-                raise RuntimeError("server exited before starting")
-            await asyncio.sleep(0.01)
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        if self.task is not None:
-            await self.task
-
-
-async def sign_in(
-    http: object, services: object, *, login: str = "tester", role: str = "supervisor"
-) -> None:
-    """Create a user (fast hashing) and sign `http` (an httpx.AsyncClient) in as them."""
-    from crm.users import use_fast_hashing
-
-    use_fast_hashing()
-    crm = services.crm  # type: ignore[attr-defined]
-    if await crm.users.get_by_login(login) is None:
-        await crm.users.create(login=login, name=login.title(), role=role, password="test-password")
-    response = await http.post(  # type: ignore[attr-defined]
-        "/api/session", json={"login": login, "password": "test-password"}
-    )
-    assert response.status_code == 200, response.text

@@ -1,17 +1,15 @@
 from __future__ import annotations
 
-import httpx
-
-from crm.users import use_fast_hashing
-from tests.conftest import LiveServer
+from tests.kit_server import LiveServer, free_port
 from trubka.app import build_app
 from trubka.settings import load_settings
 
 
 async def test_status_page_needs_sign_in_then_serves_over_http(database_url: str) -> None:
-    use_fast_hashing()
-    app = build_app(load_settings(database_url=database_url))
-    async with LiveServer(app) as server, httpx.AsyncClient(base_url=server.url) as client:
+    """The whole app on a real socket, its AMI client trying a port where no PBX listens."""
+    settings = load_settings(database_url=database_url, ami_enabled=True, ami_port=free_port())
+    app = build_app(settings)
+    async with LiveServer(app) as server, server.client() as client:
         page = await client.get("/status")
         assert page.status_code == 303
         assert page.headers["location"] == "/login?next=/status"

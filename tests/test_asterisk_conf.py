@@ -7,7 +7,7 @@ from pathlib import Path
 
 from routing.decision import Decision, RoutedBy
 from telephony.agi_server import route_variables
-from tests.conftest import TRACES
+from tests.kit_traces import TRACES
 from trubka.settings import Settings
 from web.api.route import hash_fields
 

@@ -1,4 +1,4 @@
-"""Fixtures over the real Asterisk kit (tests/asterisk/lab_kit.py)."""
+"""Fixtures over the real Asterisk kit (tests.asterisk.kit_lab.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.asterisk.lab_kit import LabPbx, TrubkaNode, node_fixture
+from tests.asterisk.kit_lab import LabPbx, TrubkaNode, node_fixture
 
 
 @pytest.fixture(scope="session")

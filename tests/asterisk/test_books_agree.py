@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from telephony.books.queue_log import QueueOutcome, queue_calls
-from tests.asterisk.lab_kit import LabPbx, TrubkaNode
+from tests.asterisk.kit_lab import LabPbx, TrubkaNode
 
 pytestmark = pytest.mark.asterisk
 

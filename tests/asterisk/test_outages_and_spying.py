@@ -17,7 +17,7 @@ import pytest
 
 from telephony.books import cdr
 from telephony.books.queue_log import QueueOutcome, queue_calls
-from tests.asterisk.lab_kit import PASSWORD, LabPbx, TrubkaNode, wait_for
+from tests.asterisk.kit_lab import PASSWORD, LabPbx, TrubkaNode, wait_for
 
 pytestmark = pytest.mark.asterisk
 

@@ -14,7 +14,7 @@ from crm.database import Database
 from crm.errors import Forbidden
 from crm.users import UserDirectory, UserService
 from telephony.records import CallRecord, Direction, Disposition
-from tests.crm.helpers import store_calls
+from tests.crm.kit_builders import store_calls
 
 
 def record(

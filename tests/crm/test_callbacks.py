@@ -22,7 +22,7 @@ from crm.tasks import TaskService
 from crm.users import UserDirectory, UserService
 from routing.rules import RoutingRules, parse_rules
 from telephony.records import CallRecord, Direction, Disposition
-from tests.crm.helpers import SYSTEM, call, store_calls
+from tests.crm.kit_builders import SYSTEM, call, store_calls
 
 MSK = ZoneInfo("Europe/Moscow")
 

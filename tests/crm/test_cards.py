@@ -15,7 +15,7 @@ from crm.schemas import CompanyCreate, ContactCreate, DealCreate, NoteCreate, Ta
 from crm.services import CrmServices
 from crm.tasks import TaskService
 from crm.timeline import call_json, call_select
-from tests.crm.helpers import SYSTEM, call, store_calls
+from tests.crm.kit_builders import SYSTEM, call, store_calls
 
 
 async def test_card_paths_agree_and_call_json_matches_the_record(db: Database) -> None:

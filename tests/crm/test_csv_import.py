@@ -16,7 +16,7 @@ from crm.models import Company, Contact
 from crm.schemas import ContactCreate
 from crm.search import SearchService
 from crm.users import UserService
-from tests.crm.helpers import SYSTEM, call, store_calls
+from tests.crm.kit_builders import SYSTEM, call, store_calls
 
 
 async def count(db: Database) -> int:

@@ -9,7 +9,7 @@ from crm.database import Database
 from crm.linking import link_records
 from crm.schemas import CompanyCreate, ContactCreate, ContactUpdate
 from telephony.records import Direction
-from tests.crm.helpers import SYSTEM, call, store_calls
+from tests.crm.kit_builders import SYSTEM, call, store_calls
 
 
 async def test_creating_a_contact_links_its_past_calls(db: Database) -> None:

@@ -17,7 +17,7 @@ from crm.database import (
     known_revisions,
     upgrade,
 )
-from tests.conftest import fresh_pg_database, in_thread
+from tests.kit_db import fresh_pg_database, in_thread
 
 # The five heads of the feature branches of the first releases, applied with
 # `upgrade heads` until the merge revision joined them, and the rows such a database holds

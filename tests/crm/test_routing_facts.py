@@ -11,7 +11,7 @@ from crm.models import Role
 from crm.routing_facts import RoutingFactsSource
 from crm.schemas import CompanyCreate, ContactCreate
 from crm.users import UserDirectory, UserService
-from tests.crm.helpers import SYSTEM, call, store_calls
+from tests.crm.kit_builders import SYSTEM, call, store_calls
 
 
 async def test_facts_for_a_contact(db: Database) -> None:

@@ -17,7 +17,7 @@ from crm.errors import Conflict, NotFound
 from crm.models import Company, Contact, Deal, Note, Pipeline, Task, User
 from crm.notes import NOTES, NoteService
 from crm.schemas import ContactCreate, NoteCreate, NoteUpdate
-from tests.crm.helpers import SYSTEM as ADMIN
+from tests.crm.kit_builders import SYSTEM as ADMIN
 
 
 async def _note(db: Database) -> dict[str, Any]:

@@ -8,11 +8,13 @@ import random
 import shutil
 import struct
 import subprocess
+import threading
 import time
 import wave
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,7 +24,7 @@ from recordings.config import RecordingConfig
 from recordings.models import JobStatus, RecordingJob
 from recordings.service import RecordingService
 from recordings.storage import RecordingStorage
-from tests.conftest import TRACES
+from tests.kit_traces import TRACES
 
 REAL_WAV = TRACES / "recordings" / "1795717766.1.wav"  # 11.98 s of real MixMonitor audio
 HEADER_ONLY_WAV = TRACES / "recordings" / "1795717785.5.wav"  # 44 bytes: never bridged
@@ -113,6 +115,16 @@ def speech_stereo(path: Path, work: Path) -> Path:
     )
     subprocess.run(["sox", "-M", str(left), str(right), str(path)], check=True)
     return path
+
+
+class FiresAtOnce(threading.Timer):
+    """A timeout timer whose time is up the moment it starts: the kill always comes
+    before the clock has moved past the timeout (the race a busy machine hits)."""
+
+    def __init__(
+        self, interval: float, function: Callable[..., object], *args: Any, **kwargs: Any
+    ) -> None:
+        super().__init__(0.0, function, *args, **kwargs)
 
 
 @pytest.fixture(scope="session")

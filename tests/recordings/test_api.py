@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from crm.database import Database
-from tests.recordings.app_kit import (
+from tests.recordings.kit_app import (
     CONTACT_NUMBER,
     CONTACTS,
     OTHERS,
@@ -21,8 +20,7 @@ from tests.recordings.app_kit import (
 
 
 @pytest.fixture
-async def kit(database_url: str, db: Database, tmp_path: Path) -> RecordedApp:
-    # `db` empties the PostgreSQL database first; the app opens its own connections.
+async def kit(database_url: str, tmp_path: Path) -> RecordedApp:
     async with recorded_app(database_url, tmp_path) as app:
         yield app  # type: ignore[misc]
 

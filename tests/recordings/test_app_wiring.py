@@ -6,12 +6,11 @@ import asyncio
 import logging
 from pathlib import Path
 
-import httpx
 import pytest
 
 from crm.database import Database
 from recordings.models import JobStatus
-from tests.conftest import LiveServer, sign_in
+from tests.kit_server import InProcess, sign_in
 from tests.recordings.conftest import PBX_DIR, copy_real
 from tests.recordings.test_worker import call_events
 from trubka.app import build_app
@@ -32,10 +31,9 @@ def settings_for(database_url: str, tmp_path: Path) -> object:
 async def test_the_app_processes_recordings_from_the_bus(
     database_url: str, db: Database, tmp_path: Path
 ) -> None:
-    # `db` empties the PostgreSQL database first; the app opens its own connections.
     app = build_app(settings_for(database_url, tmp_path))  # type: ignore[arg-type]
     services = app.state.services
-    async with LiveServer(app) as server, httpx.AsyncClient(base_url=server.url) as client:
+    async with InProcess(app) as server, server.client() as client:
         await sign_in(client, app.state.services)
         assert services.recordings.started and services.recordings.worker.enabled
         names = {t.get_name() for t in asyncio.all_tasks()}
@@ -68,7 +66,7 @@ async def test_the_app_starts_without_ffmpeg_and_says_so(
     app = build_app(settings_for(database_url, tmp_path))  # type: ignore[arg-type]
     services = app.state.services
     caplog.set_level(logging.ERROR, logger="recordings")
-    async with LiveServer(app) as server, httpx.AsyncClient(base_url=server.url) as client:
+    async with InProcess(app) as server, server.client() as client:
         await sign_in(client, app.state.services)
         assert (await client.get("/status")).status_code == 200  # the rest of Trubka runs
         assert not services.recordings.worker.enabled

@@ -7,13 +7,28 @@ import json
 import random
 import shutil
 import subprocess
+import threading
 from pathlib import Path
 
 import pytest
 
-from recordings.audio import ProcessRegistry, Tools, find_tools, probe, reduce_peaks, transcode
+from recordings.audio import (
+    ConversionTimeout,
+    ProcessRegistry,
+    Tools,
+    find_tools,
+    probe,
+    reduce_peaks,
+    transcode,
+)
 from recordings.errors import AudioError, FfmpegUnavailable, StorageFull
-from tests.recordings.conftest import HEADER_ONLY_WAV, REAL_WAV, speech_stereo, write_wav
+from tests.recordings.conftest import (
+    HEADER_ONLY_WAV,
+    REAL_WAV,
+    FiresAtOnce,
+    speech_stereo,
+    write_wav,
+)
 
 
 def ffprobe(path: Path) -> dict[str, object]:
@@ -130,6 +145,29 @@ def test_ffmpeg_timeout_is_a_failure_with_a_reason(tools: Tools, tmp_path: Path)
     with pytest.raises(AudioError, match="did not finish within"):
         transcode(tools, source, tmp_path / "out.mp3", timeout=0.05)
     assert not (tmp_path / "out.mp3").exists()
+
+
+def test_a_process_the_timeout_killed_is_a_timeout_whatever_the_clock_says(
+    tools: Tools, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(threading, "Timer", FiresAtOnce)
+    source = write_wav(tmp_path / "long.wav", 300.0)
+    with pytest.raises(ConversionTimeout, match="did not finish within 60s"):
+        transcode(tools, source, tmp_path / "out.mp3", timeout=60.0)
+    assert not (tmp_path / "out.mp3").exists()
+
+
+def test_an_ffmpeg_killed_by_someone_else_is_a_failure_not_a_timeout(
+    tools: Tools, tmp_path: Path
+) -> None:
+    fake = tmp_path / "ffmpeg"
+    fake.write_text("#!/bin/sh\nkill -9 $$\n")
+    fake.chmod(0o755)
+    killed = Tools(ffmpeg=str(fake), ffprobe=tools.ffprobe, version="ffmpeg that gets killed")
+    with pytest.raises(AudioError) as raised:
+        transcode(killed, REAL_WAV, tmp_path / "out.mp3", timeout=60.0)
+    assert type(raised.value) is AudioError
+    assert str(raised.value) == "ffmpeg exited with status -9"
 
 
 def test_a_stopping_registry_interrupts_the_conversion(tools: Tools, tmp_path: Path) -> None:

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser import CHROMIUM, CHROMIUM_ARGS
-from tests.recordings.app_kit import CONTACTS, PASSWORD, RECORDED, RecordedApp, recorded_app
+from tests.kit_browser import CHROMIUM, CHROMIUM_ARGS
+from tests.recordings.kit_app import CONTACTS, PASSWORD, RECORDED, RecordedApp, recorded_app
 
 pytestmark = pytest.mark.browser
 
@@ -27,7 +27,7 @@ async def kit(tmp_path: Path, sqlite_template: Path) -> AsyncIterator[RecordedAp
         pytest.skip("Debian's chromium is not installed")
     path = tmp_path / "trubka.db"
     shutil.copy(sqlite_template, path)
-    async with recorded_app(f"sqlite+aiosqlite:///{path}", tmp_path) as app:
+    async with recorded_app(f"sqlite+aiosqlite:///{path}", tmp_path, live=True) as app:
         yield app
 
 
@@ -177,7 +177,9 @@ async def test_seeking_far_into_a_long_recording_asks_for_a_byte_range(
     long_wav = looped(REAL_WAV, tmp_path / "long.wav", minutes=30)
     path = tmp_path / "trubka.db"
     shutil.copy(sqlite_template, path)
-    async with recorded_app(f"sqlite+aiosqlite:///{path}", tmp_path, source=long_wav) as kit:
+    async with recorded_app(
+        f"sqlite+aiosqlite:///{path}", tmp_path, source=long_wav, live=True
+    ) as kit:
         call_id = kit.ids[RECORDED]
         page = await signed_in_page(browser, kit, "agent101")
         ranges: list[tuple[str | None, int, str | None]] = []

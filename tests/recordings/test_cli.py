@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
@@ -16,12 +14,10 @@ from crm.call_records import CallStore
 from crm.database import Database
 from recordings.config import RecordingConfig
 from recordings.service import RecordingService
-from tests.conftest import _truncate_all
+from tests.kit_db import in_thread
 from tests.recordings.conftest import PBX_DIR, REAL_WAV, Clock, settle, write_wav
 from tests.recordings.test_worker import call_events, record
 from trubka.cli import main
-
-T = TypeVar("T")
 
 
 def seed(url: str, root: Path) -> dict[str, int]:
@@ -29,8 +25,6 @@ def seed(url: str, root: Path) -> dict[str, int]:
 
     async def run() -> dict[str, int]:
         db = Database(url)
-        if db.dialect == "postgresql":
-            await _truncate_all(db)
         spool = root / "spool"
         spool.mkdir()
         clock = Clock()
@@ -65,13 +59,6 @@ def seed(url: str, root: Path) -> dict[str, int]:
         return ids
 
     return in_thread(lambda: asyncio.run(run()))
-
-
-def in_thread(work: Callable[[], T]) -> T:
-    """Run `work` (which calls asyncio.run) in a thread of its own, away from the event
-    loop pytest-asyncio keeps for this thread (as tests/conftest.py does)."""
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(work).result()
 
 
 class Cli:

@@ -4,24 +4,15 @@ WAV files it writes into the spool, the worker converting them, the API streamin
 from __future__ import annotations
 
 import asyncio
-import socket
 from dataclasses import replace
 from pathlib import Path
 
-import httpx
-
 from crm.database import Database
-from tests.conftest import LiveServer, sign_in
-from tests.telephony.simkit import FAST
+from tests.kit_server import InProcess, free_port, sign_in
+from tests.telephony.kit_sim import FAST
 from trubka.app import build_app
 from trubka.demo import start_demo_pbx
 from trubka.settings import load_settings
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def test_simulated_calls_become_playable_recordings(
@@ -32,14 +23,15 @@ async def test_simulated_calls_become_playable_recordings(
         recordings_dir=tmp_path / "store",
         recordings_spool=tmp_path / "spool",
         recordings_poll_interval=0.05,
-        agi_port=_free_port(),
+        agi_enabled=True,
+        agi_port=free_port(),
     )
     timing = replace(FAST, talk_time=(0.4, 0.6), no_answer_share=0.0, agent_hangup_share=0.5)
     pbx, pointed = await start_demo_pbx(settings, call_interval=0.2, timing=timing)
     try:
         app = build_app(pointed)
         services = app.state.services
-        async with LiveServer(app) as server, httpx.AsyncClient(base_url=server.url) as http:
+        async with InProcess(app) as server, server.client() as http:
             await sign_in(http, services)
             worker = services.recordings.worker
             async with asyncio.timeout(30):

@@ -7,6 +7,7 @@ import asyncio
 import hashlib
 import os
 import socket
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -25,13 +26,14 @@ from recordings.views import recording_json
 from telephony.domain import CallEnded, DomainEvent, RecordingStarted, RecordingStopped
 from telephony.records import CallRecord, Direction, Disposition
 from telephony.replay import load_index, replay_events
-from tests.conftest import TRACES
+from tests.kit_traces import TRACES
 from tests.recordings.conftest import (
     HEADER_ONLY_WAV,
     PBX_DIR,
     REAL_WAV,
     Clock,
     Dirs,
+    FiresAtOnce,
     copy_real,
     job_of,
     settle,
@@ -489,3 +491,17 @@ async def test_timeouts_are_retried_then_fail(
     assert (job.status, job.attempts) == (JobStatus.FAILED, 3)
     assert job.reason == "ffmpeg did not finish within 0s (3 attempts)"
     assert (dirs.spool / "long.wav").exists() and all_files(dirs.storage) == []
+
+
+async def test_a_timeout_is_retried_even_when_the_kill_beats_the_clock(
+    make_service: Build, dirs: Dirs, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The timeout's kill decides, not the exit status (-9) of the ffmpeg it killed."""
+    monkeypatch.setattr(threading, "Timer", FiresAtOnce)
+    service = make_service(ffmpeg_timeout=30.0, retry_delay=60.0)
+    write_wav(dirs.spool / "long.wav", 600.0)
+    await service.ingest.apply(call_events("1100.2", f"{PBX_DIR}/long.wav"))
+    await settle(service, clock)
+    job = await job_of(service, "1100.2")
+    assert (job.status, job.attempts) == (JobStatus.PENDING, 1)
+    assert job.reason == "ffmpeg did not finish within 30s (retried automatically)"

@@ -13,7 +13,7 @@ from routing.decision import Caller, Decision, Reason, ReasonKey, RoutedBy
 from routing.facts import AgentRef, RoutingFacts
 from routing.reasons import render
 from routing.rules import Policy, parse_rules
-from tests.routing.pictures import (
+from tests.routing.kit_pictures import (
     A101,
     A102,
     A103,

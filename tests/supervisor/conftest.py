@@ -11,7 +11,7 @@ from supervisor.config import ReportConfig
 from supervisor.missed import MissedCalls
 from supervisor.reports import ReportService
 from supervisor.rollups import RollupStore
-from tests.supervisor.dataset import CALLS, SERVICE_LEVELS, TIMEZONE
+from tests.supervisor.kit_dataset import CALLS, SERVICE_LEVELS, TIMEZONE
 
 
 @dataclass

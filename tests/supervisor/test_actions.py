@@ -10,8 +10,8 @@ import httpx
 
 from crm.database import Database
 from telephony.simpbx import SimPbx
-from tests.supervisor.livekit import PASSWORD, Running, quiet_sim, sign_in, trubka
-from tests.telephony.simkit import running
+from tests.supervisor.kit_live import PASSWORD, Running, quiet_sim, sign_in, trubka
+from tests.telephony.kit_sim import running
 
 SUPPORT = "support"
 ANNA = "Local/101@agents"

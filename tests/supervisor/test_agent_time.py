@@ -11,10 +11,10 @@ from supervisor.agent_time import AgentTimeRecorder
 from supervisor.periods import parse_period
 from supervisor.reports import Group
 from telephony.domain import AgentStateChanged, DomainEvent
-from tests.conftest import trace_path
+from tests.kit_traces import trace_path
 from tests.supervisor.conftest import reporting
-from tests.supervisor.dataset import MSK
-from tests.supervisor.traces import domain_events
+from tests.supervisor.kit_dataset import MSK
+from tests.supervisor.kit_traces import domain_events
 
 AGENT = "Local/101@agents"
 

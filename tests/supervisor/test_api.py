@@ -9,32 +9,21 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from crm.database import Database
-from crm.users import use_fast_hashing
-from tests.conftest import LiveServer
-from tests.supervisor.dataset import CALLS, TIMEZONE
+from tests.kit_server import InProcess
+from tests.supervisor.kit_dataset import CALLS, TIMEZONE
 from trubka.app import build_app
 from trubka.settings import load_settings
 
 PASSWORD = "correct horse"
 
 
-@pytest.fixture(autouse=True)
-def _fast_argon2() -> None:
-    use_fast_hashing()
-
-
 @pytest.fixture
-async def client(db: Database, database_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    """`db` empties a PostgreSQL database first (before the app's tasks use it)."""
+async def client(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
     settings = load_settings(
         database_url=database_url, timezone=TIMEZONE, queue_service_levels="sales=30"
     )
     app = build_app(settings)
-    async with (
-        LiveServer(app) as server,
-        httpx.AsyncClient(base_url=server.url, timeout=10) as http,
-    ):
+    async with InProcess(app) as server, server.client() as http:
         services = app.state.services
         await services.calls.save(CALLS)
         await services.supervisor.rollups.catch_up()
@@ -47,12 +36,13 @@ async def client(db: Database, database_url: str) -> AsyncIterator[httpx.AsyncCl
         signed = await http.post("/api/session", json={"login": "boss", "password": PASSWORD})
         assert signed.status_code == 200, signed.text
         http.live_state = services.live  # type: ignore[attr-defined]
+        http.server = server  # type: ignore[attr-defined]
         yield http
 
 
 async def test_reports_are_for_supervisors_only(client: httpx.AsyncClient) -> None:
     params = {"start": "2026-11-02", "end": "2026-11-02"}
-    async with httpx.AsyncClient(base_url=str(client.base_url), timeout=10) as anonymous:
+    async with client.server.client() as anonymous:  # type: ignore[attr-defined]
         response = await anonymous.get("/api/reports/queues", params=params)
         assert response.status_code == 401
         assert response.json()["code"] == "not_authenticated"

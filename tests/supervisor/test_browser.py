@@ -16,10 +16,10 @@ import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 
 from crm.database import Database
-from tests.browser import CHROMIUM, CHROMIUM_ARGS
-from tests.supervisor.livekit import Running, quiet_sim, trubka
+from tests.kit_browser import CHROMIUM, CHROMIUM_ARGS
+from tests.supervisor.kit_live import Running, quiet_sim, trubka
 from tests.supervisor.test_actions import headers
-from tests.telephony.simkit import FAST_QUEUES, running
+from tests.telephony.kit_sim import FAST_QUEUES, running
 
 pytestmark = pytest.mark.browser
 

@@ -14,7 +14,7 @@ from click.testing import CliRunner, Result
 
 from crm.call_records import CallStore
 from crm.database import Database
-from tests.supervisor.dataset import CALLS
+from tests.supervisor.kit_dataset import CALLS
 from trubka.cli import main
 
 

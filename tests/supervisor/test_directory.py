@@ -11,7 +11,7 @@ from crm.contacts import ContactService
 from crm.database import Database
 from crm.schemas import CompanyCreate, ContactCreate, TaskCreate, TaskUpdate
 from crm.tasks import TaskService
-from crm.users import UserDirectory, UserService, use_fast_hashing
+from crm.users import UserDirectory, UserService
 from supervisor.callbacks import TasksOfCalls
 from supervisor.directory import CrmLiveDirectory
 from supervisor.missed import MissedCalls
@@ -29,7 +29,6 @@ class Clock:
 
 
 async def test_logins_and_contacts_come_from_memory(db: Database) -> None:
-    use_fast_hashing()
     crm_directory = UserDirectory(db)
     users = UserService(db, crm_directory)  # as in CrmServices: changes reload the directory
     anna = await users.create(
@@ -90,7 +89,6 @@ async def test_logins_and_contacts_come_from_memory(db: Database) -> None:
 
 
 async def test_missed_calls_show_whether_the_callback_was_done(db: Database) -> None:
-    use_fast_hashing()
     r = reporting(db)
     users = UserService(db)
     boris = await users.create(login="boris", name="Борис", role="agent", password="password1")

@@ -20,7 +20,7 @@ from telephony import domain as d
 from telephony.pipeline import EventPipeline
 from telephony.reducer import CallState, ReducerConfig
 from telephony.replay import load_index
-from tests.conftest import trace_path
+from tests.kit_traces import trace_path
 
 CONFIG = ReportConfig.create("Europe/Moscow", 20, {})
 

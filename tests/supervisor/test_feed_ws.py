@@ -4,8 +4,8 @@ caller joins and waits, an agent answers, a caller abandons — the figures move
 from __future__ import annotations
 
 from crm.database import Database
-from tests.supervisor.livekit import quiet_sim, trubka
-from tests.telephony.simkit import running
+from tests.supervisor.kit_live import quiet_sim, trubka
+from tests.telephony.kit_sim import running
 
 SUPPORT = "support"
 ANNA = "Local/101@agents"

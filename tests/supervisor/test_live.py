@@ -10,8 +10,8 @@ from supervisor.config import ReportConfig
 from supervisor.live import DirectoryFromMaps, LiveBuilder, wanted
 from supervisor.reports import TodayFigures
 from telephony.reducer import CallState
-from tests.conftest import trace_path
-from tests.supervisor.traces import event, run_until
+from tests.kit_traces import trace_path
+from tests.supervisor.kit_traces import event, run_until
 
 CONFIG = ReportConfig.create("Europe/Moscow", 20, {"support": 30})
 TODAY = TodayFigures.empty(date(2026, 11, 26))

@@ -12,32 +12,29 @@ from typing import Any
 import httpx
 import pytest
 
-from crm.database import Database
-from crm.users import use_fast_hashing
-from tests.conftest import LiveServer, trace_path
-from tests.supervisor.dataset import CALLS, TIMEZONE
-from tests.supervisor.livekit import PASSWORD
-from tests.supervisor.traces import event, run_until
+from tests.kit_server import InProcess
+from tests.kit_traces import trace_path
+from tests.supervisor.kit_dataset import CALLS, TIMEZONE
+from tests.supervisor.kit_live import PASSWORD
+from tests.supervisor.kit_traces import event, run_until
 from trubka.app import build_app
 from trubka.settings import load_settings
 from trubka.wiring import Services
 
+Site = tuple[InProcess, Services]
+
 
 @pytest.fixture
-async def site(db: Database, database_url: str) -> AsyncIterator[tuple[str, Services]]:
-    """`db` empties a PostgreSQL database first (before the app's tasks use it)."""
-    use_fast_hashing()
+async def site(database_url: str) -> AsyncIterator[Site]:
     settings = load_settings(
         database_url=database_url,
         timezone=TIMEZONE,
         queue_service_levels="sales=30",
-        ami_enabled=False,
-        agi_enabled=False,
         service_level_target=60,
         service_level_warning=50,
     )
     app = build_app(settings)
-    async with LiveServer(app) as server:
+    async with InProcess(app) as server:
         services: Services = app.state.services
         await services.calls.save(CALLS)
         await services.supervisor.rollups.catch_up()
@@ -50,12 +47,12 @@ async def site(db: Database, database_url: str) -> AsyncIterator[tuple[str, Serv
             await services.crm.users.create(
                 login=login, name=login.title(), role=role, password=PASSWORD, language=language
             )
-        yield server.url, services
+        yield server, services
 
 
 @contextlib.asynccontextmanager
-async def client_for(url: str, login: str | None) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=url, timeout=10) as client:
+async def client_for(server: InProcess, login: str | None) -> AsyncIterator[httpx.AsyncClient]:
+    async with server.client() as client:
         if login:
             response = await client.post(
                 "/api/session", json={"login": login, "password": PASSWORD}
@@ -70,25 +67,27 @@ def json_block(html: str, name: str) -> Any:
     return json.loads(match.group(1))
 
 
-async def test_who_may_open_the_pages(site: tuple[str, Services]) -> None:
-    url, _ = site
+async def test_who_may_open_the_pages(site: Site) -> None:
+    server, _ = site
     for path in ("/supervisor", "/wallboard", "/reports"):
-        async with client_for(url, None) as anonymous:
+        async with client_for(server, None) as anonymous:
             response = await anonymous.get(path)
             assert response.status_code == 303
             assert response.headers["location"].startswith("/login?next=")
-        async with client_for(url, "anna") as agent:
+        async with client_for(server, "anna") as agent:
             assert (await agent.get(path)).status_code == 403
-        async with client_for(url, "boss") as boss:
+        async with client_for(server, "boss") as boss:
             response = await boss.get(path)
             assert response.status_code == 200, response.text
             assert 'lang="ru"' in response.text
 
 
-async def test_reports_page_shows_the_hand_computed_figures(site: tuple[str, Services]) -> None:
-    url, _ = site
+async def test_reports_page_shows_the_hand_computed_figures(
+    site: Site,
+) -> None:
+    server, _ = site
     query = "/reports?start=2026-11-02&end=2026-11-02&queue=support"
-    async with client_for(url, "boss") as boss:
+    async with client_for(server, "boss") as boss:
         page = (await boss.get(query)).text
         assert "По очередям" in page and "Пропущенные звонки" in page
         support = _row(page, "support")
@@ -110,18 +109,18 @@ async def test_reports_page_shows_the_hand_computed_figures(site: tuple[str, Ser
             "/api/reports/queues.csv?start=2026-11-02&end=2026-11-02&queue=support"
         )
         assert csv.status_code == 200 and "57.1" in csv.text
-    async with client_for(url, "chef") as chef:
+    async with client_for(server, "chef") as chef:
         page = (await chef.get(query)).text
         assert _row(page, "support")[4:8] == ["57.1%", "0:12", "2:32", "33.3%"]
         assert "Per hour of the day" in page and "Missed calls (4)" in page
-    async with client_for(url, "root") as root:
+    async with client_for(server, "root") as root:
         page = (await root.get(query)).text
         assert "Supervisor actions" in page and "No actions yet." in page
 
 
-async def test_bad_dates_are_named_and_nothing_breaks(site: tuple[str, Services]) -> None:
-    url, _ = site
-    async with client_for(url, "chef") as chef:
+async def test_bad_dates_are_named_and_nothing_breaks(site: Site) -> None:
+    server, _ = site
+    async with client_for(server, "chef") as chef:
         response = await chef.get("/reports?start=2026-11-05&end=2026-11-01")
         assert response.status_code == 422
         assert 'aria-invalid="true"' in response.text
@@ -133,8 +132,8 @@ async def test_bad_dates_are_named_and_nothing_breaks(site: tuple[str, Services]
         assert "<script>x" not in response.text and "&lt;script&gt;x" in response.text
 
 
-async def test_live_pages_carry_the_picture_and_escape_it(site: tuple[str, Services]) -> None:
-    url, services = site
+async def test_live_pages_carry_the_picture_and_escape_it(site: Site) -> None:
+    server, services = site
     state, _ = run_until(trace_path("01-queue-answered.ami"), event("AgentCalled"))
     services.live.queues.update(state.queues)
     services.live.agents.update(state.agents)
@@ -144,7 +143,7 @@ async def test_live_pages_carry_the_picture_and_escape_it(site: tuple[str, Servi
     call.caller_name = "</script><script>alert(1)</script>"
     for entry in services.live.queues["support"].entries.values():
         entry.caller_name = call.caller_name
-    async with client_for(url, "boss") as boss:
+    async with client_for(server, "boss") as boss:
         page = (await boss.get("/supervisor")).text
         assert "<script>alert(1)" not in page
         live = json_block(page, "live-data")

@@ -1,4 +1,4 @@
-"""Report figures against values computed by hand from tests/supervisor/dataset.py."""
+"""Report figures against values computed by hand from tests/supervisor/kit_dataset.py."""
 
 from __future__ import annotations
 
@@ -13,10 +13,10 @@ from supervisor.periods import parse_period
 from supervisor.reports import Group
 from supervisor.service import Supervisor
 from telephony.domain import AgentStateChanged, DomainEvent
-from tests.conftest import trace_path
+from tests.kit_traces import trace_path
 from tests.supervisor.conftest import Reporting
-from tests.supervisor.dataset import CALLS, MSK, call, number
-from tests.supervisor.traces import event, run_until
+from tests.supervisor.kit_dataset import CALLS, MSK, call, number
+from tests.supervisor.kit_traces import event, run_until
 
 
 def by(rows: list[dict[str, Any]], key: str) -> dict[Any, dict[str, Any]]:

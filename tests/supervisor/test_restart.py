@@ -7,8 +7,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from crm.database import Database
-from tests.supervisor.livekit import LiveModel, quiet_sim, trubka
-from tests.telephony.simkit import running
+from tests.supervisor.kit_live import LiveModel, quiet_sim, trubka
+from tests.telephony.kit_sim import running
 
 SUPPORT = "support"
 ANNA = "Local/101@agents"

@@ -16,7 +16,7 @@ from telephony.agi import (
     quote,
     set_variable,
 )
-from tests.telephony.fake_asterisk import parse_args, trace_environments
+from tests.telephony.kit_fake_asterisk import parse_args, trace_environments
 
 TRACES = [
     "01-queue-answered",

@@ -22,7 +22,7 @@ from routing.source import InMemoryFactsSource
 from telephony.agi_server import AgiServer, Outcome
 from telephony.reducer import CallState
 from telephony.router import CallRouter
-from tests.routing.pictures import (
+from tests.routing.kit_pictures import (
     A101,
     A102,
     A103,
@@ -36,7 +36,7 @@ from tests.routing.pictures import (
     talking_101,
     talking_101_free_103,
 )
-from tests.telephony.fake_asterisk import Session, call, environment, trace_environments
+from tests.telephony.kit_fake_asterisk import Session, call, environment, trace_environments
 
 CALLER = "79161234567"  # trace 03's caller
 E164 = "+79161234567"

@@ -10,7 +10,7 @@ from telephony.actions import AmiActions, SpyMode, escape_variable, spy_target, 
 from telephony.codec import EncodeError
 from telephony.errors import ActionFailed
 from telephony.simpbx.session import split_app_args
-from tests.telephony.simkit import RawAmi, running
+from tests.telephony.kit_sim import RawAmi, running
 from tests.telephony.test_ami_client import Collected, client_for, eventually
 
 

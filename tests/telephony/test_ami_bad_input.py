@@ -11,7 +11,7 @@ import pytest
 from telephony.simpbx import LegacyText
 from telephony.simpbx import wire as w
 from telephony.simpbx.wire import SimChannel
-from tests.telephony.simkit import running
+from tests.telephony.kit_sim import running
 from tests.telephony.test_ami_client import Collected, client_for, eventually
 
 

@@ -22,7 +22,7 @@ from telephony.pipeline import EventPipeline
 from telephony.records import CallRecord
 from telephony.reducer import Resync
 from telephony.simpbx import SimPbx
-from tests.telephony.simkit import SECRET, USER, running
+from tests.telephony.kit_sim import SECRET, USER, running
 
 
 def config_for(pbx: SimPbx, **overrides: object) -> AmiConfig:

@@ -18,7 +18,7 @@ from telephony.ami_client import AmiClient
 from telephony.domain import CallEnded, DomainEvent
 from telephony.pipeline import EventPipeline
 from telephony.simpbx import SimPbx
-from tests.telephony.simkit import running
+from tests.telephony.kit_sim import running
 from tests.telephony.test_ami_client import config_for, eventually
 
 

@@ -16,29 +16,10 @@ from telephony.books.queue_log import (
     parse_line,
     queue_calls,
 )
+from tests.telephony.kit_books import MASTER_CSV, QUEUE_LOG
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = Path(os.environ.get("TRUBKA_ASTERISK_SAMPLES", ROOT.parent / "shared/asterisk/samples"))
-# The lab's own lines (shared/asterisk/samples), copied so that the tests need no kit.
-QUEUE_LOG = """\
-1796520473|NONE|NONE|NONE|QUEUESTART|
-1796520475|1796520475.0|support|NONE|ENTERQUEUE||+79161110001|1
-1796520476|1796520475.0|support|Agent 201|CONNECT|1|1796520475.1|1
-1796520480|1796520475.0|support|Agent 201|COMPLETECALLER|1|4|1
-1796520480|MANAGER|sales|Agent 202|ADDMEMBER|
-1796520480|1796520480.2|sales|NONE|ENTERQUEUE||89161110002|1
-1796520481|1796520480.2|sales|Agent 202|CONNECT|1|1796520480.3|1
-1796520485|1796520480.2|sales|Agent 202|COMPLETECALLER|1|4|1
-1796520485|MANAGER|sales|Agent 202|REMOVEMEMBER|
-1796520485|1796520485.4|support|NONE|ENTERQUEUE||84997770003|1
-1796520488|1796520485.4|support|Agent 202|RINGCANCELED|3033
-1796520488|1796520485.4|support|NONE|ABANDON|1|1|3
-1796520493|1796520493.8|support|NONE|ENTERQUEUE||84954440005|1
-1796520493|1796520493.8|support|Agent 203|RINGNOANSWER|0
-1796520493|1796520493.8|support|Agent 201|RINGNOANSWER|0
-1796520494|1796520493.8|support|Agent 202|CONNECT|1|1796520493.11|1
-1796520494|1796520493.8|support|Agent 202|BLINDTRANSFER|203|agents-pj|1|0|1
-"""
 
 
 def _sample(name: str) -> Path:
@@ -129,23 +110,6 @@ def test_the_20_call_load_has_20_stays() -> None:
     answered = [s for s in stays if s.outcome is QueueOutcome.ANSWERED]
     assert len(answered) == 13
     assert all(s.talk_seconds >= 0 and s.agent for s in answered)
-
-
-MASTER_CSV = (
-    '"","+79161110001","74951234567","from-trunk-trubka","""Иван Петров"" <+79161110001>",'
-    '"PJSIP/trunk-00000000","PJSIP/201-00000001","Queue","support,,,,120",'
-    '"2026-12-06 01:27:55","2026-12-06 01:27:55","2026-12-06 01:28:00",5,5,"ANSWERED",'
-    '"DOCUMENTATION","1796520475.0","","","1796520475.0",0\n'
-    '"","84954440005","74951234567","from-trunk-trubka","""Пётр Кузнецов"" <84954440005>",'
-    '"PJSIP/trunk-00000008","PJSIP/201-0000000a","Queue","support,,,,120",'
-    '"2026-12-06 01:28:13","2026-12-06 01:28:13","2026-12-06 01:28:13",0,0,"NO ANSWER",'
-    '"DOCUMENTATION","1796520493.8","","","1796520493.8",11\n'
-    '"","84954440005","74951234567","from-trunk-trubka","""Пётр Кузнецов"" <84954440005>",'
-    '"PJSIP/trunk-00000008","PJSIP/202-0000000b","Queue","support,,,,120",'
-    '"2026-12-06 01:28:13","2026-12-06 01:28:13","2026-12-06 01:28:14",1,1,"ANSWERED",'
-    '"DOCUMENTATION","1796520493.8","","","1796520493.8",13\n'
-    "not,a,cdr,row\n"
-)
 
 
 def test_master_csv_rows_and_calls() -> None:

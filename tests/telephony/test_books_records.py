@@ -8,7 +8,7 @@ from telephony.books import cdr
 from telephony.books.queue_log import queue_calls
 from telephony.books.records import BooksConfig, caller_name, records_from_books
 from telephony.records import CallRecord, Direction, Disposition
-from tests.telephony.test_books import MASTER_CSV, QUEUE_LOG
+from tests.telephony.kit_books import MASTER_CSV, QUEUE_LOG
 
 # The rest of the lab's Master.csv: a routed call to 203, a click-to-call from 201, and a
 # supervisor listening (the spy row is shaped as Asterisk writes one: ChanSpy from 209).

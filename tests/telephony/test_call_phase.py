@@ -14,7 +14,7 @@ from telephony.reducer import CallPhase
 from telephony.reducer.records import build_record
 from telephony.replay import load_index
 from telephony.state import Agent, Call, Membership
-from tests.conftest import TRACES
+from tests.kit_traces import TRACES
 from tests.telephony.test_reducer import feed_until
 
 P = CallPhase

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from telephony.codec import AmiDecoder, EncodeError, FrameKind, encode_action
-from tests.conftest import trace_path
+from tests.kit_traces import trace_path
 
 BANNER = b"Asterisk Call Manager/11.0.0\r\n"
 NAME_UTF8 = "Иван Петров".encode()

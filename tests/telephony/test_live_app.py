@@ -6,24 +6,19 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import sys
 from dataclasses import replace
 from pathlib import Path
 
 import httpx
 
-from tests.conftest import LiveServer, sign_in
-from tests.telephony.simkit import FAST
+from tests.kit_server import InProcess, free_port, sign_in
+from tests.telephony.kit_sim import FAST
 from trubka.app import build_app
 from trubka.demo import start_demo_pbx
 from trubka.settings import load_settings
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+TEST_DEFAULTS = ("TRUBKA_AMI_ENABLED", "TRUBKA_AGI_ENABLED")
 
 
 async def _poll(http: httpx.AsyncClient, done: object, timeout: float = 10.0) -> dict[str, object]:
@@ -37,7 +32,10 @@ async def _poll(http: httpx.AsyncClient, done: object, timeout: float = 10.0) ->
 
 async def test_calls_are_stored_within_seconds(database_url: str, tmp_path: Path) -> None:
     settings = load_settings(
-        database_url=database_url, recordings_spool=tmp_path / "spool", agi_port=_free_port()
+        database_url=database_url,
+        recordings_spool=tmp_path / "spool",
+        agi_enabled=True,
+        agi_port=free_port(),
     )
     timing = replace(
         FAST, talk_time=(0.1, 0.3), patience=(0.5, 2.0), no_answer_share=0.1, agent_hangup_share=0.3
@@ -46,10 +44,7 @@ async def test_calls_are_stored_within_seconds(database_url: str, tmp_path: Path
     try:
         assert pointed.ami_port == pbx.port and pointed.ami_secret == pbx.config.secret
         app = build_app(pointed)
-        async with (
-            LiveServer(app) as server,
-            httpx.AsyncClient(base_url=server.url) as http,
-        ):
+        async with InProcess(app) as server, server.client() as http:
             await sign_in(http, app.state.services)
             status = await _poll(http, lambda s: s["stored_calls"] >= 3)
             ami = status["ami"]
@@ -65,11 +60,15 @@ async def test_calls_are_stored_within_seconds(database_url: str, tmp_path: Path
 
 
 async def test_trubka_demo_command(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     env = {
-        **os.environ,
+        **{
+            k: v
+            for k, v in os.environ.items()
+            if k not in ("TRUBKA_AMI_ENABLED", "TRUBKA_AGI_ENABLED")
+        },
         "TRUBKA_HTTP_PORT": str(port),
-        "TRUBKA_AGI_PORT": str(_free_port()),
+        "TRUBKA_AGI_PORT": str(free_port()),
         "TRUBKA_DATABASE_URL": f"sqlite:///{tmp_path / 'demo.db'}",
         "TRUBKA_LOG_LEVEL": "WARNING",
     }

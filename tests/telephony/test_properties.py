@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from telephony.domain import CallEnded
 from telephony.pipeline import EventPipeline
 from telephony.records import CallRecord
-from tests.conftest import TRACES
+from tests.kit_traces import TRACES
 
 LOAD = TRACES / "05-load-20-calls.ami"
 CYRILLIC = TRACES / "08-cyrillic-callerid.ami"

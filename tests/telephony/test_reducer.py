@@ -12,7 +12,7 @@ from telephony.pipeline import EventPipeline
 from telephony.reducer import CallState, Reducer, Resync
 from telephony.replay import load_index
 from telephony.state import interface_of, leg_of
-from tests.conftest import TRACES
+from tests.kit_traces import TRACES
 
 
 def feed_until(

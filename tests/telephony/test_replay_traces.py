@@ -15,7 +15,7 @@ import pytest
 
 from telephony.records import CallRecord
 from telephony.replay import load_index, replay_file
-from tests.conftest import TRACES
+from tests.kit_traces import TRACES
 
 EXPECTED = sorted((TRACES / "expected").glob("*.calls.jsonl"))
 

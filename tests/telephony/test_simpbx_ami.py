@@ -8,8 +8,8 @@ import hashlib
 import re
 
 from telephony.simpbx import SimPbx
-from tests.conftest import TRACES
-from tests.telephony.simkit import SECRET, USER, AgiServer, AgiSession, RawAmi, running, sim_config
+from tests.kit_traces import TRACES
+from tests.telephony.kit_sim import SECRET, USER, AgiServer, AgiSession, RawAmi, running, sim_config
 
 
 def _documented() -> dict[str, list[str]]:

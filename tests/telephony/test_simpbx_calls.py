@@ -12,7 +12,7 @@ import wave
 from pathlib import Path
 
 from telephony.simpbx import HangupBy, LegacyText, SimPbx
-from tests.telephony.simkit import (
+from tests.telephony.kit_sim import (
     AgiServer,
     AgiSession,
     RawAmi,

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from crm.access import Actor
@@ -18,13 +19,13 @@ from crm.database import Database
 from crm.linking import link_records
 from crm.models import Role
 from crm.schemas import ContactCreate
-from crm.users import UserInfo, use_fast_hashing
+from crm.users import UserInfo
 from kernel.agents import AgentState
 from telephony.reducer import CallState
-from tests.conftest import LiveServer
-from tests.crm.helpers import call as history_call
-from tests.telephony.fake_asterisk import Session, call, environment
-from tests.trubka.trace_pbx import TracePbx
+from tests.crm.kit_builders import call as history_call
+from tests.kit_server import InProcess
+from tests.telephony.kit_fake_asterisk import Session, call, environment
+from tests.trubka.kit_trace_pbx import TracePbx
 from trubka.app import build_app
 from trubka.settings import load_settings
 from trubka.wiring import Services
@@ -56,11 +57,6 @@ SYSTEM = Actor.system()
 _uids = itertools.count(1)
 
 
-@pytest.fixture
-def _fast_argon2() -> None:
-    use_fast_hashing()
-
-
 def agent_is(interface: str, state: AgentState) -> Any:
     return lambda s, at: s.agent_state(interface, at) is state
 
@@ -68,9 +64,12 @@ def agent_is(interface: str, state: AgentState) -> Any:
 @dataclass
 class World:
     services: Services
-    url: str
+    server: InProcess
     pbx: TracePbx
     users: dict[str, UserInfo]
+
+    def client(self) -> httpx.AsyncClient:
+        return self.server.client()
 
     @property
     def port(self) -> int:
@@ -126,18 +125,21 @@ class World:
 
 
 @pytest.fixture
-async def world(
-    db: Database, database_url: str, tmp_path: Path, _fast_argon2: None
-) -> AsyncIterator[World]:
+async def world(db: Database, database_url: str, tmp_path: Path) -> AsyncIterator[World]:
     rules = tmp_path / "routing.toml"
     rules.write_text(RULES, encoding="utf-8")
     # A generous facts deadline: a loaded CI machine must not turn decisions into
     # facts-timeouts (the deadline itself has a test of its own).
     app = build_app(
-        load_settings(database_url=database_url, routing_rules=rules, routing_facts_timeout=3.0)
+        load_settings(
+            database_url=database_url,
+            routing_rules=rules,
+            routing_facts_timeout=3.0,
+            agi_enabled=True,
+        )
     )
     services: Services = app.state.services
-    async with LiveServer(app) as server:
+    async with InProcess(app) as server:
         users = {}
         for login, name, interface, role in [
             ("ivanova", "Иванова", A101, Role.AGENT),
@@ -153,4 +155,4 @@ async def world(
                 password=PASSWORD,
                 interfaces=[interface] if interface else [],
             )
-        yield World(services, server.url, TracePbx(services), users)
+        yield World(services, server, TracePbx(services), users)

@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from crm.database import sqlite_path, upgrade
-from tests.conftest import fresh_pg_database, in_thread
+from tests.kit_db import fresh_pg_database, in_thread
 from trubka.cli import main
 
 RECORDING = "2026/11/26/1795717766.1.mp3"

@@ -8,8 +8,8 @@ from crm.access import Actor
 from crm.database import Database
 from crm.schemas import ContactCreate
 from telephony.domain import CallEnded
-from tests.conftest import LiveServer
-from tests.crm.helpers import call
+from tests.crm.kit_builders import call
+from tests.kit_server import InProcess
 from trubka.app import build_app
 from trubka.settings import load_settings
 
@@ -17,7 +17,7 @@ from trubka.settings import load_settings
 async def test_bus_to_linked_call_record(db: Database, database_url: str) -> None:
     app = build_app(load_settings(database_url=database_url))
     services = app.state.services
-    async with LiveServer(app):
+    async with InProcess(app):
         contact = await services.crm.contacts.create(
             ContactCreate(name="Звонящий", phones=["8 916 777-66-55"]), Actor.system()
         )

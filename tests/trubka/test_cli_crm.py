@@ -8,13 +8,11 @@ import pytest
 from click.testing import CliRunner
 
 from crm.database import Database
-from crm.users import use_fast_hashing
 from trubka.cli import main
 
 
 @pytest.fixture
 def cli(db: Database, database_url: str, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
-    use_fast_hashing()
     monkeypatch.setenv("TRUBKA_DATABASE_URL", database_url)
     return CliRunner()
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from tests.telephony.test_books import MASTER_CSV, QUEUE_LOG
+from tests.telephony.kit_books import MASTER_CSV, QUEUE_LOG
 from trubka.cli import main
 
 PERIOD = ["--since", "2026-12-06T01:00", "--until", "2026-12-06T02:00"]

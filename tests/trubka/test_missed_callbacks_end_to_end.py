@@ -19,7 +19,7 @@ from kernel.agents import AgentState
 from telephony.domain import CallEnded
 from telephony.records import CallRecord
 from tests.trubka.conftest import A101, A102, PASSWORD, World, agent_is
-from tests.trubka.trace_pbx import frames, retarget
+from tests.trubka.kit_trace_pbx import frames, retarget
 
 
 def _clear_of_midnight(tz: ZoneInfo, now: float) -> float:
@@ -31,8 +31,8 @@ def _clear_of_midnight(tz: ZoneInfo, now: float) -> float:
     return now - 600
 
 
-async def _signed_in(url: str, login: str) -> httpx.AsyncClient:
-    client = httpx.AsyncClient(base_url=url, timeout=10)
+async def _signed_in(w: World, login: str) -> httpx.AsyncClient:
+    client = w.client()
     response = await client.post("/api/session", json={"login": login, "password": PASSWORD})
     assert response.status_code == 200, response.text
     return client
@@ -104,8 +104,8 @@ async def test_two_missed_calls_one_callback_task_shown_in_the_missed_report(
     assert [(o.task_id, o.created) for o in again] == [(task.id, False)] * len(mine)
 
     day = datetime.fromtimestamp(ended_at, UTC).astimezone(tz).date().isoformat()
-    supervisor = await _signed_in(w.url, "starshaya")
-    agent = await _signed_in(w.url, "ivanova")
+    supervisor = await _signed_in(w, "starshaya")
+    agent = await _signed_in(w, "ivanova")
     try:
 
         async def missed() -> dict[str, Any]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import time
 
-import httpx
 import pytest
 
 from crm.database import Database
@@ -168,7 +167,7 @@ async def test_a_routed_call_is_stored_with_its_decision(world: World) -> None:
     assert decision is not None and decision.contact_id == contact_id
 
     # The contact's timeline shows the call and the decision (a supervisor asks).
-    async with httpx.AsyncClient(base_url=w.url, timeout=10) as client:
+    async with w.client() as client:
         signed = await client.post(
             "/api/session", json={"login": "starshaya", "password": PASSWORD}
         )

@@ -7,7 +7,6 @@ callback task."""
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -19,25 +18,18 @@ from crm.database import Database
 from crm.linking import link_records
 from crm.models import Role, Task
 from crm.schemas import ContactCreate
-from crm.users import use_fast_hashing
 from kernel.agents import AgentState
 from kernel.bus import Subscription
 from telephony.domain import CallEnded, DomainEvent
 from telephony.simpbx import SimPbx
-from tests.conftest import LiveServer
-from tests.crm.helpers import call as history_call
-from tests.telephony.simkit import SECRET, USER, running, sim_config
+from tests.crm.kit_builders import call as history_call
+from tests.kit_server import InProcess, free_port
+from tests.telephony.kit_sim import SECRET, USER, running, sim_config
 from trubka.app import build_app
 from trubka.settings import load_settings
 from trubka.wiring import Services
 
 A101, A102 = "Local/101@agents/n", "Local/102@agents/n"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def _until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
@@ -61,14 +53,14 @@ async def _stored(services: Services, ended: Subscription[DomainEvent], linkedid
 async def test_the_simulated_pbx_routes_through_trubka(
     db: Database, database_url: str, tmp_path: Path
 ) -> None:
-    use_fast_hashing()
-    agi_port = _free_port()
+    agi_port = free_port()
     rules = tmp_path / "routing.toml"
     rules.write_text("ring_seconds = 1\n", encoding="utf-8")  # the manager rings 1 s
     config = sim_config(agi_url=f"agi://127.0.0.1:{agi_port}/route")
     async with running(config) as pbx:
         settings = load_settings(
             database_url=database_url,
+            agi_enabled=True,
             agi_port=agi_port,
             routing_rules=rules,
             routing_facts_timeout=3.0,
@@ -81,7 +73,7 @@ async def test_the_simulated_pbx_routes_through_trubka(
         )
         app = build_app(settings)
         services: Services = app.state.services
-        async with LiveServer(app):
+        async with InProcess(app):
             await _scenario(services, pbx)
 
 

@@ -9,8 +9,8 @@ import pytest
 
 from crm.database import Database
 from crm.services import CrmServices
-from crm.users import UserInfo, use_fast_hashing
-from tests.conftest import LiveServer
+from crm.users import UserInfo
+from tests.kit_server import InProcess
 from trubka.app import build_app
 from trubka.settings import load_settings
 from trubka.wiring import Services
@@ -18,15 +18,14 @@ from trubka.wiring import Services
 PASSWORD = "correct horse"
 
 
-@pytest.fixture(autouse=True)
-def _fast_argon2() -> None:
-    use_fast_hashing()
-
-
 @dataclass
 class Api:
-    url: str
+    server: InProcess
     services: Services
+
+    @property
+    def url(self) -> str:
+        return self.server.url
 
     @property
     def crm(self) -> CrmServices:
@@ -40,7 +39,7 @@ class Api:
         )
 
     def client(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(base_url=self.url, timeout=10)
+        return self.server.client()
 
     @asynccontextmanager
     async def signed_in(
@@ -59,5 +58,5 @@ class Api:
 @pytest.fixture
 async def api(db: Database, database_url: str) -> AsyncIterator[Api]:
     app = build_app(load_settings(database_url=database_url))
-    async with LiveServer(app) as server:
-        yield Api(server.url, app.state.services)
+    async with InProcess(app) as server:
+        yield Api(server, app.state.services)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.crm.helpers import call, store_calls
+from tests.crm.kit_builders import call, store_calls
 from tests.web.conftest import Api
 
 

@@ -15,8 +15,8 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 
-from tests.browser import CHROMIUM, CHROMIUM_ARGS
-from tests.conftest import LiveServer
+from tests.kit_browser import CHROMIUM, CHROMIUM_ARGS
+from tests.kit_server import LiveServer
 from web.app import STATIC_DIR
 
 pytestmark = pytest.mark.browser

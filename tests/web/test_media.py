@@ -1,18 +1,19 @@
-"""Streaming a stored recording over a real uvicorn server: ranges, 206, 416, HEAD."""
+"""Streaming a stored recording: ranges, 206, 416 in-process; HEAD and a browser's seeking
+over a real uvicorn server."""
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated
 
-import httpx
 import pytest
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import Response
 
 from recordings.storage import LocalStorage
-from tests.conftest import LiveServer
+from tests.kit_server import InProcess, LiveServer
 from tests.recordings.conftest import REAL_WAV
 from web.media import ByteRange, RangeNotSatisfiable, media_response, parse_range
 
@@ -41,20 +42,31 @@ def media_app(storage: LocalStorage, sha256: str) -> FastAPI:
 
 
 @pytest.fixture
-async def server(tmp_path: Path) -> LiveServer:
+def app(tmp_path: Path) -> FastAPI:
     storage = LocalStorage(tmp_path / "store")
     storage.put(KEY, REAL_WAV)
     sha = hashlib.sha256(REAL_WAV.read_bytes()).hexdigest()
-    async with LiveServer(media_app(storage, sha)) as live:
-        yield live  # type: ignore[misc]
+    return media_app(storage, sha)
+
+
+@pytest.fixture
+async def server(app: FastAPI) -> AsyncIterator[InProcess]:
+    async with InProcess(app) as served:
+        yield served
+
+
+@pytest.fixture
+async def live(app: FastAPI) -> AsyncIterator[LiveServer]:
+    async with LiveServer(app) as served:
+        yield served
 
 
 DATA = REAL_WAV.read_bytes()
 SIZE = len(DATA)
 
 
-async def test_whole_file(server: LiveServer) -> None:
-    async with httpx.AsyncClient(base_url=server.url) as client:
+async def test_whole_file(server: InProcess) -> None:
+    async with server.client() as client:
         reply = await client.get("/media/call")
     assert reply.status_code == 200
     assert reply.content == DATA
@@ -78,8 +90,8 @@ async def test_whole_file(server: LiveServer) -> None:
         ("bytes=-999999", 0, SIZE - 1),
     ],
 )
-async def test_ranges(server: LiveServer, header: str, start: int, end: int) -> None:
-    async with httpx.AsyncClient(base_url=server.url) as client:
+async def test_ranges(server: InProcess, header: str, start: int, end: int) -> None:
+    async with server.client() as client:
         reply = await client.get("/media/call", headers={"Range": header})
     assert reply.status_code == 206
     assert reply.headers["content-range"] == f"bytes {start}-{end}/{SIZE}"
@@ -89,8 +101,8 @@ async def test_ranges(server: LiveServer, header: str, start: int, end: int) -> 
 
 
 @pytest.mark.parametrize("header", [f"bytes={SIZE}-", f"bytes={SIZE + 10}-{SIZE + 20}", "bytes=-0"])
-async def test_unsatisfiable(server: LiveServer, header: str) -> None:
-    async with httpx.AsyncClient(base_url=server.url) as client:
+async def test_unsatisfiable(server: InProcess, header: str) -> None:
+    async with server.client() as client:
         reply = await client.get("/media/call", headers={"Range": header})
     assert reply.status_code == 416
     assert reply.headers["content-range"] == f"bytes */{SIZE}"
@@ -100,14 +112,14 @@ async def test_unsatisfiable(server: LiveServer, header: str) -> None:
 @pytest.mark.parametrize(
     "header", ["bytes=abc", "items=0-10", "bytes=10-5", "bytes=0-1,5-6", "bytes=-"]
 )
-async def test_unusable_range_headers_get_the_whole_file(server: LiveServer, header: str) -> None:
-    async with httpx.AsyncClient(base_url=server.url) as client:
+async def test_unusable_range_headers_get_the_whole_file(server: InProcess, header: str) -> None:
+    async with server.client() as client:
         reply = await client.get("/media/call", headers={"Range": header})
     assert reply.status_code == 200 and reply.content == DATA
 
 
-async def test_if_range(server: LiveServer) -> None:
-    async with httpx.AsyncClient(base_url=server.url) as client:
+async def test_if_range(server: InProcess) -> None:
+    async with server.client() as client:
         etag = (await client.head("/media/call")).headers["etag"]
         same = await client.get("/media/call", headers={"Range": "bytes=0-9", "If-Range": etag})
         changed = await client.get(
@@ -117,8 +129,8 @@ async def test_if_range(server: LiveServer) -> None:
     assert changed.status_code == 200 and changed.content == DATA
 
 
-async def test_head_and_download_and_not_found(server: LiveServer) -> None:
-    async with httpx.AsyncClient(base_url=server.url) as client:
+async def test_head_and_download_and_not_found(live: LiveServer) -> None:
+    async with live.client() as client:
         head = await client.head("/media/call", headers={"Range": "bytes=10-19"})
         download = await client.get("/media/call", params={"download": "true"})
         missing = await client.get("/media/nothing.mp3")
@@ -131,9 +143,9 @@ async def test_head_and_download_and_not_found(server: LiveServer) -> None:
     assert evil.status_code in {404, 503}
 
 
-async def test_seeking_like_a_browser(server: LiveServer) -> None:
+async def test_seeking_like_a_browser(live: LiveServer) -> None:
     """An <audio> element asks `bytes=0-`, then jumps: every piece matches the file."""
-    async with httpx.AsyncClient(base_url=server.url) as client:
+    async with live.client() as client:
         first = await client.get("/media/call", headers={"Range": "bytes=0-"})
         assert first.status_code == 206 and first.content == DATA
         pieces = []

@@ -13,16 +13,9 @@ import pytest
 import websockets
 
 from crm.access import Actor
-from crm.database import Database
 from crm.schemas import ContactCreate
 from crm.wrapups import WrapupService
-from tests.web.panelkit import Stack, drain_until_pong, next_message, panel_stack
-
-
-@pytest.fixture
-def clean_url(db: Database, database_url: str) -> str:
-    """The test database, emptied first (PostgreSQL is shared by the session)."""
-    return database_url
+from tests.web.kit_panel import Stack, drain_until_pong, next_message, panel_stack
 
 
 def csrf_of(html: str) -> str:
@@ -38,8 +31,8 @@ async def _contact(stack: Stack, name: str, number: str, owner_id: int | None = 
     return int(view["id"])
 
 
-async def test_click_to_call_rings_the_agent_first_then_the_customer(clean_url: str) -> None:
-    async with panel_stack(clean_url) as stack:
+async def test_click_to_call_rings_the_agent_first_then_the_customer(database_url: str) -> None:
+    async with panel_stack(database_url) as stack:
         anna = await stack.agent("anna", "101")
         stack.pbx.set_agent_answers("101", True)
         contact_id = await _contact(stack, "Клиент", "+79165550001")
@@ -77,8 +70,8 @@ async def test_click_to_call_rings_the_agent_first_then_the_customer(clean_url: 
         assert sent and sent[0].direction == "outbound"
 
 
-async def test_click_to_call_failures_in_plain_words(clean_url: str) -> None:
-    async with panel_stack(clean_url) as stack:
+async def test_click_to_call_failures_in_plain_words(database_url: str) -> None:
+    async with panel_stack(database_url) as stack:
         await stack.agent("nophone", None)
         await stack.agent("ghost", None)
         await stack.services.crm.users.update(
@@ -112,8 +105,8 @@ async def test_click_to_call_failures_in_plain_words(clean_url: str) -> None:
             assert down.status_code == 503 and down.json()["code"] == "pbx_down"
 
 
-async def test_pause_goes_to_asterisk_and_the_state_comes_back(clean_url: str) -> None:
-    async with panel_stack(clean_url) as stack:
+async def test_pause_goes_to_asterisk_and_the_state_comes_back(database_url: str) -> None:
+    async with panel_stack(database_url) as stack:
         await stack.agent("anna", "101")
         async with stack.client("anna") as http, stack.socket(http) as ws:
             assert (await next_message(ws, "agent_state"))["state"] == "available"
@@ -134,8 +127,40 @@ async def test_pause_goes_to_asterisk_and_the_state_comes_back(clean_url: str) -
             assert form.status_code == 415
 
 
-async def test_only_someone_on_the_call_may_wrap_it_up(clean_url: str) -> None:
-    async with panel_stack(clean_url) as stack:
+async def test_a_wrapped_up_call_is_on_the_contacts_page_at_once(database_url: str) -> None:
+    """The call record lands a moment after the call ends (the writer batches); a wrap-up
+    saved meanwhile waits for it, so the contact's page opened next shows the call with
+    its outcome, not the note alone."""
+    async with panel_stack(database_url) as stack:
+        await stack.agent("anna", "101")
+        contact_id = await _contact(stack, "Ольга Новая", "+79165550077")
+        stack.services.call_writer.linger = 0.5  # a busy writer: records land half a second late
+        async with stack.client("anna") as http, stack.socket(http) as ws:
+            call = stack.pbx.place_call("+79165550077", "Ольга", queue="support")
+            await next_message(ws, "screen_pop", linkedid=call.linkedid)
+            stack.pbx.answer("101")
+            await next_message(ws, "call_answered", linkedid=call.linkedid)
+            stack.pbx.hang_up(call.linkedid)
+            await next_message(ws, "call_ended", linkedid=call.linkedid)
+            saved = await http.post(
+                "/api/panel/wrapup",
+                json={
+                    "linkedid": call.linkedid,
+                    "disposition": "resolved",
+                    "note": "Explained the tariff",
+                    "contact_id": contact_id,
+                },
+            )
+            assert saved.status_code == 201, saved.text
+            page = await http.get(f"/contacts/{contact_id}")
+        assert page.status_code == 200
+        line = re.search(r'<div class="wrapup-line">(.*?)</div>', page.text, re.S)
+        assert line is not None, "the call and its wrap-up are not on the contact's page"
+        assert "Resolved" in line.group(1) and "Explained the tariff" in line.group(1)
+
+
+async def test_only_someone_on_the_call_may_wrap_it_up(database_url: str) -> None:
+    async with panel_stack(database_url) as stack:
         await stack.agent("anna", "101")
         await stack.agent("boris", "102")
         await stack.agent("boss", None, role="supervisor")
@@ -180,8 +205,8 @@ async def test_only_someone_on_the_call_may_wrap_it_up(clean_url: str) -> None:
         assert saved[call.linkedid][0]["note"] == "Ошиблись"
 
 
-async def test_what_an_agent_may_not_do(clean_url: str) -> None:
-    async with panel_stack(clean_url) as stack:
+async def test_what_an_agent_may_not_do(database_url: str) -> None:
+    async with panel_stack(database_url) as stack:
         anna = await stack.agent("anna", "101")
         boris = await stack.agent("boris", "102")
         theirs = await _contact(stack, "Клиент Бориса", "+74951110099", owner_id=boris.id)
@@ -231,9 +256,9 @@ async def test_what_an_agent_may_not_do(clean_url: str) -> None:
 
 
 async def test_edit_conflict_keeps_what_was_typed_and_shows_the_other_version(
-    clean_url: str,
+    database_url: str,
 ) -> None:
-    async with panel_stack(clean_url) as stack:
+    async with panel_stack(database_url) as stack:
         await stack.agent("anna", "101")
         await stack.agent("olga", "102")
         contact_id = await _contact(stack, "<script>alert(1)</script> Пётр", "+74951110101")
@@ -266,9 +291,9 @@ async def test_edit_conflict_keeps_what_was_typed_and_shows_the_other_version(
 
 
 async def test_pages_need_sign_in_and_search_finds_by_any_part_of_a_number(
-    clean_url: str,
+    database_url: str,
 ) -> None:
-    async with panel_stack(clean_url) as stack:
+    async with panel_stack(database_url) as stack:
         await stack.agent("anna", "101")
         contact_id = await _contact(stack, "Мария Волкова", "+79161234567")
         async with httpx.AsyncClient(base_url=stack.url) as anonymous:

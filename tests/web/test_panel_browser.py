@@ -15,7 +15,7 @@ from playwright.async_api import expect
 from crm.access import Actor
 from crm.schemas import ContactCreate, DealCreate, NoteCreate, TaskCreate
 from crm.wrapups import WrapupService
-from tests.web.panelkit import CHROMIUM, Stack, panel_stack, signed_in_page
+from tests.web.kit_panel import CHROMIUM, Stack, panel_stack, signed_in_page
 
 pytestmark = [
     pytest.mark.browser,

@@ -8,40 +8,40 @@ from pathlib import Path
 
 from crm.database import Database
 from crm.demo_data import DEMO_PASSWORD, seed_demo
-from crm.users import use_fast_hashing
-from tests.conftest import LiveServer
-from tests.telephony.simkit import FAST
-from tests.web.panelkit import free_port, next_message
+from tests.kit_server import LiveServer, free_port
+from tests.telephony.kit_sim import FAST
+from tests.web.kit_panel import next_message
 from trubka.app import build_app
 from trubka.demo import start_demo_pbx
 from trubka.settings import load_settings
 
 
 async def test_agent101_sees_cards_pop_in_the_demo(tmp_path: Path, sqlite_template: Path) -> None:
-    import httpx
     import websockets
 
-    use_fast_hashing()
     shutil.copy(sqlite_template, tmp_path / "demo.db")
     url = f"sqlite+aiosqlite:///{tmp_path / 'demo.db'}"
     db = Database(url)
     await seed_demo(db, contacts=60)
     await db.dispose()
     settings = load_settings(
-        database_url=url, recordings_spool=tmp_path / "spool", agi_port=free_port()
+        database_url=url,
+        recordings_spool=tmp_path / "spool",
+        agi_enabled=True,
+        agi_port=free_port(),
     )
     timing = replace(FAST, answer_delay=(0.3, 0.5), talk_time=(0.3, 0.5), patience=(5.0, 5.0))
     pbx, pointed = await start_demo_pbx(settings, call_interval=0.2, timing=timing)
     try:
         app = build_app(pointed)
-        async with LiveServer(app) as server, httpx.AsyncClient(base_url=server.url) as http:
+        async with LiveServer(app) as server, server.client() as http:
             signed = await http.post(
                 "/api/session", json={"login": "agent101", "password": DEMO_PASSWORD}
             )
             assert signed.status_code == 200
             cookie = f"trubka_session={http.cookies['trubka_session']}"
-            ws_url = server.url.replace("http://", "ws://") + "/ws"
-            async with websockets.connect(ws_url, additional_headers={"Cookie": cookie}) as ws:
+            headers = {"Cookie": cookie}
+            async with websockets.connect(server.ws_url, additional_headers=headers) as ws:
                 with_contact = None
                 for _ in range(40):
                     pop = await next_message(ws, "screen_pop", timeout=20)

@@ -9,18 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from crm.access import Actor
-from crm.database import Database
 from crm.schemas import ContactCreate
-from tests.web.panelkit import Stack, drain_until_pong, next_message, panel_stack
-
-
-@pytest.fixture
-def clean_url(db: Database, database_url: str) -> str:
-    """The test database, emptied first (PostgreSQL is shared by the session)."""
-    return database_url
+from tests.web.kit_panel import Stack, drain_until_pong, next_message, panel_stack
 
 
 async def _with_card(ws: Any, linkedid: str) -> dict[str, Any]:
@@ -39,9 +30,9 @@ async def _contact(stack: Stack, name: str, number: str, owner_id: int | None = 
 
 
 async def test_ring_all_pops_every_ringing_agent_and_withdraws_when_one_answers(
-    clean_url: str,
+    database_url: str,
 ) -> None:
-    async with panel_stack(clean_url) as stack:
+    async with panel_stack(database_url) as stack:
         users = {
             login: await stack.agent(login, ext)
             for login, ext in (
@@ -89,8 +80,8 @@ async def test_ring_all_pops_every_ringing_agent_and_withdraws_when_one_answers(
             assert all(m.get("linkedid") != linkedid for m in await drain_until_pong(w1))
 
 
-async def test_withdrawn_from_everyone_when_the_caller_hangs_up(clean_url: str) -> None:
-    async with panel_stack(clean_url) as stack:
+async def test_withdrawn_from_everyone_when_the_caller_hangs_up(database_url: str) -> None:
+    async with panel_stack(database_url) as stack:
         for login, ext in (("vika", "103"), ("grisha", "104")):
             await stack.agent(login, ext)
         async with (
@@ -110,9 +101,9 @@ async def test_withdrawn_from_everyone_when_the_caller_hangs_up(clean_url: str) 
 
 
 async def test_a_call_routed_to_the_contacts_manager_pops_with_the_reason(
-    clean_url: str,
+    database_url: str,
 ) -> None:
-    async with panel_stack(clean_url, agi=True) as stack:
+    async with panel_stack(database_url, agi=True) as stack:
         boris = await stack.agent("boris", "102")
         await stack.agent("anna", "101")
         contact_id = await _contact(stack, "Ольга Клиентова", "+79161112233", owner_id=boris.id)
@@ -135,9 +126,9 @@ async def test_a_call_routed_to_the_contacts_manager_pops_with_the_reason(
 
 
 async def test_interfaces_match_whatever_their_case_and_state_comes_at_once(
-    clean_url: str,
+    database_url: str,
 ) -> None:
-    async with panel_stack(clean_url) as stack:
+    async with panel_stack(database_url) as stack:
         user = await stack.services.crm.users.create(
             login="lower",
             name="Lower",

@@ -9,7 +9,7 @@ from dataclasses import replace
 from crm.call_records import CallStore
 from routing.decision import Reason, ReasonKey
 from routing.reasons import LANGUAGES as REASON_LANGUAGES
-from tests.crm.helpers import call
+from tests.crm.kit_builders import call
 from web.i18n import LANGUAGES
 from web.templating import routing_reason
 

@@ -1,4 +1,5 @@
-"""GET /api/route over real HTTP, and the FastAGI server started by the app's lifespan."""
+"""GET /api/route (in-process; over real HTTP behind a proxy), and the FastAGI server
+started by the app's lifespan."""
 
 from __future__ import annotations
 
@@ -7,15 +8,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qsl
 
-import httpx
 import pytest
 
 from routing.facts import AgentRef, RoutingFacts
 from routing.source import InMemoryFactsSource
 from telephony.pipeline import EventPipeline
 from telephony.replay import load_index
-from tests.conftest import LiveServer, trace_path
-from tests.telephony.fake_asterisk import call, environment
+from tests.kit_server import InProcess, LiveServer
+from tests.kit_traces import trace_path
+from tests.telephony.kit_fake_asterisk import call, environment
 from trubka.app import build_app
 from trubka.settings import SettingsError, load_settings
 
@@ -51,8 +52,8 @@ def app_for(database_url: str, **settings: object):  # type: ignore[no-untyped-d
 
 async def test_route_as_json_from_loopback_without_a_token(database_url: str) -> None:
     async with (
-        LiveServer(app_for(database_url)) as server,
-        httpx.AsyncClient(base_url=server.url) as client,
+        InProcess(app_for(database_url)) as server,
+        server.client() as client,
     ):
         answer = await client.get(
             "/api/route", params={"caller": "8 916 123-45-67", "did": "84951110000"}
@@ -83,8 +84,8 @@ async def test_route_as_json_from_loopback_without_a_token(database_url: str) ->
 
 async def test_route_as_hash_for_curl(database_url: str) -> None:
     async with (
-        LiveServer(app_for(database_url)) as server,
-        httpx.AsyncClient(base_url=server.url) as client,
+        InProcess(app_for(database_url)) as server,
+        server.client() as client,
     ):
         answer = await client.get("/api/route", params={"caller": "79161234567", "format": "hash"})
     assert answer.headers["content-type"].startswith("text/plain")
@@ -108,7 +109,7 @@ async def test_route_as_hash_for_curl(database_url: str) -> None:
 
 async def test_token_is_required_when_configured(database_url: str) -> None:
     app = app_for(database_url, route_token="s3cret")
-    async with LiveServer(app) as server, httpx.AsyncClient(base_url=server.url) as client:
+    async with InProcess(app) as server, server.client() as client:
         missing = await client.get("/api/route", params={"caller": "79161234567"})
         wrong = await client.get(
             "/api/route", params={"caller": "79161234567"}, headers={"X-Trubka-Token": "nope"}
@@ -132,7 +133,7 @@ async def test_other_hosts_are_refused_without_a_token(database_url: str) -> Non
     # client address from X-Forwarded-For, and that client is not on loopback.
     async with (
         LiveServer(app_for(database_url)) as server,
-        httpx.AsyncClient(base_url=server.url) as client,
+        server.client() as client,
     ):
         forwarded = await client.get(
             "/api/route",
@@ -145,8 +146,8 @@ async def test_other_hosts_are_refused_without_a_token(database_url: str) -> Non
 
 async def test_garbage_parameters_still_get_a_queue_decision(database_url: str) -> None:
     async with (
-        LiveServer(app_for(database_url)) as server,
-        httpx.AsyncClient(base_url=server.url) as client,
+        InProcess(app_for(database_url)) as server,
+        server.client() as client,
     ):
         answer = await client.get(
             "/api/route", params={"caller": "9" * 3000 + "\n\"'", "did": "x" * 500}
@@ -158,9 +159,9 @@ async def test_garbage_parameters_still_get_a_queue_decision(database_url: str) 
 
 
 async def test_the_app_runs_the_fastagi_server_and_stops_it(database_url: str) -> None:
-    app = app_for(database_url)
+    app = app_for(database_url, agi_enabled=True)
     services = app.state.services
-    async with LiveServer(app):
+    async with InProcess(app):
         port = services.agi.bound_port
         session = await call(port, environment())
         assert session.variables["ROUTE_AGENT"] == "Local/102@agents/n"
@@ -171,7 +172,7 @@ async def test_the_app_runs_the_fastagi_server_and_stops_it(database_url: str) -
 
 async def test_the_fastagi_server_can_be_turned_off(database_url: str) -> None:
     app = app_for(database_url, agi_enabled=False)
-    async with LiveServer(app):
+    async with InProcess(app):
         with pytest.raises(RuntimeError, match="not listening"):
             app.state.services.agi.bound_port  # noqa: B018
 

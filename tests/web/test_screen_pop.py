@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 from dataclasses import replace
 from typing import Any
 
@@ -19,7 +20,8 @@ from telephony import domain as d
 from telephony.pipeline import EventPipeline
 from telephony.reducer import CallState
 from telephony.replay import load_index
-from tests.conftest import TRACES, LiveServer
+from tests.kit_server import LiveServer
+from tests.kit_traces import TRACES
 from trubka.app import build_app
 from trubka.settings import load_settings
 from web.ws import SocketUser
@@ -77,7 +79,8 @@ class Cards:
 
 
 @pytest.fixture
-async def app_server(tmp_path):  # type: ignore[no-untyped-def]
+async def app_server(tmp_path, sqlite_template):  # type: ignore[no-untyped-def]
+    shutil.copy(sqlite_template, tmp_path / "t.db")  # migrated already
     app = build_app(load_settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/t.db"))
     services = app.state.services
     services.ws_authenticate = cookie_auth

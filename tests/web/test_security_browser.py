@@ -12,7 +12,7 @@ from playwright.async_api import ConsoleMessage, expect
 
 from crm.access import Actor
 from crm.schemas import ContactCreate
-from tests.web.panelkit import CHROMIUM, panel_stack, signed_in_page
+from tests.web.kit_panel import CHROMIUM, panel_stack, signed_in_page
 
 pytestmark = [
     pytest.mark.browser,

@@ -19,7 +19,7 @@ from crm.models import Role
 from crm.schemas import ContactCreate, TaskCreate, TaskUpdate
 from telephony.records import CallRecord, Direction, Disposition
 from telephony.state import Call
-from tests.conftest import LiveServer
+from tests.kit_server import LiveServer
 from tests.web.conftest import PASSWORD, Api
 from trubka.app import build_app
 from trubka.settings import load_settings

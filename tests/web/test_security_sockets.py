@@ -16,7 +16,7 @@ import websockets
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from crm.database import Database
-from tests.conftest import LiveServer
+from tests.kit_server import LiveServer
 from tests.web.conftest import PASSWORD, Api
 from trubka.app import build_app
 from trubka.settings import load_settings

@@ -163,16 +163,16 @@ async def test_deactivated_user_loses_sessions(api: Api) -> None:
 
 
 async def test_secure_cookie_when_configured(db: object, database_url: str) -> None:
-    from tests.conftest import LiveServer
+    from tests.kit_server import InProcess
     from trubka.app import build_app
     from trubka.settings import load_settings
 
     app = build_app(load_settings(database_url=database_url, cookie_secure=True))
-    async with LiveServer(app) as server:
+    async with InProcess(app) as server:
         await app.state.services.crm.users.create(
             login="s", name="S", role="agent", password=PASSWORD
         )
-        async with httpx.AsyncClient(base_url=server.url) as client:
+        async with server.client() as client:
             response = await client.post("/api/session", json={"login": "s", "password": PASSWORD})
             assert "Secure" in response.headers["set-cookie"]
 
@@ -182,7 +182,7 @@ async def test_websocket_helper_reads_the_session_cookie(db: object, database_ur
 
     import websockets
 
-    from tests.conftest import LiveServer
+    from tests.kit_server import LiveServer
     from trubka.app import build_app
     from trubka.settings import load_settings
     from web.auth import current_user_from_websocket

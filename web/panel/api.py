@@ -7,13 +7,15 @@
   user's phone rings first, then the customer (200 once the user picked up).
 - `GET  /api/panel/card?number=…|contact_id=…` — a caller's card, numbers localized.
 - `POST /api/panel/wrapup` — the wrap-up of a call the user was on: disposition, note,
-  optional follow-up task (201).
+  optional follow-up task (201), saved once the call's record is stored.
 
 Errors are JSON `{"code", "message", "field"}` (see `web.panel.errors`); writes must be JSON.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from typing import Annotated, Any
 
@@ -34,6 +36,9 @@ from web.deps import get_services
 from web.panel import phone
 from web.panel.errors import NotOnCall
 from web.params import QueryId
+
+log = logging.getLogger(__name__)
+CALL_RECORD_WAIT = 5.0  # seconds a wrap-up waits for its call's record at most
 
 router = APIRouter(
     prefix="/api/panel",
@@ -109,13 +114,31 @@ async def was_on_call(services: Any, user: UserInfo, linkedid: str) -> bool:
     return any(same_agent(mine, theirs) for mine in user.interfaces for theirs in interfaces)
 
 
+async def call_record_stored(services: Any, linkedid: str) -> None:
+    """Wait (a little) for the call writer to store and link the calls it was given.
+
+    An agent wraps a call up seconds after it ended, while its record may still sit in the
+    writer's batch; the contact's page, opened next, then showed the note without the call
+    it belongs to. Once the wrap-up is saved the call is on the contact's timeline."""
+    row: CallRow | None = await services.calls.get(linkedid)
+    if row is not None and row.contact_id is not None:
+        return
+    try:
+        async with asyncio.timeout(CALL_RECORD_WAIT):
+            await services.call_writer.drain()
+    except TimeoutError:
+        log.warning("wrap-up of %s saved before its call record (the writer is behind)", linkedid)
+
+
 @router.post("/wrapup", status_code=201)
 async def wrapup(body: WrapupIn, request: Request, user: CurrentUser) -> dict[str, Any]:
-    """Save the wrap-up of a call the user was on (supervisors may wrap up any call)."""
+    """Save the wrap-up of a call the user was on (supervisors may wrap up any call),
+    once the call's own record is stored."""
     services = get_services(request)
     actor = actor_of(user)
     if not actor.is_manager and not await was_on_call(services, user, body.linkedid):
         raise NotOnCall("you were not on this call, so you cannot wrap it up")
+    await call_record_stored(services, body.linkedid)
     return await WrapupService(services.db).save(body, actor)
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.kit_server import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 LAB = Path(os.environ.get("ASTERISK_LAB", ROOT.parent / "shared" / "asterisk" / "lab"))
@@ -36,12 +37,6 @@ def lab_or_skip() -> Path:
             pytest.fail(message)
         pytest.skip(message)
     return LAB
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_for(check: Callable[[], Any], timeout: float, what: str, every: float = 0.25) -> Any:

@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from tests.conftest import trace_path
+from tests.kit_traces import trace_path
 
 _AGI_LINE = re.compile(r"^\s*[\d.]+ (s\d+)\s+(<<|>>|##) ?(.*)$")
 

@@ -30,8 +30,8 @@ from typing import Any
 from telephony.pipeline import EventPipeline
 from telephony.reducer import CallState
 from telephony.replay import load_index
-from tests.conftest import trace_path
-from tests.telephony.fake_asterisk import Session, call, trace_environments
+from tests.kit_traces import trace_path
+from tests.telephony.kit_fake_asterisk import Session, call, trace_environments
 
 Condition = Callable[[CallState, float], bool]
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
@@ -26,11 +25,11 @@ import httpx
 import websockets
 from playwright.async_api import Page, async_playwright
 
-from crm.users import UserInfo, use_fast_hashing
+from crm.users import UserInfo
 from telephony.simpbx import AgentConfig, QueueConfig, SimConfig, SimPbx
-from tests.browser import CHROMIUM, CHROMIUM_ARGS
-from tests.conftest import LiveServer
-from tests.telephony.simkit import FAST, SECRET, USER
+from tests.kit_browser import CHROMIUM, CHROMIUM_ARGS
+from tests.kit_server import LiveServer, free_port
+from tests.telephony.kit_sim import FAST, SECRET, USER
 from trubka.app import build_app
 from trubka.settings import load_settings
 from trubka.wiring import Services
@@ -51,12 +50,6 @@ AGENTS = (
 TIMING = replace(FAST, patience=(120.0, 120.0), talk_time=(600.0, 600.0), agi_timeout=2.0)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @dataclass
 class Stack:
     server: LiveServer
@@ -70,7 +63,7 @@ class Stack:
 
     @property
     def ws_url(self) -> str:
-        return self.url.replace("http://", "ws://") + "/ws"
+        return self.server.ws_url
 
     async def agent(
         self, login: str, extension: str | None, *, role: str = "agent", language: str = "en"
@@ -91,7 +84,7 @@ class Stack:
 
     @asynccontextmanager
     async def client(self, login: str) -> AsyncIterator[httpx.AsyncClient]:
-        async with httpx.AsyncClient(base_url=self.url, timeout=15) as http:
+        async with self.server.client(timeout=15) as http:
             response = await http.post("/api/session", json={"login": login, "password": PASSWORD})
             assert response.status_code == 200, response.text
             yield http
@@ -133,7 +126,6 @@ async def panel_stack(
     **settings: Any,
 ) -> AsyncIterator[Stack]:
     """Trubka and the simulated PBX, connected; FastAGI routing through Trubka when `agi`."""
-    use_fast_hashing()
     agi_port = free_port()
     sim = config or SimConfig(
         username=USER,
@@ -153,6 +145,7 @@ async def panel_stack(
         app = build_app(
             load_settings(
                 database_url=database_url,
+                ami_enabled=True,
                 ami_host="127.0.0.1",
                 ami_port=pbx.port,
                 ami_user=USER,

@@ -16,10 +16,9 @@ import httpx
 from crm.access import Actor
 from crm.call_records import CallRow
 from crm.schemas import ContactCreate
-from crm.users import use_fast_hashing
 from telephony.domain import CallEnded, DomainEvent, RecordingStarted, RecordingStopped
 from telephony.records import CallRecord, CallStep, Direction, Disposition
-from tests.conftest import LiveServer
+from tests.kit_server import InProcess, LiveServer
 from tests.recordings.conftest import PBX_DIR, REAL_WAV, copy_real
 from trubka.app import build_app
 from trubka.settings import load_settings
@@ -69,7 +68,7 @@ def record(
 
 @dataclass
 class RecordedApp:
-    url: str
+    server: InProcess | LiveServer
     services: Services
     store_dir: Path
     ids: dict[str, int] = field(default_factory=dict)
@@ -84,9 +83,13 @@ class RecordedApp:
                 interfaces=interfaces,
             )
 
+    @property
+    def url(self) -> str:
+        return self.server.url
+
     @asynccontextmanager
     async def client(self, login: str | None = None) -> AsyncIterator[httpx.AsyncClient]:
-        async with httpx.AsyncClient(base_url=self.url, timeout=20) as http:
+        async with self.server.client(timeout=20) as http:
             if login is not None:
                 reply = await http.post("/api/session", json={"login": login, "password": PASSWORD})
                 assert reply.status_code == 200, reply.text
@@ -105,11 +108,16 @@ async def _wait_done(services: Services, count: int) -> None:
 
 @asynccontextmanager
 async def recorded_app(
-    database_url: str, tmp_path: Path, source: Path = REAL_WAV, **settings: object
+    database_url: str,
+    tmp_path: Path,
+    source: Path = REAL_WAV,
+    *,
+    live: bool = False,
+    **settings: object,
 ) -> AsyncIterator[RecordedApp]:
     """The app with three stored calls (one recorded and processed) and four users:
-    agent101 (took the recorded call), agent102 (took the other two), supervisor, admin."""
-    use_fast_hashing()
+    agent101 (took the recorded call), agent102 (took the other two), supervisor, admin.
+    In-process; on a real uvicorn when `live` (a browser needs a socket)."""
     spool = tmp_path / "spool"
     spool.mkdir(exist_ok=True)
     values: dict[str, object] = {
@@ -119,13 +127,12 @@ async def recorded_app(
         "recordings_pbx_dir": PBX_DIR,
         "recordings_poll_interval": 0.05,
         "recordings_retention_queues": {"support": 30},
-        "ami_enabled": False,
     }
     values.update(settings)
     app = build_app(load_settings(**values))
     services: Services = app.state.services
-    async with LiveServer(app) as server:
-        kit = RecordedApp(server.url, services, tmp_path / "store")
+    async with LiveServer(app) if live else InProcess(app) as server:
+        kit = RecordedApp(server, services, tmp_path / "store")
         await kit.user("agent101", "agent", ("Local/101@agents/n",))
         await kit.user("agent102", "agent", ("PJSIP/102",))
         await kit.user("agent103", "agent", ("PJSIP/103",))
@@ -153,6 +160,7 @@ async def recorded_app(
                 record(CONTACTS, caller=CONTACT_NUMBER, agent="PJSIP/102", started=START + 120)
             ),
         ]
+        services.call_writer.linger = 0.0  # store at once: no more calls are coming
         services.bus.publish(events)
         await _wait_done(services, 1)
         async with asyncio.timeout(30):

@@ -14,7 +14,7 @@ from kernel.agents import AgentState
 from telephony.pipeline import EventPipeline
 from telephony.reducer import CallState
 from telephony.replay import load_index
-from tests.conftest import trace_path
+from tests.kit_traces import trace_path
 
 Condition = Callable[[CallState, float], bool]
 

@@ -13,10 +13,9 @@ from typing import Any
 import httpx
 import websockets
 
-from crm.users import use_fast_hashing
 from telephony.simpbx import SimConfig, SimPbx
-from tests.conftest import LiveServer
-from tests.telephony.simkit import SECRET, USER, sim_config
+from tests.kit_server import LiveServer
+from tests.telephony.kit_sim import SECRET, USER, sim_config
 from trubka.app import build_app
 from trubka.settings import Settings, load_settings
 from trubka.wiring import Services
@@ -156,7 +155,6 @@ class LiveSocket:
 async def sign_in(http: httpx.AsyncClient, services: Services, login: str, role: str,
                   interfaces: tuple[str, ...] = ()) -> str:  # fmt: skip
     """Create a user and sign `http` in; returns the session cookie."""
-    use_fast_hashing()
     if await services.crm.users.get_by_login(login) is None:
         await services.crm.users.create(
             login=login, name=login.title(), role=role, password=PASSWORD, interfaces=interfaces
