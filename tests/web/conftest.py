@@ -10,7 +10,7 @@ import pytest
 from crm.database import Database
 from crm.services import CrmServices
 from crm.users import UserInfo
-from tests.kit_server import InProcess
+from tests.kit_server import InProcess, LiveServer
 from trubka.app import build_app
 from trubka.settings import load_settings
 from trubka.wiring import Services
@@ -20,7 +20,7 @@ PASSWORD = "correct horse"
 
 @dataclass
 class Api:
-    server: InProcess
+    server: InProcess | LiveServer  # in-process by default; a real socket where needed
     services: Services
 
     @property

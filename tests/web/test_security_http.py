@@ -9,12 +9,14 @@ import asyncio
 import logging
 import re
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
 
 from crm.access import Actor
+from crm.database import Database
 from crm.models import Role
 from crm.schemas import ContactCreate, TaskCreate, TaskUpdate
 from telephony.records import CallRecord, Direction, Disposition
@@ -25,6 +27,14 @@ from trubka.app import build_app
 from trubka.settings import load_settings
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "web" / "templates"
+
+
+@pytest.fixture
+async def api(db: Database, database_url: str) -> AsyncIterator[Api]:
+    """These tests need a real server: raw sockets, WebSockets, X-Forwarded-For."""
+    app = build_app(load_settings(database_url=database_url))
+    async with LiveServer(app) as server:
+        yield Api(server, app.state.services)
 
 
 def csrf_of(html: str) -> str:

@@ -26,6 +26,14 @@ ACCESS_CHANGED = 4403  # the user's rights changed: connect again
 TOO_MANY = 4429  # more sockets than a session or a user may hold
 
 
+@pytest.fixture
+async def api(db: Database, database_url: str) -> AsyncIterator[Api]:
+    """These tests need a real server: raw sockets, WebSockets, X-Forwarded-For."""
+    app = build_app(load_settings(database_url=database_url))
+    async with LiveServer(app) as server:
+        yield Api(server, app.state.services)
+
+
 def ws_url(base: str) -> str:
     return base.replace("http://", "ws://") + "/ws"
 
@@ -162,7 +170,7 @@ async def strict_api(db: Database, database_url: str) -> AsyncIterator[Api]:
     )
     app = build_app(settings)
     async with LiveServer(app) as server:
-        yield Api(server.url, app.state.services)
+        yield Api(server, app.state.services)
 
 
 async def test_a_foreign_origin_is_refused_and_the_own_one_accepted(strict_api: Api) -> None:
