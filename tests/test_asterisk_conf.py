@@ -169,3 +169,40 @@ def test_manager_conf_allows_the_actions_trubka_sends() -> None:
             f"{action} needs one of {classes[action]}"
         )
     assert "command" not in write and "system" not in write and "config" not in write
+
+
+PJSIP_LAB = TRACES / "lab-config-pjsip"  # the lab of the PJSIP traces (Asterisk 22.10.1)
+
+
+def test_the_pjsip_variant_is_the_labs() -> None:
+    for queue in ("support", "sales"):
+        assert context(CONF / "queues-pjsip.conf", queue) == context(
+            PJSIP_LAB / "queues.conf", queue
+        )
+    members = [x for x in context(CONF / "queues-pjsip.conf", "support") if "member" in x]
+    assert members == [f"member => PJSIP/{n},0,Agent {n}" for n in (201, 202, 203)]
+    trunk = "\n".join(context(CONF / "pjsip.conf", "trunk"))
+    assert "context = from-trunk-trubka" in trunk and "type = identify" in trunk
+
+
+def test_click_to_call_and_the_phones_have_their_context() -> None:
+    default = Settings.model_fields["click_to_call_context"].default
+    outbound = context(CONF / "extensions.conf", default)
+    assert outbound, f"[{default}] (TRUBKA_CLICK_TO_CALL_CONTEXT's default) is missing"
+    assert "same => n,Dial(PJSIP/${EXTEN}@trunk,60)" in outbound
+    assert "same => n,MixMonitor(${RECDIR}/${UNIQUEID}.wav,b)" in outbound
+    phones = "\n".join(context(CONF / "pjsip.conf", "agent-endpoint"))
+    assert f"context = {default}" in phones
+
+
+def test_the_dialplan_records_where_trubka_looks() -> None:
+    globals_ = context(CONF / "extensions.conf", "globals")
+    recdir = next(line for line in globals_ if line.startswith("RECDIR"))
+    assert recdir.split("=", 1)[1].strip() == str(
+        Settings.model_fields["recordings_pbx_dir"].default
+    )
+
+
+def test_asterisk_stamps_its_events() -> None:
+    text = (CONF / "manager.conf").read_text(encoding="utf-8")
+    assert re.search(r"^timestampevents = yes", text, re.M)
