@@ -71,6 +71,22 @@ def sim_config(
     )
 
 
+DEMO_SECRET_KEY = Path("var/demo-secret-key")
+
+
+def demo_secret_key(path: Path = DEMO_SECRET_KEY) -> str:
+    """The demo's form key, made once and kept beside its database (var/)."""
+    if path.exists():
+        key = path.read_text(encoding="utf-8").strip()
+        if key:
+            return key
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(32)
+    path.write_text(key + "\n", encoding="utf-8")
+    path.chmod(0o600)
+    return key
+
+
 async def start_demo_pbx(
     settings: Settings, *, call_interval: float = 3.0, timing: Timing | None = None
 ) -> tuple[SimPbx, Settings]:

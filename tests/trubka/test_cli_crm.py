@@ -108,3 +108,12 @@ def test_import_export_and_seed(cli: CliRunner, tmp_path: Path) -> None:
     assert seeded.exit_code == 0, seeded.output
     assert "seeded 5 companies, 50 contacts, 200 calls" in seeded.output
     assert "agents created: agent101, agent102" in seeded.output
+
+
+def test_the_demo_keeps_one_form_key_beside_its_database(tmp_path: Path) -> None:
+    from trubka.demo import demo_secret_key
+
+    path = tmp_path / "var" / "demo-secret-key"
+    first = demo_secret_key(path)
+    assert len(first) >= 32 and path.stat().st_mode & 0o777 == 0o600
+    assert demo_secret_key(path) == first  # the same after a restart

@@ -63,8 +63,10 @@ def demo(call_interval: float) -> None:
 
 async def _demo(settings: Settings, call_interval: float) -> None:
     from crm.database import Database
-    from trubka.demo import seed_demo_data, start_demo_pbx
+    from trubka.demo import demo_secret_key, seed_demo_data, start_demo_pbx
 
+    if not settings.secret_key:  # forms survive demo restarts, without the production warning
+        settings = settings.model_copy(update={"secret_key": demo_secret_key()})
     db = Database(settings.database_url)
     try:
         await db.upgrade()
