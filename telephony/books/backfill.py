@@ -133,8 +133,13 @@ class Backfill:
         stored = await self.cursors.load(name)
         try:
             if stored is None:
-                # First run: start at the end (the history before Trubka is not imported).
-                _, end, _ = await asyncio.to_thread(read_new, path, FileCursor())
+                # First run: start at the end (the history before Trubka is not imported);
+                # a book Asterisk has not written yet is read from its start once it is.
+                try:
+                    _, end, _ = await asyncio.to_thread(read_new, path, FileCursor())
+                except FileNotFoundError:
+                    await self.cursors.save(name, FileCursor().to_json())
+                    raise
                 await self.cursors.save(name, end.to_json())
                 return None
             start = FileCursor.from_json(stored)

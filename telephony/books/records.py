@@ -127,6 +127,8 @@ def _record(
         talk = 0.0
         disposition = _unanswered(first, stays, direction)
     wait = (answered_at if answered_at is not None else ended) - started
+    # MixMonitor names the file by the caller channel's unique id (queue_log's callid).
+    caller_uniqueid = first.uniqueid if first is not None else (stay.callid if stay else "")
     agent_interface = agents[0] if agents else None
     if direction is not Direction.INBOUND and first is not None:
         agent_interface = interface_of(first.channel)
@@ -145,7 +147,7 @@ def _record(
         wait_seconds=max(0.0, wait),
         talk_seconds=max(0.0, talk),
         disposition=disposition,
-        recording_file=recording_for(first.uniqueid) if first and first.uniqueid else None,
+        recording_file=recording_for(caller_uniqueid) if caller_uniqueid else None,
         queue_hold_seconds=round(stay.wait_seconds) if stay else None,
         queue_talk_seconds=round(answered_stay.talk_seconds) if answered_stay else None,
         agents=agents if disposition is Disposition.ANSWERED else (),

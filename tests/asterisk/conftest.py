@@ -23,3 +23,10 @@ def pbx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabPbx]:
 def trubka(tmp_path: Path, pbx: LabPbx) -> Iterator[TrubkaNode]:
     pbx.wait_idle()
     yield from node_fixture(tmp_path, pbx)
+
+
+@pytest.fixture
+def trubka_on_each_database(tmp_path: Path, pbx: LabPbx, database_url: str) -> Iterator[TrubkaNode]:
+    """`trubka serve` on SQLite, and on the PostgreSQL server of TRUBKA_TEST_PG_URL."""
+    pbx.wait_idle()
+    yield from node_fixture(tmp_path, pbx, database_url)

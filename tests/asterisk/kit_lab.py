@@ -109,6 +109,7 @@ class TrubkaNode:
     pbx: LabPbx
     http_port: int = field(default_factory=free_port)
     extra_env: dict[str, str] = field(default_factory=dict)
+    database_url: str = ""  # empty: a SQLite file in `folder`
     process: subprocess.Popen[bytes] | None = None
     _log_start: int = 0
 
@@ -118,7 +119,7 @@ class TrubkaNode:
         env = {k: v for k, v in os.environ.items() if not k.startswith("TRUBKA_")}
         env.update(
             PYTHONPATH=str(ROOT),
-            TRUBKA_DATABASE_URL=f"sqlite:///{self.folder / 'trubka.db'}",
+            TRUBKA_DATABASE_URL=self.database_url or f"sqlite:///{self.folder / 'trubka.db'}",
             TRUBKA_AMI_PORT=pbx["AMI_PORT"],
             TRUBKA_AMI_SECRET=pbx["AMI_SECRET"],
             TRUBKA_AMI_PING_INTERVAL="2",
@@ -238,8 +239,8 @@ class TrubkaNode:
         return found
 
 
-def node_fixture(tmp_path: Path, pbx: LabPbx) -> Iterator[TrubkaNode]:
-    node = TrubkaNode(tmp_path / "trubka", pbx)
+def node_fixture(tmp_path: Path, pbx: LabPbx, database_url: str = "") -> Iterator[TrubkaNode]:
+    node = TrubkaNode(tmp_path / "trubka", pbx, database_url=database_url)
     node.folder.mkdir()
     node.add_users()
     node.start()

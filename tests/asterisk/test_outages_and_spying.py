@@ -66,8 +66,9 @@ def test_listening_to_a_call_leaves_no_call_record(pbx: LabPbx, trubka: TrubkaNo
 
 
 def test_a_call_made_while_trubka_was_down_is_in_trubka_after_it_restarts(
-    pbx: LabPbx, trubka: TrubkaNode
+    pbx: LabPbx, trubka_on_each_database: TrubkaNode
 ) -> None:
+    trubka = trubka_on_each_database
     trubka.kill()
     lines = len(pbx.queue_log_lines())
     pbx.phones.call("+79161230003", name="Пётр", talk=2)

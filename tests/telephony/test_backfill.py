@@ -147,3 +147,25 @@ def test_recordings_are_found_in_the_spool_by_unique_id(tmp_path: Path) -> None:
     assert find("1796520475.0") == "/var/spool/asterisk/monitor/1796520475.0.wav"
     assert find("1796520480.2") is None
     assert find("../etc/passwd") is None
+
+
+async def test_a_book_asterisk_has_not_written_yet_is_read_whole_once_it_is(
+    tmp_path: Path,
+) -> None:
+    backfill, bus, _, master, cursors = _setup(tmp_path, LAST_END + 60)
+    master.unlink()  # Asterisk writes Master.csv at its first call
+    first = await backfill.run_once()
+    assert first.unreachable and cursors.saved[CDR_CSV]["offset"] == 0
+    master.write_text(MASTER_CSV)
+    await backfill.run_once()
+    assert "1796520475.0" in bus.linkedids()  # its rows were read from the file's start
+
+
+def test_a_queue_call_without_a_cdr_row_finds_its_recording() -> None:
+    from telephony.books.queue_log import queue_calls
+    from telephony.books.records import records_from_books
+
+    (record, *_) = records_from_books(
+        queue_calls(QUEUE_LOG_TEXT.splitlines()), [], BooksConfig(), lambda uid: f"{uid}.wav"
+    )
+    assert record.recording_file == f"{record.linkedid}.wav"
