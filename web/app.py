@@ -9,15 +9,21 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from web import auth, calls_page, login_pages, metrics, panel, status, supervisor_pages, ws
+from web import auth, metrics, panel, ws
 from web.api import calls as calls_api
 from web.api import live as live_api
 from web.api import recordings as recordings_api
 from web.api import reports as reports_api
 from web.api import route
 from web.api import router as api_router
+from web.api import status as status_api
 from web.api import supervisor as supervisor_api
 from web.errors import install_error_handlers
+from web.pages import calls as calls_pages
+from web.pages import login as login_pages
+from web.pages import panel as panel_pages
+from web.pages import status as status_pages
+from web.pages import supervisor as supervisor_pages
 from web.ports import WebServices
 from web.security import SecurityMiddleware
 
@@ -38,7 +44,8 @@ def create_app(services: WebServices, *, lifespan: Lifespan | None = None) -> Fa
     app.state.services = services
     app.add_middleware(SecurityMiddleware, max_body_bytes=lambda: services.settings.max_body_bytes)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    app.include_router(status.router)
+    app.include_router(status_pages.router)
+    app.include_router(status_api.router)
     app.include_router(metrics.router)
     app.include_router(ws.router)
     app.include_router(route.router)
@@ -49,9 +56,10 @@ def create_app(services: WebServices, *, lifespan: Lifespan | None = None) -> Fa
     app.include_router(reports_api.router)
     app.include_router(live_api.router)
     panel.install(app)
+    app.include_router(panel_pages.router)
     app.include_router(recordings_api.router)  # before calls_api: /api/calls/{id}/recording…
     app.include_router(calls_api.router)
-    app.include_router(calls_page.router)
+    app.include_router(calls_pages.router)
     app.include_router(supervisor_api.router)
     app.include_router(supervisor_pages.router)
     return app

@@ -1,6 +1,8 @@
-"""The agent panel: pages (`/`, `/contacts`, `/contacts/{id}`), `/api/panel/…`, errors.
+"""The agent panel's API `/api/panel/…`, its errors, and what its page and API share.
 
-Its errors (`web.panel.errors`) are answered by the app's one handler (`web.errors`).
+Its pages (`/`, `/contacts`, `/contacts/{id}`) are `web.pages.panel`, with the other pages;
+they use this package's strings (`web.panel.strings`). Its errors (`web.panel.errors`) are
+answered by the app's one handler (`web.errors`).
 
 The live part (screen pops, agent state) comes over `/ws` from `screenpop.notifier`; the page's
 script is `web/static/js/panel/`.
@@ -10,13 +12,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 
-from web.panel import api, pages
+from web.panel import api
 
 router = APIRouter()
 router.include_router(api.router)
-router.include_router(pages.router)
 
 
 def install(app: FastAPI) -> None:
-    """Add the panel's routes to the app."""
+    """Add the panel's API routes to the app."""
     app.include_router(router)

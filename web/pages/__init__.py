@@ -1,8 +1,22 @@
-"""Rendering server-side pages: the language, formats, the signed-in user and CSRF token.
+"""The HTML pages: rendering (here) and one module per page family.
+
+The rule: every route that answers HTML lives in this package, in the module named after
+the pages it serves (tests/web/test_pages_package.py checks it); the JSON a feature serves
+lives in `web.api` (the panel's in `web.panel`, with the strings its page and API share).
+One JSON route stays with its page: `/api/recordings/player-strings`, the recording
+player's strings, defined and rendered into pages by `calls`.
+
+- `login`: `/login`, `/logout`, `/language` (the JSON session is in `web.auth`);
+- `panel`: the agent panel `/`, `/contacts`, a contact's card `/contacts/{id}`;
+- `calls`: the call page `/calls/{id}` and its recording's player;
+- `supervisor`: `/supervisor` (live view), `/wallboard`, `/reports`;
+- `status`: `/status` (its rows are those of `GET /api/status`, `web.api.status`).
 
 Every page template extends `base.html` and is rendered with :func:`render`, which adds
 `_`/`ngettext` (gettext in the page's language), `fmt` (localized formats), `lang`,
 `user` (or None), `csrf_token` (for forms) and `nav` (the links this user may follow).
+:func:`page_user` and :func:`page_role` are the pages' sign-in dependencies; a page that
+needs one raises :class:`LoginRequired`, answered by :func:`login_required`.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
-"""The status page: live calls and the most recent call records.
+"""`GET /api/status`: this node's AMI link, its live calls and how many calls it stored.
 
-Both follow the calls rule (`crm.call_access`): an agent sees the calls they took part
-in and those linked to a contact, as on `/api/calls`; supervisors and admins see all.
+The live calls follow the calls rule (`crm.call_access`): an agent sees the calls they took
+part in and those linked to a contact, as on `/api/calls`; supervisors and admins see all.
+The `/status` page (`web.pages.status`) shows the same rows.
 """
 
 from __future__ import annotations
@@ -9,28 +10,15 @@ from __future__ import annotations
 import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Depends
 
 from crm.call_access import may_see
-from crm.call_list import CallFilter, CallQuery
 from crm.users import UserInfo
 from kernel.phones import normalize
 from telephony.records import iso
 from web.auth import CurrentUser
 from web.deps import get_services
 from web.i18n import N_
-from web.pages import page_user, render
-
-DISPOSITIONS = (N_("answered"), N_("abandoned"), N_("no-answer"), N_("busy"), N_("failed"))
-AMI_STATES = (
-    N_("stopped"),
-    N_("connecting"),
-    N_("logging_in"),
-    N_("resyncing"),
-    N_("connected"),
-    N_("waiting"),
-)
 
 router = APIRouter()
 
@@ -58,25 +46,6 @@ def live_calls(services: Any, user: UserInfo) -> list[dict[str, Any]]:
         )
     rows.sort(key=lambda r: r["started_at"])
     return rows
-
-
-@router.get("/status", response_class=HTMLResponse, include_in_schema=False)
-async def status_page(
-    request: Request,
-    services: Annotated[Any, Depends(get_services)],
-    user: Annotated[UserInfo, Depends(page_user)],
-) -> HTMLResponse:
-    recent = await CallQuery(services.db, services.crm.directory).list(user, CallFilter(), limit=50)
-    return render(
-        request,
-        "status.html",
-        {
-            "live": live_calls(services, user),
-            "recent": recent["items"],
-            "ami": ami_status(services),
-        },
-        user=user,
-    )
 
 
 def ami_status(services: Any) -> dict[str, Any] | None:
