@@ -20,7 +20,8 @@ INBOUND = "inbound"
 class Totals:
     """Additive counters of one group of calls (a rollup row, or a sum of rows)."""
 
-    offered: int = 0  # calls that entered a queue (QueueCallerJoin)
+    offered: int = 0  # customer calls: entered a queue (QueueCallerJoin), or inbound routed
+    # straight to a person (previous manager, owner, VIP …) without a queue
     answered: int = 0  # queue calls an agent answered (AgentConnect); direct inbound answered
     abandoned: int = 0  # queue calls that left with QueueCallerAbandon (hang-up, timeout, empty)
     unanswered: int = (
@@ -83,6 +84,7 @@ class Totals:
                     self.outbound_answered += count
                     self.outbound_talk_seconds += talk
         elif direction == INBOUND:
+            self.offered += count  # a routed call is a customer call too: counted once
             if answered and has_agent:
                 self._answered(count, hold, talk, within_sl)
             elif not answered:
@@ -119,6 +121,32 @@ def service_level(t: Totals) -> float | None:
     """
     owed = t.answered + (t.abandoned - t.abandoned_within_sl) + t.unanswered
     return _ratio(t.answered_within_sl, owed, 100.0)
+
+
+FIGURE_DEFINITIONS: dict[str, str] = {
+    "offered": "Customer calls, each counted once. Per queue: the calls that entered that "
+    "queue (Asterisk's QueueCallerJoin). Per line, per day and per hour: also the inbound "
+    "calls routed straight to a person (previous manager, owner, VIP) without a queue.",
+    "answered": "Calls an agent answered (per queue: AgentConnect).",
+    "abandoned": "Queue calls the caller left (QueueCallerAbandon: hang-up, timeout, empty queue).",
+    "unanswered": "Other calls nobody answered: queue exits without an abandon, routed "
+    "calls not picked up.",
+    "routed": "Per line: inbound calls routed straight to a person, without a queue.",
+    "queued": "Per line: inbound calls that went through a queue (a routed call that fell "
+    "through to a queue is counted here, once).",
+    "service_level": "% answered within the threshold, over answered + abandoned after the "
+    "threshold + unanswered. Short abandons (the caller hung up within the threshold) are "
+    "left out of both sides: the call center had not yet broken its promise. Abandoned "
+    "% counts them, so a high service level can sit beside a high abandon rate.",
+    "sl_threshold_seconds": "The threshold the figures used: TRUBKA_QUEUE_SERVICE_LEVELS "
+    "(source setting), else the queue's servicelevel in queues.conf (source asterisk), "
+    "else TRUBKA_SERVICE_LEVEL_SECONDS (source default).",
+    "abandon_rate": "% of offered calls abandoned, short abandons included.",
+    "asa_seconds": "Average hold time of answered calls.",
+    "aht_seconds": "Average talk time of answered calls (wrap-up not included).",
+    "agents": "The agents report lists Trubka users' interfaces and queue members (and "
+    "whoever answered a queue call in the period); other dialled channels are not agents.",
+}
 
 
 def queue_figures(t: Totals) -> dict[str, Any]:

@@ -271,9 +271,12 @@ class LiveBuilder:
         counts["logged_in"] = sum(
             1 for m in members if m["state"] not in ("unavailable", "logged_out")
         )
+        threshold, source = self.config.threshold_and_source(name)
         return {
             "queue": name,
-            "sl_threshold_seconds": self.config.threshold(name),
+            "sl_threshold_seconds": threshold,
+            "service_level_seconds": threshold,
+            "service_level_source": source,  # "setting", "asterisk" or "default"
             "waiting": waiting,
             "waiting_count": len(queue.entries),
             "longest_wait_seconds": _seconds(self.now, oldest),

@@ -6,19 +6,21 @@ a month or a year of reports costs the same whatever the call volume.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from collections.abc import Awaitable, Callable
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import ColumnElement, Integer, Select, Table, case, func, literal, select
 
+from crm.call_records import CallRow
 from crm.database import Database
-from kernel.agents import interface_key
+from kernel.agents import agent_key, interface_key
 from supervisor.agent_time import AgentStateDay, AgentStateHour
 from supervisor.config import ReportConfig
 from supervisor.errors import ReportParameterError
 from supervisor.figures import Totals, agent_figures, queue_figures
-from supervisor.periods import ReportPeriod
+from supervisor.periods import ReportPeriod, local_midnight
 from supervisor.rollup_tables import ReportDay, ReportHour
 
 STATE_FIELDS = {
@@ -123,10 +125,17 @@ def _totals(row: Any) -> Totals:
     return Totals(**values)
 
 
+AgentKeys = Callable[[], Awaitable[frozenset[str] | None]]
+"""The agent keys of Trubka users and queue members (None: not known, nothing is hidden)."""
+
+
 class ReportService:
-    def __init__(self, db: Database, config: ReportConfig) -> None:
+    def __init__(
+        self, db: Database, config: ReportConfig, agent_keys: AgentKeys | None = None
+    ) -> None:
         self.db = db
         self.config = config
+        self.agent_keys = agent_keys
 
     # --- queues ------------------------------------------------------------------------
     async def queues(
@@ -138,19 +147,21 @@ class ReportService:
         combined: bool = False,
     ) -> list[dict[str, Any]]:
         """One row per queue (and day/hour when grouped), sorted by time then queue; with
-        `combined`, the queues summed into one row per day/hour (`"queue": null`)."""
+        `combined`, every customer call summed into one row per day/hour (`"queue": null`):
+        the queues' calls and the inbound calls routed straight to a person, each once."""
         table = _table(group)
         keys = _group_columns(group, table)
         per_queue = [] if combined else [table.queue]
         query: Select[Any] = (
             select(*keys, *per_queue, *_sl_bounds(table), *_sums(table))
             .where(table.day >= period.start, table.day <= period.end)
-            .where(table.queue != "")
             .group_by(*keys, *per_queue)
             .order_by(*keys, *per_queue)
         )
         if queue:
             query = query.where(table.queue == queue)
+        elif not combined:
+            query = query.where(table.queue != "")
         async with self.db.session() as session:
             rows = (await session.execute(query)).all()
         out = []
@@ -160,6 +171,10 @@ class ReportService:
             name = None if combined else row.queue
             item: dict[str, Any] = {"queue": name, **_group_labels(group, row)}
             item["sl_threshold_seconds"] = row.sl_min if row.sl_min == row.sl_max else None
+            if name is not None:
+                seconds, source = self.config.threshold_and_source(name)
+                item["service_level_seconds"] = seconds  # the threshold in force now
+                item["service_level_source"] = source
             item.update(queue_figures(_totals(row)))
             out.append(item)
         return out
@@ -178,19 +193,23 @@ class ReportService:
         With `queue`, the call figures count that queue's calls only; the state times
         (pause, wrap-up …) are the agent's, whatever the queue.
         """
-        agent_key = interface_key(agent) if agent else None
+        wanted = interface_key(agent) if agent else None
         table = _table(group)
         keys = _group_columns(group, table)
         query: Select[Any] = (
             select(
-                *keys, table.agent, func.max(table.agent_name).label("agent_name"), *_sums(table)
+                *keys,
+                table.agent,
+                func.max(table.agent_name).label("agent_name"),
+                func.max(case((table.queue != "", 1), else_=0)).label("took_queue_calls"),
+                *_sums(table),
             )
             .where(table.day >= period.start, table.day <= period.end)
             .where(table.agent != "")
             .group_by(*keys, table.agent)
         )
-        if agent_key:
-            query = query.where(table.agent == agent_key)
+        if wanted:
+            query = query.where(table.agent == wanted)
         if queue:
             query = query.where(table.queue == queue)
         times: Any = AgentStateDay if table is ReportDay else AgentStateHour
@@ -206,8 +225,8 @@ class ReportService:
             .where(times.day >= period.start, times.day <= period.end)
             .group_by(*state_keys, times.agent, times.state, times.reason)
         )
-        if agent_key:
-            states = states.where(times.agent == agent_key)
+        if wanted:
+            states = states.where(times.agent == wanted)
         async with self.db.session() as session:
             call_rows = (await session.execute(query)).all()
             state_rows = (await session.execute(states)).tuples().all()
@@ -220,8 +239,19 @@ class ReportService:
                 found = labels_of[values] = _labels(group, values)
             return found
 
+        known = await self.agent_keys() if self.agent_keys is not None else None
+        # an agent is a Trubka user's interface, a queue member, or took a queue call in
+        # the period; a mistyped dial (`Local/12@pstn-out`) is none of them
+        if known is not None:
+            known = known | {agent_key(r.agent) for r in call_rows if r.took_queue_calls}
+
+        def is_agent(interface: str) -> bool:
+            return known is None or agent_key(interface) in known
+
         rows: dict[tuple[Any, ...], dict[str, Any]] = {}
         for row in call_rows:
+            if not is_agent(row.agent):
+                continue
             group_values = tuple(row[:width])
             rows[(*group_values, row.agent)] = {
                 "agent_interface": row.agent,
@@ -237,7 +267,7 @@ class ReportService:
                 continue
             key = (*group_values, agent_id)
             if key not in rows:
-                if queue:
+                if queue or not is_agent(agent_id):
                     continue  # a queue filter lists the agents who took that queue's calls
                 rows[key] = {
                     "agent_interface": agent_id,
@@ -260,6 +290,89 @@ class ReportService:
             handled = item["talk_seconds"] + item["wrap_up_seconds"]
             item["aht_with_wrap_up_seconds"] = round(handled / answered, 1) if answered else None
         return sorted(rows.values(), key=_agent_order)
+
+    # --- lines (the DIDs customers dialled) ----------------------------------------------
+    async def lines(
+        self, period: ReportPeriod, *, group: Group = Group.TOTAL
+    ) -> list[dict[str, Any]]:
+        """One row per line (the DID an inbound call dialled: its `called_number`), per day
+        with `Group.DAY`: every inbound call once, whether it went through a queue
+        (`queued`) or was routed straight to a person (`routed`).
+
+        Read from `calls` a day at a time (the rollups have no line dimension)."""
+        if group not in (Group.TOTAL, Group.DAY):
+            raise ReportParameterError("group", "the lines report is grouped by total or day")
+        per_line: dict[tuple[str, str], tuple[Totals, dict[str, int]]] = {}
+        day = period.start
+        while day <= period.end:
+            label = day.isoformat() if group is Group.DAY else ""
+            for (
+                line,
+                queue,
+                disposition,
+                has_agent,
+                within,
+                count,
+                hold,
+                talk,
+                longest,
+            ) in await self._line_rows(day):
+                totals, counts = per_line.setdefault(
+                    (label, line), (Totals(), {"queued": 0, "routed": 0})
+                )
+                totals.add_calls(
+                    queue=queue,
+                    direction="inbound",
+                    disposition=disposition,
+                    has_agent=bool(has_agent),
+                    within_sl=bool(within),
+                    count=int(count),
+                    hold=float(hold or 0.0),
+                    talk=float(talk or 0.0),
+                    max_hold=float(longest or 0.0),
+                )
+                counts["queued" if queue else "routed"] += int(count)
+            day += timedelta(days=1)
+        out = []
+        for (label, line), (totals, counts) in sorted(per_line.items()):
+            item: dict[str, Any] = {"day": label} if group is Group.DAY else {}
+            item.update(line=line or None, **counts, **queue_figures(totals))
+            out.append(item)
+        return out
+
+    async def _line_rows(self, day: date) -> list[tuple[Any, ...]]:
+        calls = cast(Table, CallRow.__table__).c
+        tz = self.config.timezone
+        queue = func.coalesce(calls.queue, "")
+        hold = func.coalesce(calls.queue_hold_seconds, calls.wait_seconds)
+        default = literal(self.config.service_level_seconds, Integer)
+        thresholds = dict(sorted(self.config.thresholds().items()))
+        threshold = case(thresholds, value=queue, else_=default) if thresholds else default
+        each = (
+            select(
+                func.coalesce(calls.called_number, "").label("line"),
+                queue.label("queue"),
+                calls.disposition,
+                case((calls.agent_interface.is_(None), 0), else_=1).label("has_agent"),
+                case((hold <= threshold, 1), else_=0).label("within_sl"),
+                hold.label("hold"),
+                func.coalesce(calls.queue_talk_seconds, calls.talk_seconds).label("talk"),
+            )
+            .where(calls.direction == "inbound")
+            .where(calls.started_at >= local_midnight(day, tz))
+            .where(calls.started_at < local_midnight(day + timedelta(days=1), tz))
+            .subquery("each_call")
+        )
+        keys = (each.c.line, each.c.queue, each.c.disposition, each.c.has_agent, each.c.within_sl)
+        query = select(
+            *keys,
+            func.count(),
+            func.sum(each.c.hold),
+            func.sum(each.c.talk),
+            func.max(each.c.hold),
+        ).group_by(*keys)
+        async with self.db.session() as session:
+            return [tuple(row) for row in (await session.execute(query)).all()]
 
     # --- today (the live view's figures) -----------------------------------------------
     async def today(self, now: datetime | None = None) -> TodayFigures:

@@ -89,7 +89,7 @@ def aggregate_statement(config: ReportConfig, slot: ColumnElement[str]) -> Selec
     queue = func.coalesce(calls.queue, "")
     hold = func.coalesce(calls.queue_hold_seconds, calls.wait_seconds)
     default = literal(config.service_level_seconds, Integer)
-    thresholds = dict(sorted(config.queue_service_levels.items()))
+    thresholds = dict(sorted(config.thresholds().items()))
     threshold = case(thresholds, value=queue, else_=default) if thresholds else default
     each = (
         select(
@@ -129,10 +129,22 @@ class Aggregator:
 
     def __init__(self, config: ReportConfig, dialect: str) -> None:
         self.config = config
-        self.statement = aggregate_statement(config, utc_slot(dialect, hourly=False))
-        # where the zone's offset is whole hours and does not change within the span, UTC
-        # hours map to local hours: four times fewer groups to read
-        self.hourly = aggregate_statement(config, utc_slot(dialect, hourly=True))
+        self.dialect = dialect
+        self._built: tuple[tuple[tuple[str, int], ...], Select[Any], Select[Any]] | None = None
+
+    def statements(self) -> tuple[Select[Any], Select[Any]]:
+        """The per-slot and the hourly statement, rebuilt when a threshold changed (Asterisk
+        reports its queues' `servicelevel` after Trubka started)."""
+        key = tuple(sorted(self.config.thresholds().items()))
+        if self._built is None or self._built[0] != key:
+            self._built = (
+                key,
+                aggregate_statement(self.config, utc_slot(self.dialect, hourly=False)),
+                # where the zone's offset is whole hours and does not change within the
+                # span, UTC hours map to local hours: four times fewer groups to read
+                aggregate_statement(self.config, utc_slot(self.dialect, hourly=True)),
+            )
+        return self._built[1], self._built[2]
 
     async def aggregate(
         self, session: AsyncSession, start: datetime, end: datetime
@@ -146,7 +158,8 @@ class Aggregator:
             and offset.total_seconds() % 3600 == 0
             and start.minute == 0
         )
-        statement = self.hourly if steady else self.statement
+        per_slot, hourly = self.statements()
+        statement = hourly if steady else per_slot
         result = await session.execute(statement, {"start": start, "end": end})
         rows: dict[RowKey, RowTotals] = {}
         buckets: dict[str, Bucket] = {}

@@ -28,7 +28,7 @@ from supervisor.directory import CrmLiveDirectory
 from supervisor.feed import Followers, LiveFeed
 from supervisor.live import LiveBuilder, LiveDirectory, NoDirectory, wanted
 from supervisor.missed import CallbackTasks, MissedCalls
-from supervisor.reports import ReportService, TodayFigures
+from supervisor.reports import AgentKeys, ReportService, TodayFigures
 from supervisor.rollups import RollupStore
 from telephony.actions import AmiActions
 from telephony.domain import DomainEvent
@@ -61,6 +61,8 @@ class Supervisor:
         timezone: str,
         service_level_seconds: int,
         queue_service_levels: Mapping[str, int],
+        asterisk_service_levels: Callable[[], Mapping[str, int]] | None = None,
+        agent_keys: AgentKeys | None = None,
         callback_tasks: CallbackTasks | None = None,
         directory: LiveDirectory | None = None,
         live: CallState | None = None,
@@ -76,13 +78,19 @@ class Supervisor:
         `agent_states`: the bus's `AgentStateChanged` events (the agent-time recorder);
         `live_events`: the events the live feed looks at (`supervisor.feed.EVENT_KINDS`).
         When the rollups change, the feed is to re-read today's figures: the composition
-        root connects `rollups.listeners` to `feed.today_changed`."""
-        config = ReportConfig.create(timezone, service_level_seconds, queue_service_levels)
+        root connects `rollups.listeners` to `feed.today_changed`.
+
+        `asterisk_service_levels`: each queue's `servicelevel` as Asterisk reports it (a
+        setting overrides it); `agent_keys`: who the agents report may list (see
+        :mod:`supervisor.pbx_facts`)."""
+        config = ReportConfig.create(
+            timezone, service_level_seconds, queue_service_levels, asterisk_service_levels
+        )
         audit = AuditLog(db)
         supervisor = cls(
             config=config,
             rollups=RollupStore(db, config),
-            reports=ReportService(db, config),
+            reports=ReportService(db, config, agent_keys),
             missed=MissedCalls(db, config, callback_tasks),
             agent_time=AgentTimeRecorder(db, agent_states, config),
             directory=directory or NoDirectory(),

@@ -75,6 +75,7 @@ from supervisor.callbacks import TasksOfCalls
 from supervisor.directory import CrmLiveDirectory
 from supervisor.feed import EVENT_KINDS as LIVE_FEED_KINDS
 from supervisor.feed import LiveFeed
+from supervisor.pbx_facts import AgentRoster, asterisk_service_levels
 from supervisor.service import Supervisor
 from telephony.actions import AmiActions
 from telephony.agi_server import AgiServer
@@ -235,6 +236,8 @@ class Services:
             timezone=settings.timezone,
             service_level_seconds=settings.service_level_seconds,
             queue_service_levels=settings.service_levels(),
+            asterisk_service_levels=asterisk_service_levels(live),
+            agent_keys=AgentRoster(crm.directory, live),
             callback_tasks=CrmCallbackTasks(callbacks, TasksOfCalls(db)),
             directory=CrmLiveDirectory(db, crm.directory),
             live=live,

@@ -189,3 +189,33 @@ async def test_live_view(client: httpx.AsyncClient) -> None:
             "counts",
             "longest_wait_seconds",
         }
+
+
+async def test_line_report_counts_routed_calls_and_figures_say_what_they_count(
+    client: httpx.AsyncClient,
+) -> None:
+    params = {"start": "2026-11-02", "end": "2026-11-02"}
+    response = await client.get("/api/reports/lines", params=params)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    [line] = body["lines"]
+    assert (line["line"], line["offered"], line["queued"], line["routed"]) == (
+        "+74950000000",
+        14,
+        12,
+        2,
+    )
+    assert "routed" in body["definitions"]["offered"]
+    queues = (await client.get("/api/reports/queues", params=params)).json()
+    sources = {
+        r["queue"]: (r["service_level_seconds"], r["service_level_source"])
+        for r in queues["queues"]
+    }
+    assert sources == {"sales": (30, "setting"), "support": (20, "default")}
+    assert "Short abandons" in queues["definitions"]["service_level"]
+    csv_body = (await client.get("/api/reports/lines.csv", params=params)).text
+    assert "queued" in csv_body.splitlines()[0]
+    page = await client.get("/reports", params=params)
+    assert page.status_code == 200
+    assert 'id="h-lines"' in page.text and 'id="figure-definitions"' in page.text
+    assert 'data-sl-source="setting"' in page.text

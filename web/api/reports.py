@@ -1,4 +1,7 @@
-"""`/api/reports/…`: queue, agent and missed-call reports as JSON or CSV.
+"""`/api/reports/…`: queue, line, agent and missed-call reports as JSON or CSV.
+
+Every JSON report carries `definitions`: what each of its figures counts
+(:data:`supervisor.figures.FIGURE_DEFINITIONS`).
 
 Parameters are read as text and validated by :mod:`supervisor.periods` so a bad one is
 answered with a message naming it (HTTP 422), e.g.
@@ -16,6 +19,7 @@ from fastapi.responses import Response
 
 from supervisor.errors import ReportParameterError
 from supervisor.export import columns_of, to_csv
+from supervisor.figures import FIGURE_DEFINITIONS
 from supervisor.periods import ReportPeriod, parse_period
 from supervisor.reports import Group, parse_group
 from supervisor.service import Supervisor
@@ -30,6 +34,12 @@ QUEUE_COLUMNS = [
     "answered_within_sl", "abandoned_within_sl", "sl_threshold_seconds", "service_level",
     "asa_seconds", "aht_seconds", "abandon_rate", "answer_rate", "avg_abandon_seconds",
     "longest_wait_seconds", "talk_seconds", "servicelevel_perf", "servicelevel_perf2",
+    "service_level_seconds", "service_level_source",
+]  # fmt: skip
+LINE_COLUMNS = [
+    "day", "line", "offered", "queued", "routed", "answered", "abandoned", "unanswered",
+    "answered_within_sl", "abandoned_within_sl", "service_level", "asa_seconds",
+    "aht_seconds", "abandon_rate", "answer_rate", "longest_wait_seconds", "talk_seconds",
 ]  # fmt: skip
 AGENT_COLUMNS = [
     "day", "hour", "agent_interface", "agent_name", "answered", "answered_within_sl",
@@ -82,6 +92,7 @@ def _meta(supervisor: Supervisor, period: ReportPeriod, group: Group) -> dict[st
         "end": period.end.isoformat(),
         "timezone": supervisor.config.timezone.key,
         "group": group.value,
+        "definitions": FIGURE_DEFINITIONS,
     }
 
 
@@ -112,6 +123,33 @@ async def queues_report_csv(
     group: Text = None,
 ) -> Any:  # fmt: skip
     return await _queues(supervisor, start, end, queue, group, "csv")
+
+
+async def _lines(
+    supervisor: Supervisor, start: str | None, end: str | None, group: str | None, fmt: str
+) -> Any:
+    period = parse_period(start, end)
+    grouping = parse_group(group)
+    rows = await supervisor.reports.lines(period, group=grouping)
+    if fmt == "csv":
+        return _csv(rows, LINE_COLUMNS, "lines", period)
+    return {**_meta(supervisor, period, grouping), "lines": rows}
+
+
+@router.get("/lines")
+async def lines_report(
+    supervisor: SupervisorDep, start: Text = None, end: Text = None, group: Text = None,
+    format: Text = None,
+) -> Any:  # fmt: skip
+    """Per line (the DID dialled): every inbound call once, queued or routed to a person."""
+    return await _lines(supervisor, start, end, group, _format(format))
+
+
+@router.get("/lines.csv")
+async def lines_report_csv(
+    supervisor: SupervisorDep, start: Text = None, end: Text = None, group: Text = None
+) -> Any:
+    return await _lines(supervisor, start, end, group, "csv")
 
 
 async def _agents(

@@ -19,6 +19,7 @@ from markupsafe import Markup
 from crm.users import UserInfo
 from supervisor.errors import ReportParameterError
 from supervisor.feed import WAITING_LIMIT
+from supervisor.figures import FIGURE_DEFINITIONS
 from supervisor.periods import ReportPeriod, parse_period
 from supervisor.reports import Group
 from supervisor.service import Supervisor
@@ -210,6 +211,7 @@ async def reports_page(
     by_day = await reports.queues(period, queue=q, group=Group.DAY, combined=True)
     by_hour = await reports.queues(period, queue=q, group=Group.HOUR_OF_DAY, combined=True)
     missed = await supervisor.missed.list(period, queue=q, limit=100, offset=offset)
+    lines = await reports.lines(period)
     queue_names = sorted(
         {row["queue"] for row in all_queues}
         | set(get_services(request).live.queues)
@@ -236,6 +238,8 @@ async def reports_page(
         by_day=by_day,
         by_hour=_all_hours(by_hour),
         missed=missed,
+        lines=lines,
+        definitions=FIGURE_DEFINITIONS,
         queue_names=queue_names,
         agent_choices=agent_choices,
         offset=offset,
@@ -246,6 +250,7 @@ async def reports_page(
             "agents": "/api/reports/agents.csv?" + _query(form, with_agent="1"),
             "days": "/api/reports/queues.csv?" + _query(form, group="day"),
             "hours": "/api/reports/queues.csv?" + _query(form, group="hour_of_day"),
+            "lines": "/api/reports/lines.csv?" + _query(form),
             "missed": "/api/reports/missed?" + _query(form, format="csv", limit="1000"),
         },
         page_query=_query(form, with_agent="1"),
