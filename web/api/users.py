@@ -9,10 +9,10 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from crm.errors import NotFound
-from crm.schemas import UserCreate, UserUpdate, changes
+from crm.schemas import UserCreate, UserSummary, UserUpdate, UserView, changes
 from crm.users import UserInfo
 from screenpop.hub import CLOSE_ACCESS_CHANGED, CLOSE_SIGNED_OUT
-from web.api.views import ERRORS, UserPage, UserSummary, UserView
+from web.api.views import ERRORS, UserPage
 from web.auth import CurrentActor, CurrentUser, client_ip, crm_of, require_role, set_session_cookie
 from web.deps import get_services
 from web.params import PathId

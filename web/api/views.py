@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from crm.schemas import UserSummary, UserView
 
@@ -21,6 +21,10 @@ class View(BaseModel):
     """A response body: open-ended (undeclared keys pass through), never rewritten."""
 
     model_config = ConfigDict(extra="allow")
+
+
+# A JSON number kept as the service wrote it (a `float` field would turn 5 into 5.0).
+Number = Annotated[int | float, WithJsonSchema({"type": "number"})]
 
 
 class Ref(View):
@@ -103,6 +107,21 @@ class SearchResult(View):
 # --- the call record ---------------------------------------------------------------------
 
 
+class RecordingView(View):
+    """A call's recording (see `recordings.views.recording_json`): `url` is set once it
+    can be played, `error` says why it cannot."""
+
+    status: str
+    format: str | None
+    duration_seconds: Number | None
+    size_bytes: int | None
+    channels: int | None
+    sha256: str | None
+    url: str | None
+    error: str | None
+    legal_hold: bool
+
+
 class CallRecordView(View):
     """A stored call: the call record of the architecture ("Call record"), the fields of
     `record_json` in its order, with the stored row's `id` first and the CRM's
@@ -121,8 +140,8 @@ class CallRecordView(View):
     started_at: str
     answered_at: str | None
     ended_at: str
-    wait_seconds: float
-    talk_seconds: float
+    wait_seconds: Number
+    talk_seconds: Number
     disposition: str
     routed_by: str | None
     routing_reason: str | None
@@ -137,7 +156,7 @@ class CallRecordView(View):
     source: str
     company_id: int | None
     agent: Ref | None
-    recording: dict[str, Any] | None
+    recording: RecordingView | None
 
 
 class CallStepView(View):
