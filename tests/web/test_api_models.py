@@ -137,6 +137,9 @@ async def test_the_models_change_no_byte_of_what_the_services_build(api: Api) ->
         await fill_recordings(db, calls["items"])
         one_call = await CallQuery(db, crm.directory).get(me, calls["items"][0]["id"])
         await fill_recordings(db, [one_call])
+        by_name = await crm.search.search("Ромашка", boss)
+        by_number = await crm.search.search("84951234567", boss)
+        assert by_name["companies"] and by_number["contacts"]
         expected: list[tuple[httpx.AsyncClient, str, Any]] = [
             (admin, f"/api/contacts/{contact['id']}", await crm.contacts.get(contact["id"], boss)),
             (
@@ -157,6 +160,8 @@ async def test_the_models_change_no_byte_of_what_the_services_build(api: Api) ->
             (admin, f"/api/contacts/{contact['id']}/timeline", timeline),
             (admin, "/api/calls", calls),
             (admin, f"/api/calls/{one_call['id']}", one_call),
+            (admin, "/api/search?q=Ромашка", by_name),
+            (admin, "/api/search?q=84951234567", by_number),
             (admin, "/api/session", {"user": me.to_json()}),
             (
                 ag,

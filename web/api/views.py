@@ -28,10 +28,10 @@ Number = Annotated[int | float, WithJsonSchema({"type": "number"})]
 
 
 class Ref(View):
-    """`{"id", "name"}` of a user, company or contact."""
+    """`{"id", "name"}` of a user, company or contact (`name` is null if it is gone)."""
 
     id: int
-    name: str
+    name: str | None
 
 
 class Phone(View):
@@ -100,8 +100,8 @@ class CompanyPage(View):
 
 class SearchResult(View):
     query: str
-    contacts: list[ContactRecord]
-    companies: list[CompanyRecord]
+    contacts: list[ContactView]
+    companies: list[CompanyView]
 
 
 # --- the call record ---------------------------------------------------------------------
@@ -252,7 +252,7 @@ class DealEventView(View):
 
     id: int
     deal_id: int
-    deal_title: str
+    deal_title: str | None
     kind: str
     at: str
     user: Ref | None
