@@ -244,7 +244,10 @@ def changes(model: BaseModel) -> dict[str, Any]:
 
 
 class UserView(BaseModel):
-    """A user as they, a manager or an admin see them."""
+    """A user as they, a manager or an admin see them (`UserInfo.to_json`).
+
+    It and `UserSummary` forbid other keys: that is how a `UserView | UserSummary` body
+    tells the two apart, so a key added to `UserInfo.to_json` is added here too."""
 
     model_config = ConfigDict(extra="forbid")
 
