@@ -1,4 +1,5 @@
-"""Input shapes for the CRM (used by the REST API and the importer).
+"""Input shapes for the CRM (used by the REST API and the importer), and the output views
+of a user and the session (the API's typed responses; the rest are in `web.api.views`).
 
 Every model forbids unknown fields and bounds every string and list, so a bad request
 fails with a 422 naming the field before any service code runs. Updates carry the
@@ -237,3 +238,42 @@ class LoginIn(Strict):
 def changes(model: BaseModel) -> dict[str, Any]:
     """The fields the client sent (an explicit null clears an optional field)."""
     return {name: getattr(model, name) for name in model.model_fields_set if name != "version"}
+
+
+# Output views (the API's `response_model`s of a user and the session).
+
+
+class UserView(BaseModel):
+    """A user as they, a manager or an admin see them (`UserInfo.to_json`).
+
+    It and `UserSummary` forbid other keys: that is how a `UserView | UserSummary` body
+    tells the two apart, so a key added to `UserInfo.to_json` is added here too."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: int
+    login: str
+    name: str
+    role: str
+    language: str
+    active: bool
+    interfaces: list[str]
+    queues: list[str]
+    version: int
+
+
+class UserSummary(BaseModel):
+    """Another user as an agent sees them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: int
+    name: str
+    role: str
+    active: bool
+
+
+class SessionView(BaseModel):
+    """The signed-in user."""
+
+    user: UserView

@@ -34,7 +34,7 @@ from fastapi.responses import JSONResponse, Response
 from crm.access import Actor
 from crm.errors import BadCredentials, Forbidden, NotAuthenticated, NotFound
 from crm.models import Role
-from crm.schemas import LoginIn
+from crm.schemas import LoginIn, SessionView
 from crm.services import CrmServices
 from crm.sessions import DEFAULT_MAX_AGE, token_hash
 from crm.users import UserInfo
@@ -190,7 +190,12 @@ async def sign_in(request: Request, login: str, password: str) -> tuple[UserInfo
     return user, token
 
 
-@router.post("/api/session", dependencies=[Depends(require_json)], tags=["session"])
+@router.post(
+    "/api/session",
+    dependencies=[Depends(require_json)],
+    tags=["session"],
+    response_model=SessionView,
+)
 async def create_session(body: LoginIn, request: Request) -> JSONResponse:
     """Sign in: sets the session cookie and returns the user."""
     user, token = await sign_in(request, body.login, body.password)
@@ -199,7 +204,7 @@ async def create_session(body: LoginIn, request: Request) -> JSONResponse:
     return response
 
 
-@router.get("/api/session", tags=["session"])
+@router.get("/api/session", tags=["session"], response_model=SessionView)
 async def who_am_i(user: CurrentUser) -> dict[str, Any]:
     """The signed-in user (401 when not signed in)."""
     return {"user": user.to_json()}

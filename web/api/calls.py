@@ -22,11 +22,13 @@ from fastapi import APIRouter, Depends, Query, Request
 from crm.call_list import CallFilter, CallQuery
 from kernel.phones import normalize
 from recordings.views import calls_in, fill_recordings
+from web.api.views import ERRORS, CallDetail, CallPage
 from web.auth import CurrentUser, current_user, require_json
 from web.deps import get_services
 from web.params import PathId, QueryId
 
 router = APIRouter(
+    responses=ERRORS,
     prefix="/api/calls",
     tags=["calls"],
     dependencies=[Depends(require_json), Depends(current_user)],
@@ -38,7 +40,7 @@ def call_query(request: Request) -> CallQuery:
     return CallQuery(services.db, services.crm.directory)
 
 
-@router.get("")
+@router.get("", response_model=CallPage)
 async def list_calls(
     request: Request,
     user: CurrentUser,
@@ -69,7 +71,7 @@ async def list_calls(
     return page
 
 
-@router.get("/{call_id}")
+@router.get("/{call_id}", response_model=CallDetail)
 async def get_call(call_id: PathId, request: Request, user: CurrentUser) -> dict[str, Any]:
     services = get_services(request)
     call = await call_query(request).get(user, call_id)

@@ -8,12 +8,13 @@ from fastapi import APIRouter, Query, Request
 
 from kernel.phones import normalize
 from web.api.calls import with_recordings
+from web.api.views import ERRORS, Card
 from web.auth import CurrentActor, crm_of
 
-router = APIRouter(tags=["cards"])
+router = APIRouter(responses=ERRORS, tags=["cards"])
 
 
-@router.get("/card")
+@router.get("/card", response_model=Card)
 async def card_for_number(
     request: Request,
     actor: CurrentActor,

@@ -8,15 +8,16 @@ from fastapi import APIRouter, Query, Request, Response
 
 from crm.schemas import ContactCreate, ContactUpdate
 from web.api.calls import with_recordings
+from web.api.views import ERRORS, Card, ContactPage, ContactView, TimelinePage
 from web.auth import CurrentActor, crm_of
 from web.params import PathId, QueryId
 
-router = APIRouter(prefix="/contacts", tags=["contacts"])
+router = APIRouter(responses=ERRORS, prefix="/contacts", tags=["contacts"])
 Limit = Annotated[int, Query(ge=1, le=200)]
 Cursor = Annotated[str | None, Query(max_length=200)]
 
 
-@router.get("")
+@router.get("", response_model=ContactPage)
 async def list_contacts(
     request: Request,
     actor: CurrentActor,
@@ -32,7 +33,7 @@ async def list_contacts(
     )
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, response_model=ContactView)
 async def create_contact(
     body: ContactCreate, request: Request, actor: CurrentActor
 ) -> dict[str, Any]:
@@ -40,12 +41,12 @@ async def create_contact(
     return await crm_of(request).contacts.create(body, actor)
 
 
-@router.get("/{contact_id}")
+@router.get("/{contact_id}", response_model=ContactView)
 async def get_contact(contact_id: PathId, request: Request, actor: CurrentActor) -> dict[str, Any]:
     return await crm_of(request).contacts.get(contact_id, actor)
 
 
-@router.patch("/{contact_id}")
+@router.patch("/{contact_id}", response_model=ContactView)
 async def update_contact(
     contact_id: PathId, body: ContactUpdate, request: Request, actor: CurrentActor
 ) -> dict[str, Any]:
@@ -59,7 +60,7 @@ async def delete_contact(contact_id: PathId, request: Request, actor: CurrentAct
     return Response(status_code=204)
 
 
-@router.get("/{contact_id}/timeline")
+@router.get("/{contact_id}/timeline", response_model=TimelinePage)
 async def contact_timeline(
     contact_id: PathId,
     request: Request,
@@ -72,7 +73,7 @@ async def contact_timeline(
     return await with_recordings(request, page)
 
 
-@router.get("/{contact_id}/card")
+@router.get("/{contact_id}/card", response_model=Card)
 async def contact_card(
     contact_id: PathId,
     request: Request,

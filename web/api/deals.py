@@ -7,13 +7,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 
 from crm.schemas import DealCreate, DealUpdate
+from web.api.views import ERRORS, DealHistory, DealPage, DealView
 from web.auth import CurrentActor, crm_of
 from web.params import PathId, QueryId
 
-router = APIRouter(prefix="/deals", tags=["deals"])
+router = APIRouter(responses=ERRORS, prefix="/deals", tags=["deals"])
 
 
-@router.get("")
+@router.get("", response_model=DealPage)
 async def list_deals(
     request: Request,
     actor: CurrentActor,
@@ -33,18 +34,18 @@ async def list_deals(
     return {"items": items}
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, response_model=DealView)
 async def create_deal(body: DealCreate, request: Request, actor: CurrentActor) -> dict[str, Any]:
     """A new deal; without `pipeline_id`/`stage_id`: the first stage of the first pipeline."""
     return await crm_of(request).deals.create(body, actor)
 
 
-@router.get("/{deal_id}")
+@router.get("/{deal_id}", response_model=DealView)
 async def get_deal(deal_id: PathId, request: Request, actor: CurrentActor) -> dict[str, Any]:
     return await crm_of(request).deals.get(deal_id)
 
 
-@router.patch("/{deal_id}")
+@router.patch("/{deal_id}", response_model=DealView)
 async def update_deal(
     deal_id: PathId, body: DealUpdate, request: Request, actor: CurrentActor
 ) -> dict[str, Any]:
@@ -57,7 +58,7 @@ async def delete_deal(deal_id: PathId, request: Request, actor: CurrentActor) ->
     return Response(status_code=204)
 
 
-@router.get("/{deal_id}/history")
+@router.get("/{deal_id}/history", response_model=DealHistory)
 async def deal_history(deal_id: PathId, request: Request, actor: CurrentActor) -> dict[str, Any]:
     """Every change of the deal (created, stage, amount, owner), oldest first."""
     return {"items": await crm_of(request).deals.history(deal_id)}

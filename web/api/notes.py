@@ -7,13 +7,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 
 from crm.schemas import NoteCreate, NoteUpdate
+from web.api.views import ERRORS, NotePage, NoteView
 from web.auth import CurrentActor, crm_of
 from web.params import PathId, QueryId
 
-router = APIRouter(prefix="/notes", tags=["notes"])
+router = APIRouter(responses=ERRORS, prefix="/notes", tags=["notes"])
 
 
-@router.get("")
+@router.get("", response_model=NotePage)
 async def list_notes(
     request: Request,
     actor: CurrentActor,
@@ -27,17 +28,17 @@ async def list_notes(
     return {"items": items}
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, response_model=NoteView)
 async def create_note(body: NoteCreate, request: Request, actor: CurrentActor) -> dict[str, Any]:
     return await crm_of(request).notes.create(body, actor)
 
 
-@router.get("/{note_id}")
+@router.get("/{note_id}", response_model=NoteView)
 async def get_note(note_id: PathId, request: Request, actor: CurrentActor) -> dict[str, Any]:
     return await crm_of(request).notes.get(note_id)
 
 
-@router.patch("/{note_id}")
+@router.patch("/{note_id}", response_model=NoteView)
 async def update_note(
     note_id: PathId, body: NoteUpdate, request: Request, actor: CurrentActor
 ) -> dict[str, Any]:

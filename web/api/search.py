@@ -6,12 +6,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
+from web.api.views import ERRORS, SearchResult
 from web.auth import CurrentActor, crm_of
 
-router = APIRouter(tags=["search"])
+router = APIRouter(responses=ERRORS, tags=["search"])
 
 
-@router.get("/search")
+@router.get("/search", response_model=SearchResult)
 async def search(
     request: Request,
     actor: CurrentActor,

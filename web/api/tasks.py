@@ -9,13 +9,14 @@ from fastapi import APIRouter, Query, Request, Response
 
 from crm.models import TaskStatus
 from crm.schemas import TaskCreate, TaskUpdate
+from web.api.views import ERRORS, TaskPage, TaskView
 from web.auth import CurrentActor, crm_of
 from web.params import PathId, QueryId
 
-router = APIRouter(prefix="/tasks", tags=["tasks"])
+router = APIRouter(responses=ERRORS, prefix="/tasks", tags=["tasks"])
 
 
-@router.get("")
+@router.get("", response_model=TaskPage)
 async def list_tasks(
     request: Request,
     actor: CurrentActor,
@@ -37,18 +38,18 @@ async def list_tasks(
     return {"items": items}
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, response_model=TaskView)
 async def create_task(body: TaskCreate, request: Request, actor: CurrentActor) -> dict[str, Any]:
     return await crm_of(request).tasks.create(body, actor)
 
 
-@router.get("/{task_id}")
+@router.get("/{task_id}", response_model=TaskView)
 async def get_task(task_id: PathId, request: Request, actor: CurrentActor) -> dict[str, Any]:
     """The task, if the list would show it to this user (404 otherwise)."""
     return await crm_of(request).tasks.get(task_id, actor)
 
 
-@router.patch("/{task_id}")
+@router.patch("/{task_id}", response_model=TaskView)
 async def update_task(
     task_id: PathId, body: TaskUpdate, request: Request, actor: CurrentActor
 ) -> dict[str, Any]:

@@ -9,14 +9,15 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from crm.errors import NotFound
-from crm.schemas import UserCreate, UserUpdate, changes
+from crm.schemas import UserCreate, UserSummary, UserUpdate, UserView, changes
 from crm.users import UserInfo
 from screenpop.hub import CLOSE_ACCESS_CHANGED, CLOSE_SIGNED_OUT
+from web.api.views import ERRORS, UserPage
 from web.auth import CurrentActor, CurrentUser, client_ip, crm_of, require_role, set_session_cookie
 from web.deps import get_services
 from web.params import PathId
 
-router = APIRouter(prefix="/users", tags=["users"])
+router = APIRouter(responses=ERRORS, prefix="/users", tags=["users"])
 
 
 def _public(user: UserInfo, viewer: UserInfo) -> dict[str, Any]:
@@ -26,14 +27,14 @@ def _public(user: UserInfo, viewer: UserInfo) -> dict[str, Any]:
     return data
 
 
-@router.get("")
+@router.get("", response_model=UserPage)
 async def list_users(request: Request, viewer: CurrentUser) -> dict[str, Any]:
     """All users (agents see names and roles only)."""
     users = await crm_of(request).users.list()
     return {"items": [_public(u, viewer) for u in users]}
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, response_model=UserView)
 async def create_user(
     body: UserCreate, request: Request, admin: Annotated[UserInfo, Depends(require_role("admin"))]
 ) -> dict[str, Any]:
@@ -49,12 +50,12 @@ async def create_user(
     return user.to_json()
 
 
-@router.get("/{user_id}")
+@router.get("/{user_id}", response_model=UserView | UserSummary)
 async def get_user(user_id: PathId, request: Request, viewer: CurrentUser) -> dict[str, Any]:
     return _public(await crm_of(request).users.get(user_id), viewer)
 
 
-@router.patch("/{user_id}")
+@router.patch("/{user_id}", response_model=UserView)
 async def update_user(
     user_id: PathId, body: UserUpdate, request: Request, actor: CurrentActor
 ) -> JSONResponse:
