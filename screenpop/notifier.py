@@ -75,7 +75,10 @@ class StaticDirectory:
     users: dict[str, set[int]] = field(default_factory=dict)
 
     def users_for(self, agent_key: str) -> set[int]:
-        return self.users.get(interface_key(agent_key), set())
+        users = self.users.get(interface_key(agent_key))
+        if users is None:  # configured as `Local/201@from-queue/n`, or in another case
+            users = next((u for a, u in self.users.items() if same_agent(a, agent_key)), set())
+        return users
 
     def agents_of(self, user_id: int) -> set[str]:
         return {agent for agent, users in self.users.items() if user_id in users}
@@ -115,6 +118,7 @@ class Notifier:
         self._loading: dict[str, asyncio.Task[None]] = {}
         self._pops: dict[tuple[str, str], _Pop] = {}  # (linkedid, agent) -> pop
         self._answered: dict[str, tuple[str, dict[str, Any]]] = {}  # linkedid -> (agent, msg)
+        self._aliases_known = 0  # how many agent aliases the pops' users were found with
 
     # --- running ---------------------------------------------------------------------
     async def run(self, subscription: Subscription[d.DomainEvent]) -> None:
@@ -132,6 +136,8 @@ class Notifier:
             await asyncio.gather(*self._loading.values(), return_exceptions=True)
 
     def handle(self, event: d.DomainEvent) -> None:
+        if len(self.live.aliases) != self._aliases_known:
+            self._aliases_learned()
         if isinstance(event, d.AgentRinging):
             self._ringing(event)
         elif isinstance(event, d.AgentRingEnded):
@@ -192,7 +198,7 @@ class Notifier:
             agent_key, message = answered
             self._fill(message, card)
             message["update"] = True
-            self.hub.to_users(self.directory.users_for(agent_key), message)
+            self.hub.to_users(self.users_for(agent_key), message)
 
     @staticmethod
     def _fill(message: dict[str, Any], card: Card | None) -> None:
@@ -212,7 +218,7 @@ class Notifier:
 
     # --- events ----------------------------------------------------------------------
     def _ringing(self, event: d.AgentRinging) -> None:
-        users = self.directory.users_for(event.agent)
+        users = self.users_for(event.agent)
         reason, localized_reason = self._reason(event.linkedid, event.routing_reason)
         message: dict[str, Any] = {
             "type": "screen_pop",
@@ -238,6 +244,17 @@ class Notifier:
         self.hub.to_users(users, message)
         self.hub.to_followers(message, except_users=users)
 
+    def _aliases_learned(self) -> None:
+        """The live state learned another name of an agent (the phone a FreePBX member's
+        Local channel dials, seen after its ring began): the users configured with that
+        name get the pops already ringing for the agent."""
+        self._aliases_known = len(self.live.aliases)
+        for (_linkedid, agent), pop in list(self._pops.items()):
+            added = self.users_for(agent) - pop.users
+            if added:
+                pop.users |= added
+                self.hub.to_users(added, pop.message)
+
     def _ring_ended(self, event: d.AgentRingEnded) -> None:
         pop = self._pops.pop((event.linkedid, event.agent), None)
         if pop is None:
@@ -253,7 +270,7 @@ class Notifier:
         self.hub.to_followers({**message, "agent_interface": event.agent}, except_users=users)
 
     def _call_answered(self, event: d.CallAnswered) -> None:
-        users = self.directory.users_for(event.agent)
+        users = self.users_for(event.agent)
         pop = self._pops.pop((event.linkedid, event.agent), None)
         card = self._cards.get(event.linkedid)
         if pop is not None:
@@ -289,7 +306,7 @@ class Notifier:
             agents.add(interface_key(record.agent_interface))
         users: set[int] = set()
         for agent in agents:
-            users |= self.directory.users_for(agent)
+            users |= self.users_for(agent)
         message = {
             "type": "call_ended",
             "linkedid": linkedid,
@@ -318,7 +335,7 @@ class Notifier:
             task.cancel()
 
     def _agent_state(self, event: d.AgentStateChanged) -> None:
-        users = self.directory.users_for(event.agent)
+        users = self.users_for(event.agent)
         if not users:
             return
         message = {
@@ -357,9 +374,21 @@ class Notifier:
         """The `call_answered` message of the call this user is on now, if any."""
         agents = self.directory.agents_of(user_id)
         for agent_key, message in list(self._answered.values()):
-            if any(same_agent(agent_key, a) for a in agents):
+            if self._is_one_of(agent_key, agents):
                 return message
         return None
+
+    def users_for(self, agent: str) -> set[int]:
+        """The users of an agent, whichever of its names they were configured with: a
+        FreePBX queue's member `Local/201@from-queue/n` is the phone `PJSIP/201` too."""
+        users: set[int] = set()
+        for name in self.live.names_of(agent):
+            users |= self.directory.users_for(name)
+        return users
+
+    def _is_one_of(self, agent: str, interfaces: set[str]) -> bool:
+        """Is this agent (by any of its names) one of a user's interfaces?"""
+        return any(same_agent(n, i) for n in self.live.names_of(agent) for i in interfaces)
 
     def _live_agent(self, key: str) -> Any:
         agent = self.live.agent_for(key)
@@ -391,5 +420,5 @@ class Notifier:
             if client.user_id in pop.users or client.follow_all:
                 self.hub.to_client(client, pop.message)
         for agent_key, message in list(self._answered.values()):
-            if client.follow_all or any(same_agent(agent_key, a) for a in agents):
+            if client.follow_all or self._is_one_of(agent_key, agents):
                 self.hub.to_client(client, message)
