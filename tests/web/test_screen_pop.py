@@ -13,6 +13,7 @@ import pytest
 import websockets
 from fastapi import WebSocket
 
+from kernel.agents import same_agent
 from routing.decision import Reason, ReasonKey
 from screenpop.hub import Client, Hub
 from screenpop.notifier import Notifier, StaticDirectory
@@ -355,7 +356,11 @@ async def test_freepbx_member_that_answers_gets_its_pop_and_answer(users) -> Non
         m for m in agents.seen[1].items if m["type"] in ("screen_pop", "call_answered")
     )
     assert pop["linkedid"] == answered["linkedid"] == "1796521416.0"
-    assert pop["agent_interface"] == answered["agent_interface"] == "Local/201@from-queue/n"
+    # Each under the name its user knows the agent by: the panel shows only those.
+    (mine,) = [name for name, ids in users.items() if ids == {1}]
+    named = [m for m in agents.seen[1].items if "agent_interface" in m]
+    assert {m["type"] for m in named} >= {"screen_pop", "call_answered", "agent_state"}
+    assert all(same_agent(m["agent_interface"], mine) for m in named)
     assert agents.calls(2) == agents.calls(3) == []
     assert notifier.participants("1796521416.0") == {1}
     await agents.stop()
@@ -399,7 +404,13 @@ async def test_freepbx_ring_all_pops_everyone_and_withdraws_from_the_others(user
             ("screen_pop", None),
             ("screen_pop_withdrawn", "answered_elsewhere"),
         ]
-    assert notifier.current_call(2) is not None
+    for user in (1, 2):
+        (mine,) = [interface for interface, ids in users.items() if ids == {user}]
+        named = [m for m in agents.seen[user].items if "agent_interface" in m]
+        assert named and all(same_agent(m["agent_interface"], mine) for m in named)
+    answered = notifier.current_call(2)
+    assert answered is not None
+    assert same_agent(answered["agent_interface"], next(i for i, u in users.items() if u == {2}))
     assert notifier.current_call(1) is None
     await agents.stop()
     await notifier.stop()
