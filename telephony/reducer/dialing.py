@@ -10,7 +10,7 @@ from __future__ import annotations
 from kernel.agents import interface_key
 from kernel.phones import digits_of
 from telephony import events as e
-from telephony.reducer.agents import agent_key, is_agent_interface
+from telephony.reducer.agents import agent_key, is_agent_interface, learn_alias
 from telephony.reducer.call_state import CallState, Effects
 from telephony.reducer.channels import known, new_channel
 from telephony.reducer.codes import DIAL_IN_PROGRESS, DialStatus
@@ -29,19 +29,22 @@ def on_dial_begin(s: CallState, ev: e.DialBegin, at: float, out: Effects) -> Non
     dest = new_channel(s, ev.dest, at, out)
     if dest.uniqueid in call.rings:
         return
-    ring = _ring_through(s, call, caller)
-    if ring is not None:
-        # The agent's Local channel dials the phone behind it (FreePBX's `from-queue`):
-        # the same ring reaching the device, not another agent. The phone is the agent.
-        phone = agent_key(s, _dialed_interface(ev.dial_string, dest.interface))
-        if phone != ring.agent:
-            s.aliases[phone] = ring.agent
-        call.step(at, "dial", f"{ring.interface} → {dest.interface}")
-        return
-    call.dialed_anyone = True
     dest_interface = _dialed_interface(ev.dial_string, dest.interface)
     target_number = _dial_number(ev.dial_string, ev.dest.exten, caller.exten)
     config = s.config
+    ring = _ring_through(s, call, caller)
+    if ring is not None:
+        # The agent's Local channel dials what is behind it (FreePBX's `from-queue`):
+        # the same ring reaching the device, not another agent. An internal phone is
+        # another name of the agent (a forward to an outside number is not).
+        if is_agent_interface(s, dest_interface) or (
+            not is_external_number(config, target_number)
+            and is_internal_number(config, target_number)
+        ):
+            learn_alias(s, agent_key(s, dest_interface), ring.agent)
+        call.step(at, "dial", f"{ring.interface} → {dest_interface}")
+        return
+    call.dialed_anyone = True
     if is_agent_interface(s, dest_interface) or (
         not is_external_number(config, target_number) and is_internal_number(config, target_number)
     ):

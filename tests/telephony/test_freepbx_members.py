@@ -14,6 +14,7 @@ from pathlib import Path
 from telephony import domain as d
 from telephony.pipeline import EventPipeline
 from telephony.replay import load_index
+from telephony.state import Agent
 
 LAB = Path(__file__).resolve().parents[1] / "traces" / "lab"
 
@@ -72,3 +73,26 @@ def test_abandoned_while_ringing_ends_the_one_ring() -> None:
         ("AgentRingEnded", "Local/202@from-queue")
     ]
     assert not any(isinstance(e, d.CallAnswered) for e in events)
+
+
+def test_users_configured_by_phone_see_one_agent() -> None:
+    """The CRM's users are configured by their phones (`known_agents`): the phone seen
+    alone before its member (its device state) is dropped once it is known as an alias,
+    and the member's ring and answer are still the member's."""
+    path = LAB / "f1-fpbx-queue-answered-201.ami"
+    data = path.read_bytes()
+    pipeline = EventPipeline()
+    state = pipeline.state
+    state.known_agents = {"PJSIP/201", "PJSIP/202", "PJSIP/203"}
+    state.agents["PJSIP/201"] = Agent(key="PJSIP/201")  # its device state came first
+    events: list[d.DomainEvent] = []
+    for at, offset, length in load_index(path):
+        events += pipeline.feed(data[offset : offset + length], at)
+    assert agent_events(events) == [
+        ("AgentRinging", "Local/201@from-queue"),
+        ("CallAnswered", "Local/201@from-queue"),
+    ]
+    assert "PJSIP/201" not in state.agents
+    assert state.agent_for("PJSIP/201") is state.agents["Local/201@from-queue"]
+    # The trunk is nobody's alias (only the phone the member's Local channel dialed).
+    assert set(state.aliases) == {"PJSIP/201"}
