@@ -53,8 +53,14 @@ class CallState:
         """Every name of the agent behind an interface, as Asterisk spells them: its key
         first (the queue member), then its aliases (the phones behind it)."""
         key = interface_key(interface)
-        key = self.aliases.get(key, key)
-        return [key, *(alias for alias, agent in self.aliases.items() if agent == key)]
+        if not self.aliases:
+            return [key]
+        found = self.aliases.get(key)
+        if found is None:  # the CRM spells interfaces in lower case
+            wanted = key.lower()
+            found = next((k for a, k in self.aliases.items() if a.lower() == wanted), key)
+        wanted = found.lower()
+        return [found, *(alias for alias, agent in self.aliases.items() if agent.lower() == wanted)]
 
     def agent_state(self, interface: str, now: float) -> AgentState:
         agent = self.agent_for(interface)
