@@ -75,7 +75,10 @@ class StaticDirectory:
     users: dict[str, set[int]] = field(default_factory=dict)
 
     def users_for(self, agent_key: str) -> set[int]:
-        return self.users.get(interface_key(agent_key), set())
+        users = self.users.get(interface_key(agent_key))
+        if users is None:  # configured as `Local/201@from-queue/n`, or in another case
+            users = next((u for a, u in self.users.items() if same_agent(a, agent_key)), set())
+        return users
 
     def agents_of(self, user_id: int) -> set[str]:
         return {agent for agent, users in self.users.items() if user_id in users}
@@ -85,6 +88,7 @@ class StaticDirectory:
 class _Pop:
     message: dict[str, Any]
     users: set[int]
+    spelled: dict[int, str]  # user -> the agent's name they know it by, when another
 
 
 class Notifier:
@@ -115,6 +119,7 @@ class Notifier:
         self._loading: dict[str, asyncio.Task[None]] = {}
         self._pops: dict[tuple[str, str], _Pop] = {}  # (linkedid, agent) -> pop
         self._answered: dict[str, tuple[str, dict[str, Any]]] = {}  # linkedid -> (agent, msg)
+        self._aliases_known = 0  # how many agent aliases the pops' users were found with
 
     # --- running ---------------------------------------------------------------------
     async def run(self, subscription: Subscription[d.DomainEvent]) -> None:
@@ -132,6 +137,8 @@ class Notifier:
             await asyncio.gather(*self._loading.values(), return_exceptions=True)
 
     def handle(self, event: d.DomainEvent) -> None:
+        if len(self.live.aliases) != self._aliases_known:
+            self._aliases_learned()
         if isinstance(event, d.AgentRinging):
             self._ringing(event)
         elif isinstance(event, d.AgentRingEnded):
@@ -186,13 +193,14 @@ class Notifier:
             if pop_linkedid == linkedid:
                 self._fill(pop.message, card)
                 pop.message["update"] = True
-                self.hub.to_users(pop.users, pop.message)
+                self._send(pop.users, pop.message, pop.spelled)
         answered = self._answered.get(linkedid)
         if answered is not None:
             agent_key, message = answered
             self._fill(message, card)
             message["update"] = True
-            self.hub.to_users(self.directory.users_for(agent_key), message)
+            users, spelled = self._audience(agent_key)
+            self._send(users, message, spelled)
 
     @staticmethod
     def _fill(message: dict[str, Any], card: Card | None) -> None:
@@ -212,7 +220,7 @@ class Notifier:
 
     # --- events ----------------------------------------------------------------------
     def _ringing(self, event: d.AgentRinging) -> None:
-        users = self.directory.users_for(event.agent)
+        users, spelled = self._audience(event.agent)
         reason, localized_reason = self._reason(event.linkedid, event.routing_reason)
         message: dict[str, Any] = {
             "type": "screen_pop",
@@ -234,9 +242,22 @@ class Notifier:
             self._fill(message, self._cards[event.linkedid])
         elif self.cards is not None and event.caller_number and event.linkedid not in self._loading:
             self._prepare_card(event.linkedid, event.caller_number)
-        self._pops[(event.linkedid, event.agent)] = _Pop(message, users)
-        self.hub.to_users(users, message)
+        self._pops[(event.linkedid, event.agent)] = _Pop(message, users, spelled)
+        self._send(users, message, spelled)
         self.hub.to_followers(message, except_users=users)
+
+    def _aliases_learned(self) -> None:
+        """The live state learned another name of an agent (the phone a FreePBX member's
+        Local channel dials, seen after its ring began): the users configured with that
+        name get the pops already ringing for the agent."""
+        self._aliases_known = len(self.live.aliases)
+        for (_linkedid, agent), pop in list(self._pops.items()):
+            users, spelled = self._audience(agent)
+            added = users - pop.users
+            if added:
+                pop.users |= added
+                pop.spelled.update({u: spelled[u] for u in added if u in spelled})
+                self._send(added, pop.message, pop.spelled)
 
     def _ring_ended(self, event: d.AgentRingEnded) -> None:
         pop = self._pops.pop((event.linkedid, event.agent), None)
@@ -253,7 +274,7 @@ class Notifier:
         self.hub.to_followers({**message, "agent_interface": event.agent}, except_users=users)
 
     def _call_answered(self, event: d.CallAnswered) -> None:
-        users = self.directory.users_for(event.agent)
+        users, spelled = self._audience(event.agent)
         pop = self._pops.pop((event.linkedid, event.agent), None)
         card = self._cards.get(event.linkedid)
         if pop is not None:
@@ -278,7 +299,9 @@ class Notifier:
         }
         self._answered[event.linkedid] = (event.agent, message)
         self._remember(event.linkedid, users)
-        self.hub.to_users(users | (pop.users if pop else set()), message)
+        if pop is not None:
+            spelled = pop.spelled | spelled
+        self._send(users | (pop.users if pop else set()), message, spelled)
         self.hub.to_followers(message, except_users=users)
 
     def _call_ended(self, event: d.CallEnded) -> None:
@@ -289,7 +312,7 @@ class Notifier:
             agents.add(interface_key(record.agent_interface))
         users: set[int] = set()
         for agent in agents:
-            users |= self.directory.users_for(agent)
+            users |= self.users_for(agent)
         message = {
             "type": "call_ended",
             "linkedid": linkedid,
@@ -318,7 +341,7 @@ class Notifier:
             task.cancel()
 
     def _agent_state(self, event: d.AgentStateChanged) -> None:
-        users = self.directory.users_for(event.agent)
+        users, spelled = self._audience(event.agent)
         if not users:
             return
         message = {
@@ -328,7 +351,7 @@ class Notifier:
             "since": iso(event.at),
             "paused_reason": event.paused_reason,
         }
-        self.hub.to_users(users, message)
+        self._send(users, message, spelled)
 
     def _display(self, number: str | None) -> str | None:
         if not number or self.phone_display is None or not number.startswith("+"):
@@ -357,9 +380,47 @@ class Notifier:
         """The `call_answered` message of the call this user is on now, if any."""
         agents = self.directory.agents_of(user_id)
         for agent_key, message in list(self._answered.values()):
-            if any(same_agent(agent_key, a) for a in agents):
-                return message
+            if self._is_one_of(agent_key, agents):
+                return self._known_by(user_id, message, self._audience(agent_key)[1])
         return None
+
+    def users_for(self, agent: str) -> set[int]:
+        """The users of an agent, whichever of its names they were configured with: a
+        FreePBX queue's member `Local/201@from-queue/n` is the phone `PJSIP/201` too."""
+        return self._audience(agent)[0]
+
+    def _audience(self, agent: str) -> tuple[set[int], dict[int, str]]:
+        """The users of an agent by any of its names, and for those who know it by an
+        alias only (the phone behind a queue member), that name."""
+        users: set[int] = set()
+        spelled: dict[int, str] = {}
+        for i, name in enumerate(self.live.names_of(agent)):
+            found = self.directory.users_for(name)
+            if i:
+                spelled.update(dict.fromkeys(found - users, name))
+            users |= found
+        return users, spelled
+
+    def _send(self, users: set[int], message: dict[str, Any], spelled: dict[int, str]) -> None:
+        """Send a message about an agent; a user who knows the agent by another name gets
+        it under that name (the panel shows only messages about its user's own phones)."""
+        plain = users - spelled.keys()
+        if plain:
+            self.hub.to_users(plain, message)
+        by_name: dict[str, set[int]] = {}
+        for user in users - plain:
+            by_name.setdefault(spelled[user], set()).add(user)
+        for name, group in by_name.items():
+            self.hub.to_users(group, {**message, "agent_interface": name})
+
+    @staticmethod
+    def _known_by(user: int, message: dict[str, Any], spelled: dict[int, str]) -> dict[str, Any]:
+        name = spelled.get(user)
+        return message if name is None else {**message, "agent_interface": name}
+
+    def _is_one_of(self, agent: str, interfaces: set[str]) -> bool:
+        """Is this agent (by any of its names) one of a user's interfaces?"""
+        return any(same_agent(n, i) for n in self.live.names_of(agent) for i in interfaces)
 
     def _live_agent(self, key: str) -> Any:
         agent = self.live.agent_for(key)
@@ -389,7 +450,8 @@ class Notifier:
             )
         for pop in list(self._pops.values()):
             if client.user_id in pop.users or client.follow_all:
-                self.hub.to_client(client, pop.message)
+                self.hub.to_client(client, self._known_by(client.user_id, pop.message, pop.spelled))
         for agent_key, message in list(self._answered.values()):
-            if client.follow_all or any(same_agent(agent_key, a) for a in agents):
-                self.hub.to_client(client, message)
+            if client.follow_all or self._is_one_of(agent_key, agents):
+                spelled = self._audience(agent_key)[1]
+                self.hub.to_client(client, self._known_by(client.user_id, message, spelled))

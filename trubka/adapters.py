@@ -39,13 +39,13 @@ class CrmAgentDirectory:
         self._agents: dict[int, set[str]] = {}
 
     def users_for(self, interface: str) -> set[int]:
-        users = self._users.get(agent_key(interface))
-        if users is None:
-            # A queue member with a different state interface: map through the live state.
-            agent = self.live.agent_for(interface_key(interface))
-            if agent is not None:
-                users = self._users.get(agent_key(agent.key))
-        return users or set()
+        """The users of an agent by any of its names: a queue member with another state
+        interface (FreePBX: `Local/201@from-queue/n` rings `PJSIP/201`) is one person,
+        configured as either."""
+        users = set(self._users.get(agent_key(interface), ()))
+        for name in self.live.names_of(interface):
+            users |= self._users.get(agent_key(name), set())
+        return users
 
     def agents_of(self, user_id: int) -> set[str]:
         return set(self._agents.get(user_id, ()))

@@ -16,6 +16,18 @@ def agent_key(s: CallState, interface: str) -> str:
     return s.aliases.get(key, key)
 
 
+def learn_alias(s: CallState, alias: str, key: str) -> None:
+    """`alias` is another name of the agent `key` (a member's state interface, the phone
+    its Local channel dials). An agent seen under that name alone before (its device
+    state, for a user configured by the phone) is that agent: it is dropped."""
+    if alias == key or s.aliases.get(alias) == key:
+        return
+    s.aliases[alias] = key
+    stale = s.agents.get(alias)
+    if stale is not None and not (stale.memberships or stale.calls or stale.ringing):
+        del s.agents[alias]
+
+
 def is_agent_interface(s: CallState, interface: str) -> bool:
     key = interface_key(interface)
     return key in s.agents or key in s.aliases or key in s.known_agents

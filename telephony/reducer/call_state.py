@@ -36,7 +36,10 @@ class CallState:
     channels: dict[str, Channel] = field(default_factory=dict)  # by uniqueid
     queues: dict[str, Queue] = field(default_factory=dict)
     agents: dict[str, Agent] = field(default_factory=dict)  # by interface key
-    aliases: dict[str, str] = field(default_factory=dict)  # state interface → agent key
+    # Another name of an agent → its key: a queue member's state interface (FreePBX's
+    # `Local/201@from-queue/n` rings the phone `PJSIP/201`), or the phone its Local
+    # channel was seen dialing.
+    aliases: dict[str, str] = field(default_factory=dict)
     known_agents: set[str] = field(default_factory=set)  # interface keys from the CRM
     stats: ReducerStats = field(default_factory=ReducerStats)
 
@@ -45,6 +48,19 @@ class CallState:
         key = interface_key(interface)
         key = self.aliases.get(key, key)
         return self.agents.get(key)
+
+    def names_of(self, interface: str) -> list[str]:
+        """Every name of the agent behind an interface, as Asterisk spells them: its key
+        first (the queue member), then its aliases (the phones behind it)."""
+        key = interface_key(interface)
+        if not self.aliases:
+            return [key]
+        found = self.aliases.get(key)
+        if found is None:  # the CRM spells interfaces in lower case
+            wanted = key.lower()
+            found = next((k for a, k in self.aliases.items() if a.lower() == wanted), key)
+        wanted = found.lower()
+        return [found, *(alias for alias, agent in self.aliases.items() if agent.lower() == wanted)]
 
     def agent_state(self, interface: str, now: float) -> AgentState:
         agent = self.agent_for(interface)

@@ -10,13 +10,13 @@ from __future__ import annotations
 from kernel.agents import interface_key
 from kernel.phones import digits_of
 from telephony import events as e
-from telephony.reducer.agents import agent_key, is_agent_interface
+from telephony.reducer.agents import agent_key, is_agent_interface, learn_alias
 from telephony.reducer.call_state import CallState, Effects
 from telephony.reducer.channels import known, new_channel
 from telephony.reducer.codes import DIAL_IN_PROGRESS, DialStatus
 from telephony.reducer.numbers import is_external_number, is_internal_number
 from telephony.reducer.rings import RingEnd, answered, end_ring, ring_end_reason, start_ring
-from telephony.state import Call, CallPhase, Ring, interface_of, leg_of
+from telephony.state import Call, CallPhase, Channel, Ring, interface_of, leg_of, local_half
 
 
 def on_dial_begin(s: CallState, ev: e.DialBegin, at: float, out: Effects) -> None:
@@ -29,10 +29,22 @@ def on_dial_begin(s: CallState, ev: e.DialBegin, at: float, out: Effects) -> Non
     dest = new_channel(s, ev.dest, at, out)
     if dest.uniqueid in call.rings:
         return
-    call.dialed_anyone = True
     dest_interface = _dialed_interface(ev.dial_string, dest.interface)
     target_number = _dial_number(ev.dial_string, ev.dest.exten, caller.exten)
     config = s.config
+    ring = _ring_through(s, call, caller)
+    if ring is not None:
+        # The agent's Local channel dials what is behind it (FreePBX's `from-queue`):
+        # the same ring reaching the device, not another agent. An internal phone is
+        # another name of the agent (a forward to an outside number is not).
+        if is_agent_interface(s, dest_interface) or (
+            not is_external_number(config, target_number)
+            and is_internal_number(config, target_number)
+        ):
+            learn_alias(s, agent_key(s, dest_interface), ring.agent)
+        call.step(at, "dial", f"{ring.interface} → {dest_interface}")
+        return
+    call.dialed_anyone = True
     if is_agent_interface(s, dest_interface) or (
         not is_external_number(config, target_number) and is_internal_number(config, target_number)
     ):
@@ -88,6 +100,17 @@ def on_dial_end(s: CallState, ev: e.DialEnd, at: float, out: Effects) -> None:
         call.last_dial_status = status
     if ring is not None and ring.queue is None and call.route_agent:
         call.step(at, "routed-not-answered", f"{ring.interface}: {status}")
+
+
+def _ring_through(s: CallState, call: Call, caller: Channel) -> Ring | None:
+    """The ring whose Local channel this `;2` half belongs to, if it is one."""
+    if local_half(caller.name) != 2:
+        return None
+    for ring in call.rings.values():
+        dest = s.channels.get(ring.dest_uniqueid)
+        if dest is not None and dest.leg == caller.leg:
+            return ring
+    return None
 
 
 def _leg_is_internal(s: CallState, call: Call, leg: str) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from kernel.agents import AgentState, interface_key
 from telephony import domain as d
 from telephony import events as e
-from telephony.reducer.agents import agent_changed, agent_key, agent_of
+from telephony.reducer.agents import agent_changed, agent_key, agent_of, learn_alias
 from telephony.reducer.call_state import CallState, Effects
 from telephony.reducer.queues import queue_of
 from telephony.state import Membership
@@ -19,8 +19,7 @@ def apply_member(s: CallState, m: e.QueueMemberInfo, kind: str, at: float, out: 
     """A member's event (`added`, `removed`, `pause`, …) or a `QueueStatus` item (`listed`)."""
     key = interface_key(m.interface)
     state_key = interface_key(m.state_interface)
-    if state_key != key:
-        s.aliases[state_key] = key
+    learn_alias(s, state_key, key)
     agent = agent_of(s, key)
     if m.name and m.name != m.interface:
         agent.name = m.name

@@ -13,6 +13,7 @@ import pytest
 import websockets
 from fastapi import WebSocket
 
+from kernel.agents import same_agent
 from routing.decision import Reason, ReasonKey
 from screenpop.hub import Client, Hub
 from screenpop.notifier import Notifier, StaticDirectory
@@ -292,3 +293,124 @@ async def test_the_pop_says_why_in_every_language() -> None:
     assert ("1795717766.0", said_by_pbx) in asked
     writer.cancel()
     await asyncio.gather(writer, return_exceptions=True)
+
+
+FREEPBX_PHONES = {"PJSIP/201": {1}, "PJSIP/202": {2}, "PJSIP/203": {3}}
+FREEPBX_MEMBERS = {
+    "Local/201@from-queue/n": {1},
+    "Local/202@from-queue/n": {2},
+    "Local/203@from-queue/n": {3},
+}
+
+
+class Agents:
+    """One recording socket per user (1, 2, 3) on a hub."""
+
+    def __init__(self, hub: Hub) -> None:
+        self.seen = {user: Recorder() for user in (1, 2, 3)}
+        self.tasks = []
+        for user, recorder in self.seen.items():
+
+            async def send(text: str, recorder: Recorder = recorder) -> None:
+                await recorder.add(json.loads(text))
+
+            async def close(code: int, reason: str) -> None:
+                return None
+
+            client = Client(user, "agent", send, close)
+            hub.register(client)
+            self.tasks.append(asyncio.create_task(hub.serve(client)))
+
+    def calls(self, user: int) -> list[tuple[str, Any]]:
+        """What the user got about calls (agent states left out)."""
+        return [
+            (m["type"], m.get("reason"))
+            for m in self.seen[user].items
+            if m["type"] != "agent_state"
+        ]
+
+    async def stop(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+
+
+@pytest.mark.parametrize("users", [FREEPBX_PHONES, FREEPBX_MEMBERS], ids=["phones", "members"])
+async def test_freepbx_member_that_answers_gets_its_pop_and_answer(users) -> None:  # type: ignore[no-untyped-def]
+    """Issue 16, item 8: queue 400 rings the member `Local/201@from-queue/n`, whose Local
+    channel dials the phone `PJSIP/201`, which answers. Users configured by their phones
+    or by the members get the same: 201's user the pop, the answer and the end; no one
+    else anything. Events reach the notifier chunk by chunk, as live."""
+    path = TRACES / "lab" / "f1-fpbx-queue-answered-201.ami"
+    data = path.read_bytes()
+    pipeline = EventPipeline()
+    hub = Hub()
+    agents = Agents(hub)
+    notifier = Notifier(hub, pipeline.state, StaticDirectory(dict(users)))
+    for at, offset, length in load_index(path):
+        for event in pipeline.feed(data[offset : offset + length], at):
+            notifier.handle(event)
+    await agents.seen[1].wait_for(lambda items: any(m["type"] == "call_ended" for m in items))
+    assert agents.calls(1) == [("screen_pop", None), ("call_answered", None), ("call_ended", None)]
+    pop, answered = (
+        m for m in agents.seen[1].items if m["type"] in ("screen_pop", "call_answered")
+    )
+    assert pop["linkedid"] == answered["linkedid"] == "1796521416.0"
+    # Each under the name its user knows the agent by: the panel shows only those.
+    (mine,) = [name for name, ids in users.items() if ids == {1}]
+    named = [m for m in agents.seen[1].items if "agent_interface" in m]
+    assert {m["type"] for m in named} >= {"screen_pop", "call_answered", "agent_state"}
+    assert all(same_agent(m["agent_interface"], mine) for m in named)
+    assert agents.calls(2) == agents.calls(3) == []
+    assert notifier.participants("1796521416.0") == {1}
+    await agents.stop()
+    await notifier.stop()
+
+
+@pytest.mark.parametrize("users", [FREEPBX_PHONES, FREEPBX_MEMBERS], ids=["phones", "members"])
+async def test_freepbx_ring_all_pops_everyone_and_withdraws_from_the_others(users) -> None:  # type: ignore[no-untyped-def]
+    """A ring-all queue (401) of FreePBX members: the state knows each member's phone
+    (QueueStatus at connect says `StateInterface: PJSIP/20x`). Every user gets the pop;
+    the one who answers gets `call_answered`, the others a withdrawal."""
+    live = CallState()
+    for n in (201, 202, 203):
+        live.aliases[f"PJSIP/{n}"] = f"Local/{n}@from-queue"
+    hub = Hub()
+    agents = Agents(hub)
+    notifier = Notifier(hub, live, StaticDirectory(dict(users)))
+    linkedid, number = "1796521500.0", "+74951110101"
+    for n in (201, 202, 203):
+        notifier.handle(
+            d.AgentRinging(
+                linkedid, 1.0, f"Local/{n}@from-queue", f"Local/{n}@from-queue/n",
+                f"Agent {n}", "401", number, None, None, "inbound",
+            )
+        )  # fmt: skip
+    notifier.handle(
+        d.CallAnswered(
+            linkedid, 3.0, "Local/202@from-queue", "Local/202@from-queue/n", "Agent 202",
+            "401", number, None,
+        )
+    )  # fmt: skip
+    for n in (201, 203):
+        notifier.handle(
+            d.AgentRingEnded(linkedid, 3.0, f"Local/{n}@from-queue", "answered_elsewhere")
+        )
+    for user in (1, 2, 3):
+        await agents.seen[user].wait_for(lambda items: len(items) == 2)
+    assert agents.calls(2) == [("screen_pop", None), ("call_answered", None)]
+    for user in (1, 3):
+        assert agents.calls(user) == [
+            ("screen_pop", None),
+            ("screen_pop_withdrawn", "answered_elsewhere"),
+        ]
+    for user in (1, 2):
+        (mine,) = [interface for interface, ids in users.items() if ids == {user}]
+        named = [m for m in agents.seen[user].items if "agent_interface" in m]
+        assert named and all(same_agent(m["agent_interface"], mine) for m in named)
+    answered = notifier.current_call(2)
+    assert answered is not None
+    assert same_agent(answered["agent_interface"], next(i for i, u in users.items() if u == {2}))
+    assert notifier.current_call(1) is None
+    await agents.stop()
+    await notifier.stop()
