@@ -12,6 +12,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from crm.database import Base, Database, UTCDateTime
 
+LAST_RECONCILE = "reconcile"  # the row `trubka reconcile` keeps its last summary in
+
 
 class BookCursorRow(Base):
     __tablename__ = "book_cursors"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -76,3 +77,32 @@ def test_a_cdr_table_is_refused_with_a_clear_message(env: dict[str, str]) -> Non
     result = CliRunner().invoke(main, ["reconcile", *PERIOD], env=env)
     assert result.exit_code == 1
     assert "TRUBKA_ASTERISK_CDR" in result.output and "Master.csv" in result.output
+
+
+async def test_the_status_page_shows_the_books_and_the_last_reconciliation(
+    env: dict[str, str],
+) -> None:
+    from tests.kit_server import InProcess, sign_in
+    from trubka.app import build_app
+    from trubka.settings import load_settings
+
+    code, _ = await asyncio.to_thread(_run, env, "reconcile", *PERIOD)
+    assert code == 1
+    settings = load_settings(
+        database_url=env["TRUBKA_DATABASE_URL"],
+        asterisk_queue_log=env["TRUBKA_ASTERISK_QUEUE_LOG"],
+        asterisk_cdr=env["TRUBKA_ASTERISK_CDR"],
+        timezone="UTC",
+    )
+    app = build_app(settings)
+    async with InProcess(app) as server, server.client() as http:
+        services = app.state.services
+        await sign_in(http, services, login="boss", role="supervisor")
+        books = (await http.get("/api/status")).json()["books"]
+        assert books["configured"] is True
+        assert books["last_reconcile"]["counts"] == {"missing": 4}
+        page = await http.get("/status")
+        assert "Last reconciliation" in page.text or "Последняя сверка" in page.text
+        async with server.client() as agent:
+            await sign_in(agent, services, login="anna", role="agent")
+            assert (await agent.get("/api/status")).json()["books"] is None

@@ -18,7 +18,6 @@ from trubka.settings import Settings
 # A stored call's start and its CDR's start differ by less than a second; a margin keeps
 # calls at the period's edges on both sides of the comparison.
 EDGE = timedelta(minutes=5)
-LAST_RUN = "reconcile"  # the row of `book_cursors` that keeps the last run's summary
 
 
 @click.command()
@@ -57,7 +56,7 @@ def reconcile(since: str, until: str | None, fix: bool, as_json: bool) -> None:
 async def _reconcile(
     settings: Settings, start: datetime, end: datetime, fix: bool
 ) -> dict[str, Any]:
-    from crm.book_cursors import BookCursors
+    from crm.book_cursors import LAST_RECONCILE, BookCursors
     from crm.database import Database
     from telephony.books.backfill import BookFiles, read_books, spool_recordings
     from telephony.books.reconcile import DifferenceKind, differences, in_period
@@ -100,7 +99,7 @@ async def _reconcile(
             "problems": books.problems[:20],
         }
         await BookCursors(db).save(
-            LAST_RUN,
+            LAST_RECONCILE,
             {k: v for k, v in summary.items() if k != "differences"}
             | {"differences": summary["differences"][:50]},
         )

@@ -12,7 +12,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 
+from crm.book_cursors import LAST_RECONCILE, BookCursors
 from crm.call_access import may_see
+from crm.models import Role
 from crm.users import UserInfo
 from kernel.phones import normalize
 from telephony.records import iso
@@ -54,6 +56,23 @@ def ami_status(services: Any) -> dict[str, Any] | None:
     return client.status_json() if client is not None else None
 
 
+async def books_status(services: Any, user: UserInfo) -> dict[str, Any] | None:
+    """Asterisk's books (queue_log, CDR) for supervisors and admins: whether they are
+    read, the last backfill run (and the books it could not read), the last
+    `trubka reconcile`. None for agents."""
+    if user.role not in (Role.SUPERVISOR, Role.ADMIN):
+        return None
+    backfill = getattr(services, "backfill", None)
+    last = backfill.last if backfill is not None else None
+    reconcile = await BookCursors(services.db).load(LAST_RECONCILE)
+    return {
+        "configured": backfill is not None,
+        "last_backfill": last.to_json() if last is not None else None,
+        "unreachable": list(last.unreachable) if last is not None else [],
+        "last_reconcile": reconcile,
+    }
+
+
 @router.get("/api/status")
 async def status_json(
     services: Annotated[Any, Depends(get_services)], user: CurrentUser
@@ -62,4 +81,5 @@ async def status_json(
         "live_calls": live_calls(services, user),
         "stored_calls": services.call_writer.saved,
         "ami": ami_status(services),
+        "books": await books_status(services, user),
     }

@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse
 
 from crm.call_list import CallFilter, CallQuery
 from crm.users import UserInfo
-from web.api.status import ami_status, live_calls
+from web.api.status import ami_status, books_status, live_calls
 from web.deps import get_services
 from web.i18n import N_
 from web.pages import page_user, render
@@ -46,6 +46,7 @@ async def status_page(
             "live": live_calls(services, user),
             "recent": recent["items"],
             "ami": ami_status(services),
+            "books": await books_status(services, user),
         },
         user=user,
     )
