@@ -165,3 +165,16 @@ async def test_a_mistyped_dial_is_no_agent(db: Database) -> None:
     assert "Local/12@pstn-out" not in {
         row["agent_interface"] for row in await with_roster.agents(MONDAY)
     }
+
+
+# --- item 4: one agent, one key ----------------------------------------------------------
+async def test_an_agent_dialled_directly_and_through_a_queue_is_one_row(known: Reporting) -> None:
+    # The data set names agent 101 `Local/101@agents/n` on queue calls and
+    # `Local/101@agents` on the call routed straight to them (call 12), as Asterisk does.
+    rows = await known.reports.agents(MONDAY)
+    keys = [row["agent_interface"] for row in rows]
+    assert len(keys) == len({key.lower() for key in keys})
+    [anna] = [row for row in rows if row["agent_interface"].lower() == "local/101@agents"]
+    queue_only = await known.reports.agents(MONDAY, queue="support")
+    [anna_queue] = [r for r in queue_only if r["agent_interface"].lower() == "local/101@agents"]
+    assert anna["answered"] == anna_queue["answered"] + 1  # + the routed call 12
