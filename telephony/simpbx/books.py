@@ -1,0 +1,201 @@
+"""Asterisk's durable books, written by the simulated PBX: `queue_log` and `Master.csv`.
+
+Asterisk 22 appends a line to `queue_log` whenever app_queue logs an event, and a row to
+cdr_csv's `Master.csv` when a call's CDR is finalised. :class:`SimBooks` derives both from
+the AMI events the engine sends out (it sees every burst the engine writes), so what the
+books say is what the AMI said:
+
+| AMI event | queue_log line |
+|---|---|
+| `QueueCallerJoin` | `ENTERQUEUE` (url, caller id, position) |
+| `AgentRingNoAnswer` | `RINGNOANSWER` (ring time in ms) |
+| `AgentConnect` | `CONNECT` (hold time, the member channel's unique id, ring time) |
+| `AgentComplete` | `COMPLETECALLER` / `COMPLETEAGENT` (hold, talk, original position) |
+| `AgentComplete` after `BlindTransfer` | `BLINDTRANSFER` (exten, context, hold, talk, pos.) |
+| `QueueCallerAbandon` | `ABANDON` (position, original position, wait) |
+| `QUEUESTATUS=TIMEOUT` | `EXITWITHTIMEOUT` (position, original position, wait) |
+
+`Master.csv` gets one row per inbound call when the caller's leg (the `;2` half of the
+customer's Local pair, in `from-trunk`) ends, with the 21 columns of the sample
+`cdr.conf` (`loguniqueid`, `loguserfield`, `newcdrcolumns`): the caller's channel as
+`channel`, the agent's channel it was bridged with as `dstchannel` and `ANSWERED`, or
+`NO ANSWER` when no agent took it. The `;1` half stands for the customer's phone and the
+agents' halves for their phones: a real PBX writes no rows of its own for them here.
+Unlike a default Asterisk (`usegmtime = no`), the simulated PBX writes CDR times in
+UTC; the reader must be told the zone is UTC. Outbound (Originate) calls leave no row.
+
+Each line is appended and flushed on its own, as Asterisk does: a reader that tails the
+files sees every finished line at once. A caller name that came as cp1251 bytes is
+written as UTF-8 text.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+
+MEMBER_FIELDS = ("MemberName", "Interface")
+
+
+def _decode(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("cp1251", "replace")
+
+
+def parse_frames(data: bytes) -> list[dict[str, str]]:
+    """The AMI messages of one burst, each as its headers (the first of a name wins)."""
+    messages: list[dict[str, str]] = []
+    for chunk in data.split(b"\r\n\r\n"):
+        headers: dict[str, str] = {}
+        for line in chunk.split(b"\r\n"):
+            name, sep, value = line.partition(b": ")
+            if sep:
+                headers.setdefault(_decode(name), _decode(value))
+        if headers:
+            messages.append(headers)
+    return messages
+
+
+@dataclass(slots=True)
+class _Stay:
+    queue: str
+    position: str
+    entered: int
+    last_position: str = ""
+
+
+@dataclass(slots=True)
+class SimBooks:
+    """Appends `queue_log` lines and `Master.csv` rows for the events it is fed."""
+
+    queue_log_path: Path | None = None
+    cdr_csv_path: Path | None = None
+    _linkedid: dict[str, str] = field(default_factory=dict)  # uniqueid -> linkedid
+    _stays: dict[str, _Stay] = field(default_factory=dict)  # caller uniqueid -> stay
+    _transfers: dict[str, tuple[str, str]] = field(default_factory=dict)
+    _sequence: int = 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.queue_log_path is not None or self.cdr_csv_path is not None
+
+    def feed(self, data: bytes, now: float) -> None:
+        """One burst of AMI bytes as the engine writes it, at time `now`."""
+        for headers in parse_frames(data):
+            self._event(headers, int(now))
+
+    # --- queue_log -----------------------------------------------------------------
+    def _queue_log(self, when: int, callid: str, queue: str, agent: str, *fields: str) -> None:
+        if self.queue_log_path is not None:
+            _append(self.queue_log_path, "|".join((str(when), callid, queue, agent, *fields)))
+
+    def _event(self, h: dict[str, str], when: int) -> None:
+        event = h.get("Event", "")
+        uid = h.get("Uniqueid", "")
+        queue = h.get("Queue", "")
+        member = h.get("MemberName") or h.get("Interface") or "NONE"
+        if event == "Newchannel":
+            if h.get("Context") == "from-trunk" and not h.get("Channel", "").endswith(";1"):
+                self._linkedid[uid] = h.get("Linkedid", uid)
+        elif event == "QueueCallerJoin":
+            position = h.get("Position", "1")
+            self._stays[uid] = _Stay(queue, position, when)
+            caller = h.get("CallerIDNum", "")
+            self._queue_log(when, uid, queue, "NONE", "ENTERQUEUE", "", caller, position)
+        elif event == "QueueCallerLeave" and uid in self._stays:
+            self._stays[uid].last_position = h.get("Position", "1")
+        elif event == "AgentRingNoAnswer":
+            self._queue_log(when, uid, queue, member, "RINGNOANSWER", h.get("RingTime", "0"))
+        elif event == "AgentConnect":
+            hold, ring = h.get("HoldTime", "0"), h.get("RingTime", "0")
+            member_uid = h.get("DestUniqueid", "")
+            self._queue_log(when, uid, queue, member, "CONNECT", hold, member_uid, ring)
+        elif event == "BlindTransfer":
+            target = (h.get("Extension", ""), h.get("Context", ""))
+            self._transfers[h.get("TransfereeUniqueid", "")] = target
+        elif event == "AgentComplete":
+            self._complete(h, uid, queue, member, when)
+        elif event == "QueueCallerAbandon":
+            stay = self._stays.pop(uid, None)
+            original = stay.position if stay else h.get("OriginalPosition", "1")
+            position = h.get("Position", "1")
+            wait = h.get("HoldTime", "0")
+            self._queue_log(when, uid, queue, "NONE", "ABANDON", position, original, wait)
+        elif event == "VarSet" and h.get("Variable") == "QUEUESTATUS":
+            stay = self._stays.pop(uid, None)
+            if stay is not None and h.get("Value") == "TIMEOUT":
+                wait = str(max(0, when - stay.entered))
+                position = stay.last_position or stay.position
+                fields = (position, stay.position, wait)
+                self._queue_log(when, uid, stay.queue, "NONE", "EXITWITHTIMEOUT", *fields)
+        elif event == "Cdr" and h.get("DestinationContext") == "from-trunk":
+            self._cdr_row(h)
+        if event == "Hangup":
+            self._stays.pop(uid, None)
+            self._transfers.pop(uid, None)
+
+    def _complete(self, h: dict[str, str], uid: str, queue: str, member: str, when: int) -> None:
+        stay = self._stays.pop(uid, None)
+        original = stay.position if stay else "1"
+        hold, talk = h.get("HoldTime", "0"), h.get("TalkTime", "0")
+        reason = h.get("Reason", "")
+        if reason == "transfer":
+            extension, context = self._transfers.pop(uid, ("", ""))
+            fields = (extension, context, hold, talk, original)
+            self._queue_log(when, uid, queue, member, "BLINDTRANSFER", *fields)
+            return
+        event = "COMPLETEAGENT" if reason == "agent" else "COMPLETECALLER"
+        self._queue_log(when, uid, queue, member, event, hold, talk, original)
+
+    # --- Master.csv ----------------------------------------------------------------
+    def _cdr_row(self, h: dict[str, str]) -> None:
+        if self.cdr_csv_path is None:
+            return
+        uid = h.get("UniqueID", "")
+        dstchannel = h.get("DestinationChannel", "")
+        answered = bool(dstchannel and h.get("AnswerTime"))
+        row: list[str | int] = [
+            h.get("AccountCode", ""),
+            h.get("Source", ""),
+            h.get("Destination", ""),
+            h.get("DestinationContext", ""),
+            h.get("CallerID", ""),
+            h.get("Channel", ""),
+            dstchannel,
+            h.get("LastApplication", ""),
+            h.get("LastData", ""),
+            h.get("StartTime", ""),
+            h.get("AnswerTime", ""),
+            h.get("EndTime", ""),
+            _int(h.get("Duration", "0")),
+            _int(h.get("BillableSeconds", "0")) if answered else 0,
+            "ANSWERED" if answered else "NO ANSWER",
+            h.get("AMAFlags", "DOCUMENTATION"),
+            uid,
+            h.get("UserField", ""),
+            "",
+            self._linkedid.pop(uid, uid),
+            self._sequence,
+        ]
+        self._sequence += 1
+        out = io.StringIO()
+        csv.writer(out, quoting=csv.QUOTE_NONNUMERIC, lineterminator="\n").writerow(row)
+        _append(self.cdr_csv_path, out.getvalue().rstrip("\n"))
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        return 0
+
+
+def _append(path: Path, line: str) -> None:
+    """Open, append one line, flush and close: a rotated file is simply started anew."""
+    with path.open("a", encoding="utf-8") as out:
+        out.write(line + "\n")
+        out.flush()
