@@ -34,9 +34,10 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
-MEMBER_FIELDS = ("MemberName", "Interface")
+UNKNOWN = "<unknown>"
 
 
 def _decode(raw: bytes) -> str:
@@ -74,7 +75,7 @@ class SimBooks:
 
     queue_log_path: Path | None = None
     cdr_csv_path: Path | None = None
-    _linkedid: dict[str, str] = field(default_factory=dict)  # uniqueid -> linkedid
+    _legs: dict[str, _Leg] = field(default_factory=dict)  # caller legs by uniqueid
     _stays: dict[str, _Stay] = field(default_factory=dict)  # caller uniqueid -> stay
     _transfers: dict[str, tuple[str, str]] = field(default_factory=dict)
     _sequence: int = 0
@@ -86,21 +87,25 @@ class SimBooks:
     def feed(self, data: bytes, now: float) -> None:
         """One burst of AMI bytes as the engine writes it, at time `now`."""
         for headers in parse_frames(data):
-            self._event(headers, int(now))
+            self._event(headers, now)
 
     # --- queue_log -----------------------------------------------------------------
     def _queue_log(self, when: int, callid: str, queue: str, agent: str, *fields: str) -> None:
         if self.queue_log_path is not None:
             _append(self.queue_log_path, "|".join((str(when), callid, queue, agent, *fields)))
 
-    def _event(self, h: dict[str, str], when: int) -> None:
+    def _event(self, h: dict[str, str], now: float) -> None:
+        when = int(now)
         event = h.get("Event", "")
         uid = h.get("Uniqueid", "")
         queue = h.get("Queue", "")
         member = h.get("MemberName") or h.get("Interface") or "NONE"
+        leg = self._legs.get(uid)
+        if leg is not None:
+            leg.update(event, h, now)
         if event == "Newchannel":
             if h.get("Context") == "from-trunk" and not h.get("Channel", "").endswith(";1"):
-                self._linkedid[uid] = h.get("Linkedid", uid)
+                self._legs[uid] = _Leg.opened(h, now)
         elif event == "QueueCallerJoin":
             position = h.get("Position", "1")
             self._stays[uid] = _Stay(queue, position, when)
@@ -132,9 +137,9 @@ class SimBooks:
                 position = stay.last_position or stay.position
                 fields = (position, stay.position, wait)
                 self._queue_log(when, uid, stay.queue, "NONE", "EXITWITHTIMEOUT", *fields)
-        elif event == "Cdr" and h.get("DestinationContext") == "from-trunk":
-            self._cdr_row(h)
         if event == "Hangup":
+            if leg is not None:
+                self._cdr_row(self._legs.pop(uid), uid, now)
             self._stays.pop(uid, None)
             self._transfers.pop(uid, None)
 
@@ -152,39 +157,79 @@ class SimBooks:
         self._queue_log(when, uid, queue, member, event, hold, talk, original)
 
     # --- Master.csv ----------------------------------------------------------------
-    def _cdr_row(self, h: dict[str, str]) -> None:
+    def _cdr_row(self, leg: _Leg, uid: str, end: float) -> None:
         if self.cdr_csv_path is None:
             return
-        uid = h.get("UniqueID", "")
-        dstchannel = h.get("DestinationChannel", "")
-        answered = bool(dstchannel and h.get("AnswerTime"))
+        answered = leg.bridged is not None
+        clid = f'"{leg.cid_name}" <{leg.cid_num}>' if leg.cid_name else f"<{leg.cid_num}>"
         row: list[str | int] = [
-            h.get("AccountCode", ""),
-            h.get("Source", ""),
-            h.get("Destination", ""),
-            h.get("DestinationContext", ""),
-            h.get("CallerID", ""),
-            h.get("Channel", ""),
-            dstchannel,
-            h.get("LastApplication", ""),
-            h.get("LastData", ""),
-            h.get("StartTime", ""),
-            h.get("AnswerTime", ""),
-            h.get("EndTime", ""),
-            _int(h.get("Duration", "0")),
-            _int(h.get("BillableSeconds", "0")) if answered else 0,
+            "",  # accountcode
+            leg.cid_num,
+            leg.exten,
+            "from-trunk",
+            clid,
+            leg.channel,
+            leg.dstchannel,
+            leg.app,
+            leg.app_data,
+            _time(leg.start),
+            _time(leg.answer) if leg.answer is not None else "",
+            _time(end),
+            int(end) - int(leg.start),
+            int(end) - int(leg.answer) if answered and leg.answer is not None else 0,
             "ANSWERED" if answered else "NO ANSWER",
-            h.get("AMAFlags", "DOCUMENTATION"),
+            "DOCUMENTATION",
             uid,
-            h.get("UserField", ""),
-            "",
-            self._linkedid.pop(uid, uid),
+            "",  # userfield
+            "",  # peeraccount
+            leg.linkedid,
             self._sequence,
         ]
         self._sequence += 1
         out = io.StringIO()
         csv.writer(out, quoting=csv.QUOTE_NONNUMERIC, lineterminator="\n").writerow(row)
         _append(self.cdr_csv_path, out.getvalue().rstrip("\n"))
+
+
+@dataclass(slots=True)
+class _Leg:
+    """The caller's channel, as its CDR will tell it."""
+
+    channel: str
+    linkedid: str
+    exten: str
+    start: float
+    cid_num: str = ""
+    cid_name: str = ""
+    app: str = ""
+    app_data: str = ""
+    answer: float | None = None  # the dialplan answered (Newstate Up)
+    bridged: float | None = None  # an agent answered (DialEnd ANSWER)
+    dstchannel: str = ""
+
+    @classmethod
+    def opened(cls, h: dict[str, str], now: float) -> _Leg:
+        uid = h.get("Uniqueid", "")
+        return cls(h.get("Channel", ""), h.get("Linkedid") or uid, h.get("Exten", ""), now)
+
+    def update(self, event: str, h: dict[str, str], now: float) -> None:
+        number, name = h.get("CallerIDNum", ""), h.get("CallerIDName", "")
+        if number and number != UNKNOWN:
+            self.cid_num = number
+        if name and name != UNKNOWN:
+            self.cid_name = name
+        if event == "Newexten" and h.get("Context") == "from-trunk":
+            if h.get("Application") in ("Queue", "Dial") or not self.app:
+                self.app, self.app_data = h.get("Application", ""), h.get("AppData", "")
+        elif event == "Newstate" and h.get("ChannelState") == "6" and self.answer is None:
+            self.answer = now
+        elif event == "DialEnd" and h.get("DialStatus") == "ANSWER" and self.bridged is None:
+            self.bridged = now
+            self.dstchannel = h.get("DestChannel", "")
+
+
+def _time(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _int(text: str) -> int:
