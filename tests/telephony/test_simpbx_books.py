@@ -12,6 +12,8 @@ import os
 from datetime import UTC
 from pathlib import Path
 
+import pytest
+
 from kernel.agents import interface_key
 from kernel.call_record import SOURCE_BACKFILL
 from telephony.books import cdr
@@ -106,6 +108,27 @@ async def test_a_queue_timeout_is_booked_as_exitwithtimeout(tmp_path: Path) -> N
         stay.callid,
         "NO ANSWER",
     )
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="telephony/books/records.py makes every unanswered queue stay 'abandoned';"
+    " live, a queue timeout (EXITWITHTIMEOUT) is 'no-answer'",
+)
+async def test_a_queue_timeout_is_no_answer_from_the_books_as_live(tmp_path: Path) -> None:
+    queue_log, master = tmp_path / "queue_log", tmp_path / "Master.csv"
+    async with running(sim_config(queue_log_path=queue_log, cdr_csv_path=master)) as pbx:
+        raw = RawAmi(pbx.port)
+        await raw.connect()
+        pbx.set_agents_answer(False)
+        await _one(pbx, number="79160000006", name="Павел", queue="short")
+        await pbx.wait_idle(10)
+        await raw.sync()
+        (live,), _, _ = replay_reads(raw.reads)
+        await raw.close()
+    (booked,) = _from_books(queue_log, master)
+    assert live.disposition.value == "no-answer"
+    assert booked.disposition is live.disposition
 
 
 async def test_only_the_books_named_are_written(tmp_path: Path) -> None:

@@ -2,7 +2,7 @@
 
 Trubka runs in-process with AMI towards the simulated PBX and reads the `queue_log` and
 `Master.csv` the simulated PBX writes (as Asterisk 22 does; CDR times in UTC). Trubka
-stops; a call is placed, answered and finished meanwhile; Trubka starts again: the
+stops; a call is answered and finished and another abandoned meanwhile; Trubka starts again: the
 call is stored from the books (`source == "backfill"`) within seconds, exactly once, and
 the call Trubka saw live before the outage stays as it was. SQLite and PostgreSQL.
 """
@@ -80,18 +80,22 @@ async def test_a_call_made_while_trubka_was_down_is_backfilled_once(
             await _until(lambda: backfill.last is not None and backfill.last.at > read_from)
 
         outage = await _call(pbx, "79160000002", "102")  # Trubka is down
+        gone = pbx.place_call("79160000003", "Ольга", queue="empty", patience=0.3)
+        assert gone.task is not None
+        await gone.task  # … and a caller gives up in a queue nobody answers
 
         app = build_app(settings)
         services = app.state.services
         async with InProcess(app):
             await _stored(services, outage, timeout=5.0)
+            await _stored(services, gone.linkedid, timeout=5.0)
             backfill = services.backfill
             assert backfill is not None
             runs = backfill.last.at if backfill.last is not None else 0.0
             await _until(lambda: backfill.last is not None and backfill.last.at > runs + 1.0)
             rows = {row.linkedid: row for row in await services.calls.list()}
 
-    assert sorted(rows) == sorted([seen, outage])  # each once, nothing else
+    assert sorted(rows) == sorted([seen, outage, gone.linkedid])  # each once, nothing else
     live, booked = rows[seen], rows[outage]
     assert live.source == "ami"
     assert booked.source == "backfill"
@@ -101,3 +105,6 @@ async def test_a_call_made_while_trubka_was_down_is_backfilled_once(
     assert booked.agent_interface is not None
     assert interface_key(booked.agent_interface) == "Local/102@agents"
     assert booked.talk_seconds <= 2.0
+    missed = rows[gone.linkedid]
+    assert (missed.source, missed.disposition, missed.queue) == ("backfill", "abandoned", "empty")
+    assert missed.agent_interface is None
