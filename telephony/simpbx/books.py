@@ -15,9 +15,9 @@ books say is what the AMI said:
 | `QueueCallerAbandon` | `ABANDON` (position, original position, wait) |
 | `QUEUESTATUS=TIMEOUT` | `EXITWITHTIMEOUT` (position, original position, wait) |
 
-`Master.csv` gets one row per inbound call when the caller's leg (the `;2` half of the
-customer's Local pair, in `from-trunk`) ends, with the 21 columns of the sample
-`cdr.conf` (`loguniqueid`, `loguserfield`, `newcdrcolumns`): the caller's channel as
+`Master.csv` gets one row per inbound call when the caller's leg ends (a channel that
+starts in a `from-trunk…` context: the `;2` half of the customer's Local pair), with the
+21 columns of the sample `cdr.conf` (`loguniqueid`, `loguserfield`, `newcdrcolumns`): the caller's channel as
 `channel`, the agent's channel it was bridged with as `dstchannel` and `ANSWERED`, or
 `NO ANSWER` when no agent took it. The `;1` half stands for the customer's phone and the
 agents' halves for their phones: a real PBX writes no rows of its own for them here.
@@ -104,7 +104,7 @@ class SimBooks:
         if leg is not None:
             leg.update(event, h, now)
         if event == "Newchannel":
-            if h.get("Context") == "from-trunk" and not h.get("Channel", "").endswith(";1"):
+            if _inbound(h.get("Context", "")) and not h.get("Channel", "").endswith(";1"):
                 self._legs[uid] = _Leg.opened(h, now)
         elif event == "QueueCallerJoin":
             position = h.get("Position", "1")
@@ -166,7 +166,7 @@ class SimBooks:
             "",  # accountcode
             leg.cid_num,
             leg.exten,
-            "from-trunk",
+            leg.context,
             clid,
             leg.channel,
             leg.dstchannel,
@@ -197,6 +197,7 @@ class _Leg:
 
     channel: str
     linkedid: str
+    context: str
     exten: str
     start: float
     cid_num: str = ""
@@ -210,7 +211,8 @@ class _Leg:
     @classmethod
     def opened(cls, h: dict[str, str], now: float) -> _Leg:
         uid = h.get("Uniqueid", "")
-        return cls(h.get("Channel", ""), h.get("Linkedid") or uid, h.get("Exten", ""), now)
+        channel, context, exten = h.get("Channel", ""), h.get("Context", ""), h.get("Exten", "")
+        return cls(channel, h.get("Linkedid") or uid, context, exten, now)
 
     def update(self, event: str, h: dict[str, str], now: float) -> None:
         number, name = h.get("CallerIDNum", ""), h.get("CallerIDName", "")
@@ -218,7 +220,7 @@ class _Leg:
             self.cid_num = number
         if name and name != UNKNOWN:
             self.cid_name = name
-        if event == "Newexten" and h.get("Context") == "from-trunk":
+        if event == "Newexten" and _inbound(h.get("Context", "")):
             if h.get("Application") in ("Queue", "Dial") or not self.app:
                 self.app, self.app_data = h.get("Application", ""), h.get("AppData", "")
         elif event == "Newstate" and h.get("ChannelState") == "6" and self.answer is None:
@@ -226,6 +228,11 @@ class _Leg:
         elif event == "DialEnd" and h.get("DialStatus") == "ANSWER" and self.bridged is None:
             self.bridged = now
             self.dstchannel = h.get("DestChannel", "")
+
+
+def _inbound(context: str) -> bool:
+    """The inbound dialplan (`from-trunk`, `from-trunk-…`), where a caller's leg starts."""
+    return context.startswith("from-trunk")
 
 
 def _time(ts: float) -> str:
