@@ -17,12 +17,13 @@ books say is what the AMI said:
 
 `Master.csv` gets one row per inbound call when the caller's leg ends (a channel that
 starts in a `from-trunk…` context: the `;2` half of the customer's Local pair), with the
-21 columns of the sample `cdr.conf` (`loguniqueid`, `loguserfield`, `newcdrcolumns`): the caller's channel as
-`channel`, the agent's channel it was bridged with as `dstchannel` and `ANSWERED`, or
-`NO ANSWER` when no agent took it. The `;1` half stands for the customer's phone and the
-agents' halves for their phones: a real PBX writes no rows of its own for them here.
-Unlike a default Asterisk (`usegmtime = no`), the simulated PBX writes CDR times in
-UTC; the reader must be told the zone is UTC. Outbound (Originate) calls leave no row.
+21 columns of the sample `cdr.conf` (`loguniqueid`, `loguserfield`, `newcdrcolumns`):
+the caller's channel as `channel`, the agent's channel it was bridged with as
+`dstchannel` and `ANSWERED`, or `NO ANSWER` when no agent took it. The `;1` half stands
+for the customer's phone and the agents' halves for their phones: a real PBX writes no
+rows of its own for them here. Unlike a default Asterisk (`usegmtime = no`), the
+simulated PBX writes CDR times in UTC; the reader must be told the zone is UTC. Outbound
+(Originate) calls leave no row.
 
 Each line is appended and flushed on its own, as Asterisk does: a reader that tails the
 files sees every finished line at once. A caller name that came as cp1251 bytes is
