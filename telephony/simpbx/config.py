@@ -144,3 +144,6 @@ class SimConfig:
     spool_dir: Path | None = None  # write real WAV recordings here
     recordings_path: str = RECORDINGS_PATH  # the path Asterisk reports in MIXMONITOR_FILENAME
     record: bool = True  # MixMonitor every inbound call
+    # Asterisk's books, written when named (telephony.simpbx.books): CDR times in UTC.
+    queue_log_path: Path | None = None  # like /var/log/asterisk/queue_log
+    cdr_csv_path: Path | None = None  # like /var/log/asterisk/cdr-csv/Master.csv

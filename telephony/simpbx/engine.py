@@ -22,6 +22,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 
 from telephony.simpbx import wire as w
+from telephony.simpbx.books import SimBooks
 from telephony.simpbx.config import AgentConfig, SimConfig
 from telephony.simpbx.model import (
     IntendedCall,
@@ -61,6 +62,7 @@ class CallEngine:
         self.history: deque[IntendedCall] = deque(maxlen=10_000)
         self.last_agi_error: str | None = None
         self._last_epoch = 0
+        self.books = SimBooks(config.queue_log_path, config.cdr_csv_path)
         self.reset()
 
     # --- lifecycle -----------------------------------------------------------------
@@ -111,6 +113,8 @@ class CallEngine:
         if self._buffer:
             data = b"".join(self._buffer)
             self._buffer.clear()
+            if self.books.enabled:
+                self.books.feed(data, self.clock())
             self._emit(data)
 
     # --- ids and channels ----------------------------------------------------------
