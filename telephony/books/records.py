@@ -158,7 +158,13 @@ def _record(
 def _unanswered(
     first: CdrRow | None, stays: Sequence[QueueCall], direction: Direction
 ) -> Disposition:
-    if stays or direction is Direction.INBOUND:
+    if stays:
+        # As live (QUEUESTATUS): a queue that timed out or had nobody is no-answer; a
+        # caller who hung up (or pressed a key to leave) abandoned.
+        if stays[-1].outcome in (QueueOutcome.TIMEOUT, QueueOutcome.EMPTY):
+            return Disposition.NO_ANSWER
+        return Disposition.ABANDONED
+    if direction is Direction.INBOUND:
         return Disposition.ABANDONED
     if first is None:
         return Disposition.FAILED

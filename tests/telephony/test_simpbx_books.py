@@ -12,8 +12,6 @@ import os
 from datetime import UTC
 from pathlib import Path
 
-import pytest
-
 from kernel.agents import interface_key
 from kernel.call_record import SOURCE_BACKFILL
 from telephony.books import cdr
@@ -110,11 +108,6 @@ async def test_a_queue_timeout_is_booked_as_exitwithtimeout(tmp_path: Path) -> N
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="telephony/books/records.py makes every unanswered queue stay 'abandoned';"
-    " live, a queue timeout (EXITWITHTIMEOUT) is 'no-answer'",
-)
 async def test_a_queue_timeout_is_no_answer_from_the_books_as_live(tmp_path: Path) -> None:
     queue_log, master = tmp_path / "queue_log", tmp_path / "Master.csv"
     async with running(sim_config(queue_log_path=queue_log, cdr_csv_path=master)) as pbx:
