@@ -145,6 +145,11 @@ class Calls(Conversation):
         e = self.e
         one, two = call.one, call.two
         assert two is not None
+        pjsip = e.config.pjsip
+        if pjsip:
+            # The trunk's channel arrives with the caller ID exactly as the carrier sent
+            # it: no NewCallerid on an inbound PJSIP call.
+            two.cid_num, two.cid_name = number, name
         frames = [
             w.channel_event("Newchannel", one),
             e.cel(one, "CHAN_START"),
@@ -159,11 +164,11 @@ class Calls(Conversation):
             w.channel_event("NewConnectedLine", one),
             w.varset(two, "PATIENCE", f"{call.patience:.0f}"),
         ]
-        two.cid_num, two.cid_name = number, name
-        two.conn_num, two.conn_name = number, name
+        if not pjsip:
+            two.cid_num, two.cid_name = number, name
+            two.conn_num, two.conn_name = number, name
+            frames += [w.new_caller_id(two), w.channel_event("NewConnectedLine", two)]
         frames += [
-            w.new_caller_id(two),
-            w.channel_event("NewConnectedLine", two),
             w.local_bridge(one, two),
             w.dial_event("DialBegin", None, one, ("DialString", f"{one.exten}@from-trunk")),
             e.cel(two, "CHAN_START"),
@@ -287,7 +292,7 @@ class Calls(Conversation):
             ("agi_request", url),
             ("agi_channel", two.name),
             ("agi_language", "en"),
-            ("agi_type", "Local"),
+            ("agi_type", "PJSIP" if e.config.pjsip else "Local"),
             ("agi_uniqueid", two.uniqueid),
             ("agi_version", ASTERISK_VERSION),
             ("agi_callerid", two.cid_num or "unknown"),
@@ -418,7 +423,7 @@ class Calls(Conversation):
         if agent.busy():
             e.emit(w.varset(two, "DIALSTATUS", "BUSY"))
             return "BUSY"
-        if not interface.endswith("/n"):
+        if interface.startswith("Local/") and not interface.endswith("/n"):
             interface += "/n"
         now = e.clock()
         ring = e.start_ring(

@@ -1,0 +1,157 @@
+"""The simulated PBX in PJSIP mode (SIP phones `PJSIP/201`…, a SIP trunk for customers),
+read back through Trubka's own pipeline, and held against the real PJSIP traces.
+
+Every scenario runs over real TCP; the bytes a plain AMI session received are fed to
+`EventPipeline` with their arrival times.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from kernel.phones import normalize
+from telephony.codec import AmiDecoder, FrameKind
+from telephony.records import CallRecord
+from telephony.simpbx import AgentConfig, SimConfig, SimPbx
+from tests.kit_traces import TRACES
+from tests.telephony.kit_sim import (
+    AgiServer,
+    AgiSession,
+    RawAmi,
+    assert_matches,
+    replay_reads,
+    running,
+    sim_config,
+)
+
+PHONES = (
+    AgentConfig("201", "Agent 201", ("support",)),
+    AgentConfig("202", "Agent 202", ("support",)),
+    AgentConfig("203", "Agent 203", ("support", "sales")),
+)
+CHANNEL = re.compile(r"^PJSIP/(trunk|20\d)-[0-9a-f]{8}$")
+P1 = TRACES / "p1-queue-answered-caller-hangs-up.ami"
+
+
+def _config(**overrides: object) -> SimConfig:
+    return sim_config(channel_mode="pjsip", agents=PHONES, **overrides)
+
+
+def _frames(data: bytes) -> list[dict[str, str]]:
+    """Every event of an AMI byte stream, as `{header: first value}`."""
+    return [
+        {k: v for k, v in reversed(f.pairs)}
+        for f in AmiDecoder().feed(data)
+        if f.kind is FrameKind.EVENT
+    ]
+
+
+async def _one(pbx: SimPbx, **kwargs: object) -> str:
+    call = pbx.place_call(**kwargs)  # type: ignore[arg-type]
+    assert call.task is not None
+    await call.task
+    return call.linkedid
+
+
+async def _records(pbx: SimPbx, raw: RawAmi) -> dict[str, CallRecord]:
+    await pbx.wait_idle(10)
+    await raw.sync()
+    records, pipeline, _ = replay_reads(raw.reads)
+    assert pipeline.decoder.stats.malformed == 0
+    assert pipeline.stats.malformed_events == 0
+    assert pipeline.state.calls == {}
+    by_id = {r.linkedid: r for r in records}
+    assert len(by_id) == len(pbx.history)
+    for intended in pbx.history:
+        assert_matches(by_id[intended.linkedid], intended)
+    return by_id
+
+
+def test_pjsip_mode_names_agents_by_their_phones() -> None:
+    config = _config()
+    assert [a.interface for a in config.agents] == ["PJSIP/201", "PJSIP/202", "PJSIP/203"]
+    assert sim_config().agents[0].interface == "Local/101@agents/n"  # "local" stays the default
+    with pytest.raises(ValueError):
+        SimConfig(channel_mode="sip")
+
+
+async def test_queue_call_answered_by_a_phone_and_an_abandon() -> None:
+    async with running(_config()) as pbx:
+        raw = RawAmi(pbx.port)
+        await raw.connect()
+        answered = await _one(pbx, number="+74951110001", name="Иван Петров", answered_by="201")
+        pbx.set_agents_answer(False)
+        abandoned = await _one(pbx, number="89161110002", name="Ольга", patience=0.6)
+        by_id = await _records(pbx, raw)
+        record = by_id[answered]
+        assert record.agent_interface == "PJSIP/201"
+        assert record.caller_number == normalize("+74951110001", "RU") == "+74951110001"
+        assert record.disposition.value == "answered"
+        assert record.queue == "support"
+        gone = by_id[abandoned]
+        assert gone.disposition.value == "abandoned"
+        assert gone.caller_number == "+79161110002"
+        assert gone.agent_interface is None
+        frames = _frames(b"".join(chunk for _, chunk in raw.reads))
+        names = {f[k] for f in frames for k in ("Channel", "DestChannel") if k in f}
+        assert names, "no channel was named"
+        assert all(CHANNEL.match(name) for name in names), sorted(names)
+        kinds = {f.get("Event") for f in frames}
+        assert "LocalBridge" not in kinds and "NewCallerid" not in kinds
+        members = {f["Interface"] for f in frames if f.get("Event") == "AgentCalled"}
+        assert members <= {"PJSIP/201", "PJSIP/202", "PJSIP/203"} and members
+        dialled = {f["DialString"] for f in frames if f.get("Event") == "DialBegin"}
+        assert dialled <= {"PJSIP/201", "PJSIP/202", "PJSIP/203"} and dialled
+        # Two channels for the answered call: the trunk's and the phone's.
+        linked = {f["Channel"] for f in frames if f.get("Linkedid") == answered and "Channel" in f}
+        assert {n.split("-")[0] for n in linked} == {"PJSIP/trunk", "PJSIP/201"}
+        await raw.close()
+
+
+async def test_answered_queue_call_uses_only_event_types_of_the_real_trace() -> None:
+    real = {f.get("Event") for f in _frames(P1.read_bytes())} - {None}
+    async with running(_config()) as pbx:
+        raw = RawAmi(pbx.port)
+        await raw.connect()
+        await _one(pbx, number="+74951110001", name="Иван Петров", answered_by="201")
+        await _records(pbx, raw)
+        simulated = {f.get("Event") for f in _frames(b"".join(c for _, c in raw.reads))}
+        simulated -= {None}
+        assert simulated <= real, sorted(simulated - real)
+        await raw.close()
+
+
+def _route(agent: str) -> object:
+    async def script(agi: AgiSession) -> None:
+        assert agi.env["agi_channel"].startswith("PJSIP/trunk-")
+        assert agi.env["agi_callerid"] == "89161110002"  # as the carrier sent it
+        await agi.command(f"SET VARIABLE ROUTE_AGENT {agent}")
+        await agi.command("SET VARIABLE ROUTE_BY previous-manager")
+
+    return script
+
+
+async def test_fastagi_routes_to_a_phone() -> None:
+    async with (
+        AgiServer({"02": _route("PJSIP/202")}) as agi,
+        running(_config(agi_url=agi.url)) as pbx,
+    ):
+        raw = RawAmi(pbx.port)
+        await raw.connect()
+        routed = await _one(pbx, number="89161110002", name="Пётр")
+        by_id = await _records(pbx, raw)
+        assert len(agi.sessions) == 1
+        record = by_id[routed]
+        assert record.agent_interface == "PJSIP/202"
+        assert record.queue is None
+        assert record.routed_by == "previous-manager"
+        assert record.caller_number == "+79161110002"
+        assert record.disposition.value == "answered"
+        frames = _frames(b"".join(c for _, c in raw.reads))
+        dialled = [f["DialString"] for f in frames if f.get("Event") == "DialBegin"]
+        assert dialled == ["202"]  # Dial(PJSIP/202) reports the endpoint, as in p2
+        names = {f[k] for f in frames for k in ("Channel", "DestChannel") if k in f}
+        assert all(CHANNEL.match(name) for name in names), sorted(names)
+        await raw.close()
