@@ -37,7 +37,8 @@ from telephony.simpbx.wire import DOWN, RING, RINGING, UP, SimChannel
 
 log = logging.getLogger(__name__)
 
-_AGENT_INTERFACE = re.compile(r"^(?:Local/(\w+)@agents(?:/n)?|PJSIP/(\w+))$")
+_AGENT_INTERFACE = re.compile(r"^Local/(\w+)@agents(?:/n)?$")
+_PHONE_INTERFACE = re.compile(r"^PJSIP/(?!trunk$)(\w+)$")  # PJSIP mode's agents
 # In PJSIP mode a call leg is still modelled as a pair, but only one half is a real
 # channel (the SIP trunk's or the phone's); the other half keeps its Local name and every
 # frame that names it is left out, so no `;1/;2`, LocalBridge or Local device shows.
@@ -181,10 +182,11 @@ class CallEngine:
 
     # --- agents, members, devices --------------------------------------------------
     def agent_for_interface(self, interface: str) -> SimAgent | None:
-        match = _AGENT_INTERFACE.match(interface.strip())
+        pattern = _PHONE_INTERFACE if self.config.pjsip else _AGENT_INTERFACE
+        match = pattern.match(interface.strip())
         if match is None:
             return None
-        number = match.group(1) or match.group(2)
+        number = match.group(1)
         agent = self.agents.get(number)
         if agent is None:
             # A member added by QueueAdd for an extension the config does not name.

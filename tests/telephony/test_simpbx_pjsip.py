@@ -155,3 +155,35 @@ async def test_fastagi_routes_to_a_phone() -> None:
         names = {f[k] for f in frames for k in ("Channel", "DestChannel") if k in f}
         assert all(CHANNEL.match(name) for name in names), sorted(names)
         await raw.close()
+
+
+async def test_click_to_call_rings_the_phone_then_the_trunk() -> None:
+    async with running(_config()) as pbx:
+        raw = RawAmi(pbx.port)
+        await raw.connect()
+        reply = await raw.action(
+            "Originate",
+            {
+                "Channel": "PJSIP/201",
+                "Context": "agents-pj",
+                "Exten": "79265550002",
+                "Priority": "1",
+                "CallerID": '"Agent 201" <201>',
+                "Async": "true",
+            },
+            complete="OriginateResponse",
+        )
+        assert b"Message: Originate successfully queued" in reply
+        assert re.search(rb"Response: Success\r\nChannel: PJSIP/201-[0-9a-f]{8}\r\n", reply)
+        by_id = await _records(pbx, raw)
+        (record,) = by_id.values()
+        assert record.direction.value == "outbound"
+        assert record.agent_interface == "PJSIP/201"
+        assert record.called_number == "+79265550002"
+        frames = _frames(b"".join(c for _, c in raw.reads))
+        dialled = [f["DialString"] for f in frames if f.get("Event") == "DialBegin"]
+        assert dialled == ["201", "79265550002@trunk"]  # as in the click-to-call trace p5
+        names = {f[k] for f in frames for k in ("Channel", "DestChannel") if k in f}
+        assert {n.split("-")[0] for n in names} == {"PJSIP/201", "PJSIP/trunk"}
+        assert all(CHANNEL.match(name) for name in names), sorted(names)
+        await raw.close()
