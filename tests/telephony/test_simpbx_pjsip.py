@@ -8,6 +8,8 @@ Every scenario runs over real TCP; the bytes a plain AMI session received are fe
 from __future__ import annotations
 
 import re
+import shutil
+from pathlib import Path
 
 import pytest
 
@@ -187,3 +189,33 @@ async def test_click_to_call_rings_the_phone_then_the_trunk() -> None:
         assert {n.split("-")[0] for n in names} == {"PJSIP/201", "PJSIP/trunk"}
         assert all(CHANNEL.match(name) for name in names), sorted(names)
         await raw.close()
+
+
+async def test_demo_with_pjsip_gives_agents_their_phones(
+    tmp_path: Path, sqlite_template: Path
+) -> None:
+    from crm.database import Database
+    from crm.demo_data import seed_demo
+    from crm.users import UserService
+    from trubka.demo import sim_config as demo_sim_config
+    from trubka.settings import load_settings
+
+    settings = load_settings(recordings_spool=tmp_path / "spool")
+    config = demo_sim_config(settings, pjsip=True)
+    assert config.channel_mode == "pjsip"
+    assert [a.interface for a in config.agents] == [f"PJSIP/10{i}" for i in range(1, 6)]
+    assert demo_sim_config(settings).agents[0].interface == "Local/101@agents/n"
+    shutil.copy(sqlite_template, tmp_path / "demo.db")
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'demo.db'}")
+    try:
+        await seed_demo(db, contacts=3)  # an earlier demo run with Local channels …
+        users = UserService(db)
+        agent = await users.get_by_login("agent101")
+        assert agent is not None and agent.interfaces == ("Local/101@agents/n",)
+        await seed_demo(db, contacts=3, pjsip=True)  # … then `trubka demo --pjsip`
+        agent = await users.get_by_login("agent101")
+        supervisor = await users.get_by_login("supervisor")
+        assert agent is not None and agent.interfaces == ("PJSIP/101",)
+        assert supervisor is not None and supervisor.interfaces == ("PJSIP/200",)
+    finally:
+        await db.dispose()
