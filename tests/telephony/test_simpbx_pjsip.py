@@ -16,7 +16,7 @@ import pytest
 from kernel.phones import normalize
 from telephony.codec import AmiDecoder, FrameKind
 from telephony.records import CallRecord
-from telephony.simpbx import AgentConfig, SimConfig, SimPbx
+from telephony.simpbx import AgentConfig, HangupBy, SimConfig, SimPbx
 from tests.kit_traces import TRACES
 from tests.telephony.kit_sim import (
     AgiServer,
@@ -219,3 +219,37 @@ async def test_demo_with_pjsip_gives_agents_their_phones(
         assert supervisor is not None and supervisor.interfaces == ("PJSIP/200",)
     finally:
         await db.dispose()
+
+
+async def test_many_calls_transfers_and_ring_all_stay_pjsip() -> None:
+    async with running(_config(seed=11)) as pbx:
+        raw = RawAmi(pbx.port)
+        await raw.connect()
+        rng = pbx.rng
+        for i in range(12):
+            pbx.place_call(
+                number=f"+7916{2000000 + i:07d}",
+                name=f"Клиент {i}",
+                patience=rng.uniform(0.2, 1.5),
+                talk_time=rng.uniform(0.05, 0.3),
+                hangup_by=rng.choice([HangupBy.CALLER, HangupBy.AGENT]),
+                queue=rng.choice(["support", "sales"]),
+            )
+        await pbx.wait_idle(10)
+        transferred = await _one(
+            pbx, number="+74951110009", name="Вера", answered_by="201", transfer_to="203"
+        )
+        await pbx.wait_idle(10)
+        await raw.sync()
+        records, pipeline, _ = replay_reads(raw.reads)
+        by_id = {r.linkedid: r for r in records}
+        assert len(by_id) == len(pbx.history) == 13
+        for intended in pbx.history:
+            assert_matches(by_id[intended.linkedid], intended, talk_tolerance=0.5)
+        assert pipeline.state.calls == {}
+        assert by_id[transferred].agents == ("PJSIP/201", "PJSIP/203")
+        frames = _frames(b"".join(c for _, c in raw.reads))
+        names = {f[k] for f in frames for k in ("Channel", "DestChannel") if k in f}
+        assert all(CHANNEL.match(name) for name in names), sorted(names)
+        assert not any(b"Local/" in chunk for _, chunk in raw.reads)
+        await raw.close()
