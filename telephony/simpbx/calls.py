@@ -417,7 +417,8 @@ class Calls(Conversation):
         e.emit(*frames)
         interface = route
         agent = e.agent_for_interface(interface)
-        if agent is None:
+        if agent is None or not agent.registered:
+            # An unregistered phone: no channel, no DialBegin, only the status.
             e.emit(w.varset(two, "DIALSTATUS", "CHANUNAVAIL"))
             return "CHANUNAVAIL"
         if agent.busy():

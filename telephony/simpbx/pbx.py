@@ -215,6 +215,12 @@ class SimPbx:
         agent = self.engine.agents[number]
         agent.answers = answers
 
+    def set_phone_registered(self, number: str, registered: bool) -> None:
+        """PJSIP mode: agent `number`'s SIP phone unregisters or registers again."""
+        if not self.config.pjsip:
+            raise ValueError("only SIP phones register: start the PBX with channel_mode='pjsip'")
+        self.engine.register(self.engine.agents[number], registered)
+
     def set_agents_answer(self, answers: bool, numbers: Iterable[str] | None = None) -> None:
         for number in numbers or list(self.engine.agents):
             self.set_agent_answers(number, answers)

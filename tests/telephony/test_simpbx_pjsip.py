@@ -35,6 +35,7 @@ PHONES = (
 )
 CHANNEL = re.compile(r"^PJSIP/(trunk|20\d)-[0-9a-f]{8}$")
 P1 = TRACES / "p1-queue-answered-caller-hangs-up.ami"
+P9 = "p9-203-unregister-reregister.ami"
 
 
 def _config(**overrides: object) -> SimConfig:
@@ -252,4 +253,47 @@ async def test_many_calls_transfers_and_ring_all_stay_pjsip() -> None:
         names = {f[k] for f in frames for k in ("Channel", "DestChannel") if k in f}
         assert all(CHANNEL.match(name) for name in names), sorted(names)
         assert not any(b"Local/" in chunk for _, chunk in raw.reads)
+        await raw.close()
+
+
+async def test_an_unregistered_phone_is_unavailable_and_never_rung() -> None:
+    real = {f.get("Event") for f in _frames((TRACES / P9).read_bytes())} - {None}
+    async with running(_config()) as pbx:
+        raw = RawAmi(pbx.port)
+        await raw.connect()
+        with pytest.raises(ValueError):
+            SimPbx(sim_config()).set_phone_registered("101", False)
+        pbx.set_phone_registered("203", False)
+        # sales has only 203: nobody rings, the caller gives up
+        alone = await _one(pbx, number="+74951110011", name="Лев", queue="sales", patience=0.5)
+        queued = await _one(pbx, number="+74951110012", name="Вера")
+        await raw.sync()
+        _, pipeline, _ = replay_reads(raw.reads)
+        agent = pipeline.state.agent_for("PJSIP/203")
+        assert agent is not None and agent.device_state == "UNAVAILABLE"
+        pbx.set_phone_registered("203", True)
+        back = await _one(pbx, number="+74951110013", name="Ян", queue="sales")
+        by_id = await _records(pbx, raw)
+        assert by_id[alone].disposition.value == "abandoned"
+        assert by_id[alone].agents == ()
+        assert by_id[queued].agent_interface in ("PJSIP/201", "PJSIP/202")
+        assert by_id[back].agent_interface == "PJSIP/203"
+        frames = _frames(b"".join(c for _, c in raw.reads))
+        called = [f["Interface"] for f in frames if f.get("Event") == "AgentCalled"]
+        assert called[-1] == "PJSIP/203" and "PJSIP/203" not in called[:-1]
+        statuses = [f["ContactStatus"] for f in frames if f.get("Event") == "ContactStatus"]
+        assert statuses == ["Removed", "NonQualified", "Reachable"]
+        peers = [f["PeerStatus"] for f in frames if f.get("Event") == "PeerStatus"]
+        assert peers == ["Unreachable", "Reachable"]
+        assert {"Device": "PJSIP/203", "State": "UNAVAILABLE"}.items() <= next(
+            f for f in frames if f.get("Device") == "PJSIP/203"
+        ).items()
+        unavailable = [
+            f
+            for f in frames
+            if f.get("Event") == "QueueMemberStatus" and f["Interface"] == "PJSIP/203"
+        ][:2]
+        assert [f["Status"] for f in unavailable] == ["5", "5"]  # support and sales
+        registration = {"PeerStatus", "ContactStatus", "DeviceStateChange", "QueueMemberStatus"}
+        assert registration <= real
         await raw.close()
