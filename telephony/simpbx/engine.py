@@ -175,7 +175,15 @@ class CallEngine:
         self.channels.pop(ch.name, None)
 
     def find_channel(self, name: str) -> SimChannel | None:
+        if self.config.pjsip and name.startswith("Local/"):
+            return None  # the hidden half of a PJSIP leg is no channel Asterisk has
         return self.channels.get(name)
+
+    def visible_channels(self) -> list[SimChannel]:
+        """The channels AMI lists (in PJSIP mode: not the hidden halves)."""
+        if self.config.pjsip:
+            return [ch for ch in self.channels.values() if not ch.name.startswith("Local/")]
+        return list(self.channels.values())
 
     def call_of(self, ch: SimChannel) -> SimCall | None:
         return self.calls.get(ch.linkedid)

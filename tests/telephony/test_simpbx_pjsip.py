@@ -297,3 +297,19 @@ async def test_an_unregistered_phone_is_unavailable_and_never_rung() -> None:
         registration = {"PeerStatus", "ContactStatus", "DeviceStateChange", "QueueMemberStatus"}
         assert registration <= real
         await raw.close()
+
+
+async def test_core_show_channels_lists_only_the_pjsip_channels() -> None:
+    async with running(_config()) as pbx:
+        raw = RawAmi(pbx.port)
+        await raw.connect()
+        pbx.set_agents_answer(False)
+        call = pbx.place_call(number="+74951110021", name="Зоя", patience=3.0)
+        await raw.until(lambda data: b"Event: AgentCalled" in data)
+        reply = await raw.action("CoreShowChannels", complete="CoreShowChannelsComplete")
+        listed = {m.decode() for m in re.findall(rb"\r\nChannel: ([^\r]*)\r\n", reply)}
+        assert {n.split("-")[0] for n in listed} >= {"PJSIP/trunk"}, listed
+        assert all(CHANNEL.match(n) for n in listed), listed
+        pbx.hang_up(call.linkedid)
+        await pbx.wait_idle(10)
+        await raw.close()
