@@ -92,8 +92,13 @@ class Calls(Conversation):
         from telephony.simpbx.model import IntendedCall
 
         one, two = self.e.local_pair(number, "from-trunk")
+        called = number
+        if self.e.config.pjsip:
+            # The carrier's call lands in the trunk endpoint's context, on the dialled DID.
+            two.context, two.exten = "from-trunk-trubka", self.e.config.trunk_did
+            called = two.exten
         intended = IntendedCall(
-            one.linkedid, caller_number or number, name or None, called_number=number
+            one.linkedid, caller_number or number, name or None, called_number=called
         )
         call = SimCall(
             one.linkedid,
@@ -301,7 +306,7 @@ class Calls(Conversation):
             ("agi_callingani2", "0"),
             ("agi_callington", "0"),
             ("agi_callingtns", "0"),
-            ("agi_dnid", "unknown"),
+            ("agi_dnid", two.exten if e.config.pjsip else "unknown"),
             ("agi_rdnis", "unknown"),
             ("agi_context", two.context),
             ("agi_extension", two.exten),

@@ -155,6 +155,7 @@ class SimConfig:
     # "pjsip": agents are SIP phones (`PJSIP/201`), customers come in on a SIP trunk
     # (`PJSIP/trunk-0000000f`): one channel per leg, named and sequenced like the `p*` traces.
     channel_mode: str = "local"
+    trunk_did: str = "74951234567"  # PJSIP mode: the number customers dial (the trunk's Exten)
 
     def __post_init__(self) -> None:
         if self.channel_mode not in ("local", "pjsip"):

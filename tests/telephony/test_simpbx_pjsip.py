@@ -93,6 +93,7 @@ async def test_queue_call_answered_by_a_phone_and_an_abandon() -> None:
         assert record.caller_number == normalize("+74951110001", "RU") == "+74951110001"
         assert record.disposition.value == "answered"
         assert record.queue == "support"
+        assert record.called_number == "+74951234567"  # the DID, the trunk channel's Exten
         gone = by_id[abandoned]
         assert gone.disposition.value == "abandoned"
         assert gone.caller_number == "+79161110002"
@@ -129,6 +130,11 @@ async def test_answered_queue_call_uses_only_event_types_of_the_real_trace() -> 
 def _route(agent: str) -> object:
     async def script(agi: AgiSession) -> None:
         assert agi.env["agi_channel"].startswith("PJSIP/trunk-")
+        assert agi.env["agi_type"] == "PJSIP"
+        assert (agi.env["agi_context"], agi.env["agi_extension"]) == (
+            "from-trunk-trubka",
+            "74951234567",
+        )
         assert agi.env["agi_callerid"] == "89161110002"  # as the carrier sent it
         await agi.command(f"SET VARIABLE ROUTE_AGENT {agent}")
         await agi.command("SET VARIABLE ROUTE_BY previous-manager")
