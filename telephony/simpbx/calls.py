@@ -6,6 +6,9 @@
 * click-to-call: an Originate of the agent's interface first, then the customer;
 * a supervisor's ChanSpy on an agent's call.
 
+In PJSIP mode the same flows run with the customer on `PJSIP/trunk-…` and the agent on
+`PJSIP/20X-…`: the engine models each leg as a pair still and leaves the hidden half out.
+
 Each step writes its burst of events through :class:`~telephony.simpbx.engine.CallEngine`
 and then waits for the next thing to happen (a timer, an agent answering, a Hangup
 action). `call.wake` is set whenever something may have changed for the call.
