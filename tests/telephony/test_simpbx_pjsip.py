@@ -319,3 +319,31 @@ async def test_core_show_channels_lists_only_the_pjsip_channels() -> None:
         pbx.hang_up(call.linkedid)
         await pbx.wait_idle(10)
         await raw.close()
+
+
+async def test_a_supervisor_phone_spies_on_an_agent_phone() -> None:
+    async with running(_config()) as pbx:
+        raw = RawAmi(pbx.port)
+        await raw.connect()
+        call = pbx.place_call(number="+74951110031", name="Ада", answered_by="201", talk_time=3.0)
+        await raw.until(lambda data: b"Event: AgentConnect" in data)
+        reply = await raw.action(
+            "Originate",
+            {
+                "Channel": "PJSIP/200",
+                "Application": "ChanSpy",
+                "Data": "PJSIP/201-,bqS",
+                "CallerID": '"Spy (listen)" <200>',
+                "Async": "true",
+            },
+            complete="OriginateResponse",
+        )
+        assert b"Response: Success" in reply
+        await raw.until(lambda data: b"Event: ChanSpyStart" in data)
+        assert re.search(rb"SpyerChannel: PJSIP/200-[0-9a-f]{8}\r\n", raw.data)
+        assert re.search(rb"SpyeeChannel: PJSIP/201-[0-9a-f]{8}\r\n", raw.data)
+        pbx.hang_up(call.linkedid)
+        await pbx.wait_idle(10)
+        await raw.sync()
+        assert b"Local/" not in raw.data
+        await raw.close()
