@@ -251,38 +251,6 @@ class CallEngine:
         self.emit(*frames)
         self.wake_waiting()
 
-    def register(self, agent: SimAgent, registered: bool) -> None:
-        """A SIP phone unregisters (or registers again), as the PJSIP trace p9 shows it:
-        `PeerStatus`, `ContactStatus`, the member's status 5 and the device UNAVAILABLE."""
-        if agent.registered == registered:
-            return
-        agent.registered = registered
-        peer = [("Event", "PeerStatus"), ("Privilege", "system,all"), ("ChannelType", "PJSIP")]
-        peer.append(("Peer", agent.device))
-        uri = f"sip:{agent.number}-0x{self.rng.getrandbits(48):012x}@127.0.0.1:5060"
-
-        def contact(status: str, rtt: int) -> bytes:
-            return w.frame(
-                [
-                    ("Event", "ContactStatus"),
-                    ("Privilege", "system,all"),
-                    ("URI", uri),
-                    ("ContactStatus", status),
-                    ("AOR", agent.number),
-                    ("EndpointName", agent.number),
-                    ("RoundtripUsec", str(rtt)),
-                ]
-            )
-
-        if registered:
-            self.emit(contact("NonQualified", 0), w.frame([*peer, ("PeerStatus", "Reachable")]))
-            self.emit(contact("Reachable", self.rng.randrange(200, 900)))
-            self.agent_changed(agent)
-        else:
-            self.emit(w.frame([*peer, ("PeerStatus", "Unreachable")]))
-            self.agent_changed(agent)
-            self.emit(contact("Removed", 0))
-
     def avail_state(self, queue: str) -> bytes | None:
         available = any(self.rings_now(queue, m) for m in self.members.get(queue, ()))
         return self.device_state(f"Queue:{queue}_avail", "NOT_INUSE" if available else "INUSE")
