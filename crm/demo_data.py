@@ -2,7 +2,8 @@
 
 `seed_demo(db)` is idempotent (the demo database survives restarts) and returns the
 logins to print. Agents 101–105 match the simulated PBX's queue members
-(`Local/10X@agents/n`, the same names); contacts cover the numbers its customers call
+(`Local/10X@agents/n`, or the SIP phones `PJSIP/10X` with `pjsip=True`, the same
+names); contacts cover the numbers its customers call
 from (`+7495111000N`, `+7916555000N`, `+7926333000N` — every seventh left unknown, so
 the demo shows strangers too) plus companies, owners, tags, notes, tasks, deals and a
 few weeks of answered and missed calls, so routing to the previous manager and the
@@ -50,6 +51,13 @@ class DemoUser:
     name: str
 
 
+def _demo_phone(interfaces: tuple[str, ...]) -> bool:
+    """Still the one phone the demo gave (an admin may have changed it: then keep it)."""
+    return len(interfaces) == 1 and (
+        interfaces[0].startswith("PJSIP/") or interfaces[0].endswith("@agents/n")
+    )
+
+
 def demo_number(i: int) -> str:
     """The simulated PBX's i-th customer number, in E.164."""
     if i % 3 == 0:
@@ -59,12 +67,20 @@ def demo_number(i: int) -> str:
     return f"+7926{3330000 + i:07d}"
 
 
-async def seed_demo(db: Database, *, contacts: int = 300, region: str = "RU") -> list[DemoUser]:
+def demo_interface(ext: str, *, pjsip: bool = False) -> str:
+    """The phone of a demo user, as the simulated PBX names it in either channel mode."""
+    return f"PJSIP/{ext}" if pjsip else f"Local/{ext}@agents/n"
+
+
+async def seed_demo(
+    db: Database, *, contacts: int = 300, region: str = "RU", pjsip: bool = False
+) -> list[DemoUser]:
     users = UserService(db)
     logins: list[DemoUser] = []
     agent_ids: list[int] = []
     for ext, name, queues in DEMO_AGENTS:
         login = f"agent{ext}"
+        interfaces = [demo_interface(ext, pjsip=pjsip)]
         info = await users.get_by_login(login)
         if info is None:
             info = await users.create(
@@ -72,8 +88,14 @@ async def seed_demo(db: Database, *, contacts: int = 300, region: str = "RU") ->
                 name=name,
                 role=Role.AGENT,
                 password=DEMO_PASSWORD,
-                interfaces=[f"Local/{ext}@agents/n"],
+                interfaces=interfaces,
                 queues=queues,
+            )
+        elif _demo_phone(info.interfaces) and list(info.interfaces) != interfaces:
+            # The demo database survives restarts: a demo started in the other channel
+            # mode gives the agents their phones in this one.
+            info = await users.update(
+                info.id, info.version, {"interfaces": interfaces}, actor=Actor.system()
             )
         agent_ids.append(info.id)
         logins.append(DemoUser("agent", login, DEMO_PASSWORD, name))
@@ -81,15 +103,26 @@ async def seed_demo(db: Database, *, contacts: int = 300, region: str = "RU") ->
         ("supervisor", "supervisor", "Елена Руководитель"),
         ("admin", "admin", "Администратор"),
     ):
-        if await users.get_by_login(login) is None:
+        # the supervisor's own phone (listen, whisper, barge): extension 200
+        own = [demo_interface("200", pjsip=pjsip)] if role == "supervisor" else []
+        existing_user = await users.get_by_login(login)
+        if existing_user is None:
             await users.create(
                 login=login,
                 name=name,
                 role=role,
                 password=DEMO_PASSWORD,
                 language="ru",
-                # the supervisor's own phone (listen, whisper, barge): extension 200
-                interfaces=["Local/200@agents/n"] if role == "supervisor" else [],
+                interfaces=own,
+            )
+        elif (
+            own and _demo_phone(existing_user.interfaces) and list(existing_user.interfaces) != own
+        ):
+            await users.update(
+                existing_user.id,
+                existing_user.version,
+                {"interfaces": own},
+                actor=Actor.system(),
             )
         logins.append(DemoUser(role, login, DEMO_PASSWORD, name))
 

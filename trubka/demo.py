@@ -29,16 +29,18 @@ class DemoLogin:
     password: str
 
 
-async def seed_demo_data(db: Database, settings: Settings) -> list[DemoLogin]:
+async def seed_demo_data(
+    db: Database, settings: Settings, *, pjsip: bool = False
+) -> list[DemoLogin]:
     """Create the demo's data if missing; return the logins a visitor can use.
 
     Agents 101–105 (`agent101` …), a supervisor and an admin, with contacts on the numbers
     the simulated PBX calls from (every seventh caller unknown), companies, tasks, deals
-    and three weeks of call history.
+    and three weeks of call history. With `pjsip` the agents' phones are `PJSIP/10X`.
     """
     from crm.demo_data import seed_demo
 
-    users = await seed_demo(db, region=settings.default_region)
+    users = await seed_demo(db, region=settings.default_region, pjsip=pjsip)
     return [DemoLogin(u.role, u.login, u.password) for u in users]
 
 
@@ -51,10 +53,12 @@ def sim_config(
     call_interval: float = 3.0,
     seed: int | None = None,
     timing: Timing | None = None,
+    pjsip: bool = False,
 ) -> SimConfig:
     """The demo PBX: agents 101–105 with Russian names, queues `support` and `sales`,
     real WAV recordings in the spool, FastAGI requests to TRUBKA_AGI_HOST:PORT (when
-    nothing listens there, calls go on to the queue as on a real Asterisk)."""
+    nothing listens there, calls go on to the queue as on a real Asterisk). With `pjsip`
+    the agents are SIP phones `PJSIP/10X` and customers come in on a SIP trunk."""
     spool = (settings.recordings_spool or DEMO_SPOOL).resolve()
     return SimConfig(
         username="trubka-demo",
@@ -68,6 +72,7 @@ def sim_config(
         seed=seed,
         spool_dir=spool,
         recordings_path=str(spool),
+        channel_mode="pjsip" if pjsip else "local",
     )
 
 
@@ -88,10 +93,14 @@ def demo_secret_key(path: Path = DEMO_SECRET_KEY) -> str:
 
 
 async def start_demo_pbx(
-    settings: Settings, *, call_interval: float = 3.0, timing: Timing | None = None
+    settings: Settings,
+    *,
+    call_interval: float = 3.0,
+    timing: Timing | None = None,
+    pjsip: bool = False,
 ) -> tuple[SimPbx, Settings]:
     """Start the simulated PBX; return it and the settings that point Trubka at it."""
-    config = sim_config(settings, call_interval=call_interval, timing=timing)
+    config = sim_config(settings, call_interval=call_interval, timing=timing, pjsip=pjsip)
     pbx = SimPbx(config)
     await pbx.start()
     pointed = settings.model_copy(
@@ -106,7 +115,8 @@ async def start_demo_pbx(
         }
     )
     log.info(
-        "demo: simulated Asterisk on %s:%d, recordings in %s",
+        "demo: simulated Asterisk (%s channels) on %s:%d, recordings in %s",
+        config.channel_mode,
         config.host,
         pbx.port,
         config.spool_dir,

@@ -1,5 +1,8 @@
 """A simulated Asterisk 22 for `trubka demo` and the tests: a real AMI server over TCP
-with a call engine that writes the same event sequences as the recorded traces.
+with a call engine that writes the same event sequences as the recorded traces —
+Local-channel agents (`Local/101@agents/n`, the default) or, with
+`SimConfig(channel_mode="pjsip")`, SIP phones and a SIP trunk (`PJSIP/201-00000003`,
+`PJSIP/trunk-00000002`, `ContactStatus` when a phone unregisters) as in the `p*` traces.
 
 See :class:`telephony.simpbx.pbx.SimPbx` for the control API.
 """

@@ -6,6 +6,9 @@
 * click-to-call: an Originate of the agent's interface first, then the customer;
 * a supervisor's ChanSpy on an agent's call.
 
+In PJSIP mode the same flows run with the customer on `PJSIP/trunk-…` and the agent on
+`PJSIP/20X-…`: the engine models each leg as a pair still and leaves the hidden half out.
+
 Each step writes its burst of events through :class:`~telephony.simpbx.engine.CallEngine`
 and then waits for the next thing to happen (a timer, an agent answering, a Hangup
 action). `call.wake` is set whenever something may have changed for the call.
@@ -92,8 +95,13 @@ class Calls(Conversation):
         from telephony.simpbx.model import IntendedCall
 
         one, two = self.e.local_pair(number, "from-trunk")
+        called = number
+        if self.e.config.pjsip:
+            # The carrier's call lands in the trunk endpoint's context, on the dialled DID.
+            two.context, two.exten = "from-trunk-trubka", self.e.config.trunk_did
+            called = two.exten
         intended = IntendedCall(
-            one.linkedid, caller_number or number, name or None, called_number=number
+            one.linkedid, caller_number or number, name or None, called_number=called
         )
         call = SimCall(
             one.linkedid,
@@ -145,6 +153,11 @@ class Calls(Conversation):
         e = self.e
         one, two = call.one, call.two
         assert two is not None
+        pjsip = e.config.pjsip
+        if pjsip:
+            # The trunk's channel arrives with the caller ID exactly as the carrier sent
+            # it: no NewCallerid on an inbound PJSIP call.
+            two.cid_num, two.cid_name = number, name
         frames = [
             w.channel_event("Newchannel", one),
             e.cel(one, "CHAN_START"),
@@ -159,11 +172,11 @@ class Calls(Conversation):
             w.channel_event("NewConnectedLine", one),
             w.varset(two, "PATIENCE", f"{call.patience:.0f}"),
         ]
-        two.cid_num, two.cid_name = number, name
-        two.conn_num, two.conn_name = number, name
+        if not pjsip:
+            two.cid_num, two.cid_name = number, name
+            two.conn_num, two.conn_name = number, name
+            frames += [w.new_caller_id(two), w.channel_event("NewConnectedLine", two)]
         frames += [
-            w.new_caller_id(two),
-            w.channel_event("NewConnectedLine", two),
             w.local_bridge(one, two),
             w.dial_event("DialBegin", None, one, ("DialString", f"{one.exten}@from-trunk")),
             e.cel(two, "CHAN_START"),
@@ -287,7 +300,7 @@ class Calls(Conversation):
             ("agi_request", url),
             ("agi_channel", two.name),
             ("agi_language", "en"),
-            ("agi_type", "Local"),
+            ("agi_type", "PJSIP" if e.config.pjsip else "Local"),
             ("agi_uniqueid", two.uniqueid),
             ("agi_version", ASTERISK_VERSION),
             ("agi_callerid", two.cid_num or "unknown"),
@@ -296,7 +309,7 @@ class Calls(Conversation):
             ("agi_callingani2", "0"),
             ("agi_callington", "0"),
             ("agi_callingtns", "0"),
-            ("agi_dnid", "unknown"),
+            ("agi_dnid", two.exten if e.config.pjsip else "unknown"),
             ("agi_rdnis", "unknown"),
             ("agi_context", two.context),
             ("agi_extension", two.exten),
@@ -412,13 +425,14 @@ class Calls(Conversation):
         e.emit(*frames)
         interface = route
         agent = e.agent_for_interface(interface)
-        if agent is None:
+        if agent is None or not agent.registered:
+            # An unregistered phone: no channel, no DialBegin, only the status.
             e.emit(w.varset(two, "DIALSTATUS", "CHANUNAVAIL"))
             return "CHANUNAVAIL"
         if agent.busy():
             e.emit(w.varset(two, "DIALSTATUS", "BUSY"))
             return "BUSY"
-        if not interface.endswith("/n"):
+        if interface.startswith("Local/") and not interface.endswith("/n"):
             interface += "/n"
         now = e.clock()
         ring = e.start_ring(

@@ -3,11 +3,13 @@
 The defaults mirror the lab Asterisk the traces were recorded on (`tests/traces/lab-config`):
 agents are `Local/1XX@agents/n` queue members, customers call `Local/<number>@from-trunk`,
 the inbound dialplan records with MixMonitor, asks the FastAGI server where to route,
-dials the routed agent and falls back to the queue.
+dials the routed agent and falls back to the queue. `channel_mode="pjsip"` plays the
+PJSIP lab instead (SIP phones `PJSIP/2XX` as queue members, a SIP trunk for customers).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,14 +28,19 @@ class AgentConfig:
     queues: tuple[str, ...] = ("support",)
     answers: bool = True  # picks up when rung
     answer_delay: float | None = None  # seconds of ringing before answering (None: timing default)
+    technology: str = "Local"  # "PJSIP": a SIP phone, the queue member is `PJSIP/<number>`
 
     @property
     def interface(self) -> str:
         """The queue member interface, as Asterisk names it in queue events."""
+        if self.technology == "PJSIP":
+            return f"PJSIP/{self.number}"
         return f"Local/{self.number}@agents/n"
 
     @property
     def device(self) -> str:
+        if self.technology == "PJSIP":
+            return f"PJSIP/{self.number}"
         return f"Local/{self.number}@agents"
 
 
@@ -147,3 +154,19 @@ class SimConfig:
     # Asterisk's books, written when named (telephony.simpbx.books): CDR times in UTC.
     queue_log_path: Path | None = None  # like /var/log/asterisk/queue_log
     cdr_csv_path: Path | None = None  # like /var/log/asterisk/cdr-csv/Master.csv
+    # "local": agents are `Local/1XX@agents/n` and every call leg is a `;1/;2` Local pair.
+    # "pjsip": agents are SIP phones (`PJSIP/201`), customers come in on a SIP trunk
+    # (`PJSIP/trunk-0000000f`): one channel per leg, named and sequenced like the `p*` traces.
+    channel_mode: str = "local"
+    trunk_did: str = "74951234567"  # PJSIP mode: the number customers dial (the trunk's Exten)
+
+    def __post_init__(self) -> None:
+        if self.channel_mode not in ("local", "pjsip"):
+            raise ValueError(f"channel_mode must be 'local' or 'pjsip', not {self.channel_mode!r}")
+        if self.pjsip:
+            agents = tuple(dataclasses.replace(a, technology="PJSIP") for a in self.agents)
+            object.__setattr__(self, "agents", agents)
+
+    @property
+    def pjsip(self) -> bool:
+        return self.channel_mode == "pjsip"

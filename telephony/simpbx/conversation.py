@@ -498,14 +498,15 @@ class Conversation:
         first_answer = call.answered_at or e.clock()
         talked = e.clock() - first_answer
         self._agent_leaves(call, queue)
-        call.intended.transferred_to = f"Local/{target}@agents"
+        interface = f"PJSIP/{target}" if e.config.pjsip else f"Local/{target}@agents/n"
+        call.intended.transferred_to = interface.removesuffix("/n")
         call.agent = None
         call.agent_one = call.agent_two = None
         call.answered_at = None
         remaining = max(0.0, call.talk_time - talked)
         two.context, two.exten, two.priority = "transfer", target, 1
-        agent = e.agent_for_interface(f"Local/{target}@agents/n")
-        e.emit(w.newexten(two, "Dial", f"Local/{target}@agents/n,20"))
+        agent = e.agent_for_interface(interface)
+        e.emit(w.newexten(two, "Dial", f"{interface},20"))
         if agent is None or agent.busy():
             two.priority = 2
             e.emit(w.varset(two, "DIALSTATUS", "BUSY"), w.newexten(two, "Hangup", ""))
@@ -515,9 +516,7 @@ class Conversation:
         answer_at = (
             now + (agent.config.answer_delay or e.timing.answer_delay[0]) if agent.answers else None
         )
-        ring = e.start_ring(
-            call, agent, queue=None, interface=f"Local/{target}@agents/n", answer_at=answer_at
-        )
+        ring = e.start_ring(call, agent, queue=None, interface=interface, answer_at=answer_at)
         end = now + 20.0
         while True:
             now = e.clock()

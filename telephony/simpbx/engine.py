@@ -39,6 +39,16 @@ from telephony.simpbx.wire import DOWN, RING, RINGING, UP, SimChannel
 log = logging.getLogger(__name__)
 
 _AGENT_INTERFACE = re.compile(r"^Local/(\w+)@agents(?:/n)?$")
+_PHONE_INTERFACE = re.compile(r"^PJSIP/(?!trunk$)(\w+)$")  # PJSIP mode's agents
+# In PJSIP mode a call leg is still modelled as a pair, but only one half is a real
+# channel (the SIP trunk's or the phone's); the other half keeps its Local name and every
+# frame that names it is left out, so no `;1/;2`, LocalBridge or Local device shows.
+_HIDDEN = b"Local/"
+# The PJSIP lab's dialplan pushes no `crm-hangup` handler.
+_NO_HANDLER = b"crm-hangup,s,1"
+# Which half of a pair is the PJSIP channel, by the pair's context: the customer's
+# inbound leg runs the dialplan on `;2`, agents' and outbound legs are `;1`.
+_PJSIP_HALF = {"from-trunk": 2, "agents": 1, "pstn-out": 1}
 
 
 class CallEngine:
@@ -72,6 +82,7 @@ class CallEngine:
         self.boot = self.clock()
         self.seq = 0
         self.local_seq = 0
+        self.pjsip_seq = 0
         self.processed_calls = 0
         self.channels: dict[str, SimChannel] = {}  # by name
         self.calls: dict[str, SimCall] = {}  # by linkedid
@@ -103,6 +114,10 @@ class CallEngine:
 
     # --- output --------------------------------------------------------------------
     def emit(self, *frames: bytes) -> None:
+        if self.config.pjsip:
+            frames = tuple(f for f in frames if _HIDDEN not in f and _NO_HANDLER not in f)
+            if not frames:
+                return
         self._buffer.extend(frames)
         if not self._flush_scheduled:
             self._flush_scheduled = True
@@ -142,8 +157,18 @@ class CallEngine:
         uid2 = ids[1] or self.next_uniqueid()
         now = self.clock()
         base = f"Local/{exten}@{context}-{suffix}"
-        one = SimChannel(base + ";1", uid1, linkedid or uid1, context, exten, DOWN, created=now)
-        two = SimChannel(base + ";2", uid2, one.linkedid, context, exten, RING, created=now)
+        names = [base + ";1", base + ";2"]
+        half = _PJSIP_HALF.get(context, 1) if self.config.pjsip else 0
+        if half == 2 and ids == (None, None):
+            # The trunk's channel is the call's first channel: its id is the linked id.
+            uid1, uid2 = uid2, uid1
+            linkedid = linkedid or uid2
+        if half:
+            endpoint = "trunk" if context in ("from-trunk", "pstn-out") else exten
+            names[half - 1] = f"PJSIP/{endpoint}-{self.pjsip_seq:08x}"
+            self.pjsip_seq += 1
+        one = SimChannel(names[0], uid1, linkedid or uid1, context, exten, DOWN, created=now)
+        two = SimChannel(names[1], uid2, one.linkedid, context, exten, RING, created=now)
         one.peer, two.peer = two, one
         self.channels[one.name] = one
         self.channels[two.name] = two
@@ -154,21 +179,32 @@ class CallEngine:
         self.channels.pop(ch.name, None)
 
     def find_channel(self, name: str) -> SimChannel | None:
+        if self.config.pjsip and name.startswith("Local/"):
+            return None  # the hidden half of a PJSIP leg is no channel Asterisk has
         return self.channels.get(name)
+
+    def visible_channels(self) -> list[SimChannel]:
+        """The channels AMI lists (in PJSIP mode: not the hidden halves)."""
+        if self.config.pjsip:
+            return [ch for ch in self.channels.values() if not ch.name.startswith("Local/")]
+        return list(self.channels.values())
 
     def call_of(self, ch: SimChannel) -> SimCall | None:
         return self.calls.get(ch.linkedid)
 
     # --- agents, members, devices --------------------------------------------------
     def agent_for_interface(self, interface: str) -> SimAgent | None:
-        match = _AGENT_INTERFACE.match(interface.strip())
+        pattern = _PHONE_INTERFACE if self.config.pjsip else _AGENT_INTERFACE
+        match = pattern.match(interface.strip())
         if match is None:
             return None
         number = match.group(1)
         agent = self.agents.get(number)
         if agent is None:
             # A member added by QueueAdd for an extension the config does not name.
-            agent = self.agents[number] = SimAgent(AgentConfig(number, f"Agent {number}", ()))
+            technology = "PJSIP" if self.config.pjsip else "Local"
+            config = AgentConfig(number, f"Agent {number}", (), technology=technology)
+            agent = self.agents[number] = SimAgent(config)
         return agent
 
     def member(self, queue: str, interface: str) -> SimMember | None:
@@ -212,6 +248,8 @@ class CallEngine:
             if frame is not None:
                 frames.append(frame)
         state = device or ("INUSE" if agent.busy() else "NOT_INUSE")
+        if not agent.registered:
+            state = "UNAVAILABLE"
         frames.append(w.device_state(agent.device, state))
         self._device_states[agent.device] = state
         self.emit(*frames)
@@ -226,7 +264,7 @@ class CallEngine:
         if member.paused:
             return False
         agent = self.agent_for_interface(member.interface)
-        if agent is None or agent.busy():
+        if agent is None or agent.busy() or not agent.registered:
             return False
         return self.clock() >= agent.wrapup_until
 
@@ -248,6 +286,8 @@ class CallEngine:
 
     def hangup_handler(self, ch: SimChannel, call: SimCall) -> list[bytes]:
         """The sample dialplan's `crm-hangup` handler on the customer's `;2` half."""
+        if self.config.pjsip:
+            return []
         iv = call.intended
         ch.context, ch.exten, ch.priority = "crm-hangup", "s", 1
         frames = [
@@ -296,19 +336,27 @@ class CallEngine:
         now = self.clock()
         one, two = self.local_pair(agent.number, "agents", linkedid=call.linkedid)
         dial_string = interface.removeprefix("Local/") if queue is None else interface
+        if self.config.pjsip and queue is None:
+            dial_string = agent.number  # Dial(PJSIP/202) reports DialString 202
         frames = [self.cel(one, "CHAN_START"), self.cel(two, "CHAN_START")]
         frames += [w.channel_event("Newchannel", one), w.channel_event("Newchannel", two)]
         one.cid_num, one.cid_name = caller.cid_num, caller.cid_name
+        if self.config.pjsip:
+            # A phone's channel carries the phone's own caller ID; the customer shows
+            # only as its connected line.
+            one.cid_num, one.cid_name = agent.number, agent.config.name
         if queue is not None:
             frames.append(w.newexten(one, "AppQueue", "(Outgoing Line)"))
-            frames.append(w.new_caller_id(one))
+            if not self.config.pjsip:
+                frames.append(w.new_caller_id(one))
             frames.append(w.varset(one, "DIALEDPEERNUMBER", dial_string.removeprefix("Local/")))
         else:
             frames.append(w.varset(one, "DIALEDPEERNUMBER", dial_string))
             one.exten = caller.cid_num
             one.conn_num, one.conn_name = caller.cid_num, caller.cid_name
             frames.append(w.newexten(one, "AppDial", "(Outgoing Line)"))
-            frames.append(w.new_caller_id(one))
+            if not self.config.pjsip:
+                frames.append(w.new_caller_id(one))
             frames.append(w.channel_event("NewConnectedLine", one))
         frames.append(w.varset(two, "DIALEDPEERNUMBER", dial_string.removeprefix("Local/")))
         two.cid_num, two.cid_name = caller.cid_num, caller.cid_name

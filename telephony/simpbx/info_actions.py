@@ -173,7 +173,7 @@ class InfoActions:
         aid = action.action_id
         now = time.time()
         items = []
-        for ch in reversed(list(self.engine.channels.values())):
+        for ch in reversed(self.engine.visible_channels()):
             seconds = int(now - ch.created)
             headers: list[Header] = [("Event", "CoreShowChannel")]
             if aid is not None:
@@ -227,7 +227,7 @@ class InfoActions:
                 return
             channels = [ch]
         else:
-            channels = list(reversed(list(self.engine.channels.values())))
+            channels = list(reversed(self.engine.visible_channels()))
         items = [self._status_item(ch, aid) for ch in channels]
         self._list(
             session,

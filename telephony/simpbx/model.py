@@ -28,6 +28,7 @@ class SimAgent:
     ringing: set[str] = field(default_factory=set)  # linkedids ringing the agent now
     wrapup_until: float = 0.0
     last_rung: float = 0.0
+    registered: bool = True  # a SIP phone (PJSIP mode) can unregister: then it is unavailable
 
     @property
     def number(self) -> str:
@@ -104,7 +105,7 @@ class SimMember:
 
 def member_status(agent: SimAgent | None) -> int:
     """app_queue's view of the device: a ringing Local channel already reads as in use."""
-    if agent is None:
+    if agent is None or not agent.registered:
         return 5  # unavailable: not a device the simulated PBX can ring
     return 2 if agent.busy() else 1
 

@@ -25,6 +25,7 @@ from telephony.simpbx.model import HangupBy, IntendedCall, SimAgent, SimCall
 from telephony.simpbx.wire import LegacyText, SimChannel
 
 _LOCAL = re.compile(r"^Local/([^@]+)@([^/]+?)(?:/n)?$")
+_PJSIP = re.compile(r"^PJSIP/(\w+)$")  # a phone, in PJSIP mode
 _CALLER_ID = re.compile(r'^\s*"?([^"<]*?)"?\s*<([^>]*)>\s*$')
 
 
@@ -58,6 +59,9 @@ class Originator:
 
     def accepts(self, request: OriginateRequest) -> bool:
         """Would Asterisk be able to create this channel at all?"""
+        phone = self._phone(request.channel)
+        if phone is not None:
+            return phone is not False
         match = _LOCAL.match(request.channel)
         if match is None:
             return False
@@ -68,19 +72,32 @@ class Originator:
             return self.e.agent_for_interface(f"Local/{exten}@agents/n") is not None
         return False
 
+    def _phone(self, channel: str) -> SimAgent | bool | None:
+        """`PJSIP/201` in PJSIP mode: the phone's agent (False: no such phone);
+        None: not a phone."""
+        if not self.e.config.pjsip or _PJSIP.match(channel) is None:
+            return None
+        agent = self.e.agent_for_interface(channel) if channel != "PJSIP/trunk" else None
+        return agent if agent is not None else False
+
     def start(self, request: OriginateRequest, info: OriginateInfo) -> bool:
         """Start the call in the background; False when it cannot be created."""
         if not self.accepts(request):
             return False
-        match = _LOCAL.match(request.channel)
-        assert match is not None
-        exten, context = match.groups()
         variables = dict(request.variables or {})
-        if context == "from-trunk":
-            self._customer_call(exten, request, variables, info)
-            return True
-        agent = self.e.agent_for_interface(f"Local/{exten}@agents/n")
-        assert agent is not None
+        phone = self._phone(request.channel)
+        if isinstance(phone, SimAgent):
+            agent, context = phone, "agents"
+        else:
+            match = _LOCAL.match(request.channel)
+            assert match is not None
+            exten, context = match.groups()
+            if context == "from-trunk":
+                self._customer_call(exten, request, variables, info)
+                return True
+            found = self.e.agent_for_interface(f"Local/{exten}@agents/n")
+            assert found is not None
+            agent = found
         loop = asyncio.get_running_loop()
         call = self._agent_leg(agent, context, request, variables)
         flow = (
@@ -137,6 +154,8 @@ class Originator:
         call = SimCall(one.linkedid, intended, one, None, talk_time=e.timing.remote_talk_time)
         call.agent_one, call.agent_two, call.agent = one, two, agent
         e.calls[call.linkedid] = call
+        # Originate(PJSIP/201) reports DialString 201, as in the PJSIP click-to-call trace.
+        dial_string = agent.number if e.config.pjsip else f"{agent.number}@{context}/n"
         frames = [
             w.channel_event("Newchannel", one),
             w.channel_event("Newchannel", two),
@@ -153,7 +172,7 @@ class Originator:
             w.new_caller_id(two),
             w.channel_event("NewConnectedLine", two),
             w.local_bridge(one, two),
-            w.dial_event("DialBegin", None, one, ("DialString", f"{agent.number}@{context}/n")),
+            w.dial_event("DialBegin", None, one, ("DialString", dial_string)),
             w.newexten(two, "NoOp", f"Click-to-call: agent {agent.number} phone rings"),
         ]
         two.priority = 2
@@ -250,7 +269,10 @@ class Originator:
             ]
             call.intended.recording_file = recording.rsplit("/", 1)[-1]
         one.priority = 4
-        frames.append(w.newexten(one, "Dial", f"Local/{number}@pstn-out/n,30"))
+        # The lab dials the customer through a Local channel, the PJSIP lab through the trunk.
+        dialled = f"{number}@trunk" if e.config.pjsip else f"{number}@pstn-out/n"
+        technology = "PJSIP" if e.config.pjsip else "Local"
+        frames.append(w.newexten(one, "Dial", f"{technology}/{dialled},30"))
         for var in (
             "DIALSTATUS",
             "DIALEDPEERNUMBER",
@@ -268,19 +290,19 @@ class Originator:
         e.emit(*frames)
         r1, r2 = e.local_pair(number, "pstn-out", linkedid=call.linkedid)
         frames = [w.channel_event("Newchannel", r1), w.channel_event("Newchannel", r2)]
-        frames.append(w.varset(r1, "DIALEDPEERNUMBER", f"{number}@pstn-out/n"))
+        frames.append(w.varset(r1, "DIALEDPEERNUMBER", dialled))
         r1.cid_num, r1.cid_name = number, one.cid_name
         frames += [w.newexten(r1, "AppDial", "(Outgoing Line)"), w.new_caller_id(r1)]
         r1.conn_num, r1.conn_name = number, one.cid_name
         frames.append(w.channel_event("NewConnectedLine", r1))
-        frames.append(w.varset(r2, "DIALEDPEERNUMBER", f"{number}@pstn-out/n"))
+        frames.append(w.varset(r2, "DIALEDPEERNUMBER", dialled))
         r2.cid_num, r2.cid_name = one.cid_num, one.cid_name
         r2.conn_num, r2.conn_name = one.cid_num, one.cid_name
         frames += [
             w.new_caller_id(r2),
             w.channel_event("NewConnectedLine", r2),
             w.local_bridge(r1, r2),
-            w.dial_event("DialBegin", one, r1, ("DialString", f"{number}@pstn-out/n")),
+            w.dial_event("DialBegin", one, r1, ("DialString", dialled)),
             w.newexten(r2, "Ringing", ""),
         ]
         r1.state = w.RINGING
@@ -307,7 +329,7 @@ class Originator:
         frames += [
             w.varset(one, "DIALSTATUS", "ANSWER"),
             w.varset(one, "DIALEDPEERNAME", r1.name),
-            w.varset(one, "DIALEDPEERNUMBER", f"{number}@pstn-out/n"),
+            w.varset(one, "DIALEDPEERNUMBER", dialled),
             w.dial_event("DialEnd", one, r1, ("DialStatus", "ANSWER")),
         ]
         r1.exten = ""

@@ -27,6 +27,7 @@ from telephony.simpbx.config import SimConfig
 from telephony.simpbx.engine import CallEngine
 from telephony.simpbx.model import HangupBy, IntendedCall, SimCall
 from telephony.simpbx.originate import Originator
+from telephony.simpbx.registration import set_registered
 from telephony.simpbx.server import AmiServer
 from telephony.simpbx.session import Action
 
@@ -214,6 +215,12 @@ class SimPbx:
     def set_agent_answers(self, number: str, answers: bool) -> None:
         agent = self.engine.agents[number]
         agent.answers = answers
+
+    def set_phone_registered(self, number: str, registered: bool) -> None:
+        """PJSIP mode: agent `number`'s SIP phone unregisters or registers again."""
+        if not self.config.pjsip:
+            raise ValueError("only SIP phones register: start the PBX with channel_mode='pjsip'")
+        set_registered(self.engine, self.engine.agents[number], registered)
 
     def set_agents_answer(self, answers: bool, numbers: Iterable[str] | None = None) -> None:
         for number in numbers or list(self.engine.agents):

@@ -52,16 +52,22 @@ def serve() -> None:
     show_default=True,
     help="Seconds between new customer calls (0: no generated calls).",
 )
-def demo(call_interval: float) -> None:
+@click.option(
+    "--pjsip",
+    is_flag=True,
+    help="Agents are SIP phones (PJSIP/101 …) and customers call in on a SIP trunk, "
+    "instead of Local channels.",
+)
+def demo(call_interval: float, pjsip: bool) -> None:
     """The same with a simulated Asterisk placing calls, and demo data; prints the URL."""
     from trubka.cli.common import configure_logging, settings_or_exit
 
     settings = settings_or_exit()
     configure_logging(settings.log_level)
-    run(lambda: _demo(settings, call_interval), settings.event_loop)
+    run(lambda: _demo(settings, call_interval, pjsip=pjsip), settings.event_loop)
 
 
-async def _demo(settings: Settings, call_interval: float) -> None:
+async def _demo(settings: Settings, call_interval: float, *, pjsip: bool = False) -> None:
     from crm.database import Database
     from trubka.demo import demo_secret_key, seed_demo_data, start_demo_pbx
 
@@ -70,10 +76,10 @@ async def _demo(settings: Settings, call_interval: float) -> None:
     db = Database(settings.database_url)
     try:
         await db.upgrade()
-        logins = await seed_demo_data(db, settings)
+        logins = await seed_demo_data(db, settings, pjsip=pjsip)
     finally:
         await db.dispose()
-    pbx, pointed = await start_demo_pbx(settings, call_interval=call_interval)
+    pbx, pointed = await start_demo_pbx(settings, call_interval=call_interval, pjsip=pjsip)
     try:
         server = _server(pointed)
         host = "127.0.0.1" if settings.http_host in ("0.0.0.0", "::") else settings.http_host
