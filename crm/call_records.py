@@ -46,6 +46,7 @@ class CallRow(Base):
     queue_hold_seconds: Mapped[int | None] = mapped_column(Integer)
     queue_talk_seconds: Mapped[int | None] = mapped_column(Integer)
     agents: Mapped[list[str]] = mapped_column(JSON, default=list)
+    agent_aliases: Mapped[list[str] | None] = mapped_column(JSON, default=list)  # null: older
     contact_id: Mapped[int | None] = mapped_column(Integer)
     company_id: Mapped[int | None] = mapped_column(Integer)  # added by the crm branch (crm_0001)
     ended_during_outage: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -99,6 +100,7 @@ def row_values(record: CallRecord, why: Reason | None = None) -> dict[str, Any]:
         "queue_hold_seconds": record.queue_hold_seconds,
         "queue_talk_seconds": record.queue_talk_seconds,
         "agents": list(record.agents),
+        "agent_aliases": list(record.agent_aliases),
         "contact_id": record.contact_id,
         "ended_during_outage": record.ended_during_outage,
         "source": record.source,

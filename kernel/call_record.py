@@ -65,6 +65,9 @@ class CallRecord:
     queue_hold_seconds: int | None = None  # as Asterisk reports it (AgentConnect/Abandon)
     queue_talk_seconds: int | None = None  # as Asterisk reports it (AgentComplete)
     agents: tuple[str, ...] = ()  # every agent interface that talked with the caller
+    # The answering agent's other names (FreePBX's member `Local/201@from-queue/n` rings
+    # the phone `PJSIP/201`): whichever Asterisk uses, it is the same person.
+    agent_aliases: tuple[str, ...] = ()
     contact_id: int | None = None
     ended_during_outage: bool = False
     timeline: tuple[CallStep, ...] = field(default=())
@@ -123,6 +126,8 @@ class RecordFields(Protocol):
     @property
     def agents(self) -> Any: ...  # a tuple, a list, or None for an old row
     @property
+    def agent_aliases(self) -> Any: ...  # a tuple, a list, or None for an old row
+    @property
     def contact_id(self) -> int | None: ...
     @property
     def ended_during_outage(self) -> bool: ...
@@ -160,6 +165,7 @@ def record_json(record: RecordFields, data: dict[str, Any] | None = None) -> dic
     data["queue_hold_seconds"] = record.queue_hold_seconds
     data["queue_talk_seconds"] = record.queue_talk_seconds
     data["agents"] = list(record.agents or ())
+    data["agent_aliases"] = list(record.agent_aliases or ())
     data["contact_id"] = record.contact_id
     data["ended_during_outage"] = record.ended_during_outage
     data["source"] = record.source

@@ -90,6 +90,18 @@ class Hangup:
 
 
 @dataclass(frozen=True, slots=True)
+class HangupRequest:
+    """The channel is about to hang up; its `Hangup` follows. `HangupRequest`: its far end
+    hung up (a caller on a trunk: before Asterisk cancels the dials it made, `DialEnd
+    CANCEL`); `SoftHangupRequest` (`soft`): something in Asterisk asked (the dialplan, an
+    action, a bridge ending). `cause` is 0 when Asterisk gives none."""
+
+    channel: ChannelSnapshot
+    cause: int
+    soft: bool
+
+
+@dataclass(frozen=True, slots=True)
 class LocalBridge:
     one: ChannelSnapshot
     two: ChannelSnapshot
@@ -365,6 +377,7 @@ AmiEvent = (
     | NewCallerId
     | Rename
     | Hangup
+    | HangupRequest
     | LocalBridge
     | DialBegin
     | DialEnd
@@ -637,6 +650,8 @@ _PARSERS: dict[str, Callable[[Headers], AmiEvent | None]] = {
     "NewCallerid": lambda h: NewCallerId(_need_channel(h)),
     "Rename": lambda h: Rename(_need_channel(h), _required(h, "newname")),
     "Hangup": lambda h: Hangup(_need_channel(h), _int(h, "cause"), h.get("cause-txt", "")),
+    "HangupRequest": lambda h: HangupRequest(_need_channel(h), _int(h, "cause"), soft=False),
+    "SoftHangupRequest": lambda h: HangupRequest(_need_channel(h), _int(h, "cause"), soft=True),
     "LocalBridge": lambda h: LocalBridge(
         _need_channel(h, "localone"), _need_channel(h, "localtwo")
     ),

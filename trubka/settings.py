@@ -18,6 +18,8 @@ import phonenumbers
 from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from telephony.books.cdr_table import CdrTable, CdrTableError, is_table_url
+
 DEFAULT_SQLITE_PATH = Path("var/trubka.db")
 
 
@@ -90,7 +92,8 @@ class Settings(BaseSettings):
     spy_ring_seconds: float = Field(default=20.0, ge=5, le=120)
     # Asterisk's books, read to backfill calls missed while Trubka was away (empty: not read)
     asterisk_queue_log: Path | None = None
-    asterisk_cdr: Path | None = None  # cdr_csv's Master.csv
+    # cdr_csv's Master.csv, or a table of cdr_pgsql's (`postgresql://…#cdr`)
+    asterisk_cdr: Path | CdrTable | None = None
     asterisk_cdr_timezone: str = ""  # the zone of the CDR's times; empty: TRUBKA_TIMEZONE
     backfill_interval: float = Field(default=60.0, ge=1, le=3600)
     backfill_settle: float = Field(default=10.0, ge=0, le=600)
@@ -137,12 +140,18 @@ class Settings(BaseSettings):
 
     @field_validator("asterisk_queue_log", "asterisk_cdr", mode="before")
     @classmethod
-    def _book_path(cls, value: object) -> object:
+    def _book_path(cls, value: object, info: ValidationInfo) -> object:
         if isinstance(value, str) and value.strip().lower().startswith(("postgres", "odbc")):
-            raise ValueError(
-                "reading the CDR from a database table is not supported yet; name cdr_csv's "
-                "Master.csv file (e.g. /var/log/asterisk/cdr-csv/Master.csv)"
-            )
+            if info.field_name != "asterisk_cdr" or not is_table_url(value):
+                raise ValueError(
+                    "a database table is read for the CDR only, from PostgreSQL "
+                    "(postgresql://user:password@host/db#cdr); otherwise name a file "
+                    "(e.g. /var/log/asterisk/cdr-csv/Master.csv)"
+                )
+            try:
+                return CdrTable.parse(value)
+            except CdrTableError as exc:
+                raise ValueError(str(exc)) from None
         return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("timezone", "asterisk_cdr_timezone")

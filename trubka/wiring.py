@@ -47,6 +47,7 @@ import asyncio
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import cast, get_args
 from zoneinfo import ZoneInfo
 
@@ -81,6 +82,7 @@ from telephony.actions import AmiActions
 from telephony.agi_server import AgiServer
 from telephony.ami_client import AmiClient, AmiConfig
 from telephony.books.backfill import Backfill, BookFiles, spool_recordings
+from telephony.books.cdr_table import CdrTable
 from telephony.books.records import BooksConfig
 from telephony.domain import (
     AgentStateChanged,
@@ -342,10 +344,12 @@ def _backfill(
     """The reader of Asterisk's books, when TRUBKA_ASTERISK_QUEUE_LOG or _CDR names one."""
     if settings.asterisk_queue_log is None and settings.asterisk_cdr is None:
         return None
+    cdr = settings.asterisk_cdr
     files = BookFiles(
         queue_log=settings.asterisk_queue_log,
-        cdr_csv=settings.asterisk_cdr,
+        cdr_csv=cdr if isinstance(cdr, Path) else None,
         cdr_zone=ZoneInfo(settings.asterisk_cdr_timezone or settings.timezone),
+        cdr_table=cdr if isinstance(cdr, CdrTable) else None,
     )
     return Backfill(
         files,

@@ -18,13 +18,21 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any, Protocol
 
 from telephony.books import cdr
+from telephony.books.cdr_table import (
+    LOOKBACK,
+    CdrTable,
+    TableCursor,
+    end_cursor,
+    read_new_rows,
+    read_rows,
+)
 from telephony.books.cursor import FileCursor, read_new
 from telephony.books.queue_log import QueueCall, QueueCallAssembler, parse_line
 from telephony.books.records import BooksConfig, RecordingFor, records_from_books
@@ -35,6 +43,7 @@ log = logging.getLogger(__name__)
 
 QUEUE_LOG = "queue_log"
 CDR_CSV = "cdr_csv"
+CDR_TABLE = "cdr_table"
 
 
 class CursorStore(Protocol):
@@ -57,6 +66,7 @@ class BookFiles:
     queue_log: Path | None = None
     cdr_csv: Path | None = None
     cdr_zone: tzinfo = UTC  # the PBX's time zone (cdr_csv writes its local time)
+    cdr_table: CdrTable | None = None  # the CDR in a database table (cdr_pgsql)
 
 
 @dataclass(slots=True)
@@ -88,6 +98,15 @@ class _Read:
     start: FileCursor
 
 
+@dataclass(slots=True)
+class _CdrRead:
+    """The CDR rows read this run, each at its position (a byte offset in the file, an
+    index among the table's rows), and how to save the cursor before a held position."""
+
+    rows: list[tuple[int, cdr.CdrRow]]
+    save: Callable[[int | None], Awaitable[None]]
+
+
 class Backfill:
     def __init__(
         self,
@@ -116,13 +135,14 @@ class Backfill:
 
     @property
     def configured(self) -> bool:
-        return self.files.queue_log is not None or self.files.cdr_csv is not None
+        files = self.files
+        return any(b is not None for b in (files.queue_log, files.cdr_csv, files.cdr_table))
 
     async def run_once(self) -> BackfillReport:
         async with self._lock:
             report = BackfillReport(at=self.clock())
             queue_read = await self._read(QUEUE_LOG, self.files.queue_log, report)
-            cdr_read = await self._read(CDR_CSV, self.files.cdr_csv, report)
+            cdr_read = await self._read_cdr(report)
             await self._apply(queue_read, cdr_read, report)
             self.last = report
             return report
@@ -161,8 +181,60 @@ class Backfill:
         report.lines += len(lines)
         return _Read(lines, end, start)
 
+    async def _read_cdr(self, report: BackfillReport) -> _CdrRead | None:
+        if self.files.cdr_table is not None:
+            return await self._read_table(self.files.cdr_table, report)
+        read = await self._read(CDR_CSV, self.files.cdr_csv, report)
+        if read is None:
+            return None
+        rows: list[tuple[int, cdr.CdrRow]] = []
+        for offset, text in read.lines:
+            parsed, problems = cdr.parse_lines([text], self.files.cdr_zone)
+            report.problems.extend(p.replace("line 1", f"byte {offset}") for p in problems)
+            rows.extend((offset, row) for row in parsed)
+
+        async def save(held: int | None) -> None:
+            await self._save(CDR_CSV, read, [] if held is None else [held])
+
+        return _CdrRead(rows, save)
+
+    async def _read_table(self, table: CdrTable, report: BackfillReport) -> _CdrRead | None:
+        zone = self.files.cdr_zone
+        stored = await self.cursors.load(CDR_TABLE)
+        try:
+            if stored is None:  # first run: from the table's last row on
+                end = await end_cursor(table, zone)
+                await self.cursors.save(CDR_TABLE, end.to_json())
+                return None
+            read, after = await read_new_rows(table, TableCursor.from_json(stored), zone)
+        except Exception as exc:  # asyncpg's and the network's errors alike
+            report.unreachable.append(f"{table}: {exc}")
+            if str(table) not in self._warned:
+                self._warned.add(str(table))
+                log.warning(
+                    "backfill: cannot read the CDR table %s (%s); calls missed while "
+                    "Trubka was away are not recovered from it",
+                    table,
+                    exc,
+                )
+            return None
+        report.lines += len(read)
+
+        async def save(held: int | None) -> None:
+            cursor = after
+            if held is not None:  # read its rows again: before it, and ended since
+                calldate, sequence, row = read[held]
+                if _cursor_key(TableCursor(calldate, sequence)) < _cursor_key(after):
+                    cursor = TableCursor(calldate, sequence - 1, after.ended)
+                end = row.end.astimezone(UTC) - timedelta(microseconds=1)
+                if cursor.ended is None or end < cursor.ended:
+                    cursor = TableCursor(cursor.calldate, cursor.sequence, end)
+            await self.cursors.save(CDR_TABLE, cursor.to_json())
+
+        return _CdrRead([(i, row) for i, (_, _, row) in enumerate(read)], save)
+
     async def _apply(
-        self, queue_read: _Read | None, cdr_read: _Read | None, report: BackfillReport
+        self, queue_read: _Read | None, cdr_read: _CdrRead | None, report: BackfillReport
     ) -> None:
         now = self.clock()
         # queue_log: stays, and where each one started in the file.
@@ -180,12 +252,9 @@ class Backfill:
         # CDR: rows by linkedid, and where each call's first row is.
         rows: list[cdr.CdrRow] = []
         cdr_first: dict[str, int] = {}
-        for offset, text in cdr_read.lines if cdr_read else ():
-            parsed, problems = cdr.parse_lines([text], self.files.cdr_zone)
-            report.problems.extend(p.replace("line 1", f"byte {offset}") for p in problems)
-            for row in parsed:
-                rows.append(row)
-                cdr_first.setdefault(row.linkedid, offset)
+        for offset, row in cdr_read.rows if cdr_read else ():
+            rows.append(row)
+            cdr_first.setdefault(row.linkedid, offset)
         calls = cdr.calls(rows)
         unique_to_linked = {row.uniqueid: c.linkedid for c in calls for row in c.rows}
         unsettled: set[str] = set()
@@ -218,7 +287,7 @@ class Backfill:
             await self._save(QUEUE_LOG, queue_read, held)
         if cdr_read is not None:
             held = [offset for linkedid, offset in cdr_first.items() if linkedid in unsettled]
-            await self._save(CDR_CSV, cdr_read, held)
+            await cdr_read.save(min(held) if held else None)
 
     async def _known(self, linkedids: Sequence[str]) -> set[str]:
         found: set[str] = set()
@@ -247,6 +316,10 @@ class Backfill:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(interval):
                     await self._wake.wait()
+
+
+def _cursor_key(cursor: TableCursor) -> tuple[datetime, int]:
+    return (cursor.calldate or datetime.min.replace(tzinfo=UTC), cursor.sequence)
 
 
 def _no_recording(_uniqueid: str) -> str | None:
@@ -279,9 +352,13 @@ class Books:
 
 
 def read_books(
-    files: BookFiles, config: BooksConfig, recording_for: RecordingFor | None = None
+    files: BookFiles,
+    config: BooksConfig,
+    recording_for: RecordingFor | None = None,
+    cdr_rows: Sequence[cdr.CdrRow] | None = None,
 ) -> Books:
-    """Read the books whole (blocking: run it in a thread) into call records."""
+    """Read the books whole (blocking: run it in a thread) into call records; `cdr_rows`
+    are the CDR table's rows, when it was read (see `read_all_books`)."""
     problems: list[str] = []
     unreachable: list[str] = []
     stays: list[QueueCall] = []
@@ -302,5 +379,32 @@ def read_books(
             cdr_read = True
         except OSError as exc:
             unreachable.append(f"{files.cdr_csv}: {exc.strerror or exc}")
+    if cdr_rows is not None:
+        cdr_calls = cdr.calls(cdr_rows)
+        cdr_read = True
     records = records_from_books(stays, cdr_calls, config, recording_for or _no_recording)
     return Books(records, cdr_read, problems, unreachable)
+
+
+async def read_all_books(
+    files: BookFiles,
+    config: BooksConfig,
+    recording_for: RecordingFor | None = None,
+    *,
+    since: datetime | None = None,
+) -> Books:
+    """The books whole, the CDR table's rows from `since` (less `LOOKBACK`: a call's rows
+    are under its start) on, or all of them."""
+    table = files.cdr_table
+    if table is None:
+        return await asyncio.to_thread(read_books, files, config, recording_for)
+    rows: list[cdr.CdrRow] | None = None
+    unreachable: list[str] = []
+    try:
+        start = since - LOOKBACK if since is not None else None
+        rows = [row for _, _, row in await read_rows(table, files.cdr_zone, since=start)]
+    except Exception as exc:  # asyncpg's and the network's errors alike
+        unreachable.append(f"{table}: {exc}")
+    books = await asyncio.to_thread(read_books, files, config, recording_for, rows)
+    books.unreachable.extend(unreachable)
+    return books

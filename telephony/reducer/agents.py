@@ -28,6 +28,15 @@ def learn_alias(s: CallState, alias: str, key: str) -> None:
         del s.agents[alias]
 
 
+def other_names(s: CallState, interface: str | None) -> tuple[str, ...]:
+    """The agent's names besides `interface` (the phone behind a queue member, the
+    member in front of a phone), as Asterisk spells them."""
+    if interface is None:
+        return ()
+    key = interface_key(interface).lower()
+    return tuple(name for name in s.names_of(interface) if name.lower() != key)
+
+
 def is_agent_interface(s: CallState, interface: str) -> bool:
     key = interface_key(interface)
     return key in s.agents or key in s.aliases or key in s.known_agents

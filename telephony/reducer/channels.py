@@ -11,7 +11,7 @@ from collections.abc import Iterable
 
 from telephony import domain as d
 from telephony import events as e
-from telephony.reducer.agents import agent_changed, agent_on_leg, agents_of
+from telephony.reducer.agents import agent_changed, agent_on_leg, agents_of, other_names
 from telephony.reducer.call_state import CallState, Effects
 from telephony.reducer.numbers import customer_of
 from telephony.reducer.records import build_record
@@ -142,6 +142,21 @@ def on_local_bridge(s: CallState, ev: e.LocalBridge, at: float, out: Effects) ->
             update_channel(s, *found, snap, at, out)
 
 
+def on_hangup_request(s: CallState, ev: e.HangupRequest, at: float, out: Effects) -> None:
+    """The caller is leaving before an answer: Asterisk cancels the dials it made (`DialEnd
+    CANCEL`) before the caller's `Hangup`, so the rings end because the caller hung up."""
+    found = known(s, ev.channel)
+    if found is None:
+        return
+    call, channel = found
+    if (
+        channel.leg == call.customer_leg
+        and call.phase is not CallPhase.CONNECTED
+        and call.customer_gone_at is None
+    ):
+        call.customer_gone_at = at
+
+
 def on_hangup(s: CallState, ev: e.Hangup, at: float, out: Effects) -> None:
     found = known(s, ev.channel)
     if found is None:
@@ -256,7 +271,10 @@ def finish(s: CallState, call: Call, at: float, out: Effects, *, outage: bool = 
             )
         )
         return
-    record = None if call.partial else build_record(call, at, s.config, outage=outage)
+    record = None
+    if not call.partial:
+        aliases = other_names(s, call.agent_interface)
+        record = build_record(call, at, s.config, outage=outage, agent_aliases=aliases)
     call.phase = CallPhase.ENDED
     if record is None:
         return

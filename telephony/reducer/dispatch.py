@@ -20,6 +20,7 @@ _HANDLERS: dict[type, _Handler] = {
     e.Rename: channels.on_rename,
     e.LocalBridge: channels.on_local_bridge,
     e.Hangup: channels.on_hangup,
+    e.HangupRequest: channels.on_hangup_request,
     e.DialBegin: dialing.on_dial_begin,
     e.DialEnd: dialing.on_dial_end,
     e.BridgeEnter: channels.on_bridge_enter,

@@ -38,10 +38,18 @@ def disposition_of(call: Call, direction: Direction) -> Disposition:
     return Disposition.NO_ANSWER
 
 
-def build_record(call: Call, at: float, config: ReducerConfig, *, outage: bool) -> CallRecord:
+def build_record(
+    call: Call,
+    at: float,
+    config: ReducerConfig,
+    *,
+    outage: bool,
+    agent_aliases: tuple[str, ...] = (),
+) -> CallRecord:
     """The record of a call that ended at `at` (its last channel gone, or lost in an outage).
 
-    `call` is read as it ended: its phase is the one it ended in, not yet ``ENDED``.
+    `call` is read as it ended: its phase is the one it ended in, not yet ``ENDED``;
+    `agent_aliases` are the answering agent's other names.
     """
     direction = direction_of(config, call)
     disposition = disposition_of(call, direction)
@@ -91,6 +99,7 @@ def build_record(call: Call, at: float, config: ReducerConfig, *, outage: bool) 
         queue_hold_seconds=call.queue_hold,
         queue_talk_seconds=call.queue_talk,
         agents=tuple(call.agents),
+        agent_aliases=agent_aliases,
         contact_id=call.contact_id,
         ended_during_outage=outage,
         timeline=tuple(steps),

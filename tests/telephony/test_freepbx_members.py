@@ -45,6 +45,9 @@ def test_queue_member_answers_as_one_agent() -> None:
     (ended,) = [e for e in events if isinstance(e, d.CallEnded)]
     assert ended.record.agent_interface == "Local/201@from-queue/n"
     assert ended.record.agents == ("Local/201@from-queue/n",)
+    # The record names the phone too, as the shared traces' expected records do.
+    assert ended.record.agent_aliases == ("PJSIP/201",)
+    assert ended.record.to_json()["agent_aliases"] == ["PJSIP/201"]
     state = pipeline.state
     assert state.names_of("PJSIP/201") == ["Local/201@from-queue", "PJSIP/201"]
     assert state.names_of("Local/201@from-queue/n") == ["Local/201@from-queue", "PJSIP/201"]
@@ -62,6 +65,7 @@ def test_routed_dial_of_a_member_learns_the_phone_behind_it() -> None:
     ]
     (ended,) = [e for e in events if isinstance(e, d.CallEnded)]
     assert ended.record.agent_interface == "Local/202@from-queue"
+    assert ended.record.agent_aliases == ("PJSIP/202",)
     assert pipeline.state.names_of("PJSIP/202") == ["Local/202@from-queue", "PJSIP/202"]
 
 
@@ -73,6 +77,33 @@ def test_abandoned_while_ringing_ends_the_one_ring() -> None:
         ("AgentRingEnded", "Local/202@from-queue")
     ]
     assert not any(isinstance(e, d.CallAnswered) for e in events)
+
+
+def test_the_caller_hanging_up_on_a_trunk_ends_the_ring_as_caller_hung_up() -> None:
+    """On a SIP trunk Asterisk cancels the queue's dial (`DialEnd CANCEL`) before the
+    caller's `Hangup`; its `HangupRequest` comes first and says the caller left."""
+    _, events = replay("f4-fpbx-abandon-ringing.ami")
+    (ended,) = [e for e in events if isinstance(e, d.AgentRingEnded)]
+    assert ended.reason == "caller_hung_up"
+    (call,) = [e for e in events if isinstance(e, d.CallEnded)]
+    assert call.record.disposition == "abandoned"
+    # The ring ended at the `DialEnd CANCEL`, before the caller's channel was gone.
+    assert ended.at < call.record.ended_at
+
+
+def test_a_hangup_request_from_the_agents_side_is_not_the_caller_leaving() -> None:
+    """Only the caller's channel says the caller left: the same trace without the
+    trunk's requests ends the ring as nobody answering (the `DialEnd CANCEL` alone)."""
+    path = LAB / "f4-fpbx-abandon-ringing.ami"
+    data = path.read_bytes()
+    frames = data.split(b"\r\n\r\n")
+    kept = [f for f in frames if not (b"HangupRequest\r\n" in f and b"Channel: PJSIP/trunk-" in f)]
+    assert len(frames) - len(kept) == 2  # the trunk's HangupRequest and SoftHangupRequest
+    last = load_index(path)[-1][0]
+    events = EventPipeline().feed(b"\r\n\r\n".join(kept), last)  # each frame has its Timestamp
+    (ended,) = [e for e in events if isinstance(e, d.AgentRingEnded)]
+    assert ended.reason == "no_answer"
+    assert [e.record.disposition for e in events if isinstance(e, d.CallEnded)] == ["abandoned"]
 
 
 def test_users_configured_by_phone_see_one_agent() -> None:

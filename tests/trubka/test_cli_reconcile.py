@@ -72,11 +72,18 @@ def test_without_books_it_says_what_to_set(env: dict[str, str]) -> None:
     assert "TRUBKA_ASTERISK_QUEUE_LOG" in result.output
 
 
-def test_a_cdr_table_is_refused_with_a_clear_message(env: dict[str, str]) -> None:
-    env = {**env, "TRUBKA_ASTERISK_CDR": "postgresql://asterisk@db/asterisk#cdr"}
+def test_a_cdr_table_that_is_not_a_plain_name_is_refused(env: dict[str, str]) -> None:
+    env = {**env, "TRUBKA_ASTERISK_CDR": 'postgresql://asterisk@db/asterisk#cdr";drop'}
     result = CliRunner().invoke(main, ["reconcile", *PERIOD], env=env)
     assert result.exit_code == 1
-    assert "TRUBKA_ASTERISK_CDR" in result.output and "Master.csv" in result.output
+    assert "TRUBKA_ASTERISK_CDR" in result.output and "schema.name" in result.output
+
+
+def test_queue_log_is_a_file_not_a_table(env: dict[str, str]) -> None:
+    env = {**env, "TRUBKA_ASTERISK_QUEUE_LOG": "postgresql://asterisk@db/asterisk#queue_log"}
+    result = CliRunner().invoke(main, ["reconcile", *PERIOD], env=env)
+    assert result.exit_code == 1
+    assert "TRUBKA_ASTERISK_QUEUE_LOG" in result.output and "CDR only" in result.output
 
 
 async def test_the_status_page_shows_the_books_and_the_last_reconciliation(

@@ -75,6 +75,8 @@ async def test_every_typed_get_route_names_its_response_model(api: Api) -> None:
         call_fields
     )
     assert call_fields[-4:] == ["source", "company_id", "agent", "recording"]
+    at = call_fields.index("agents")
+    assert call_fields[at : at + 3] == ["agents", "agent_aliases", "contact_id"]
     assert list(schemas["ErrorView"]["properties"]) == ["code", "message", "field"]
     assert (
         _ref(
@@ -98,6 +100,7 @@ async def test_the_models_change_no_byte_of_what_the_services_build(api: Api) ->
             routing_reason="the last agent",
             recording_file="/rec/a.wav",
             agents=("Local/101@agents/n",),
+            agent_aliases=("PJSIP/101",),
         )
         why = Reason(ReasonKey.PREVIOUS_MANAGER_FREE, {"agent": "Op", "ago": 30})
         await CallStore(db, lambda linkedid, text: why).save([routed])
@@ -172,6 +175,7 @@ async def test_the_models_change_no_byte_of_what_the_services_build(api: Api) ->
         ]
         assert card["last_calls"] and card["last_calls"][0]["routing_reason_values"] == why.values
         assert any(c["recording"] for c in calls["items"])
+        assert [c["agent_aliases"] for c in calls["items"]] == [["PJSIP/101"], []]
         assert any(item["kind"] == "call" for item in timeline["items"])
         for client, url, payload in expected:
             response = await client.get(url)

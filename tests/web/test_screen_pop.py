@@ -414,3 +414,30 @@ async def test_freepbx_ring_all_pops_everyone_and_withdraws_from_the_others(user
     assert notifier.current_call(1) is None
     await agents.stop()
     await notifier.stop()
+
+
+@pytest.mark.parametrize("users", [FREEPBX_PHONES, FREEPBX_MEMBERS], ids=["phones", "members"])
+async def test_freepbx_pop_withdrawn_because_the_caller_hung_up(users) -> None:  # type: ignore[no-untyped-def]
+    """Queue 400 rings `Local/202@from-queue/n` (the phone `PJSIP/202`); the caller on the
+    trunk hangs up first. Asterisk cancels the dial (`DialEnd CANCEL`) before the caller's
+    `Hangup`; its `HangupRequest` came first, so the pop is withdrawn because the caller
+    hung up, not because nobody answered."""
+    path = TRACES / "lab" / "f4-fpbx-abandon-ringing.ami"
+    data = path.read_bytes()
+    pipeline = EventPipeline()
+    hub = Hub()
+    agents = Agents(hub)
+    notifier = Notifier(hub, pipeline.state, StaticDirectory(dict(users)))
+    for at, offset, length in load_index(path):
+        for event in pipeline.feed(data[offset : offset + length], at):
+            notifier.handle(event)
+    await agents.seen[2].wait_for(
+        lambda items: any(m["type"] == "screen_pop_withdrawn" for m in items)
+    )
+    assert agents.calls(2)[:2] == [
+        ("screen_pop", None),
+        ("screen_pop_withdrawn", "caller_hung_up"),
+    ]
+    assert agents.calls(1) == agents.calls(3) == []
+    await agents.stop()
+    await notifier.stop()

@@ -7,6 +7,7 @@ import json
 import sys
 import time
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -38,7 +39,7 @@ def reconcile(since: str, until: str | None, fix: bool, as_json: bool) -> None:
         raise click.ClickException(
             "no book of Asterisk's to read: set TRUBKA_ASTERISK_QUEUE_LOG "
             "(e.g. /var/log/asterisk/queue_log) and/or TRUBKA_ASTERISK_CDR "
-            "(e.g. /var/log/asterisk/cdr-csv/Master.csv)"
+            "(e.g. /var/log/asterisk/cdr-csv/Master.csv, or postgresql://…#cdr)"
         )
     start = parse_since(since)
     end = parse_since(until) if until else datetime.now(start.tzinfo)
@@ -58,18 +59,21 @@ async def _reconcile(
 ) -> dict[str, Any]:
     from crm.book_cursors import LAST_RECONCILE, BookCursors
     from crm.database import Database
-    from telephony.books.backfill import BookFiles, read_books, spool_recordings
+    from telephony.books.backfill import BookFiles, read_all_books, spool_recordings
+    from telephony.books.cdr_table import CdrTable
     from telephony.books.reconcile import DifferenceKind, differences, in_period
     from telephony.books.records import BooksConfig
 
+    cdr = settings.asterisk_cdr
     files = BookFiles(
         settings.asterisk_queue_log,
-        settings.asterisk_cdr,
+        cdr if isinstance(cdr, Path) else None,
         ZoneInfo(settings.asterisk_cdr_timezone or settings.timezone),
+        cdr if isinstance(cdr, CdrTable) else None,
     )
     config = BooksConfig(settings.default_region, settings.internal_number_max_digits)
     recording_for = spool_recordings(settings.recordings_spool, settings.recordings_pbx_dir)
-    books = await asyncio.to_thread(read_books, files, config, recording_for)
+    books = await read_all_books(files, config, recording_for, since=start)
     if books.unreachable:
         raise click.ClickException("cannot read " + "; ".join(books.unreachable))
     theirs = in_period(books.records, start, end)

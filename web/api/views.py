@@ -151,6 +151,7 @@ class CallRecordView(View):
     queue_hold_seconds: int | None
     queue_talk_seconds: int | None
     agents: list[str]
+    agent_aliases: list[str]
     contact_id: int | None
     ended_during_outage: bool
     source: str
