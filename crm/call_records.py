@@ -147,7 +147,10 @@ class CallStore:
         """
         if not records:
             return set()
-        values = [row_values(r, self._why(r)) for r in records]
+        # One row per linkedid in one statement (PostgreSQL refuses to upsert a row twice
+        # in a statement): the first record of a call wins, as a later insert would lose.
+        unique = list({r.linkedid: r for r in reversed(records)}.values())[::-1]
+        values = [row_values(r, self._why(r)) for r in unique]
         insert = sqlite_insert if self.db.dialect == "sqlite" else pg_insert
         table = cast(Table, CallRow.__table__)
         new = insert(table)

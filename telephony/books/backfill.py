@@ -42,6 +42,7 @@ from telephony.records import CallRecord
 log = logging.getLogger(__name__)
 
 QUEUE_LOG = "queue_log"
+REPUBLISH_AFTER = 600.0  # s: a call published and still not stored is published again
 CDR_CSV = "cdr_csv"
 CDR_TABLE = "cdr_table"
 
@@ -131,6 +132,7 @@ class Backfill:
         self.last: BackfillReport | None = None
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
+        self._published: dict[str, float] = {}  # linkedid -> when this process published it
         self._warned: set[str] = set()
 
     @property
@@ -276,7 +278,14 @@ class Backfill:
         report.calls_read = len(records)
         report.pending = len(unsettled)
         known = await self._known([r.linkedid for r in records])
-        fresh = [r for r in records if r.linkedid not in known]
+        # A call published by an earlier run may not be stored yet (the writer batches):
+        # it is not published again while it is that fresh.
+        self._published = {k: t for k, t in self._published.items() if t > now - REPUBLISH_AFTER}
+        fresh = [
+            r for r in records if r.linkedid not in known and r.linkedid not in self._published
+        ]
+        for record in fresh:
+            self._published[record.linkedid] = now
         if fresh:
             self.publish([CallBackfilled(record) for record in fresh])
             report.backfilled = [r.linkedid for r in fresh]

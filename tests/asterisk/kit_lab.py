@@ -96,6 +96,14 @@ class LabPbx:
     def queue_log_lines(self) -> list[str]:
         return self.queue_log.read_text().splitlines() if self.queue_log.exists() else []
 
+    def set_answer_after(
+        self, seconds: float, agents: tuple[str, ...] = ("201", "202", "203")
+    ) -> None:
+        """How long the agents' phones ring before they answer (auto answer)."""
+        for agent in agents:
+            result = self.phones.set(agent, answer="auto", answer_after=seconds)
+            assert result.get("ok", True), result
+
     def wait_idle(self, timeout: float = 60.0) -> dict[str, Any]:
         status: dict[str, Any] = self.phones.wait(timeout)
         return status

@@ -65,32 +65,47 @@ def test_listening_to_a_call_leaves_no_call_record(pbx: LabPbx, trubka: TrubkaNo
         assert 0 < entry["spy_session"]["seconds"] < 8
 
 
-def test_a_call_made_while_trubka_was_down_is_in_trubka_after_it_restarts(
+def test_calls_made_while_trubka_was_down_are_in_trubka_after_it_restarts(
     pbx: LabPbx, trubka_on_each_database: TrubkaNode
 ) -> None:
     trubka = trubka_on_each_database
     trubka.kill()
     lines = len(pbx.queue_log_lines())
-    pbx.phones.call("+79161230003", name="Пётр", talk=2)
-    pbx.wait_idle()
-    stays = queue_calls(pbx.queue_log_lines()[lines:])
-    assert [s.outcome for s in stays] == [QueueOutcome.ANSWERED]
+    pbx.set_answer_after(2.0)  # the phones let the queue ring 2 s: time for an abandon
+    try:
+        pbx.phones.call("+79161230003", name="Пётр", talk=2)
+        pbx.phones.call("+79161230013", name="Олег", patience=1.0)  # gives up first
+        pbx.wait_idle()
+    finally:
+        pbx.set_answer_after(1.0)
+    stays = {s.caller: s for s in queue_calls(pbx.queue_log_lines()[lines:])}
+    answered, abandoned = stays["+79161230003"], stays["+79161230013"]
+    assert (answered.outcome, abandoned.outcome) == (
+        QueueOutcome.ANSWERED,
+        QueueOutcome.ABANDONED,
+    )
     trubka.start()
-    record = trubka.call(stays[0].callid, timeout=30)
+    record = trubka.call(answered.callid, timeout=30)
     assert record["disposition"] == "answered"
     assert record["source"] == "backfill"
-    assert record["agent_name"] == stays[0].agent
-    assert abs(record["wait_seconds"] - stays[0].wait_seconds) <= 1.0
-    assert abs(record["talk_seconds"] - stays[0].talk_seconds) <= 1.0
+    assert record["agent_name"] == answered.agent
+    assert abs(record["wait_seconds"] - answered.wait_seconds) <= 1.0
+    assert abs(record["talk_seconds"] - answered.talk_seconds) <= 1.0
+    missed = trubka.call(abandoned.callid, timeout=30)
+    assert (missed["disposition"], missed["source"]) == ("abandoned", "backfill")
+    assert missed["agent_interface"] is None
     processed = wait_for(
-        lambda: (trubka.call(stays[0].callid).get("recording") or {}).get("status") == "done",
+        lambda: (trubka.call(answered.callid).get("recording") or {}).get("status") == "done",
         60,
         "the backfilled call's recording to be processed",
         1.0,
     )
     assert processed
-    # Only this call: the lab (shared by the tests) booked the earlier tests' calls too.
-    out = trubka.cli_result("reconcile", "--since", _iso(stays[0].entered_at - 1))
+    linkedids = [c["linkedid"] for c in trubka.calls()]
+    assert linkedids.count(answered.callid) == linkedids.count(abandoned.callid) == 1
+    # Only these calls: the lab (shared by the tests) booked the earlier tests' calls too.
+    since = min(answered.entered_at, abandoned.entered_at) - 1
+    out = trubka.cli_result("reconcile", "--since", _iso(since))
     assert out.returncode == 0, out.stdout + out.stderr
 
 

@@ -169,3 +169,14 @@ def test_a_queue_call_without_a_cdr_row_finds_its_recording() -> None:
         queue_calls(QUEUE_LOG_TEXT.splitlines()), [], BooksConfig(), lambda uid: f"{uid}.wav"
     )
     assert record.recording_file == f"{record.linkedid}.wav"
+
+
+async def test_two_runs_before_the_writer_stored_publish_a_call_once(tmp_path: Path) -> None:
+    backfill, bus, queue_log, _, _ = _setup(tmp_path, LAST_END + 60)
+    await backfill.run_once()
+    queue_log.write_text(QUEUE_LOG_TEXT)
+    bus.known = Known()  # a writer that has not stored anything yet
+    await backfill.run_once()
+    await backfill.run_once()  # woken again at once (a reconnect)
+    assert sorted(bus.linkedids()) == sorted(set(bus.linkedids()))
+    assert len(bus.linkedids()) == 4

@@ -113,3 +113,37 @@ async def test_the_status_page_shows_the_books_and_the_last_reconciliation(
         async with server.client() as agent:
             await sign_in(agent, services, login="anna", role="agent")
             assert (await agent.get("/api/status")).json()["books"] is None
+
+
+async def test_a_backfilled_missed_call_of_a_customer_is_linked_and_gets_one_callback_task(
+    env: dict[str, str],
+) -> None:
+    from sqlalchemy import select
+
+    from crm.access import Actor
+    from crm.models import Task
+    from crm.schemas import ContactCreate
+    from tests.kit_server import InProcess
+    from trubka.app import build_app
+    from trubka.settings import load_settings
+
+    app = build_app(load_settings(database_url=env["TRUBKA_DATABASE_URL"], timezone="UTC"))
+    async with InProcess(app):
+        services = app.state.services
+        contact = await services.crm.contacts.create(
+            ContactCreate(name="Анна", phones=["8 499 777-00-03"]), Actor.system()
+        )
+    for _ in range(2):  # --fix twice: the consequences happen once
+        code, out = await asyncio.to_thread(_run, env, "reconcile", *PERIOD, "--fix")
+        assert code == 0, out
+    app = build_app(load_settings(database_url=env["TRUBKA_DATABASE_URL"], timezone="UTC"))
+    async with InProcess(app):
+        services = app.state.services
+        stored = await services.calls.get("1796520485.4")  # abandoned, from 84997770003
+        assert stored is not None and stored.source == "backfill"
+        assert stored.contact_id == contact["id"]
+        async with services.db.session() as session:
+            tasks = list((await session.scalars(select(Task))).all())
+        assert [(t.kind, t.contact_id, t.call_linkedid) for t in tasks] == [
+            ("call_back", contact["id"], "1796520485.4")
+        ]
