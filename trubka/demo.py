@@ -29,7 +29,9 @@ class DemoLogin:
     password: str
 
 
-async def seed_demo_data(db: Database, settings: Settings) -> list[DemoLogin]:
+async def seed_demo_data(
+    db: Database, settings: Settings, *, contacts: int = 300
+) -> list[DemoLogin]:
     """Create the demo's data if missing; return the logins a visitor can use.
 
     Agents 101–105 (`agent101` …), a supervisor and an admin, with contacts on the numbers
@@ -38,7 +40,7 @@ async def seed_demo_data(db: Database, settings: Settings) -> list[DemoLogin]:
     """
     from crm.demo_data import seed_demo
 
-    users = await seed_demo(db, region=settings.default_region)
+    users = await seed_demo(db, contacts=contacts, region=settings.default_region)
     return [DemoLogin(u.role, u.login, u.password) for u in users]
 
 

@@ -52,23 +52,30 @@ def serve() -> None:
     show_default=True,
     help="Seconds between new customer calls (0: no generated calls).",
 )
-def demo(call_interval: float) -> None:
+@click.option(
+    "--contacts",
+    type=click.IntRange(min=1),
+    default=300,
+    show_default=True,
+    help="Demo contacts to create in a fresh database.",
+)
+def demo(call_interval: float, contacts: int) -> None:
     """The same with a simulated Asterisk placing calls, and demo data; prints the URL."""
     from trubka.cli.common import configure_logging, settings_or_exit
 
     settings = settings_or_exit()
     configure_logging(settings.log_level)
-    run(lambda: _demo(settings, call_interval), settings.event_loop)
+    run(lambda: _demo(settings, call_interval, contacts), settings.event_loop)
 
 
-async def _demo(settings: Settings, call_interval: float) -> None:
+async def _demo(settings: Settings, call_interval: float, contacts: int) -> None:
     from crm.database import Database
     from trubka.demo import seed_demo_data, start_demo_pbx
 
     db = Database(settings.database_url)
     try:
         await db.upgrade()
-        logins = await seed_demo_data(db, settings)
+        logins = await seed_demo_data(db, settings, contacts=contacts)
     finally:
         await db.dispose()
     pbx, pointed = await start_demo_pbx(settings, call_interval=call_interval)
