@@ -181,7 +181,7 @@ async def test_screens_at_1366_by_768(
             pbx.set_agent_answers("101", True)
             await ws.until(lambda m: m.agents["Local/101@agents"]["state"] == "on_call")
             pbx.place_call("79161110022", "Ольга", queue=SUPPORT, answered_by="x", patience=0.5)
-            pbx.place_call("89263330024", "Анна", queue="sales", answered_by="x", patience=4)
+            pbx.place_call("89263330024", "Анна", queue="sales", answered_by="x", patience=2.5)
             await ws.until(
                 lambda m: (
                     m.today(SUPPORT).get("abandoned") == 1
