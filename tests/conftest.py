@@ -86,6 +86,38 @@ def _ffmpeg_checked_once() -> Iterator[None]:
         yield
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _no_alembic_at_head() -> Iterator[None]:
+    """Every app start runs `Database.upgrade()`; on a database already at the head (the
+    copies of the template, the emptied PostgreSQL database) Alembic does nothing, after
+    reading every migration script and opening a connection of its own: 20–40 ms an app
+    start, hundreds of starts a session. Here one query on the database's own engine sees
+    that the head is there and skips that no-op; any other database (empty, older,
+    restored from a backup, another migrations directory) is upgraded as before."""
+    from sqlalchemy import text
+
+    import crm.database
+
+    real_dir, head = crm.database.MIGRATIONS_DIR, crm.database.head_revision()
+    real_upgrade = crm.database.Database.upgrade
+
+    async def upgrade(self: Database) -> None:
+        if real_dir == crm.database.MIGRATIONS_DIR:
+            try:
+                async with self.engine.connect() as conn:
+                    query = text("SELECT version_num FROM alembic_version")
+                    versions = list((await conn.execute(query)).scalars())
+            except Exception:  # no alembic_version table: a new database
+                versions = []
+            if versions == [head]:
+                return
+        await real_upgrade(self)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(crm.database.Database, "upgrade", upgrade)
+        yield
+
+
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A migrated SQLite file, copied for each test (faster than migrating each time)."""

@@ -1,4 +1,24 @@
-"""Headless Chromium from Debian's package, as every browser test launches it."""
+"""Headless Chromium from Debian's package, as every browser test drives it.
+
+Starting Chromium costs about a second a test; `chromium()` starts one browser process
+per session (per set of arguments) and connects each test to it over the DevTools
+protocol. A test gets browser contexts of its own (cookies, storage, pages), closed when
+it ends, so tests see nothing of each other; only the process is shared.
+"""
+
+from __future__ import annotations
+
+import atexit
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from playwright.async_api import Browser, async_playwright
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -11,3 +31,71 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+
+
+@dataclass
+class _Process:
+    proc: subprocess.Popen[bytes]
+    profile: Path
+    endpoint: str
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        shutil.rmtree(self.profile, ignore_errors=True)
+
+
+_running: dict[tuple[str, ...], _Process] = {}
+
+
+def _start(args: tuple[str, ...]) -> _Process:
+    profile = Path(tempfile.mkdtemp(prefix="trubka-chromium-"))
+    proc = subprocess.Popen(
+        [CHROMIUM, *args, "--remote-debugging-port=0", f"--user-data-dir={profile}"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    started = _Process(proc, profile, "")
+    port_file = profile / "DevToolsActivePort"  # "<port>\n<browser path>", once it listens
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and proc.poll() is None:
+        lines = port_file.read_text().split("\n") if port_file.exists() else []
+        if len(lines) >= 2 and lines[0] and lines[1]:
+            started.endpoint = f"ws://127.0.0.1:{lines[0]}{lines[1]}"
+            return started
+        time.sleep(0.02)
+    started.stop()
+    raise RuntimeError(f"{CHROMIUM} did not start (exit code {proc.poll()})")
+
+
+def _endpoint(args: tuple[str, ...]) -> str:
+    running = _running.get(args)
+    if running is None or running.proc.poll() is not None:
+        running = _running[args] = _start(args)
+    return running.endpoint
+
+
+@atexit.register
+def _stop_all() -> None:
+    for running in _running.values():
+        running.stop()
+    _running.clear()
+
+
+@asynccontextmanager
+async def chromium(args: Sequence[str] = CHROMIUM_ARGS) -> AsyncIterator[Browser]:
+    """The session's Chromium (started on first use), connected for one test; the
+    contexts the test opened are closed when it leaves."""
+    endpoint = _endpoint(tuple(args))
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.connect_over_cdp(endpoint)
+        try:
+            yield browser
+        finally:
+            await browser.close()

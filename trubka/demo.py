@@ -30,7 +30,7 @@ class DemoLogin:
 
 
 async def seed_demo_data(
-    db: Database, settings: Settings, *, pjsip: bool = False
+    db: Database, settings: Settings, *, pjsip: bool = False, contacts: int = 300
 ) -> list[DemoLogin]:
     """Create the demo's data if missing; return the logins a visitor can use.
 
@@ -40,7 +40,7 @@ async def seed_demo_data(
     """
     from crm.demo_data import seed_demo
 
-    users = await seed_demo(db, region=settings.default_region, pjsip=pjsip)
+    users = await seed_demo(db, contacts=contacts, region=settings.default_region, pjsip=pjsip)
     return [DemoLogin(u.role, u.login, u.password) for u in users]
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.kit_browser import CHROMIUM, CHROMIUM_ARGS
+from tests.kit_browser import CHROMIUM, CHROMIUM_ARGS, chromium
 from tests.recordings.kit_app import CONTACTS, PASSWORD, RECORDED, RecordedApp, recorded_app
 
 pytestmark = pytest.mark.browser
@@ -33,14 +33,8 @@ async def kit(tmp_path: Path, sqlite_template: Path) -> AsyncIterator[RecordedAp
 
 @pytest.fixture
 async def browser() -> AsyncIterator[object]:
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as playwright:
-        chromium = await playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            yield chromium
-        finally:
-            await chromium.close()
+    async with chromium(ARGS) as browser:
+        yield browser
 
 
 async def signed_in_page(

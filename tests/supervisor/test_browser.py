@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 
 from crm.database import Database
-from tests.kit_browser import CHROMIUM, CHROMIUM_ARGS
+from tests.kit_browser import CHROMIUM, CHROMIUM_ARGS, chromium
 from tests.supervisor.kit_live import Running, quiet_sim, trubka
 from tests.supervisor.test_actions import headers
 from tests.telephony.kit_sim import FAST_QUEUES, running
@@ -33,12 +33,8 @@ SUPPORT = "support"
 async def browser() -> AsyncIterator[Browser]:
     if not HAVE_CHROMIUM:
         pytest.skip("Debian's chromium is not installed")
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            yield launched
-        finally:
-            await launched.close()
+    async with chromium(ARGS) as launched:
+        yield launched
 
 
 async def open_page(browser: Browser, t: Running, path: str, **options: Any) -> Page:
@@ -185,7 +181,7 @@ async def test_screens_at_1366_by_768(
             pbx.set_agent_answers("101", True)
             await ws.until(lambda m: m.agents["Local/101@agents"]["state"] == "on_call")
             pbx.place_call("79161110022", "Ольга", queue=SUPPORT, answered_by="x", patience=0.5)
-            pbx.place_call("89263330024", "Анна", queue="sales", answered_by="x", patience=4)
+            pbx.place_call("89263330024", "Анна", queue="sales", answered_by="x", patience=2.5)
             await ws.until(
                 lambda m: (
                     m.today(SUPPORT).get("abandoned") == 1

@@ -79,6 +79,8 @@ async def test_trubka_demo_command(tmp_path: Path) -> None:
         "demo",
         "--call-interval",
         "0.3",
+        "--contacts",  # the default 300 take seconds to create
+        "20",
         cwd=tmp_path,
         env=env,
         stdout=asyncio.subprocess.PIPE,

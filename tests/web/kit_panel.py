@@ -23,11 +23,12 @@ from typing import Any
 
 import httpx
 import websockets
-from playwright.async_api import Page, async_playwright
+from playwright.async_api import Page
 
 from crm.users import UserInfo
 from telephony.simpbx import AgentConfig, QueueConfig, SimConfig, SimPbx
-from tests.kit_browser import CHROMIUM, CHROMIUM_ARGS
+from tests.kit_browser import CHROMIUM as CHROMIUM  # the panel tests take it from here
+from tests.kit_browser import chromium
 from tests.kit_server import LiveServer, free_port
 from tests.telephony.kit_sim import FAST, SECRET, USER
 from trubka.app import build_app
@@ -173,19 +174,13 @@ async def signed_in_page(
     viewport: tuple[int, int] = (1366, 768),
 ) -> AsyncIterator[Page]:
     """Debian's Chromium, signed in through the login form, the panel live."""
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            context = await browser.new_context(
-                viewport={"width": viewport[0], "height": viewport[1]}
-            )
-            page = await context.new_page()
-            await page.goto(stack.url + "/")  # redirected to the login form
-            await page.fill("#login", login)
-            await page.fill("#password", password)
-            await page.click("form[action='/login'] button[type=submit]")
-            await page.wait_for_url(stack.url + "/")
-            await page.wait_for_selector("body[data-live=open]")
-            yield page
-        finally:
-            await browser.close()
+    async with chromium() as browser:
+        context = await browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
+        page = await context.new_page()
+        await page.goto(stack.url + "/")  # redirected to the login form
+        await page.fill("#login", login)
+        await page.fill("#password", password)
+        await page.click("form[action='/login'] button[type=submit]")
+        await page.wait_for_url(stack.url + "/")
+        await page.wait_for_selector("body[data-live=open]")
+        yield page

@@ -15,7 +15,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 
-from tests.kit_browser import CHROMIUM, CHROMIUM_ARGS
+from tests.kit_browser import CHROMIUM, chromium
 from tests.kit_server import LiveServer
 from web.app import STATIC_DIR
 
@@ -68,14 +68,8 @@ def app(script: SocketScript) -> Starlette:
 async def browser() -> AsyncIterator[Any]:
     if not HAVE_CHROMIUM:
         pytest.skip("Debian's chromium is not installed")
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as playwright:
-        chromium = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            await chromium.close()
+    async with chromium() as browser:
+        yield browser
 
 
 async def test_the_formats(browser: Any) -> None:

@@ -58,16 +58,28 @@ def serve() -> None:
     help="Agents are SIP phones (PJSIP/101 …) and customers call in on a SIP trunk, "
     "instead of Local channels.",
 )
-def demo(call_interval: float, pjsip: bool) -> None:
+@click.option(
+    "--contacts",
+    type=click.IntRange(min=1),
+    default=300,
+    show_default=True,
+    help="Demo contacts to create in a fresh database.",
+)
+def demo(call_interval: float, pjsip: bool, contacts: int) -> None:
     """The same with a simulated Asterisk placing calls, and demo data; prints the URL."""
     from trubka.cli.common import configure_logging, settings_or_exit
 
     settings = settings_or_exit()
     configure_logging(settings.log_level)
-    run(lambda: _demo(settings, call_interval, pjsip=pjsip), settings.event_loop)
+    run(
+        lambda: _demo(settings, call_interval, pjsip=pjsip, contacts=contacts),
+        settings.event_loop,
+    )
 
 
-async def _demo(settings: Settings, call_interval: float, *, pjsip: bool = False) -> None:
+async def _demo(
+    settings: Settings, call_interval: float, *, pjsip: bool = False, contacts: int = 300
+) -> None:
     from crm.database import Database
     from trubka.demo import demo_secret_key, seed_demo_data, start_demo_pbx
 
@@ -76,7 +88,7 @@ async def _demo(settings: Settings, call_interval: float, *, pjsip: bool = False
     db = Database(settings.database_url)
     try:
         await db.upgrade()
-        logins = await seed_demo_data(db, settings, pjsip=pjsip)
+        logins = await seed_demo_data(db, settings, pjsip=pjsip, contacts=contacts)
     finally:
         await db.dispose()
     pbx, pointed = await start_demo_pbx(settings, call_interval=call_interval, pjsip=pjsip)
