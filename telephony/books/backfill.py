@@ -79,6 +79,7 @@ class BackfillReport:
     pending: int = 0  # calls not finished or not settled yet
     problems: list[str] = field(default_factory=list)
     unreachable: list[str] = field(default_factory=list)  # files configured but not readable
+    started: list[str] = field(default_factory=list)  # books read for the first time (at end)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -145,6 +146,8 @@ class Backfill:
             report = BackfillReport(at=self.clock())
             queue_read = await self._read(QUEUE_LOG, self.files.queue_log, report)
             cdr_read = await self._read_cdr(report)
+            if report.started:
+                log.info("backfill: %s is read from here on", ", ".join(report.started))
             await self._apply(queue_read, cdr_read, report)
             self.last = report
             return report
@@ -163,6 +166,7 @@ class Backfill:
                     await self.cursors.save(name, FileCursor().to_json())
                     raise
                 await self.cursors.save(name, end.to_json())
+                report.started.append(str(path))
                 return None
             start = FileCursor.from_json(stored)
             lines, end, rotated = await asyncio.to_thread(read_new, path, start)

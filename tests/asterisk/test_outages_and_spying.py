@@ -69,6 +69,8 @@ def test_calls_made_while_trubka_was_down_are_in_trubka_after_it_restarts(
     pbx: LabPbx, trubka_on_each_database: TrubkaNode
 ) -> None:
     trubka = trubka_on_each_database
+    # Its first start noted where Asterisk's books end (what came before is not imported).
+    wait_for(lambda: "is read from here on" in trubka.log_since_start(), 15, "the first read")
     trubka.kill()
     lines = len(pbx.queue_log_lines())
     pbx.set_answer_after(2.0)  # the phones let the queue ring 2 s: time for an abandon
@@ -112,6 +114,7 @@ def test_calls_made_while_trubka_was_down_are_in_trubka_after_it_restarts(
 def test_a_call_that_ended_a_moment_before_a_crash_is_not_lost(
     pbx: LabPbx, trubka: TrubkaNode
 ) -> None:
+    wait_for(lambda: "is read from here on" in trubka.log_since_start(), 15, "the first read")
     lines = len(pbx.queue_log_lines())
     pbx.phones.call("+79161230004", name="Анна", talk=2)
     wait_for(
