@@ -46,10 +46,12 @@ async def test_agent101_sees_cards_pop_in_the_demo(tmp_path: Path, sqlite_templa
                 for _ in range(40):
                     pop = await next_message(ws, "screen_pop", timeout=20)
                     assert pop["agent_interface"].startswith("Local/101@agents")
-                    if pop["card"] and pop["card"]["contact"]:
+                    # Some demo customers have no history (the seeded calls pick
+                    # customers at random): look for one whose card shows it.
+                    card = pop["card"]
+                    if card and card["contact"] and card["last_calls"]:
                         with_contact = pop
                         break
-                assert with_contact is not None, "no pop with a known customer's card"
-                assert with_contact["card"]["last_calls"]  # the demo's call history
+                assert with_contact is not None, "no pop with a customer's card and history"
     finally:
         await pbx.stop()
