@@ -11,7 +11,7 @@ from telephony.records import CallRecord, Direction, Disposition
 from tests.telephony.kit_books import MASTER_CSV, QUEUE_LOG
 
 # The rest of the lab's Master.csv: a routed call to 203, a click-to-call from 201, and a
-# supervisor listening (the spy row is shaped as Asterisk writes one: ChanSpy from 209).
+# supervisor listening.
 MORE_CDR = (
     '"","84950000004","74951234567","from-trunk-trubka","""Пётр Кузнецов"" <84950000004>",'
     '"PJSIP/trunk-00000006","PJSIP/203-00000007","Dial","PJSIP/203,15",'
@@ -21,10 +21,11 @@ MORE_CDR = (
     '"PJSIP/trunk-0000000e","Dial","PJSIP/79265550002@trunk,60","2026-12-06 01:28:17",'
     '"2026-12-06 01:28:18","2026-12-06 01:28:22",5,4,"ANSWERED","DOCUMENTATION",'
     '"1796520497.13","","","1796520497.13",16\n'
-    '"","209","*1201","agents-pj","""Supervisor"" <209>","PJSIP/209-00000010","",'
-    '"ChanSpy","PJSIP/201,qb","2026-12-06 01:28:30","2026-12-06 01:28:31",'
-    '"2026-12-06 01:28:40",10,9,"ANSWERED","DOCUMENTATION","1796520510.16","","",'
-    '"1796520510.16",18\n'
+    # A supervisor's listen as the real Asterisk of the lab kit wrote it into Master.csv.
+    '"","+79161230002","s","agents-pj","""Listen: Agent 202"" <+79161230002>",'
+    '"PJSIP/209-00000004","","ChanSpy","PJSIP/202-00000003,bqESu","2026-12-06 04:13:06",'
+    '"2026-12-06 04:13:07","2026-12-06 04:13:14",7,6,"ANSWERED","DOCUMENTATION",'
+    '"trubka-spy-1796530387-ea829468f323","","","trubka-spy-1796530387-ea829468f323",4\n'
 )
 
 
@@ -90,7 +91,8 @@ def test_an_outbound_call_keeps_the_agent_and_the_customer_apart() -> None:
 
 
 def test_a_spy_session_is_not_a_call() -> None:
-    assert "1796520510.16" not in _records()
+    assert not [linkedid for linkedid in _records() if linkedid.startswith("trubka-spy-")]
+    assert len(_records()) == 6
 
 
 def test_caller_names() -> None:
