@@ -20,7 +20,7 @@ deadline (`TRUBKA_ROUTING_FACTS_TIMEOUT`, 300 ms) is never waited out — the nu
 timeouts is printed.
 
     python bench/routing_agi.py                  # 100,000 contacts / 1,000,000 calls
-    python bench/routing_agi.py --full --db /work/bench-data/routing-1m.db
+    python bench/routing_agi.py --full --db var/bench/routing-1m.db
     python bench/routing_agi.py --postgres postgresql://user:pw@host/empty_db
     python bench/routing_agi.py --source memory  # in-memory facts (no database)
 
