@@ -3,7 +3,8 @@
 `tests/traces/lab/p10-supervisor-listens.ami` was recorded on the real Asterisk 22.10.1
 of the lab kit: a customer in queue `support` answered by PJSIP/202, then Trubka's
 "listen" rang the supervisor's PJSIP/209, which answered into ChanSpy. It predates the
-`trubka-spy-` unique id, so it is recognised by ChanSpyStart alone.
+`trubka-spy-` unique id, so it is recognised by ChanSpyStart alone. The only change to the
+recorded bytes: the lab's recordings folder is written as Asterisk's default one.
 """
 
 from __future__ import annotations
