@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm.access import Actor
@@ -18,6 +18,7 @@ from crm.contacts import (
     prepared_numbers,
     replace_phones,
     require_user,
+    set_tags,
 )
 from crm.database import Database
 from crm.linking import relink_numbers
@@ -175,20 +176,9 @@ class CompanyService:
                     company.name = data.name
                 if data.custom is not None:
                     company.custom = dict(data.custom)
-                if data.tags is not None:
-                    tags = clean_tags(data.tags)
-                    await session.execute(
-                        delete(CompanyTag).where(CompanyTag.company_id == company_id)
-                    )
-                    session.add_all(CompanyTag(company_id=company_id, tag=t) for t in tags)
-                else:
-                    tags = list(
-                        (
-                            await session.scalars(
-                                select(CompanyTag.tag).where(CompanyTag.company_id == company_id)
-                            )
-                        ).all()
-                    )
+                tags = await set_tags(
+                    session, CompanyTag, CompanyTag.company_id, company_id, data.tags
+                )
                 touched: set[str] = set()
                 if prepared is not None:
                     touched = await replace_phones(session, prepared, company_id=company_id)

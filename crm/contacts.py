@@ -50,6 +50,20 @@ def clean_tags(tags: Sequence[str]) -> list[str]:
     return list(seen.values())
 
 
+async def set_tags(
+    session: AsyncSession, tag_model: Any, owner: Any, owner_id: int, tags: Sequence[str] | None
+) -> list[str]:
+    """Replace a contact's or company's tags with `tags` (cleaned), or, with None, keep
+    them; either way return the tags it has now. `owner` is the tag table's owner column
+    (`ContactTag.contact_id`, `CompanyTag.company_id`)."""
+    if tags is None:
+        return list((await session.scalars(select(tag_model.tag).where(owner == owner_id))).all())
+    cleaned = clean_tags(tags)
+    await session.execute(delete(tag_model).where(owner == owner_id))
+    session.add_all(tag_model(**{owner.key: owner_id, "tag": t}) for t in cleaned)
+    return cleaned
+
+
 async def require_user(session: AsyncSession, user_id: int | None, field: str) -> None:
     if user_id is None:
         return
@@ -224,20 +238,9 @@ class ContactService:
                             )
                         ).all()
                     )
-                if data.tags is not None:
-                    tags = clean_tags(data.tags)
-                    await session.execute(
-                        delete(ContactTag).where(ContactTag.contact_id == contact_id)
-                    )
-                    session.add_all(ContactTag(contact_id=contact_id, tag=t) for t in tags)
-                else:
-                    tags = list(
-                        (
-                            await session.scalars(
-                                select(ContactTag.tag).where(ContactTag.contact_id == contact_id)
-                            )
-                        ).all()
-                    )
+                tags = await set_tags(
+                    session, ContactTag, ContactTag.contact_id, contact_id, data.tags
+                )
                 if prepared is not None:
                     touched |= await replace_phones(session, prepared, contact_id=contact_id)
                 company = (
