@@ -559,11 +559,15 @@ class AmiClient:
         self.pipeline.decoder.reset()
         self.pipeline.banner = None
         loop = asyncio.get_running_loop()
-        async with asyncio.timeout(self.config.connect_timeout):
-            await loop.create_connection(
-                lambda: _Protocol(link), self.config.host, self.config.port
-            )
-            banner = await link.banner
+        try:
+            async with asyncio.timeout(self.config.connect_timeout):
+                await loop.create_connection(
+                    lambda: _Protocol(link), self.config.host, self.config.port
+                )
+                banner = await link.banner
+        except BaseException:
+            link.close()  # no banner in time, or stopping: never leave the socket open
+            raise
         self.status.banner = banner
         return link
 

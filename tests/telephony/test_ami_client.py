@@ -254,3 +254,38 @@ async def test_md5_challenge_login() -> None:
         await client.wait_connected(5)
         assert client.status.connects == 1
         assert (await client.send_action("Ping")).get("ping") == "Pong"
+
+
+async def test_a_pbx_that_sends_no_banner_gets_each_socket_closed() -> None:
+    """A listener that accepts but never greets (a stalled Asterisk, a wrong port):
+    every attempt's socket is closed when its connect timeout ends, not left open."""
+    accepted: list[asyncio.StreamReader] = []
+    closed = asyncio.Event()
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.append(reader)
+        await reader.read()  # b"" once the client closes its side
+        closed.set()
+        writer.close()
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    config = AmiConfig(
+        port=port,
+        username=USER,
+        secret=SECRET,
+        connect_timeout=0.2,
+        backoff_initial=5.0,
+        backoff_max=5.0,
+    )
+    client = AmiClient(config, EventPipeline(), None, rng=random.Random(3))
+    await client.start()
+    try:
+        async with asyncio.timeout(3):
+            await closed.wait()
+        assert len(accepted) == 1
+        assert client.status.last_error is not None
+    finally:
+        await client.stop()
+        server.close()
+        await server.wait_closed()
