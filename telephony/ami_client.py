@@ -29,16 +29,15 @@ import hashlib
 import logging
 import random
 import time
-from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
 from panoramisk.ami_protocol import AMIProtocol
 
 from kernel.task_set import TaskSet
 from telephony import events as e
+from telephony.ami_types import AmiConfig, AmiStatus, LinkState, ListResult
 from telephony.codec import (
     EncodeError,
     Frame,
@@ -60,74 +59,12 @@ from telephony.errors import (
 from telephony.pipeline import EventPipeline
 from telephony.reducer import Resync
 
+__all__ = ["AmiClient", "AmiConfig", "AmiStatus", "LinkState", "ListResult", "Publish"]
+
 log = logging.getLogger(__name__)
 
 Publish = Callable[[Sequence[DomainEvent]], None]
 Headers = Mapping[str, object] | Iterable[tuple[str, object]]
-
-
-class LinkState(StrEnum):
-    STOPPED = "stopped"
-    CONNECTING = "connecting"
-    LOGGING_IN = "logging_in"
-    RESYNCING = "resyncing"
-    CONNECTED = "connected"
-    WAITING = "waiting"  # backing off before the next attempt
-
-
-@dataclass(frozen=True, slots=True)
-class AmiConfig:
-    host: str = "127.0.0.1"
-    port: int = 5038
-    username: str = "trubka"
-    secret: str = ""
-    ping_interval: float = 10.0
-    action_timeout: float = 10.0
-    connect_timeout: float = 5.0
-    backoff_initial: float = 0.5
-    backoff_max: float = 30.0
-    backoff_factor: float = 2.0
-    jitter: float = 0.5  # each delay is drawn from [delay·(1−jitter), delay]
-    md5_login: bool = False  # `Challenge` + MD5 key instead of sending the secret
-    resync_timeout: float = 30.0
-
-    @property
-    def where(self) -> str:
-        return f"{self.host}:{self.port}"
-
-
-@dataclass(frozen=True, slots=True)
-class ListResult:
-    """A list action's answer: the `Response` frame and the items before `…Complete`."""
-
-    response: Frame
-    items: tuple[Frame, ...]
-
-
-@dataclass(slots=True)
-class AmiStatus:
-    """What pages and metrics show about the AMI link."""
-
-    state: LinkState = LinkState.STOPPED
-    since: float = field(default_factory=time.time)
-    host: str = ""
-    connects: int = 0  # successful logins
-    reconnects: int = 0  # logins after the first
-    attempts: int = 0
-    last_error: str | None = None
-    last_error_at: float | None = None
-    banner: str | None = None
-    asterisk_version: str | None = None
-    connected_at: float | None = None
-    next_attempt_at: float | None = None
-    last_backoff: float | None = None
-    backoffs: deque[float] = field(default_factory=lambda: deque(maxlen=16))  # recent delays
-    last_ping_rtt: float | None = None
-    ping_failures: int = 0
-    events_published: int = 0
-    frames_held: int = 0
-    internal_errors: int = 0
-    calls_closed_by_resync: int = 0
 
 
 class _Protocol(AMIProtocol):  # type: ignore[misc]
