@@ -11,7 +11,10 @@ the database's (`Database.raw_pool`, prepared statements cached per connection, 
 with the engine): through the engine, SQLAlchemy's per-statement work costs far more
 than the round trip.
 
-Only short, indexed reads belong here. SQL uses `:name` parameters on both backends.
+Only short, indexed reads belong here, and they go through one gateway: each statement
+is a :class:`ReadQuery` (its SQL per dialect and the typed row it reads, see
+`crm/hot_queries.py`) and :meth:`FastReader.rows` runs it. SQL uses `:name` parameters on
+both backends.
 """
 
 from __future__ import annotations
@@ -19,14 +22,33 @@ from __future__ import annotations
 import logging
 import re
 import sqlite3
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import text
 
 from crm.database import Database, sqlite_path
 
 log = logging.getLogger(__name__)
+
+Row = TypeVar("Row")
+
+
+@dataclass(frozen=True, slots=True)
+class ReadQuery(Generic[Row]):
+    """A hot-path statement: its SQL (one text, or one per dialect) and the mapper that
+    turns each raw row (a tuple) into the typed row callers get."""
+
+    sql: str | Mapping[str, str]
+    row: Callable[[tuple[Any, ...]], Row]
+
+    def sql_for(self, dialect: str) -> str:
+        if isinstance(self.sql, str):
+            return self.sql
+        return self.sql[dialect]
+
 
 _PARAM = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 
@@ -74,7 +96,13 @@ class FastReader:
             self._conn = conn
         return self._conn
 
+    async def rows(self, query: ReadQuery[Row], params: dict[str, Any]) -> list[Row]:
+        """Run one of the gateway's statements; its rows come back typed."""
+        mapper = query.row
+        return [mapper(raw) for raw in await self.fetch(query.sql_for(self.db.dialect), params)]
+
     async def fetch(self, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        """Raw rows of a statement (the gateway's :meth:`rows` is the way in)."""
         conn = self._connection() if self._path is not None else None
         if conn is not None:
             try:

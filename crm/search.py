@@ -24,6 +24,11 @@ from crm.contacts import contact_views
 from crm.database import Database
 from crm.errors import InvalidInput
 from crm.fastpath import FastReader
+from crm.hot_queries import (
+    CONTACTS_WITH_NUMBER,
+    CONTACTS_WITH_SUFFIX,
+    CONTACTS_WITH_SUFFIX_UNBOUNDED,
+)
 from crm.models import Company, Contact, Phone
 from crm.numbers import suffix_range
 from crm.words import fts5_match, query_words, tsquery
@@ -82,19 +87,19 @@ class SearchService:
             return []
         low, high = suffix_range(digits)
         exact = parse(number, self.region).value
-        rows = await self.reader.fetch(
-            "SELECT contact_id FROM phones WHERE number IN (:a, :b) AND contact_id IS NOT NULL "
-            "LIMIT :n",
-            {"a": exact, "b": number.strip(), "n": limit},
+        ids = await self.reader.rows(
+            CONTACTS_WITH_NUMBER, {"a": exact, "b": number.strip(), "n": limit}
         )
-        sql = "SELECT contact_id FROM phones WHERE digits_rev >= :low AND contact_id IS NOT NULL"
-        params: dict[str, Any] = {"low": low, "n": limit}
-        if high is not None:
-            sql += " AND digits_rev < :high"
-            params["high"] = high
         if len(digits) >= MIN_SUFFIX_DIGITS:
-            rows += await self.reader.fetch(sql + " LIMIT :n", params)
-        return list(dict.fromkeys(r[0] for r in rows))[:limit]
+            if high is not None:
+                ids += await self.reader.rows(
+                    CONTACTS_WITH_SUFFIX, {"low": low, "high": high, "n": limit}
+                )
+            else:
+                ids += await self.reader.rows(
+                    CONTACTS_WITH_SUFFIX_UNBOUNDED, {"low": low, "n": limit}
+                )
+        return list(dict.fromkeys(ids))[:limit]
 
     async def _load(self, session: AsyncSession, model: Any, ids: list[int]) -> list[Any]:
         if not ids:
