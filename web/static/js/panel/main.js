@@ -7,9 +7,10 @@
 import { duration } from "../lib/format.js";
 import { connectSocket } from "../lib/socket.js";
 import { clickToCall as call, wireActions } from "./actions.js";
+import { popAlert, stopAlert } from "./alerts.js";
 import { isMine, keyOf, renderState } from "./agent-state.js";
 import { getJSON } from "./api.js";
-import { el, renderCard } from "./card.js";
+import { callerName, el, renderCard } from "./card.js";
 import { load, save, STORE } from "./drafts.js";
 import { config, t } from "./locale.js";
 import { wrapupForm } from "./wrapup.js";
@@ -142,14 +143,17 @@ function onPop(message) {
   const known = pops.get(message.linkedid);
   pops.set(message.linkedid, { message, card: message.card || (known && known.card) || null });
   renderPops();
+  popAlert(message.linkedid, callerName(message, cardOf(message.linkedid, pops.get(message.linkedid).card)));
 }
 
 function onWithdrawn(message) {
+  stopAlert(message.linkedid);
   if (pops.delete(message.linkedid)) renderPops();
 }
 
 function onAnswered(message) {
   if (!isMine(message)) return;
+  stopAlert(message.linkedid);
   const pop = pops.get(message.linkedid);
   pops.delete(message.linkedid);
   renderPops();
@@ -164,6 +168,7 @@ function onAnswered(message) {
 }
 
 function onEnded(message) {
+  stopAlert(message.linkedid);
   pops.delete(message.linkedid);
   renderPops();
   if (!current || current.message.linkedid !== message.linkedid) return;
