@@ -11,7 +11,7 @@ import pytest
 from supervisor.presets import all_presets, local_today
 from tests.supervisor.kit_dataset import MSK
 from tests.supervisor.test_pages import Site, client_for
-from tests.supervisor.test_pages import site as site  # noqa: F401 (the fixture)
+from tests.supervisor.test_pages import site as site  # the fixture
 from web.i18n import translations
 
 LABEL_COLUMNS = (

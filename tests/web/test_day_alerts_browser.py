@@ -37,7 +37,10 @@ SPY = """
   Object.defineProperty(Spy, "permission", {
     get() { return window.__forcePermission || Real.permission; },
   });
-  Spy.requestPermission = () => { window.__permissionAsked += 1; return Promise.resolve("granted"); };
+  Spy.requestPermission = () => {
+    window.__permissionAsked += 1;
+    return Promise.resolve("granted");
+  };
   window.Notification = Spy;
   HTMLMediaElement.prototype.play = function () {
     window.__played.push(this.currentSrc || this.src);
