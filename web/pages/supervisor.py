@@ -27,8 +27,8 @@ from web.charts import Series, bar_chart
 from web.deps import get_services
 from web.i18n import N_, translations
 from web.pages import page_language, page_role, render
-from web.pages.report_extras import extras_context, sessions_report
 from web.params import PageNumber
+from web.report_extras import extras_context, sessions_report
 
 router = APIRouter(include_in_schema=False)
 

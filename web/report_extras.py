@@ -14,7 +14,7 @@ from supervisor.periods import ReportPeriod
 from supervisor.presets import all_presets
 from supervisor.service import Supervisor
 from web.i18n import N_
-from web.pages.report_definitions import definitions
+from web.report_definitions import definitions
 
 PRESET_LABELS = {
     "today": N_("Today"),
