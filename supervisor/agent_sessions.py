@@ -240,3 +240,16 @@ def _session_row(
         "wrap_up_seconds": float(row.get("wrap_up_seconds") or 0.0),
         "occupancy": occupancy(row),
     }
+
+
+SESSION_DEFINITIONS: dict[str, str] = {
+    "panel_sign_ins": "Sign-ins to Trubka in the period (the login form or POST /api/session).",
+    "first_sign_in": "The first sign-in in the period.",
+    "last_sign_out": "The last sign-out in the period; a session that expires is not one.",
+    "queue_logins": "How many times the agent's phone joined the queues (left logged_out).",
+    "queue_logouts": "How many times the agent's phone left the queues (became logged_out).",
+    "logged_in_seconds": "Time in a queue: available, ringing, on a call, wrap-up or paused.",
+    "pause_reasons": "Seconds paused per reason.",
+    "wrap_up_seconds": "Seconds in after-call work (wrap-up).",
+    "occupancy": "% of (logged in − paused) spent ringing, on calls or in wrap-up.",
+}

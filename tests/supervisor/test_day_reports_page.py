@@ -71,3 +71,23 @@ async def test_a_preset_link_shows_that_period(site: Site) -> None:
     assert page.count('data-preset="') == 6
     assert page.count('aria-current="true"') == 0
     assert 'value="2026-11-02"' in page and 'value="2026-11-08"' in page
+
+
+async def test_the_sessions_report_api(site: Site) -> None:
+    server, _services = site
+    async with client_for(server, "root") as client:
+        today = (await client.get("/api/reports/sessions?preset=today")).json()
+        typed = await client.get("/api/reports/sessions?start=2026-11-02")
+        bad = await client.get("/api/reports/sessions?preset=fortnight")
+        spec = (await client.get("/api/openapi.json")).json()
+    assert today["start"] == today["end"] == local_today(MSK).isoformat()
+    [root] = [row for row in today["agents"] if row["agent_name"] == "Root"]
+    assert root["panel_sign_ins"] == 1 and root["agent_interface"] is None
+    assert "occupancy" in today["definitions"]
+    assert typed.status_code == 200 and typed.json()["start"] == "2026-11-02"
+    assert all(row["panel_sign_ins"] == 0 for row in typed.json()["agents"])
+    assert bad.status_code == 422 and bad.json()["field"] == "preset"
+    schema = spec["paths"]["/api/reports/sessions"]["get"]["responses"]["200"]["content"]
+    assert schema["application/json"]["schema"]["$ref"].endswith("/SessionsReport")
+    async with client_for(server, "anna") as agent:
+        assert (await agent.get("/api/reports/sessions?preset=today")).status_code == 403

@@ -11,7 +11,7 @@ from playwright.async_api import expect
 
 from crm.access import Actor
 from crm.schemas import ContactCreate, DealCreate
-from tests.web.kit_panel import CHROMIUM, panel_stack, signed_in_page
+from tests.web.kit_panel import CHROMIUM, Stack, panel_stack, signed_in_page
 
 pytestmark = [
     pytest.mark.browser,
@@ -60,8 +60,10 @@ async def test_a_deal_is_created_and_moved_from_the_card_during_a_call(sqlite_ur
                 "Сделка «Заказ <b>77</b>» переведена на этап «Предложение»."
             )
             # and the old deal moves too, with its own version
-            await card.locator(".deal", has_text="Order 42").locator("select").select_option(
-                label="Успешно"
+            await (
+                card.locator(".deal", has_text="Order 42")
+                .locator("select")
+                .select_option(label="Успешно")
             )
             await expect(status).to_contain_text("«Успешно»")
             assert await card.locator("b").count() == 0  # the title went in as text
@@ -89,7 +91,7 @@ async def test_a_deal_is_created_and_moved_from_the_card_during_a_call(sqlite_ur
         assert made["owner_id"] == anna.id
 
 
-async def stage_id(stack, name: str) -> int:  # type: ignore[no-untyped-def]
+async def stage_id(stack: Stack, name: str) -> int:
     pipelines = await stack.services.crm.pipelines.list()
     return next(s["id"] for p in pipelines for s in p["stages"] if s["name"] == name)
 
