@@ -3,8 +3,8 @@
 // notification (permission asked once, from the button this module adds to the status
 // card), a short sound served by Trubka (/static/sounds/incoming.wav) and the tab's title
 // flashing "☎ Incoming: …" until the tab is looked at or the ringing stops.
-// main.js calls popAlert(linkedid, name) for each new pop and stopAlert(linkedid) when
-// it is answered or withdrawn; nothing else of the panel depends on this module.
+// main.js calls popAlert(linkedid, name) for each new pop and keepAlerts(the calls still
+// ringing) whenever its pops change; nothing else of the panel depends on this module.
 
 import { t } from "./locale.js";
 
@@ -116,6 +116,16 @@ export function stopAlert(linkedid) {
   ringing.delete(linkedid);
   if (entry.notification) entry.notification.close();
   if (!ringing.size) stopFlash();
+}
+
+/**
+ * Only the calls still ringing keep their alerts (after a reconnect the server sends
+ * every call still ringing again, so a call withdrawn meanwhile stops alerting).
+ * @param {Iterable<string>} linkedids
+ */
+export function keepAlerts(linkedids) {
+  const keep = new Set(linkedids);
+  for (const linkedid of [...ringing.keys()]) if (!keep.has(linkedid)) stopAlert(linkedid);
 }
 
 function onVisibility() {

@@ -7,7 +7,7 @@
 import { duration } from "../lib/format.js";
 import { connectSocket } from "../lib/socket.js";
 import { clickToCall as call, wireActions } from "./actions.js";
-import { popAlert, stopAlert } from "./alerts.js";
+import { keepAlerts, popAlert } from "./alerts.js";
 import { isMine, keyOf, renderState } from "./agent-state.js";
 import { getJSON } from "./api.js";
 import { callerName, el, renderCard } from "./card.js";
@@ -84,6 +84,7 @@ function renderPops() {
   nodes.pops.replaceChildren(
     ...[...pops.values()].map(({ message, card }) => renderCard(message, cardOf(message.linkedid, card), "ringing", handlers)),
   );
+  keepAlerts(pops.keys());
   renderIdle();
 }
 
@@ -147,13 +148,11 @@ function onPop(message) {
 }
 
 function onWithdrawn(message) {
-  stopAlert(message.linkedid);
   if (pops.delete(message.linkedid)) renderPops();
 }
 
 function onAnswered(message) {
   if (!isMine(message)) return;
-  stopAlert(message.linkedid);
   const pop = pops.get(message.linkedid);
   pops.delete(message.linkedid);
   renderPops();
@@ -168,7 +167,6 @@ function onAnswered(message) {
 }
 
 function onEnded(message) {
-  stopAlert(message.linkedid);
   pops.delete(message.linkedid);
   renderPops();
   if (!current || current.message.linkedid !== message.linkedid) return;
