@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.async_api import expect
 
 from crm.access import Actor
 from crm.schemas import ContactCreate, DealCreate
+from supervisor.presets import local_today, preset_period
 from tests.web.kit_panel import CHROMIUM, Stack, panel_stack, signed_in_page
 
 pytestmark = [
@@ -106,5 +108,32 @@ async def test_my_work_page_smoke(sqlite_url: str, lang: str, heading: str) -> N
                 await page.wait_for_url(stack.url + "/my")
                 await expect(page.locator("h1")).to_have_text(heading)
                 await expect(page.locator("#overdue")).to_be_visible()
+                scroll = await page.evaluate("document.documentElement.scrollWidth")
+                assert scroll <= width, (width, scroll)
+
+
+async def test_a_report_preset_is_one_click_and_the_definitions_are_on_the_page(
+    sqlite_url: str,
+) -> None:
+    async with panel_stack(sqlite_url) as stack:
+        await stack.agent("boss", None, role="supervisor", language="ru")
+        yesterday = preset_period(
+            "yesterday", local_today(ZoneInfo(stack.services.settings.timezone))
+        )
+        for width, height in ((1366, 768), (390, 844)):
+            async with signed_in_page(stack, "boss", viewport=(width, height)) as page:
+                await page.goto(stack.url + "/reports")
+                await page.click("a[data-preset=yesterday]")
+                await page.wait_for_url(
+                    f"{stack.url}/reports?start={yesterday.start}&end={yesterday.end}"
+                )
+                await expect(page.locator("a[data-preset=yesterday]")).to_have_attribute(
+                    "aria-current", "true"
+                )
+                await expect(page.locator("#start")).to_have_value(str(yesterday.start))
+                await page.locator("#figure-definitions summary").click()
+                await expect(page.locator("#figure-definitions")).to_contain_text("Занятость")
+                await page.click("a[data-preset=today]")
+                await expect(page.locator("#sessions-table")).to_contain_text("Boss")  # signed in
                 scroll = await page.evaluate("document.documentElement.scrollWidth")
                 assert scroll <= width, (width, scroll)
