@@ -2,9 +2,10 @@
 agent's phone joined or left the queues — what the agent sessions report counts.
 
 `SessionStore` writes `panel_sign_in` when it creates a session and `panel_sign_out`
-when one is deleted (the user signed out, or signed in again over it); a session that
-expires is not a sign-out. `supervisor.agent_sessions` writes `queue_login` and
-`queue_logout` from the agents' state changes. Rows are only added, never changed.
+when one is deleted (the user signed out, signed in again over it, or was deactivated
+or given a new password); a session that expires is not a sign-out.
+`supervisor.agent_sessions` writes `queue_login` and `queue_logout` from the agents'
+state changes. Rows are only added, never changed.
 """
 
 from __future__ import annotations

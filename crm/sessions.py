@@ -126,7 +126,13 @@ class SessionStore:
 
     async def revoke_user(self, user_id: int) -> None:
         async with self.db.transaction() as session:
-            await session.execute(delete(WebSession).where(WebSession.user_id == user_id))
+            result = await session.execute(delete(WebSession).where(WebSession.user_id == user_id))
+            if getattr(result, "rowcount", 0):  # signed out by a deactivation or new password
+                session.add(
+                    AgentSessionEvent(
+                        at=datetime.now(UTC), kind=SessionEventKind.PANEL_SIGN_OUT, user_id=user_id
+                    )
+                )
 
     async def purge_expired(self) -> int:
         now = datetime.now(UTC)

@@ -8,8 +8,10 @@ from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import func, select
 
 from crm.database import Database
+from crm.session_events import AgentSessionEvent
 from crm.sessions import SessionStore
 from crm.users import UserService
 from kernel.bus import EventBus
@@ -149,6 +151,8 @@ async def test_the_sessions_report_from_seeded_data(db: Database) -> None:
     await sessions.delete(first)
     await sessions.delete(first)  # twice: one sign-out
     await sessions.create(boris.id)
+    await sessions.revoke_user(anna.id)  # a new password ends her other session: signed out
+    await sessions.revoke_user(anna.id)  # none left: nothing more
     bus: EventBus[DomainEvent] = EventBus()
     recorder = AgentTimeRecorder(db, bus.subscribe("t", kinds=[AgentStateChanged]), r.config)
     await recorder.write(recorder.apply(DAY))
@@ -177,6 +181,13 @@ async def test_the_sessions_report_from_seeded_data(db: Database) -> None:
     )
     by_user = {row["user_id"]: row for row in rows}
     assert by_user[anna.id]["panel_sign_ins"] == 2
+    async with db.session() as session:
+        outs = await session.scalar(
+            select(func.count()).where(
+                AgentSessionEvent.user_id == anna.id, AgentSessionEvent.kind == "panel_sign_out"
+            )
+        )
+    assert outs == 2
     assert by_user[anna.id]["last_sign_out"] is not None
     assert by_user[anna.id]["first_sign_in"] is not None
     assert by_user[boris.id]["panel_sign_ins"] == 1
