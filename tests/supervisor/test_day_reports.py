@@ -3,8 +3,11 @@ and the report page's presets, sessions and definitions of every figure (ru/en).
 
 from __future__ import annotations
 
+import asyncio
 import re
+import shutil
 from datetime import UTC, date, datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -23,6 +26,7 @@ from supervisor.presets import PRESETS, all_presets, local_today, preset_period
 from telephony.domain import AgentStateChanged, DomainEvent
 from tests.supervisor.conftest import reporting
 from tests.supervisor.kit_dataset import MSK
+from tests.web.kit_panel import panel_stack
 
 AGENT = "Local/101@agents"
 
@@ -195,3 +199,29 @@ async def test_the_sessions_report_from_seeded_data(db: Database) -> None:
     assert by_user[boris.id]["agent_interface"] is None
     assert by_user[boris.id]["occupancy"] is None
     assert re.match(r"\d{4}-\d\d-\d\dT", by_user[anna.id]["first_sign_in"])
+
+
+async def test_the_running_service_books_queue_logins_and_panel_sign_ins(
+    tmp_path: Path, sqlite_template: Path
+) -> None:
+    path = tmp_path / "live.db"
+    shutil.copy(sqlite_template, path)
+    async with panel_stack(f"sqlite+aiosqlite:///{path}") as stack:
+        anna = await stack.agent("anna", "101")
+        async with stack.client("anna") as http:
+            assert (await http.delete("/api/session")).status_code == 204
+        kinds: set[tuple[str, str, int | None]] = set()
+        for _ in range(200):  # the members the PBX reported at connect joined the queues
+            async with stack.services.db.session() as session:
+                rows = await session.execute(
+                    select(
+                        AgentSessionEvent.kind, AgentSessionEvent.agent, AgentSessionEvent.user_id
+                    )
+                )
+                kinds = {(k, a, u) for k, a, u in rows.tuples()}
+            if ("queue_login", "Local/101@agents", None) in kinds:
+                break
+            await asyncio.sleep(0.05)
+        assert ("queue_login", "Local/101@agents", None) in kinds
+        assert ("panel_sign_in", "", anna.id) in kinds
+        assert ("panel_sign_out", "", anna.id) in kinds
