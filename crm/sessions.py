@@ -28,6 +28,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from crm.database import Database
 from crm.errors import RateLimited
 from crm.models import User, WebSession
+from crm.session_events import AgentSessionEvent, SessionEventKind
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,9 @@ class SessionStore:
                     user_agent=(user_agent or None) and user_agent[:255],
                 )
             )
+            session.add(
+                AgentSessionEvent(at=now, kind=SessionEventKind.PANEL_SIGN_IN, user_id=user_id)
+            )
         return token
 
     async def resolve(self, token: str | None) -> SessionInfo | None:
@@ -106,13 +110,29 @@ class SessionStore:
         if not token:
             return
         async with self.db.transaction() as session:
+            user_id = await session.scalar(
+                select(WebSession.user_id).where(WebSession.token_hash == token_hash(token))
+            )
+            if user_id is None:
+                return
             await session.execute(
                 delete(WebSession).where(WebSession.token_hash == token_hash(token))
+            )
+            session.add(
+                AgentSessionEvent(
+                    at=datetime.now(UTC), kind=SessionEventKind.PANEL_SIGN_OUT, user_id=user_id
+                )
             )
 
     async def revoke_user(self, user_id: int) -> None:
         async with self.db.transaction() as session:
-            await session.execute(delete(WebSession).where(WebSession.user_id == user_id))
+            result = await session.execute(delete(WebSession).where(WebSession.user_id == user_id))
+            if getattr(result, "rowcount", 0):  # signed out by a deactivation or new password
+                session.add(
+                    AgentSessionEvent(
+                        at=datetime.now(UTC), kind=SessionEventKind.PANEL_SIGN_OUT, user_id=user_id
+                    )
+                )
 
     async def purge_expired(self) -> int:
         now = datetime.now(UTC)

@@ -23,6 +23,8 @@ consumers (a `run` coroutine over a subscription, or a handler).
                                                       listened, beside the audit (supervisor)
     AgentStateChanged             agent-time          AgentTimeRecorder.run: time per agent
                                                       state (supervisor)
+    AgentStateChanged             agent-sessions      QueueSessionRecorder.run: queue logins
+                                                      and logouts (supervisor)
     supervisor.feed.EVENT_KINDS   live-feed           LiveFeed.run: the supervisors' live
                                                       view (supervisor)
     every DomainEvent             screen-pop          Notifier.run: the agents' screen pop
@@ -72,6 +74,7 @@ from routing.rules import load_rules
 from routing.source import FactsSource, InMemoryFactsSource
 from screenpop.hub import Hub
 from screenpop.notifier import Notifier
+from supervisor.agent_sessions import QueueSessionRecorder
 from supervisor.callbacks import TasksOfCalls
 from supervisor.directory import CrmLiveDirectory
 from supervisor.feed import EVENT_KINDS as LIVE_FEED_KINDS
@@ -152,6 +155,7 @@ class Services:
     ws_authenticate: SocketAuthenticator = _nobody
     tasks: TaskSet = field(default_factory=TaskSet)
     ami: AmiClient | None = None  # None when TRUBKA_AMI_ENABLED is false
+    queue_sessions: QueueSessionRecorder | None = None  # queue logins/logouts
     pbx: AmiActions | None = None  # typed actions (originate, pause, spy …) over `ami`
 
     @property
@@ -174,6 +178,7 @@ class Services:
         to_recordings = domain_events(bus, "recordings", RECORDING_KINDS)
         to_agent_time = domain_events(bus, "agent-time", [AgentStateChanged])
         to_spy_sessions = domain_events(bus, "spy-sessions", [SpySessionEnded])
+        to_agent_sessions = domain_events(bus, "agent-sessions", [AgentStateChanged])
         to_live_feed = domain_events(bus, "live-feed", LIVE_FEED_KINDS)
         to_screen_pop = domain_events(bus, "screen-pop", DOMAIN_KINDS, maxsize=50_000)
 
@@ -276,6 +281,7 @@ class Services:
             supervisor=supervisor,
             callbacks=callbacks,
         )
+        services.queue_sessions = QueueSessionRecorder(db, to_agent_sessions)
         if settings.ami_enabled:
             services.ami = AmiClient(ami_config(settings), EventPipeline(state=live), bus.publish)
             services.pbx = AmiActions(services.ami)
@@ -299,6 +305,8 @@ class Services:
         self.supervisor.start(self.tasks)
         spy_sessions = self.supervisor.audit.spy_sessions
         self.tasks.start(spy_sessions.run(self.spy_sessions), name="spy-sessions")
+        if self.queue_sessions is not None:
+            self.tasks.start(self.queue_sessions.run(), name="agent-sessions")
         if self.backfill is not None:
             interval = self.settings.backfill_interval
             self.tasks.start(self.backfill.run(interval), name="backfill")

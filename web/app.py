@@ -16,6 +16,7 @@ from web.api import recordings as recordings_api
 from web.api import reports as reports_api
 from web.api import route
 from web.api import router as api_router
+from web.api import sessions_report as sessions_api
 from web.api import status as status_api
 from web.api import supervisor as supervisor_api
 from web.errors import install_error_handlers
@@ -54,6 +55,7 @@ def create_app(services: WebServices, *, lifespan: Lifespan | None = None) -> Fa
     app.include_router(login_pages.router)
     app.include_router(api_router)
     app.include_router(reports_api.router)
+    app.include_router(sessions_api.router)
     app.include_router(live_api.router)
     panel.install(app)
     app.include_router(panel_pages.router)

@@ -8,9 +8,21 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 
-from web.api import cards, companies, contacts, deals, notes, pipelines, search, tasks, users
+from web.api import (
+    cards,
+    companies,
+    contacts,
+    deals,
+    my_work,
+    notes,
+    pipelines,
+    search,
+    tasks,
+    users,
+)
 from web.auth import current_user, require_json
 
 router = APIRouter(prefix="/api", dependencies=[Depends(require_json), Depends(current_user)])
 for module in (contacts, companies, users, notes, tasks, pipelines, deals, search, cards):
     router.include_router(module.router)
+router.include_router(my_work.router)

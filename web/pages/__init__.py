@@ -34,6 +34,7 @@ from web.templating import templates
 
 NAV = (
     ("/", N_("Panel"), ("agent", "supervisor", "admin")),
+    ("/my", N_("My work"), ("agent", "supervisor", "admin")),
     ("/contacts", N_("Contacts"), ("agent", "supervisor", "admin")),
     ("/supervisor", N_("Live view"), ("supervisor", "admin")),
     ("/wallboard", N_("Wallboard"), ("supervisor", "admin")),

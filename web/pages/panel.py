@@ -16,6 +16,7 @@ from crm.errors import Conflict, CrmError, Forbidden, NotFound
 from crm.schemas import ContactCreate, ContactUpdate, NoteCreate
 from crm.users import UserInfo
 from crm.wrapups import WrapupService
+from web.api.my_work import my_work
 from web.auth import actor_of, csrf_valid
 from web.deps import get_services
 from web.i18n import N_, translations
@@ -342,3 +343,16 @@ def _problem(exc: ValidationError | CrmError, gettext: Any) -> str:
     if not label:
         return message
     return str(gettext(CHECK_FIELD)).format(field=label, message=message)
+
+
+# --- my work -------------------------------------------------------------------------
+@router.get("/my", response_class=HTMLResponse)
+async def my_work_page(request: Request, user: PageUser) -> HTMLResponse:
+    """The agent's day: open tasks and callbacks, today's calls, their customers' missed
+    calls (`GET /api/my-work`, `crm.my_work`)."""
+    return render(
+        request,
+        "panel/my_work.html",
+        {"work": await my_work(request, user), "dispositions": CALL_DISPOSITIONS},
+        user=user,
+    )

@@ -28,6 +28,7 @@ from web.deps import get_services
 from web.i18n import N_, translations
 from web.pages import page_language, page_role, render
 from web.params import PageNumber
+from web.report_extras import extras_context, sessions_report
 
 router = APIRouter(include_in_schema=False)
 
@@ -192,6 +193,7 @@ async def reports_page(
     catalog = translations(page_language(request, user))
     _ = catalog.gettext
     context: dict[str, Any] = {"form": form, "is_admin": str(user.role) == "admin"}
+    context.update(extras_context(_today(supervisor), _))
     period: ReportPeriod | None = None
     try:
         period = parse_period(form.start, form.end)
@@ -255,6 +257,10 @@ async def reports_page(
         },
         page_query=_query(form, with_agent="1"),
         charts=_charts(queues, agents, by_day, _all_hours(by_hour), labels, _),
+        pause_labels={key: _(label) for key, label in PAUSE_REASONS},
+        sessions=await sessions_report(
+            supervisor, get_services(request).crm.directory, period, all_agents
+        ),
         audit=(await supervisor.audit.list(limit=50))["entries"]
         if str(user.role) == "admin"
         else None,

@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from crm.wrapups import WrapupDisposition
 from web.i18n import N_
+from web.panel.day_strings import ALERTS, DEALS
 from web.panel.phone import PAUSE_REASONS
 
 STATES = {
@@ -140,6 +141,8 @@ def panel_strings(gettext: Callable[[str], str]) -> dict[str, str]:
         ("direction", DIRECTIONS),
         ("error", ERRORS),
         ("text", TEXTS),
+        ("alert", ALERTS),
+        ("deal", DEALS),
     ):
         for key, text in table.items():
             strings[f"{prefix}.{key}"] = gettext(text)

@@ -3,6 +3,7 @@
 
 import { duration } from "../lib/format.js";
 import { getJSON, postJSON } from "./api.js";
+import { dealsSection } from "./deals.js";
 import { clock, errorText, lang, money, phone, t, when } from "./locale.js";
 
 export function el(tag, attrs, ...children) {
@@ -171,7 +172,8 @@ export function renderCard(message, card, kind, handlers) {
         el("li", {}, task.title, " ", el("span", { class: "muted" }, task.due_at ? t("text.due", { when: when(task.due_at) }) : t("text.no_due"))),
       ),
     );
-    calls.append(
+    if (contact) calls.append(dealsSection(el, card, contact.id, handlers.say, kind === "wrapup"));
+    else calls.append(
       section(t("text.deals"), card.deals, (deal) =>
         el(
           "li",

@@ -7,9 +7,10 @@
 import { duration } from "../lib/format.js";
 import { connectSocket } from "../lib/socket.js";
 import { clickToCall as call, wireActions } from "./actions.js";
+import { keepAlerts, popAlert } from "./alerts.js";
 import { isMine, keyOf, renderState } from "./agent-state.js";
 import { getJSON } from "./api.js";
-import { el, renderCard } from "./card.js";
+import { callerName, el, renderCard } from "./card.js";
 import { load, save, STORE } from "./drafts.js";
 import { config, t } from "./locale.js";
 import { wrapupForm } from "./wrapup.js";
@@ -83,6 +84,7 @@ function renderPops() {
   nodes.pops.replaceChildren(
     ...[...pops.values()].map(({ message, card }) => renderCard(message, cardOf(message.linkedid, card), "ringing", handlers)),
   );
+  keepAlerts(pops.keys());
   renderIdle();
 }
 
@@ -142,6 +144,7 @@ function onPop(message) {
   const known = pops.get(message.linkedid);
   pops.set(message.linkedid, { message, card: message.card || (known && known.card) || null });
   renderPops();
+  popAlert(message.linkedid, callerName(message, cardOf(message.linkedid, pops.get(message.linkedid).card)));
 }
 
 function onWithdrawn(message) {
