@@ -16,6 +16,7 @@ from crm.errors import Conflict, CrmError, Forbidden, NotFound
 from crm.schemas import ContactCreate, ContactUpdate, NoteCreate
 from crm.users import UserInfo
 from crm.wrapups import WrapupService
+from recordings.views import calls_in, fill_recordings
 from web.auth import actor_of, csrf_valid
 from web.deps import get_services
 from web.i18n import N_, translations
@@ -193,6 +194,7 @@ async def _contact_view(
         return render(request, "panel/not_found.html", {}, user=user, status_code=404)
     card = await crm.cards.for_contact(contact_id, timeline=0)
     timeline = await crm.timeline.contact(contact_id, before=before, limit=TIMELINE_PAGE)
+    await fill_recordings(services.db, calls_in(timeline))
     linkedids = [i["call"]["linkedid"] for i in timeline["items"] if i["kind"] == "call"]
     wrapups = await WrapupService(services.db).for_calls(linkedids)
     wrapped_notes = {w["note_id"] for ws in wrapups.values() for w in ws if w["note_id"]}

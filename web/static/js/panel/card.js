@@ -67,11 +67,13 @@ function lastCall(call, display) {
     " ",
     el("span", { class: "badge disp-" + call.disposition }, t("disposition." + call.disposition)),
     " ",
-    t("direction." + call.direction),
+    call.id ? el("a", { class: "call-link", href: "/calls/" + call.id }, t("direction." + call.direction)) : t("direction." + call.direction),
     number ? el("span", { class: "muted" }, " · " + phone(number, display)) : null,
     call.agent ? el("span", { class: "muted" }, " · " + call.agent.name) : null,
     call.talk_seconds ? el("span", { class: "muted" }, " · " + t("text.talk", { duration: duration(call.talk_seconds) })) : null,
-    el("div", { class: "recording-slot", dataset: { recordingCallId: String(call.id), linkedid: call.linkedid } }),
+    call.recording && call.id
+      ? el("div", { class: "recording-slot", dataset: { recordingCallId: String(call.id), linkedid: call.linkedid } })
+      : null,
   );
 }
 

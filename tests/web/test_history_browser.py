@@ -1,0 +1,126 @@
+"""The contact's history in headless Chromium (Debian's): the recording of a call plays
+from the contact page (the audio is fetched, 206 with audio bytes), each call links to its
+page `/calls/<id>`, and the contact, contacts and reports pages fit the window at a
+phone's 390 px and a laptop's 1366 px (no sideways scrolling)."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from crm.access import Actor
+from crm.schemas import ContactCreate
+from tests.kit_browser import CHROMIUM, CHROMIUM_ARGS, chromium
+from tests.recordings.kit_app import PASSWORD, RECORDED, RecordedApp, recorded_app
+
+pytestmark = pytest.mark.browser
+
+ARGS = [*CHROMIUM_ARGS, "--autoplay-policy=no-user-gesture-required"]
+RECORDED_CALLER = "+79160000001"  # the recorded call's caller in kit_app
+LONG_NAME = "Константин Константинопольский-Рождественский"
+
+
+@pytest.fixture
+async def kit(tmp_path: Path, sqlite_template: Path) -> AsyncIterator[RecordedApp]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed")
+    path = tmp_path / "trubka.db"
+    shutil.copy(sqlite_template, path)
+    async with recorded_app(f"sqlite+aiosqlite:///{path}", tmp_path, live=True) as app:
+        yield app
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[object]:
+    async with chromium(ARGS) as browser:
+        yield browser
+
+
+async def recorded_contact(kit: RecordedApp) -> int:
+    """A contact owning the recorded call's number (its calls are linked to it)."""
+    created = await kit.services.crm.contacts.create(
+        ContactCreate(name=LONG_NAME, phones=[RECORDED_CALLER, "+7 (916) 555-01-23"]),
+        Actor.system(),
+    )
+    return int(created["id"])
+
+
+async def signed_in_page(browser: object, kit: RecordedApp, login: str, width: int) -> object:
+    ctx = await browser.new_context(  # type: ignore[attr-defined]
+        base_url=kit.url, viewport={"width": width, "height": 800}, locale="ru-RU"
+    )
+    page = await ctx.new_page()
+    await page.goto("/login")
+    await page.fill("input[name=login]", login)
+    await page.fill("input[name=password]", PASSWORD)
+    await page.click("button[type=submit]")
+    await page.wait_for_load_state()
+    return page
+
+
+async def test_the_recording_plays_from_the_contact_page_and_the_call_links_to_its_page(
+    kit: RecordedApp, browser: object
+) -> None:
+    contact_id = await recorded_contact(kit)
+    call_id = kit.ids[RECORDED]
+    page = await signed_in_page(browser, kit, "agent101", 1366)
+    audio: list[tuple[int, str | None, int]] = []
+
+    async def on_response(response: object) -> None:
+        if response.url.endswith(f"/api/calls/{call_id}/recording"):  # type: ignore[attr-defined]
+            body = await response.body()  # type: ignore[attr-defined]
+            audio.append(
+                (
+                    response.status,  # type: ignore[attr-defined]
+                    response.headers.get("content-type"),  # type: ignore[attr-defined]
+                    len(body),
+                )
+            )
+
+    page.on("response", on_response)  # type: ignore[attr-defined]
+    await page.goto(f"/contacts/{contact_id}")  # type: ignore[attr-defined]
+    item = page.locator(f"#timeline [data-recording-call-id='{call_id}'] .rec-wave")  # type: ignore[attr-defined]
+    await item.wait_for(timeout=15000)
+    await page.click(f"[data-recording-call-id='{call_id}'] .rec-play")  # type: ignore[attr-defined]
+    await page.wait_for_function(  # type: ignore[attr-defined]
+        "() => document.querySelector('#timeline .rec-player audio').currentTime > 0.2",
+        timeout=15000,
+    )
+    await page.wait_for_function("() => true")  # type: ignore[attr-defined]
+    partial = [a for a in audio if a[0] == 206]
+    assert partial, audio
+    assert all(kind and kind.startswith("audio/") for _, kind, _ in partial), audio
+    assert max(size for _, _, size in partial) > 1000, audio
+
+    link = page.locator(f"#timeline a[href='/calls/{call_id}']")  # type: ignore[attr-defined]
+    assert await link.count() == 1
+    await link.click()
+    await page.wait_for_url(f"**/calls/{call_id}")  # type: ignore[attr-defined]
+    assert (await page.locator(".rec-wave").count()) == 1  # type: ignore[attr-defined]
+
+
+async def scroll_width(page: object, path: str) -> tuple[int, int]:
+    await page.goto(path)  # type: ignore[attr-defined]
+    await page.wait_for_load_state("networkidle")  # type: ignore[attr-defined]
+    found = await page.evaluate(  # type: ignore[attr-defined]
+        "() => [document.documentElement.scrollWidth, window.innerWidth]"
+    )
+    return int(found[0]), int(found[1])
+
+
+@pytest.mark.parametrize("width", [390, 1366])
+async def test_contact_contacts_and_reports_pages_fit_the_window(
+    kit: RecordedApp, browser: object, width: int
+) -> None:
+    contact_id = await recorded_contact(kit)
+    agent = await signed_in_page(browser, kit, "agent101", width)
+    for path in (f"/contacts/{contact_id}", "/contacts", "/contacts?q=916"):
+        wide, window = await scroll_width(agent, path)
+        assert wide <= window, (path, wide, window)
+    supervisor = await signed_in_page(browser, kit, "supervisor", width)
+    for path in ("/reports?start=2026-11-26&end=2026-11-27", "/reports"):
+        wide, window = await scroll_width(supervisor, path)
+        assert wide <= window, (path, wide, window)
