@@ -30,6 +30,7 @@ from web.panel.strings import (
     wrapup_choices,
 )
 from web.params import PathId, QueryId
+from web.phone_refusal import is_refusal, refusal_text
 
 router = APIRouter(include_in_schema=False)
 PageUser = Annotated[UserInfo, Depends(page_user)]
@@ -337,6 +338,8 @@ def _problem(exc: ValidationError | CrmError, gettext: Any) -> str:
         first = exc.errors()[0]
         field = str(first["loc"][0]) if first.get("loc") else "name"
         message = str(first.get("msg", ""))
+    elif is_refusal(exc):
+        return str(refusal_text(exc, gettext))
     else:
         field = exc.field or ""
         message = exc.message

@@ -156,7 +156,9 @@ export function renderCard(message, card, kind, handlers) {
       if (p.number === message.caller_number) continue;
       facts.append(
         el("dt", {}, p.label || t("text.phone")),
-        el("dd", {}, el("span", { class: "nowrap" }, phone(p.number, display)), " ", callButton(p.number, contact.id, display, handlers)),
+        p.valid === false
+          ? el("dd", {}, el("span", { class: "nowrap" }, p.raw || p.number), " ", el("span", { class: "phone-flagged", role: "note" }, "⚠ " + t("text.phone_flagged")))
+          : el("dd", {}, el("span", { class: "nowrap" }, phone(p.number, display)), " ", callButton(p.number, contact.id, display, handlers)),
       );
     }
     body.append(facts);
