@@ -19,13 +19,14 @@ from tests.recordings.kit_app import PASSWORD, RECORDED, RecordedApp, recorded_a
 pytestmark = pytest.mark.browser
 
 ARGS = [*CHROMIUM_ARGS, "--autoplay-policy=no-user-gesture-required"]
+HAVE_CHROMIUM = Path(CHROMIUM).exists()
 RECORDED_CALLER = "+79160000001"  # the recorded call's caller in kit_app
 LONG_NAME = "Константин Константинопольский-Рождественский"
 
 
 @pytest.fixture
 async def kit(tmp_path: Path, sqlite_template: Path) -> AsyncIterator[RecordedApp]:
-    if not Path(CHROMIUM).exists():
+    if not HAVE_CHROMIUM:
         pytest.skip("Debian's chromium is not installed")
     path = tmp_path / "trubka.db"
     shutil.copy(sqlite_template, path)
