@@ -131,3 +131,44 @@ async def test_contact_contacts_and_reports_pages_fit_the_window(
         assert wide <= window, (path, wide, window)
         if width >= 1366:  # a laptop shows every report table whole (a phone scrolls them)
             assert all(over <= 0 for over in tables), (path, tables)
+
+
+async def test_the_pop_cards_last_calls_play_and_link_and_a_flagged_number_has_no_call_button(
+    kit: RecordedApp, browser: object
+) -> None:
+    """The panel's card (the script that renders a pop, fed the contact's card from the
+    API): the recorded last call plays inline and links to its page; a number an import
+    kept as entered shows a warning instead of a Call button."""
+    contact_id = await recorded_contact(kit)
+    call_id = kit.ids[RECORDED]
+    page = await signed_in_page(browser, kit, "agent101", 1366)
+    statuses: list[int] = []
+    page.on(  # type: ignore[attr-defined]
+        "response",
+        lambda r: statuses.append(r.status) if r.url.endswith(f"/{call_id}/recording") else None,
+    )
+    await page.evaluate(  # type: ignore[attr-defined]
+        f"""async () => {{
+        const {{ renderCard }} = await import('/static/js/panel/card.js');
+        const card = await (await fetch('/api/contacts/{contact_id}/card')).json();
+        card.contact.phones.push({{ raw: '12-ab', number: '12-ab', valid: false, label: null }});
+        const message = {{ linkedid: 'pop-1', caller_number: '{RECORDED_CALLER}' }};
+        const node = renderCard(message, card, 'current', {{ call() {{}} }});
+        node.id = 'pop';
+        document.querySelector('main').prepend(node);
+    }}"""
+    )
+    await page.locator(f"#pop .last-call [data-recording-call-id='{call_id}'] .rec-wave").wait_for(  # type: ignore[attr-defined]
+        timeout=15000
+    )
+    await page.click(f"#pop [data-recording-call-id='{call_id}'] .rec-play")  # type: ignore[attr-defined]
+    await page.wait_for_function(  # type: ignore[attr-defined]
+        "() => document.querySelector('#pop .rec-player audio').currentTime > 0.2", timeout=15000
+    )
+    assert 206 in statuses, statuses
+    link = page.locator(f"#pop .last-call a[href='/calls/{call_id}']")  # type: ignore[attr-defined]
+    assert await link.count() == 1
+    flagged = page.locator("#pop dd:has(.phone-flagged)")  # type: ignore[attr-defined]
+    assert await flagged.count() == 1
+    assert "12-ab" in await flagged.inner_text()
+    assert await flagged.locator("button").count() == 0
