@@ -4,7 +4,10 @@ SQLite's FTS5 trigram table and PostgreSQL's pg_trgm index)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from crm.access import Actor
+from crm.csv_import import ContactImporter
 from crm.schemas import CompanyCreate, ContactCreate
 from tests.web.conftest import Api
 
@@ -53,3 +56,32 @@ async def test_a_changed_or_deleted_number_leaves_the_index(api: Api) -> None:
         assert [c["id"] for c in found] == [made["id"]]
         assert (await client.delete(f"/api/contacts/{made['id']}")).status_code == 204
         assert (await client.get("/api/search", params={"q": "495 111"})).json()["contacts"] == []
+
+
+async def test_imported_numbers_are_found_by_a_run_and_the_index_keeps_up_after(
+    api: Api, tmp_path: Path
+) -> None:
+    """An import feeds the number index in one statement (its insert trigger is dropped
+    meanwhile, on SQLite) and puts the trigger back."""
+    await api.crm.contacts.create(
+        ContactCreate(name="До импорта", phones=["+74991112233"]), Actor.system()
+    )
+    source = tmp_path / "in.csv"
+    source.write_text(
+        "name;phone\nИз файла;8 (916) 555-01-23\nЕщё один;+7 903 444-55-66\n", "utf-8"
+    )
+    report = await ContactImporter(api.services.db).run(source)
+    assert report.created == 2 and report.rejected == []
+    await api.crm.contacts.create(
+        ContactCreate(name="После импорта", phones=["+79265550777"]), Actor.system()
+    )
+    async with api.signed_in("ivan", "supervisor") as (client, _):
+        for query, names in (
+            ("916 555", ["Из файла"]),
+            ("8 903 444", ["Ещё один"]),
+            ("499 111", ["До импорта"]),
+            ("555 07", ["После импорта"]),
+            ("555", ["После импорта", "Из файла"]),
+        ):
+            found = (await client.get("/api/search", params={"q": query})).json()["contacts"]
+            assert [c["name"] for c in found] == names, (query, found)
