@@ -8,6 +8,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -68,39 +69,29 @@ async def test_the_recording_plays_from_the_contact_page_and_the_call_links_to_i
     contact_id = await recorded_contact(kit)
     call_id = kit.ids[RECORDED]
     page = await signed_in_page(browser, kit, "agent101", 1366)
-    audio: list[tuple[int, str | None, int]] = []
 
-    async def on_response(response: object) -> None:
-        if response.url.endswith(f"/api/calls/{call_id}/recording"):  # type: ignore[attr-defined]
-            body = await response.body()  # type: ignore[attr-defined]
-            audio.append(
-                (
-                    response.status,  # type: ignore[attr-defined]
-                    response.headers.get("content-type"),  # type: ignore[attr-defined]
-                    len(body),
-                )
-            )
+    def partial_audio(response: Any) -> bool:
+        return bool(response.url.endswith(f"/{call_id}/recording") and response.status == 206)
 
-    page.on("response", on_response)  # type: ignore[attr-defined]
-    await page.goto(f"/contacts/{contact_id}")  # type: ignore[attr-defined]
-    item = page.locator(f"#timeline [data-recording-call-id='{call_id}'] .rec-wave")  # type: ignore[attr-defined]
-    await item.wait_for(timeout=15000)
-    await page.click(f"[data-recording-call-id='{call_id}'] .rec-play")  # type: ignore[attr-defined]
-    await page.wait_for_function(  # type: ignore[attr-defined]
-        "() => document.querySelector('#timeline .rec-player audio').currentTime > 0.2",
-        timeout=15000,
-    )
-    await page.wait_for_function("() => true")  # type: ignore[attr-defined]
-    partial = [a for a in audio if a[0] == 206]
-    assert partial, audio
-    assert all(kind and kind.startswith("audio/") for _, kind, _ in partial), audio
-    assert max(size for _, _, size in partial) > 1000, audio
+    async with page.expect_response(partial_audio, timeout=20000) as audio:  # type: ignore[attr-defined]
+        await page.goto(f"/contacts/{contact_id}")  # type: ignore[attr-defined]
+        wave = page.locator(f"#timeline [data-recording-call-id='{call_id}'] .rec-wave")  # type: ignore[attr-defined]
+        await wave.wait_for(timeout=15000)
+        await page.click(f"[data-recording-call-id='{call_id}'] .rec-play")  # type: ignore[attr-defined]
+        await page.wait_for_function(  # type: ignore[attr-defined]
+            "() => document.querySelector('#timeline .rec-player audio').currentTime > 0.2",
+            timeout=15000,
+        )
+    response = await audio.value
+    assert response.headers["content-type"].startswith("audio/"), response.headers
+    assert response.headers["content-range"].startswith("bytes "), response.headers
+    assert len(await response.body()) > 1000
 
     link = page.locator(f"#timeline a[href='/calls/{call_id}']")  # type: ignore[attr-defined]
     assert await link.count() == 1
     await link.click()
     await page.wait_for_url(f"**/calls/{call_id}")  # type: ignore[attr-defined]
-    assert (await page.locator(".rec-wave").count()) == 1  # type: ignore[attr-defined]
+    await page.locator(".rec-wave").wait_for(timeout=15000)  # type: ignore[attr-defined]
 
 
 WIDTHS = """() => [document.documentElement.scrollWidth, window.innerWidth,
@@ -142,30 +133,31 @@ async def test_the_pop_cards_last_calls_play_and_link_and_a_flagged_number_has_n
     contact_id = await recorded_contact(kit)
     call_id = kit.ids[RECORDED]
     page = await signed_in_page(browser, kit, "agent101", 1366)
-    statuses: list[int] = []
-    page.on(  # type: ignore[attr-defined]
-        "response",
-        lambda r: statuses.append(r.status) if r.url.endswith(f"/{call_id}/recording") else None,
-    )
-    await page.evaluate(  # type: ignore[attr-defined]
-        f"""async () => {{
-        const {{ renderCard }} = await import('/static/js/panel/card.js');
-        const card = await (await fetch('/api/contacts/{contact_id}/card')).json();
-        card.contact.phones.push({{ raw: '12-ab', number: '12-ab', valid: false, label: null }});
-        const message = {{ linkedid: 'pop-1', caller_number: '{RECORDED_CALLER}' }};
-        const node = renderCard(message, card, 'current', {{ call() {{}} }});
-        node.id = 'pop';
-        document.querySelector('main').prepend(node);
-    }}"""
-    )
-    await page.locator(f"#pop .last-call [data-recording-call-id='{call_id}'] .rec-wave").wait_for(  # type: ignore[attr-defined]
-        timeout=15000
-    )
-    await page.click(f"#pop [data-recording-call-id='{call_id}'] .rec-play")  # type: ignore[attr-defined]
-    await page.wait_for_function(  # type: ignore[attr-defined]
-        "() => document.querySelector('#pop .rec-player audio').currentTime > 0.2", timeout=15000
-    )
-    assert 206 in statuses, statuses
+    async with page.expect_response(  # type: ignore[attr-defined]
+        lambda r: r.url.endswith(f"/{call_id}/recording") and r.status == 206, timeout=20000
+    ):
+        await page.evaluate(  # type: ignore[attr-defined]
+            f"""async () => {{
+            const {{ renderCard }} = await import('/static/js/panel/card.js');
+            const card = await (await fetch('/api/contacts/{contact_id}/card')).json();
+            const flagged = {{ raw: '12-ab', number: '12-ab', valid: false, label: null }};
+            card.contact.phones.push(flagged);
+            const message = {{ linkedid: 'pop-1', caller_number: '{RECORDED_CALLER}' }};
+            const node = renderCard(message, card, 'current', {{ call() {{}} }});
+            node.id = 'pop';
+            document.querySelector('main').prepend(node);
+        }}"""
+        )
+        await page.locator(
+            f"#pop .last-call [data-recording-call-id='{call_id}'] .rec-wave"
+        ).wait_for(  # type: ignore[attr-defined]
+            timeout=15000
+        )
+        await page.click(f"#pop [data-recording-call-id='{call_id}'] .rec-play")  # type: ignore[attr-defined]
+        await page.wait_for_function(  # type: ignore[attr-defined]
+            "() => document.querySelector('#pop .rec-player audio').currentTime > 0.2",
+            timeout=15000,
+        )
     link = page.locator(f"#pop .last-call a[href='/calls/{call_id}']")  # type: ignore[attr-defined]
     assert await link.count() == 1
     flagged = page.locator("#pop dd:has(.phone-flagged)")  # type: ignore[attr-defined]
