@@ -94,7 +94,7 @@ async def test_the_recording_plays_from_the_contact_page_and_the_call_links_to_i
     await page.locator(".rec-wave").wait_for(timeout=15000)  # type: ignore[attr-defined]
 
 
-WIDTHS = """() => [document.documentElement.scrollWidth, window.innerWidth,
+WIDTHS = """() => [document.documentElement.scrollWidth, document.documentElement.clientWidth,
   [...document.querySelectorAll('.table-wrap')].map((w) => w.scrollWidth - w.clientWidth)]"""
 
 
