@@ -3,6 +3,9 @@
 Seeds a database with N contacts and M call records (`trubka seed`'s bulk path), then
 times, over real connections through the services the API uses:
 - phone lookup: a number typed as `8 (9XX) XXX-XX-XX` → contact ids (exact + suffix),
+- number search as people type it (what GET /api/search?q= does for a number), one figure
+  per shape of the issue: `8 916 555`, `+7 916 555`, `916 555`, `8 (916) 555-0`,
+  `8916555` (the start or a middle run of a random contact's number),
 - name search: a surname prefix (+ first-name prefix) → the first page of contacts and
   companies with their numbers, tags, company and owner (what GET /api/search returns),
 - contact card: contact + company + last 50 timeline items + open tasks + deals,
@@ -65,6 +68,24 @@ async def timed(
     )
 
 
+def number_shapes(numbers: list[str]) -> dict[str, list[str]]:
+    """Each E.164 number `+7XXXYYYZZZZ` typed the ways of issue 12: its start with 8 or
+    +7, its code and exchange, with brackets and a dash, and its digits run together."""
+    shapes: dict[str, list[str]] = {}
+    for n in numbers:
+        code, mid, rest = n[2:5], n[5:8], n[8:]
+        for shape, typed in (
+            ("'8 916 555'", f"8 {code} {mid}"),
+            ("'+7 916 555'", f"+7 {code} {mid}"),
+            ("'916 555'", f"{code} {mid}"),
+            ("'8 (916) 555-0'", f"8 ({code}) {mid}-{rest[0]}"),
+            ("'8916555'", f"8{code}{mid}"),
+            ("'555 01' (middle)", f"{mid} {rest[:2]}"),
+        ):
+            shapes.setdefault(shape, []).append(typed)
+    return shapes
+
+
 async def database_size(db: Database) -> str:
     path = sqlite_path(db.url)
     if path is not None:
@@ -114,6 +135,19 @@ async def run(url: str, contacts: int, calls: int, reuse: bool, samples: int, ca
         prefixes.append(surname[: rng.randint(3, len(surname))])
 
     await timed("phone lookup", 2, samples, lambda i: crm.search.contact_ids_by_number(national[i]))
+    for shape, typed in number_shapes(numbers).items():
+        await timed(
+            f"number search {shape}",
+            50,
+            samples,
+            lambda i, typed=typed: crm.search.search(typed[i]),  # type: ignore[misc]
+        )
+        checked = min(samples, 20)
+        hits = 0
+        for i in range(checked):  # a run shared by more than a page of numbers may miss
+            found = await crm.search.search(typed[i], limit=100)
+            hits += any(c["id"] == ids[i] for c in found["contacts"])
+        print(f"{'':<28} found the typed number's contact {hits}/{checked}")
     await timed("name search (page of 20)", 50, samples, lambda i: crm.search.search(prefixes[i]))
     await timed(
         "contact card (+50 timeline)",

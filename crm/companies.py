@@ -13,6 +13,7 @@ from crm.access import Actor
 from crm.contacts import (
     clean_tags,
     contact_search_text,
+    held_numbers,
     iso,
     now,
     prepared_numbers,
@@ -23,7 +24,7 @@ from crm.contacts import (
 from crm.database import Database
 from crm.linking import relink_numbers
 from crm.models import Company, CompanyTag, Contact, ContactTag, Phone
-from crm.numbers import to_json
+from crm.numbers import refuse_invalid, to_json
 from crm.schemas import CompanyCreate, CompanyUpdate, changes
 from crm.users import user_names
 from crm.versioned import Entity
@@ -133,6 +134,7 @@ class CompanyService:
 
     async def create(self, data: CompanyCreate, actor: Actor) -> dict[str, Any]:
         prepared = prepared_numbers(data.phones, self.region)
+        refuse_invalid(prepared)
         owner_id = data.owner_id if "owner_id" in data.model_fields_set else actor.user_id
         actor.require_assign(owner_id, None, "company")
         tags = clean_tags(data.tags)
@@ -181,6 +183,9 @@ class CompanyService:
                 )
                 touched: set[str] = set()
                 if prepared is not None:
+                    refuse_invalid(
+                        prepared, await held_numbers(session, Phone.company_id == company_id)
+                    )
                     touched = await replace_phones(session, prepared, company_id=company_id)
                 company.search_text = company_search_text(company.name, tags)
                 company.updated_at = now()

@@ -84,6 +84,11 @@ def prepared_numbers(phones: Sequence[PhoneIn], region: str) -> list[numbers.Num
     return numbers.prepare_all([(p.number, p.label) for p in phones], region)
 
 
+async def held_numbers(session: AsyncSession, owner: Any) -> set[str]:
+    """The numbers a contact or company holds now (`owner`: `Phone.contact_id == …`)."""
+    return set((await session.scalars(select(Phone.number).where(owner))).all())
+
+
 async def replace_phones(
     session: AsyncSession,
     prepared: list[numbers.NumberInput],
@@ -177,6 +182,7 @@ class ContactService:
 
     async def create(self, data: ContactCreate, actor: Actor) -> dict[str, Any]:
         prepared = prepared_numbers(data.phones, self.region)
+        numbers.refuse_invalid(prepared)
         owner_id = data.owner_id if "owner_id" in data.model_fields_set else actor.user_id
         actor.require_assign(owner_id, None, "contact")
         tags = clean_tags(data.tags)
@@ -242,6 +248,9 @@ class ContactService:
                     session, ContactTag, ContactTag.contact_id, contact_id, data.tags
                 )
                 if prepared is not None:
+                    numbers.refuse_invalid(
+                        prepared, await held_numbers(session, Phone.contact_id == contact_id)
+                    )
                     touched |= await replace_phones(session, prepared, contact_id=contact_id)
                 company = (
                     await session.get(Company, contact.company_id) if contact.company_id else None

@@ -17,6 +17,9 @@ from crm.errors import InvalidInput
 from kernel.phones import MAX_NUMBER_LENGTH, PhoneNumber, digits_of, parse
 
 _PUNCTUATION = str.maketrans("", "", " \t()-.+")
+# The refusal of a number typed into a contact or company (the web shows it in the user's
+# language, naming the field and the number: `web.phone_refusal`).
+PHONE_REFUSED = "not a phone number: write it with its area code, e.g. +7 495 123-45-67"
 
 
 def fast_parse(raw: str, region: str) -> PhoneNumber:
@@ -148,6 +151,20 @@ def prepare_all(
         seen.add(prepared.number)
         result.append(prepared)
     return result
+
+
+def refuse_invalid(
+    prepared: list[NumberInput],
+    kept: set[str] | frozenset[str] = frozenset(),
+    *,
+    field: str = "phones",
+) -> None:
+    """Refuse a typed number that is not a phone number ("abc", "123", 15 digits):
+    `InvalidInput` naming the field, with the number as `value`. Numbers in `kept` (what
+    the record already holds: an import's "kept as entered, flagged" numbers) stay."""
+    for index, item in enumerate(prepared):
+        if not item.valid and item.number not in kept:
+            raise InvalidInput(PHONE_REFUSED, field=field, value=item.raw, index=index)
 
 
 def suffix_range(digits: str) -> tuple[str, str | None]:

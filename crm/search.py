@@ -1,8 +1,14 @@
 """Search: by any phone format or a suffix of its digits, by name prefix, company, tag.
 
 - A query made of phone characters with at least 3 digits is a number: contacts and
-  companies whose number is its E.164 form, or ends with its digits (`4567` finds
-  `+74951234567`), via `phones.number` and the reversed-digits index.
+  companies whose number is its E.164 form, ends with its digits (`4567` finds
+  `+74951234567`, via the reversed-digits index), or holds its digits anywhere, as
+  people type a number's start or middle: `8 916 555`, `+7 916 555`, `916 555`,
+  `8 (916) 555-0` and `8916555` all find `+79165550123` (a leading 8 is also read as
+  the country code 7). The substring match uses a trigram index over the reversed
+  digits (a run's reverse is a substring of `digits_rev`): SQLite's FTS5 `trigram`
+  table `phones_digits_fts`, PostgreSQL's pg_trgm GIN index (migration 0006).
+  Exact matches come first, then endings, then the others, newest first.
 - Anything else is words: every word must prefix-match a word of the name, the company,
   a tag or an e-mail (`иван пет` finds "Петров Иван"), case-insensitively, Cyrillic
   included (`ё` = `е`). SQLite uses FTS5, PostgreSQL a GIN index over the same words.
@@ -41,6 +47,16 @@ MIN_SUFFIX_DIGITS = 3
 
 def looks_like_number(query: str) -> bool:
     return bool(_PHONE_CHARS.match(query)) and len(digits_of(query)) >= MIN_SUFFIX_DIGITS
+
+
+def digit_runs(query: str) -> list[str]:
+    """The runs of digits a typed number may stand for: its digits, and with a leading
+    8 (the domestic trunk prefix) also the same run after the country code 7."""
+    digits = digits_of(query)
+    runs = [digits]
+    if digits.startswith("8") and not query.strip().startswith("+") and len(digits) > 1:
+        runs.append("7" + digits[1:])
+    return runs
 
 
 class SearchService:
@@ -124,9 +140,39 @@ class SearchService:
         exact = select(Phone.contact_id, Phone.company_id).where(Phone.number.in_(exact_numbers))
         rows = list((await session.execute(exact.limit(limit * 2))).tuples().all())
         rows += list((await session.execute(suffix.limit(limit * 4))).tuples().all())
+        rows += await self._by_digits(session, digit_runs(query), limit * 4)
         contacts = list(dict.fromkeys(c for c, _ in rows if c is not None))[:limit]
         companies = list(dict.fromkeys(co for _, co in rows if co is not None))[:limit]
         return contacts, companies
+
+    async def _by_digits(
+        self, session: AsyncSession, runs: list[str], limit: int
+    ) -> list[tuple[int | None, int | None]]:
+        """Phones holding any of `runs` anywhere in their digits, newest first."""
+        reversed_runs = [run[::-1] for run in runs if len(run) >= MIN_SUFFIX_DIGITS]
+        if not reversed_runs:
+            return []
+        if self.db.dialect == "sqlite":
+            # digits only, each a quoted FTS5 phrase: a substring for the trigram tokenizer
+            match = " OR ".join(f'"{run}"' for run in reversed_runs)
+            statement = text(
+                "SELECT p.contact_id, p.company_id FROM phones_digits_fts "
+                "JOIN phones p ON p.id = phones_digits_fts.rowid "
+                "WHERE phones_digits_fts MATCH :q ORDER BY phones_digits_fts.rowid DESC LIMIT :n"
+            )
+            result = await session.execute(statement, {"q": match, "n": limit})
+        else:
+            params: dict[str, Any] = {"n": limit}
+            likes = []
+            for index, run in enumerate(reversed_runs):
+                params[f"r{index}"] = f"%{run}%"
+                likes.append(f"digits_rev LIKE :r{index}")
+            statement = text(
+                f"SELECT contact_id, company_id FROM phones WHERE {' OR '.join(likes)} "
+                "ORDER BY id DESC LIMIT :n"
+            )
+            result = await session.execute(statement, params)
+        return [(row[0], row[1]) for row in result]
 
     async def _by_words(
         self, session: AsyncSession, table: str, words: list[str], limit: int

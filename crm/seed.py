@@ -520,6 +520,7 @@ class _SqliteWriter(_Writer):
             self.conn.execute(sql)
         self.conn.execute("INSERT INTO contacts_fts(contacts_fts) VALUES ('rebuild')")
         self.conn.execute("INSERT INTO companies_fts(companies_fts) VALUES ('rebuild')")
+        self.conn.execute("INSERT INTO phones_digits_fts(phones_digits_fts) VALUES ('rebuild')")
         self.conn.execute("COMMIT")
         self.conn.execute("ANALYZE")
         self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -5,8 +5,8 @@
 Runs Trubka and the simulated PBX in this process on a fresh demo database, signs in as
 `agent101` in Debian's Chromium, has a demo customer whose manager is Anna call in (the
 call is routed to her over FastAGI, so the card says why), and saves
-`panel-ru.png`, `panel-en.png` (1366×768), `panel-phone-ru.png` (phone width) and
-`contact-en.png` (the customer's card page).
+`panel-ru.png`, `panel-en.png` (1366×768) and `panel-phone-ru.png` (phone width). The
+contact page's screenshots (with a recorded call) are `scripts/history_screenshots.py`'s.
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ async def main(out: Path) -> None:
             await stack.services.agent_directory.refresh()
             anna = await stack.services.crm.users.get_by_login("agent101")
             assert anna is not None
-            contact_id, number = await showcase_contact(stack, anna.id)
+            _contact_id, number = await showcase_contact(stack, anna.id)
             async with signed_in_page(stack, "agent101", password=DEMO_PASSWORD) as page:
                 stack.pbx.place_call(number.lstrip("+"), "", queue="help")
                 await page.wait_for_selector(".call-card.ringing .card-sections")
@@ -77,16 +77,13 @@ async def main(out: Path) -> None:
                 await page.reload()
                 await page.wait_for_selector(".call-card.ringing .card-sections")
                 await page.screenshot(path=str(out / "panel-en.png"), full_page=False)
-                await page.goto(f"{stack.url}/contacts/{contact_id}")
-                await page.wait_for_selector("#timeline")
-                await page.screenshot(path=str(out / "contact-en.png"), full_page=False)
             await set_language(stack, "agent101", "ru")
             async with signed_in_page(
                 stack, "agent101", password=DEMO_PASSWORD, viewport=(390, 844)
             ) as page:
                 await page.wait_for_selector(".call-card.ringing .card-sections")
                 await page.screenshot(path=str(out / "panel-phone-ru.png"), full_page=False)
-    for name in ("panel-ru.png", "panel-en.png", "panel-phone-ru.png", "contact-en.png"):
+    for name in ("panel-ru.png", "panel-en.png", "panel-phone-ru.png"):
         print(out / name)
 
 

@@ -11,6 +11,7 @@ from web.api.calls import with_recordings
 from web.api.views import ERRORS, CompanyPage, CompanyView, ContactPage, TimelinePage
 from web.auth import CurrentActor, crm_of
 from web.params import PathId, QueryId
+from web.phone_refusal import phone_refusals
 
 router = APIRouter(responses=ERRORS, prefix="/companies", tags=["companies"])
 Limit = Annotated[int, Query(ge=1, le=200)]
@@ -27,7 +28,8 @@ async def list_companies(
 async def create_company(
     body: CompanyCreate, request: Request, actor: CurrentActor
 ) -> dict[str, Any]:
-    return await crm_of(request).companies.create(body, actor)
+    with phone_refusals(request):
+        return await crm_of(request).companies.create(body, actor)
 
 
 @router.get("/{company_id}", response_model=CompanyView)
@@ -39,7 +41,8 @@ async def get_company(company_id: PathId, request: Request, actor: CurrentActor)
 async def update_company(
     company_id: PathId, body: CompanyUpdate, request: Request, actor: CurrentActor
 ) -> dict[str, Any]:
-    return await crm_of(request).companies.update(company_id, body, actor)
+    with phone_refusals(request):
+        return await crm_of(request).companies.update(company_id, body, actor)
 
 
 @router.delete("/{company_id}", status_code=204)

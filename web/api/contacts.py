@@ -11,6 +11,7 @@ from web.api.calls import with_recordings
 from web.api.views import ERRORS, Card, ContactPage, ContactView, TimelinePage
 from web.auth import CurrentActor, crm_of
 from web.params import PathId, QueryId
+from web.phone_refusal import phone_refusals
 
 router = APIRouter(responses=ERRORS, prefix="/contacts", tags=["contacts"])
 Limit = Annotated[int, Query(ge=1, le=200)]
@@ -38,7 +39,8 @@ async def create_contact(
     body: ContactCreate, request: Request, actor: CurrentActor
 ) -> dict[str, Any]:
     """Create a contact; its numbers' past calls are linked to it at once."""
-    return await crm_of(request).contacts.create(body, actor)
+    with phone_refusals(request):
+        return await crm_of(request).contacts.create(body, actor)
 
 
 @router.get("/{contact_id}", response_model=ContactView)
@@ -51,7 +53,8 @@ async def update_contact(
     contact_id: PathId, body: ContactUpdate, request: Request, actor: CurrentActor
 ) -> dict[str, Any]:
     """Change the fields given; `version` must be the one read (409 `conflict` otherwise)."""
-    return await crm_of(request).contacts.update(contact_id, body, actor)
+    with phone_refusals(request):
+        return await crm_of(request).contacts.update(contact_id, body, actor)
 
 
 @router.delete("/{contact_id}", status_code=204)

@@ -17,6 +17,7 @@ from crm.schemas import ContactCreate, ContactUpdate, NoteCreate
 from crm.users import UserInfo
 from crm.wrapups import WrapupService
 from web.api.my_work import my_work
+from recordings.views import calls_in, fill_recordings
 from web.auth import actor_of, csrf_valid
 from web.deps import get_services
 from web.i18n import N_, translations
@@ -30,6 +31,7 @@ from web.panel.strings import (
     wrapup_choices,
 )
 from web.params import PathId, QueryId
+from web.phone_refusal import is_refusal, refusal_text
 
 router = APIRouter(include_in_schema=False)
 PageUser = Annotated[UserInfo, Depends(page_user)]
@@ -194,6 +196,7 @@ async def _contact_view(
         return render(request, "panel/not_found.html", {}, user=user, status_code=404)
     card = await crm.cards.for_contact(contact_id, timeline=0)
     timeline = await crm.timeline.contact(contact_id, before=before, limit=TIMELINE_PAGE)
+    await fill_recordings(services.db, calls_in(timeline))
     linkedids = [i["call"]["linkedid"] for i in timeline["items"] if i["kind"] == "call"]
     wrapups = await WrapupService(services.db).for_calls(linkedids)
     wrapped_notes = {w["note_id"] for ws in wrapups.values() for w in ws if w["note_id"]}
@@ -336,6 +339,8 @@ def _problem(exc: ValidationError | CrmError, gettext: Any) -> str:
         first = exc.errors()[0]
         field = str(first["loc"][0]) if first.get("loc") else "name"
         message = str(first.get("msg", ""))
+    elif is_refusal(exc):
+        return str(refusal_text(exc, gettext))
     else:
         field = exc.field or ""
         message = exc.message

@@ -127,6 +127,7 @@ TEXTS = {
     "outbound_call": N_("Outbound call"),
     "talk": N_("talk {duration}"),
     "recording": N_("Recording"),
+    "phone_flagged": N_("not a valid number, kept as entered"),
 }
 
 

@@ -68,11 +68,13 @@ function lastCall(call, display) {
     " ",
     el("span", { class: "badge disp-" + call.disposition }, t("disposition." + call.disposition)),
     " ",
-    t("direction." + call.direction),
+    call.id ? el("a", { class: "call-link", href: "/calls/" + call.id }, t("direction." + call.direction)) : t("direction." + call.direction),
     number ? el("span", { class: "muted" }, " · " + phone(number, display)) : null,
     call.agent ? el("span", { class: "muted" }, " · " + call.agent.name) : null,
     call.talk_seconds ? el("span", { class: "muted" }, " · " + t("text.talk", { duration: duration(call.talk_seconds) })) : null,
-    el("div", { class: "recording-slot", dataset: { recordingCallId: String(call.id), linkedid: call.linkedid } }),
+    call.recording && call.id
+      ? el("div", { class: "recording-slot", dataset: { recordingCallId: String(call.id), linkedid: call.linkedid } })
+      : null,
   );
 }
 
@@ -155,7 +157,9 @@ export function renderCard(message, card, kind, handlers) {
       if (p.number === message.caller_number) continue;
       facts.append(
         el("dt", {}, p.label || t("text.phone")),
-        el("dd", {}, el("span", { class: "nowrap" }, phone(p.number, display)), " ", callButton(p.number, contact.id, display, handlers)),
+        p.valid === false
+          ? el("dd", {}, el("span", { class: "nowrap" }, p.raw || p.number), " ", el("span", { class: "phone-flagged", role: "note" }, "⚠ " + t("text.phone_flagged")))
+          : el("dd", {}, el("span", { class: "nowrap" }, phone(p.number, display)), " ", callButton(p.number, contact.id, display, handlers)),
       );
     }
     body.append(facts);
