@@ -6,8 +6,8 @@
   `digits_rev`, so the reversed digits the suffix search already keeps serve both.
 - PostgreSQL: a pg_trgm GIN index on `phones.digits_rev` (`LIKE '%…%'` uses it).
 
-Revision ID: 0006_number_search
-Revises: 0005_agent_aliases
+Revision ID: 0007_number_search
+Revises: 0006_agent_sessions
 Create Date: 2026-12-06
 """
 
@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "0006_number_search"
-down_revision = "0005_agent_aliases"
+revision = "0007_number_search"
+down_revision = "0006_agent_sessions"
 branch_labels = None
 depends_on = None
 
