@@ -12,8 +12,10 @@ kind (the `code` its class declares, then its ancestors', see `kernel.errors.kin
 the panel's codes (`web.panel.errors`) … A kind the web has no status for is a server
 error (500, logged). Request bodies that do not validate are `validation_error` 422;
 other HTTP errors of the API are `method_not_allowed` 405, `unsupported_media_type` 415 …
-Pages (paths outside `/api/`) keep Starlette's own error pages, and a page that needs a
-signed-in user redirects to the login form (or shows the 403 page).
+Pages (paths outside `/api/`) answer a browser's 404 and 403 with an HTML page in the
+visitor's language (`web.pages.site.error_page`; a client that asks for JSON still gets
+JSON), other statuses with Starlette's own answer; a page that needs a signed-in user
+redirects to the login form (or shows the 403 page).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from kernel.errors import DomainError, kinds
 from web.pages import LoginRequired, login_required
+from web.pages.site import error_page, wants_html
 
 STATUS = {
     # crm.errors
@@ -150,7 +153,11 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         if not request.url.path.startswith("/api/"):
-            return await http_exception_handler(request, exc)
+            page = await error_page(request, exc.status_code) if wants_html(request) else None
+            if page is not None:
+                return page
+            if "application/json" not in request.headers.get("accept", ""):
+                return await http_exception_handler(request, exc)
         code = _HTTP_CODES.get(exc.status_code, "error")
         message = exc.detail if isinstance(exc.detail, str) else "request failed"
         return JSONResponse(
