@@ -29,6 +29,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from kernel.errors import DomainError, kinds
+from web.error_text import translate, validation_message
 from web.pages import LoginRequired, login_required
 from web.pages.site import error_page, wants_html
 
@@ -95,13 +96,20 @@ def status_of(error: DomainError, path: str) -> int | None:
     return None
 
 
-def domain_error_response(error: DomainError, status: int) -> JSONResponse:
+def domain_error_response(
+    error: DomainError, status: int, request: Request | None = None
+) -> JSONResponse:
     headers: dict[str, str] = {}
     retry_after = error.details.get("retry_after")
     if retry_after is not None:
         headers["Retry-After"] = str(retry_after)
     return JSONResponse(
-        error_body(error.code, error.message, error.field, **error.details),
+        error_body(
+            error.code,
+            translate(request, error.message) if request else error.message,
+            error.field,
+            **error.details,
+        ),
         status_code=status,
         headers=headers or None,
     )
@@ -114,15 +122,6 @@ def _field(loc: tuple[Any, ...]) -> str:
     return ".".join(parts) or "body"
 
 
-def _message(error: dict[str, Any], field: str) -> str:
-    kind = error.get("type", "")
-    if kind == "extra_forbidden":
-        return f"unknown field {field!r}"
-    if kind == "missing":
-        return f"{field!r} is required"
-    return f"{field}: {error.get('msg', 'invalid value')}"
-
-
 def install_error_handlers(app: FastAPI) -> None:
     """Every error handler of the app."""
 
@@ -131,7 +130,7 @@ def install_error_handlers(app: FastAPI) -> None:
         status = status_of(exc, request.url.path)
         if status is None:
             raise exc  # no answer for it: the server error page, and the log
-        return domain_error_response(exc, status)
+        return domain_error_response(exc, status, request)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
@@ -140,7 +139,11 @@ def install_error_handlers(app: FastAPI) -> None:
         for error in errors:
             field = _field(tuple(error.get("loc", ())))
             details.append(
-                {"field": field, "message": _message(error, field), "type": error.get("type")}
+                {
+                    "field": field,
+                    "message": validation_message(request, error, field),
+                    "type": error.get("type"),
+                }
             )
         first = details[0] if details else {"field": "body", "message": "invalid request"}
         return JSONResponse(

@@ -103,15 +103,17 @@ async def login_submit(
     try:
         _, token = await sign_in(request, login, password)
     except RateLimited as exc:
-        minutes = max(1, round(exc.retry_after / 60))
-        return _login_page(
-            request,
-            error=N_("Too many failed attempts. Try again in {minutes} min."),
-            error_args={"minutes": minutes},
-            status=429,
-            login=login,
-            next_url=next_url,
+        if exc.retry_after < 60:
+            error = N_("Too many failed attempts. Try again in {seconds} s.")
+            args: dict[str, object] = {"seconds": exc.retry_after}
+        else:
+            error = N_("Too many failed attempts. Try again in {minutes} min.")
+            args = {"minutes": max(1, round(exc.retry_after / 60))}
+        page = _login_page(
+            request, error=error, error_args=args, status=429, login=login, next_url=next_url
         )
+        page.headers["Retry-After"] = str(exc.retry_after)
+        return page
     except BadCredentials:
         return _login_page(
             request,

@@ -38,9 +38,7 @@ ERRORS = {
 def install(app: FastAPI) -> None:
     """Serve Swagger UI's files (before the `/static` mount, which would hide them) and
     this module's routes."""
-    app.mount(
-        SWAGGER_PREFIX, StaticFiles(directory=str(swagger_ui_path)), name="swagger-ui"
-    )
+    app.mount(SWAGGER_PREFIX, StaticFiles(directory=str(swagger_ui_path)), name="swagger-ui")
     app.include_router(router)
 
 
