@@ -25,6 +25,7 @@ from recordings.views import pick_job, recording_json, retention_json
 from web.auth import actor_of, csrf_valid, current_user
 from web.deps import get_services
 from web.i18n import N_, translations
+from web.labels import MORE_STEP_KINDS
 from web.pages import LoginRequired, page_language, page_user, render
 from web.params import PathId
 from web.templating import templates
@@ -77,6 +78,7 @@ STEP_KINDS: dict[str, str] = {
     "resynced": N_("Picked up after a reconnection"),
     "ended-during-outage": N_("Ended while the PBX link was down"),
     "ended": N_("Call ended"),
+    **MORE_STEP_KINDS,
 }
 
 DISPOSITIONS: dict[str, str] = {
