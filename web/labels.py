@@ -42,6 +42,13 @@ OUTAGE_DETAIL = N_("closed when the PBX link came back")
 ABANDONED_DETAIL = N_("{queue}, after {seconds} s")
 FALLBACK_DETAIL = N_("{agent} → queue {queue}")
 
+# AgentComplete's reason: who ended the conversation
+COMPLETED_DETAIL = {
+    "caller": N_("{agent}: talked {seconds} s, the caller hung up"),
+    "agent": N_("{agent}: talked {seconds} s, the agent hung up"),
+    "transfer": N_("{agent}: talked {seconds} s, then transferred"),
+}
+
 DISPOSITION_WORDS = {
     "answered": N_("answered"),
     "abandoned": N_("abandoned"),
@@ -52,6 +59,7 @@ DISPOSITION_WORDS = {
 
 _ABANDONED = re.compile(r"^(?P<queue>.*) after (?P<seconds>\d+)s$")
 _FALLBACK = re.compile(r"^(?P<agent>.*) → queue (?P<queue>.*)$")
+_COMPLETED = re.compile(r"^(?P<agent>.*): talk (?P<seconds>\d+)s, (?P<reason>\w+)$")
 
 
 def pause_label(key: str | None) -> str:
@@ -83,6 +91,10 @@ def step_detail(
         return reason(call, lang) or detail
     if kind == "abandoned" and (found := _ABANDONED.match(detail)):
         return gettext(ABANDONED_DETAIL).format(**found.groupdict())
+    if kind == "completed" and (found := _COMPLETED.match(detail)):
+        words = COMPLETED_DETAIL.get(found["reason"])
+        if words:
+            return gettext(words).format(agent=found["agent"], seconds=found["seconds"])
     if kind == "routed-fallback" and (found := _FALLBACK.match(detail)):
         return gettext(FALLBACK_DETAIL).format(**found.groupdict())
     return detail
