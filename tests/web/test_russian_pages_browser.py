@@ -65,7 +65,7 @@ async def english_on(page: Page, words: list[tuple[str, re.Pattern[str]]]) -> li
 
 async def stored(stack: Any, linkedid: str) -> None:
     async with asyncio.timeout(20):
-        while await stack.services.calls.get(linkedid) is None:
+        while await stack.services.calls.get(linkedid) is None:  # noqa: ASYNC110 - a row
             await asyncio.sleep(0.05)
 
 
