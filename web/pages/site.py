@@ -1,8 +1,8 @@
 """The site's own pages around the features: the API's documentation, the favicon, and
 the HTML 404/403 pages a browser gets for a page that does not exist or is not allowed.
 
-- `/api/docs` is Swagger UI served from Trubka (the `swagger-ui-bundle` package's files,
-  mounted at `/static/swagger-ui/`, see :func:`install`) with a start-up script of ours
+- `/api/docs` is Swagger UI served from Trubka (Swagger UI 5's files as the
+  `fastapi-offline` package ships them, mounted at `/static/swagger-ui/`, see :func:`install`) with a start-up script of ours
   (`/static/js/api-docs.js`): it works without internet and needs no inline script.
 - `/favicon.ico` answers the SVG icon `/static/favicon.svg` (pages also link it).
 - :func:`error_page` renders `site/error.html` in the visitor's language with the site's
@@ -16,7 +16,7 @@ from pathlib import Path
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
-from swagger_ui_bundle import swagger_ui_path
+import fastapi_offline
 
 from web.auth import optional_user
 from web.i18n import N_
@@ -27,6 +27,8 @@ router = APIRouter()
 STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
 SWAGGER_PREFIX = "/static/swagger-ui"
 FAVICON = STATIC_DIR / "favicon.svg"
+# Swagger UI (Apache-2.0) as fastapi-offline (MIT) ships it: swagger-ui-bundle.js, .css
+SWAGGER_DIR = Path(fastapi_offline.__file__).resolve().parent / "static"
 
 # status: (title, explanation) of the HTML error pages
 ERRORS = {
@@ -38,7 +40,7 @@ ERRORS = {
 def install(app: FastAPI) -> None:
     """Serve Swagger UI's files (before the `/static` mount, which would hide them) and
     this module's routes."""
-    app.mount(SWAGGER_PREFIX, StaticFiles(directory=str(swagger_ui_path)), name="swagger-ui")
+    app.mount(SWAGGER_PREFIX, StaticFiles(directory=SWAGGER_DIR), name="swagger-ui")
     app.include_router(router)
 
 
