@@ -2,8 +2,9 @@
 the HTML 404/403 pages a browser gets for a page that does not exist or is not allowed.
 
 - `/api/docs` is Swagger UI served from Trubka (Swagger UI 5's files as the
-  `fastapi-offline` package ships them, mounted at `/static/swagger-ui/`, see :func:`install`) with a start-up script of ours
-  (`/static/js/api-docs.js`): it works without internet and needs no inline script.
+  `fastapi-offline` package ships them, mounted at `/static/swagger-ui/`, see
+  :func:`install`) with a start-up script of ours (`/static/js/api-docs.js`): it works
+  without internet and needs no inline script.
 - `/favicon.ico` answers the SVG icon `/static/favicon.svg` (pages also link it).
 - :func:`error_page` renders `site/error.html` in the visitor's language with the site's
   navigation; `web.errors` uses it for pages (not `/api/…`, not clients that ask for JSON).
@@ -13,10 +14,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import fastapi_offline
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
-import fastapi_offline
 
 from web.auth import optional_user
 from web.i18n import N_
