@@ -60,3 +60,14 @@ async def test_a_signed_in_user_gets_navigation_on_the_404_page(api: Api) -> Non
         page = await client.get("/contacts/x/y/z", headers={"Accept": "text/html"})
         assert page.status_code == 404
         assert 'href="/reports"' in page.text and 'href="/"' in page.text
+
+
+async def test_a_browser_gets_html_403_pages_in_its_language(api: Api) -> None:
+    async with api.signed_in("vova") as (client, _user):
+        html = {"Accept": "text/html", "Accept-Language": "ru"}
+        expired = await client.post("/logout", data={"csrf_token": "forged"}, headers=html)
+        assert expired.status_code == 403
+        assert expired.headers["content-type"].startswith("text/html")
+        assert "Форма устарела" in expired.text and 'href="/"' in expired.text
+        not_allowed = await client.get("/supervisor", headers=html)
+        assert not_allowed.status_code == 403 and "Нет доступа" in not_allowed.text

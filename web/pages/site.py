@@ -36,6 +36,7 @@ ERRORS = {
     404: (N_("Page not found"), N_("There is no page at this address.")),
     403: (N_("Not allowed"), N_("Your role does not give access to this page.")),
 }
+FORM_EXPIRED = N_("The form expired; reload the page and try again.")
 
 
 def install(app: FastAPI) -> None:
@@ -72,11 +73,13 @@ def wants_html(request: Request) -> bool:
     return "text/html" in request.headers.get("accept", "")
 
 
-async def error_page(request: Request, status: int) -> Response | None:
-    """The HTML page for `status` (404 or 403), or None for the statuses it has none for."""
+async def error_page(request: Request, status: int, text: str | None = None) -> Response | None:
+    """The HTML page for `status` (404 or 403; `text`: a msgid saying why), or None for
+    the statuses it has none for."""
     if status not in ERRORS:
         return None
-    title, text = ERRORS[status]
+    title, default = ERRORS[status]
+    text = text or default
     user = await optional_user(request)
     return render(
         request,
@@ -85,3 +88,10 @@ async def error_page(request: Request, status: int) -> Response | None:
         user=user,
         status_code=status,
     )
+
+
+async def form_expired(request: Request) -> Response:
+    """403 for a form whose CSRF token did not match, as a page in the user's language."""
+    page = await error_page(request, 403, FORM_EXPIRED)
+    assert page is not None
+    return page
