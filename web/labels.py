@@ -1,9 +1,10 @@
 """Words for the keys the lower layers store and send: pause reasons, call steps and their
 details, deal changes — so a page never shows `lunch`, `routing-decision` or `created`.
 
-Templates get `pause_label(key)`, `deal_event_label(kind)` and `step_detail(step, call)`
-(each returns a msgid to pass through `_`, or the stored text as is when it is not one of
-ours); `web.pages.calls.STEP_KINDS` is extended with the kinds listed here.
+Templates get `pause_label(key)`, `audit_label(key)`, `deal_event_label(kind)` and
+`step_detail(step, call, …)` (each returns a msgid to pass through `_`, or the stored text
+as is when it is not one of ours); `web.pages.calls.STEP_KINDS` is extended with the
+kinds listed here.
 """
 
 from __future__ import annotations
@@ -30,6 +31,20 @@ DEAL_EVENTS = {
     "stage": N_("stage changed"),
     "amount": N_("amount changed"),
     "owner": N_("owner changed"),
+}
+
+# The supervisor actions' audit (reports, admins): what was done, and how it went.
+AUDIT_WORDS = {
+    "listen": N_("Listen"),
+    "whisper": N_("Whisper"),
+    "barge": N_("Barge"),
+    "pause": N_("Pause"),
+    "unpause": N_("Unpause"),
+    "queue_remove": N_("Log out of the queue"),
+    "hangup": N_("Hang up"),
+    "done": N_("done"),
+    "refused": N_("refused"),
+    "failed": N_("failed"),
 }
 
 # Step kinds the call page had no words for.
@@ -67,6 +82,11 @@ def pause_label(key: str | None) -> str:
     if not key:
         return ""
     return PAUSE_REASONS.get(key.strip().lower(), key)
+
+
+def audit_label(key: str | None) -> str:
+    """The msgid for an audit row's action or outcome key, else the key."""
+    return AUDIT_WORDS.get(key or "", key or "")
 
 
 def deal_event_label(kind: str | None) -> str:

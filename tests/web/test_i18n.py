@@ -223,10 +223,10 @@ def test_messages_produced_by_code_are_russian_for_russian_users() -> None:
 
     from web.action_texts import ACTION_TEXTS
     from web.error_text import DOMAIN_MESSAGES, RULES, validation_message
-    from web.labels import DEAL_EVENTS, MORE_STEP_KINDS, PAUSE_REASONS
+    from web.labels import AUDIT_WORDS, DEAL_EVENTS, MORE_STEP_KINDS, PAUSE_REASONS
 
     russian = _russian()
-    for table in (RULES, ACTION_TEXTS, PAUSE_REASONS, DEAL_EVENTS, MORE_STEP_KINDS):
+    for table in (RULES, ACTION_TEXTS, PAUSE_REASONS, DEAL_EVENTS, MORE_STEP_KINDS, AUDIT_WORDS):
         for message in table.values():
             assert not _untranslated(russian.get(message)), message
     for message in DOMAIN_MESSAGES:

@@ -78,7 +78,8 @@ async def test_russian_pages_show_no_english(sqlite_url: str) -> None:
     async with panel_stack(sqlite_url) as stack:
         await stack.agent("anna", "101", language="ru")
         await stack.agent("boris", "102", language="ru")
-        boss = await stack.agent("boss", None, role="supervisor", language="ru")
+        # an admin: the reports also show the supervisor actions' audit
+        boss = await stack.agent("boss", None, role="admin", language="ru")
         contact = await stack.services.crm.contacts.create(
             ContactCreate(name="Иван Петров", phones=["+74951110000"], owner_id=boss.id),
             Actor.system(),
@@ -135,6 +136,10 @@ async def test_russian_pages_show_no_english(sqlite_url: str) -> None:
                 if found:
                     english[path] = found
             assert english == {}
+            await page.goto(f"{stack.url}/reports?start={today}")
+            audit = page.locator("#h-audit").locator("xpath=ancestor::section")
+            await expect(audit).to_contain_text("Пауза")
+            await expect(audit).to_contain_text("Обед")
             await page.goto(f"{stack.url}/contacts/{contact['id']}")
             await expect(page.locator("#timeline")).to_contain_text("сделка создана")
             await page.goto(f"{stack.url}/calls/{row.id}")
