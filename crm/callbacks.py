@@ -21,6 +21,13 @@ calls at once, never make a second task. Every missed call of that day is record
 (:meth:`CallbackTasks.for_calls`). Unknown callers get no task (nobody to call back by
 name; the missed-calls report lists them). Calls closed while the AMI connection was
 down are skipped: whether they were answered is not known.
+
+A customer served later closes the task by itself: when an answered call with the same
+customer ends — they called back (inbound) or were called (outbound) — every open
+callback task of that customer whose missed call came before it is marked done, by the
+agent who answered (when known), with a note naming the call (its linkedid and
+`/calls/<id>`); ``callback_tasks.closed_by_linkedid`` keeps which call closed it, and
+the missed-calls report shows "closed by call" with the link.
 """
 
 from __future__ import annotations
@@ -32,11 +39,11 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Date, ForeignKey, Integer, String, select, update
+from sqlalchemy import Date, ForeignKey, Integer, String, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, aliased, mapped_column
 
 from crm.call_records import CallRow
 from crm.database import Base, Database, UTCDateTime
@@ -74,6 +81,8 @@ class CallbackKey(Base):
     company_id: Mapped[int | None] = mapped_column(Integer)
     day: Mapped[date] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # the answered call with the customer that closed the task (0008_callback_closed_by_call)
+    closed_by_linkedid: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class CallbackCall(Base):
@@ -96,6 +105,8 @@ class CallbackInfo:
     done_at: datetime | None
     done_by: str | None  # login of who marked it done
     assignee_id: int | None
+    closed_by_call: str | None = None  # linkedid of the answered call that closed it
+    closed_by_call_id: int | None = None  # that call's id (its page: /calls/<id>)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +117,24 @@ class Outcome:
     task_id: int | None
     created: bool
     assigned_by: str | None = None  # "routed" | "owner" | "supervisor" | None
+
+
+@dataclass(frozen=True, slots=True)
+class Closure:
+    """A callback task closed because the customer was served by an answered call."""
+
+    task_id: int
+    linkedid: str  # the answered call
+    call_id: int
+
+
+def is_served(record: CallRecord) -> bool:
+    """An answered call with a customer: they called (back), or were called."""
+    return (
+        record.direction in (Direction.INBOUND, Direction.OUTBOUND)
+        and record.disposition is Disposition.ANSWERED
+        and not record.ended_during_outage
+    )
 
 
 def is_missed(record: CallRecord) -> bool:
@@ -129,10 +158,12 @@ class CallbackTasks:
         self.rules = rules
         self.timezone = timezone
         self.created = 0
+        self.closed = 0
 
     # --- the `CallsStored` consumer ----------------------------------------------------
     async def on_calls_saved(self, event: CallsStored) -> None:
         await self.handle(event.records)
+        await self.close_served(event.records)
 
     async def handle(self, records: Sequence[CallRecord]) -> list[Outcome]:
         missed = [r for r in records if is_missed(r)]
@@ -161,6 +192,95 @@ class CallbackTasks:
             if outcome is not None:
                 outcomes.append(outcome)
         return outcomes
+
+    async def close_served(self, records: Sequence[CallRecord]) -> list[Closure]:
+        """Close the open callback tasks of the customers these answered calls served."""
+        served = sorted((r for r in records if is_served(r)), key=lambda r: r.started_at)
+        if not served:
+            return []
+        closures: list[Closure] = []
+        async with self.db.transaction() as session:
+            rows = {
+                linkedid: (call_id, contact_id, company_id)
+                for linkedid, call_id, contact_id, company_id in (
+                    await session.execute(
+                        select(
+                            CallRow.linkedid, CallRow.id, CallRow.contact_id, CallRow.company_id
+                        ).where(CallRow.linkedid.in_([r.linkedid for r in served]))
+                    )
+                ).tuples()
+            }
+            for record in served:
+                call_id, contact_id, company_id = rows.get(record.linkedid, (None, None, None))
+                if call_id is None or (contact_id is None and company_id is None):
+                    continue
+                closures += await self._close_for(session, record, call_id, contact_id, company_id)
+        for closure in closures:
+            self.closed += 1
+            log.info("callback task %s closed by call %s", closure.task_id, closure.linkedid)
+        return closures
+
+    async def _close_for(
+        self,
+        session: AsyncSession,
+        record: CallRecord,
+        call_id: int,
+        contact_id: int | None,
+        company_id: int | None,
+    ) -> list[Closure]:
+        missed = aliased(CallRow)
+        started = datetime.fromtimestamp(record.started_at, UTC)
+        whose = []
+        if contact_id is not None:
+            whose.append(CallbackKey.contact_id == contact_id)
+        if company_id is not None:
+            whose.append(CallbackKey.company_id == company_id)
+        tasks = (
+            await session.scalars(
+                select(Task)
+                .join(CallbackKey, CallbackKey.task_id == Task.id)
+                .join(missed, missed.linkedid == Task.call_linkedid)
+                .where(
+                    or_(*whose),
+                    Task.status == TaskStatus.OPEN.value,
+                    missed.started_at < started,
+                )
+                .order_by(Task.id)
+            )
+        ).all()
+        if not tasks:
+            return []
+        agent = await self.directory.by_interface(record.agent_interface)
+        ended = datetime.fromtimestamp(record.ended_at, UTC)
+        note = self._closing_note(record, call_id)
+        for task in tasks:
+            task.status = TaskStatus.DONE.value
+            task.completed_at = ended
+            task.completed_by_id = agent.user_id if agent else None
+            task.updated_at = datetime.now(UTC)
+            task.description = (task.description + "\n" + note).strip()
+        await session.flush()
+        await session.execute(
+            update(CallbackKey)
+            .where(CallbackKey.task_id.in_([t.id for t in tasks]))
+            .values(closed_by_linkedid=record.linkedid)
+        )
+        return [Closure(t.id, record.linkedid, call_id) for t in tasks]
+
+    def _closing_note(self, record: CallRecord, call_id: int) -> str:
+        when = datetime.fromtimestamp(record.started_at, UTC).astimezone(self.timezone)
+        how = (
+            "клиент перезвонил" if record.direction is Direction.INBOUND else "клиенту дозвонились"
+        )
+        who = (
+            f", ответил {record.agent_name or record.agent_interface}"
+            if (record.agent_name or record.agent_interface)
+            else ""
+        )
+        return (
+            f"Закрыта автоматически: {how} {when:%d.%m.%Y %H:%M}{who} — "
+            f"звонок {record.linkedid} (/calls/{call_id})."
+        )
 
     async def _one(
         self,
@@ -304,6 +424,7 @@ class CallbackTasks:
         """The callback task of each of these calls that has one."""
         if not linkedids:
             return {}
+        closing = aliased(CallRow)
         query: Any = (
             select(
                 CallbackCall.linkedid,
@@ -313,9 +434,13 @@ class CallbackTasks:
                 Task.completed_at,
                 User.login,
                 Task.assignee_id,
+                CallbackKey.closed_by_linkedid,
+                closing.id,
             )
             .join(Task, Task.id == CallbackCall.task_id)
             .outerjoin(User, User.id == Task.completed_by_id)
+            .outerjoin(CallbackKey, CallbackKey.task_id == Task.id)
+            .outerjoin(closing, closing.linkedid == CallbackKey.closed_by_linkedid)
             .where(CallbackCall.linkedid.in_(list(linkedids)))
         )
         async with self.db.session() as session:
@@ -328,6 +453,18 @@ class CallbackTasks:
                 done_at=done_at if status == TaskStatus.DONE.value else None,
                 done_by=login if status == TaskStatus.DONE.value else None,
                 assignee_id=assignee_id,
+                closed_by_call=closed_by if status == TaskStatus.DONE.value else None,
+                closed_by_call_id=closed_id if status == TaskStatus.DONE.value else None,
             )
-            for linkedid, task_id, status, due_at, done_at, login, assignee_id in rows
+            for (
+                linkedid,
+                task_id,
+                status,
+                due_at,
+                done_at,
+                login,
+                assignee_id,
+                closed_by,
+                closed_id,
+            ) in rows
         }

@@ -5,8 +5,9 @@ only its SHA-256, so a leaked database does not leak live sessions. A session ex
 `ttl` after its last use (sliding, refreshed at most once a minute to keep reads cheap)
 and at the latest `max_age` after sign-in.
 
-`LoginThrottle` limits failed sign-ins per login and per client address in a sliding
-window (in this process; behind several nodes each node counts its own).
+`LoginThrottle` slows down failed sign-ins per (login, client address) with growing
+delays and limits failures per address across logins (in this process; behind several
+nodes each node counts its own). A stranger's failures never lock a user out.
 """
 
 from __future__ import annotations
@@ -159,64 +160,110 @@ class _Window:
     hits: deque[float] = field(default_factory=deque)
 
 
+@dataclass(slots=True)
+class _Streak:
+    """Failed sign-ins of one login from one address in a row."""
+
+    failures: int = 0
+    last: float = 0.0
+
+
 class LoginThrottle:
-    """At most `per_login` failed sign-ins per login and `per_ip` per address in `window` s."""
+    """Slows down password guessing without letting anyone lock a user out.
+
+    - Per (login, address): the first `free` failures in a row cost nothing; after that
+      each attempt must wait `base * 2**(failures - free)` seconds (capped at `cap`) after
+      the last failure. The count is forgotten after a success from that address or
+      `forget` s without a failure. Failures from one address never slow down the same
+      login from another address, so a stranger cannot lock an agent out.
+    - Per address, across logins: at most `per_ip` failures in `window` s (guessing many
+      logins from one place).
+    """
 
     def __init__(
         self,
         *,
-        per_login: int = 5,
+        free: int = 3,
+        base: float = 2.0,
+        cap: float = 300.0,
+        forget: float = 3600.0,
         per_ip: int = 20,
         window: float = 300.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.per_login = per_login
+        self.free = free
+        self.base = base
+        self.cap = cap
+        self.forget = forget
         self.per_ip = per_ip
         self.window = window
         self.clock = clock
-        self._logins: dict[str, _Window] = {}
+        self._streaks: dict[tuple[str, str], _Streak] = {}
         self._ips: dict[str, _Window] = {}
 
-    def _trim(self, table: dict[str, _Window], key: str, now: float) -> _Window:
-        entry = table.setdefault(key, _Window())
+    @staticmethod
+    def _key(login: str, ip: str | None) -> tuple[str, str]:
+        return (login.strip().lower(), ip or "")
+
+    def delay(self, failures: int) -> float:
+        """Seconds to wait after `failures` failures in a row (0 while still free)."""
+        if failures < self.free:
+            return 0.0
+        return float(min(self.cap, self.base * 2 ** (failures - self.free)))
+
+    def _streak(self, login: str, ip: str | None, now: float) -> _Streak | None:
+        key = self._key(login, ip)
+        streak = self._streaks.get(key)
+        if streak is not None and now - streak.last >= self.forget:
+            del self._streaks[key]
+            return None
+        return streak
+
+    def _trim(self, ip: str, now: float) -> _Window:
+        entry = self._ips.setdefault(ip, _Window())
         while entry.hits and entry.hits[0] <= now - self.window:
             entry.hits.popleft()
         return entry
 
     def check(self, login: str, ip: str | None) -> None:
-        """Raise RateLimited when this login or address has failed too often lately."""
+        """Raise RateLimited (with `retry_after` seconds) when this login from this
+        address must wait, or this address has failed too often lately."""
         now = self.clock()
-        entry = self._trim(self._logins, login.strip().lower(), now)
-        if len(entry.hits) >= self.per_login:
-            raise RateLimited(
-                "too many failed sign-in attempts for this login; try again later",
-                retry_after=self._retry_after(entry, now),
-            )
+        streak = self._streak(login, ip, now)
+        if streak is not None:
+            wait = streak.last + self.delay(streak.failures) - now
+            if wait > 0:
+                raise RateLimited(
+                    "too many failed sign-in attempts; try again later",
+                    retry_after=max(1, math.ceil(wait)),
+                )
         if ip:
-            entry = self._trim(self._ips, ip, now)
+            entry = self._trim(ip, now)
             if len(entry.hits) >= self.per_ip:
                 raise RateLimited(
                     "too many failed sign-in attempts from this address; try again later",
-                    retry_after=self._retry_after(entry, now),
+                    retry_after=max(1, math.ceil(entry.hits[0] + self.window - now)),
                 )
-
-    def _retry_after(self, entry: _Window, now: float) -> int:
-        return max(1, math.ceil(entry.hits[0] + self.window - now))
 
     def failed(self, login: str, ip: str | None) -> None:
         now = self.clock()
-        self._trim(self._logins, login.strip().lower(), now).hits.append(now)
+        streak = self._streak(login, ip, now)
+        if streak is None:
+            streak = self._streaks[self._key(login, ip)] = _Streak()
+        streak.failures += 1
+        streak.last = now
         if ip:
-            self._trim(self._ips, ip, now).hits.append(now)
-        if len(self._logins) > 10_000 or len(self._ips) > 10_000:
+            self._trim(ip, now).hits.append(now)
+        if len(self._streaks) > 10_000 or len(self._ips) > 10_000:
             self._sweep(now)
 
-    def succeeded(self, login: str) -> None:
-        self._logins.pop(login.strip().lower(), None)
+    def succeeded(self, login: str, ip: str | None = None) -> None:
+        self._streaks.pop(self._key(login, ip), None)
 
     def _sweep(self, now: float) -> None:
-        for table in (self._logins, self._ips):
-            for key in [
-                k for k, w in table.items() if not w.hits or w.hits[-1] <= now - self.window
-            ]:
-                del table[key]
+        for key in [k for k, s in self._streaks.items() if now - s.last >= self.forget]:
+            del self._streaks[key]
+        for ip in [
+            k for k, w in self._ips.items() if not w.hits or w.hits[-1] <= now - self.window
+        ]:
+            del self._ips[ip]

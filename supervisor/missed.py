@@ -44,6 +44,8 @@ class CallbackTask:
     due_at: datetime | None = None
     done_at: datetime | None = None
     done_by: str | None = None  # the login of who closed it
+    closed_by_call: str | None = None  # linkedid of the answered call that closed it
+    closed_by_call_id: int | None = None  # that call's id (its page: /calls/<id>)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -52,6 +54,8 @@ class CallbackTask:
             "due_at": iso(self.due_at.timestamp()) if self.due_at else None,
             "done_at": iso(self.done_at.timestamp()) if self.done_at else None,
             "done_by": self.done_by,
+            "closed_by_call": self.closed_by_call,
+            "closed_by_call_id": self.closed_by_call_id,
         }
 
 

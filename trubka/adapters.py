@@ -112,6 +112,8 @@ class CrmCallbackTasks:
                 due_at=info.due_at,
                 done_at=info.done_at,
                 done_by=info.done_by,
+                closed_by_call=info.closed_by_call,
+                closed_by_call_id=info.closed_by_call_id,
             )
             for linkedid, info in found.items()
         }

@@ -12,8 +12,10 @@ consumers (a `run` coroutine over a subscription, or a handler).
       after each commit)                                 contact
                                                       2. callbacks.on_calls_saved: missed
                                                          calls of known customers get a
-                                                         callback task; after 1, it needs
-                                                         the contacts (crm)
+                                                         callback task, answered ones
+                                                         close the customer's open tasks;
+                                                         after 1, it needs the contacts
+                                                         (crm)
                                   supervisor-rollups  supervisor.calls_stored: wakes the
                                                       report rollups (supervisor)
     RecordingStarted, Recording-  recordings          Ingest.consume: recording jobs

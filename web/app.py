@@ -23,6 +23,7 @@ from web.errors import install_error_handlers
 from web.pages import calls as calls_pages
 from web.pages import login as login_pages
 from web.pages import panel as panel_pages
+from web.pages import site as site_pages
 from web.pages import status as status_pages
 from web.pages import supervisor as supervisor_pages
 from web.ports import WebServices
@@ -39,11 +40,12 @@ def create_app(services: WebServices, *, lifespan: Lifespan | None = None) -> Fa
         version="0.1.0",
         lifespan=lifespan,
         openapi_url="/api/openapi.json",
-        docs_url="/api/docs",
+        docs_url=None,  # web.pages.site serves /api/docs with local Swagger UI files
         redoc_url=None,
     )
     app.state.services = services
     app.add_middleware(SecurityMiddleware, max_body_bytes=lambda: services.settings.max_body_bytes)
+    site_pages.install(app)  # before /static: Swagger UI's files under /static/swagger-ui
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(status_pages.router)
     app.include_router(status_api.router)

@@ -13,7 +13,8 @@
   a `trubka_csrf` cookie planted by a sibling subdomain is no use then).
 - Signing out (or signing in again over an old session) closes that session's `/ws`
   sockets at once (`screenpop.hub.CLOSE_SIGNED_OUT`).
-- Failed sign-ins are limited per login and per client address (429 with Retry-After).
+- Failed sign-ins are slowed down per (login, client address) with growing delays and
+  limited per address (429 with Retry-After); see `crm.sessions.LoginThrottle`.
 
 Dependencies for routers: `current_user` (401 `not_authenticated`), `current_actor`,
 `require_role("supervisor", "admin")` (403 `forbidden`); for WebSockets,
@@ -181,7 +182,7 @@ async def sign_in(request: Request, login: str, password: str) -> tuple[UserInfo
     if user is None:
         crm.throttle.failed(login, ip)
         raise BadCredentials("wrong login or password")
-    crm.throttle.succeeded(login)
+    crm.throttle.succeeded(login, ip)
     old = request.cookies.get(SESSION_COOKIE)
     if old:
         await crm.sessions.delete(old)

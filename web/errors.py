@@ -12,8 +12,10 @@ kind (the `code` its class declares, then its ancestors', see `kernel.errors.kin
 the panel's codes (`web.panel.errors`) … A kind the web has no status for is a server
 error (500, logged). Request bodies that do not validate are `validation_error` 422;
 other HTTP errors of the API are `method_not_allowed` 405, `unsupported_media_type` 415 …
-Pages (paths outside `/api/`) keep Starlette's own error pages, and a page that needs a
-signed-in user redirects to the login form (or shows the 403 page).
+Pages (paths outside `/api/`) answer a browser's 404 and 403 with an HTML page in the
+visitor's language (`web.pages.site.error_page`; a client that asks for JSON still gets
+JSON), other statuses with Starlette's own answer; a page that needs a signed-in user
+redirects to the login form (or shows the 403 page).
 """
 
 from __future__ import annotations
@@ -27,7 +29,9 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from kernel.errors import DomainError, kinds
+from web.error_text import translate, validation_message
 from web.pages import LoginRequired, login_required
+from web.pages.site import error_page, wants_html
 
 STATUS = {
     # crm.errors
@@ -92,13 +96,20 @@ def status_of(error: DomainError, path: str) -> int | None:
     return None
 
 
-def domain_error_response(error: DomainError, status: int) -> JSONResponse:
+def domain_error_response(
+    error: DomainError, status: int, request: Request | None = None
+) -> JSONResponse:
     headers: dict[str, str] = {}
     retry_after = error.details.get("retry_after")
     if retry_after is not None:
         headers["Retry-After"] = str(retry_after)
     return JSONResponse(
-        error_body(error.code, error.message, error.field, **error.details),
+        error_body(
+            error.code,
+            translate(request, error.message) if request else error.message,
+            error.field,
+            **error.details,
+        ),
         status_code=status,
         headers=headers or None,
     )
@@ -111,15 +122,6 @@ def _field(loc: tuple[Any, ...]) -> str:
     return ".".join(parts) or "body"
 
 
-def _message(error: dict[str, Any], field: str) -> str:
-    kind = error.get("type", "")
-    if kind == "extra_forbidden":
-        return f"unknown field {field!r}"
-    if kind == "missing":
-        return f"{field!r} is required"
-    return f"{field}: {error.get('msg', 'invalid value')}"
-
-
 def install_error_handlers(app: FastAPI) -> None:
     """Every error handler of the app."""
 
@@ -128,7 +130,7 @@ def install_error_handlers(app: FastAPI) -> None:
         status = status_of(exc, request.url.path)
         if status is None:
             raise exc  # no answer for it: the server error page, and the log
-        return domain_error_response(exc, status)
+        return domain_error_response(exc, status, request)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
@@ -137,7 +139,11 @@ def install_error_handlers(app: FastAPI) -> None:
         for error in errors:
             field = _field(tuple(error.get("loc", ())))
             details.append(
-                {"field": field, "message": _message(error, field), "type": error.get("type")}
+                {
+                    "field": field,
+                    "message": validation_message(request, error, field),
+                    "type": error.get("type"),
+                }
             )
         first = details[0] if details else {"field": "body", "message": "invalid request"}
         return JSONResponse(
@@ -150,7 +156,11 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         if not request.url.path.startswith("/api/"):
-            return await http_exception_handler(request, exc)
+            page = await error_page(request, exc.status_code) if wants_html(request) else None
+            if page is not None:
+                return page
+            if "application/json" not in request.headers.get("accept", ""):
+                return await http_exception_handler(request, exc)
         code = _HTTP_CODES.get(exc.status_code, "error")
         message = exc.detail if isinstance(exc.detail, str) else "request failed"
         return JSONResponse(

@@ -9,6 +9,7 @@ from typing import Any
 from fastapi.templating import Jinja2Templates
 
 from routing.reasons import localize
+from web.labels import audit_label, deal_event_label, pause_label, step_detail
 
 TEMPLATES_DIR = Path(__file__).with_name("templates")
 templates = Jinja2Templates(directory=TEMPLATES_DIR)
@@ -26,3 +27,7 @@ def routing_reason(call: Mapping[str, Any], lang: str) -> str | None:
 
 
 templates.env.globals["routing_reason"] = routing_reason
+templates.env.globals["pause_label"] = pause_label
+templates.env.globals["audit_label"] = audit_label
+templates.env.globals["deal_event_label"] = deal_event_label
+templates.env.globals["step_detail"] = step_detail

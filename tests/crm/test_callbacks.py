@@ -15,6 +15,7 @@ from crm.callbacks import CallbackCall, CallbackTasks
 from crm.companies import CompanyService
 from crm.contacts import ContactService
 from crm.database import Database
+from crm.events import CallsStored
 from crm.linking import link_records
 from crm.models import Role, Task
 from crm.schemas import CompanyCreate, ContactCreate, TaskUpdate
@@ -227,3 +228,64 @@ async def test_after_hours_the_task_is_due_after_the_line_opens(db: Database) ->
     assert (await s.tasks())[-1].due_at == datetime.fromtimestamp(noon + 40, UTC) + timedelta(
         minutes=15
     )
+
+
+async def test_an_answered_call_with_the_customer_closes_the_task_with_a_note(
+    db: Database,
+) -> None:
+    """missed → task open → the customer calls back and is served → task done, by that call."""
+    s = Setup(db)
+    owner = await s.user("owner", "Local/101@agents/n")
+    await _contact(db, "+79160000050", owner)
+    await _contact(db, "+79160000051", owner)
+    missed = await s.missed("+79160000050")
+    other = await s.missed("+79160000051")
+    (outcome, _other_outcome) = await s.callbacks.handle([missed, other])
+    assert outcome.task_id is not None
+    info = (await s.callbacks.for_calls([missed.linkedid]))[missed.linkedid]
+    assert info.status == "open" and info.closed_by_call is None
+    # An answered call that came before the missed one closes nothing.
+    earlier = dataclasses.replace(call("+79160000050", ago=7200), linkedid="earlier.1")
+    await store_calls(db, earlier)
+    await link_records(db, [earlier])
+    assert await s.callbacks.close_served([earlier]) == []
+    # The customer calls back and an agent answers: the task is closed by that call.
+    back = dataclasses.replace(call("+79160000050", ago=60), linkedid="back.1")
+    await store_calls(db, back)
+    await link_records(db, [back])
+    (closure,) = await s.callbacks.close_served([back])
+    assert (closure.task_id, closure.linkedid) == (outcome.task_id, "back.1")
+    task = next(t for t in await s.tasks() if t.id == outcome.task_id)
+    assert task.status == "done" and task.completed_by_id == owner
+    assert task.completed_at is not None
+    assert "Закрыта автоматически: клиент перезвонил" in task.description
+    assert f"звонок back.1 (/calls/{closure.call_id})" in task.description
+    info = (await s.callbacks.for_calls([missed.linkedid]))[missed.linkedid]
+    assert (info.status, info.done_by) == ("done", "owner")
+    assert (info.closed_by_call, info.closed_by_call_id) == ("back.1", closure.call_id)
+    # The other customer's task stays open; a replay changes nothing.
+    assert (await s.callbacks.for_calls([other.linkedid]))[other.linkedid].status == "open"
+    assert await s.callbacks.close_served([back]) == []
+
+
+async def test_an_outbound_call_that_reaches_the_customer_closes_the_task(db: Database) -> None:
+    s = Setup(db)
+    await s.user("owner", "Local/101@agents/n")
+    await _contact(db, "+79160000060")
+    missed = await s.missed("+79160000060")
+    (outcome,) = await s.callbacks.handle([missed])
+    unanswered = dataclasses.replace(
+        call("+79160000060", direction=Direction.OUTBOUND, answered=False, ago=120),
+        linkedid="out.no",
+        disposition=Disposition.NO_ANSWER,
+    )
+    reached = dataclasses.replace(
+        call("+79160000060", direction=Direction.OUTBOUND, ago=60), linkedid="out.yes"
+    )
+    await store_calls(db, unanswered, reached)
+    await link_records(db, [unanswered, reached])
+    # the call writer's path: one CallsStored event with both calls
+    await s.callbacks.on_calls_saved(CallsStored(records=(unanswered, reached)))
+    (task,) = [t for t in await s.tasks() if t.id == outcome.task_id]
+    assert task.status == "done"
+    assert "клиенту дозвонились" in task.description and "out.yes" in task.description

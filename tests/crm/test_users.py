@@ -106,22 +106,39 @@ async def test_sessions_expire_and_are_revoked(db: Database) -> None:
     assert await store.resolve(token) is None
 
 
-def test_throttle_per_login_and_per_ip() -> None:
+def test_throttle_grows_per_login_and_address_and_limits_an_address() -> None:
     now = [1000.0]
-    throttle = LoginThrottle(per_login=3, per_ip=5, window=60, clock=lambda: now[0])
-    for _ in range(3):
+    throttle = LoginThrottle(free=3, base=2, cap=60, per_ip=8, window=60, clock=lambda: now[0])
+    for _ in range(3):  # the first failures in a row are free
         throttle.check("ivan", "10.0.0.1")
         throttle.failed("ivan", "10.0.0.1")
     with pytest.raises(RateLimited) as limited:
-        throttle.check("IVAN", "10.0.0.2")
-    assert 0 < limited.value.retry_after <= 60
-    throttle.check("olga", "10.0.0.1")  # another login from the same address is still allowed
-    throttle.failed("olga", "10.0.0.1")
-    throttle.failed("petr", "10.0.0.1")
-    with pytest.raises(RateLimited, match="address"):
-        throttle.check("vera", "10.0.0.1")
-    now[0] += 61
+        throttle.check("IVAN", "10.0.0.1")
+    assert limited.value.retry_after == 2
+    throttle.check("ivan", "10.0.0.2")  # the same login from elsewhere is not held up
+    waits = []
+    for _ in range(5):  # each further failure doubles the wait, up to the cap
+        with pytest.raises(RateLimited) as limited:
+            throttle.check("ivan", "10.0.0.1")
+        waits.append(limited.value.retry_after)
+        now[0] += limited.value.retry_after
+        throttle.check("ivan", "10.0.0.1")
+        throttle.failed("ivan", "10.0.0.1")
+    assert waits == [2, 4, 8, 16, 32]
+    with pytest.raises(RateLimited) as limited:
+        throttle.check("ivan", "10.0.0.1")
+    assert limited.value.retry_after == 60  # capped
+    throttle.succeeded("ivan", "10.0.0.1")  # the right password from there: forgotten
     throttle.check("ivan", "10.0.0.1")
+    # one address guessing many logins: the per-address limit
+    for login in ("a", "b", "c", "d", "e", "f", "g", "h"):
+        throttle.check(login, "10.0.0.9")
+        throttle.failed(login, "10.0.0.9")
+    with pytest.raises(RateLimited, match="address"):
+        throttle.check("olga", "10.0.0.9")
+    throttle.check("olga", "10.0.0.8")
+    now[0] += 61
+    throttle.check("olga", "10.0.0.9")
     throttle.failed("vera", None)
     throttle.succeeded("vera")
     throttle.check("vera", None)

@@ -136,7 +136,7 @@ async def test_a_pause_chosen_with_the_keyboard_reaches_the_pbx(
             await page.keyboard.press("Tab")  # the Pause button
             await page.keyboard.press("Enter")
             await expect(boris.locator('[data-f="state"]')).to_have_text("На паузе")
-            await expect(boris.locator('[data-f="reason"]')).to_have_text("lunch")
+            await expect(boris.locator('[data-f="reason"]')).to_have_text("Обед")  # not `lunch`
             await expect(pause).to_be_focused()  # focus comes back to the row's button
             await expect(pause).to_have_text("Снять с паузы")
             assert headers(pbx.actions("QueuePause")[-1]) == [
@@ -145,7 +145,9 @@ async def test_a_pause_chosen_with_the_keyboard_reaches_the_pbx(
                 ("paused", "true"),
                 ("reason", "lunch"),
             ]
-            await expect(page.locator("#action-result")).to_contain_text("Готово")
+            # our own words, not Asterisk's "Interface paused successfully"
+            await expect(page.locator("#action-result")).to_contain_text("пауза включена")
+            await expect(page.locator("#action-result")).not_to_contain_text("successfully")
 
             # listen to agent 101's call: the supervisor's own phone rings into ChanSpy
             pbx.place_call("74951110009", "Клиент", queue=SUPPORT, answered_by="101", talk_time=60)
@@ -153,7 +155,8 @@ async def test_a_pause_chosen_with_the_keyboard_reaches_the_pbx(
             listen = agent_row(page, "Local/101@agents").locator('[data-act="listen"]')
             await expect(listen).to_be_enabled()
             await listen.click()
-            await expect(page.locator("#action-result")).to_contain_text("Готово")
+            await expect(page.locator("#action-result")).to_contain_text("вы слушаете")
+            await expect(page.locator("#action-result")).not_to_contain_text("answered")
             originate = pbx.actions("Originate")[-1]
             assert originate.get("channel") == "Local/200@agents/n"
             assert originate.get("application") == "ChanSpy"

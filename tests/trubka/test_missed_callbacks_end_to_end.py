@@ -200,3 +200,59 @@ async def test_routed_manager_and_then_the_queue_do_not_answer(world: World) -> 
         (task,) = (await session.scalars(select(Task))).all()
     assert task.assignee_id == w.users["petrov"].id  # routed to him, not the owner
     assert "Назначено: менеджер, к которому был направлен звонок." in task.description
+
+
+async def test_the_customer_calls_back_and_is_served_the_task_closes_itself(
+    world: World,
+) -> None:
+    """Trace 02 (abandoned, from the customer's first number) makes the callback task;
+    trace 01 (the same customer from their other number, answered by 101) closes it with
+    a note naming that call; the missed-calls report and /reports show "closed by call"."""
+    w = world
+    tz = ZoneInfo(w.services.settings.timezone)
+    w.pbx.clock = _clear_of_midnight(tz, time.time())
+    contact_id = await w.contact(
+        "Марина Звонарёва", "+79160000002", also=["+79160000001"], owner="ivanova"
+    )
+    w.pbx.play("02-queue-abandoned-ringing")
+    async with asyncio.timeout(10):
+        await w.services.drain_calls()
+    async with w.services.db.session() as session:
+        (task,) = (await session.scalars(select(Task))).all()
+    assert (task.status, task.contact_id) == ("open", contact_id)
+    missed_linkedid = task.call_linkedid
+    assert missed_linkedid is not None
+
+    w.pbx.play("01-queue-answered")  # she calls again and 101 answers
+    async with asyncio.timeout(10):
+        await w.services.drain_calls()
+    served = await w.services.calls.get("1795717766.0")
+    assert served is not None and served.disposition == "answered"
+    async with w.services.db.session() as session:
+        (task,) = (await session.scalars(select(Task))).all()
+    assert task.status == "done"
+    assert task.completed_by_id == w.users["ivanova"].id
+    assert "Закрыта автоматически: клиент перезвонил" in task.description
+    assert f"звонок 1795717766.0 (/calls/{served.id})" in task.description
+
+    ended = await w.services.calls.get(missed_linkedid)
+    assert ended is not None
+    day = datetime.fromtimestamp(ended.ended_at.timestamp(), UTC).astimezone(tz).date()
+    supervisor = await _signed_in(w, "starshaya")
+    try:
+        response = await supervisor.get("/api/reports/missed", params={"start": str(day)})
+        calls = {c["linkedid"]: c for c in response.json()["calls"]}
+        shown = calls[missed_linkedid]["callback_task"]
+        assert (shown["status"], shown["done_by"]) == ("done", "ivanova")
+        assert (shown["closed_by_call"], shown["closed_by_call_id"]) == (
+            "1795717766.0",
+            served.id,
+        )
+        page = await supervisor.get(
+            "/reports", params={"start": str(day)}, headers={"Accept-Language": "ru"}
+        )
+        assert page.status_code == 200
+        assert "закрыта звонком" in page.text
+        assert f'href="/calls/{served.id}"' in page.text
+    finally:
+        await supervisor.aclose()

@@ -176,3 +176,77 @@ def _csrf_from(html: str) -> str:
     marker = 'name="csrf_token" value="'
     start = html.index(marker) + len(marker)
     return html[start : html.index('"', start)]
+
+
+# --- the scripts and the messages the code produces ---------------------------------------
+JS = ROOT / "web" / "static" / "js"
+_ENGLISH_LITERAL = re.compile(
+    r"""(?:textContent|innerText|title|placeholder|ariaLabel|alt)\s*=\s*(["'])([^"'\n]*?[A-Za-z]{2,}[^"'\n]*?)\1"""
+    r"""|setAttribute\(\s*["'](?:aria-label|title|placeholder|alt)["']\s*,\s*(["'])([^"'\n]*?[A-Za-z]{2,}[^"'\n]*?)\3"""
+    r"""|\b(?:alert|confirm)\(\s*(["'])([^"'\n]*?[A-Za-z]{2,}[^"'\n]*?)\5"""
+)
+
+
+def test_the_scripts_hold_no_english_and_ask_only_for_words_the_server_sends() -> None:
+    """The scripts show no text of their own (every word comes from the server, in the
+    page's language), and each key they ask for exists in the server's tables."""
+    from web.pages.calls import PLAYER_STRINGS
+    from web.pages.supervisor import SCRIPT_STRINGS
+    from web.panel.strings import panel_strings
+
+    scripts = sorted(JS.rglob("*.js"))
+    assert any(s.parent.name == "panel" for s in scripts) and len(scripts) > 8
+    for script in scripts:
+        text = script.read_text(encoding="utf-8")
+        literals = [m.group(2) or m.group(4) or m.group(6) for m in _ENGLISH_LITERAL.finditer(text)]
+        assert literals == [], f"{script.name}: English shown by the script: {literals}"
+    panel = set(panel_strings(lambda message: message))
+    for script in sorted((JS / "panel").glob("*.js")):
+        for key in re.findall(r"""\bt\(\s*["']([a-z_]+\.[a-z_0-9]+)["']""", script.read_text()):
+            assert key in panel, f"{script.name}: t({key!r}) has no words on the server"
+    for name in ("supervisor.js", "wallboard.js", "live.js"):
+        text = (JS / name).read_text(encoding="utf-8")
+        for key in re.findall(r"\bS\.([a-z_][a-z_0-9]*)(?![<\w])", text):
+            assert key in SCRIPT_STRINGS, f"{name}: S.{key} has no words on the server"
+        for prefix in re.findall(r"\bS\[`([a-z_]+)\$\{", text):
+            assert any(k.startswith(prefix) for k in SCRIPT_STRINGS), f"{name}: S[`{prefix}…`]"
+    player = (JS / "recording-player.js").read_text(encoding="utf-8")
+    for key in re.findall(r"\bthis\.t\.([a-z_]+)", player):
+        assert key in PLAYER_STRINGS, f"recording-player.js: t.{key}"
+
+
+def test_messages_produced_by_code_are_russian_for_russian_users() -> None:
+    """The strings the code builds messages from (API error texts, validation rules, pause
+    reasons, step kinds, deal changes, action results) all have Russian, and the
+    validation message names the field and the rule."""
+    from types import SimpleNamespace
+
+    from web.action_texts import ACTION_TEXTS
+    from web.error_text import DOMAIN_MESSAGES, RULES, validation_message
+    from web.labels import AUDIT_WORDS, DEAL_EVENTS, MORE_STEP_KINDS, PAUSE_REASONS
+
+    russian = _russian()
+    for table in (RULES, ACTION_TEXTS, PAUSE_REASONS, DEAL_EVENTS, MORE_STEP_KINDS, AUDIT_WORDS):
+        for message in table.values():
+            assert not _untranslated(russian.get(message)), message
+    for message in DOMAIN_MESSAGES:
+        assert not _untranslated(russian.get(message)), message
+    request = SimpleNamespace(cookies={}, headers={"accept-language": "ru-RU,ru;q=0.9"})
+    error = {"type": "string_too_long", "ctx": {"max_length": 10000}}
+    assert validation_message(request, error, "body") == "Текст: не больше 10000 символов"  # type: ignore[arg-type]
+    english = SimpleNamespace(cookies={}, headers={})
+    assert validation_message(english, error, "body") == "Text: at most 10000 characters"  # type: ignore[arg-type]
+
+
+async def test_api_errors_speak_the_users_language(api: Api) -> None:
+    async with api.signed_in("masha") as (client, _user):
+        contact = await client.post("/api/contacts", json={"name": "Клиент", "phones": []})
+        assert contact.status_code in (200, 201), contact.text
+        too_long = {"body": "x" * 10_001, "contact_id": contact.json()["id"]}
+        ru = await client.post("/api/notes", json=too_long, headers={"Accept-Language": "ru"})
+        assert ru.status_code == 422
+        assert ru.json()["field"] == "body"
+        assert ru.json()["message"] == "Текст: не больше 10000 символов"
+        en = await client.post("/api/notes", json=too_long, headers={"Accept-Language": "en"})
+        assert en.json()["message"] == "Text: at most 10000 characters"
+        assert "String should have" not in ru.text + en.text

@@ -10,7 +10,8 @@ player's strings, defined and rendered into pages by `calls`.
 - `panel`: the agent panel `/`, `/contacts`, a contact's card `/contacts/{id}`;
 - `calls`: the call page `/calls/{id}` and its recording's player;
 - `supervisor`: `/supervisor` (live view), `/wallboard`, `/reports`;
-- `status`: `/status` (its rows are those of `GET /api/status`, `web.api.status`).
+- `status`: `/status` (its rows are those of `GET /api/status`, `web.api.status`);
+- `site`: `/api/docs` (Swagger UI from local files), `/favicon.ico`, the HTML 404/403 pages.
 
 Every page template extends `base.html` and is rendered with :func:`render`, which adds
 `_`/`ngettext` (gettext in the page's language), `fmt` (localized formats), `lang`,

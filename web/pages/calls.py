@@ -25,7 +25,9 @@ from recordings.views import pick_job, recording_json, retention_json
 from web.auth import actor_of, csrf_valid, current_user
 from web.deps import get_services
 from web.i18n import N_, translations
+from web.labels import MORE_STEP_KINDS
 from web.pages import LoginRequired, page_language, page_user, render
+from web.pages.site import form_expired
 from web.params import PathId
 from web.templating import templates
 
@@ -77,6 +79,7 @@ STEP_KINDS: dict[str, str] = {
     "resynced": N_("Picked up after a reconnection"),
     "ended-during-outage": N_("Ended while the PBX link was down"),
     "ended": N_("Call ended"),
+    **MORE_STEP_KINDS,
 }
 
 DISPOSITIONS: dict[str, str] = {
@@ -176,7 +179,7 @@ async def call_hold(
     if not is_manager(user):
         raise LoginRequired(request.url.path, forbidden=True)
     if not csrf_valid(request, csrf_token):
-        return HTMLResponse("The form expired: reload the page and try again.", status_code=403)
+        return await form_expired(request)
     services = get_services(request)
     row = await CallQuery(services.db, services.crm.directory).row(call_id)
     jobs = await services.recordings.store.for_linkedids([row.linkedid])

@@ -25,10 +25,12 @@ from web.auth import (
     sign_in,
 )
 from web.auth import csrf_token as session_csrf_token
-from web.i18n import LANG_COOKIE, LANGUAGES, N_
-from web.pages import render
+from web.i18n import LANG_COOKIE, LANGUAGES, N_, translations
+from web.pages import page_language, render
+from web.pages.site import form_expired
 
 router = APIRouter()
+UNKNOWN_LANGUAGE = N_("Unknown language.")
 
 
 def _login_page(
@@ -103,15 +105,17 @@ async def login_submit(
     try:
         _, token = await sign_in(request, login, password)
     except RateLimited as exc:
-        minutes = max(1, round(exc.retry_after / 60))
-        return _login_page(
-            request,
-            error=N_("Too many failed attempts. Try again in {minutes} min."),
-            error_args={"minutes": minutes},
-            status=429,
-            login=login,
-            next_url=next_url,
+        if exc.retry_after < 60:
+            error = N_("Too many failed attempts. Try again in {seconds} s.")
+            args: dict[str, object] = {"seconds": exc.retry_after}
+        else:
+            error = N_("Too many failed attempts. Try again in {minutes} min.")
+            args = {"minutes": max(1, round(exc.retry_after / 60))}
+        page = _login_page(
+            request, error=error, error_args=args, status=429, login=login, next_url=next_url
         )
+        page.headers["Retry-After"] = str(exc.retry_after)
+        return page
     except BadCredentials:
         return _login_page(
             request,
@@ -131,7 +135,7 @@ async def logout_submit(
     request: Request, csrf_token: Annotated[str, Form(max_length=200)] = ""
 ) -> Response:
     if not csrf_valid(request, csrf_token):
-        return HTMLResponse("The form expired; reload the page and try again.", status_code=403)
+        return await form_expired(request)
     crm = crm_of(request)
     token = request.cookies.get(SESSION_COOKIE)
     await crm.sessions.delete(token)
@@ -150,7 +154,9 @@ async def choose_language(
 ) -> Response:
     """Switch the page language: a cookie, and the signed-in user's preference."""
     if lang not in LANGUAGES:
-        return HTMLResponse("Unknown language.", status_code=422)
+        return HTMLResponse(
+            translations(page_language(request, None)).gettext(UNKNOWN_LANGUAGE), status_code=422
+        )
     user = await optional_user(request)
     # Signed in: only the token bound to the session; signed out (the sign-in page, or a
     # session that expired), the pre-sign-in double submit.
@@ -159,7 +165,7 @@ async def choose_language(
     else:
         valid = pre_sign_in_csrf_valid(request, csrf_token) or csrf_valid(request, csrf_token)
     if not valid:
-        return HTMLResponse("The form expired; reload the page and try again.", status_code=403)
+        return await form_expired(request)
     if user is not None and user.language != lang:
         await crm_of(request).users.update(
             user.id, user.version, {"language": lang}, actor=actor_of(user)

@@ -23,9 +23,11 @@ from supervisor.figures import FIGURE_DEFINITIONS
 from supervisor.periods import ReportPeriod, parse_period
 from supervisor.reports import Group
 from supervisor.service import Supervisor
+from web.action_texts import ACTION_TEXTS
 from web.charts import Series, bar_chart
 from web.deps import get_services
 from web.i18n import N_, translations
+from web.labels import PAUSE_REASONS as PAUSE_REASON_WORDS
 from web.pages import page_language, page_role, render
 from web.params import PageNumber
 from web.report_extras import extras_context, sessions_report
@@ -77,6 +79,8 @@ SCRIPT_STRINGS = {
     "target": N_("target {target}%"),
     "threshold": N_("within {seconds} s"),
     **{f"state_{key}": label for key, label in STATES},
+    **ACTION_TEXTS,  # our own words for the actions' results (not the PBX's)
+    **{f"reason_{key}": label for key, label in PAUSE_REASON_WORDS.items()},
 }
 
 

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from crm.wrapups import WrapupDisposition
 from web.i18n import N_
 from web.panel.day_strings import ALERTS, DEALS
+from web.labels import PAUSE_REASONS as LABELS_OF_PAUSES
 from web.panel.phone import PAUSE_REASONS
 
 STATES = {
@@ -136,7 +137,7 @@ def panel_strings(gettext: Callable[[str], str]) -> dict[str, str]:
     strings: dict[str, str] = {}
     for prefix, table in (
         ("state", STATES),
-        ("pause", PAUSE_REASON_LABELS),
+        ("pause", {**LABELS_OF_PAUSES, **PAUSE_REASON_LABELS}),  # a supervisor's reasons too
         ("wrapup", {k.value: v for k, v in WRAPUP_LABELS.items()}),
         ("disposition", CALL_DISPOSITIONS),
         ("direction", DIRECTIONS),

@@ -142,7 +142,7 @@ function fillAgent(row, a) {
   const badge = set(row, "state", S[`state_${a.state}`] || a.state);
   badge.className = `badge ${a.state}`;
   setSince(field(row, "state_time"), a.state_since);
-  set(row, "reason", a.paused_reason || "");
+  set(row, "reason", reasonLabel(a.paused_reason));
   const call = a.current_call;
   const cell = field(row, "call");
   const signature = call ? `${call.linkedid}|${call.state}|${call.caller_number}|${contactName(call.contact)}` : "";
@@ -234,6 +234,11 @@ setInterval(() => {
   }
 }, 1000);
 
+/** A pause reason in the page's words (`lunch` → S.reason_lunch), else as typed. */
+function reasonLabel(reason) {
+  return reason ? S[`reason_${reason.trim().toLowerCase()}`] || reason : "";
+}
+
 // --- actions -----------------------------------------------------------------------------
 async function post(path, body) {
   const response = await fetch(path, {
@@ -256,10 +261,13 @@ function say(text, ok) {
   result.dataset.ok = ok ? "1" : "0";
 }
 
-async function act(path, body, pending) {
+// Our own words for the result (S.done_<action>, S.failed_<code>), not the PBX's.
+async function act(path, body, pending, words) {
   if (pending) say(pending, true);
   const { ok, data } = await post(path, body);
-  say(template(ok ? S.done : S.failed, { message: data.message || "" }), ok);
+  const key = ok ? `done_${data.action}` : `failed_${data.code}`;
+  const values = { queue: body.queue || data.queue || "", ...words, message: data.message || "" };
+  say(template(S[key] || (ok ? S.done : S.failed), values), ok);
   return ok;
 }
 
@@ -314,13 +322,14 @@ agentsBody.addEventListener("click", async (event) => {
         "/api/supervisor/spy",
         { agent: agent.interface, mode: action },
         template(S.ringing_your_phone, { phone: config.phones[0] || "", action: S[action].toLowerCase() }),
+        { agent: agent.name || agent.interface },
       );
     } finally {
       button.disabled = false;
     }
   } else if (action === "pause") {
     if (button.dataset.paused) {
-      await act("/api/supervisor/pause", { agent: agent.interface, paused: false });
+      await act("/api/supervisor/pause", { agent: agent.interface, paused: false }, null, { agent: agent.name || agent.interface });
       return;
     }
     const dialog = document.getElementById("pause-dialog");
@@ -331,20 +340,20 @@ agentsBody.addEventListener("click", async (event) => {
       const queue = document.getElementById("pause-queue").value;
       const body = { agent: agent.interface, paused: true, reason: other || chosen || null };
       if (queue) body.queue = queue;
-      await act("/api/supervisor/pause", body);
+      await act("/api/supervisor/pause", body, null, { agent: agent.name || agent.interface });
     }
   } else if (action === "logout") {
     const dialog = document.getElementById("logout-dialog");
     fillQueues(document.getElementById("logout-queue"), agent.queues, null);
     if (await ask(dialog, agent, button)) {
       const queue = document.getElementById("logout-queue").value;
-      await act("/api/supervisor/queue-remove", { agent: agent.interface, queue });
+      await act("/api/supervisor/queue-remove", { agent: agent.interface, queue }, null, { agent: agent.name || agent.interface });
     }
   } else if (action === "hangup") {
     const call = agent.current_call;
     if (!call) return;
     if (window.confirm(template(S.confirm_hangup, { agent: agent.name || agent.interface }))) {
-      await act("/api/supervisor/hangup", { linkedid: call.linkedid });
+      await act("/api/supervisor/hangup", { linkedid: call.linkedid }, null, { agent: agent.name || agent.interface });
     }
   }
 });
