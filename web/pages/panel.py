@@ -16,8 +16,8 @@ from crm.errors import Conflict, CrmError, Forbidden, NotFound
 from crm.schemas import ContactCreate, ContactUpdate, NoteCreate
 from crm.users import UserInfo
 from crm.wrapups import WrapupService
-from web.api.my_work import my_work
 from recordings.views import calls_in, fill_recordings
+from web.api.my_work import my_work
 from web.auth import actor_of, csrf_valid
 from web.deps import get_services
 from web.i18n import N_, translations
