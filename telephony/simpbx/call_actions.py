@@ -1,5 +1,5 @@
 """The simulated PBX's call and queue-member actions: Originate, Hangup, Redirect,
-Setvar/Getvar, StopMixMonitor, QueuePause/QueueAdd/QueueRemove
+BlindTransfer, Setvar/Getvar, StopMixMonitor, QueuePause/QueueAdd/QueueRemove
 (a mixin of :class:`~telephony.simpbx.server.AmiServer`)."""
 
 from __future__ import annotations
@@ -118,6 +118,44 @@ class CallActions:
         call.redirected = True
         call.wake.set()
         self.reply(session, w.response(aid, "Success", ("Message", "Redirect successful")))
+
+    def _blind_transfer_action(self, session: Session, action: Action) -> None:
+        """AMI `BlindTransfer`: the agent's channel (the transferer) sends the caller it is
+        bridged with to `Exten@Context`. Replies as Asterisk's `action_blind_transfer`
+        (main/manager.c) does; the `BlindTransfer` event (`IsExternal: Yes`, as for a
+        phone's SIP REFER in trace p4) and the ringing of the target follow."""
+        aid = action.action_id
+        name, exten = action.get("channel"), action.get("exten")
+        if not name:
+            self.reply(session, w.response(aid, "Error", ("Message", "No channel specified")))
+            return
+        if not exten:
+            self.reply(session, w.response(aid, "Error", ("Message", "No extension specified")))
+            return
+        ch = self.engine.find_channel(name)
+        if ch is None:
+            self.reply(
+                session, w.response(aid, "Error", ("Message", "Channel specified does not exist"))
+            )
+            return
+        call = self.engine.call_of(ch)
+        if (
+            call is None
+            or call.two is None
+            or call.answered_at is None
+            or ch not in (call.agent_one, call.agent_two)
+            or call.transfer_to is not None
+        ):
+            # Only an answered agent's side sends its caller on here.
+            self.reply(session, w.response(aid, "Error", ("Message", "Transfer failed")))
+            return
+        call.transfer_to = exten
+        call.transfer_at = self.engine.clock()
+        call.transfer_context = action.get("context") or call.two.context
+        call.transfer_external = True
+        call.redirected = False
+        self.reply(session, w.response(aid, "Success", ("Message", "Transfer succeeded")))
+        call.wake.set()
 
     def _setvar(self, session: Session, action: Action) -> None:
         aid = action.action_id

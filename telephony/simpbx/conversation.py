@@ -460,6 +460,9 @@ class Conversation:
         two, a1, a2 = call.two, call.agent_one, call.agent_two
         assert two is not None and a1 is not None and a2 is not None
         bridge = call.bridge_id
+        context = call.transfer_context or "transfer"
+        external = "Yes" if call.transfer_external else "No"
+        call.transfer_context, call.transfer_external = None, False
         frames = (
             []
             if call.redirected
@@ -472,8 +475,8 @@ class Conversation:
                         *a1.block("Transferer"),
                         *two.block("Transferee"),
                         *w.bridge_headers(bridge, 2),
-                        ("IsExternal", "No"),
-                        ("Context", "transfer"),
+                        ("IsExternal", external),
+                        ("Context", context),
                         ("Extension", target),
                     ]
                 )
@@ -504,7 +507,7 @@ class Conversation:
         call.agent_one = call.agent_two = None
         call.answered_at = None
         remaining = max(0.0, call.talk_time - talked)
-        two.context, two.exten, two.priority = "transfer", target, 1
+        two.context, two.exten, two.priority = context, target, 1
         agent = e.agent_for_interface(interface)
         e.emit(w.newexten(two, "Dial", f"{interface},20"))
         if agent is None or agent.busy():

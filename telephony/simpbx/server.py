@@ -76,6 +76,7 @@ class AmiServer(InfoActions, CallActions):
             "setvar": self._setvar,
             "getvar": self._getvar,
             "redirect": self._redirect,
+            "blindtransfer": self._blind_transfer_action,
             "stopmixmonitor": self._stop_mixmonitor,
         }
 

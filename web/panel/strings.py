@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from crm.wrapups import WrapupDisposition
 from web.i18n import N_
+from web.panel.controls_strings import controls_strings
 from web.panel.phone import PAUSE_REASONS
 
 STATES = {
@@ -143,6 +144,7 @@ def panel_strings(gettext: Callable[[str], str]) -> dict[str, str]:
     ):
         for key, text in table.items():
             strings[f"{prefix}.{key}"] = gettext(text)
+    strings.update(controls_strings(gettext))  # the call controls in the card
     return strings
 
 
