@@ -328,6 +328,22 @@ class Notifier:
         self._remember(event.linkedid, users)
         self._send(users, message, spelled)
         self.hub.to_followers(message, except_users=users)
+        if event.from_agent:
+            handed, spelled_from = self._audience(event.from_agent)
+            handed -= users
+            if handed:
+                self._send(
+                    handed,
+                    {
+                        "type": "call_transferred",
+                        "linkedid": event.linkedid,
+                        "agent_interface": event.from_agent,
+                        "to_agent": event.to_agent,
+                        "to_agent_name": message["agent_name"],
+                        "at": iso(event.at),
+                    },
+                    spelled_from,
+                )
 
     def _call_ended(self, event: d.CallEnded) -> None:
         record = event.record

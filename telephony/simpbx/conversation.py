@@ -309,20 +309,24 @@ class Conversation:
         e = self.e
         two, a1, a2 = call.two, call.agent_one, call.agent_two
         assert two is not None and a1 is not None and a2 is not None
-        bridge = call.bridge_id
-        frames = [
-            e.cel(
-                two,
-                "BRIDGE_EXIT",
-                app=two.app,
-                data=two.app_data,
-                peer=a1.name,
-                extra=json.dumps(
-                    {"bridge_id": bridge, "bridge_technology": "simple_bridge"},
-                    separators=(",", ":"),
+        bridge = call.bridge_id  # "" while on hold: both sides are out of the bridge
+        frames = (
+            [
+                e.cel(
+                    two,
+                    "BRIDGE_EXIT",
+                    app=two.app,
+                    data=two.app_data,
+                    peer=a1.name,
+                    extra=json.dumps(
+                        {"bridge_id": bridge, "bridge_technology": "simple_bridge"},
+                        separators=(",", ":"),
+                    ),
                 ),
-            ),
-        ]
+            ]
+            if bridge
+            else []
+        )
         if queue is not None:
             frames.append(e.cel(two, "APP_END", app="Queue", data=two.app_data))
         e.emit(*frames)
@@ -330,11 +334,12 @@ class Conversation:
         frames = self._agent_complete(call, queue, "caller")
         frames.append(w.hangup(call.one, cause))
         call.one.hung_up = True
-        frames += [
-            w.varset(two, "BRIDGEPEER", ""),
-            w.varset(a1, "BRIDGEPEER", ""),
-            w.bridge_event("BridgeLeave", bridge, 1, two),
-        ]
+        if bridge:
+            frames += [
+                w.varset(two, "BRIDGEPEER", ""),
+                w.varset(a1, "BRIDGEPEER", ""),
+                w.bridge_event("BridgeLeave", bridge, 1, two),
+            ]
         two.bridge_id = ""
         extra = self._answered_vars(call)
         if queue is None:
@@ -342,10 +347,10 @@ class Conversation:
         e.emit(*frames)
         self._customer_two_ends(call, extra=extra)
         frames = [
-            w.bridge_event("BridgeLeave", bridge, 0, a1),
+            *([w.bridge_event("BridgeLeave", bridge, 0, a1)] if bridge else []),
             w.channel_event("HangupRequest", a2, ("Cause", str(cause))),
             w.hangup(a1, cause),
-            w.bridge_event("BridgeDestroy", bridge, 0),
+            *([w.bridge_event("BridgeDestroy", bridge, 0)] if bridge else []),
             e.cel(a2, "STREAM_END", app="Playback", data=a2.app_data),
             e.cel(a2, "HANGUP", ani=True),
             e.cel(a2, "CHAN_END", ani=True),
@@ -391,18 +396,24 @@ class Conversation:
         ]
         e.drop_channel(a2)
         frames += self._agent_complete(call, queue, "agent")
+        if bridge:
+            frames += [
+                w.varset(a1, "BRIDGEPEER", ""),
+                w.varset(two, "BRIDGEPEER", ""),
+                e.cel(a1, "BRIDGE_EXIT", app=a1.app, data=a1.app_data, peer=two.name),
+            ]
         frames += [
-            w.varset(a1, "BRIDGEPEER", ""),
-            w.varset(two, "BRIDGEPEER", ""),
-            e.cel(a1, "BRIDGE_EXIT", app=a1.app, data=a1.app_data, peer=two.name),
             e.cel(a1, "HANGUP", app=a1.app, data=a1.app_data),
             e.cel(a1, "CHAN_END", app=a1.app, data=a1.app_data),
-            w.bridge_event("BridgeLeave", bridge, 1, a1),
+            *([w.bridge_event("BridgeLeave", bridge, 1, a1)] if bridge else []),
             w.hangup(a1, cause),
-            e.cel(two, "BRIDGE_EXIT", app=two.app, data=two.app_data, peer=a1.name),
-            w.bridge_event("BridgeLeave", bridge, 0, two),
-            w.bridge_event("BridgeDestroy", bridge, 0),
         ]
+        if bridge:  # "" while on hold: both sides are out of the bridge
+            frames += [
+                e.cel(two, "BRIDGE_EXIT", app=two.app, data=two.app_data, peer=a1.name),
+                w.bridge_event("BridgeLeave", bridge, 0, two),
+                w.bridge_event("BridgeDestroy", bridge, 0),
+            ]
         e.drop_channel(a1)
         two.bridge_id = ""
         frames += self._answered_vars(call)

@@ -177,6 +177,7 @@ class SimCall:
     redirected: bool = False  # the transfer is an AMI Redirect, not the agent's own
     transfer_context: str | None = None  # the BlindTransfer action's Context (None: "transfer")
     transfer_external: bool = False  # asked over AMI (BlindTransfer): `IsExternal: Yes`
+    held: bool = False  # on hold: out of the bridge until a Bridge action joins them again
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     hangup_request: tuple[SimChannel, int] | None = None
     rings: list[Ring] = field(default_factory=list)

@@ -77,6 +77,7 @@ class AmiServer(InfoActions, CallActions):
             "getvar": self._getvar,
             "redirect": self._redirect,
             "blindtransfer": self._blind_transfer_action,
+            "bridge": self._bridge,
             "stopmixmonitor": self._stop_mixmonitor,
         }
 

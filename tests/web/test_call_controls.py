@@ -7,6 +7,7 @@ stored call keeps the transfer in its steps; hang-up works; nobody else may touc
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from crm.access import Actor
@@ -29,6 +30,13 @@ async def _stored(stack: Stack, linkedid: str) -> Any:
             await stack.services.call_writer.drain()
             await asyncio.sleep(0.02)
     return row
+
+
+async def _until(done: Callable[[], bool]) -> None:
+    """Wait for the live state (fed by AMI events, nothing to await) to reach `done`."""
+    async with asyncio.timeout(5):
+        while not done():  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
 
 
 async def test_blind_transfer_to_a_colleague_pops_their_card_and_is_stored(
@@ -95,7 +103,12 @@ async def test_blind_transfer_to_a_colleague_pops_their_card_and_is_stored(
             assert pop["card"]["contact"]["id"] == contact["id"]
             assert pop["caller_number"] == "+74951110007"
             stack.pbx.answer("102")
-            await next_message(bob_ws, "call_answered", linkedid=linkedid)
+            taken = await next_message(bob_ws, "call_answered", linkedid=linkedid)
+            assert taken["transferred_from"] == "Local/101@agents"
+            assert taken["card"]["contact"]["id"] == contact["id"]
+            # Anna's panel hears that she handed the call over (and wraps it up).
+            moved = await next_message(anna_ws, "call_transferred", linkedid=linkedid)
+            assert moved["to_agent"] == "Local/102@agents" and moved["to_agent_name"]
 
             # Boris now owns the call: Anna may no longer hang it up, Boris may.
             gone = await anna.post(f"/api/calls/{linkedid}/hangup", json={})
@@ -147,3 +160,53 @@ async def test_a_busy_colleague_is_refused_and_messages_are_in_russian(database_
                 hung = await sveta.post(f"/api/calls/{first}/hangup", json={})
                 assert hung.status_code == 200, hung.text
             await next_message(anna_ws, "call_ended", linkedid=first)
+
+
+async def test_hold_plays_music_and_unhold_bridges_the_call_again(database_url: str) -> None:
+    async with panel_stack(database_url) as stack:
+        await stack.agent("anna", "101")
+        boris = await stack.agent("boris", "102")
+        async with stack.client("anna") as anna, stack.socket(anna) as anna_ws:
+            linkedid = await _answered(stack, anna_ws, "84951110010", "support", "101")
+            held = await anna.post(f"/api/calls/{linkedid}/hold", json={})
+            assert held.status_code == 200, held.text
+            assert held.json()["on_hold"] is True
+            assert stack.pbx.server is not None
+            [redirect] = [a for a in stack.pbx.server.received if a.name.lower() == "redirect"]
+            assert redirect.get("channel").startswith("Local/84951110010@") and redirect.get(
+                "channel"
+            ).endswith(";2")
+            assert (redirect.get("context"), redirect.get("exten")) == ("trubka-hold", "s")
+            assert redirect.get("extrachannel").startswith("Local/101@agents-")
+            assert (redirect.get("extracontext"), redirect.get("extraexten")) == (
+                "trubka-hold",
+                "agent",
+            )
+            call = stack.services.live.calls[linkedid]
+            await _until(lambda: not any(c.bridge_id for c in call.channels.values()))
+            again = await anna.post(f"/api/calls/{linkedid}/hold", json={})
+            assert again.status_code == 409 and again.json()["code"] == "already_on_hold"
+            moving = await anna.post(
+                f"/api/calls/{linkedid}/transfer",
+                json={"target": {"kind": "agent", "user_id": boris.id}},
+            )
+            assert moving.status_code == 409 and moving.json()["code"] == "on_hold"
+
+            back = await anna.post(f"/api/calls/{linkedid}/unhold", json={})
+            assert back.status_code == 200, back.text
+            [bridge] = [a for a in stack.pbx.server.received if a.name.lower() == "bridge"]
+            assert {bridge.get("channel1"), bridge.get("channel2")} == {
+                redirect.get("channel"),
+                redirect.get("extrachannel"),
+            }
+            await _until(lambda: sum(1 for c in call.channels.values() if c.bridge_id) == 2)
+            not_held = await anna.post(f"/api/calls/{linkedid}/unhold", json={})
+            assert not_held.status_code == 409 and not_held.json()["code"] == "not_on_hold"
+            # On hold again, then hung up from the card while the caller hears music.
+            assert (await anna.post(f"/api/calls/{linkedid}/hold", json={})).status_code == 200
+            hung = await anna.post(f"/api/calls/{linkedid}/hangup", json={})
+            assert hung.status_code == 200, hung.text
+            ended = await next_message(anna_ws, "call_ended", linkedid=linkedid)
+            assert ended["disposition"] == "answered"
+            row = await _stored(stack, linkedid)
+            assert row.disposition == "answered"

@@ -246,15 +246,18 @@ class CallControls:
             raise TargetRefused(
                 "not_talking", _t(user, N_("Only a call that is being talked on can be held."))
             )
+        # The caller's channel in the agent's bridge (a Local pair's `;2` runs the dialplan).
+        bridged = [c for c in customers if c.bridge_id and c.bridge_id == agent.bridge_id]
+        customer = (bridged or [c for c in customers if c.bridge_id] or customers)[0]
         context = self.services.settings.hold_context
         pbx = self.pbx(user)
         await self._send(
             user,
             pbx.redirect(
-                customers[0].name, context, "s", extra_channel=agent.name, extra_exten="agent"
+                customer.name, context, "s", extra_channel=agent.name, extra_exten="agent"
             ),
         )
-        self.held[linkedid] = Held(user.id, customers[0].name, agent.name)
+        self.held[linkedid] = Held(user.id, customer.name, agent.name)
         return {
             "linkedid": linkedid,
             "action": "hold",
