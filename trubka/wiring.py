@@ -250,7 +250,7 @@ class Services:
             spy_ring_seconds=settings.spy_ring_seconds,
         )
         supervisor_rollups = Consumer(to_rollups, supervisor.calls_stored)
-        backfill = _backfill(settings, db, calls, bus)
+        backfill = _backfill(settings, db, calls, bus, live)
         if supervisor.feed is not None:
             supervisor.rollups.listeners.append(supervisor.feed.today_changed)
         services = cls(
@@ -339,7 +339,7 @@ class Services:
 
 
 def _backfill(
-    settings: Settings, db: Database, calls: CallStore, bus: EventBus[BusEvent]
+    settings: Settings, db: Database, calls: CallStore, bus: EventBus[BusEvent], live: CallState
 ) -> Backfill | None:
     """The reader of Asterisk's books, when TRUBKA_ASTERISK_QUEUE_LOG or _CDR names one."""
     if settings.asterisk_queue_log is None and settings.asterisk_cdr is None:
@@ -359,6 +359,7 @@ def _backfill(
         BooksConfig(settings.default_region, settings.internal_number_max_digits),
         recording_for=spool_recordings(settings.recordings_spool, settings.recordings_pbx_dir),
         settle=settings.backfill_settle,
+        in_progress=lambda linkedid: linkedid in live.calls,  # e.g. after a transfer
     )
 
 
