@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from telephony.simpbx import wire as w
@@ -23,6 +24,9 @@ log = logging.getLogger(__name__)
 
 class Conversation:
     e: CallEngine
+    # Queue() for a caller (the call flows' own, given by `Calls`): a blind transfer to a
+    # queue's name in the queue-transfer context puts the caller back in a queue.
+    requeue: Callable[[SimCall, SimQueue], Awaitable[None]]
 
     async def _queue_timeout(self, call: SimCall, queue: SimQueue) -> None:
         """Queue(...,maxwait) ran out: the caller leaves with QUEUESTATUS=TIMEOUT."""
@@ -519,6 +523,15 @@ class Conversation:
         call.answered_at = None
         remaining = max(0.0, call.talk_time - talked)
         two.context, two.exten, two.priority = context, target, 1
+        if context == e.config.queue_transfer_context and target in e.queues:
+            # `exten => _[A-Za-z0-9].,1,…` then `Queue(${EXTEN})` (asterisk_conf/): the
+            # caller waits in that queue again, as patient as when they called.
+            call.intended.transferred_to = target
+            e.emit(w.newexten(two, "NoOp", f"Transferred to queue {target}"))
+            call.patience += e.clock() - call.one.created
+            call.talk_time = remaining
+            await self.requeue(call, e.queues[target])
+            return
         agent = e.agent_for_interface(interface)
         e.emit(w.newexten(two, "Dial", f"{interface},20"))
         if agent is None or agent.busy():

@@ -210,3 +210,45 @@ async def test_hold_plays_music_and_unhold_bridges_the_call_again(database_url: 
             assert ended["disposition"] == "answered"
             row = await _stored(stack, linkedid)
             assert row.disposition == "answered"
+
+
+async def test_a_transfer_to_a_queue_rings_its_agents(database_url: str) -> None:
+    async with panel_stack(database_url) as stack:
+        await stack.agent("anna", "101")
+        await stack.agent("boris", "102")
+        async with (
+            stack.client("anna") as anna,
+            stack.client("boris") as bob,
+            stack.socket(anna) as anna_ws,
+            stack.socket(bob) as bob_ws,
+        ):
+            linkedid = await _answered(stack, anna_ws, "84951110011", "support", "101")
+            targets = (await anna.get(f"/api/calls/{linkedid}/transfer-targets")).json()
+            help_queue = next(q for q in targets["queues"] if q["name"] == "help")
+            assert (help_queue["waiting"], help_queue["available"]) == (0, 1)
+            done = await anna.post(
+                f"/api/calls/{linkedid}/transfer",
+                json={"target": {"kind": "queue", "queue": "help"}},
+            )
+            assert done.status_code == 200, done.text
+            assert done.json()["target"] == {
+                "kind": "queue",
+                "name": "help",
+                "extension": None,
+                "queue": "help",
+                "user_id": None,
+            }
+            assert stack.pbx.server is not None
+            [sent] = [a for a in stack.pbx.server.received if a.name.lower() == "blindtransfer"]
+            assert (sent.get("exten"), sent.get("context")) == ("help", "trubka-queues")
+            pop = await next_message(bob_ws, "screen_pop", linkedid=linkedid)
+            assert pop["queue"] == "help"
+            stack.pbx.answer("102")
+            await next_message(bob_ws, "call_answered", linkedid=linkedid)
+            await next_message(anna_ws, "call_transferred", linkedid=linkedid)
+            hung = await bob.post(f"/api/calls/{linkedid}/hangup", json={})
+            assert hung.status_code == 200, hung.text
+            row = await _stored(stack, linkedid)
+            step = next(s for s in row.timeline if s["kind"] == "blind-transfer")
+            assert "help@trubka-queues" in step["detail"]
+            assert [agent_key(a) for a in row.agents] == ["local/101@agents", "local/102@agents"]
