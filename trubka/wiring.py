@@ -30,7 +30,8 @@ consumers (a `run` coroutine over a subscription, or a handler).
 
 `CallBackfilled` comes from `telephony.books.backfill.Backfill`: on every AMI (re)connect
 and every TRUBKA_BACKFILL_INTERVAL seconds it reads Asterisk's queue_log and CDR file
-(TRUBKA_ASTERISK_QUEUE_LOG, TRUBKA_ASTERISK_CDR) for calls Trubka did not see.
+(TRUBKA_ASTERISK_QUEUE_LOG, TRUBKA_ASTERISK_CDR) for calls Trubka did not see; a call the
+reducer still follows (after a transfer its queue stay is over) is left to the live writer.
 
 One direct line, not on the bus: when the report rollups change, the live feed re-reads
 today's figures (`supervisor.rollups.listeners` → `supervisor.feed.today_changed`).
