@@ -266,8 +266,8 @@ class CallControls:
         }
 
     async def unhold(self, user: UserInfo, linkedid: str) -> dict[str, Any]:
-        self.own_call(user, linkedid)
-        held = self.held.get(linkedid)
+        call, agent = self.own_call(user, linkedid)
+        held = self.held.get(linkedid) or self._held_in_live_state(user, call, agent)
         if held is None:
             raise TargetRefused("not_on_hold", _t(user, N_("The call is not on hold.")))
         pbx = self.pbx(user)
@@ -279,6 +279,17 @@ class CallControls:
             "on_hold": False,
             "message": _t(user, N_("You are talking to the caller again.")),
         }
+
+    def _held_in_live_state(self, user: UserInfo, call: Call, agent: Channel | None) -> Held | None:
+        """A call put on hold before this node started: answered, and neither the caller's
+        channel nor the agent's in a bridge (as `hold` leaves them)."""
+        customers = self.customer_channels(call)
+        if call.answered_at is None or agent is None or agent.bridge_id or not customers:
+            return None
+        if any(c.bridge_id for c in customers):
+            return None
+        customer = max(customers, key=lambda c: (local_half(c.name) == 2, c.created_at))
+        return Held(user.id, customer.name, agent.name)
 
     # --- transfer ---------------------------------------------------------------------------
     async def targets(self, user: UserInfo, linkedid: str) -> dict[str, Any]:
