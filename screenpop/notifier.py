@@ -145,6 +145,8 @@ class Notifier:
             self._ring_ended(event)
         elif isinstance(event, d.CallAnswered):
             self._call_answered(event)
+        elif isinstance(event, d.CallTransferred):
+            self._call_transferred(event)
         elif isinstance(event, d.CallEnded):
             self._call_ended(event)
         elif isinstance(event, d.SpySessionEnded):
@@ -303,6 +305,45 @@ class Notifier:
             spelled = pop.spelled | spelled
         self._send(users | (pop.users if pop else set()), message, spelled)
         self.hub.to_followers(message, except_users=users)
+
+    def _call_transferred(self, event: d.CallTransferred) -> None:
+        """A transfer: the agent who took the call over is on it now, and their panel gets
+        it as a `call_answered` (with the card and `transferred_from`)."""
+        previous = self._answered.get(event.linkedid)
+        if previous is None:
+            return
+        users, spelled = self._audience(event.to_agent)
+        agent = self._live_agent(event.to_agent)
+        card = self._cards.get(event.linkedid) or previous[1].get("card")
+        message: dict[str, Any] = {
+            **previous[1],
+            "agent_interface": event.to_agent,
+            "agent_name": agent.name if agent is not None else None,
+            "answered_at": iso(event.at),
+            "contact": card.get("contact") if card else previous[1].get("contact"),
+            "card": card,
+            "transferred_from": event.from_agent,
+        }
+        self._answered[event.linkedid] = (event.to_agent, message)
+        self._remember(event.linkedid, users)
+        self._send(users, message, spelled)
+        self.hub.to_followers(message, except_users=users)
+        if event.from_agent:
+            handed, spelled_from = self._audience(event.from_agent)
+            handed -= users
+            if handed:
+                self._send(
+                    handed,
+                    {
+                        "type": "call_transferred",
+                        "linkedid": event.linkedid,
+                        "agent_interface": event.from_agent,
+                        "to_agent": event.to_agent,
+                        "to_agent_name": message["agent_name"],
+                        "at": iso(event.at),
+                    },
+                    spelled_from,
+                )
 
     def _call_ended(self, event: d.CallEnded) -> None:
         record = event.record

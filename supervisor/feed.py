@@ -66,6 +66,8 @@ EVENT_KINDS: tuple[type, ...] = (
     d.CallEnded,
     d.AgentStateChanged,
     d.QueueChanged,
+    d.SpySessionStarted,
+    d.SpySessionEnded,
 )
 TODAY_REFRESH = 30.0  # seconds: agents' state time grows without a stored call
 EVENT_BATCH = 2000
@@ -188,6 +190,10 @@ class LiveFeed:
             self._agents.add(event.to_agent)
             if event.from_agent:
                 self._agents.add(event.from_agent)
+        elif isinstance(event, (d.SpySessionStarted, d.SpySessionEnded)):
+            spied = self.state.calls.get(event.spied_linkedid or "")
+            if spied is not None and spied.connected_agent:
+                self._agents.add(spied.connected_agent)  # "listened by" on its row
         elif isinstance(event, d.CallEnded):
             record = event.record
             if record.queue:

@@ -28,7 +28,7 @@ from supervisor.config import ReportConfig
 from supervisor.reports import TodayFigures
 from telephony.records import iso
 from telephony.reducer import CallState
-from telephony.state import Agent, Call, Membership, Queue
+from telephony.state import Agent, Call, Membership, Queue, interface_of
 
 Contact = Mapping[str, Any]
 
@@ -128,6 +128,7 @@ class LiveBuilder:
         self.waiting_limit = waiting_limit  # list at most this many callers per queue
         self.region = state.config.region
         self._agent_cache: dict[str, dict[str, Any]] = {}
+        self._spies: dict[str, list[Call]] | None = None  # spied linkedid → spy sessions
 
     def number(self, raw: str | None) -> str | None:
         return normalize(raw, self.region) if raw else None
@@ -170,6 +171,31 @@ class LiveBuilder:
             "since": _moment(since),
         }
 
+    def listeners(self, agent: Agent) -> list[dict[str, Any]]:
+        """Who listens to (whispers to, barges into) the agent's call now: a spy session
+        whose ChanSpy started on it (`phone`, the CRM user's `user_id` and `name`, `since`)."""
+        if not agent.calls:
+            return []
+        if self._spies is None:
+            self._spies = {}
+            for call in self.state.calls.values():
+                if call.spy and call.spied_linkedid and call.spy_started_at is not None:
+                    self._spies.setdefault(call.spied_linkedid, []).append(call)
+        found = []
+        for linkedid in sorted(agent.calls):
+            for spy in self._spies.get(linkedid, ()):
+                phone = interface_of(spy.origin_leg) if spy.origin_leg else None
+                person = self.directory.person_for(phone) if phone else None
+                found.append(
+                    {
+                        "phone": phone,
+                        "user_id": person[0] if person else None,
+                        "name": person[2] if person else phone,
+                        "since": _moment(spy.spy_started_at),
+                    }
+                )
+        return found
+
     def listed(self, agent: Agent) -> bool:
         """Is this agent in the document's `agents` list (a member, or on/ringing a call)?"""
         return bool(agent.memberships or agent.calls or agent.ringing)
@@ -192,6 +218,7 @@ class LiveBuilder:
             "paused_reason": agent.paused_reason if state == "paused" else None,
             "queues": sorted(agent.memberships),
             "current_call": self.current_call(agent),
+            "listened_by": self.listeners(agent),
             "calls_today": int(today.get("answered", 0)) + int(today.get("outbound", 0)),
             "talk_seconds_today": round(
                 float(today.get("talk_seconds", 0.0))

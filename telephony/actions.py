@@ -249,7 +249,10 @@ class AmiActions:
         priority: int = 1,
         *,
         extra_channel: str | None = None,
+        extra_exten: str | None = None,
     ) -> str:
+        """`Redirect` a channel (and `extra_channel`, to `extra_exten` when given) out of
+        whatever it does to `exten@context`."""
         headers: list[tuple[str, object]] = [
             ("Channel", channel),
             ("Context", context),
@@ -260,10 +263,36 @@ class AmiActions:
             headers += [
                 ("ExtraChannel", extra_channel),
                 ("ExtraContext", context),
-                ("ExtraExten", exten),
+                ("ExtraExten", extra_exten or exten),
             ]
             headers.append(("ExtraPriority", priority))
         return _message(await self.client.send_action("Redirect", headers))
+
+    async def blind_transfer(self, channel: str, context: str, exten: str) -> str:
+        """`BlindTransfer`: whoever `channel` (the agent's side) is bridged with goes on to
+        `exten@context`; the PBX then reports a `BlindTransfer` event."""
+        return _message(
+            await self.client.send_action(
+                "BlindTransfer", [("Channel", channel), ("Context", context), ("Exten", exten)]
+            )
+        )
+
+    async def attended_transfer(self, channel: str, context: str, exten: str) -> str:
+        """`Atxfer`: `channel` (the agent's side) calls `exten@context` while its peer
+        hears music on hold; hanging up completes the transfer (`AttendedTransfer`)."""
+        return _message(
+            await self.client.send_action(
+                "Atxfer", [("Channel", channel), ("Context", context), ("Exten", exten)]
+            )
+        )
+
+    async def bridge(self, channel1: str, channel2: str) -> str:
+        """`Bridge`: join two channels that are in the dialplan (e.g. back from hold)."""
+        return _message(
+            await self.client.send_action(
+                "Bridge", [("Channel1", channel1), ("Channel2", channel2), ("Tone", "no")]
+            )
+        )
 
     async def spy(
         self,

@@ -132,6 +132,16 @@ class CallBackfilled:
 
 
 @dataclass(frozen=True, slots=True)
+class SpySessionStarted:
+    """A supervisor's phone started listening to (whispering to, barging into) a call."""
+
+    uniqueid: str  # the supervisor's phone channel
+    phone: str | None  # its interface (`PJSIP/209`)
+    spied_linkedid: str  # the call listened to
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
 class SpySessionEnded:
     """A supervisor's listen, whisper or barge ended: not a call, an audited action."""
 
@@ -172,6 +182,7 @@ DomainEvent = (
     | RecordingStopped
     | CallEnded
     | CallBackfilled
+    | SpySessionStarted
     | SpySessionEnded
     | AgentStateChanged
     | QueueChanged

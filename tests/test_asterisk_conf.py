@@ -155,6 +155,9 @@ def test_manager_conf_allows_the_actions_trubka_sends() -> None:
         "Hangup",
         "StopMixMonitor",
         "Redirect",
+        "BlindTransfer",
+        "Atxfer",
+        "Bridge",
         "Originate",
         "QueueStatus",
         "QueueSummary",
@@ -206,3 +209,19 @@ def test_the_dialplan_records_where_trubka_looks() -> None:
 def test_asterisk_stamps_its_events() -> None:
     text = (CONF / "manager.conf").read_text(encoding="utf-8")
     assert re.search(r"^timestampevents = yes", text, re.M)
+
+
+def test_the_call_controls_have_their_contexts() -> None:
+    """Hold sends the caller to `s` and the agent to `agent` of TRUBKA_HOLD_CONTEXT; a
+    transfer to a queue dials the queue's name in TRUBKA_TRANSFER_QUEUE_CONTEXT; a
+    colleague's extension is dialled in TRUBKA_TRANSFER_CONTEXT."""
+    fields = Settings.model_fields
+    hold = "\n".join(context(CONF / "extensions.conf", str(fields["hold_context"].default)))
+    assert "exten => s,1," in hold and "MusicOnHold()" in hold
+    assert "exten => agent,1," in hold
+    queues = "\n".join(
+        context(CONF / "extensions.conf", str(fields["transfer_queue_context"].default))
+    )
+    assert "Queue(${EXTEN})" in queues
+    colleagues = context(CONF / "extensions.conf", str(fields["transfer_context"].default))
+    assert any("include => agents-internal" in line for line in colleagues)

@@ -73,6 +73,12 @@ class Settings(BaseSettings):
     # context dials the customer's number (digits of its E.164 form, no plus).
     click_to_call_context: str = Field(default="from-internal", min_length=1, max_length=80)
     click_to_call_timeout: float = Field(default=30.0, ge=5, le=120)  # the agent's phone rings
+    # Call controls (agent panel): a colleague's extension is dialled in `transfer_context`,
+    # a queue's name in `transfer_queue_context`; hold sends both sides to `hold_context`
+    # (the caller to `s`, music on hold; the agent to `agent`) and unhold bridges them.
+    transfer_context: str = Field(default="from-internal", min_length=1, max_length=80)
+    transfer_queue_context: str = Field(default="trubka-queues", min_length=1, max_length=80)
+    hold_context: str = Field(default="trubka-hold", min_length=1, max_length=80)
     secret_key: str = ""
     metrics_token: str = ""  # /metrics for non-loopback scrapers
     cookie_secure: bool = False

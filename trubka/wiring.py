@@ -34,7 +34,8 @@ consumers (a `run` coroutine over a subscription, or a handler).
 
 `CallBackfilled` comes from `telephony.books.backfill.Backfill`: on every AMI (re)connect
 and every TRUBKA_BACKFILL_INTERVAL seconds it reads Asterisk's queue_log and CDR file
-(TRUBKA_ASTERISK_QUEUE_LOG, TRUBKA_ASTERISK_CDR) for calls Trubka did not see.
+(TRUBKA_ASTERISK_QUEUE_LOG, TRUBKA_ASTERISK_CDR) for calls Trubka did not see; a call the
+reducer still follows (after a transfer its queue stay is over) is left to the live writer.
 
 One direct line, not on the bus: when the report rollups change, the live feed re-reads
 today's figures (`supervisor.rollups.listeners` → `supervisor.feed.today_changed`).
@@ -257,7 +258,7 @@ class Services:
             spy_ring_seconds=settings.spy_ring_seconds,
         )
         supervisor_rollups = Consumer(to_rollups, supervisor.calls_stored)
-        backfill = _backfill(settings, db, calls, bus)
+        backfill = _backfill(settings, db, calls, bus, live)
         if supervisor.feed is not None:
             supervisor.rollups.listeners.append(supervisor.feed.today_changed)
         services = cls(
@@ -349,7 +350,7 @@ class Services:
 
 
 def _backfill(
-    settings: Settings, db: Database, calls: CallStore, bus: EventBus[BusEvent]
+    settings: Settings, db: Database, calls: CallStore, bus: EventBus[BusEvent], live: CallState
 ) -> Backfill | None:
     """The reader of Asterisk's books, when TRUBKA_ASTERISK_QUEUE_LOG or _CDR names one."""
     if settings.asterisk_queue_log is None and settings.asterisk_cdr is None:
@@ -369,6 +370,7 @@ def _backfill(
         BooksConfig(settings.default_region, settings.internal_number_max_digits),
         recording_for=spool_recordings(settings.recordings_spool, settings.recordings_pbx_dir),
         settle=settings.backfill_settle,
+        in_progress=lambda linkedid: linkedid in live.calls,  # e.g. after a transfer
     )
 
 

@@ -36,6 +36,9 @@ class WebSettings(Protocol):
     metrics_token: str
     click_to_call_context: str
     click_to_call_timeout: float
+    transfer_context: str  # call controls: where a colleague's extension is dialled
+    transfer_queue_context: str  # … and a queue's name
+    hold_context: str  # … and where hold sends both sides
     service_level_target: float
     service_level_warning: float
     allowed_origins: tuple[str, ...]  # besides the site's own origin, for `/ws`

@@ -121,8 +121,12 @@ class Backfill:
         recording_for: RecordingFor | None = None,
         settle: float = 10.0,
         clock: Callable[[], float] = time.time,
+        in_progress: Callable[[str], bool] | None = None,
     ) -> None:
         self.files = files
+        # A call the live link still follows is not over, even when its queue stay is:
+        # after a transfer queue_log closes the stay (BLINDTRANSFER) while the caller talks on.
+        self.in_progress = in_progress or (lambda linkedid: False)
         self.cursors = cursors
         self.known = known
         self.publish = publish
@@ -271,6 +275,13 @@ class Backfill:
                 unsettled.add(unique_to_linked.get(stay.callid, stay.callid))
         for call in calls:
             if call.ended_at.timestamp() > now - self.settle:
+                unsettled.add(call.linkedid)
+        for stay in stays:
+            linkedid = unique_to_linked.get(stay.callid, stay.callid)
+            if self.in_progress(linkedid):
+                unsettled.add(linkedid)
+        for call in calls:
+            if self.in_progress(call.linkedid):
                 unsettled.add(call.linkedid)
         ready_stays = [
             s for s in stays if unique_to_linked.get(s.callid, s.callid) not in unsettled

@@ -231,10 +231,14 @@ def on_chanspy_start(s: CallState, ev: e.ChanSpyStart, at: float, out: Effects) 
     if call is None:
         return
     call.spy = True
+    first = call.spy_started_at is None or call.spied_linkedid != ev.spyee_linkedid
     call.spied_linkedid = ev.spyee_linkedid
     if call.spy_started_at is None:
         call.spy_started_at = at
     call.step(at, "spy", ev.spyee_channel or "")
+    if first and ev.spyee_linkedid:
+        phone = interface_of(call.origin_leg) if call.origin_leg else None
+        out.append(d.SpySessionStarted(call.origin_uniqueid, phone, ev.spyee_linkedid, at))
 
 
 # --- the end of a call -----------------------------------------------------------------

@@ -1,5 +1,6 @@
-"""The simulated PBX's call and queue-member actions: Originate, Hangup, Redirect,
-Setvar/Getvar, StopMixMonitor, QueuePause/QueueAdd/QueueRemove
+"""The simulated PBX's call and queue-member actions: Originate, Hangup, Redirect
+(a transfer, or hold), Bridge (back from hold), BlindTransfer, Setvar/Getvar,
+StopMixMonitor, QueuePause/QueueAdd/QueueRemove
 (a mixin of :class:`~telephony.simpbx.server.AmiServer`)."""
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from collections.abc import Callable
 from telephony.simpbx import wire as w
 from telephony.simpbx.calls import OriginateInfo, originate_response
 from telephony.simpbx.engine import CallEngine
-from telephony.simpbx.model import SimMember
+from telephony.simpbx.model import SimCall, SimMember
 from telephony.simpbx.originate import OriginateRequest, Originator
 from telephony.simpbx.session import Action, Session, split_app_args
 
@@ -110,6 +111,17 @@ class CallActions:
             return
         call = self.engine.call_of(ch)
         exten = action.get("exten")
+        if (
+            call is not None
+            and action.get("context") == self.engine.config.hold_context
+            and call.bridge_id
+            and call.two is not None
+            and call.agent_one is not None
+            and ch in (call.two, call.agent_one)
+        ):
+            self.reply(session, w.response(aid, "Success", ("Message", "Redirect successful")))
+            self._hold(call)
+            return
         if call is None or call.agent_one is None or call.two is None or not exten:
             self.reply(session, w.response(aid, "Error", ("Message", "Redirect failed")))
             return
@@ -118,6 +130,113 @@ class CallActions:
         call.redirected = True
         call.wake.set()
         self.reply(session, w.response(aid, "Success", ("Message", "Redirect successful")))
+
+    def _hold(self, call: SimCall) -> None:
+        """Both sides leave their bridge for the hold context: the caller hears music on
+        hold (`s`), the agent's side waits (`agent`)."""
+        two, a1 = call.two, call.agent_one
+        assert two is not None and a1 is not None
+        bridge = call.bridge_id
+        frames = [
+            w.varset(two, "BRIDGEPEER", ""),
+            w.varset(a1, "BRIDGEPEER", ""),
+            w.bridge_event("BridgeLeave", bridge, 1, two),
+            w.bridge_event("BridgeLeave", bridge, 0, a1),
+            w.bridge_event("BridgeDestroy", bridge, 0),
+        ]
+        call.bridge_id = two.bridge_id = a1.bridge_id = ""
+        context = self.engine.config.hold_context
+        two.context, two.exten, two.priority = context, "s", 1
+        frames += [
+            w.newexten(two, "MusicOnHold", ""),
+            w.channel_event("MusicOnHoldStart", two, ("Class", "default")),
+        ]
+        a1.context, a1.exten, a1.priority = context, "agent", 1
+        frames.append(w.newexten(a1, "Wait", "3600"))
+        call.held = True
+        self.engine.emit(*frames)
+
+    def _bridge(self, session: Session, action: Action) -> None:
+        """AMI `Bridge` of two channels in the dialplan; the simulated PBX joins a held
+        caller and agent again (what unhold asks)."""
+        aid = action.action_id
+        names = action.get("channel1"), action.get("channel2")
+        found = []
+        for i, name in enumerate(names, 1):
+            ch = self.engine.find_channel(name)
+            if ch is None:
+                self.reply(
+                    session,
+                    w.response(aid, "Error", ("Message", f"Channel{i} does not exist: {name}")),
+                )
+                return
+            found.append(ch)
+        call = self.engine.call_of(found[0])
+        if (
+            call is None
+            or not call.held
+            or call.two is None
+            or call.agent_one is None
+            or set(found) != {call.two, call.agent_one}
+        ):
+            # Only a held call's own two sides are joined by the simulated PBX.
+            self.reply(session, w.response(aid, "Error", ("Message", "Unable to bridge channels")))
+            return
+        self.reply(session, w.response(aid, "Success", ("Message", "Channels have been bridged")))
+        two, a1 = call.two, call.agent_one
+        bridge = call.bridge_id = self.engine.bridge_uuid()
+        two.bridge_id = a1.bridge_id = bridge
+        call.held = False
+        self.engine.emit(
+            w.channel_event("MusicOnHoldStop", two),
+            w.bridge_event("BridgeCreate", bridge, 0),
+            w.bridge_event("BridgeEnter", bridge, 1, a1),
+            w.bridge_event("BridgeEnter", bridge, 2, two),
+            w.varset(a1, "BRIDGEPEER", two.name),
+            w.varset(two, "BRIDGEPEER", a1.name),
+        )
+
+    def _blind_transfer_action(self, session: Session, action: Action) -> None:
+        """AMI `BlindTransfer`: the agent's channel (the transferer) sends the caller it is
+        bridged with to `Exten@Context`. Replies as Asterisk's `action_blind_transfer`
+        (main/manager.c) does; the `BlindTransfer` event (`IsExternal: Yes`, as for a
+        phone's SIP REFER in trace p4) and the ringing of the target follow."""
+        aid = action.action_id
+        name, exten = action.get("channel"), action.get("exten")
+        if not name:
+            self.reply(session, w.response(aid, "Error", ("Message", "No channel specified")))
+            return
+        if not exten:
+            self.reply(session, w.response(aid, "Error", ("Message", "No extension specified")))
+            return
+        ch = self.engine.find_channel(name)
+        if ch is None:
+            self.reply(
+                session, w.response(aid, "Error", ("Message", "Channel specified does not exist"))
+            )
+            return
+        call = self.engine.call_of(ch)
+        if call is not None and call.held:
+            # Not in a bridge (on hold): Asterisk's AST_BRIDGE_TRANSFER_INVALID.
+            self.reply(session, w.response(aid, "Error", ("Message", "Transfer invalid")))
+            return
+        if (
+            call is None
+            or call.two is None
+            or call.answered_at is None
+            or ch not in (call.agent_one, call.agent_two)
+            or call.transfer_to is not None
+        ):
+            # Only an answered agent's side sends its caller on here.
+            self.reply(session, w.response(aid, "Error", ("Message", "Transfer failed")))
+            return
+        call.transfer_to = exten
+        call.transfer_at = self.engine.clock()
+        call.transfer_context = action.get("context") or call.two.context
+        call.transfer_external = True
+        call.redirected = False
+        self.reply(session, w.response(aid, "Success", ("Message", "Transfer succeeded")))
+        call.wake.set()
 
     def _setvar(self, session: Session, action: Action) -> None:
         aid = action.action_id

@@ -76,6 +76,7 @@ class Calls(Conversation):
 
     def __init__(self, engine: CallEngine) -> None:
         self.e = engine
+        self.requeue = self._queue
 
     # --- inbound -------------------------------------------------------------------
     def new_inbound(

@@ -151,6 +151,11 @@ class SimConfig:
     spool_dir: Path | None = None  # write real WAV recordings here
     recordings_path: str = RECORDINGS_PATH  # the path Asterisk reports in MIXMONITOR_FILENAME
     record: bool = True  # MixMonitor every inbound call
+    # A Redirect to this context is hold (the dialplan of asterisk_conf/: `s` plays music on
+    # hold to the caller, `agent` waits); a Bridge of the two channels ends it.
+    hold_context: str = "trubka-hold"
+    # A blind transfer to a queue's name in this context puts the caller in that queue.
+    queue_transfer_context: str = "trubka-queues"
     # Asterisk's books, written when named (telephony.simpbx.books): CDR times in UTC.
     queue_log_path: Path | None = None  # like /var/log/asterisk/queue_log
     cdr_csv_path: Path | None = None  # like /var/log/asterisk/cdr-csv/Master.csv

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from telephony.simpbx import wire as w
@@ -23,6 +24,9 @@ log = logging.getLogger(__name__)
 
 class Conversation:
     e: CallEngine
+    # Queue() for a caller (the call flows' own, given by `Calls`): a blind transfer to a
+    # queue's name in the queue-transfer context puts the caller back in a queue.
+    requeue: Callable[[SimCall, SimQueue], Awaitable[None]]
 
     async def _queue_timeout(self, call: SimCall, queue: SimQueue) -> None:
         """Queue(...,maxwait) ran out: the caller leaves with QUEUESTATUS=TIMEOUT."""
@@ -309,20 +313,24 @@ class Conversation:
         e = self.e
         two, a1, a2 = call.two, call.agent_one, call.agent_two
         assert two is not None and a1 is not None and a2 is not None
-        bridge = call.bridge_id
-        frames = [
-            e.cel(
-                two,
-                "BRIDGE_EXIT",
-                app=two.app,
-                data=two.app_data,
-                peer=a1.name,
-                extra=json.dumps(
-                    {"bridge_id": bridge, "bridge_technology": "simple_bridge"},
-                    separators=(",", ":"),
+        bridge = call.bridge_id  # "" while on hold: both sides are out of the bridge
+        frames = (
+            [
+                e.cel(
+                    two,
+                    "BRIDGE_EXIT",
+                    app=two.app,
+                    data=two.app_data,
+                    peer=a1.name,
+                    extra=json.dumps(
+                        {"bridge_id": bridge, "bridge_technology": "simple_bridge"},
+                        separators=(",", ":"),
+                    ),
                 ),
-            ),
-        ]
+            ]
+            if bridge
+            else []
+        )
         if queue is not None:
             frames.append(e.cel(two, "APP_END", app="Queue", data=two.app_data))
         e.emit(*frames)
@@ -330,11 +338,12 @@ class Conversation:
         frames = self._agent_complete(call, queue, "caller")
         frames.append(w.hangup(call.one, cause))
         call.one.hung_up = True
-        frames += [
-            w.varset(two, "BRIDGEPEER", ""),
-            w.varset(a1, "BRIDGEPEER", ""),
-            w.bridge_event("BridgeLeave", bridge, 1, two),
-        ]
+        if bridge:
+            frames += [
+                w.varset(two, "BRIDGEPEER", ""),
+                w.varset(a1, "BRIDGEPEER", ""),
+                w.bridge_event("BridgeLeave", bridge, 1, two),
+            ]
         two.bridge_id = ""
         extra = self._answered_vars(call)
         if queue is None:
@@ -342,10 +351,10 @@ class Conversation:
         e.emit(*frames)
         self._customer_two_ends(call, extra=extra)
         frames = [
-            w.bridge_event("BridgeLeave", bridge, 0, a1),
+            *([w.bridge_event("BridgeLeave", bridge, 0, a1)] if bridge else []),
             w.channel_event("HangupRequest", a2, ("Cause", str(cause))),
             w.hangup(a1, cause),
-            w.bridge_event("BridgeDestroy", bridge, 0),
+            *([w.bridge_event("BridgeDestroy", bridge, 0)] if bridge else []),
             e.cel(a2, "STREAM_END", app="Playback", data=a2.app_data),
             e.cel(a2, "HANGUP", ani=True),
             e.cel(a2, "CHAN_END", ani=True),
@@ -391,18 +400,24 @@ class Conversation:
         ]
         e.drop_channel(a2)
         frames += self._agent_complete(call, queue, "agent")
+        if bridge:
+            frames += [
+                w.varset(a1, "BRIDGEPEER", ""),
+                w.varset(two, "BRIDGEPEER", ""),
+                e.cel(a1, "BRIDGE_EXIT", app=a1.app, data=a1.app_data, peer=two.name),
+            ]
         frames += [
-            w.varset(a1, "BRIDGEPEER", ""),
-            w.varset(two, "BRIDGEPEER", ""),
-            e.cel(a1, "BRIDGE_EXIT", app=a1.app, data=a1.app_data, peer=two.name),
             e.cel(a1, "HANGUP", app=a1.app, data=a1.app_data),
             e.cel(a1, "CHAN_END", app=a1.app, data=a1.app_data),
-            w.bridge_event("BridgeLeave", bridge, 1, a1),
+            *([w.bridge_event("BridgeLeave", bridge, 1, a1)] if bridge else []),
             w.hangup(a1, cause),
-            e.cel(two, "BRIDGE_EXIT", app=two.app, data=two.app_data, peer=a1.name),
-            w.bridge_event("BridgeLeave", bridge, 0, two),
-            w.bridge_event("BridgeDestroy", bridge, 0),
         ]
+        if bridge:  # "" while on hold: both sides are out of the bridge
+            frames += [
+                e.cel(two, "BRIDGE_EXIT", app=two.app, data=two.app_data, peer=a1.name),
+                w.bridge_event("BridgeLeave", bridge, 0, two),
+                w.bridge_event("BridgeDestroy", bridge, 0),
+            ]
         e.drop_channel(a1)
         two.bridge_id = ""
         frames += self._answered_vars(call)
@@ -460,6 +475,9 @@ class Conversation:
         two, a1, a2 = call.two, call.agent_one, call.agent_two
         assert two is not None and a1 is not None and a2 is not None
         bridge = call.bridge_id
+        context = call.transfer_context or "transfer"
+        external = "Yes" if call.transfer_external else "No"
+        call.transfer_context, call.transfer_external = None, False
         frames = (
             []
             if call.redirected
@@ -472,8 +490,8 @@ class Conversation:
                         *a1.block("Transferer"),
                         *two.block("Transferee"),
                         *w.bridge_headers(bridge, 2),
-                        ("IsExternal", "No"),
-                        ("Context", "transfer"),
+                        ("IsExternal", external),
+                        ("Context", context),
                         ("Extension", target),
                     ]
                 )
@@ -504,7 +522,16 @@ class Conversation:
         call.agent_one = call.agent_two = None
         call.answered_at = None
         remaining = max(0.0, call.talk_time - talked)
-        two.context, two.exten, two.priority = "transfer", target, 1
+        two.context, two.exten, two.priority = context, target, 1
+        if context == e.config.queue_transfer_context and target in e.queues:
+            # `exten => _[A-Za-z0-9].,1,…` then `Queue(${EXTEN})` (asterisk_conf/): the
+            # caller waits in that queue again, as patient as when they called.
+            call.intended.transferred_to = target
+            e.emit(w.newexten(two, "NoOp", f"Transferred to queue {target}"))
+            call.patience += e.clock() - call.one.created
+            call.talk_time = remaining
+            await self.requeue(call, e.queues[target])
+            return
         agent = e.agent_for_interface(interface)
         e.emit(w.newexten(two, "Dial", f"{interface},20"))
         if agent is None or agent.busy():

@@ -58,6 +58,8 @@ class InfoActions:
 
     def _list_commands(self, session: Session, action: Action) -> None:
         descriptions = {
+            "BlindTransfer": "Blind transfer channel(s) to the given destination  (Priv: call,all)",
+            "Bridge": "Bridge two channels already in the PBX.  (Priv: call,all)",
             "Challenge": "Generate Challenge for MD5 Auth.  (Priv: <none>)",
             "Command": "Execute Asterisk CLI Command.  (Priv: command,all)",
             "CoreSettings": "Show PBX core settings (version etc).  (Priv: system,reporting,all)",

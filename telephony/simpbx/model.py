@@ -175,6 +175,9 @@ class SimCall:
     transfer_to: str | None = None  # the agent blind-transfers to this extension …
     transfer_at: float | None = None  # … at this moment (None: halfway through the talk)
     redirected: bool = False  # the transfer is an AMI Redirect, not the agent's own
+    transfer_context: str | None = None  # the BlindTransfer action's Context (None: "transfer")
+    transfer_external: bool = False  # asked over AMI (BlindTransfer): `IsExternal: Yes`
+    held: bool = False  # on hold: out of the bridge until a Bridge action joins them again
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     hangup_request: tuple[SimChannel, int] | None = None
     rings: list[Ring] = field(default_factory=list)

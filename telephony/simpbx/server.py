@@ -76,6 +76,8 @@ class AmiServer(InfoActions, CallActions):
             "setvar": self._setvar,
             "getvar": self._getvar,
             "redirect": self._redirect,
+            "blindtransfer": self._blind_transfer_action,
+            "bridge": self._bridge,
             "stopmixmonitor": self._stop_mixmonitor,
         }
 

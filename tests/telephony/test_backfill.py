@@ -180,3 +180,20 @@ async def test_two_runs_before_the_writer_stored_publish_a_call_once(tmp_path: P
     await backfill.run_once()  # woken again at once (a reconnect)
     assert sorted(bus.linkedids()) == sorted(set(bus.linkedids()))
     assert len(bus.linkedids()) == 4
+
+
+async def test_a_call_the_live_link_still_follows_is_not_backfilled(tmp_path: Path) -> None:
+    """After a transfer queue_log closes the queue stay (BLINDTRANSFER) while the caller
+    talks on with the colleague: the live record comes later, and must be the one kept."""
+    backfill, bus, queue_log, _, cursors = _setup(tmp_path, LAST_END + 60)
+    live = {"1796520493.8"}  # the transferred call of the samples, still going on
+    backfill.in_progress = lambda linkedid: linkedid in live
+    await backfill.run_once()
+    queue_log.write_text(QUEUE_LOG_TEXT)
+    report = await backfill.run_once()
+    assert "1796520493.8" not in report.backfilled and report.pending == 1
+    assert "1796520493.8" not in bus.linkedids()
+    assert cursors.saved[QUEUE_LOG]["offset"] < len(QUEUE_LOG_TEXT.encode())  # held there
+    live.clear()  # it ended, and the live writer missed it: the books bring it in
+    again = await backfill.run_once()
+    assert again.backfilled == ["1796520493.8"]

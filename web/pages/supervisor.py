@@ -76,6 +76,7 @@ SCRIPT_STRINGS = {
     "outbound": N_("outbound"),
     "ringing_call": N_("ringing"),
     "talking_call": N_("talking"),
+    "listened_by": N_("listened by {name}"),
     "target": N_("target {target}%"),
     "threshold": N_("within {seconds} s"),
     **{f"state_{key}": label for key, label in STATES},

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 
-from web.panel import api
+from web.panel import api, controls_api
 
 router = APIRouter()
 router.include_router(api.router)
+router.include_router(controls_api.router)  # /api/calls/{linkedid}/hangup, /transfer …
 
 
 def install(app: FastAPI) -> None:

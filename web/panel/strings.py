@@ -12,6 +12,7 @@ from crm.wrapups import WrapupDisposition
 from web.i18n import N_
 from web.labels import PAUSE_REASONS as LABELS_OF_PAUSES
 from web.panel.day_strings import ALERTS, DEALS
+from web.panel.controls_strings import controls_strings
 from web.panel.phone import PAUSE_REASONS
 
 STATES = {
@@ -148,6 +149,7 @@ def panel_strings(gettext: Callable[[str], str]) -> dict[str, str]:
     ):
         for key, text in table.items():
             strings[f"{prefix}.{key}"] = gettext(text)
+    strings.update(controls_strings(gettext))  # the call controls in the card
     return strings
 
 

@@ -14,6 +14,7 @@ import {
   template,
   waitClass,
 } from "./live.js";
+import { fillListened } from "./live-listened.js";
 
 const S = strings();
 const config = jsonBlock("live-config");
@@ -143,6 +144,7 @@ function fillAgent(row, a) {
   badge.className = `badge ${a.state}`;
   setSince(field(row, "state_time"), a.state_since);
   set(row, "reason", reasonLabel(a.paused_reason));
+  fillListened(row, a, S);
   const call = a.current_call;
   const cell = field(row, "call");
   const signature = call ? `${call.linkedid}|${call.state}|${call.caller_number}|${contactName(call.contact)}` : "";

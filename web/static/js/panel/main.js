@@ -11,6 +11,7 @@ import { keepAlerts, popAlert } from "./alerts.js";
 import { isMine, keyOf, renderState } from "./agent-state.js";
 import { getJSON } from "./api.js";
 import { callerName, el, renderCard } from "./card.js";
+import { callControls, transferredAsEnded } from "./controls.js";
 import { load, save, STORE } from "./drafts.js";
 import { config, t } from "./locale.js";
 import { wrapupForm } from "./wrapup.js";
@@ -103,6 +104,8 @@ function renderCurrent() {
   const timer = el("span", { id: "call-timer", class: "timer", role: "timer" }, "0:00");
   const view = renderCard(message, card, "current", handlers);
   view.querySelector(".call-head").append(el("p", { class: "timer-line" }, timer));
+  const controls = callControls(message, say); // hang up, hold, transfer
+  if (controls) view.querySelector(".call-head").after(controls);
   view.append(
     el(
       "div",
@@ -263,6 +266,11 @@ function dispatch(message) {
       break;
     case "call_ended":
       onEnded(message);
+      break;
+    case "call_transferred": // this agent handed the call over: wrap it up
+      if (isMine(message) && current && current.message.linkedid === message.linkedid) {
+        onEnded(transferredAsEnded(message, current.message));
+      }
       break;
     default:
       break;
