@@ -11,8 +11,8 @@ from collections.abc import Callable
 from crm.wrapups import WrapupDisposition
 from web.i18n import N_
 from web.labels import PAUSE_REASONS as LABELS_OF_PAUSES
-from web.panel.day_strings import ALERTS, DEALS
 from web.panel.controls_strings import controls_strings
+from web.panel.day_strings import ALERTS, DEALS
 from web.panel.phone import PAUSE_REASONS
 
 STATES = {
