@@ -77,6 +77,7 @@ from supervisor.directory import CrmLiveDirectory
 from supervisor.feed import EVENT_KINDS as LIVE_FEED_KINDS
 from supervisor.feed import LiveFeed
 from supervisor.pbx_facts import AgentRoster, asterisk_service_levels
+from supervisor.rules_admin import RulesAdmin
 from supervisor.service import Supervisor
 from telephony.actions import AmiActions
 from telephony.agi_server import AgiServer
@@ -149,6 +150,7 @@ class Services:
     agent_directory: CrmAgentDirectory
     supervisor: Supervisor
     callbacks: CallbackTasks
+    rules_admin: RulesAdmin  # the routing rules in the database, in force in `router`
     ws_authenticate: SocketAuthenticator = _nobody
     tasks: TaskSet = field(default_factory=TaskSet)
     ami: AmiClient | None = None  # None when TRUBKA_AMI_ENABLED is false
@@ -275,6 +277,13 @@ class Services:
             ws_authenticate=socket_user,
             supervisor=supervisor,
             callbacks=callbacks,
+            rules_admin=RulesAdmin(
+                db,
+                router,
+                supervisor.audit,
+                region=settings.default_region,
+                seed_path=settings.routing_rules,
+            ),
         )
         if settings.ami_enabled:
             services.ami = AmiClient(ami_config(settings), EventPipeline(state=live), bus.publish)
@@ -288,6 +297,7 @@ class Services:
         """Migrate the database, start the consumers, then the AMI client (the publisher).
         The FastAGI server is started by :meth:`listen`."""
         await self.db.upgrade()
+        await self.rules_admin.load()  # the rules saved in the browser, else the file's
         self.tasks.start(self.call_writer.run(), name="call-writer")
         self.tasks.start(self.crm_after_store.run(), name="crm-after-store")
         self.tasks.start(self.supervisor_rollups.run(), name="supervisor-rollups")

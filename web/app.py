@@ -16,6 +16,7 @@ from web.api import recordings as recordings_api
 from web.api import reports as reports_api
 from web.api import route
 from web.api import router as api_router
+from web.api import routing_rules as routing_rules_api
 from web.api import status as status_api
 from web.api import supervisor as supervisor_api
 from web.errors import install_error_handlers
@@ -49,6 +50,7 @@ def create_app(services: WebServices, *, lifespan: Lifespan | None = None) -> Fa
     app.include_router(metrics.router)
     app.include_router(ws.router)
     app.include_router(route.router)
+    app.include_router(routing_rules_api.router)
     install_error_handlers(app)
     app.include_router(auth.router)
     app.include_router(login_pages.router)

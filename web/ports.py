@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from screenpop.hub import Hub
     from screenpop.notifier import Notifier
     from supervisor.feed import LiveFeed
+    from supervisor.rules_admin import RulesAdmin
     from supervisor.service import Supervisor
     from telephony.actions import AmiActions
     from telephony.ami_client import AmiClient
@@ -61,6 +62,7 @@ class WebServices(Protocol):
     recordings: RecordingService
     crm: CrmServices
     supervisor: Supervisor
+    rules_admin: RulesAdmin
 
     @property
     def ws_authenticate(self) -> SocketAuthenticator: ...
