@@ -33,7 +33,7 @@ from telephony.agi_server import REASON_LIMIT
 from web.api.views import View
 from web.auth import client_ip, require_json, require_role
 from web.deps import get_services
-from web.pages import page_language
+from web.i18n import LANG_COOKIE, negotiate
 
 router = APIRouter(prefix="/api/routing", tags=["routing"], dependencies=[Depends(require_json)])
 
@@ -162,7 +162,9 @@ async def preview(
         body.caller, body.did, at=body.at, document=body.rules, text=body.toml
     )
     router_ = admin.router
-    lang = page_language(request, user)
+    lang = negotiate(
+        user.language, request.cookies.get(LANG_COOKIE), request.headers.get("accept-language")
+    )
     data = decision.to_json()
     data["reason"] = clean_text(decision.reason, REASON_LIMIT)
     data["caller"] = router_.caller(body.caller, body.did).number
