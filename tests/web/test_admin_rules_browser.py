@@ -1,0 +1,128 @@
+"""The routing rules page in headless Chromium: an admin edits a rule and the next call's
+decision (the preview, `/api/route`) changes without a restart; a bad document is refused
+with its line named and the old rules stay in force. Every page of the feature fits
+1366×768 and a 390 px phone and shows no English on the Russian page.
+
+`TRUBKA_SCREENSHOTS=1` saves the screenshots of docs/screenshots/ as well.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+
+import pytest
+from playwright.async_api import Browser, Page, expect
+
+from tests.kit_browser import CHROMIUM, chromium
+from tests.kit_server import LiveServer
+from tests.web.kit_admin import (
+    SCREENSHOTS,
+    WIDTHS,
+    fits,
+    http,
+    main_text,
+    open_as,
+    untranslated,
+    user_cookie,
+)
+from tests.web.test_route_api import E164, app_for
+
+pytestmark = pytest.mark.browser
+
+PAGES = ("/admin/routing", "/admin/pause-reasons", "/admin/settings", "/admin/system")
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("Debian's chromium is not installed")
+    async with chromium() as launched:
+        yield launched
+
+
+async def preview(page: Page, caller: str) -> str:
+    await page.fill("#preview-caller", caller)
+    await page.fill("#preview-did", "74951234567")
+    await page.click("#preview-button")
+    result = page.locator("#preview-result")
+    await expect(result).to_be_visible()
+    return str(await result.get_attribute("data-routed-by"))
+
+
+async def route(server: LiveServer) -> str:
+    async with server.client() as client:
+        answer = await client.get("/api/route", params={"caller": E164, "did": "74951234567"})
+    return str(answer.json()["routed_by"])
+
+
+async def test_an_edited_rule_decides_the_next_call(browser: Browser, database_url: str) -> None:
+    async with LiveServer(app_for(database_url)) as server:
+        cookie = await user_cookie(server, "admin")
+        page = await open_as(browser, server, "/admin/routing", cookie)
+        assert await preview(page, E164) == "previous-manager"
+        assert await route(server) == "previous-manager"
+        await page.fill("#rules-text", 'queue = "support"\nprefer = []  # always the queue\n')
+        await page.click("#rules-save")
+        await expect(page.locator("#rules-saved")).to_contain_text("version 1")
+        assert await preview(page, E164) == "queue"
+        await expect(page.locator("#preview-result")).to_contain_text("queue support")
+        assert await route(server) == "queue"  # the next call, no restart
+        await expect(page.locator("#rules-history tbody tr")).to_have_count(1)
+        # Roll back to the defaults' behaviour by saving them, then back to version 1.
+        await page.fill("#rules-text", "")
+        await page.click("#rules-save")
+        assert await route(server) == "previous-manager"
+        await page.locator("#rules-history button.rollback").first.click()
+        await expect(page.locator("#rules-saved")).to_contain_text("version 3")
+        assert await route(server) == "queue"
+
+
+async def test_a_bad_document_is_refused_with_its_line(browser: Browser, database_url: str) -> None:
+    async with LiveServer(app_for(database_url)) as server:
+        cookie = await user_cookie(server, "admin", language="ru")
+        page = await open_as(browser, server, "/admin/routing", cookie)
+        await page.fill("#rules-text", 'queue = "support"\nprefer = []\n')
+        await page.click("#rules-save")
+        await expect(page.locator("#rules-saved")).to_be_visible()
+        bad = 'queue = "support"\nprefer = []\n\n[dids."74951234567"]\nwhen_busy = "later"\n'
+        await page.fill("#rules-text", bad)
+        await page.click("#rules-save")
+        problems = page.locator("#rules-problems")
+        await expect(problems).to_contain_text("Строка 5")
+        await expect(problems).to_contain_text("dids.74951234567.when_busy")
+        await expect(page.locator("#rules-text")).to_have_value(bad)  # nothing typed is lost
+        await expect(page.locator("#rules-version")).to_contain_text("Версия 1")
+        assert await route(server) == "queue"  # the old rules stay in force
+        async with http(server, cookie) as client:
+            assert (await client.get("/api/routing/rules")).json()["version"] == 1
+
+
+async def test_every_page_fits_and_is_translated(browser: Browser, database_url: str) -> None:
+    async with LiveServer(app_for(database_url)) as server:
+        async with http(server, await user_cookie(server, "admin")) as client:
+            toml = (
+                'queue = "support"\n[vip]\ngold = 5\n[hours]\ntimezone = "Europe/Moscow"\n'
+                'mon = "09:00-18:00"\nholidays = [2026-12-31]\n[after_hours]\naction = "goto"\n'
+                'goto = "voicemail,s,1"\n[dids."+74951234567"]\nwhen_busy = "wait"\n'
+            )
+            assert (await client.put("/api/routing/rules", json={"toml": toml})).status_code == 200
+        shots = os.environ.get("TRUBKA_SCREENSHOTS") == "1"
+        for language in ("en", "ru"):
+            cookie = await user_cookie(server, "admin", language=language)
+            for path in PAGES:
+                for width, height in WIDTHS:
+                    page = await open_as(browser, server, path, cookie, width=width, height=height)
+                    assert await page.title()
+                    if path == "/admin/routing":
+                        await preview(page, E164)
+                    await fits(page, width)
+                    text = await main_text(page)
+                    if language == "ru":
+                        assert untranslated(text) == [], path
+                    if shots and width == 1366:
+                        name = path.rsplit("/", 1)[1]
+                        await page.screenshot(
+                            path=str(SCREENSHOTS / f"admin-{name}-{language}.png"), full_page=True
+                        )
+                    await page.context.close()
