@@ -48,6 +48,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import cast, get_args
 from zoneinfo import ZoneInfo
 
@@ -72,6 +73,7 @@ from routing.rules import load_rules
 from routing.source import FactsSource, InMemoryFactsSource
 from screenpop.hub import Hub
 from screenpop.notifier import Notifier
+from supervisor.admin_settings import AdminSettings
 from supervisor.callbacks import TasksOfCalls
 from supervisor.directory import CrmLiveDirectory
 from supervisor.feed import EVENT_KINDS as LIVE_FEED_KINDS
@@ -97,6 +99,7 @@ from telephony.reducer import CallState, ReducerConfig
 from telephony.router import CallRouter
 from trubka.adapters import CrmAgentDirectory, CrmCallbackTasks, CrmCards
 from trubka.settings import Settings, SettingsError
+from web.api.admin_settings import builtin_pause_reasons
 from web.auth import socket_user
 from web.ws import SocketAuthenticator, SocketUser
 
@@ -151,6 +154,7 @@ class Services:
     supervisor: Supervisor
     callbacks: CallbackTasks
     rules_admin: RulesAdmin  # the routing rules in the database, in force in `router`
+    admin_settings: AdminSettings  # pause reasons, service-level targets, retention
     ws_authenticate: SocketAuthenticator = _nobody
     tasks: TaskSet = field(default_factory=TaskSet)
     ami: AmiClient | None = None  # None when TRUBKA_AMI_ENABLED is false
@@ -234,12 +238,13 @@ class Services:
         def pbx() -> AmiActions | None:
             return services.pbx
 
+        service_levels = settings.service_levels()  # the admin's targets update it in place
         supervisor = Supervisor.create(
             db,
             to_agent_time,
             timezone=settings.timezone,
             service_level_seconds=settings.service_level_seconds,
-            queue_service_levels=settings.service_levels(),
+            queue_service_levels=MappingProxyType(service_levels),
             asterisk_service_levels=asterisk_service_levels(live),
             agent_keys=AgentRoster(crm.directory, live),
             callback_tasks=CrmCallbackTasks(callbacks, TasksOfCalls(db)),
@@ -284,6 +289,13 @@ class Services:
                 region=settings.default_region,
                 seed_path=settings.routing_rules,
             ),
+            admin_settings=AdminSettings(
+                db,
+                supervisor.audit,
+                pause_seed=builtin_pause_reasons,
+                service_levels=service_levels,
+                retention=recordings.retention.queues,
+            ),
         )
         if settings.ami_enabled:
             services.ami = AmiClient(ami_config(settings), EventPipeline(state=live), bus.publish)
@@ -298,6 +310,7 @@ class Services:
         The FastAGI server is started by :meth:`listen`."""
         await self.db.upgrade()
         await self.rules_admin.load()  # the rules saved in the browser, else the file's
+        await self.admin_settings.load()
         self.tasks.start(self.call_writer.run(), name="call-writer")
         self.tasks.start(self.crm_after_store.run(), name="crm-after-store")
         self.tasks.start(self.supervisor_rollups.run(), name="supervisor-rollups")

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from recordings.service import RecordingService
     from screenpop.hub import Hub
     from screenpop.notifier import Notifier
+    from supervisor.admin_settings import AdminSettings
     from supervisor.feed import LiveFeed
     from supervisor.rules_admin import RulesAdmin
     from supervisor.service import Supervisor
@@ -63,6 +64,7 @@ class WebServices(Protocol):
     crm: CrmServices
     supervisor: Supervisor
     rules_admin: RulesAdmin
+    admin_settings: AdminSettings
 
     @property
     def ws_authenticate(self) -> SocketAuthenticator: ...

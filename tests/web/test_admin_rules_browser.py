@@ -30,12 +30,14 @@ from tests.web.test_route_api import E164, app_for
 
 pytestmark = pytest.mark.browser
 
+HAVE_CHROMIUM = os.path.exists(CHROMIUM)
+
 PAGES = ("/admin/routing", "/admin/pause-reasons", "/admin/settings", "/admin/system")
 
 
 @pytest.fixture
 async def browser() -> AsyncIterator[Browser]:
-    if not os.path.exists(CHROMIUM):
+    if not HAVE_CHROMIUM:
         pytest.skip("Debian's chromium is not installed")
     async with chromium() as launched:
         yield launched
