@@ -125,6 +125,7 @@ class AmiStatus:
     last_ping_rtt: float | None = None
     ping_failures: int = 0
     events_published: int = 0
+    last_event_at: float | None = None  # when the last events were published
     frames_held: int = 0
     internal_errors: int = 0
     calls_closed_by_resync: int = 0
@@ -455,6 +456,7 @@ class AmiClient:
 
     def _emit(self, events: list[DomainEvent]) -> None:
         self.status.events_published += len(events)
+        self.status.last_event_at = time.time()
         if self._publish is not None:
             try:
                 self._publish(events)

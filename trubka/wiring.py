@@ -98,6 +98,7 @@ from telephony.pipeline import EventPipeline
 from telephony.reducer import CallState, ReducerConfig
 from telephony.router import CallRouter
 from trubka.adapters import CrmAgentDirectory, CrmCallbackTasks, CrmCards
+from trubka.admin_system import SystemAdmin
 from trubka.settings import Settings, SettingsError
 from web.api.admin_settings import builtin_pause_reasons
 from web.auth import socket_user
@@ -155,6 +156,7 @@ class Services:
     callbacks: CallbackTasks
     rules_admin: RulesAdmin  # the routing rules in the database, in force in `router`
     admin_settings: AdminSettings  # pause reasons, service-level targets, retention
+    system: SystemAdmin = field(init=False)  # /admin/system: links, storage, backups
     ws_authenticate: SocketAuthenticator = _nobody
     tasks: TaskSet = field(default_factory=TaskSet)
     ami: AmiClient | None = None  # None when TRUBKA_AMI_ENABLED is false
@@ -296,6 +298,15 @@ class Services:
                 service_levels=service_levels,
                 retention=recordings.retention.queues,
             ),
+        )
+        services.system = SystemAdmin(
+            settings,
+            db,
+            ami=lambda: services.ami,
+            agi=agi,
+            router=router,
+            recordings=recordings,
+            audit=supervisor.audit,
         )
         if settings.ami_enabled:
             services.ami = AmiClient(ami_config(settings), EventPipeline(state=live), bus.publish)

@@ -11,6 +11,7 @@ from fastapi.staticfiles import StaticFiles
 
 from web import auth, metrics, panel, ws
 from web.api import admin_settings as admin_settings_api
+from web.api import admin_system as admin_system_api
 from web.api import calls as calls_api
 from web.api import live as live_api
 from web.api import recordings as recordings_api
@@ -54,6 +55,7 @@ def create_app(services: WebServices, *, lifespan: Lifespan | None = None) -> Fa
     app.include_router(route.router)
     app.include_router(routing_rules_api.router)
     app.include_router(admin_settings_api.router)
+    app.include_router(admin_system_api.router)
     install_error_handlers(app)
     app.include_router(auth.router)
     app.include_router(login_pages.router)
