@@ -23,6 +23,7 @@ from web.api import status as status_api
 from web.api import supervisor as supervisor_api
 from web.errors import install_error_handlers
 from web.pages import admin_rules as admin_rules_pages
+from web.pages import admin_settings as admin_settings_pages
 from web.pages import calls as calls_pages
 from web.pages import login as login_pages
 from web.pages import panel as panel_pages
@@ -70,4 +71,5 @@ def create_app(services: WebServices, *, lifespan: Lifespan | None = None) -> Fa
     app.include_router(supervisor_api.router)
     app.include_router(supervisor_pages.router)
     app.include_router(admin_rules_pages.router)
+    app.include_router(admin_settings_pages.router)
     return app
