@@ -147,7 +147,8 @@ class SystemAdmin:
             "retryable": sum(counts.get(s.value, 0) for s in RETRYABLE),
             "worker": recordings.worker.enabled,
             "error": recordings.worker.tools_error,
-            "retention": recordings.retention.describe(),
+            "retention_default": recordings.retention.default_days,  # days, 0: forever
+            "retention_queues": dict(recordings.retention.queues),
         }
 
     def _backups(self) -> dict[str, Any]:
