@@ -43,7 +43,7 @@ SOURCES = {
 }
 JOB_STATES = {
     "pending": N_("waiting"),
-    "working": N_("in work"),
+    "processing": N_("in work"),
     "done": N_("done"),
     "empty": N_("empty"),
     "failed": N_("failed"),
