@@ -42,12 +42,17 @@ class Problem:
 
 
 class RulesDocumentError(RulesError):
-    """A rules document that cannot be used; `problems` lists every fault found."""
+    """A rules document that cannot be used; `problems` lists every fault found. Its kind
+    is `invalid` (bad input, 422 over HTTP), its code `invalid_rules`; a bad rules *file*
+    at start-up stays a RulesError, which stops Trubka."""
+
+    code = "invalid"
 
     def __init__(self, problems: list[Problem]) -> None:
         first = problems[0]
         where = f"line {first.line}: " if first.line is not None else ""
         super().__init__(where + first.message)
+        self.code = RulesError.code
         self.field = first.field
         self.problems = problems
         self.details = {

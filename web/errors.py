@@ -36,7 +36,6 @@ STATUS = {
     "conflict": 409,
     "already_exists": 409,
     "invalid": 422,
-    "invalid_rules": 422,  # routing.errors.RulesError: a bad routing rules document
     "not_authenticated": 401,
     "bad_credentials": 401,
     "forbidden": 403,
