@@ -15,8 +15,11 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, Page, expect
 
+from supervisor.audit import Actor
 from tests.kit_browser import CHROMIUM, chromium
 from tests.kit_server import LiveServer
+from tests.supervisor.kit_live import quiet_sim, trubka
+from tests.telephony.kit_sim import running
 from tests.web.kit_admin import (
     SCREENSHOTS,
     WIDTHS,
@@ -132,3 +135,37 @@ async def test_every_page_fits_and_is_translated(browser: Browser, database_url:
                             path=str(SCREENSHOTS / f"admin-{name}-{language}.png"), full_page=True
                         )
                     await page.context.close()
+
+
+async def test_a_pause_past_its_limit_is_marked_on_the_live_view(
+    browser: Browser, database_url: str
+) -> None:
+    async with running(quiet_sim()) as pbx:
+        pbx.set_agents_answer(False)
+        async with trubka(database_url, pbx) as t:
+            admin_settings = t.services.admin_settings
+            boss = await t.services.crm.users.get_by_login("boss")
+            assert boss is not None
+            who = Actor(user_id=boss.id, login="boss", name="Boss", role="admin")
+            await admin_settings.update_pause_reason(
+                "lunch", {"labels": {"en": "Lunch", "ru": "Обед"}, "max_minutes": 1}, who
+            )
+            context = await browser.new_context(viewport={"width": 1366, "height": 768})
+            await context.add_cookies(
+                [{"name": "trubka_session", "value": t.cookie, "url": t.server.url}]
+            )
+            page = await context.new_page()
+            await page.clock.install()
+            await page.goto(t.server.url + "/supervisor")
+            await expect(page.locator("#pause-reason option[value=lunch]")).to_have_text("Обед")
+            assert t.services.pbx is not None
+            await t.services.pbx.queue_pause("Local/105@agents/n", True, reason="lunch")
+            row = page.locator('tr[data-agent="Local/105@agents"]')
+            await expect(row.locator('[data-f="reason"]')).to_have_text("lunch")
+            await page.clock.fast_forward("00:03")  # the check ran: a short pause is fine
+            assert "pause-over" not in (await row.get_attribute("class") or "")
+            await page.clock.fast_forward("01:05")  # a minute and five seconds later
+            await expect(row).to_have_class("pause-over")
+            reason = row.locator('[data-f="reason"]')
+            await expect(reason).to_have_attribute("data-over", "дольше предела в 1 мин")
+            await context.close()
