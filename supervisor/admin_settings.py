@@ -9,7 +9,8 @@ is written to the audit log with the value before and after.
   Asterisk's ``servicelevel``; in force at once in the live view and the reports (the
   mapping the report config reads is updated in place);
 - ``retention``: days per queue for recordings, over ``TRUBKA_RECORDINGS_RETENTION_QUEUES``
-  (0 keeps them forever); in force for the next purge.
+  (0 keeps them forever); in force for the next purge;
+- ``legal_hold``: queues whose recordings are put on legal hold when their call ends.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ LANGUAGES = ("en", "ru")
 PAUSE_REASONS = "pause_reasons"
 SERVICE_LEVELS = "service_levels"
 RETENTION = "retention"
+LEGAL_HOLD = "legal_hold"
 
 
 class AdminSettingRow(Base):
@@ -115,6 +117,7 @@ class AdminSettings:
         pause_seed: Callable[[], list[dict[str, Any]]] = list,
         service_levels: MutableMapping[str, int] | None = None,
         retention: MutableMapping[str, int] | None = None,
+        hold_queues: set[str] | None = None,
     ) -> None:
         self.db = db
         self.audit = audit
@@ -122,6 +125,7 @@ class AdminSettings:
         # The live mappings the reports and the purge read; seeded by the environment.
         self.service_levels_live = service_levels if service_levels is not None else {}
         self.retention_live = retention if retention is not None else {}
+        self.hold_queues_live = hold_queues if hold_queues is not None else set()
         self.env_levels = dict(self.service_levels_live)
         self.env_retention = dict(self.retention_live)
         self._values: dict[str, Any] = {}
@@ -141,6 +145,8 @@ class AdminSettings:
         days = {**self.env_retention, **self._values.get(RETENTION, {})}
         self.retention_live.clear()
         self.retention_live.update(days)
+        self.hold_queues_live.clear()
+        self.hold_queues_live.update(self._values.get(LEGAL_HOLD, []))
 
     async def _put(self, key: str, value: Any, actor: Actor) -> None:
         before = self._values.get(key)
@@ -217,6 +223,20 @@ class AdminSettings:
         levels = _queue_days(value, what="service_levels", low=1, high=3600)
         await self._put(SERVICE_LEVELS, levels, actor)
         return levels
+
+    def legal_hold(self) -> list[str]:
+        """Queues whose new recordings are on legal hold from the start."""
+        return list(self._values.get(LEGAL_HOLD, []))
+
+    async def save_legal_hold(self, queues: Any, actor: Actor) -> list[str]:
+        if not isinstance(queues, list) or not all(isinstance(q, str) for q in queues):
+            raise InvalidInput("legal_hold: a list of queue names", field="legal_hold")
+        for queue in queues:
+            if not QUEUE.fullmatch(queue):
+                raise InvalidInput(f"{queue!r} is not a queue name", field="legal_hold")
+        chosen = sorted(set(queues))
+        await self._put(LEGAL_HOLD, chosen, actor)
+        return chosen
 
     async def save_retention(self, value: Any, actor: Actor) -> dict[str, int]:
         days = _queue_days(value, what="retention", low=0, high=36500)

@@ -297,6 +297,7 @@ class Services:
                 pause_seed=builtin_pause_reasons,
                 service_levels=service_levels,
                 retention=recordings.retention.queues,
+                hold_queues=recordings.ingest.hold_queues,
             ),
         )
         services.system = SystemAdmin(

@@ -161,6 +161,12 @@ async def test_the_forms_save_refuse_and_need_the_token(database_url: str) -> No
                 "/admin/settings", data={"what": "retention", "values": "sales", "csrf_token": csrf}
             )
             assert wrong.status_code == 422
+            held = await client.post(
+                "/admin/settings",
+                data={"what": "legal_hold", "values": "vip, complaints", "csrf_token": csrf},
+            )
+            assert held.status_code == 303
+            assert services.recordings.ingest.hold_queues == {"vip", "complaints"}
             system = await client.get("/admin/system")
             assert system.status_code == 200 and untranslated(system.text) == []
             no_folder = await client.post(

@@ -4,10 +4,14 @@ view's thresholds, the next purge), refused with the field named when wrong."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from crm.database import Database
+from supervisor.admin_settings import AdminSettingRow
 from tests.kit_server import InProcess
 from tests.web.test_routing_rules_api import signed_in
 from trubka.app import build_app
@@ -145,3 +149,32 @@ async def test_roles(
         answer = await client.request(method, path, json=body)
         assert answer.status_code == status, answer.text
         await client.aclose()
+
+
+async def test_a_queue_on_legal_hold_by_default_holds_its_new_recordings(
+    database_url: str, tmp_path: Path
+) -> None:
+    from recordings.jobs import JobStore
+    from tests.recordings.kit_app import RECORDED, recorded_app
+
+    db = Database(database_url)
+    async with db.transaction() as session:  # set before the app starts: the calls come at once
+        session.add(
+            AdminSettingRow(
+                key="legal_hold", value=["support"], updated_at=datetime.now(UTC), login="admin"
+            )
+        )
+    await db.dispose()
+    async with recorded_app(database_url, tmp_path) as kit:
+        jobs = await JobStore(kit.services.db).for_linkedids([RECORDED])
+        job = jobs[RECORDED][0]
+        assert job.legal_hold and job.hold_reason == "legal hold by default for queue support"
+        assert kit.services.recordings.ingest.hold_queues == {"support"}
+        async with kit.client("admin") as admin:
+            answer = await admin.put("/api/admin/settings/legal-hold", json={"queues": ["vip"]})
+            assert answer.status_code == 200 and answer.json()["legal_hold"] == ["vip"]
+            bad = await admin.put("/api/admin/settings/legal-hold", json={"queues": ["a b"]})
+            assert bad.status_code == 422
+        assert kit.services.recordings.ingest.hold_queues == {"vip"}
+        trail = await JobStore(kit.services.db).audit_log(job_id=job.id)
+        assert any(a.action == "hold" and a.actor == "policy" for a in trail)

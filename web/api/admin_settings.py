@@ -8,7 +8,9 @@
   recording retention of every queue known, where each comes from;
 - `PUT /api/admin/settings/service-levels` `{queue: seconds}` and
   `PUT /api/admin/settings/retention` `{queue: days}` (admins): replace the targets set
-  here (the environment's and Asterisk's apply to the queues left out).
+  here (the environment's and Asterisk's apply to the queues left out);
+  `PUT /api/admin/settings/legal-hold` `{"queues": [...]}`: the queues whose recordings
+  are on legal hold from the start.
 
 Every change is audited (`admin_setting`, before → after).
 """
@@ -18,7 +20,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Request, Response
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from crm.users import UserInfo
 from supervisor.admin_settings import AdminSettings, PauseReason
@@ -95,6 +97,7 @@ class SettingsOut(View):
     service_level_default: int
     retention: list[QueueSetting]
     retention_default: int
+    legal_hold: list[str]
 
 
 def reason_json(reason: PauseReason, lang: str) -> dict[str, Any]:
@@ -148,7 +151,7 @@ def settings_json(request: Request, settings: AdminSettings) -> dict[str, Any]:
     config = services.supervisor.config
     queues = set(config.thresholds()) | set(services.live.queues)
     retention = services.recordings.retention
-    queues |= set(retention.queues) | set(settings.retention())
+    queues |= set(retention.queues) | set(settings.retention()) | set(settings.legal_hold())
     admin_levels, admin_days = settings.service_levels(), settings.retention()
     levels = []
     for queue in sorted(queues):
@@ -175,6 +178,7 @@ def settings_json(request: Request, settings: AdminSettings) -> dict[str, Any]:
         "service_level_default": config.service_level_seconds,
         "retention": days,
         "retention_default": retention.default_days,
+        "legal_hold": settings.legal_hold(),
     }
 
 
@@ -199,4 +203,19 @@ async def put_retention(
 ) -> dict[str, Any]:
     """Set how many days each queue's recordings are kept (0: forever)."""
     await settings.save_retention(body, actor(user, request))
+    return settings_json(request, settings)
+
+
+class LegalHoldIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    queues: list[str] = Field(description="queue names")
+
+
+@router.put("/admin/settings/legal-hold", response_model=SettingsOut)
+async def put_legal_hold(
+    request: Request, user: Admin, settings: SettingsDep, body: LegalHoldIn
+) -> dict[str, Any]:
+    """Set the queues whose recordings are on legal hold from the start."""
+    await settings.save_legal_hold(body.queues, actor(user, request))
     return settings_json(request, settings)

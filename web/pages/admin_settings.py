@@ -206,11 +206,19 @@ async def settings_save(
     gettext = _gettext(request, user)
     if not csrf_valid(request, csrf_token):
         return await _settings_page(request, user, message=gettext(EXPIRED), status_code=403)
+    settings, who = _settings(request), actor(user, request)
+    if what == "legal_hold":
+        queues = [q.strip() for q in re.split(r"[,\s;]+", values) if q.strip()]
+        try:
+            await settings.save_legal_hold(queues, who)
+        except DomainError as exc:
+            message = gettext("Not saved: %(problem)s") % {"problem": exc.message}
+            return await _settings_page(request, user, message=message, status_code=422)
+        return RedirectResponse("/admin/settings?done=1", status_code=303)
     pairs = parse_pairs(values)
     if pairs is None or what not in ("service_levels", "retention"):
         message = gettext('Write each queue as "queue=number", separated by commas.')
         return await _settings_page(request, user, message=message, status_code=422)
-    settings, who = _settings(request), actor(user, request)
     try:
         if what == "service_levels":
             await settings.save_service_levels(pairs, who)
