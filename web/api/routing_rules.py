@@ -18,7 +18,7 @@ Supervisors read and preview; agents get 403.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -170,7 +170,7 @@ async def preview(
     data["caller"] = router_.caller(body.caller, body.did).number
     data["did"] = body.did or None
     data["reason_text"] = render(decision.why, lang) if decision.why else decision.reason
-    moment = body.at or datetime.fromtimestamp(router_.clock()).astimezone()
+    moment = body.at or datetime.fromtimestamp(router_.clock(), UTC)
     data["at"] = moment.isoformat()
     draft = body.rules is not None or body.toml is not None
     data["rules_version"] = None if draft else admin.current.version
