@@ -169,3 +169,32 @@ async def test_a_pause_past_its_limit_is_marked_on_the_live_view(
             reason = row.locator('[data-f="reason"]')
             await expect(reason).to_have_attribute("data-over", "дольше предела в 1 мин")
             await context.close()
+
+
+async def test_a_line_changed_with_the_form_decides_the_next_call(
+    browser: Browser, database_url: str
+) -> None:
+    async with LiveServer(app_for(database_url)) as server:
+        cookie = await user_cookie(server, "admin", language="ru")
+        page = await open_as(browser, server, "/admin/routing", cookie)
+        assert await route(server) == "previous-manager"
+        await page.fill("#line-new-did", "74951234567")
+        await page.select_option("#line-first", "")  # nobody: the queue
+        await page.fill("#line-queue", "vip-line")
+        await page.click("#line-save")
+        await expect(page.locator("#rules-saved")).to_contain_text("1")
+        assert await route(server) == "queue"  # the next call to that DID
+        async with server.client() as client:
+            other = await client.get("/api/route", params={"caller": E164, "did": "74950000000"})
+        assert other.json()["routed_by"] == "previous-manager"  # other lines keep theirs
+        assert await preview(page, E164) == "queue"
+        await expect(page.locator("#preview-result")).to_contain_text("очередь vip-line")
+        # The DID is now a line of its own: chosen, its values are in the form.
+        await page.select_option("#line-choice", "did:74951234567")
+        await page.click("#line-load")
+        await expect(page.locator("#line-queue")).to_have_value("vip-line")
+        await page.fill("#line-lookback", "40000")  # past 100 years
+        await page.click("#line-save")
+        await expect(page.locator("#rules-problems")).to_contain_text("lookback_days")
+        async with http(server, cookie) as client:
+            assert (await client.get("/api/routing/rules")).json()["version"] == 1

@@ -114,6 +114,42 @@ async def test_the_forms_save_refuse_and_need_the_token(database_url: str) -> No
                 "/admin/routing", data={"toml": "prefer = []\n", "version": "0", "csrf_token": csrf}
             )
             assert stale.status_code == 409
+            line = await client.post(
+                "/admin/routing/line",
+                data={
+                    "line": "",
+                    "new_did": "+74951112233",
+                    "queue": "sales",
+                    "first": "owner",
+                    "lookback_days": "30",
+                    "ring_seconds": "15",
+                    "when_busy": "wait",
+                    "wait_seconds": "40",
+                    "version": "1",
+                    "csrf_token": csrf,
+                },
+            )
+            assert line.status_code == 303, line.text
+            assert services.rules_admin.current.document["dids"]["+74951112233"] == {
+                "queue": "sales",
+                "prefer": ["owner"],
+                "lookback_days": 30,
+                "ring_seconds": 15,
+                "when_busy": "wait",
+                "wait_seconds": 40,
+            }
+            assert services.rules_admin.current.note == "form: did:+74951112233"
+            policy = services.router.rules.for_did("84951112233")
+            assert policy.queue == "sales" and policy.wait_seconds == 40
+            assert services.router.rules.for_did(None).prefer == ()  # the default kept
+            wrong_line = await client.post(
+                "/admin/routing/line",
+                data={"line": "", "queue": "a b", "first": "", "lookback_days": "x",
+                      "ring_seconds": "20", "when_busy": "queue", "wait_seconds": "30",
+                      "version": "2", "csrf_token": csrf},
+            )  # fmt: skip
+            assert wrong_line.status_code == 422
+            assert "lookback_days" in wrong_line.text and services.rules_admin.current.version == 2
             preview = await client.post(
                 "/admin/routing/preview",
                 data={
@@ -128,7 +164,7 @@ async def test_the_forms_save_refuse_and_need_the_token(database_url: str) -> No
             back = await client.post(
                 "/admin/routing/rollback", data={"version": "1", "csrf_token": csrf}
             )
-            assert back.status_code == 303 and services.rules_admin.current.version == 2
+            assert back.status_code == 303 and services.rules_admin.current.version == 3
             added = await client.post(
                 "/admin/pause-reasons",
                 data={

@@ -10,6 +10,7 @@ without JavaScript; the JSON API is `web.api.routing_rules`.
 
 from __future__ import annotations
 
+import copy
 from datetime import datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
@@ -109,6 +110,67 @@ def effective(rules: RoutingRules) -> list[dict[str, Any]]:
     return rows
 
 
+FIRST = {
+    "last-agent,owner": ("last-agent", "owner"),
+    "owner,last-agent": ("owner", "last-agent"),
+    "last-agent": ("last-agent",),
+    "owner": ("owner",),
+    "": (),
+}
+FIRST_LABELS = {
+    "last-agent,owner": N_("the last agent, then the owner"),
+    "owner,last-agent": N_("the owner, then the last agent"),
+    "last-agent": N_("only the last agent"),
+    "owner": N_("only the owner"),
+    "": N_("nobody: the queue"),
+}
+
+
+def line_form(rules: RoutingRules, line: str) -> dict[str, Any]:
+    """The "change a line" form: the lines to choose from and the chosen one's values."""
+    lines = [("", None)]
+    lines += [(f"queue:{name}", None) for name in sorted(rules.queues)]
+    lines += [(f"did:{did}", None) for did in sorted(rules.file.dids)]
+    known = {key for key, _ in lines}
+    line = line if line in known else ""
+    if line.startswith("queue:"):
+        policy = rules.for_queue(line[6:])
+    elif line.startswith("did:"):
+        policy = rules.for_did(line[4:])
+    else:
+        policy = rules.default
+    return {
+        "lines": [key for key, _ in lines],
+        "line": line,
+        "queue": policy.queue,
+        "first": ",".join(policy.prefer),
+        "first_labels": FIRST_LABELS,
+        "lookback_days": f"{policy.lookback_days:g}",
+        "ring_seconds": policy.ring_seconds,
+        "when_busy": policy.when_busy,
+        "wait_seconds": policy.wait_seconds,
+    }
+
+
+def changed_document(
+    document: dict[str, Any], line: str, new_did: str, values: dict[str, Any]
+) -> tuple[dict[str, Any], str]:
+    """The document with one line's keys set (`line` "", "queue:NAME", "did:NUMBER", or
+    a new DID) and the label of the line changed."""
+    doc = copy.deepcopy(document)
+    if new_did.strip():
+        line = "did:" + new_did.strip()
+    if line.startswith("queue:"):
+        target = doc.setdefault("queues", {}).setdefault(line[6:], {})
+        values = {k: v for k, v in values.items() if k != "queue"}  # a queue's own name
+    elif line.startswith("did:"):
+        target = doc.setdefault("dids", {}).setdefault(line[4:], {})
+    else:
+        target = doc
+    target.update(values)
+    return doc, line or "default"
+
+
 def preview_view(decision: Decision, lang: str) -> dict[str, Any]:
     return {
         "routed_by": decision.routed_by.value,
@@ -147,6 +209,7 @@ async def _page(
         "form": form or {"caller": "", "did": "", "at": ""},
         "message": message,
         "saved": request.query_params.get("saved"),
+        "line_form": line_form(admin.router.rules, request.query_params.get("line", "")),
     }
     return render(request, "admin/routing.html", context, user=user, status_code=status_code)
 
@@ -185,6 +248,61 @@ async def routing_save(
         )
         return await _page(request, user, text=toml, message=message, status_code=409)
     return RedirectResponse(f"/admin/routing?saved={stored.version}", status_code=303)
+
+
+@router.post("/admin/routing/line", response_class=HTMLResponse)
+async def routing_line(
+    request: Request,
+    user: Admin,
+    line: Annotated[str, Form(max_length=100)] = "",
+    new_did: Annotated[str, Form(max_length=64)] = "",
+    queue: Annotated[str, Form(max_length=80)] = "",
+    first: Annotated[str, Form(max_length=40)] = "",
+    lookback_days: Annotated[str, Form(max_length=10)] = "",
+    ring_seconds: Annotated[str, Form(max_length=10)] = "",
+    when_busy: Annotated[str, Form(max_length=10)] = "",
+    wait_seconds: Annotated[str, Form(max_length=10)] = "",
+    version: Annotated[int, Form()] = 0,
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    """One line's main rules from the form: the document with those keys set, saved as a
+    new version (checked like any document)."""
+    gettext = translations(page_language(request, user)).gettext
+    if not csrf_valid(request, csrf_token):
+        return await _page(request, user, message=gettext(EXPIRED), status_code=403)
+    admin = _admin(request)
+    values: dict[str, Any] = {
+        "queue": queue.strip(),
+        "prefer": list(FIRST.get(first, ())),
+        "lookback_days": _number(lookback_days),
+        "ring_seconds": _number(ring_seconds),
+        "when_busy": when_busy,
+        "wait_seconds": _number(wait_seconds),
+    }
+    document, label = changed_document(admin.current.document, line, new_did, values)
+    try:
+        stored = await admin.save(
+            _actor(user, request), document=document, base_version=version, note=f"form: {label}"
+        )
+    except RulesDocumentError as exc:
+        return await _page(request, user, problems=exc.problems, status_code=422)
+    except Conflict:
+        message = gettext(
+            "Someone saved the rules while you edited them: your text is below, "
+            "the saved version is in the history."
+        )
+        return await _page(request, user, message=message, status_code=409)
+    return RedirectResponse(f"/admin/routing?saved={stored.version}", status_code=303)
+
+
+def _number(text: str) -> float | int | str:
+    """A form's number as a number (a float only when it has a fraction); else the text,
+    which the rules' check refuses naming the field."""
+    try:
+        value = float(text.strip())
+    except ValueError:
+        return text
+    return int(value) if value.is_integer() else value
 
 
 @router.post("/admin/routing/preview", response_class=HTMLResponse)
