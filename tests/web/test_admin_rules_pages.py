@@ -27,6 +27,7 @@ ACCESS = [
 POSTS = [
     ("/admin/routing", {"toml": "prefer = []\n", "version": "0"}),
     ("/admin/routing/rollback", {"version": "1"}),
+    ("/admin/routing/line", {"line": "", "queue": "x", "first": "", "version": "0"}),
     ("/admin/pause-reasons", {"code": "x", "label_en": "X", "label_ru": "Х"}),
     ("/admin/pause-reasons/lunch", {"delete": "1"}),
     ("/admin/settings", {"what": "retention", "values": "support=1"}),
