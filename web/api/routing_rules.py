@@ -21,7 +21,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from crm.users import UserInfo
@@ -67,11 +67,17 @@ class _Body(BaseModel):
 class RulesIn(_Body):
     rules: dict[str, Any] | None = Field(default=None, description="the rules document")
     toml: str | None = Field(default=None, description="or the rules as TOML text")
-    version: int | None = Field(default=None, description="the version read (409 if not newest)")
+    version: int | None = Field(
+        default=None, ge=0, le=2**31 - 1, description="the version read (409 if not newest)"
+    )
+
+
+MAX_VERSION = 2**31 - 1  # the column is a 32-bit integer on PostgreSQL
+Version = Annotated[int, Path(ge=1, le=MAX_VERSION)]
 
 
 class RollbackIn(_Body):
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, le=MAX_VERSION)
 
 
 class PreviewIn(_Body):
@@ -140,7 +146,7 @@ async def rules_history(
 
 
 @router.get("/rules/history/{version}", response_model=RulesOut)
-async def rules_version(version: int, user: Reader, admin: RulesDep) -> dict[str, Any]:
+async def rules_version(version: Version, user: Reader, admin: RulesDep) -> dict[str, Any]:
     """One saved version with its document."""
     return (await admin.version(version)).to_json()
 

@@ -224,7 +224,7 @@ async def routing_save(
     request: Request,
     user: Admin,
     toml: Annotated[str, Form(max_length=200_000)] = "",
-    version: Annotated[int, Form()] = 0,
+    version: Annotated[int, Form(ge=0, le=2**31 - 1)] = 0,
     check_only: Annotated[str, Form()] = "",
     csrf_token: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
@@ -262,7 +262,7 @@ async def routing_line(
     ring_seconds: Annotated[str, Form(max_length=10)] = "",
     when_busy: Annotated[str, Form(max_length=10)] = "",
     wait_seconds: Annotated[str, Form(max_length=10)] = "",
-    version: Annotated[int, Form()] = 0,
+    version: Annotated[int, Form(ge=0, le=2**31 - 1)] = 0,
     csrf_token: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     """One line's main rules from the form: the document with those keys set, saved as a
@@ -340,7 +340,7 @@ async def routing_preview(
 async def routing_rollback(
     request: Request,
     user: Admin,
-    version: Annotated[int, Form()],
+    version: Annotated[int, Form(ge=1, le=2**31 - 1)],
     csrf_token: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     gettext = translations(page_language(request, user)).gettext
