@@ -30,7 +30,7 @@ from crm.call_records import CallRow
 from kernel.bus import Subscription
 from recordings.config import RecordingConfig
 from recordings.errors import UnsafePath
-from recordings.jobs import JobStore, utc
+from recordings.jobs import JobStore, audit, utc
 from recordings.models import JobStatus, RecordingJob
 from recordings.paths import SourcePolicy, is_audio_name
 from telephony.domain import (
@@ -70,6 +70,8 @@ class Ingest:
         self.config = config
         self.clock = clock
         self.on_ready = on_ready
+        # Queues whose recordings are on legal hold from the start (admin settings).
+        self.hold_queues: set[str] = set()
         self.lock = asyncio.Lock()
         self.jobs_created = 0
         self.idle = asyncio.Event()
@@ -150,6 +152,10 @@ class Ingest:
         ready = False
         for job in jobs.values():
             job.queue = (record.queue or "")[:80] or None
+            if job.queue in self.hold_queues and not job.legal_hold and job.purged_at is None:
+                job.legal_hold = True  # the queue's default (/admin/settings)
+                job.hold_reason = f"legal hold by default for queue {job.queue}"
+                audit(session, "hold", job, "policy", job.hold_reason, now)
             job.call_started_at = utc(record.started_at)
             job.updated_at = utc(now)
             if job.call_ended:

@@ -33,6 +33,8 @@ class AuditAction(StrEnum):
     UNPAUSE = "unpause"
     QUEUE_REMOVE = "queue_remove"
     HANGUP = "hangup"
+    ROUTING_RULES = "routing_rules"  # admin: routing rules saved or rolled back
+    ADMIN_SETTING = "admin_setting"  # admin: pause reasons, wrap-up codes, targets …
 
 
 SPY_ACTIONS = frozenset({AuditAction.LISTEN, AuditAction.WHISPER, AuditAction.BARGE})

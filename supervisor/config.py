@@ -64,6 +64,10 @@ class ReportConfig:
         return cls(
             timezone=ZoneInfo(timezone),
             service_level_seconds=service_level_seconds,
-            queue_service_levels=MappingProxyType(dict(queue_service_levels)),
+            # A read-only view given by the caller stays live (the admin's targets update
+            # the mapping behind it); anything else is copied.
+            queue_service_levels=queue_service_levels
+            if isinstance(queue_service_levels, MappingProxyType)
+            else MappingProxyType(dict(queue_service_levels)),
             asterisk_levels=asterisk_levels or _no_levels,
         )

@@ -392,6 +392,7 @@ class AmiClient:
 
     def _emit(self, events: list[DomainEvent]) -> None:
         self.status.events_published += len(events)
+        self.status.last_event_at = time.time()
         if self._publish is not None:
             try:
                 self._publish(events)

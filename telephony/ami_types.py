@@ -71,6 +71,7 @@ class AmiStatus:
     last_ping_rtt: float | None = None
     ping_failures: int = 0
     events_published: int = 0
+    last_event_at: float | None = None  # when the last events were published
     frames_held: int = 0
     internal_errors: int = 0
     calls_closed_by_resync: int = 0

@@ -133,6 +133,31 @@ class CallRouter:
         *,
         uniqueid: str | None = None,
     ) -> Decision:
+        decision = await self.decide(raw_caller, did)
+        routed_by = decision.routed_by.value
+        self.stats.decisions[routed_by] += 1
+        counter = self._decision_counters.get(routed_by)
+        if counter is None:
+            counter = self._decision_counters[routed_by] = DECISIONS.labels(routed_by)
+        counter.inc()
+        if uniqueid:
+            channel = self.live.channels.get(uniqueid)
+            self.memo.remember(
+                decision, uniqueid=uniqueid, linkedid=channel.linkedid if channel else None
+            )
+        return decision
+
+    async def decide(
+        self,
+        raw_caller: str | None,
+        did: str | None,
+        *,
+        at: float | None = None,
+        rules: RoutingRules | None = None,
+    ) -> Decision:
+        """The decision for a call, not counted or remembered: what :meth:`route` gives
+        now with the current rules, or a preview at another time (`at`, the live state
+        being now's) or with other rules."""
         # Known callers first: the CRM stores valid E.164 numbers, so a hit on the cheap
         # guess needs no full phone-number validation (the slow part of routing).
         guess = self._candidate(raw_caller.strip()) if raw_caller else None
@@ -148,22 +173,10 @@ class CallRouter:
             elif caller.number != guess and not isinstance(facts, FactsUnavailable):
                 facts = await self.facts_for(caller.number)
         now = self.clock()
-        decision = decide(
+        return decide(
             caller,
             facts,
             self.presence(facts, now),
-            self.rules.for_did(caller.did),
-            datetime.fromtimestamp(now, UTC),
+            (rules or self.rules).for_did(caller.did),
+            datetime.fromtimestamp(now if at is None else at, UTC),
         )
-        routed_by = decision.routed_by.value
-        self.stats.decisions[routed_by] += 1
-        counter = self._decision_counters.get(routed_by)
-        if counter is None:
-            counter = self._decision_counters[routed_by] = DECISIONS.labels(routed_by)
-        counter.inc()
-        if uniqueid:
-            channel = self.live.channels.get(uniqueid)
-            self.memo.remember(
-                decision, uniqueid=uniqueid, linkedid=channel.linkedid if channel else None
-            )
-        return decision

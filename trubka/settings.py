@@ -52,6 +52,7 @@ class Settings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8000, ge=0, le=65535)
     recordings_dir: Path = Path("var/recordings")
+    backup_dir: Path | None = None  # where /admin/system takes backups (trubka backup's)
     recordings_spool: Path | None = None
     # Recordings (see README "Call recordings"): where the PBX writes them, how they are
     # processed, how long they are kept.
@@ -139,7 +140,7 @@ class Settings(BaseSettings):
     def _async_driver(cls, value: str) -> str:
         return normalize_database_url(value)
 
-    @field_validator("routing_rules", mode="before")
+    @field_validator("routing_rules", "backup_dir", mode="before")
     @classmethod
     def _no_rules_file(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value

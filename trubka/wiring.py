@@ -53,6 +53,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import cast, get_args
 from zoneinfo import ZoneInfo
 
@@ -77,12 +78,14 @@ from routing.rules import load_rules
 from routing.source import FactsSource, InMemoryFactsSource
 from screenpop.hub import Hub
 from screenpop.notifier import Notifier
+from supervisor.admin_settings import AdminSettings
 from supervisor.agent_sessions import QueueSessionRecorder
 from supervisor.callbacks import TasksOfCalls
 from supervisor.directory import CrmLiveDirectory
 from supervisor.feed import EVENT_KINDS as LIVE_FEED_KINDS
 from supervisor.feed import LiveFeed
 from supervisor.pbx_facts import AgentRoster, asterisk_service_levels
+from supervisor.rules_admin import RulesAdmin
 from supervisor.service import Supervisor
 from telephony.actions import AmiActions
 from telephony.agi_server import AgiServer
@@ -101,7 +104,9 @@ from telephony.pipeline import EventPipeline
 from telephony.reducer import CallState, ReducerConfig
 from telephony.router import CallRouter
 from trubka.adapters import CrmAgentDirectory, CrmCallbackTasks, CrmCards
+from trubka.admin_system import SystemAdmin
 from trubka.settings import Settings, SettingsError
+from web.api.admin_settings import builtin_pause_reasons
 from web.auth import socket_user
 from web.ws import SocketAuthenticator, SocketUser
 
@@ -155,6 +160,9 @@ class Services:
     agent_directory: CrmAgentDirectory
     supervisor: Supervisor
     callbacks: CallbackTasks
+    rules_admin: RulesAdmin  # the routing rules in the database, in force in `router`
+    admin_settings: AdminSettings  # pause reasons, service-level targets, retention
+    system: SystemAdmin = field(init=False)  # /admin/system: links, storage, backups
     ws_authenticate: SocketAuthenticator = _nobody
     tasks: TaskSet = field(default_factory=TaskSet)
     ami: AmiClient | None = None  # None when TRUBKA_AMI_ENABLED is false
@@ -240,12 +248,13 @@ class Services:
         def pbx() -> AmiActions | None:
             return services.pbx
 
+        service_levels = settings.service_levels()  # the admin's targets update it in place
         supervisor = Supervisor.create(
             db,
             to_agent_time,
             timezone=settings.timezone,
             service_level_seconds=settings.service_level_seconds,
-            queue_service_levels=settings.service_levels(),
+            queue_service_levels=MappingProxyType(service_levels),
             asterisk_service_levels=asterisk_service_levels(live),
             agent_keys=AgentRoster(crm.directory, live),
             callback_tasks=CrmCallbackTasks(callbacks, TasksOfCalls(db)),
@@ -283,6 +292,30 @@ class Services:
             ws_authenticate=socket_user,
             supervisor=supervisor,
             callbacks=callbacks,
+            rules_admin=RulesAdmin(
+                db,
+                router,
+                supervisor.audit,
+                region=settings.default_region,
+                seed_path=settings.routing_rules,
+            ),
+            admin_settings=AdminSettings(
+                db,
+                supervisor.audit,
+                pause_seed=builtin_pause_reasons,
+                service_levels=service_levels,
+                retention=recordings.retention.queues,
+                hold_queues=recordings.ingest.hold_queues,
+            ),
+        )
+        services.system = SystemAdmin(
+            settings,
+            db,
+            ami=lambda: services.ami,
+            agi=agi,
+            router=router,
+            recordings=recordings,
+            audit=supervisor.audit,
         )
         services.queue_sessions = QueueSessionRecorder(db, to_agent_sessions)
         if settings.ami_enabled:
@@ -297,6 +330,8 @@ class Services:
         """Migrate the database, start the consumers, then the AMI client (the publisher).
         The FastAGI server is started by :meth:`listen`."""
         await self.db.upgrade()
+        await self.rules_admin.load()  # the rules saved in the browser, else the file's
+        await self.admin_settings.load()
         self.tasks.start(self.call_writer.run(), name="call-writer")
         self.tasks.start(self.crm_after_store.run(), name="crm-after-store")
         self.tasks.start(self.supervisor_rollups.run(), name="supervisor-rollups")

@@ -10,16 +10,21 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from web import auth, metrics, panel, ws
+from web.api import admin_settings as admin_settings_api
+from web.api import admin_system as admin_system_api
 from web.api import calls as calls_api
 from web.api import live as live_api
 from web.api import recordings as recordings_api
 from web.api import reports as reports_api
 from web.api import route
 from web.api import router as api_router
+from web.api import routing_rules as routing_rules_api
 from web.api import sessions_report as sessions_api
 from web.api import status as status_api
 from web.api import supervisor as supervisor_api
 from web.errors import install_error_handlers
+from web.pages import admin_rules as admin_rules_pages
+from web.pages import admin_settings as admin_settings_pages
 from web.pages import calls as calls_pages
 from web.pages import login as login_pages
 from web.pages import panel as panel_pages
@@ -52,6 +57,9 @@ def create_app(services: WebServices, *, lifespan: Lifespan | None = None) -> Fa
     app.include_router(metrics.router)
     app.include_router(ws.router)
     app.include_router(route.router)
+    app.include_router(routing_rules_api.router)
+    app.include_router(admin_settings_api.router)
+    app.include_router(admin_system_api.router)
     install_error_handlers(app)
     app.include_router(auth.router)
     app.include_router(login_pages.router)
@@ -66,4 +74,6 @@ def create_app(services: WebServices, *, lifespan: Lifespan | None = None) -> Fa
     app.include_router(calls_pages.router)
     app.include_router(supervisor_api.router)
     app.include_router(supervisor_pages.router)
+    app.include_router(admin_rules_pages.router)
+    app.include_router(admin_settings_pages.router)
     return app

@@ -6,7 +6,7 @@ the app a smaller fake that has the attributes a test touches.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from crm.call_records import CallStore
@@ -18,7 +18,10 @@ if TYPE_CHECKING:
     from recordings.service import RecordingService
     from screenpop.hub import Hub
     from screenpop.notifier import Notifier
+    from supervisor.admin_settings import AdminSettings
+    from supervisor.audit import Actor
     from supervisor.feed import LiveFeed
+    from supervisor.rules_admin import RulesAdmin
     from supervisor.service import Supervisor
     from telephony.actions import AmiActions
     from telephony.ami_client import AmiClient
@@ -47,6 +50,14 @@ class WebSettings(Protocol):
     ws_max_per_user: int
 
 
+class AdminSystem(Protocol):
+    """`/admin/system`: what support asks for first (`trubka.admin_system.SystemAdmin`)."""
+
+    async def info(self) -> dict[str, Any]: ...
+    async def backup(self, actor: Actor) -> dict[str, Any]: ...
+    async def retry_recordings(self, actor: Actor) -> list[int]: ...
+
+
 class WebServices(Protocol):
     """The services behind the HTTP API, the pages and `/ws`."""
 
@@ -64,6 +75,11 @@ class WebServices(Protocol):
     recordings: RecordingService
     crm: CrmServices
     supervisor: Supervisor
+    rules_admin: RulesAdmin
+    admin_settings: AdminSettings
+
+    @property
+    def system(self) -> AdminSystem: ...
 
     @property
     def ws_authenticate(self) -> SocketAuthenticator: ...

@@ -15,7 +15,16 @@ import web.pages
 from web.app import create_app
 
 WEB = Path(web.pages.__file__).resolve().parents[1]
-FAMILIES = {"login", "panel", "calls", "supervisor", "status", "site"}
+FAMILIES = {
+    "login",
+    "panel",
+    "calls",
+    "supervisor",
+    "status",
+    "site",
+    "admin_rules",
+    "admin_settings",
+}
 
 
 def _routes(routes: Iterable[Any]) -> Iterator[APIRoute]:

@@ -40,6 +40,7 @@ NAV = (
     ("/supervisor", N_("Live view"), ("supervisor", "admin")),
     ("/wallboard", N_("Wallboard"), ("supervisor", "admin")),
     ("/reports", N_("Reports"), ("supervisor", "admin")),
+    ("/admin/routing", N_("Routing rules"), ("supervisor", "admin")),
 )
 
 

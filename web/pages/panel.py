@@ -65,6 +65,14 @@ def _gettext(request: Request, user: UserInfo) -> Any:
     return translations(page_language(request, user)).gettext
 
 
+def _pause_menu(services: Any, lang: str, gettext: Any) -> list[dict[str, str]]:
+    """The pause reasons the admin chose (`/admin/pause-reasons`), else the built-in ones."""
+    settings = getattr(services, "admin_settings", None)
+    if settings is None:
+        return pause_choices(gettext)
+    return [{"key": r.code, "label": r.label(lang)} for r in settings.pause_reasons()]
+
+
 @router.get("/", response_class=HTMLResponse)
 async def panel_page(request: Request, user: PageUser) -> HTMLResponse:
     services = get_services(request)
@@ -77,7 +85,7 @@ async def panel_page(request: Request, user: PageUser) -> HTMLResponse:
             "interfaces": list(user.interfaces),
         },
         "timezone": services.settings.timezone,
-        "pause_reasons": pause_choices(gettext),
+        "pause_reasons": _pause_menu(services, page_language(request, user), gettext),
         "dispositions": wrapup_choices(gettext),
     }
     return render(

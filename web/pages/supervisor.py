@@ -104,6 +104,24 @@ def _levels(request: Request) -> dict[str, float]:
     }
 
 
+def _pause_menu(request: Request, user: UserInfo) -> dict[str, Any]:
+    """The pause reasons of `/admin/pause-reasons` (else the built-in ones) and their
+    limits, which `pause-limits.js` marks on the agents who pause longer."""
+    settings = getattr(get_services(request), "admin_settings", None)
+    if settings is None:
+        return {"pause_reasons": PAUSE_REASONS, "pause_limits": {}}
+    lang = page_language(request, user)
+    reasons = settings.pause_reasons()
+    over = translations(lang).gettext("over the {minutes} min limit")
+    return {
+        "pause_reasons": [(r.code, r.label(lang)) for r in reasons],
+        "pause_limits": {
+            "limits": {r.code: r.max_minutes * 60 for r in reasons if r.max_minutes},
+            "over": over,
+        },
+    }
+
+
 @router.get("/supervisor", response_class=HTMLResponse)
 async def live_page(request: Request, user: SupervisorPage) -> HTMLResponse:
     services = get_services(request)
@@ -116,7 +134,7 @@ async def live_page(request: Request, user: SupervisorPage) -> HTMLResponse:
             "strings": _strings(request, user),
             "levels": _levels(request),
             "states": dict(STATES),
-            "pause_reasons": PAUSE_REASONS,
+            **_pause_menu(request, user),
             "phones": list(user.interfaces),
             "is_admin": str(user.role) == "admin",
             "actions_enabled": getattr(services, "pbx", None) is not None,
