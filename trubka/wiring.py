@@ -21,6 +21,9 @@ consumers (a `run` coroutine over a subscription, or a handler).
       CallBackfilled
     SpySessionEnded (reducer)     spy-sessions        SpySessions.run: how long a supervisor
                                                       listened, beside the audit (supervisor)
+    CallEnded (reducer)           after-call-work     AfterCallWork.run: the wrap-up the agent
+                                                      owes, and holding them out of the
+                                                      queues meanwhile (crm)
     AgentStateChanged             agent-time          AgentTimeRecorder.run: time per agent
                                                       state (supervisor)
     supervisor.feed.EVENT_KINDS   live-feed           LiveFeed.run: the supervisors' live
@@ -51,6 +54,8 @@ from pathlib import Path
 from typing import cast, get_args
 from zoneinfo import ZoneInfo
 
+from crm.after_call_work import KINDS as AFTER_CALL_KINDS
+from crm.after_call_work import AfterCallWork
 from crm.book_cursors import BookCursors
 from crm.call_records import CallStore
 from crm.call_writer import CallWriter
@@ -149,6 +154,8 @@ class Services:
     agent_directory: CrmAgentDirectory
     supervisor: Supervisor
     callbacks: CallbackTasks
+    after_call: AfterCallWork
+    after_call_events: Subscription[DomainEvent]
     ws_authenticate: SocketAuthenticator = _nobody
     tasks: TaskSet = field(default_factory=TaskSet)
     ami: AmiClient | None = None  # None when TRUBKA_AMI_ENABLED is false
@@ -173,6 +180,7 @@ class Services:
         to_rollups = calls_stored(bus, "supervisor-rollups")
         to_recordings = domain_events(bus, "recordings", RECORDING_KINDS)
         to_agent_time = domain_events(bus, "agent-time", [AgentStateChanged])
+        to_after_call = domain_events(bus, "after-call-work", AFTER_CALL_KINDS)
         to_spy_sessions = domain_events(bus, "spy-sessions", [SpySessionEnded])
         to_live_feed = domain_events(bus, "live-feed", LIVE_FEED_KINDS)
         to_screen_pop = domain_events(bus, "screen-pop", DOMAIN_KINDS, maxsize=50_000)
@@ -253,6 +261,12 @@ class Services:
         backfill = _backfill(settings, db, calls, bus)
         if supervisor.feed is not None:
             supervisor.rollups.listeners.append(supervisor.feed.today_changed)
+
+        def pbx_connected() -> AmiActions | None:
+            ami = services.ami
+            return services.pbx if ami is not None and ami.connected else None
+
+        after_call = AfterCallWork(db, crm.directory, live, pbx_connected, settings.wrapup_limits())
         services = cls(
             settings=settings,
             db=db,
@@ -275,6 +289,8 @@ class Services:
             ws_authenticate=socket_user,
             supervisor=supervisor,
             callbacks=callbacks,
+            after_call=after_call,
+            after_call_events=to_after_call,
         )
         if settings.ami_enabled:
             services.ami = AmiClient(ami_config(settings), EventPipeline(state=live), bus.publish)
@@ -297,6 +313,9 @@ class Services:
         await self.recordings.start(self.tasks)
         self.tasks.start(purge_periodically(self.crm.sessions), name="session-purge")
         self.supervisor.start(self.tasks)
+        await self.after_call.load()
+        self.tasks.start(self.after_call.run(self.after_call_events), name="after-call-work")
+        self.tasks.start(self.after_call.sweep_forever(), name="after-call-sweep")
         spy_sessions = self.supervisor.audit.spy_sessions
         self.tasks.start(spy_sessions.run(self.spy_sessions), name="spy-sessions")
         if self.backfill is not None:

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 
-from web.panel import api
+from web.panel import after_call, api
 
 router = APIRouter()
 router.include_router(api.router)
+router.include_router(after_call.router)
 
 
 def install(app: FastAPI) -> None:
