@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 from kernel.agents import AFTER_CALL_REASON, AgentState
 from kernel.phones import normalize
+from supervisor.alerts import compute_alerts
 from supervisor.config import ReportConfig
 from supervisor.reports import TodayFigures
 from telephony.records import iso
@@ -315,6 +316,15 @@ class LiveBuilder:
             "longest_wait_since": _moment(oldest),
         }
 
+    def alerts(self) -> list[dict[str, Any]]:
+        """What needs a supervisor's eye now (`supervisor.alerts`)."""
+        return compute_alerts(
+            self.state,
+            lambda queue: self.today.queue(queue).get("service_level"),
+            self.config.alerts,
+            self.now,
+        )
+
     def header(self) -> dict[str, Any]:
         return {"generated_at": iso(self.now), "day": self.today.day.isoformat()}
 
@@ -324,6 +334,7 @@ class LiveBuilder:
             "queues": [self.queue(name) for name in self.queue_names()],
             "agents": self.agents(),
             "totals": self.totals(),
+            "alerts": self.alerts(),
         }
 
 

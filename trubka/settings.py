@@ -19,6 +19,7 @@ from pydantic import Field, ValidationError, ValidationInfo, field_validator, mo
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from crm.after_call import WrapupLimits, parse_queue_limits
+from supervisor.alerts import AlertThresholds
 from telephony.books.cdr_table import CdrTable, CdrTableError, is_table_url
 
 DEFAULT_SQLITE_PATH = Path("var/trubka.db")
@@ -207,6 +208,19 @@ class Settings(BaseSettings):
     def wrapup_limits(self) -> WrapupLimits:
         """TRUBKA_WRAPUP_LIMIT with TRUBKA_QUEUE_WRAPUP_LIMITS' per-queue limits."""
         return WrapupLimits(self.wrapup_limit, parse_queue_limits(self.queue_wrapup_limits))
+
+    def alert_thresholds(self) -> AlertThresholds:
+        """The supervisor alerts' thresholds (docs/reports.md, "Alerts")."""
+        return AlertThresholds.create(
+            wait_seconds=self.alert_wait_seconds,
+            queue_wait=parse_queue_limits(self.queue_alert_wait),
+            service_level_target=self.service_level_target,
+            queue_service_level_targets=parse_queue_limits(self.queue_service_level_targets),
+            pause_limit=self.pause_limit,
+            pause_limits=parse_queue_limits(self.pause_limits),
+            wrapup_limit=self.wrapup_limit,
+            queue_wrapup_limits=parse_queue_limits(self.queue_wrapup_limits),
+        )
 
     @model_validator(mode="after")
     def _warning_below_target(self) -> Settings:

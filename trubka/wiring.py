@@ -256,6 +256,7 @@ class Services:
             live_events=to_live_feed,
             live_interval=settings.live_update_interval,
             spy_ring_seconds=settings.spy_ring_seconds,
+            alerts=settings.alert_thresholds(),
         )
         supervisor_rollups = Consumer(to_rollups, supervisor.calls_stored)
         backfill = _backfill(settings, db, calls, bus)

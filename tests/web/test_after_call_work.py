@@ -6,6 +6,7 @@ A pause asked for during a call shows as pending and applies when the call ends.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -17,6 +18,12 @@ from tests.web.kit_panel import Stack, next_message, panel_stack
 def pauses(pbx: SimPbx) -> list[tuple[str, str]]:
     """(Paused, Reason) of every QueuePause the PBX received, in order."""
     return [(a.get("paused").lower(), a.get("reason")) for a in pbx.actions("QueuePause")]
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    async with asyncio.timeout(5):
+        while not condition():  # noqa: ASYNC110 (state the reducer changes: no event to await)
+            await asyncio.sleep(0.02)
 
 
 async def talk(stack: Stack, ws: Any, number: str = "+74951110000") -> str:
@@ -49,11 +56,11 @@ async def test_the_agent_is_held_until_the_wrap_up_is_saved(database_url: str) -
             # the next call waits in the queue: the held agent's phone does not ring
             second = stack.pbx.place_call("+74951110001", "Пётр", queue="support")
             live = stack.services.live
-            async with asyncio.timeout(5):
-                while not any(
+            await until(
+                lambda: any(
                     e.linkedid == second.linkedid for e in live.queues["support"].entries.values()
-                ):
-                    await asyncio.sleep(0.02)
+                )
+            )
             assert not live.agents["Local/101@agents"].ringing
 
             saved = await http.post(
@@ -107,9 +114,7 @@ async def test_a_hold_that_ran_out_while_trubka_was_down_is_released(database_ur
             await pbx.queue_pause("Local/103@agents/n", True, "lunch")
             await after_call.load()
             await next_message(ws, "agent_state", state="available", timeout=5)
-            async with asyncio.timeout(5):
-                while stack.services.live.agents["Local/102@agents"].after_call_work:
-                    await asyncio.sleep(0.02)
+            await until(lambda: not stack.services.live.agents["Local/102@agents"].after_call_work)
             assert stack.services.live.agents["Local/103@agents"].paused_reason == "lunch"
             owed = (await http.get("/api/panel/wrapups")).json()
             assert [w["linkedid"] for w in owed["wrapups"]] == [linkedid]
@@ -144,9 +149,7 @@ async def test_a_pause_asked_for_during_a_call_is_pending_then_applies(database_
             paused = await next_message(ws, "agent_state", state="paused")
             assert paused["paused_reason"] == "lunch" and paused["pause_pending"] is False
             # the agent's own pause applies instead of the after-call hold
-            async with asyncio.timeout(5):
-                while stack.services.after_call.handled < 1:
-                    await asyncio.sleep(0.02)
+            await until(lambda: stack.services.after_call.handled >= 1)
             assert AFTER_CALL_REASON not in [r for _, r in pauses(stack.pbx)]
             owed = (await http.get("/api/panel/wrapups")).json()
             assert [w["linkedid"] for w in owed["wrapups"]] == [call.linkedid]

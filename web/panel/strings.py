@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from crm.wrapups import WrapupDisposition
 from web.i18n import N_
+from web.panel.acw_strings import AFTER_CALL_TEXTS
 from web.panel.phone import PAUSE_REASONS
 
 STATES = {
@@ -140,6 +141,7 @@ def panel_strings(gettext: Callable[[str], str]) -> dict[str, str]:
         ("direction", DIRECTIONS),
         ("error", ERRORS),
         ("text", TEXTS),
+        ("acw", AFTER_CALL_TEXTS),
     ):
         for key, text in table.items():
             strings[f"{prefix}.{key}"] = gettext(text)
