@@ -27,6 +27,7 @@ from web.charts import Series, bar_chart
 from web.deps import get_services
 from web.i18n import N_, translations
 from web.pages import page_language, page_role, render
+from web.pages.alert_strings import ALERT_STRINGS
 from web.params import PageNumber
 
 router = APIRouter(include_in_schema=False)
@@ -81,7 +82,8 @@ SCRIPT_STRINGS = {
 
 def _strings(request: Request, user: UserInfo) -> dict[str, str]:
     catalog = translations(page_language(request, user))
-    return {key: catalog.gettext(message) for key, message in SCRIPT_STRINGS.items()}
+    strings = {**SCRIPT_STRINGS, **ALERT_STRINGS}
+    return {key: catalog.gettext(message) for key, message in strings.items()}
 
 
 def _supervisor(request: Request) -> Supervisor:

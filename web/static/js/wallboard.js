@@ -1,6 +1,7 @@
 // The wallboard: a few big numbers per queue for a TV, coloured against the targets
 // (green / amber / red, each with a word too), kept up to date from /ws.
 
+import { showAlerts } from "./alerts.js";
 import { duration, numberFormat } from "./lib/format.js";
 import {
   LiveFeed,
@@ -113,6 +114,7 @@ function render(view, changes) {
   if (oldest) total.dataset.since = oldest;
   else delete total.dataset.since;
   total.textContent = oldest ? duration(feed.since(oldest)) : "—";
+  showAlerts(document.getElementById("alerts"), view, S);
 }
 
 setInterval(() => {
