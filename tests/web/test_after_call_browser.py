@@ -10,7 +10,7 @@ import pytest
 from playwright.async_api import expect
 
 from tests.kit_browser import chromium
-from tests.web.kit_panel import CHROMIUM, PASSWORD, Stack, panel_stack, signed_in_page
+from tests.web.kit_panel import CHROMIUM, PASSWORD, panel_stack, signed_in_page
 
 pytestmark = [
     pytest.mark.browser,
