@@ -8,6 +8,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import datetime
+from zoneinfo import ZoneInfo
 from typing import Any
 
 from kernel.agents import AFTER_CALL_REASON
@@ -78,7 +80,12 @@ async def test_the_limit_releases_the_agent_and_the_wrap_up_stays_owed(database_
     async with panel_stack(database_url, wrapup_limit=60, queue_wrapup_limits="support=1") as stack:
         stack.services.after_call.tick = 0.05
         await stack.agent("anna", "101")
-        async with stack.client("anna") as http, stack.socket(http) as ws:
+        await stack.agent("boss", None, role="supervisor")
+        async with (
+            stack.client("anna") as http,
+            stack.socket(http) as ws,
+            stack.client("boss") as boss,
+        ):
             await next_message(ws, "agent_state", state="available")
             linkedid = await talk(stack, ws)
             await next_message(ws, "agent_state", state="wrap_up")
@@ -86,6 +93,18 @@ async def test_the_limit_releases_the_agent_and_the_wrap_up_stays_owed(database_
             assert pauses(stack.pbx) == [("true", AFTER_CALL_REASON), ("false", "")]
             owed = (await http.get("/api/panel/wrapups")).json()
             assert [w["linkedid"] for w in owed["wrapups"]] == [linkedid] and owed["hold"] is None
+            # the hold is after-call work in the agents report (not a pause)
+            recorder = stack.services.supervisor.agent_time
+            today = datetime.now(ZoneInfo(stack.services.settings.timezone)).date().isoformat()
+            async with asyncio.timeout(10):
+                while True:
+                    await recorder.idle.wait()
+                    report = (await boss.get(f"/api/reports/agents?start={today}")).json()
+                    rows = [r for r in report["agents"] if r["agent_interface"].lower() == "local/101@agents"]
+                    if rows and rows[0]["wrap_up_seconds"] > 0:
+                        break
+                    await asyncio.sleep(0.05)
+            assert 0.5 < rows[0]["wrap_up_seconds"] < 5 and rows[0]["pause_seconds"] == 0
             skipped = await http.delete(f"/api/panel/wrapups/{linkedid}")
             assert skipped.status_code == 204
             assert (await http.get("/api/panel/wrapups")).json()["wrapups"] == []

@@ -83,7 +83,7 @@ function fillQueue(card, q) {
   const longest = field(card, "longest");
   setSince(longest, oldest, q.sl_threshold_seconds);
   longest.className = `level ${waitClass(feed.since(oldest), q.sl_threshold_seconds, q.waiting_count)}`;
-  for (const key of ["logged_in", "available", "on_call", "paused"]) {
+  for (const key of ["logged_in", "available", "on_call", "paused", "wrap_up"]) {
     set(card, key, integer(q.counts[key]));
   }
   const today = q.today || {};

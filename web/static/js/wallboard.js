@@ -72,6 +72,7 @@ function fill(element, q) {
   set(element, "available", integer(q.counts.available));
   set(element, "on_call", integer(q.counts.on_call));
   set(element, "paused", integer(q.counts.paused));
+  set(element, "wrap_up", integer(q.counts.wrap_up ?? 0));
   tickOne(longest);
 }
 
