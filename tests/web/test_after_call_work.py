@@ -9,8 +9,8 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
-from zoneinfo import ZoneInfo
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from kernel.agents import AFTER_CALL_REASON
 from telephony.simpbx import SimPbx
@@ -100,7 +100,11 @@ async def test_the_limit_releases_the_agent_and_the_wrap_up_stays_owed(database_
                 while True:
                     await recorder.idle.wait()
                     report = (await boss.get(f"/api/reports/agents?start={today}")).json()
-                    rows = [r for r in report["agents"] if r["agent_interface"].lower() == "local/101@agents"]
+                    rows = [
+                        r
+                        for r in report["agents"]
+                        if r["agent_interface"].lower() == "local/101@agents"
+                    ]
                     if rows and rows[0]["wrap_up_seconds"] > 0:
                         break
                     await asyncio.sleep(0.05)

@@ -23,11 +23,11 @@ from supervisor.figures import FIGURE_DEFINITIONS
 from supervisor.periods import ReportPeriod, parse_period
 from supervisor.reports import Group
 from supervisor.service import Supervisor
+from web.alert_strings import ALERT_STRINGS
 from web.charts import Series, bar_chart
 from web.deps import get_services
 from web.i18n import N_, translations
 from web.pages import page_language, page_role, render
-from web.pages.alert_strings import ALERT_STRINGS
 from web.params import PageNumber
 
 router = APIRouter(include_in_schema=False)
