@@ -114,14 +114,14 @@ class AfterCallWork:
         agents = [a for a in (live_agent(self.live, i) for i in ref.interfaces) if a]
         if not members or any(self._own_pause(a) for a in agents):
             return  # not a queue member, or a pause of their own follows the call
+        pbx = self.pbx()
+        if pbx is None:
+            return  # the PBX cannot be told now: the wrap-up is owed, nobody is held
         now = self.clock()
         hold = Hold(ref.user_id, record.linkedid, tuple(members), now, now + limit)
         async with self._lock:
-            self.holds[ref.user_id] = hold
+            self.holds[ref.user_id] = hold  # before the pause: the sweep must know it
             await self.store.put_hold(hold)
-        pbx = self.pbx()
-        if pbx is None:
-            return
         for member in members:
             try:
                 await pbx.queue_pause(member, True, AFTER_CALL_REASON)
