@@ -89,7 +89,7 @@ async def test_live_view_shows_a_pending_pause_and_alerts(sqlite_url: str) -> No
             asked = await http.post("/api/panel/pause", json={"paused": True, "reason": "break"})
             assert asked.status_code == 202
             await expect(row.locator('[data-f="reason"]')).to_have_text(
-                "Pause after this call: break"
+                "Pause after this call: Break"
             )
             # a caller waits in a queue nobody serves: past 1 s it is an alert
             stack.pbx.place_call("+74951110009", "Пётр", queue="help")

@@ -13,6 +13,18 @@ const seen = new Set();
 let first = true;
 
 /**
+ * A pause reason in the page's language (the pause dialog's options carry the labels).
+ * @param {string | null | undefined} reason
+ */
+export function reasonLabel(reason) {
+  if (!reason) return "";
+  for (const option of document.querySelectorAll("#pause-reason option")) {
+    if (/** @type {HTMLOptionElement} */ (option).value === reason) return option.textContent || reason;
+  }
+  return reason;
+}
+
+/**
  * @param {any} alert
  * @param {any} view the live view (agents by interface, for names)
  * @param {Record<string, string>} S the page's strings
@@ -25,7 +37,7 @@ export function alertText(alert, view, S) {
     agent: who,
     value: alert.kind === "service_level" ? String(alert.value) : duration(alert.value),
     limit: alert.kind === "service_level" ? String(alert.limit) : duration(alert.limit),
-    reason: alert.paused_reason || "",
+    reason: reasonLabel(alert.paused_reason),
   };
   return template(S[`alert_${alert.kind}`] || alert.kind, values);
 }

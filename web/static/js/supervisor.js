@@ -2,7 +2,7 @@
 // and the actions (listen, whisper, barge, pause, log out of a queue, hang up).
 // Data from the PBX and the CRM is put in the page with textContent only.
 
-import { showAlerts } from "./alerts.js";
+import { reasonLabel, showAlerts } from "./alerts.js";
 import { duration, numberFormat, phoneFormat } from "./lib/format.js";
 import {
   LiveFeed,
@@ -143,7 +143,7 @@ function fillAgent(row, a) {
   const badge = set(row, "state", S[`state_${a.state}`] || a.state);
   badge.className = `badge ${a.state}`;
   setSince(field(row, "state_time"), a.state_since);
-  set(row, "reason", a.pause_pending ? template(S.pause_pending, { reason: a.paused_reason || "" }) : a.paused_reason || "");
+  set(row, "reason", a.pause_pending ? template(S.pause_pending, { reason: reasonLabel(a.paused_reason) }) : a.paused_reason || "");
   row.dataset.pausePending = a.pause_pending ? "1" : "";
   const call = a.current_call;
   const cell = field(row, "call");
