@@ -14,7 +14,11 @@ from zoneinfo import ZoneInfo
 
 from kernel.agents import AFTER_CALL_REASON
 from telephony.simpbx import SimPbx
-from tests.web.kit_panel import Stack, next_message, panel_stack
+from tests.kit_server import LiveServer
+from tests.telephony.kit_sim import SECRET, USER
+from tests.web.kit_panel import PASSWORD, Stack, next_message, panel_stack
+from trubka.app import build_app
+from trubka.settings import load_settings
 
 
 def pauses(pbx: SimPbx) -> list[tuple[str, str]]:
@@ -176,4 +180,46 @@ async def test_a_pause_asked_for_during_a_call_is_pending_then_applies(database_
             assert AFTER_CALL_REASON not in [r for _, r in pauses(stack.pbx)]
             owed = (await http.get("/api/panel/wrapups")).json()
             assert [w["linkedid"] for w in owed["wrapups"]] == [call.linkedid]
+            assert owed["hold"] is None
+
+
+async def test_trubka_restarted_after_the_limit_releases_the_held_agent(database_url: str) -> None:
+    """Trubka stops while an agent is held; it comes back after the limit passed: the
+    hold is read back and released, and the wrap-up is still owed."""
+    async with panel_stack(
+        database_url, wrapup_limit=120, queue_wrapup_limits="support=1"
+    ) as stack:
+        anna = await stack.agent("anna", "101")
+        async with stack.client("anna") as http, stack.socket(http) as ws:
+            await next_message(ws, "agent_state", state="available")
+            # this Trubka's clock stands still at 1970: its hold's limit never passes here,
+            # and it has passed long ago for the Trubka that comes next
+            stack.services.after_call.clock = lambda: 0.0
+            linkedid = await talk(stack, ws)
+            await next_message(ws, "agent_state", state="wrap_up")
+        assert stack.services.after_call.holds[anna.id].until == 1.0
+        # this Trubka goes away; a new one starts on the same database and PBX
+        await stack.server.__aexit__(None, None, None)
+        member = next(
+            m for m in stack.pbx.engine.members["support"] if m.interface == "Local/101@agents/n"
+        )
+        assert member.paused and member.paused_reason == AFTER_CALL_REASON  # still held
+        app = build_app(
+            load_settings(
+                database_url=database_url,
+                ami_enabled=True,
+                ami_host="127.0.0.1",
+                ami_port=stack.pbx.port,
+                ami_user=USER,
+                ami_secret=SECRET,
+                agi_enabled=False,
+            )
+        )
+        async with LiveServer(app) as server, server.client(timeout=15) as http:
+            await until(lambda: not member.paused)
+            assert pauses(stack.pbx)[-1] == ("false", "")
+            signed = await http.post("/api/session", json={"login": "anna", "password": PASSWORD})
+            assert signed.status_code == 200
+            owed = (await http.get("/api/panel/wrapups")).json()
+            assert [w["linkedid"] for w in owed["wrapups"]] == [linkedid]
             assert owed["hold"] is None
