@@ -76,7 +76,7 @@ async def test_panel_pending_pause_then_after_call_work_and_wrap_ups_from_the_se
 
 async def test_live_view_shows_a_pending_pause_and_alerts(sqlite_url: str) -> None:
     async with panel_stack(sqlite_url, alert_wait_seconds=1, wrapup_limit=120) as stack:
-        anna = await stack.agent("anna", "101")
+        await stack.agent("anna", "101")
         await stack.agent("boss", None, role="supervisor")
         async with stack.client("anna") as http, signed_in_page(stack, "boss") as page:
             await page.goto(stack.url + "/supervisor")
@@ -101,4 +101,6 @@ async def test_live_view_shows_a_pending_pause_and_alerts(sqlite_url: str) -> No
             stack.pbx.hang_up(call.linkedid)
             await expect(row.locator('[data-f="state"]')).to_have_text("Paused")
             await expect(row.locator('[data-f="reason"]')).to_have_text("break")
-        assert anna.id in {u.id for u in stack.users.values()}
+            # the wallboard shows the same alerts
+            await page.goto(stack.url + "/wallboard")
+            await expect(page.locator('#alerts li[data-kind="long_wait"]')).to_have_count(1)
