@@ -17,7 +17,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Float, ForeignKey, Integer, String, Text, UniqueConstraint, delete, select
+from sqlalchemy import (
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    delete,
+    func,
+    select,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -170,15 +180,22 @@ class AfterCallStore:
             return False
         return True
 
-    async def pending(self, user_id: int) -> list[dict[str, Any]]:
-        """The wrap-ups the user owes, oldest call first."""
+    async def pending(self, user_id: int, limit: int = 50) -> tuple[list[dict[str, Any]], int]:
+        """The newest `limit` wrap-ups the user owes (oldest call first), and how many
+        they owe in all."""
         async with self.db.session() as session:
+            total = await session.scalar(
+                select(func.count())
+                .select_from(PendingWrapup)
+                .where(PendingWrapup.user_id == user_id)
+            )
             rows = await session.scalars(
                 select(PendingWrapup)
                 .where(PendingWrapup.user_id == user_id)
-                .order_by(PendingWrapup.ended_at, PendingWrapup.id)
+                .order_by(PendingWrapup.ended_at.desc(), PendingWrapup.id.desc())
+                .limit(limit)
             )
-            return [pending_view(row) for row in rows.all()]
+            return [pending_view(row) for row in reversed(rows.all())], int(total or 0)
 
     async def drop_pending(self, user_id: int, linkedid: str) -> bool:
         async with self.db.transaction() as session:

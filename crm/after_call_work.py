@@ -145,8 +145,9 @@ class AfterCallWork:
         )
 
     # --- the agent's side ----------------------------------------------------------------
-    async def pending(self, user_id: int) -> list[dict[str, Any]]:
-        return await self.store.pending(user_id)
+    async def pending(self, user_id: int, limit: int = 50) -> tuple[list[dict[str, Any]], int]:
+        """The newest `limit` wrap-ups the user owes, and how many in all."""
+        return await self.store.pending(user_id, limit)
 
     def hold_of(self, user_id: int) -> dict[str, Any] | None:
         hold = self.holds.get(user_id)

@@ -71,7 +71,7 @@ async def test_panel_pending_pause_then_after_call_work_and_wrap_ups_from_the_se
             await expect(page.locator("#agent-state")).to_have_attribute("data-state", "available")
             await expect(page.locator("#acw-line")).to_be_hidden()
         owed = await stack.services.after_call.pending(stack.users["anna"].id)
-        assert owed == []
+        assert owed == ([], 0)
 
 
 async def test_live_view_shows_a_pending_pause_and_alerts(sqlite_url: str) -> None:

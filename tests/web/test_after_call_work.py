@@ -77,7 +77,7 @@ async def test_the_agent_is_held_until_the_wrap_up_is_saved(database_url: str) -
             # released: the waiting call rings the agent now
             await next_message(ws, "screen_pop", linkedid=second.linkedid)
             owed = (await http.get("/api/panel/wrapups")).json()
-            assert owed == {"wrapups": [], "hold": None}
+            assert owed == {"wrapups": [], "total": 0, "hold": None}
 
 
 async def test_the_limit_releases_the_agent_and_the_wrap_up_stays_owed(database_url: str) -> None:

@@ -1,8 +1,9 @@
 """`/api/panel/wrapups`: the wrap-ups the agent still owes, kept on the server.
 
-- `GET    /api/panel/wrapups` — `{"wrapups": [pending wrap-up …], "hold": {…} | null}`:
-  every answered call of the user's whose wrap-up is neither saved nor skipped, oldest
-  first, and the after-call hold (`linkedid`, `started_at`, `until`, `limit_seconds`)
+- `GET    /api/panel/wrapups[?limit=50]` — `{"wrapups": [pending wrap-up …], "total": N,
+  "hold": {…} | null}`: the answered calls of the user's whose wrap-up is neither saved
+  nor skipped (the newest `limit`, oldest first; `total` counts them all), and the
+  after-call hold (`linkedid`, `started_at`, `until`, `limit_seconds`)
   while Trubka holds the user out of the queues.
 - `DELETE /api/panel/wrapups/{linkedid}` — skip that wrap-up (204, also when it was not
   owed): the hold that waited for it ends.
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from web.auth import CurrentUser, current_user, require_json
 from web.deps import get_services
@@ -27,13 +28,16 @@ router = APIRouter(
 
 
 @router.get("/wrapups")
-async def pending_wrapups(request: Request, user: CurrentUser) -> dict[str, Any]:
-    """The user's pending wrap-ups and their after-call hold."""
+async def pending_wrapups(
+    request: Request,
+    user: CurrentUser,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> dict[str, Any]:
+    """The user's pending wrap-ups (the newest `limit`), how many in all, and their
+    after-call hold."""
     after_call = get_services(request).after_call
-    return {
-        "wrapups": await after_call.pending(user.id),
-        "hold": after_call.hold_of(user.id),
-    }
+    wrapups, total = await after_call.pending(user.id, limit)
+    return {"wrapups": wrapups, "total": total, "hold": after_call.hold_of(user.id)}
 
 
 @router.delete("/wrapups/{linkedid}", status_code=204)
