@@ -15,6 +15,10 @@ from enum import StrEnum
 
 _DIAL_OPTIONS = ("/n", "/b")
 
+# The queue-pause reason Trubka reserves for after-call work: an agent paused with it is
+# wrapping up a call (state `wrap_up`), not on a pause of their own.
+AFTER_CALL_REASON = "trubka-acw"
+
 
 class AgentState(StrEnum):
     LOGGED_OUT = "logged_out"

@@ -391,6 +391,7 @@ class Notifier:
             "state": event.state,
             "since": iso(event.at),
             "paused_reason": event.paused_reason,
+            "pause_pending": event.pause_pending,
         }
         self._send(users, message, spelled)
 
@@ -487,6 +488,7 @@ class Notifier:
                     "state": state,
                     "since": iso(since),
                     "paused_reason": agent.paused_reason if agent else None,
+                    "pause_pending": agent.pause_pending if agent else False,
                 },
             )
         for pop in list(self._pops.values()):

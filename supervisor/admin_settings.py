@@ -118,6 +118,7 @@ class AdminSettings:
         service_levels: MutableMapping[str, int] | None = None,
         retention: MutableMapping[str, int] | None = None,
         hold_queues: set[str] | None = None,
+        pause_limits: MutableMapping[str, int] | None = None,
     ) -> None:
         self.db = db
         self.audit = audit
@@ -128,6 +129,10 @@ class AdminSettings:
         self.hold_queues_live = hold_queues if hold_queues is not None else set()
         self.env_levels = dict(self.service_levels_live)
         self.env_retention = dict(self.retention_live)
+        # The supervisor alerts' pause limits in seconds (supervisor.alerts): the
+        # environment's, then each pause reason's own maximum set here.
+        self.pause_limits_live = pause_limits if pause_limits is not None else {}
+        self.env_pause_limits = dict(self.pause_limits_live)
         self._values: dict[str, Any] = {}
 
     async def load(self) -> None:
@@ -147,6 +152,13 @@ class AdminSettings:
         self.retention_live.update(days)
         self.hold_queues_live.clear()
         self.hold_queues_live.update(self._values.get(LEGAL_HOLD, []))
+        limits = dict(self.env_pause_limits)
+        if self._values.get(PAUSE_REASONS) is not None:
+            for reason in self.pause_reasons():
+                if reason.max_minutes:
+                    limits[reason.code] = reason.max_minutes * 60
+        self.pause_limits_live.clear()
+        self.pause_limits_live.update(limits)
 
     async def _put(self, key: str, value: Any, actor: Actor) -> None:
         before = self._values.get(key)

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
+from supervisor.alerts import AlertThresholds
+
 DEFAULT_TIMEZONE = "Europe/Moscow"
 DEFAULT_SERVICE_LEVEL = 20
 
@@ -32,6 +34,7 @@ class ReportConfig:
     service_level_seconds: int = DEFAULT_SERVICE_LEVEL
     queue_service_levels: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
     asterisk_levels: Callable[[], Mapping[str, int]] = _no_levels
+    alerts: AlertThresholds = field(default_factory=AlertThresholds)  # the live view's
 
     def threshold(self, queue: str | None) -> int:
         """The service-level threshold of a queue (the default for calls outside queues)."""
@@ -60,8 +63,10 @@ class ReportConfig:
         service_level_seconds: int,
         queue_service_levels: Mapping[str, int],
         asterisk_levels: Callable[[], Mapping[str, int]] | None = None,
+        alerts: AlertThresholds | None = None,
     ) -> ReportConfig:
         return cls(
+            alerts=alerts or AlertThresholds(),
             timezone=ZoneInfo(timezone),
             service_level_seconds=service_level_seconds,
             # A read-only view given by the caller stays live (the admin's targets update

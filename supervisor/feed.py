@@ -44,6 +44,7 @@ from typing import Any, Protocol
 
 from kernel.agents import interface_key
 from kernel.bus import Subscription
+from supervisor.alerts import compute_alerts, next_alert_at
 from supervisor.config import ReportConfig
 from supervisor.directory import CrmLiveDirectory
 from supervisor.live import Directory, LiveBuilder
@@ -153,6 +154,7 @@ class LiveFeed:
         self._last_flush = float("-inf")
         self._last_full = float("-inf")
         self._dropped_seen = 0
+        self._alert_keys: list[str] = []  # the alerts as last sent
         self.flushed = asyncio.Event()  # set after every update (tests, benchmarks)
 
     # --- inputs ----------------------------------------------------------------------
@@ -266,6 +268,9 @@ class LiveFeed:
             until = agent.wrapup_until
             if until is not None and until > self._last_flush and until < deadline:
                 deadline = until
+        alert_at = next_alert_at(self.state, self.config.alerts, max(now, self._last_flush))
+        if alert_at is not None and alert_at < deadline:
+            deadline = alert_at  # a wait, a pause or a wrap-up passes its limit then
         return deadline
 
     def _next_midnight(self, now: float) -> float:
@@ -296,7 +301,15 @@ class LiveFeed:
         clients, self._new_clients = self._new_clients, []
         if now - self._last_full >= self.full_interval:
             self._full = True
-        dirty = bool(self._queues or self._agents)
+        today = self._today_or_empty(now)
+        alert_keys = [
+            a["key"]
+            for a in compute_alerts(
+                self.state, lambda q: today.queue(q).get("service_level"), self.config.alerts, now
+            )
+        ]
+        dirty = bool(self._queues or self._agents) or alert_keys != self._alert_keys
+        self._alert_keys = alert_keys
         if not (self._full or clients or dirty):
             return
         started = time.perf_counter()
@@ -385,6 +398,7 @@ class LiveFeed:
             "agents": agents,
             "removed_agents": removed,
             "totals": builder.totals(),
+            "alerts": builder.alerts(),
         }
         self._queues.clear()
         self._agents.clear()

@@ -22,8 +22,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from kernel.agents import AgentState
+from kernel.agents import AFTER_CALL_REASON, AgentState
 from kernel.phones import normalize
+from supervisor.alerts import compute_alerts
 from supervisor.config import ReportConfig
 from supervisor.reports import TodayFigures
 from telephony.records import iso
@@ -205,6 +206,7 @@ class LiveBuilder:
         if cached is not None:
             return cached
         state, since = self.agent_state(agent)
+        pending = agent.pause_pending
         today = self.today.agent(agent.key) or {}
         person = self.directory.person_for(agent.key)
         item = {
@@ -215,7 +217,8 @@ class LiveBuilder:
             "state": state,
             "state_seconds": _seconds(self.now, since),
             "state_since": _moment(since),
-            "paused_reason": agent.paused_reason if state == "paused" else None,
+            "paused_reason": agent.paused_reason if state == "paused" or pending else None,
+            "pause_pending": pending,
             "queues": sorted(agent.memberships),
             "current_call": self.current_call(agent),
             "listened_by": self.listeners(agent),
@@ -232,7 +235,11 @@ class LiveBuilder:
 
     def member(self, agent: Agent, membership: Membership) -> dict[str, Any]:
         item = dict(self.agent(agent))
-        if membership.paused and item["state"] not in ("ringing", "on_call"):
+        if membership.paused and membership.paused_reason == AFTER_CALL_REASON:
+            if item["state"] not in ("ringing", "on_call"):
+                item["state"] = "wrap_up"  # held by Trubka's after-call work
+                item["paused_reason"] = None
+        elif membership.paused and item["state"] not in ("ringing", "on_call"):
             # paused in this queue (maybe not in the others)
             item["state"] = "paused"
             item["paused_reason"] = membership.paused_reason or None
@@ -336,6 +343,15 @@ class LiveBuilder:
             "longest_wait_since": _moment(oldest),
         }
 
+    def alerts(self) -> list[dict[str, Any]]:
+        """What needs a supervisor's eye now (`supervisor.alerts`)."""
+        return compute_alerts(
+            self.state,
+            lambda queue: self.today.queue(queue).get("service_level"),
+            self.config.alerts,
+            self.now,
+        )
+
     def header(self) -> dict[str, Any]:
         return {"generated_at": iso(self.now), "day": self.today.day.isoformat()}
 
@@ -345,6 +361,7 @@ class LiveBuilder:
             "queues": [self.queue(name) for name in self.queue_names()],
             "agents": self.agents(),
             "totals": self.totals(),
+            "alerts": self.alerts(),
         }
 
 

@@ -22,6 +22,7 @@ from kernel.bus import Subscription
 from kernel.task_set import TaskSet
 from supervisor.actions import SupervisorActions
 from supervisor.agent_time import AgentTimeRecorder
+from supervisor.alerts import AlertThresholds
 from supervisor.audit import AuditLog
 from supervisor.config import ReportConfig
 from supervisor.directory import CrmLiveDirectory
@@ -71,6 +72,7 @@ class Supervisor:
         live_events: Subscription[DomainEvent] | None = None,
         live_interval: float = 0.3,
         spy_ring_seconds: float = 20.0,
+        alerts: AlertThresholds | None = None,
     ) -> Supervisor:
         """The report parts always; the actions with `live` and `pbx`; the WebSocket
         feed with `live`, `followers` and `live_events`.
@@ -84,7 +86,11 @@ class Supervisor:
         setting overrides it); `agent_keys`: who the agents report may list (see
         :mod:`supervisor.pbx_facts`)."""
         config = ReportConfig.create(
-            timezone, service_level_seconds, queue_service_levels, asterisk_service_levels
+            timezone,
+            service_level_seconds,
+            queue_service_levels,
+            asterisk_service_levels,
+            alerts=alerts,  # the live view's alert thresholds (supervisor.alerts)
         )
         audit = AuditLog(db)
         supervisor = cls(

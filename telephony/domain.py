@@ -160,6 +160,8 @@ class AgentStateChanged:
     state: str
     previous: str
     paused_reason: str | None
+    # paused (a pause of their own) while ringing or on a call: the pause follows the call
+    pause_pending: bool = False
 
 
 @dataclass(frozen=True, slots=True)

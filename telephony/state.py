@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from kernel.agents import AgentState
+from kernel.agents import AFTER_CALL_REASON, AgentState
 from telephony.events import MemberStatus
 from telephony.records import CallStep
 
@@ -183,6 +183,24 @@ class Agent:
         reasons = [m.paused_reason for m in self.memberships.values() if m.paused]
         return next((r for r in reasons if r), None) if reasons else None
 
+    @property
+    def after_call_work(self) -> bool:
+        """Held out of every queue by Trubka's after-call pause (`AFTER_CALL_REASON`)."""
+        return bool(self.memberships) and all(
+            m.paused and m.paused_reason == AFTER_CALL_REASON for m in self.memberships.values()
+        )
+
+    @property
+    def pause_pending(self) -> bool:
+        """Paused (a pause of their own) while ringing or on a call: the pause starts when
+        the call ends."""
+        return (
+            bool(self.calls or self.ringing)
+            and bool(self.memberships)
+            and all(m.paused for m in self.memberships.values())
+            and not self.after_call_work
+        )
+
     def derive_state(self, now: float) -> AgentState:
         if self.ringing and not self.calls:
             return AgentState.RINGING
@@ -193,6 +211,8 @@ class Agent:
                 return AgentState.ON_CALL
             return AgentState.LOGGED_OUT
         if all(m.paused for m in self.memberships.values()):
+            if self.after_call_work:
+                return AgentState.WRAP_UP
             return AgentState.PAUSED
         if self.device_state in ("UNAVAILABLE", "INVALID") or all(
             m.status in _UNREACHABLE for m in self.memberships.values()

@@ -18,6 +18,7 @@ from telephony.simpbx import SimConfig, SimPbx, Timing
 from trubka.settings import Settings
 
 log = logging.getLogger(__name__)
+DEMO_WRAPUP_LIMIT = 10  # seconds of after-call hold at most in the demo
 
 DEMO_SPOOL = Path("var/spool/recordings")
 
@@ -112,6 +113,8 @@ async def start_demo_pbx(
             "ami_enabled": True,
             "recordings_spool": config.spool_dir,
             "recordings_pbx_dir": config.spool_dir,
+            # the simulated agents never save a wrap-up: hold them briefly, not a minute
+            "wrapup_limit": min(settings.wrapup_limit, DEMO_WRAPUP_LIMIT),
         }
     )
     log.info(

@@ -18,6 +18,8 @@ import phonenumbers
 from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from crm.after_call import WrapupLimits, parse_queue_limits
+from supervisor.alerts import AlertThresholds
 from telephony.books.cdr_table import CdrTable, CdrTableError, is_table_url
 
 DEFAULT_SQLITE_PATH = Path("var/trubka.db")
@@ -96,6 +98,19 @@ class Settings(BaseSettings):
     service_level_target: float = Field(default=80.0, ge=0, le=100)
     service_level_warning: float = Field(default=70.0, ge=0, le=100)
     live_update_interval: float = Field(default=0.3, ge=0.05, le=10)
+    # After-call work (docs/panel.md): seconds an agent is held out of the queues to wrap
+    # a call up (0: not held), per queue "support=120,sales=30" overriding the default.
+    wrapup_limit: int = Field(default=60, ge=0, le=86_400)
+    queue_wrapup_limits: str = ""
+    # Supervisor alerts (docs/reports.md): a caller waiting longer than this (seconds; per
+    # queue "support=30"), a queue's service level under its target (percent; per queue
+    # "support=90"), an agent paused longer than the reason's limit (seconds; per reason
+    # "lunch=3600,break=900"; 0: no alert).
+    alert_wait_seconds: int = Field(default=60, ge=1, le=86_400)
+    queue_alert_wait: str = ""
+    queue_service_level_targets: str = ""
+    pause_limit: int = Field(default=1800, ge=0, le=86_400)
+    pause_limits: str = ""
     spy_ring_seconds: float = Field(default=20.0, ge=5, le=120)
     # Asterisk's books, read to backfill calls missed while Trubka was away (empty: not read)
     asterisk_queue_log: Path | None = None
@@ -180,6 +195,39 @@ class Settings(BaseSettings):
     def _queue_levels(cls, value: str) -> str:
         parse_queue_service_levels(value)
         return value.strip()
+
+    @field_validator(
+        "queue_wrapup_limits", "queue_alert_wait", "queue_service_level_targets", "pause_limits"
+    )
+    @classmethod
+    def _name_seconds(cls, value: str) -> str:
+        parse_queue_limits(value)
+        return value.strip()
+
+    @field_validator("queue_service_level_targets")
+    @classmethod
+    def _percent(cls, value: str) -> str:
+        for name, percent in parse_queue_limits(value).items():
+            if percent > 100:
+                raise ValueError(f"{name}={percent}: a target is a percent, at most 100")
+        return value
+
+    def wrapup_limits(self) -> WrapupLimits:
+        """TRUBKA_WRAPUP_LIMIT with TRUBKA_QUEUE_WRAPUP_LIMITS' per-queue limits."""
+        return WrapupLimits(self.wrapup_limit, parse_queue_limits(self.queue_wrapup_limits))
+
+    def alert_thresholds(self) -> AlertThresholds:
+        """The supervisor alerts' thresholds (docs/reports.md, "Alerts")."""
+        return AlertThresholds.create(
+            wait_seconds=self.alert_wait_seconds,
+            queue_wait=parse_queue_limits(self.queue_alert_wait),
+            service_level_target=self.service_level_target,
+            queue_service_level_targets=parse_queue_limits(self.queue_service_level_targets),
+            pause_limit=self.pause_limit,
+            pause_limits=parse_queue_limits(self.pause_limits),
+            wrapup_limit=self.wrapup_limit,
+            queue_wrapup_limits=parse_queue_limits(self.queue_wrapup_limits),
+        )
 
     @model_validator(mode="after")
     def _warning_below_target(self) -> Settings:

@@ -23,6 +23,9 @@ consumers (a `run` coroutine over a subscription, or a handler).
       CallBackfilled
     SpySessionEnded (reducer)     spy-sessions        SpySessions.run: how long a supervisor
                                                       listened, beside the audit (supervisor)
+    CallEnded (reducer)           after-call-work     AfterCallWork.run: the wrap-up the agent
+                                                      owes, and holding them out of the
+                                                      queues meanwhile (crm)
     AgentStateChanged             agent-time          AgentTimeRecorder.run: time per agent
                                                       state (supervisor)
     AgentStateChanged             agent-sessions      QueueSessionRecorder.run: queue logins
@@ -51,12 +54,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import cast, get_args
 from zoneinfo import ZoneInfo
 
+from crm.after_call_work import KINDS as AFTER_CALL_KINDS
+from crm.after_call_work import AfterCallWork
 from crm.book_cursors import BookCursors
 from crm.call_records import CallStore
 from crm.call_writer import CallWriter
@@ -160,6 +165,8 @@ class Services:
     agent_directory: CrmAgentDirectory
     supervisor: Supervisor
     callbacks: CallbackTasks
+    after_call: AfterCallWork
+    after_call_events: Subscription[DomainEvent]
     rules_admin: RulesAdmin  # the routing rules in the database, in force in `router`
     admin_settings: AdminSettings  # pause reasons, service-level targets, retention
     system: SystemAdmin = field(init=False)  # /admin/system: links, storage, backups
@@ -188,6 +195,7 @@ class Services:
         to_rollups = calls_stored(bus, "supervisor-rollups")
         to_recordings = domain_events(bus, "recordings", RECORDING_KINDS)
         to_agent_time = domain_events(bus, "agent-time", [AgentStateChanged])
+        to_after_call = domain_events(bus, "after-call-work", AFTER_CALL_KINDS)
         to_spy_sessions = domain_events(bus, "spy-sessions", [SpySessionEnded])
         to_agent_sessions = domain_events(bus, "agent-sessions", [AgentStateChanged])
         to_live_feed = domain_events(bus, "live-feed", LIVE_FEED_KINDS)
@@ -249,6 +257,10 @@ class Services:
             return services.pbx
 
         service_levels = settings.service_levels()  # the admin's targets update it in place
+        # The alerts' pause limits stay live: the admin's pause reasons change them.
+        alerts = settings.alert_thresholds()
+        pause_limits = dict(alerts.pause_limits)
+        alerts = replace(alerts, pause_limits=MappingProxyType(pause_limits))
         supervisor = Supervisor.create(
             db,
             to_agent_time,
@@ -265,11 +277,18 @@ class Services:
             live_events=to_live_feed,
             live_interval=settings.live_update_interval,
             spy_ring_seconds=settings.spy_ring_seconds,
+            alerts=alerts,
         )
         supervisor_rollups = Consumer(to_rollups, supervisor.calls_stored)
         backfill = _backfill(settings, db, calls, bus, live)
         if supervisor.feed is not None:
             supervisor.rollups.listeners.append(supervisor.feed.today_changed)
+
+        def pbx_connected() -> AmiActions | None:
+            ami = services.ami
+            return services.pbx if ami is not None and ami.connected else None
+
+        after_call = AfterCallWork(db, crm.directory, live, pbx_connected, settings.wrapup_limits())
         services = cls(
             settings=settings,
             db=db,
@@ -306,7 +325,10 @@ class Services:
                 service_levels=service_levels,
                 retention=recordings.retention.queues,
                 hold_queues=recordings.ingest.hold_queues,
+                pause_limits=pause_limits,
             ),
+            after_call=after_call,
+            after_call_events=to_after_call,
         )
         services.system = SystemAdmin(
             settings,
@@ -341,6 +363,9 @@ class Services:
         await self.recordings.start(self.tasks)
         self.tasks.start(purge_periodically(self.crm.sessions), name="session-purge")
         self.supervisor.start(self.tasks)
+        await self.after_call.load()
+        self.tasks.start(self.after_call.run(self.after_call_events), name="after-call-work")
+        self.tasks.start(self.after_call.sweep_forever(), name="after-call-sweep")
         spy_sessions = self.supervisor.audit.spy_sessions
         self.tasks.start(spy_sessions.run(self.spy_sessions), name="spy-sessions")
         if self.queue_sessions is not None:

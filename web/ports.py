@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from crm.after_call_work import AfterCallWork
     from crm.call_records import CallStore
     from crm.call_writer import CallWriter
     from crm.database import Database
@@ -80,6 +81,8 @@ class WebServices(Protocol):
 
     @property
     def system(self) -> AdminSystem: ...
+
+    after_call: AfterCallWork  # after-call work: pending wrap-ups and the hold
 
     @property
     def ws_authenticate(self) -> SocketAuthenticator: ...

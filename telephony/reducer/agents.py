@@ -58,7 +58,9 @@ def agent_changed(agent: Agent, at: float, out: Effects) -> None:
         agent.state = new
         agent.state_since = at
         out.append(
-            d.AgentStateChanged(agent.key, at, new.value, previous.value, agent.paused_reason)
+            d.AgentStateChanged(
+                agent.key, at, new.value, previous.value, agent.paused_reason, agent.pause_pending
+            )
         )
 
 

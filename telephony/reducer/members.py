@@ -50,12 +50,21 @@ def apply_member(s: CallState, m: e.QueueMemberInfo, kind: str, at: float, out: 
     agent_changed(agent, at, out)
     if (
         kind == "pause"
-        and agent.state == AgentState.PAUSED
-        # a new pause reason keeps the state, but readers need the reason
+        and agent.state
+        in (AgentState.PAUSED, AgentState.WRAP_UP, AgentState.ON_CALL, AgentState.RINGING)
+        # a new pause reason keeps the state, but readers need the reason; a pause asked
+        # for during a call keeps `on_call`, but readers show it as pending
         and not any(isinstance(x, d.AgentStateChanged) and x.agent == key for x in out)
     ):
         out.append(
-            d.AgentStateChanged(key, at, agent.state.value, agent.state.value, agent.paused_reason)
+            d.AgentStateChanged(
+                key,
+                at,
+                agent.state.value,
+                agent.state.value,
+                agent.paused_reason,
+                agent.pause_pending,
+            )
         )
 
 

@@ -178,7 +178,7 @@ async def test_live_view(client: httpx.AsyncClient) -> None:
     response = await client.get("/api/live")
     assert response.status_code == 200
     body = response.json()
-    assert set(body) == {"generated_at", "day", "queues", "agents", "totals"}
+    assert set(body) == {"generated_at", "day", "queues", "agents", "totals", "alerts"}
     assert body["totals"]["calls_in_progress"] == 0
     for item in body["queues"]:
         assert set(item) >= {

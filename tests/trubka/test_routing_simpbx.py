@@ -70,6 +70,7 @@ async def test_the_simulated_pbx_routes_through_trubka(
             ami_secret=SECRET,
             ami_enabled=True,
             recordings_spool=tmp_path / "spool",
+            wrapup_limit=0,  # calls one after another: no after-call hold between them
         )
         app = build_app(settings)
         services: Services = app.state.services

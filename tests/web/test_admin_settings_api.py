@@ -178,3 +178,24 @@ async def test_a_queue_on_legal_hold_by_default_holds_its_new_recordings(
         assert kit.services.recordings.ingest.hold_queues == {"vip"}
         trail = await JobStore(kit.services.db).audit_log(job_id=job.id)
         assert any(a.action == "hold" and a.actor == "policy" for a in trail)
+
+
+async def test_a_pause_reasons_limit_set_by_the_admin_is_the_alerts_limit(
+    database_url: str,
+) -> None:
+    """Once the admin saves the pause reasons, each one's longest pause is the limit of the
+    live view's long-pause alert, at once (until then, the environment's limits)."""
+    app = app_for(database_url, pause_limits="break=600")
+    async with InProcess(app) as server:
+        alerts = app.state.services.supervisor.config.alerts
+        assert alerts.pause_limit_for("break") == 600
+        assert alerts.pause_limit_for("lunch") == alerts.pause_limit
+        admin = await signed_in(server, "admin")
+        changed = await admin.put(
+            "/api/pause-reasons/lunch",
+            json={"labels": {"en": "Lunch", "ru": "Обед"}, "max_minutes": 45},
+        )
+        assert changed.status_code == 200, changed.text
+        assert alerts.pause_limit_for("lunch") == 45 * 60
+        assert alerts.pause_limit_for("break") == 15 * 60  # the admin's list says 15 min
+        assert alerts.pause_limit_for("training") == alerts.pause_limit  # no limit of its own

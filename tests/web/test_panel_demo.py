@@ -29,6 +29,7 @@ async def test_agent101_sees_cards_pop_in_the_demo(tmp_path: Path, sqlite_templa
         recordings_spool=tmp_path / "spool",
         agi_enabled=True,
         agi_port=free_port(),
+        wrapup_limit=0,  # pops one after another: no after-call hold between them
     )
     timing = replace(FAST, answer_delay=(0.3, 0.5), talk_time=(0.3, 0.5), patience=(5.0, 5.0))
     pbx, pointed = await start_demo_pbx(settings, call_interval=0.2, timing=timing)

@@ -24,6 +24,7 @@ from supervisor.periods import ReportPeriod, parse_period
 from supervisor.reports import Group
 from supervisor.service import Supervisor
 from web.action_texts import ACTION_TEXTS
+from web.alert_strings import ALERT_STRINGS
 from web.charts import Series, bar_chart
 from web.deps import get_services
 from web.i18n import N_, translations
@@ -87,7 +88,8 @@ SCRIPT_STRINGS = {
 
 def _strings(request: Request, user: UserInfo) -> dict[str, str]:
     catalog = translations(page_language(request, user))
-    return {key: catalog.gettext(message) for key, message in SCRIPT_STRINGS.items()}
+    strings = {**SCRIPT_STRINGS, **ALERT_STRINGS}
+    return {key: catalog.gettext(message) for key, message in strings.items()}
 
 
 def _supervisor(request: Request) -> Supervisor:

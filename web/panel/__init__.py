@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 
-from web.panel import api, controls_api
+from web.panel import after_call, api, controls_api
 
 router = APIRouter()
 router.include_router(api.router)
 router.include_router(controls_api.router)  # /api/calls/{linkedid}/hangup, /transfer …
+router.include_router(after_call.router)
 
 
 def install(app: FastAPI) -> None:

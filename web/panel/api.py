@@ -71,6 +71,7 @@ def agent_states(services: Any, user: UserInfo) -> list[dict[str, Any]]:
                 "state": agent.derive_state(now).value if agent else "logged_out",
                 "since": iso(agent.state_since) if agent and agent.state_since else None,
                 "paused_reason": agent.paused_reason if agent else None,
+                "pause_pending": agent.pause_pending if agent else False,
             }
         )
     return states
@@ -84,6 +85,7 @@ async def panel_state(request: Request, user: CurrentUser) -> dict[str, Any]:
         "user": user.to_json(),
         "agents": agent_states(services, user),
         "current_call": services.notifier.current_call(user.id),
+        "after_call": services.after_call.hold_of(user.id),
         "pbx": {"enabled": ami is not None, "connected": bool(ami and ami.connected)},
     }
 
@@ -139,7 +141,9 @@ async def wrapup(body: WrapupIn, request: Request, user: CurrentUser) -> dict[st
     if not actor.is_manager and not await was_on_call(services, user, body.linkedid):
         raise NotOnCall("you were not on this call, so you cannot wrap it up")
     await call_record_stored(services, body.linkedid)
-    return await WrapupService(services.db).save(body, actor)
+    saved = await WrapupService(services.db).save(body, actor)
+    await services.after_call.done(user.id, body.linkedid)  # the hold for this call ends
+    return saved
 
 
 @router.get("/card")

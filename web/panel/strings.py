@@ -11,6 +11,7 @@ from collections.abc import Callable
 from crm.wrapups import WrapupDisposition
 from web.i18n import N_
 from web.labels import PAUSE_REASONS as LABELS_OF_PAUSES
+from web.panel.acw_strings import AFTER_CALL_TEXTS
 from web.panel.controls_strings import controls_strings
 from web.panel.day_strings import ALERTS, DEALS
 from web.panel.phone import PAUSE_REASONS
@@ -146,6 +147,7 @@ def panel_strings(gettext: Callable[[str], str]) -> dict[str, str]:
         ("text", TEXTS),
         ("alert", ALERTS),
         ("deal", DEALS),
+        ("acw", AFTER_CALL_TEXTS),
     ):
         for key, text in table.items():
             strings[f"{prefix}.{key}"] = gettext(text)

@@ -65,6 +65,7 @@ export class LiveFeed {
         queues: new Map(message.queues.map((q) => [q.queue, q])),
         agents: new Map(message.agents.map((a) => [a.interface, a])),
         totals: message.totals,
+        alerts: message.alerts || [],
       };
       this.seq = message.seq;
       this.clock(message.generated_at);
@@ -79,6 +80,7 @@ export class LiveFeed {
     for (const a of message.agents) this.view.agents.set(a.interface, a);
     for (const key of message.removed_agents) this.view.agents.delete(key);
     this.view.totals = message.totals;
+    if (message.alerts) this.view.alerts = message.alerts;
     this.clock(message.generated_at);
     this.onUpdate(this.view, {
       full: false,

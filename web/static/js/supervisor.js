@@ -2,6 +2,7 @@
 // and the actions (listen, whisper, barge, pause, log out of a queue, hang up).
 // Data from the PBX and the CRM is put in the page with textContent only.
 
+import { reasonLabel, showAlerts } from "./alerts.js";
 import { duration, numberFormat, phoneFormat } from "./lib/format.js";
 import {
   LiveFeed,
@@ -83,7 +84,7 @@ function fillQueue(card, q) {
   const longest = field(card, "longest");
   setSince(longest, oldest, q.sl_threshold_seconds);
   longest.className = `level ${waitClass(feed.since(oldest), q.sl_threshold_seconds, q.waiting_count)}`;
-  for (const key of ["logged_in", "available", "on_call", "paused"]) {
+  for (const key of ["logged_in", "available", "on_call", "paused", "wrap_up"]) {
     set(card, key, integer(q.counts[key]));
   }
   const today = q.today || {};
@@ -143,7 +144,8 @@ function fillAgent(row, a) {
   const badge = set(row, "state", S[`state_${a.state}`] || a.state);
   badge.className = `badge ${a.state}`;
   setSince(field(row, "state_time"), a.state_since);
-  set(row, "reason", reasonLabel(a.paused_reason));
+  set(row, "reason", a.pause_pending ? template(S.pause_pending, { reason: reasonLabel(a.paused_reason) }) : reasonLabel(a.paused_reason));
+  row.dataset.pausePending = a.pause_pending ? "1" : "";
   fillListened(row, a, S);
   const call = a.current_call;
   const cell = field(row, "call");
@@ -224,6 +226,7 @@ function render(view, changes) {
     document.querySelector(`[data-total="${key}"]`).textContent = integer(totals[key]);
   }
   setSince(document.querySelector('[data-total="longest_wait"]'), totals.longest_wait_since);
+  showAlerts(document.getElementById("alerts"), view, S);
 }
 
 // the clocks, and the longest waits turning amber and red as they grow

@@ -1,6 +1,7 @@
 // The wallboard: a few big numbers per queue for a TV, coloured against the targets
 // (green / amber / red, each with a word too), kept up to date from /ws.
 
+import { showAlerts } from "./alerts.js";
 import { duration, numberFormat } from "./lib/format.js";
 import {
   LiveFeed,
@@ -71,6 +72,7 @@ function fill(element, q) {
   set(element, "available", integer(q.counts.available));
   set(element, "on_call", integer(q.counts.on_call));
   set(element, "paused", integer(q.counts.paused));
+  set(element, "wrap_up", integer(q.counts.wrap_up ?? 0));
   tickOne(longest);
 }
 
@@ -113,6 +115,7 @@ function render(view, changes) {
   if (oldest) total.dataset.since = oldest;
   else delete total.dataset.since;
   total.textContent = oldest ? duration(feed.since(oldest)) : "—";
+  showAlerts(document.getElementById("alerts"), view, S);
 }
 
 setInterval(() => {

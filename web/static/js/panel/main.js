@@ -6,6 +6,7 @@
 
 import { duration } from "../lib/format.js";
 import { connectSocket } from "../lib/socket.js";
+import { afterCallState, draftOf, initAfterCall, wrapupDone } from "./acw.js";
 import { clickToCall as call, wireActions } from "./actions.js";
 import { keepAlerts, popAlert } from "./alerts.js";
 import { isMine, keyOf, renderState } from "./agent-state.js";
@@ -18,7 +19,6 @@ import { wrapupForm } from "./wrapup.js";
 
 const WRAPUPS_KEY = "trubka.wrapups." + config.user.id;
 const CREATED_KEY = "trubka.created." + config.user.id;
-const MAX_WRAPUPS = 10;
 
 const agents = new Map(); // interface key -> agent_state message
 const pops = new Map(); // linkedid -> {message, card}
@@ -190,7 +190,6 @@ function onEnded(message) {
       task_title: "",
       task_due: "",
     });
-    if (wrapups.length > MAX_WRAPUPS) wrapups = wrapups.slice(-MAX_WRAPUPS); // a busy, unattended panel
     save(WRAPUPS_KEY, wrapups);
   }
   STORE.removeItem(notesKey);
@@ -216,6 +215,7 @@ function renderWrapups() {
 }
 
 function dropWrapup(linkedid) {
+  wrapupDone(linkedid); // the server keeps the wrap-ups owed (acw.js)
   wrapups = wrapups.filter((w) => w.linkedid !== linkedid);
   save(WRAPUPS_KEY, wrapups);
   delete created[linkedid];
@@ -253,6 +253,7 @@ function dispatch(message) {
       if (isMine(message)) {
         agents.set(keyOf(message.agent_interface), message);
         renderAgentState();
+        afterCallState(agents);
       }
       break;
     case "screen_pop":
@@ -280,5 +281,13 @@ function dispatch(message) {
 renderAgentState();
 renderWrapups();
 renderIdle();
+initAfterCall(nodes, say, (items) => {
+  const known = new Set(wrapups.map((w) => w.linkedid));
+  const fresh = items.filter((item) => !known.has(item.linkedid)).map(draftOf);
+  if (!fresh.length) return;
+  wrapups = [...fresh, ...wrapups];
+  save(WRAPUPS_KEY, wrapups);
+  renderWrapups();
+});
 window.setInterval(tick, 1000);
 connectSocket({ onMessage: dispatch, onStatus, maxDelay: 5000 });

@@ -1,0 +1,234 @@
+"""After-call work: hold an agent out of the queues while they wrap a call up.
+
+When an answered call of a Trubka user ends (`CallEnded`), the agent owes its wrap-up
+(`pending_wrapups`) and, if they are a queue member, Trubka pauses them in every queue
+with `QueuePause` and the reserved reason `AFTER_CALL_REASON` (`trubka-acw`). The reducer
+shows an agent paused with that reason as `wrap_up` (not `paused`), so the panel, the
+live view and the reports count it as after-call work. The hold ends with
+`QueuePause Paused=false` when the agent saves (or skips) that call's wrap-up or when the
+call's queue's limit (`WrapupLimits`) runs out — unless the agent took a pause of their
+own meanwhile (the member's reason is no longer Trubka's): then their pause stands.
+
+Not held: an agent already paused for a reason of their own when the call ends (the pause
+asked for during the call now applies), an agent in no queue, a limit of 0.
+
+The holds are stored (`after_call_holds`), so a restart keeps them; a sweep every
+`tick` seconds, once the PBX is connected, releases the holds that ran out (also while
+Trubka was down) and any member still paused with the reserved reason that no hold
+explains (a hold whose row was lost).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from crm.after_call import AfterCallStore, Hold, WrapupLimits
+from crm.database import Database
+from kernel.agents import AFTER_CALL_REASON, agent_key, interface_key
+from kernel.bus import Subscription
+from kernel.call_record import CallRecord, Disposition
+from routing.facts import AgentRef
+from telephony.actions import AmiActions
+from telephony.domain import CallEnded, DomainEvent
+from telephony.errors import AmiError
+from telephony.reducer import CallState
+from telephony.state import Agent
+
+log = logging.getLogger(__name__)
+RETRY_AFTER = 5.0  # seconds before a release the PBX refused is tried again
+
+KINDS = (CallEnded,)
+
+
+class Users(Protocol):
+    async def by_interface(self, interface: str | None) -> AgentRef | None: ...
+
+
+def live_agent(live: CallState, interface: str) -> Agent | None:
+    """The live agent behind a user's interface, whatever its spelling's case."""
+    agent = live.agent_for(interface)
+    if agent is None:
+        wanted = agent_key(interface)
+        agent = next((a for k, a in live.agents.items() if k.lower() == wanted), None)
+    return agent
+
+
+class AfterCallWork:
+    def __init__(
+        self,
+        db: Database,
+        users: Users,
+        live: CallState,
+        pbx: Callable[[], AmiActions | None],
+        limits: WrapupLimits,
+        *,
+        clock: Callable[[], float] = time.time,
+        tick: float = 0.5,
+    ) -> None:
+        self.store = AfterCallStore(db)
+        self.users = users
+        self.live = live
+        self.pbx = pbx  # None while the PBX is not connected (or AMI is disabled)
+        self.limits = limits
+        self.clock = clock
+        self.tick = tick
+        self.holds: dict[int, Hold] = {}
+        self._retry_at: dict[int, float] = {}
+        self._lock = asyncio.Lock()
+        self.handled = 0  # calls ended that were looked at (tests wait on it)
+
+    async def load(self) -> None:
+        """The holds stored before a restart."""
+        self.holds = {hold.user_id: hold for hold in await self.store.holds()}
+
+    # --- events ------------------------------------------------------------------------
+    async def run(self, events: Subscription[DomainEvent]) -> None:
+        while True:
+            event = await events.get()
+            if isinstance(event, CallEnded):
+                try:
+                    await self.call_ended(event.record)
+                except Exception:  # one bad call must not stop after-call work
+                    log.exception("after-call work of %s failed", event.record.linkedid)
+                self.handled += 1
+
+    async def call_ended(self, record: CallRecord) -> None:
+        if record.disposition is not Disposition.ANSWERED or not record.agent_interface:
+            return
+        ref = None
+        for name in (record.agent_interface, *record.agent_aliases):
+            ref = await self.users.by_interface(name)
+            if ref is not None:
+                break
+        if ref is None:
+            return
+        await self.store.add_pending(ref.user_id, interface_key(record.agent_interface), record)
+        limit = self.limits.for_queue(record.queue)
+        if limit <= 0:
+            return
+        members = self._members(ref)
+        agents = [a for a in (live_agent(self.live, i) for i in ref.interfaces) if a]
+        if not members or any(self._own_pause(a) for a in agents):
+            return  # not a queue member, or a pause of their own follows the call
+        pbx = self.pbx()
+        if pbx is None:
+            return  # the PBX cannot be told now: the wrap-up is owed, nobody is held
+        now = self.clock()
+        hold = Hold(ref.user_id, record.linkedid, tuple(members), now, now + limit)
+        async with self._lock:
+            self.holds[ref.user_id] = hold  # before the pause: the sweep must know it
+            await self.store.put_hold(hold)
+        for member in members:
+            try:
+                await pbx.queue_pause(member, True, AFTER_CALL_REASON)
+            except AmiError as exc:
+                log.warning("after-call hold of %s not sent: %s", member, exc)
+
+    def _members(self, ref: AgentRef) -> list[str]:
+        found: list[str] = []
+        for interface in ref.interfaces:
+            agent = live_agent(self.live, interface)
+            if agent is not None:
+                found.extend(m.interface for m in agent.memberships.values())
+        return list(dict.fromkeys(found))
+
+    @staticmethod
+    def _own_pause(agent: Agent) -> bool:
+        return (
+            bool(agent.memberships)
+            and all(m.paused for m in agent.memberships.values())
+            and not agent.after_call_work
+        )
+
+    # --- the agent's side ----------------------------------------------------------------
+    async def pending(self, user_id: int, limit: int = 50) -> tuple[list[dict[str, Any]], int]:
+        """The newest `limit` wrap-ups the user owes, and how many in all."""
+        return await self.store.pending(user_id, limit)
+
+    def hold_of(self, user_id: int) -> dict[str, Any] | None:
+        hold = self.holds.get(user_id)
+        return hold.to_json() if hold else None
+
+    async def done(self, user_id: int, linkedid: str) -> None:
+        """The wrap-up of `linkedid` was saved or skipped: it is owed no more, and the hold
+        that waited for it ends."""
+        await self.store.drop_pending(user_id, linkedid)
+        hold = self.holds.get(user_id)
+        if hold is not None and hold.linkedid == linkedid:
+            await self.release(user_id)
+
+    # --- releasing -----------------------------------------------------------------------
+    async def release(self, user_id: int) -> bool:
+        """End the hold: unpause the members still paused with the reserved reason.
+        False (the hold kept, tried again later) when the PBX cannot be told now."""
+        async with self._lock:
+            hold = self.holds.get(user_id)
+            if hold is None:
+                return True
+            pbx = self.pbx()
+            if pbx is None:
+                self._retry_at[user_id] = self.clock() + RETRY_AFTER
+                return False
+            try:
+                for member in hold.interfaces:
+                    if self._held(member):
+                        await pbx.queue_pause(member, False)
+            except AmiError as exc:
+                log.warning("after-call hold of user %s not released yet: %s", user_id, exc)
+                self._retry_at[user_id] = self.clock() + RETRY_AFTER
+                return False
+            del self.holds[user_id]
+            self._retry_at.pop(user_id, None)
+            await self.store.drop_hold(user_id)
+        return True
+
+    def _held(self, member: str) -> bool:
+        """Is this queue member paused with Trubka's reason now (in any queue)?"""
+        agent = live_agent(self.live, member)
+        if agent is None:
+            return False
+        return any(
+            m.paused and m.paused_reason == AFTER_CALL_REASON and same(m.interface, member)
+            for m in agent.memberships.values()
+        )
+
+    async def sweep(self) -> None:
+        """Release the holds that ran out, and members held with no hold behind them."""
+        pbx = self.pbx()
+        if pbx is None:
+            return
+        now = self.clock()
+        for user_id, hold in list(self.holds.items()):
+            if hold.until <= now and self._retry_at.get(user_id, 0.0) <= now:
+                await self.release(user_id)
+        held = {agent_key(m) for hold in self.holds.values() for m in hold.interfaces}
+        for agent in list(self.live.agents.values()):
+            for m in list(agent.memberships.values()):
+                if not (m.paused and m.paused_reason == AFTER_CALL_REASON):
+                    continue
+                if agent_key(m.interface) in held:
+                    continue
+                try:
+                    await pbx.queue_pause(m.interface, False, queue=m.queue)
+                except AmiError as exc:
+                    log.warning("after-call pause of %s not released: %s", m.interface, exc)
+                    return
+                log.info(
+                    "released %s in %s: held for after-call work with no hold", m.interface, m.queue
+                )
+
+    async def sweep_forever(self) -> None:
+        while True:
+            try:
+                await self.sweep()
+            except Exception:
+                log.exception("after-call sweep failed")
+            await asyncio.sleep(self.tick)
+
+
+def same(a: str, b: str) -> bool:
+    return agent_key(a) == agent_key(b)
