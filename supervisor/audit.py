@@ -33,6 +33,7 @@ class AuditAction(StrEnum):
     UNPAUSE = "unpause"
     QUEUE_REMOVE = "queue_remove"
     HANGUP = "hangup"
+    WEBHOOK_DISABLED = "webhook_disabled"  # by the webhook worker (crm.hooks.worker)
 
 
 SPY_ACTIONS = frozenset({AuditAction.LISTEN, AuditAction.WHISPER, AuditAction.BARGE})

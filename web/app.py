@@ -11,6 +11,7 @@ from fastapi.staticfiles import StaticFiles
 
 from web import auth, metrics, panel, ws
 from web.api import calls as calls_api
+from web.api import hooks as hooks_api
 from web.api import live as live_api
 from web.api import recordings as recordings_api
 from web.api import reports as reports_api
@@ -64,4 +65,5 @@ def create_app(services: WebServices, *, lifespan: Lifespan | None = None) -> Fa
     app.include_router(calls_pages.router)
     app.include_router(supervisor_api.router)
     app.include_router(supervisor_pages.router)
+    app.include_router(hooks_api.router)  # /api/webhooks, /api/tokens
     return app
