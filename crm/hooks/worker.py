@@ -202,9 +202,22 @@ class DeliveryWorker:
             ids = list((await session.scalars(query)).all())
             if not ids:
                 return []
-            await session.execute(
-                update(d).where(d.id.in_(ids)).values(locked_until=now + self.config.lease)
+            # the lease is taken only where nobody took it meanwhile (SQLite reads without
+            # a lock; the UPDATE is atomic): a delivery goes to one worker at a time
+            claimed = await session.execute(
+                update(d)
+                .where(
+                    d.id.in_(ids),
+                    d.status == PENDING,
+                    d.next_at <= now,
+                    or_(d.locked_until.is_(None), d.locked_until < now),
+                )
+                .values(locked_until=now + self.config.lease)
+                .returning(d.id)
             )
+            ids = list(claimed.scalars().all())
+            if not ids:
+                return []
             rows = (
                 await session.execute(
                     select(

@@ -7,8 +7,10 @@ import hashlib
 
 from sqlalchemy import select
 
+from crm.access import Actor
 from crm.hooks.models import ApiToken
 from crm.hooks.tokens import TOUCH_EVERY
+from crm.models import Role
 from tests.web.conftest import Api
 
 
@@ -101,3 +103,16 @@ async def test_only_admins_make_tokens_and_the_last_use_is_recorded(api: Api) ->
             await other.get("/api/tasks", headers=bearer(made["token"]))
             assert (await admin.get("/api/tokens")).json()["items"][0]["last_used_at"] == used
             assert TOUCH_EVERY.total_seconds() >= 10
+
+
+async def test_a_token_stops_with_its_deactivated_creator(api: Api) -> None:
+    async with api.signed_in("admin5", "admin") as (admin, me):
+        made = (await admin.post("/api/tokens", json={"name": "d", "scopes": ["deals"]})).json()
+    async with api.client() as other:
+        assert (await other.get("/api/deals", headers=bearer(made["token"]))).status_code == 200
+        boss = await api.user("boss5", "admin")
+        await api.crm.users.update(
+            me.id, me.version, {"active": False}, actor=Actor(user_id=boss.id, role=Role.ADMIN)
+        )
+        stopped = await other.get("/api/deals", headers=bearer(made["token"]))
+        assert stopped.status_code == 401

@@ -284,3 +284,41 @@ def test_backoff_doubles_with_jitter_up_to_the_cap() -> None:
         waits = [backoff(config, attempts) for _ in range(50)]
         assert all(full / 2 <= w <= full for w in waits)
         assert len(set(waits)) > 1  # jittered
+
+
+async def test_two_workers_on_one_database_share_the_work_without_duplicates(
+    database_url: str,
+) -> None:
+    """Two nodes' workers (each its own engine) claim from one outbox: every event once."""
+    from crm.contacts import ContactService
+    from crm.database import Database
+    from crm.hooks.worker import DeliveryWorker
+    from crm.schemas import ContactCreate
+    from tests.crm.kit_builders import SYSTEM
+
+    receiver = Receiver()
+    await receiver.start()
+    dbs = [Database(database_url), Database(database_url)]
+    config = WorkerConfig(backoff_initial=0.05, backoff_max=0.2, poll_interval=0.01, batch=3)
+    workers = [DeliveryWorker(db, config) for db in dbs]
+    try:
+        from crm.hooks.webhooks import WebhookService
+
+        await WebhookService(dbs[0]).create(
+            receiver.url, ["contact.created", "contact.updated"], SECRET, None
+        )
+        contacts = ContactService(dbs[0])
+        for n in range(30):
+            await contacts.create(ContactCreate(name=f"N{n}"), SYSTEM)
+        tasks = [asyncio.create_task(w.run()) for w in workers]
+        await until(lambda: len(receiver.delivered()) >= 30)
+        await asyncio.sleep(0.2)
+        for worker in workers:
+            await worker.stop()
+        await asyncio.gather(*tasks)
+    finally:
+        await receiver.stop()
+        for db in dbs:
+            await db.dispose()
+    ids = [r.event_id for r in receiver.delivered()]
+    assert len(ids) == len(set(ids)) == 30
