@@ -106,6 +106,7 @@ class Settings(BaseSettings):
     webhook_poll_interval: float = Field(default=1.0, ge=0.01, le=60)
     webhook_disable_after: float = Field(default=86_400.0, ge=1, le=30 * 86_400)
     webhook_give_up_after: float = Field(default=259_200.0, ge=1, le=90 * 86_400)
+    webhook_keep_days: int = Field(default=7, ge=1, le=3650)  # then finished events are purged
     # Security (docs/security.md): who may open `/ws` from a browser, how large a request
     # body may be, how many sockets a session and a user may hold, and uvicorn's limits.
     allowed_origins: Annotated[tuple[str, ...], NoDecode] = ()

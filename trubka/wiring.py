@@ -416,6 +416,7 @@ def webhook_config(settings: Settings) -> WorkerConfig:
         poll_interval=settings.webhook_poll_interval,
         disable_after=settings.webhook_disable_after,
         give_up_after=settings.webhook_give_up_after,
+        keep_days=settings.webhook_keep_days,
     )
 
 

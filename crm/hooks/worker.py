@@ -9,7 +9,8 @@ several nodes can share the work; SQLite serves one node. Each claimed delivery 
 body with the webhook's secret>`); a 2xx is success, anything else (another status, a
 refused connection, a timeout) is an attempt logged with its status or error, and the
 delivery is due again after an exponential backoff with jitter, capped. A delivery older
-than `give_up_after` is given up (status "failed"); a webhook that has failed for
+than `give_up_after` is given up (status "failed"); events whose deliveries all finished
+are deleted after `keep_days`; a webhook that has failed for
 `disable_after` without a single success is disabled (`on_disabled` is told: the log
 and the audit).
 """
@@ -27,7 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import httpx
-from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy import and_, delete, exists, or_, select, update
 from sqlalchemy.orm import aliased
 
 from crm.database import Database
@@ -44,6 +45,7 @@ from crm.hooks.models import (
 log = logging.getLogger(__name__)
 
 USER_AGENT = "Trubka-Webhooks/1"
+PURGE_EVERY = 3600.0  # seconds between purges of old events
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +57,7 @@ class WorkerConfig:
     batch: int = 20
     disable_after: float = 86_400.0  # a webhook failing this long is disabled
     give_up_after: float = 259_200.0  # a delivery this old is given up
+    keep_days: int = 7  # events whose deliveries all finished are deleted after this
 
     @property
     def lease(self) -> timedelta:
@@ -130,9 +133,14 @@ class DeliveryWorker:
         return self._client
 
     async def run(self) -> None:
-        """Deliver until stopped; a failed round is logged and tried again."""
+        """Deliver until stopped; a failed round is logged and tried again. Once an hour
+        (and at start) the finished events older than `keep_days` are purged."""
+        purged_at = -PURGE_EVERY
         while not self._stopping.is_set():
             try:
+                if time.monotonic() - purged_at >= PURGE_EVERY:
+                    purged_at = time.monotonic()
+                    await self.purge()
                 done = await self.run_once()
             except Exception:
                 log.exception("webhook delivery round failed")
@@ -170,6 +178,19 @@ class DeliveryWorker:
             return len(jobs)
         finally:
             self._idle.set()
+
+    async def purge(self) -> int:
+        """Delete events older than `keep_days` with no pending delivery (their
+        deliveries and attempts go with them: ON DELETE CASCADE). How many."""
+        cutoff = datetime.now(UTC) - timedelta(days=self.config.keep_days)
+        pending = exists().where(
+            WebhookDelivery.event_id == WebhookEvent.id, WebhookDelivery.status == PENDING
+        )
+        async with self.db.transaction() as session:
+            result = await session.execute(
+                delete(WebhookEvent).where(WebhookEvent.occurred_at < cutoff, ~pending)
+            )
+        return int(getattr(result, "rowcount", 0) or 0)
 
     async def claim(self) -> list[Job]:
         now = datetime.now(UTC)
