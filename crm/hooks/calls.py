@@ -18,7 +18,7 @@ from crm.call_records import CallRow
 from crm.database import Database
 from crm.events import CallsStored
 from crm.hooks.models import WebhookEvent
-from crm.hooks.outbox import emit, subscribers
+from crm.hooks.outbox import emit, subscriptions
 from crm.timeline import call_json
 from crm.users import UserDirectory
 from kernel.call_record import Direction, Disposition
@@ -46,26 +46,38 @@ class CallHooks:
         if not linkedids:
             return
         async with self.db.transaction() as session:
-            hooks = {kind: await subscribers(session, kind) for kind in CALL_EVENTS}
-            if not any(hooks.values()):
+            hooks = await subscriptions(session)
+            if not any(hooks[kind] for kind in CALL_EVENTS):
                 return
             rows = (
                 await session.scalars(
                     select(CallRow).where(CallRow.linkedid.in_(linkedids)).order_by(CallRow.id)
                 )
             ).all()
-            agents, _ = await self.directory.snapshot()
-            for row in rows:
-                data: dict[str, Any] | None = None
-                for kind in call_events(row):
-                    if not hooks[kind]:
-                        continue
-                    uid = str(uuid.uuid5(NAMESPACE, f"{kind}:{row.id}"))
-                    if await session.scalar(select(WebhookEvent.id).where(WebhookEvent.uid == uid)):
-                        continue
-                    if data is None:
-                        data = call_json(row, agents)
-                        data["timeline"] = list(row.timeline or [])
-                    await emit(
-                        session, kind, data, contact_id=row.contact_id, hooks=hooks[kind], uid=uid
+            wanted = [
+                (row, kind, str(uuid.uuid5(NAMESPACE, f"{kind}:{row.id}")))
+                for row in rows
+                for kind in call_events(row)
+                if hooks[kind]
+            ]
+            queued = set(
+                (
+                    await session.scalars(
+                        select(WebhookEvent.uid).where(
+                            WebhookEvent.uid.in_([uid for _, _, uid in wanted])
+                        )
                     )
+                ).all()
+            )
+            agents, _ = await self.directory.snapshot()
+            views: dict[int, dict[str, Any]] = {}
+            for row, kind, uid in wanted:
+                if uid in queued:
+                    continue
+                data = views.get(row.id)
+                if data is None:
+                    data = views[row.id] = call_json(row, agents)
+                    data["timeline"] = list(row.timeline or [])
+                await emit(
+                    session, kind, data, contact_id=row.contact_id, hooks=hooks[kind], uid=uid
+                )

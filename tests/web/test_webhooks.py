@@ -345,3 +345,25 @@ async def test_finished_events_are_purged_after_the_keep_days(database_url: str)
         assert left == [ids[2]] and attempts == 0
     finally:
         await db.dispose()
+
+
+async def test_a_missed_call_on_the_bus_reaches_the_receiver(database_url: str) -> None:
+    """The wiring: CallsStored → linking → call webhooks → the worker → a real socket."""
+    receiver = Receiver()
+    await receiver.start()
+    try:
+        async with trubka(database_url) as api:
+            services: Services = api.services
+            await services.crm.webhooks.create(receiver.url, ["call.missed"], SECRET, None)
+            missed = call("+74957654321", answered=False)
+            await store_calls(services.db, missed)
+            services.bus.publish([CallsStored((missed,))])
+            await until(lambda: len(receiver.delivered()) == 1)
+    finally:
+        await receiver.stop()
+    got = receiver.delivered()[0]
+    assert got.signed_with(SECRET)
+    assert got.json["event"] == "call.missed"
+    assert got.json["data"]["linkedid"] == missed.linkedid
+    assert got.json["data"]["direction"] == "inbound"
+    assert got.json["data"]["answered_at"] is None
