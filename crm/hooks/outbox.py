@@ -4,20 +4,35 @@
 time and the exact JSON body every subscriber will get) and one pending delivery per
 enabled webhook subscribed to the type, in the caller's session: the event is stored if
 and only if the change it tells of is committed. With no subscriber nothing is written.
-The delivery worker (`crm.hooks.worker`) sends them.
+The delivery workers of this process (`crm.hooks.worker`, listed in `WAKERS`) are woken
+once the transaction commits; others find the rows at their next poll.
 """
 
 from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import event as sa_event
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from crm.hooks.models import PENDING, Webhook, WebhookDelivery, WebhookEvent
+
+WAKERS: list[Callable[[], None]] = []  # the delivery workers of this process (their `wake`)
+
+
+def _wake_workers(_session: Session) -> None:
+    _session.info.pop(WAKE_KEY, None)
+    for wake in WAKERS:
+        wake()
+
+
+WAKE_KEY = "webhook_wake"
 
 EVENT_TYPES: tuple[str, ...] = (
     "call.missed",
@@ -96,4 +111,7 @@ async def emit(
         for hook_id in targets
     )
     await session.flush()
+    if not session.info.get(WAKE_KEY):  # the workers look at once after the commit
+        session.info[WAKE_KEY] = True
+        sa_event.listen(session.sync_session, "after_commit", _wake_workers, once=True)
     return uid

@@ -41,6 +41,7 @@ from crm.hooks.models import (
     WebhookDelivery,
     WebhookEvent,
 )
+from crm.hooks.outbox import WAKERS
 
 log = logging.getLogger(__name__)
 
@@ -136,17 +137,24 @@ class DeliveryWorker:
         """Deliver until stopped; a failed round is logged and tried again. Once an hour
         (and at start) the finished events older than `keep_days` are purged."""
         purged_at = -PURGE_EVERY
+        WAKERS.append(self.wake)
+        try:
+            await self._run(purged_at)
+        finally:
+            WAKERS.remove(self.wake)
+
+    async def _run(self, purged_at: float) -> None:
         while not self._stopping.is_set():
             try:
                 if time.monotonic() - purged_at >= PURGE_EVERY:
                     purged_at = time.monotonic()
                     await self.purge()
+                self._wake.clear()  # a wake during the round brings the next one at once
                 done = await self.run_once()
             except Exception:
                 log.exception("webhook delivery round failed")
                 done = 0
             if done == 0 and not self._stopping.is_set():
-                self._wake.clear()
                 try:
                     async with asyncio.timeout(self.config.poll_interval):
                         await self._wake.wait()

@@ -367,3 +367,20 @@ async def test_a_missed_call_on_the_bus_reaches_the_receiver(database_url: str) 
     assert got.json["data"]["linkedid"] == missed.linkedid
     assert got.json["data"]["direction"] == "inbound"
     assert got.json["data"]["answered_at"] is None
+
+
+async def test_a_committed_event_wakes_the_worker_without_waiting_for_the_poll(
+    database_url: str,
+) -> None:
+    receiver = Receiver()
+    await receiver.start()
+    try:
+        async with trubka(database_url, webhook_poll_interval=60.0) as api:
+            await api.crm.webhooks.create(receiver.url, ["contact.created"], SECRET, None)
+            await asyncio.sleep(0.1)  # the worker is waiting now (its poll: a minute)
+            started = time.monotonic()
+            await api.crm.contacts.create(ContactCreate(name="Quick"), SYSTEM)
+            await until(lambda: len(receiver.delivered()) == 1, timeout=10)
+            assert time.monotonic() - started < 10
+    finally:
+        await receiver.stop()
