@@ -156,6 +156,12 @@ async def test_a_receiver_down_then_up_gets_every_event_once_across_a_restart(
             await asyncio.sleep(0.2)  # nothing more comes
         finally:
             await receiver.stop()
+        log = (await client.get(f"/api/webhooks/{hook_id}/deliveries")).json()["items"]
+        for delivery in log:  # each attempt is in the log: refused, then 503, then 204
+            codes = [a["status_code"] for a in delivery["attempts"]]
+            assert codes[-1] == 204 and all(c in (None, 503) for c in codes[:-1])
+            assert (503 in codes) == (delivery["event_id"] in refused_once)
+            assert delivery["finished_at"] and delivery["next_at"] is None
         listed = (await client.get("/api/webhooks")).json()["items"][0]
         assert listed["pending"] == 0 and listed["failing_since"] is None
 
