@@ -17,6 +17,7 @@ from crm import numbers
 from crm.access import Actor
 from crm.database import Database
 from crm.errors import InvalidInput
+from crm.hooks.outbox import emit
 from crm.linking import relink_numbers
 from crm.models import Company, Contact, ContactTag, Phone, User
 from crm.schemas import ContactCreate, ContactUpdate, PhoneIn, changes
@@ -209,7 +210,9 @@ class ContactService:
             touched = await replace_phones(session, prepared, contact_id=contact.id)
             await session.flush()
             await relink_numbers(session, touched)
-            return (await contact_views(session, [contact], actor))[0]
+            view = (await contact_views(session, [contact], actor))[0]
+            await emit(session, "contact.created", view, contact_id=contact.id)
+            return view
 
     async def get(self, contact_id: int, actor: Actor | None = None) -> dict[str, Any]:
         async with self.db.session() as session:
@@ -261,7 +264,9 @@ class ContactService:
                 contact.updated_at = now()
             await session.flush()
             await relink_numbers(session, touched)
-            return (await contact_views(session, [contact], actor))[0]
+            view = (await contact_views(session, [contact], actor))[0]
+            await emit(session, "contact.updated", view, contact_id=contact.id)
+            return view
 
     async def delete(self, contact_id: int, actor: Actor) -> None:
         actor.require_manager("delete contacts")

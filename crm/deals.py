@@ -22,6 +22,7 @@ from crm.access import Actor
 from crm.contacts import iso, now, require_user
 from crm.database import Database
 from crm.errors import Forbidden, InvalidInput
+from crm.hooks.outbox import emit
 from crm.models import Company, Contact, Deal, DealEvent, Pipeline, Stage, StageKind
 from crm.schemas import DealCreate, DealUpdate, PipelineCreate, PipelineUpdate, StageIn, changes
 from crm.users import user_names
@@ -313,7 +314,9 @@ class DealService:
                 )
             )
             await session.flush()
-            return (await deal_views(session, [deal]))[0]
+            view = (await deal_views(session, [deal]))[0]
+            await emit(session, "deal.created", view, contact_id=deal.contact_id)
+            return view
 
     async def get(self, deal_id: int) -> dict[str, Any]:
         async with self.db.session() as session:
@@ -418,7 +421,10 @@ class DealService:
                 session.add_all(events)
                 deal.updated_at = stamp
             await session.flush()
-            return (await deal_views(session, [deal]))[0]
+            view = (await deal_views(session, [deal]))[0]
+            if any(e.kind == "stage" for e in events):
+                await emit(session, "deal.stage_changed", view, contact_id=deal.contact_id)
+            return view
 
     async def delete(self, deal_id: int, actor: Actor) -> None:
         actor.require_manager("delete deals")

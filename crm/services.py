@@ -17,6 +17,8 @@ from crm.database import Database
 from crm.deals import DealService, PipelineService
 from crm.events import CallsStored
 from crm.fastpath import FastReader
+from crm.hooks.tokens import TokenService
+from crm.hooks.webhooks import WebhookService
 from crm.linking import link_records
 from crm.notes import NoteService
 from crm.routing_facts import RoutingFactsSource
@@ -48,6 +50,12 @@ class CrmServices:
     routing_facts: RoutingFactsSource
     cookie_secure: bool = False
     session_ttl: timedelta = field(default=DEFAULT_TTL)
+    webhooks: WebhookService = field(init=False)  # outgoing webhooks (crm.hooks)
+    tokens: TokenService = field(init=False)  # API tokens for other systems
+
+    def __post_init__(self) -> None:
+        self.webhooks = WebhookService(self.db)
+        self.tokens = TokenService(self.db)
 
     @classmethod
     def create(

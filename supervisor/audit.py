@@ -35,6 +35,7 @@ class AuditAction(StrEnum):
     HANGUP = "hangup"
     ROUTING_RULES = "routing_rules"  # admin: routing rules saved or rolled back
     ADMIN_SETTING = "admin_setting"  # admin: pause reasons, wrap-up codes, targets …
+    WEBHOOK_DISABLED = "webhook_disabled"  # by the webhook worker (crm.hooks.worker)
 
 
 SPY_ACTIONS = frozenset({AuditAction.LISTEN, AuditAction.WHISPER, AuditAction.BARGE})

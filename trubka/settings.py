@@ -119,6 +119,16 @@ class Settings(BaseSettings):
     asterisk_cdr_timezone: str = ""  # the zone of the CDR's times; empty: TRUBKA_TIMEZONE
     backfill_interval: float = Field(default=60.0, ge=1, le=3600)
     backfill_settle: float = Field(default=10.0, ge=0, le=600)
+    # Outgoing webhooks (docs/integrations.md): the first retry's wait, doubling up to the
+    # cap (with jitter), one POST's timeout, the idle poll, when a webhook failing without
+    # a success is disabled and when a delivery is given up.
+    webhook_backoff_initial: float = Field(default=5.0, ge=0.01, le=3600)
+    webhook_backoff_max: float = Field(default=900.0, ge=0.01, le=86_400)
+    webhook_timeout: float = Field(default=10.0, ge=0.1, le=300)
+    webhook_poll_interval: float = Field(default=1.0, ge=0.01, le=60)
+    webhook_disable_after: float = Field(default=86_400.0, ge=1, le=30 * 86_400)
+    webhook_give_up_after: float = Field(default=259_200.0, ge=1, le=90 * 86_400)
+    webhook_keep_days: int = Field(default=7, ge=1, le=3650)  # then finished events are purged
     # Security (docs/security.md): who may open `/ws` from a browser, how large a request
     # body may be, how many sockets a session and a user may hold, and uvicorn's limits.
     allowed_origins: Annotated[tuple[str, ...], NoDecode] = ()

@@ -16,6 +16,10 @@ consumers (a `run` coroutine over a subscription, or a handler).
                                                          close the customer's open tasks;
                                                          after 1, it needs the contacts
                                                          (crm)
+                                                      3. CallHooks.on_calls_stored: the
+                                                         call.* webhook events into the
+                                                         outbox; after 1, it needs the
+                                                         contacts (crm.hooks)
                                   supervisor-rollups  supervisor.calls_stored: wakes the
                                                       report rollups (supervisor)
     RecordingStarted, Recording-  recordings          Ingest.consume: recording jobs
@@ -40,6 +44,11 @@ and every TRUBKA_BACKFILL_INTERVAL seconds it reads Asterisk's queue_log and CDR
 (TRUBKA_ASTERISK_QUEUE_LOG, TRUBKA_ASTERISK_CDR) for calls Trubka did not see; a call the
 reducer still follows (after a transfer its queue stay is over) is left to the live writer.
 
+Not on the bus: the webhook outbox. Contacts and deals write their `contact.*` and
+`deal.*` events into it in the transaction of the change (`crm.hooks.outbox.emit`); the
+task "webhook-delivery" (`crm.hooks.worker.DeliveryWorker.run`) POSTs them to the
+subscribers and retries (a webhook it disables is written to the supervisors' audit).
+
 One direct line, not on the bus: when the report rollups change, the live feed re-reads
 today's figures (`supervisor.rollups.listeners` → `supervisor.feed.today_changed`).
 
@@ -53,7 +62,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
@@ -68,6 +77,8 @@ from crm.call_writer import CallWriter
 from crm.callbacks import CallbackTasks
 from crm.database import Database
 from crm.events import BusEvent, CallsStored
+from crm.hooks.calls import CallHooks
+from crm.hooks.worker import DeliveryWorker, WorkerConfig
 from crm.numbers import fast_parse
 from crm.services import CrmServices
 from crm.sessions import purge_periodically
@@ -85,6 +96,8 @@ from screenpop.hub import Hub
 from screenpop.notifier import Notifier
 from supervisor.admin_settings import AdminSettings
 from supervisor.agent_sessions import QueueSessionRecorder
+from supervisor.audit import Actor as AuditActor
+from supervisor.audit import AuditAction, AuditEntry, Outcome
 from supervisor.callbacks import TasksOfCalls
 from supervisor.directory import CrmLiveDirectory
 from supervisor.feed import EVENT_KINDS as LIVE_FEED_KINDS
@@ -175,6 +188,7 @@ class Services:
     ami: AmiClient | None = None  # None when TRUBKA_AMI_ENABLED is false
     queue_sessions: QueueSessionRecorder | None = None  # queue logins/logouts
     pbx: AmiActions | None = None  # typed actions (originate, pause, spy …) over `ami`
+    webhook_worker: DeliveryWorker | None = None  # the outbox's deliveries (crm.hooks)
 
     @property
     def live_feed(self) -> LiveFeed | None:
@@ -240,7 +254,10 @@ class Services:
         callbacks = CallbackTasks(
             db, crm.directory, lambda: router.rules, ZoneInfo(settings.timezone)
         )
-        crm_after_store = Consumer(to_crm_after_store, crm.link_calls, callbacks.on_calls_saved)
+        call_hooks = CallHooks(db, crm.directory)
+        crm_after_store = Consumer(
+            to_crm_after_store, crm.link_calls, callbacks.on_calls_saved, call_hooks.on_calls_stored
+        )
         agent_directory = CrmAgentDirectory(crm.directory, live)
         hub = Hub()
         notifier = Notifier(
@@ -340,6 +357,9 @@ class Services:
             audit=supervisor.audit,
         )
         services.queue_sessions = QueueSessionRecorder(db, to_agent_sessions)
+        services.webhook_worker = DeliveryWorker(
+            db, webhook_config(settings), on_disabled=webhook_disabled_audit(supervisor)
+        )
         if settings.ami_enabled:
             services.ami = AmiClient(ami_config(settings), EventPipeline(state=live), bus.publish)
             services.pbx = AmiActions(services.ami)
@@ -370,6 +390,8 @@ class Services:
         self.tasks.start(spy_sessions.run(self.spy_sessions), name="spy-sessions")
         if self.queue_sessions is not None:
             self.tasks.start(self.queue_sessions.run(), name="agent-sessions")
+        if self.webhook_worker is not None:
+            self.tasks.start(self.webhook_worker.run(), name="webhook-delivery")
         if self.backfill is not None:
             interval = self.settings.backfill_interval
             self.tasks.start(self.backfill.run(interval), name="backfill")
@@ -403,6 +425,8 @@ class Services:
             log.warning("shutdown: some call records were not stored (or linked) in time")
         await self.notifier.stop()
         await self.recordings.stop()
+        if self.webhook_worker is not None:
+            await self.webhook_worker.stop()
         await self.tasks.stop()
         self.crm.close()
         await self.supervisor.stop()
@@ -446,3 +470,32 @@ def ami_config(settings: Settings) -> AmiConfig:
         backoff_max=settings.ami_reconnect_max,
         md5_login=settings.ami_md5_login,
     )
+
+
+def webhook_config(settings: Settings) -> WorkerConfig:
+    return WorkerConfig(
+        backoff_initial=settings.webhook_backoff_initial,
+        backoff_max=settings.webhook_backoff_max,
+        timeout=settings.webhook_timeout,
+        poll_interval=settings.webhook_poll_interval,
+        disable_after=settings.webhook_disable_after,
+        give_up_after=settings.webhook_give_up_after,
+        keep_days=settings.webhook_keep_days,
+    )
+
+
+def webhook_disabled_audit(supervisor: Supervisor) -> Callable[[int, str, str], Awaitable[None]]:
+    """A webhook the worker disabled goes into the supervisors' audit (by the system)."""
+
+    async def record(hook_id: int, url: str, reason: str) -> None:
+        actor = AuditActor(user_id=None, login="system", name="Trubka", role="system")
+        await supervisor.audit.record(
+            AuditEntry(
+                AuditAction.WEBHOOK_DISABLED,
+                actor,
+                Outcome.DONE,
+                detail=f"webhook {hook_id} {url}: {reason}",
+            )
+        )
+
+    return record

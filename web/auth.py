@@ -16,6 +16,9 @@
 - Failed sign-ins are slowed down per (login, client address) with growing delays and
   limited per address (429 with Retry-After); see `crm.sessions.LoginThrottle`.
 
+`Authorization: Bearer <API token>` is accepted on every `/api/…` route that needs a user
+(web/tokens.py: the token acts as its creator, limited to its scopes).
+
 Dependencies for routers: `current_user` (401 `not_authenticated`), `current_actor`,
 `require_role("supervisor", "admin")` (403 `forbidden`); for WebSockets,
 `current_user_from_websocket(websocket)` reads the same cookie.
@@ -41,6 +44,7 @@ from crm.sessions import DEFAULT_MAX_AGE, token_hash
 from crm.users import UserInfo
 from screenpop.hub import CLOSE_SIGNED_OUT
 from web.deps import get_services
+from web.tokens import bearer, token_user
 from web.ws import SocketUser
 
 SESSION_COOKIE = "trubka_session"
@@ -74,7 +78,11 @@ async def optional_user(request: Request) -> UserInfo | None:
 
 
 async def current_user(request: Request) -> UserInfo:
-    user = await optional_user(request)
+    token = bearer(request)  # an API token (web.tokens), on `/api/…` only
+    if token is not None:
+        user: UserInfo | None = await token_user(request, crm_of(request), token)
+    else:
+        user = await optional_user(request)
     if user is None:
         raise NotAuthenticated("sign in first (POST /api/session)")
     request.state.user = user

@@ -33,10 +33,13 @@ async def test_every_subscription_is_in_the_table(tmp_path: Path) -> None:
         assert subscribed["live-feed"] == EVENT_KINDS
         assert subscribed["screen-pop"] == DOMAIN_KINDS and CallStarted in DOMAIN_KINDS
         # Callback tasks need the contacts: linking runs first, in the same consumer.
-        assert services.crm_after_store.handlers == (
+        # The call webhooks need the contacts too (their order key): after linking.
+        assert services.crm_after_store.handlers[:2] == (
             services.crm.link_calls,
             services.callbacks.on_calls_saved,
         )
+        hooks = services.crm_after_store.handlers[2:]
+        assert [h.__qualname__ for h in hooks] == ["CallHooks.on_calls_stored"]
         assert services.supervisor_rollups.handlers == (services.supervisor.calls_stored,)
         feed = services.supervisor.feed
         assert feed is not None and services.supervisor.rollups.listeners == [feed.today_changed]
