@@ -260,6 +260,8 @@ class UserView(BaseModel):
     interfaces: list[str]
     queues: list[str]
     version: int
+    # ISO-8601, for admins and supervisors (the list of users); null: never signed in
+    last_sign_in_at: str | None = None
 
 
 class UserSummary(BaseModel):

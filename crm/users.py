@@ -18,7 +18,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -114,6 +114,7 @@ class UserInfo:
     interfaces: tuple[str, ...]
     queues: tuple[str, ...]
     version: int
+    last_sign_in_at: datetime | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -214,11 +215,16 @@ class UserService:
         await session.flush()
 
     async def _set_queues(self, session: AsyncSession, user_id: int, queues: Sequence[str]) -> None:
+        """The user's queues become these; a queue they stay in keeps its penalty."""
+        rows = await session.execute(
+            select(UserQueue.queue, UserQueue.penalty).where(UserQueue.user_id == user_id)
+        )
+        penalties: dict[str, int] = {queue: penalty for queue, penalty in rows.tuples()}
         await session.execute(delete(UserQueue).where(UserQueue.user_id == user_id))
         for queue in dict.fromkeys(q.strip() for q in queues if q.strip()):
             if len(queue) > 80:
                 raise InvalidInput("a queue name is longer than 80 characters", field="queues")
-            session.add(UserQueue(user_id=user_id, queue=queue))
+            session.add(UserQueue(user_id=user_id, queue=queue, penalty=penalties.get(queue, 0)))
         await session.flush()
 
     async def get(self, user_id: int) -> UserInfo:
@@ -274,6 +280,7 @@ class UserService:
                 interfaces=tuple(interfaces.get(u.id, ())),
                 queues=tuple(queues.get(u.id, ())),
                 version=u.version,
+                last_sign_in_at=u.last_sign_in_at,
             )
             for u in users
         ]
@@ -353,12 +360,20 @@ class UserService:
             return None
         if not await asyncio.to_thread(verify_password, user.password_hash, password):
             return None
+        new_hash = None
         if _hasher.check_needs_rehash(user.password_hash):
             new_hash = await asyncio.to_thread(_hasher.hash, password)
-            async with self.db.transaction() as session:
-                fresh = await session.get(User, user.id)
-                if fresh is not None:
-                    fresh.password_hash = new_hash
+        # Not a change of the user (no version step): when they last signed in.
+        values: dict[str, Any] = {"last_sign_in_at": _now()}
+        if new_hash is not None:
+            values["password_hash"] = new_hash
+        async with self.db.transaction() as session:
+            await session.execute(
+                update(User)
+                .where(User.id == user.id)
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
         return await self.get(user.id)
 
     def _changed(self) -> None:

@@ -8,9 +8,20 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 
-from web.api import cards, companies, contacts, deals, notes, pipelines, search, tasks, users
+from web.api import (
+    cards,
+    companies,
+    contacts,
+    deals,
+    notes,
+    pipelines,
+    queues,
+    search,
+    tasks,
+    users,
+)
 from web.auth import current_user, require_json
 
 router = APIRouter(prefix="/api", dependencies=[Depends(require_json), Depends(current_user)])
-for module in (contacts, companies, users, notes, tasks, pipelines, deals, search, cards):
+for module in (contacts, companies, users, notes, tasks, pipelines, deals, search, cards, queues):
     router.include_router(module.router)
