@@ -260,8 +260,14 @@ class UserView(BaseModel):
     interfaces: list[str]
     queues: list[str]
     version: int
-    # ISO-8601, for admins and supervisors (the list of users); null: never signed in
-    last_sign_in_at: str | None = None
+
+
+class UserRow(UserView):
+    """A user as admins and supervisors read them in `GET /api/users`: with when they
+    last signed in (ISO-8601; null: never). Required, so a body without it is a
+    `UserView`."""
+
+    last_sign_in_at: str | None
 
 
 class UserSummary(BaseModel):

@@ -12,7 +12,7 @@ import asyncio
 import builtins
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -114,7 +114,8 @@ class UserInfo:
     interfaces: tuple[str, ...]
     queues: tuple[str, ...]
     version: int
-    last_sign_in_at: datetime | None = None
+    # when they last signed in: not part of who the user is (equality ignores it)
+    last_sign_in_at: datetime | None = field(default=None, compare=False)
 
     def to_json(self) -> dict[str, Any]:
         return {

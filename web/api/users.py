@@ -23,7 +23,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from crm.errors import NotFound
-from crm.schemas import UserCreate, UserSummary, UserUpdate, UserView, changes
+from crm.schemas import UserCreate, UserRow, UserSummary, UserUpdate, UserView, changes
 from crm.users import UserInfo
 from screenpop.hub import CLOSE_ACCESS_CHANGED, CLOSE_SIGNED_OUT
 from supervisor.audit import Actor
@@ -129,7 +129,7 @@ async def check_interface(
     return await queue_admin_of(request).check_interface(interface)
 
 
-@router.get("/{user_id}", response_model=UserView | UserSummary)
+@router.get("/{user_id}", response_model=UserRow | UserView | UserSummary)
 async def get_user(user_id: PathId, request: Request, viewer: CurrentUser) -> dict[str, Any]:
     return _public(await crm_of(request).users.get(user_id), viewer)
 
