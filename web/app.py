@@ -19,6 +19,7 @@ from web.api import router as api_router
 from web.api import status as status_api
 from web.api import supervisor as supervisor_api
 from web.errors import install_error_handlers
+from web.pages import admin as admin_pages
 from web.pages import calls as calls_pages
 from web.pages import login as login_pages
 from web.pages import panel as panel_pages
@@ -62,4 +63,5 @@ def create_app(services: WebServices, *, lifespan: Lifespan | None = None) -> Fa
     app.include_router(calls_pages.router)
     app.include_router(supervisor_api.router)
     app.include_router(supervisor_pages.router)
+    app.include_router(admin_pages.router)
     return app

@@ -15,7 +15,7 @@ import web.pages
 from web.app import create_app
 
 WEB = Path(web.pages.__file__).resolve().parents[1]
-FAMILIES = {"login", "panel", "calls", "supervisor", "status"}
+FAMILIES = {"login", "panel", "calls", "supervisor", "status", "admin"}
 
 
 def _routes(routes: Iterable[Any]) -> Iterator[APIRoute]:

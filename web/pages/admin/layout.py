@@ -1,0 +1,66 @@
+"""What every `/admin` page shares: the role dependencies, the admin section's own
+navigation (`ADMIN_NAV`), the table of admin pages and who may open them
+(`ADMIN_PAGES`, read by the role test), and :func:`render_admin`.
+
+An admin page template extends `admin/base.html` and is rendered with
+:func:`render_admin`, which adds `admin_nav` (the links, marked current by path prefix)
+and `can_edit` (whether the user may change things: admins; supervisors read).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.responses import HTMLResponse
+
+from crm.users import UserInfo
+from web.i18n import N_
+from web.pages import page_role, render
+
+AdminPage = Annotated[UserInfo, Depends(page_role("admin"))]
+ManagerPage = Annotated[UserInfo, Depends(page_role("supervisor", "admin"))]
+
+# The admin section's links, in order. Each helper adding a page adds its row here.
+ADMIN_NAV = (
+    ("/admin", N_("Dashboard")),
+    ("/admin/users", N_("Users")),
+    ("/admin/queues", N_("Queues")),
+    ("/admin/routing", N_("Routing")),
+    ("/admin/pause-reasons", N_("Pause reasons")),
+    ("/admin/settings", N_("Settings")),
+    ("/admin/system", N_("System")),
+    ("/admin/audit", N_("Audit")),
+)
+# Which links a supervisor sees (the pages that have a read-only view for them).
+SUPERVISOR_NAV = frozenset({"/admin/queues"})
+
+# Every admin page (GET) and the roles that may open it: the role test tries each one as
+# agent, supervisor, admin and anonymous. Pages added later join this table.
+ADMIN_PAGES: dict[str, tuple[str, ...]] = {
+    "/admin": ("admin",),
+    "/admin/users": ("admin",),
+    "/admin/users/new": ("admin",),
+    "/admin/users/{user_id}": ("admin",),
+    "/admin/queues": ("supervisor", "admin"),
+    "/admin/audit": ("admin",),
+}
+
+
+def render_admin(
+    request: Request,
+    template: str,
+    context: dict[str, Any],
+    *,
+    user: UserInfo,
+    status_code: int = 200,
+) -> HTMLResponse:
+    role = str(user.role)
+    path = request.url.path
+    links = [
+        (href, label, href == path or (href != "/admin" and path.startswith(href + "/")))
+        for href, label in ADMIN_NAV
+        if role == "admin" or href in SUPERVISOR_NAV
+    ]
+    page = {"admin_nav": links, "can_edit": role == "admin", **context}
+    return render(request, template, page, user=user, status_code=status_code)
