@@ -9,12 +9,14 @@ and `can_edit` (whether the user may change things: admins; supervisors read).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse
 
 from crm.users import UserInfo
+from kernel.errors import DomainError
 from web.i18n import N_
 from web.pages import page_role, render
 
@@ -45,6 +47,35 @@ ADMIN_PAGES: dict[str, tuple[str, ...]] = {
     "/admin/queues": ("supervisor", "admin"),
     "/admin/audit": ("admin",),
 }
+
+
+# What the admin forms say when the service refuses a field (by error code and field);
+# other refusals show the service's message, translated when the catalogs have it.
+PROBLEMS = {
+    ("already_exists", "login"): N_("This login is already taken."),
+    ("already_exists", "interfaces"): N_("This phone interface already belongs to another user."),
+    ("invalid", "login"): N_("The login must be 1 to 64 characters, without spaces."),
+    ("invalid", "name"): N_("Enter a name."),
+    ("invalid", "role"): N_("Choose a role."),
+    ("invalid", "password"): N_("The password must be 8 to 256 characters long."),
+    ("invalid", "interfaces"): N_(
+        "Not a dialable interface: write it as Asterisk dials it, e.g. PJSIP/101."
+    ),
+    ("invalid", "queues"): N_("A queue name is at most 80 characters, without spaces."),
+    ("invalid", "queue"): N_("Asterisk has no such queue, or the name is not valid."),
+    ("invalid", "penalty"): N_("The penalty must be a whole number from 0 to 1000."),
+    ("invalid", "user_id"): N_("The user has no phone interface: give them one first."),
+    ("already_exists", "user_id"): N_("The user is already in this queue."),
+    ("not_found", ""): N_("Not found: it may have been removed meanwhile."),
+    ("conflict", ""): N_("Someone else changed this meanwhile: check the form and save again."),
+    ("forbidden", ""): N_("Your role does not allow this change."),
+}
+
+
+def problem_text(exc: DomainError, gettext: Callable[[str], str]) -> str:
+    """A refusal as the admin reads it, in their language."""
+    message = PROBLEMS.get((exc.code, exc.field or "")) or PROBLEMS.get((exc.code, ""))
+    return str(gettext(message)) if message else str(gettext(exc.message))
 
 
 def render_admin(

@@ -22,7 +22,7 @@ from web.api.users import audit_actor, queue_admin_of
 from web.auth import csrf_valid
 from web.i18n import N_, translations
 from web.pages import page_language
-from web.pages.admin.layout import AdminPage, ManagerPage, render_admin
+from web.pages.admin.layout import AdminPage, ManagerPage, problem_text, render_admin
 from web.params import PathId
 
 router = APIRouter(include_in_schema=False)
@@ -121,7 +121,7 @@ def _int(value: Any, default: int | None = None) -> int | None:
 
 async def _refused(request: Request, user: UserInfo, exc: DomainError) -> HTMLResponse:
     gettext = _gettext(request, user)
-    return await _page(request, user, error=gettext(exc.message), status_code=422)
+    return await _page(request, user, error=problem_text(exc, gettext), status_code=422)
 
 
 @router.post("/admin/queues/{name}/members", response_model=None)

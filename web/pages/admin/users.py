@@ -22,7 +22,7 @@ from web.auth import csrf_valid
 from web.deps import get_services
 from web.i18n import N_, translations
 from web.pages import page_language
-from web.pages.admin.layout import AdminPage, render_admin
+from web.pages.admin.layout import PROBLEMS, AdminPage, problem_text, render_admin
 from web.params import PathId
 
 router = APIRouter(include_in_schema=False)
@@ -46,7 +46,7 @@ MESSAGES = {
     "disabled": N_("User disabled: their sessions ended."),
     "enabled": N_("User enabled."),
 }
-CONFLICT = N_("Someone else changed this user meanwhile: check the form and save again.")
+CONFLICT = N_("Someone else changed this meanwhile: check the form and save again.")
 PBX_WARNING = N_("Saved, but Asterisk was not told: it is applied when Trubka connects to it.")
 UNKNOWN_INTERFACE = N_("Asterisk has no PJSIP endpoint {interface}: check the phone's number.")
 UNCHECKED_INTERFACE = N_("Asterisk could not be asked whether {interface} exists.")
@@ -66,12 +66,11 @@ def _gettext(request: Request, user: UserInfo) -> Any:
 
 
 def _problem(exc: DomainError, gettext: Any) -> str:
-    if exc.code == "conflict":
-        return str(gettext(CONFLICT))
+    text = problem_text(exc, gettext)
     field = exc.field or ""
-    label = gettext(FIELDS[field]) if field in FIELDS else field
-    message = gettext(exc.message)
-    return str(gettext(CHECK_FIELD)).format(field=label, message=message) if label else message
+    if field in FIELDS and (exc.code, field) not in PROBLEMS:
+        return str(gettext(CHECK_FIELD)).format(field=gettext(FIELDS[field]), message=text)
+    return text
 
 
 def _split(text: str) -> list[str]:
