@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -440,9 +440,12 @@ class UserDirectory:
         self._by_key: dict[str, AgentRef] = {}
         self._by_id: dict[int, AgentRef] = {}
         self._lock = asyncio.Lock()
+        self.listeners: builtins.list[Callable[[], None]] = []  # told when users change
 
     def invalidate(self) -> None:
         self._loaded_at = float("-inf")
+        for listener in self.listeners:
+            listener()
 
     async def _fresh(self) -> None:
         if time.monotonic() - self._loaded_at < self.ttl:

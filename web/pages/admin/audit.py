@@ -4,6 +4,7 @@ supervisors' actions — filtered by kind, action, who, what and when, with a CS
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -44,6 +45,51 @@ KINDS = (
 )
 OUTCOMES = {"done": N_("done"), "refused": N_("refused"), "failed": N_("failed")}
 FILTERS = ("kind", "action", "login", "target", "since", "until")
+FIELD_LABELS = {
+    "login": N_("Login"),
+    "name": N_("Name"),
+    "role": N_("Role"),
+    "language": N_("Language"),
+    "active": N_("Active"),
+    "interfaces": N_("Phone interface"),
+    "queues": N_("Queues"),
+    "queue": N_("Queue"),
+    "penalty": N_("Penalty"),
+    "password": N_("Password"),
+}
+VALUE_LABELS = {
+    "agent": N_("Agent"),
+    "supervisor": N_("Supervisor"),
+    "admin": N_("Admin"),
+    "changed": N_("changed"),
+}
+
+
+def _value(value: Any, gettext: Callable[[str], str]) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return gettext(N_("yes")) if value else gettext(N_("no"))
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value) or "—"
+    if isinstance(value, str) and value in VALUE_LABELS:
+        return gettext(VALUE_LABELS[value])
+    return str(value)
+
+
+def change_rows(
+    before: dict[str, Any] | None, after: dict[str, Any] | None, gettext: Callable[[str], str]
+) -> list[tuple[str, str | None, str]]:
+    """An admin change as (field, before or None for a new thing, after) in words."""
+    keys = list(after or before or {})
+    return [
+        (
+            gettext(FIELD_LABELS[key]) if key in FIELD_LABELS else key,
+            _value(before.get(key), gettext) if before is not None else None,
+            _value(after.get(key), gettext) if after is not None else "—",
+        )
+        for key in keys
+    ]
 
 
 @router.get("/admin/audit", response_class=HTMLResponse)
@@ -90,6 +136,7 @@ async def audit_page(request: Request, user: AdminPage) -> HTMLResponse:
             "pages": pages,
             "csv_url": "/api/audit?" + urlencode({**query, "format": "csv", "limit": 500}),
             "page_url": lambda n: "/admin/audit?" + urlencode({**query, "page": n}),
+            "change_rows": lambda e: change_rows(e["before"], e["after"], gettext),
         },
         user=user,
     )
