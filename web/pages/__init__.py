@@ -38,6 +38,8 @@ NAV = (
     ("/supervisor", N_("Live view"), ("supervisor", "admin")),
     ("/wallboard", N_("Wallboard"), ("supervisor", "admin")),
     ("/reports", N_("Reports"), ("supervisor", "admin")),
+    ("/admin", N_("Administration"), ("admin",)),
+    ("/admin/queues", N_("Queues"), ("supervisor",)),
 )
 
 
