@@ -32,5 +32,5 @@ def admin_sim(**changes: Any) -> SimConfig:
 async def until(predicate: Callable[[], object], timeout: float = 10.0) -> None:
     """Wait for a condition (no fixed sleeps)."""
     async with asyncio.timeout(timeout):
-        while not predicate():
+        while not predicate():  # noqa: ASYNC110 - state of other parts, no event to await
             await asyncio.sleep(0.02)
