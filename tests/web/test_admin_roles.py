@@ -129,3 +129,12 @@ async def test_an_admin_signing_in_lands_on_the_dashboard(api: Api) -> None:
         assert dashboard.status_code == 200
         assert 'id="stat-users"' in dashboard.text
         assert "/admin/users" in dashboard.text
+
+
+async def test_the_live_views_agent_rows_offer_add_to_queue_to_admins(api: Api) -> None:
+    for role, shown in (("admin", True), ("supervisor", False)):
+        async with _client_as(api, role) as client:
+            page = await client.get("/supervisor")
+            assert page.status_code == 200
+            assert ('data-act="add-queue"' in page.text) is shown, role
+            assert 'data-act="logout"' in page.text
