@@ -39,8 +39,11 @@ class CrmAgentDirectory:
         self._users: dict[str, set[int]] = {}
         self._agents: dict[int, set[str]] = {}
         self._wake = asyncio.Event()
-        # a user added or changed in this process is known to the pop at once
-        directory.listeners.append(self._wake.set)
+        # a user added or changed in this process is known to the pop at once (a
+        # directory without listeners is read every `interval` seconds only)
+        listeners = getattr(directory, "listeners", None)
+        if listeners is not None:
+            listeners.append(self._wake.set)
 
     def users_for(self, interface: str) -> set[int]:
         """The users of an agent by any of its names: a queue member with another state
