@@ -55,7 +55,7 @@ def _parts(db: Database, pbx: FakePbx | None) -> tuple[People, QueueAdmin, Audit
 
 async def test_without_asterisk_a_change_is_saved_with_a_warning(db: Database) -> None:
     people, admin, audit = _parts(db, None)
-    anna, applied = await people.create(
+    anna, _applied = await people.create(
         ADMIN, login="anna", name="Anna", role="agent", password="long password",
         interfaces=["PJSIP/101"],
     )  # fmt: skip
@@ -101,7 +101,7 @@ async def test_a_new_phone_or_a_disabled_user_is_told_to_asterisk(db: Database) 
     report = await admin.reapply()
     assert report.persistent_members is True
     assert pbx.sent == [("QueueRemove", "sales", "PJSIP/111")]  # a disabled user is not re-added
-    user, password = await people.reset_password(ADMIN, anna.id)
+    _user, password = await people.reset_password(ADMIN, anna.id)
     assert len(password) == 12
     assert await people.users.authenticate("anna", password) is None  # still disabled
     log = await audit.list(kind="admin", target=f"user:{anna.id}")
@@ -117,7 +117,7 @@ async def test_a_new_phone_or_a_disabled_user_is_told_to_asterisk(db: Database) 
 
 
 async def test_audit_filters(db: Database) -> None:
-    people, admin, audit = _parts(db, None)
+    people, _admin, audit = _parts(db, None)
     anna, _ = await people.create(
         ADMIN, login="anna", name="Anna", role="agent", password="long password"
     )

@@ -138,3 +138,26 @@ async def test_the_live_views_agent_rows_offer_add_to_queue_to_admins(api: Api) 
             assert page.status_code == 200
             assert ('data-act="add-queue"' in page.text) is shown, role
             assert 'data-act="logout"' in page.text
+
+
+async def test_the_audit_page_filters_and_its_until_day_is_included(api: Api) -> None:
+    from datetime import UTC, datetime
+
+    today = datetime.now(UTC).date().isoformat()
+    async with _client_as(api, "admin") as client:
+        created = await client.post(
+            "/api/users",
+            json={"login": "neo", "name": "Neo <b>", "role": "agent", "password": PASSWORD},
+        )
+        assert created.status_code == 201, created.text
+        page = await client.get(
+            "/admin/audit", params={"kind": "admin", "since": today, "until": today}
+        )
+        assert page.status_code == 200
+        assert 'data-action="user_create"' in page.text
+        assert "Neo &lt;b&gt;" in page.text and "Neo <b>" not in page.text
+        assert "format=csv" in page.text
+        other = await client.get("/admin/audit", params={"kind": "supervisor"})
+        assert 'data-action="user_create"' not in other.text
+        bad = await client.get("/admin/audit", params={"since": "yesterday"})
+        assert bad.status_code == 200 and 'id="error"' in bad.text

@@ -5,6 +5,7 @@ supervisors' actions — filtered by kind, action, who, what and when, with a CS
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -92,6 +93,13 @@ def change_rows(
     ]
 
 
+def _through(moment: datetime | None, text: str) -> datetime | None:
+    """The page's "until" date includes that day (the API's `until` is exclusive)."""
+    if moment is not None and len(text) == 10:  # a date, not a time
+        return moment + timedelta(days=1)
+    return moment
+
+
 @router.get("/admin/audit", response_class=HTMLResponse)
 async def audit_page(request: Request, user: AdminPage) -> HTMLResponse:
     gettext = translations(page_language(request, user)).gettext
@@ -113,7 +121,7 @@ async def audit_page(request: Request, user: AdminPage) -> HTMLResponse:
             kind=params["kind"] if params["kind"] in ("admin", "supervisor") else None,
             target=params["target"] or None,
             since=audit_time("since", params["since"]),
-            until=audit_time("until", params["until"]),
+            until=_through(audit_time("until", params["until"]), params["until"]),
         )
     except ReportParameterError as exc:
         error = gettext(N_("Check the filter “{field}”: a date like 2026-12-31.")).format(
