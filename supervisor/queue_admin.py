@@ -232,7 +232,10 @@ class QueueAdmin:
             if live is None:
                 try:
                     await pbx.queue_add(
-                        member.queue, interface, member_name=user.name, penalty=member.penalty
+                        member.queue,
+                        interface,
+                        member_name=" ".join(user.name.split()),  # one line, for AMI
+                        penalty=member.penalty,
                     )
                     result.sent.append("QueueAdd")
                 except ActionFailed as exc:

@@ -161,3 +161,11 @@ async def test_the_audit_page_filters_and_its_until_day_is_included(api: Api) ->
         assert 'data-action="user_create"' not in other.text
         bad = await client.get("/admin/audit", params={"since": "yesterday"})
         assert bad.status_code == 200 and 'id="error"' in bad.text
+
+
+async def test_a_user_page_that_does_not_exist_is_the_not_found_page(api: Api) -> None:
+    async with _client_as(api, "admin") as client:
+        page = await client.get("/admin/users/999999")
+        assert page.status_code == 404
+        assert "text/html" in page.headers["content-type"]
+        assert 'class="admin-nav"' in page.text

@@ -14,7 +14,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from crm.errors import CrmError
+from crm.errors import CrmError, NotFound
 from crm.users import UserInfo
 from kernel.errors import DomainError
 from web.api.users import audit_actor, close_sockets_after_change, people_of, queue_admin_of
@@ -220,9 +220,22 @@ def _edit_form(target: UserInfo) -> dict[str, str]:
     }
 
 
+async def _target(request: Request, user_id: int) -> UserInfo | None:
+    try:
+        return await get_services(request).crm.users.get(user_id)
+    except NotFound:
+        return None
+
+
+def _not_found(request: Request, user: UserInfo) -> HTMLResponse:
+    return render_admin(request, "admin/not_found.html", {}, user=user, status_code=404)
+
+
 @router.get("/admin/users/{user_id}", response_class=HTMLResponse)
 async def user_page(request: Request, user_id: PathId, user: AdminPage) -> HTMLResponse:
-    target = await get_services(request).crm.users.get(user_id)
+    target = await _target(request, user_id)
+    if target is None:
+        return _not_found(request, user)
     gettext = _gettext(request, user)
     done = request.query_params.get("done", "")
     warnings = await interface_warnings(request, target, gettext)
@@ -241,8 +254,9 @@ async def user_submit(request: Request, user_id: PathId, user: AdminPage) -> Res
     data = await request.form()
     form = _form(data)
     gettext = _gettext(request, user)
-    crm = get_services(request).crm
-    target = await crm.users.get(user_id)
+    target = await _target(request, user_id)
+    if target is None:
+        return _not_found(request, user)
     if not csrf_valid(request, str(data.get("csrf_token", ""))):
         return _user_form(request, user, target, form, error=gettext(FORM_EXPIRED), status_code=403)
     changes: dict[str, Any] = {
@@ -281,8 +295,9 @@ async def user_active_submit(request: Request, user_id: PathId, user: AdminPage)
     """Disable (their sessions end, their sockets close at once) or enable a user."""
     data = await request.form()
     gettext = _gettext(request, user)
-    crm = get_services(request).crm
-    target = await crm.users.get(user_id)
+    target = await _target(request, user_id)
+    if target is None:
+        return _not_found(request, user)
     if not csrf_valid(request, str(data.get("csrf_token", ""))):
         return _user_form(
             request, user, target, _edit_form(target), error=gettext(FORM_EXPIRED), status_code=403
@@ -306,8 +321,9 @@ async def user_password_submit(request: Request, user_id: PathId, user: AdminPag
     """A new password: the one the admin typed, or a generated one shown this once."""
     data = await request.form()
     gettext = _gettext(request, user)
-    crm = get_services(request).crm
-    target = await crm.users.get(user_id)
+    target = await _target(request, user_id)
+    if target is None:
+        return _not_found(request, user)
     if not csrf_valid(request, str(data.get("csrf_token", ""))):
         return _user_form(
             request, user, target, _edit_form(target), error=gettext(FORM_EXPIRED), status_code=403
