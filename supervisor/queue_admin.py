@@ -30,6 +30,8 @@ from telephony.state import Membership
 
 log = logging.getLogger(__name__)
 
+# Members queues.conf (or realtime) defines: Trubka leaves their penalty to Asterisk.
+_CONFIGURED = frozenset({"static", "realtime"})
 _TRUE = frozenset({"yes", "true", "y", "t", "1", "on"})  # Asterisk's ast_true
 
 
@@ -243,6 +245,11 @@ class QueueAdmin:
                         raise
                     await pbx.queue_penalty(member.queue, interface, member.penalty)
                     result.sent.append("QueuePenalty")
+            elif live.penalty != member.penalty and live.membership in _CONFIGURED:
+                result.warning = (
+                    f"a {live.membership} member of queues.conf: Asterisk keeps its own penalty"
+                )
+                return result
             elif live.penalty != member.penalty:
                 await pbx.queue_penalty(member.queue, interface, member.penalty)
                 result.sent.append("QueuePenalty")

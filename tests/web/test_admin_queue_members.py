@@ -192,3 +192,23 @@ async def test_the_interface_is_checked_against_what_asterisk_knows(database_url
                 },
             )
             assert created.status_code == 201, created.text
+
+
+async def test_a_static_member_keeps_the_penalty_of_queues_conf(database_url: str) -> None:
+    async with panel_stack(database_url, config=admin_sim()) as stack:
+        await stack.agent("boss", None, role="admin")
+        anna = await stack.agent("anna", "101")  # static in support (queues.conf)
+        async with stack.client("boss") as http:
+            added = await http.post(
+                "/api/queues/support/members", json={"user_id": anna.id, "penalty": 0}
+            )
+            assert added.json() == {"applied": True, "warning": None, "sent": []}
+            changed = await http.patch(
+                f"/api/queues/support/members/{anna.id}", json={"penalty": 3}
+            )
+            assert changed.json()["sent"] == []
+            assert "static" in changed.json()["warning"]
+            assert stack.pbx.actions("QueuePenalty") == []
+            assert stack.pbx.actions("QueueAdd") == []
+            await stack.services.supervisor.queue_admin.reapply()
+            assert stack.pbx.actions("QueuePenalty") == []
