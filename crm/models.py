@@ -93,6 +93,7 @@ class User(Audited, Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     language: Mapped[str] = mapped_column(String(2), default="ru")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    last_sign_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
 
 
 class UserInterface(Base):
@@ -114,6 +115,7 @@ class UserQueue(Base):
         ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
     )
     queue: Mapped[str] = mapped_column(String(80), primary_key=True)
+    penalty: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     __table_args__ = (Index("ix_user_queues_queue", "queue"),)
 

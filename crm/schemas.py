@@ -262,6 +262,14 @@ class UserView(BaseModel):
     version: int
 
 
+class UserRow(UserView):
+    """A user as admins and supervisors read them in `GET /api/users`: with when they
+    last signed in (ISO-8601; null: never). Required, so a body without it is a
+    `UserView`."""
+
+    last_sign_in_at: str | None
+
+
 class UserSummary(BaseModel):
     """Another user as an agent sees them."""
 

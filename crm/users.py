@@ -11,14 +11,14 @@ from __future__ import annotations
 import asyncio
 import builtins
 import time
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -114,6 +114,8 @@ class UserInfo:
     interfaces: tuple[str, ...]
     queues: tuple[str, ...]
     version: int
+    # when they last signed in: not part of who the user is (equality ignores it)
+    last_sign_in_at: datetime | None = field(default=None, compare=False)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -214,11 +216,16 @@ class UserService:
         await session.flush()
 
     async def _set_queues(self, session: AsyncSession, user_id: int, queues: Sequence[str]) -> None:
+        """The user's queues become these; a queue they stay in keeps its penalty."""
+        rows = await session.execute(
+            select(UserQueue.queue, UserQueue.penalty).where(UserQueue.user_id == user_id)
+        )
+        penalties: dict[str, int] = {queue: penalty for queue, penalty in rows.tuples()}
         await session.execute(delete(UserQueue).where(UserQueue.user_id == user_id))
         for queue in dict.fromkeys(q.strip() for q in queues if q.strip()):
             if len(queue) > 80:
                 raise InvalidInput("a queue name is longer than 80 characters", field="queues")
-            session.add(UserQueue(user_id=user_id, queue=queue))
+            session.add(UserQueue(user_id=user_id, queue=queue, penalty=penalties.get(queue, 0)))
         await session.flush()
 
     async def get(self, user_id: int) -> UserInfo:
@@ -274,6 +281,7 @@ class UserService:
                 interfaces=tuple(interfaces.get(u.id, ())),
                 queues=tuple(queues.get(u.id, ())),
                 version=u.version,
+                last_sign_in_at=u.last_sign_in_at,
             )
             for u in users
         ]
@@ -353,12 +361,20 @@ class UserService:
             return None
         if not await asyncio.to_thread(verify_password, user.password_hash, password):
             return None
+        new_hash = None
         if _hasher.check_needs_rehash(user.password_hash):
             new_hash = await asyncio.to_thread(_hasher.hash, password)
-            async with self.db.transaction() as session:
-                fresh = await session.get(User, user.id)
-                if fresh is not None:
-                    fresh.password_hash = new_hash
+        # Not a change of the user (no version step): when they last signed in.
+        values: dict[str, Any] = {"last_sign_in_at": _now()}
+        if new_hash is not None:
+            values["password_hash"] = new_hash
+        async with self.db.transaction() as session:
+            await session.execute(
+                update(User)
+                .where(User.id == user.id)
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
         return await self.get(user.id)
 
     def _changed(self) -> None:
@@ -424,9 +440,12 @@ class UserDirectory:
         self._by_key: dict[str, AgentRef] = {}
         self._by_id: dict[int, AgentRef] = {}
         self._lock = asyncio.Lock()
+        self.listeners: builtins.list[Callable[[], None]] = []  # told when users change
 
     def invalidate(self) -> None:
         self._loaded_at = float("-inf")
+        for listener in self.listeners:
+            listener()
 
     async def _fresh(self) -> None:
         if time.monotonic() - self._loaded_at < self.ttl:

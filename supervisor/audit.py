@@ -1,24 +1,29 @@
-"""The audit log of supervisor actions: who listened to, paused, logged out or hung up whom.
+"""The audit log of supervisor actions and admin changes: who listened to, paused, logged
+out or hung up whom; who added, changed or disabled a user or a queue membership.
 
 Every action a supervisor or admin asks for is written here, whether it was done,
 refused by Trubka before anything was sent (`refused`: the agent or call no longer
 exists …) or refused or not answered by the PBX (`failed`). Rows are never changed or
 deleted by Trubka. The user's login and name are copied into the row, so the log
-stays readable after a user is renamed or removed.
+stays readable after a user is renamed or removed. An admin change (`ADMIN_ACTIONS`)
+also names its `target` (`user:12`, `queue:support/user:12`) and keeps the changed fields
+before and after (`before`, `after`: JSON objects, passwords never included).
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Index, Integer, String, func, select
+from sqlalchemy import Index, Integer, String, Text, func, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm.database import Base, Database, UTCDateTime
 from supervisor.errors import ReportParameterError
+from supervisor.export import to_csv
 from supervisor.spy_sessions import SpySessions
 from telephony.records import iso
 
@@ -36,9 +41,30 @@ class AuditAction(StrEnum):
     ROUTING_RULES = "routing_rules"  # admin: routing rules saved or rolled back
     ADMIN_SETTING = "admin_setting"  # admin: pause reasons, wrap-up codes, targets …
     WEBHOOK_DISABLED = "webhook_disabled"  # by the webhook worker (crm.hooks.worker)
+    USER_CREATE = "user_create"
+    USER_UPDATE = "user_update"
+    USER_DISABLE = "user_disable"
+    USER_ENABLE = "user_enable"
+    USER_PASSWORD = "user_password"
+    MEMBER_ADD = "member_add"
+    MEMBER_PENALTY = "member_penalty"
+    MEMBER_REMOVE = "member_remove"
 
 
 SPY_ACTIONS = frozenset({AuditAction.LISTEN, AuditAction.WHISPER, AuditAction.BARGE})
+ADMIN_ACTIONS = frozenset(
+    {
+        AuditAction.USER_CREATE,
+        AuditAction.USER_UPDATE,
+        AuditAction.USER_DISABLE,
+        AuditAction.USER_ENABLE,
+        AuditAction.USER_PASSWORD,
+        AuditAction.MEMBER_ADD,
+        AuditAction.MEMBER_PENALTY,
+        AuditAction.MEMBER_REMOVE,
+    }
+)
+KINDS = ("admin", "supervisor")
 
 
 class Outcome(StrEnum):
@@ -66,10 +92,14 @@ class AuditRow(Base):
     outcome: Mapped[str] = mapped_column(String(16))
     detail: Mapped[str] = mapped_column(String(500), default="")
     client_ip: Mapped[str | None] = mapped_column(String(64))
+    target: Mapped[str | None] = mapped_column(String(255))  # an admin change: what
+    before_json: Mapped[str | None] = mapped_column(Text)  # … and it before and after
+    after_json: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (
         Index("ix_supervisor_audit_at", "at"),
         Index("ix_supervisor_audit_agent_at", "agent", "at"),
+        Index("ix_supervisor_audit_target_at", "target", "at"),
     )
 
 
@@ -99,10 +129,29 @@ class AuditEntry:
     reason: str | None = None
     at: datetime | None = None
     id: int | None = None  # set once written
+    target: str | None = None  # admin changes: `user:12`, `queue:support/user:12`
+    before: dict[str, Any] | None = None
+    after: dict[str, Any] | None = None
 
 
 def _cut(value: str | None, size: int) -> str | None:
     return value[:size] if value is not None else None
+
+
+def _dump(value: dict[str, Any] | None) -> str | None:
+    if value is None:
+        return None
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+
+
+def _load(value: str | None) -> dict[str, Any] | None:
+    if not value:
+        return None
+    try:
+        loaded = json.loads(value)
+    except ValueError:
+        return None
+    return loaded if isinstance(loaded, dict) else None
 
 
 class AuditLog:
@@ -127,6 +176,9 @@ class AuditLog:
             outcome=entry.outcome.value,
             detail=entry.detail[:500],
             client_ip=_cut(entry.actor.client_ip, 64),
+            target=_cut(entry.target, 255),
+            before_json=_dump(entry.before),
+            after_json=_dump(entry.after),
         )
         async with self.db.transaction() as session:
             session.add(row)
@@ -141,8 +193,15 @@ class AuditLog:
         action: str | None = None,
         agent: str | None = None,
         login: str | None = None,
+        kind: str | None = None,
+        target: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
     ) -> dict[str, Any]:
-        """Newest first: `{"total": N, "entries": [...]}`."""
+        """Newest first: `{"total": N, "entries": [...]}`; `kind` is `admin` (changes of
+        users and queue members) or `supervisor` (actions on agents and calls), `target`
+        matches an admin change's target or the targets under it (`user:12` also finds
+        `queue:support/user:12`), `since`/`until` bound the time (until: exclusive)."""
         if not 1 <= limit <= MAX_LIMIT:
             raise ReportParameterError("limit", f"must be between 1 and {MAX_LIMIT}")
         if offset < 0:
@@ -155,7 +214,23 @@ class AuditLog:
                 raise ReportParameterError(
                     "action", f"{action!r} is not one of: {choices}"
                 ) from None
-        conditions = []
+        if kind and kind not in KINDS:
+            raise ReportParameterError("kind", f"{kind!r} is not one of: {', '.join(KINDS)}")
+        conditions: list[Any] = []
+        admin_values = [a.value for a in ADMIN_ACTIONS]
+        if kind == "admin":
+            conditions.append(AuditRow.action.in_(admin_values))
+        elif kind == "supervisor":
+            conditions.append(AuditRow.action.not_in(admin_values))
+        if target:
+            value = target.strip()
+            conditions.append(
+                (AuditRow.target == value) | AuditRow.target.like("%/" + _like(value), escape="\\")
+            )
+        if since is not None:
+            conditions.append(AuditRow.at >= since)
+        if until is not None:
+            conditions.append(AuditRow.at < until)
         if action:
             conditions.append(AuditRow.action == action)
         if agent:
@@ -186,6 +261,46 @@ class AuditLog:
         return {"total": total, "entries": entries}
 
 
+def audit_time(field: str, value: str | None) -> datetime | None:
+    """A filter's time: a date (its midnight, UTC) or an ISO-8601 time (UTC if naive)."""
+    if not value or not value.strip():
+        return None
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise ReportParameterError(field, f"{value!r} is not a date or an ISO-8601 time") from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _like(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+CSV_COLUMNS = (
+    "id",
+    "at",
+    "login",
+    "user_name",
+    "role",
+    "action",
+    "outcome",
+    "target",
+    "agent",
+    "queue",
+    "linkedid",
+    "reason",
+    "detail",
+    "before",
+    "after",
+    "client_ip",
+)
+
+
+def entries_csv(entries: list[dict[str, Any]]) -> str:
+    """The audit entries as CSV (UTF-8 with a BOM, formulas quoted: `supervisor.export`)."""
+    return to_csv(entries, CSV_COLUMNS)
+
+
 def entry_json(row: AuditRow) -> dict[str, Any]:
     return {
         "id": row.id,
@@ -204,4 +319,7 @@ def entry_json(row: AuditRow) -> dict[str, Any]:
         "outcome": row.outcome,
         "detail": row.detail,
         "client_ip": row.client_ip,
+        "target": row.target,
+        "before": _load(row.before_json),
+        "after": _load(row.after_json),
     }

@@ -18,6 +18,8 @@ from typing import Any
 
 from crm.database import Database
 from crm.events import CallsStored
+from crm.queue_members import QueueMemberStore
+from crm.users import UserService
 from kernel.bus import Subscription
 from kernel.task_set import TaskSet
 from supervisor.actions import SupervisorActions
@@ -29,6 +31,8 @@ from supervisor.directory import CrmLiveDirectory
 from supervisor.feed import Followers, LiveFeed
 from supervisor.live import LiveBuilder, LiveDirectory, NoDirectory, wanted
 from supervisor.missed import CallbackTasks, MissedCalls
+from supervisor.people import People
+from supervisor.queue_admin import QueueAdmin
 from supervisor.reports import AgentKeys, ReportService, TodayFigures
 from supervisor.rollups import RollupStore
 from telephony.actions import AmiActions
@@ -36,6 +40,11 @@ from telephony.domain import DomainEvent
 from telephony.reducer import CallState
 
 log = logging.getLogger(__name__)
+
+
+def _no_pbx() -> AmiActions | None:
+    return None
+
 
 TODAY_MAX_AGE = 30.0  # seconds
 
@@ -51,6 +60,8 @@ class Supervisor:
     audit: AuditLog
     actions: SupervisorActions | None = None
     feed: LiveFeed | None = None
+    queue_admin: QueueAdmin | None = None  # queue memberships administered from Trubka
+    people: People | None = None  # users as an admin changes them, audited
     _today: tuple[tuple[date, int], float, TodayFigures] | None = field(default=None, repr=False)
 
     @classmethod
@@ -73,6 +84,7 @@ class Supervisor:
         live_interval: float = 0.3,
         spy_ring_seconds: float = 20.0,
         alerts: AlertThresholds | None = None,
+        users: UserService | None = None,
     ) -> Supervisor:
         """The report parts always; the actions with `live` and `pbx`; the WebSocket
         feed with `live`, `followers` and `live_events`.
@@ -106,6 +118,11 @@ class Supervisor:
             supervisor.actions = SupervisorActions(
                 live, pbx, audit, spy_ring_seconds=spy_ring_seconds
             )
+        users = users if users is not None else UserService(db)
+        supervisor.queue_admin = QueueAdmin(
+            QueueMemberStore(db), users, audit, live, pbx if pbx is not None else _no_pbx
+        )
+        supervisor.people = People(users, audit, supervisor.queue_admin)
         if live is not None and followers is not None and live_events is not None:
             supervisor.feed = LiveFeed(
                 live,
@@ -130,6 +147,8 @@ class Supervisor:
         tasks.start(self.agent_time.run(), name="agent-time")
         if self.feed is not None:
             tasks.start(self.feed.run(), name="live-feed")
+        if self.queue_admin is not None:
+            tasks.start(self.queue_admin.run(), name="queue-members")
 
     async def stop(self) -> None:
         """After the tasks are stopped: store the agent state intervals still open."""

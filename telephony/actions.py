@@ -23,6 +23,7 @@ from typing import Protocol
 
 from kernel.agents import interface_key
 from telephony.codec import EncodeError, Frame
+from telephony.errors import ActionFailed
 from telephony.state import SPY_ID_PREFIX, interface_of
 
 ORIGINATE_REASONS = {
@@ -219,6 +220,55 @@ class AmiActions:
                 "QueueRemove", [("Queue", queue), ("Interface", interface)]
             )
         )
+
+    async def queue_penalty(self, queue: str, interface: str, penalty: int) -> str:
+        """Set a member's penalty in one queue (Asterisk answers `QueueMemberPenalty`)."""
+        return _message(
+            await self.client.send_action(
+                "QueuePenalty", [("Queue", queue), ("Interface", interface), ("Penalty", penalty)]
+            )
+        )
+
+    async def pjsip_endpoints(self) -> dict[str, str]:
+        """The PJSIP endpoints Asterisk has (`PJSIPShowEndpoints`): name → device state.
+        Empty when it has none ("No endpoints found")."""
+        send_list = getattr(self.client, "send_list", None)
+        if send_list is None:
+            raise ActionFailed("PJSIPShowEndpoints", "this AMI client cannot list endpoints")
+        try:
+            result = await send_list("PJSIPShowEndpoints")
+        except ActionFailed as exc:
+            if "no endpoints" in exc.message.lower():
+                return {}
+            raise
+        return {
+            item.get("objectname") or "": item.get("devicestate") or ""
+            for item in result.items
+            if item.get("objectname")
+        }
+
+    async def get_config(
+        self, filename: str, category: str | None = None
+    ) -> dict[str, dict[str, str]]:
+        """A configuration file as Asterisk reads it (`GetConfig`): category → key → value
+        (the last value of a repeated key)."""
+        headers: list[tuple[str, object]] = [("Filename", filename)]
+        if category:
+            headers.append(("Category", category))
+        frame = await self.client.send_action("GetConfig", headers)
+        categories: dict[str, str] = {}
+        config: dict[str, dict[str, str]] = {}
+        for name, value in frame.pairs:
+            lowered = name.lower()
+            if lowered.startswith("category-"):
+                number = lowered.removeprefix("category-")
+                categories[number] = value
+                config.setdefault(value, {})
+            elif lowered.startswith("line-"):
+                number = lowered.removeprefix("line-").split("-")[0]
+                key, _, item = value.partition("=")
+                config.setdefault(categories.get(number, ""), {})[key.strip()] = item.strip()
+        return config
 
     async def hangup(self, channel: str, cause: int = 16) -> str:
         return _message(

@@ -164,6 +164,7 @@ class Membership:
     calls_taken: int
     wrapup_time: int
     penalty: int
+    membership: str = ""  # Asterisk's `Membership`: static, dynamic or realtime
 
 
 @dataclass(slots=True)

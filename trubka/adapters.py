@@ -4,6 +4,7 @@ CRM callback tasks → the supervisor's missed-calls report)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -37,6 +38,12 @@ class CrmAgentDirectory:
         self.interval = interval
         self._users: dict[str, set[int]] = {}
         self._agents: dict[int, set[str]] = {}
+        self._wake = asyncio.Event()
+        # a user added or changed in this process is known to the pop at once (a
+        # directory without listeners is read every `interval` seconds only)
+        listeners = getattr(directory, "listeners", None)
+        if listeners is not None:
+            listeners.append(self._wake.set)
 
     def users_for(self, interface: str) -> set[int]:
         """The users of an agent by any of its names: a queue member with another state
@@ -67,7 +74,10 @@ class CrmAgentDirectory:
                 await self.refresh()
             except Exception:
                 log.exception("refreshing the agent directory failed")
-            await asyncio.sleep(self.interval)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.interval):
+                    await self._wake.wait()
+            self._wake.clear()
 
 
 class CrmCards:

@@ -295,6 +295,7 @@ class Services:
             live_interval=settings.live_update_interval,
             spy_ring_seconds=settings.spy_ring_seconds,
             alerts=alerts,
+            users=crm.users,
         )
         supervisor_rollups = Consumer(to_rollups, supervisor.calls_stored)
         backfill = _backfill(settings, db, calls, bus, live)
@@ -365,6 +366,8 @@ class Services:
             services.pbx = AmiActions(services.ami)
             if backfill is not None:
                 services.ami.on_connected.append(backfill.wake)
+            if supervisor.queue_admin is not None:  # re-add dynamic queue members Asterisk forgot
+                services.ami.on_connected.append(supervisor.queue_admin.connected)
         return services
 
     # --- running ---------------------------------------------------------------------

@@ -24,6 +24,7 @@ from web.api import sessions_report as sessions_api
 from web.api import status as status_api
 from web.api import supervisor as supervisor_api
 from web.errors import install_error_handlers
+from web.pages import admin as admin_pages
 from web.pages import admin_rules as admin_rules_pages
 from web.pages import admin_settings as admin_settings_pages
 from web.pages import calls as calls_pages
@@ -78,4 +79,5 @@ def create_app(services: WebServices, *, lifespan: Lifespan | None = None) -> Fa
     app.include_router(admin_rules_pages.router)
     app.include_router(admin_settings_pages.router)
     app.include_router(hooks_api.router)  # /api/webhooks, /api/tokens
+    app.include_router(admin_pages.router)
     return app

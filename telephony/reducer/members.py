@@ -41,6 +41,7 @@ def apply_member(s: CallState, m: e.QueueMemberInfo, kind: str, at: float, out: 
             calls_taken=m.calls_taken,
             wrapup_time=m.wrapup_time,
             penalty=m.penalty,
+            membership=m.membership,
         )
         queue.members.add(key)
         if old is None or old.paused != m.paused or old.paused_reason != m.paused_reason:

@@ -164,6 +164,8 @@ class SimConfig:
     # (`PJSIP/trunk-0000000f`): one channel per leg, named and sequenced like the `p*` traces.
     channel_mode: str = "local"
     trunk_did: str = "74951234567"  # PJSIP mode: the number customers dial (the trunk's Exten)
+    # queues.conf's [general] persistentmembers (GetConfig): Asterisk's default is off
+    persistent_members: bool = False
 
     def __post_init__(self) -> None:
         if self.channel_mode not in ("local", "pjsip"):

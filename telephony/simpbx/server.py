@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable
 from typing import cast
 
 from telephony.simpbx import wire as w
+from telephony.simpbx.admin_actions import AdminActions
 from telephony.simpbx.call_actions import CallActions
 from telephony.simpbx.calls import Calls
 from telephony.simpbx.config import BANNER, SimConfig
@@ -35,7 +36,7 @@ MAX_ACTION = 64 * 1024
 Handler = Callable[[Session, Action], Awaitable[None] | None]
 
 
-class AmiServer(InfoActions, CallActions):
+class AmiServer(InfoActions, CallActions, AdminActions):
     def __init__(
         self, config: SimConfig, engine: CallEngine, calls: Calls, originator: Originator
     ) -> None:
@@ -72,6 +73,9 @@ class AmiServer(InfoActions, CallActions):
             "queuepause": self._queue_pause,
             "queueadd": self._queue_add,
             "queueremove": self._queue_remove,
+            "queuepenalty": self._queue_penalty,
+            "pjsipshowendpoints": self._pjsip_show_endpoints,
+            "getconfig": self._get_config,
             "hangup": self._hangup,
             "setvar": self._setvar,
             "getvar": self._getvar,

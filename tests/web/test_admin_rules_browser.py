@@ -20,7 +20,7 @@ from tests.kit_browser import CHROMIUM, chromium
 from tests.kit_server import LiveServer
 from tests.supervisor.kit_live import quiet_sim, trubka
 from tests.telephony.kit_sim import running
-from tests.web.kit_admin import (
+from tests.web.kit_admin_rules import (
     SCREENSHOTS,
     WIDTHS,
     fits,

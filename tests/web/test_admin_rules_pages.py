@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.kit_server import InProcess
-from tests.web.kit_admin import untranslated, user_cookie
+from tests.web.kit_admin_rules import untranslated, user_cookie
 from tests.web.test_route_api import E164, app_for
 
 PAGES = ["/admin/routing", "/admin/pause-reasons", "/admin/settings", "/admin/system"]

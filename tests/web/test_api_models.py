@@ -84,7 +84,7 @@ async def test_every_typed_get_route_names_its_response_model(api: Api) -> None:
                 "application/json"
             ]["schema"]
         )
-        == "UserView | UserSummary"
+        == "UserRow | UserView | UserSummary"
     )
 
 

@@ -24,6 +24,7 @@ FAMILIES = {
     "site",
     "admin_rules",
     "admin_settings",
+    "admin",
 }
 
 

@@ -13,6 +13,22 @@ from crm.database import Database
 from crm.errors import CrmError
 
 
+def _no_pbx() -> None:
+    return None
+
+
+def _cli_actor() -> Any:
+    import getpass
+
+    from supervisor.audit import Actor
+
+    try:
+        who = getpass.getuser()
+    except (KeyError, OSError):
+        who = "unknown"
+    return Actor(user_id=None, login="cli", name=f"command line ({who})", role="admin")
+
+
 @click.group()
 def user() -> None:
     """Users: agents, supervisors, admins."""
@@ -44,9 +60,19 @@ def user_add(
     from trubka.cli.common import run_with_db
 
     async def work(db: Database) -> Any:
+        from crm.queue_members import QueueMemberStore
         from crm.users import UserService
+        from supervisor.audit import AuditLog
+        from supervisor.people import People
+        from supervisor.queue_admin import QueueAdmin
 
-        return await UserService(db).create(
+        # The same audited path as the admin pages; Asterisk learns the user's queues
+        # when the running Trubka next connects to it.
+        users = UserService(db)
+        audit = AuditLog(db)
+        people = People(users, audit, QueueAdmin(QueueMemberStore(db), users, audit, None, _no_pbx))
+        info, _ = await people.create(
+            _cli_actor(),
             login=login,
             name=name,
             role=role,
@@ -55,6 +81,7 @@ def user_add(
             queues=queues,
             language=language,
         )
+        return info
 
     try:
         info = run_with_db(work)

@@ -16,6 +16,7 @@ from web.api import (
     my_work,
     notes,
     pipelines,
+    queues,
     search,
     tasks,
     users,
@@ -23,6 +24,6 @@ from web.api import (
 from web.auth import current_user, require_json
 
 router = APIRouter(prefix="/api", dependencies=[Depends(require_json), Depends(current_user)])
-for module in (contacts, companies, users, notes, tasks, pipelines, deals, search, cards):
+for module in (contacts, companies, users, notes, tasks, pipelines, deals, search, cards, queues):
     router.include_router(module.router)
 router.include_router(my_work.router)

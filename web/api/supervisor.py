@@ -8,8 +8,9 @@
   out of a queue;
 - `POST /api/supervisor/hangup` `{"linkedid"}` or `{"channel"}`: Hangup of the call's
   channels (or of that one);
-- `GET /api/audit` (`limit`, `offset`, `action`, `agent`, `login`): the audit log,
-  newest first (admins).
+- `GET /api/audit` (`limit`, `offset`, `action`, `agent`, `login`, `kind`, `target`,
+  `since`, `until`, `format=csv`): the audit log of supervisor actions and admin
+  changes, newest first (admins).
 
 Actions need the supervisor or admin role and JSON bodies. Refusals are JSON errors
 `{"code", "message", "field"}`: 404 `agent_not_found`, `call_not_found`,
@@ -22,13 +23,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from crm.users import UserInfo
 from supervisor.actions import SupervisorActions
-from supervisor.audit import Actor
+from supervisor.audit import Actor, audit_time, entries_csv
 from supervisor.errors import PbxUnavailable
+from web.api.admin_views import AuditPageView
 from web.api.reports import SupervisorDep
 from web.auth import client_ip, require_json, require_role
 from web.params import PageNumber
@@ -123,7 +125,7 @@ async def hangup(
     return await _actions(supervisor).hangup(actor_of(user, request), body.linkedid, body.channel)
 
 
-@router.get("/audit")
+@router.get("/audit", response_model=AuditPageView)
 async def audit_log(
     user: AdminUser,
     supervisor: SupervisorDep,
@@ -132,9 +134,29 @@ async def audit_log(
     action: Annotated[str | None, Query()] = None,
     agent: Annotated[str | None, Query()] = None,
     login: Annotated[str | None, Query()] = None,
-) -> dict[str, Any]:
-    """The supervisor actions, newest first (admins only)."""
+    kind: Annotated[str | None, Query(description="admin or supervisor")] = None,
+    target: Annotated[str | None, Query(description="user:12, queue:support/user:12")] = None,
+    since: Annotated[str | None, Query(description="a date or ISO-8601 time")] = None,
+    until: Annotated[str | None, Query(description="a date or ISO-8601 time, exclusive")] = None,
+    format: Annotated[str | None, Query(description="json or csv")] = None,
+) -> Any:
+    """The supervisor actions and admin changes, newest first (admins only); `format=csv`
+    gives them as CSV (at most the `limit` newest)."""
     result: dict[str, Any] = await supervisor.audit.list(
-        limit=limit, offset=offset, action=action or None, agent=agent or None, login=login
+        limit=limit,
+        offset=offset,
+        action=action or None,
+        agent=agent or None,
+        login=login,
+        kind=kind or None,
+        target=target or None,
+        since=audit_time("since", since),
+        until=audit_time("until", until),
     )
+    if (format or "json").strip().lower() == "csv":
+        return Response(
+            entries_csv(result["entries"]),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="audit.csv"'},
+        )
     return result

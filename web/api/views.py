@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
-from crm.schemas import UserSummary, UserView
+from crm.schemas import UserRow, UserSummary, UserView
 
 
 class View(BaseModel):
@@ -344,7 +344,7 @@ class Card(View):
 
 
 class UserPage(View):
-    items: list[UserView | UserSummary]
+    items: list[UserRow | UserView | UserSummary]
 
 
 # --- errors --------------------------------------------------------------------------------

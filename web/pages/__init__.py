@@ -40,7 +40,9 @@ NAV = (
     ("/supervisor", N_("Live view"), ("supervisor", "admin")),
     ("/wallboard", N_("Wallboard"), ("supervisor", "admin")),
     ("/reports", N_("Reports"), ("supervisor", "admin")),
-    ("/admin/routing", N_("Routing rules"), ("supervisor", "admin")),
+    ("/admin", N_("Administration"), ("admin",)),
+    ("/admin/queues", N_("Queues"), ("supervisor",)),
+    ("/admin/routing", N_("Routing rules"), ("supervisor",)),
 )
 
 

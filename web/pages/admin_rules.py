@@ -28,7 +28,8 @@ from supervisor.audit import Actor
 from supervisor.rules_admin import RulesAdmin
 from web.auth import client_ip, csrf_valid
 from web.i18n import N_, translations
-from web.pages import page_language, page_role, render
+from web.pages import page_language, page_role
+from web.pages.admin.layout import render_admin
 
 router = APIRouter(include_in_schema=False)
 
@@ -211,7 +212,7 @@ async def _page(
         "saved": request.query_params.get("saved"),
         "line_form": line_form(admin.router.rules, request.query_params.get("line", "")),
     }
-    return render(request, "admin/routing.html", context, user=user, status_code=status_code)
+    return render_admin(request, "admin/routing.html", context, user=user, status_code=status_code)
 
 
 @router.get("/admin/routing", response_class=HTMLResponse)

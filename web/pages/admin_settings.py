@@ -27,7 +27,8 @@ from web.api.admin_settings import settings_json
 from web.api.routing_rules import actor
 from web.auth import csrf_valid
 from web.i18n import N_, translations
-from web.pages import page_language, page_role, render
+from web.pages import page_language, page_role
+from web.pages.admin.layout import render_admin
 
 router = APIRouter(include_in_schema=False)
 
@@ -90,7 +91,9 @@ async def _pause_page(
         "message": message,
         "done": request.query_params.get("done"),
     }
-    return render(request, "admin/pause_reasons.html", context, user=user, status_code=status_code)
+    return render_admin(
+        request, "admin/pause_reasons.html", context, user=user, status_code=status_code
+    )
 
 
 def _reason_form(label_en: str, label_ru: str, productive: str, max_minutes: str) -> dict[str, Any]:
@@ -187,7 +190,7 @@ async def _settings_page(
         "message": message,
         "done": request.query_params.get("done"),
     }
-    return render(request, "admin/settings.html", context, user=user, status_code=status_code)
+    return render_admin(request, "admin/settings.html", context, user=user, status_code=status_code)
 
 
 @router.get("/admin/settings", response_class=HTMLResponse)
@@ -247,7 +250,7 @@ async def _system_page(
         "message": message,
         "done": request.query_params.get("done"),
     }
-    return render(request, "admin/system.html", context, user=user, status_code=status_code)
+    return render_admin(request, "admin/system.html", context, user=user, status_code=status_code)
 
 
 @router.get("/admin/system", response_class=HTMLResponse)

@@ -103,7 +103,7 @@ async def login_submit(
             next_url=next_url,
         )
     try:
-        _, token = await sign_in(request, login, password)
+        signed_in, token = await sign_in(request, login, password)
     except RateLimited as exc:
         if exc.retry_after < 60:
             error = N_("Too many failed attempts. Try again in {seconds} s.")
@@ -124,6 +124,8 @@ async def login_submit(
             login=login,
             next_url=next_url,
         )
+    if next_url == "/" and str(signed_in.role) == "admin":
+        next_url = "/admin"  # an admin lands on the admin dashboard, not the agent panel
     response = RedirectResponse(next_url, status_code=303)
     set_session_cookie(response, token, crm_of(request))
     response.delete_cookie(CSRF_COOKIE, path="/")

@@ -74,7 +74,10 @@ def _pause_menu(services: Any, lang: str, gettext: Any) -> list[dict[str, str]]:
 
 
 @router.get("/", response_class=HTMLResponse)
-async def panel_page(request: Request, user: PageUser) -> HTMLResponse:
+async def panel_page(request: Request, user: PageUser) -> Response:
+    if str(user.role) == "admin" and not user.interfaces:
+        # an admin without a phone has no use for the agent panel: the admin dashboard
+        return RedirectResponse("/admin", status_code=303)
     services = get_services(request)
     gettext = _gettext(request, user)
     config = {

@@ -181,6 +181,11 @@ function fillAgent(row, a) {
   pause.disabled = !(a.queues.length && config.actions);
   row.querySelector('[data-act="logout"]').disabled = !(a.queues.length && config.actions);
   row.querySelector('[data-act="hangup"]').disabled = !(call && config.actions);
+  const addToQueue = row.querySelector('[data-act="add-queue"]');  // admins: the queue page
+  if (addToQueue) {
+    addToQueue.hidden = !a.user_id;
+    addToQueue.href = a.user_id ? `/admin/queues?user=${encodeURIComponent(a.user_id)}` : "/admin/queues";
+  }
 }
 
 function order(parent, elements) {

@@ -1,0 +1,68 @@
+"""The administration pages under `/admin`: the dashboard (here), users, queues and
+their members, the audit log of admin changes (one module each; their layout, role
+dependencies and the table of admin pages in `layout`).
+
+- `/admin` — the admin's landing page: users, agents online, queues, the AMI and
+  FastAGI links;
+- `/admin/users…` (`users`), `/admin/queues` (`queues`, read-only for supervisors),
+  `/admin/audit` (`audit`).
+
+Admins only, except where `layout.ADMIN_PAGES` lets supervisors read; an agent gets the
+403 page, a visitor who is not signed in the sign-in form.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+
+from kernel.agents import AgentState
+from web.deps import get_services
+from web.i18n import N_
+from web.pages.admin import audit, queues, users
+from web.pages.admin.layout import AdminPage, render_admin
+
+router = APIRouter(include_in_schema=False)
+
+_OFFLINE = {AgentState.LOGGED_OUT, AgentState.UNAVAILABLE}
+AGI_STATES = (N_("listening"), N_("stopped"))  # shown translated on the dashboard
+
+
+def _links(services: Any) -> dict[str, Any]:
+    ami = getattr(services, "ami", None)
+    agi = getattr(services, "agi", None)
+    agi_state = None
+    if agi is not None:
+        try:
+            agi_state = {"state": "listening", "port": agi.bound_port}
+        except RuntimeError:
+            agi_state = {"state": "stopped", "port": None}
+    return {"ami": ami.status_json() if ami is not None else None, "agi": agi_state}
+
+
+@router.get("/admin", response_class=HTMLResponse)
+async def dashboard(request: Request, user: AdminPage) -> HTMLResponse:
+    services = get_services(request)
+    everyone = await services.crm.users.list()
+    live = services.live
+    online = sum(1 for agent in live.agents.values() if agent.state not in _OFFLINE)
+    stored_queues = {m.queue for m in await queues.members_store(request).list()}
+    counts = {
+        "users": sum(1 for u in everyone if u.active),
+        "disabled": sum(1 for u in everyone if not u.active),
+        "agents_online": online,
+        "queues": len(set(live.queues) | stored_queues),
+    }
+    return render_admin(
+        request,
+        "admin/dashboard.html",
+        {"counts": counts, **_links(services)},
+        user=user,
+    )
+
+
+router.include_router(users.router)
+router.include_router(queues.router)
+router.include_router(audit.router)
