@@ -83,13 +83,13 @@ SCRIPT_STRINGS = {
     **{f"state_{key}": label for key, label in STATES},
     **ACTION_TEXTS,  # our own words for the actions' results (not the PBX's)
     **{f"reason_{key}": label for key, label in PAUSE_REASON_WORDS.items()},
+    **ALERT_STRINGS,  # the supervisor alerts and a pending pause (static/js/alerts.js)
 }
 
 
 def _strings(request: Request, user: UserInfo) -> dict[str, str]:
     catalog = translations(page_language(request, user))
-    strings = {**SCRIPT_STRINGS, **ALERT_STRINGS}
-    return {key: catalog.gettext(message) for key, message in strings.items()}
+    return {key: catalog.gettext(message) for key, message in SCRIPT_STRINGS.items()}
 
 
 def _supervisor(request: Request) -> Supervisor:
