@@ -54,5 +54,8 @@ async def test_agent101_sees_cards_pop_in_the_demo(tmp_path: Path, sqlite_templa
                         with_contact = pop
                         break
                 assert with_contact is not None, "no pop with a customer's card and history"
+            # No new calls while Trubka shuts down: a call arriving meanwhile would leave
+            # work (a FastAGI session, a record to store) for after the test's loop ends.
+            pbx.stop_generator()
     finally:
         await pbx.stop()
