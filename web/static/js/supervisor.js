@@ -2,7 +2,7 @@
 // and the actions (listen, whisper, barge, pause, log out of a queue, hang up).
 // Data from the PBX and the CRM is put in the page with textContent only.
 
-import { reasonLabel, showAlerts } from "./alerts.js";
+import { reasonLabel as menuLabel, showAlerts } from "./alerts.js";
 import { duration, numberFormat, phoneFormat } from "./lib/format.js";
 import {
   LiveFeed,
@@ -244,9 +244,10 @@ setInterval(() => {
   }
 }, 1000);
 
-/** A pause reason in the page's words (`lunch` → S.reason_lunch), else as typed. */
+/** A pause reason in the page's words (`lunch` → S.reason_lunch), else as the pause menu
+ * names it (the admin's reasons), else as typed. */
 function reasonLabel(reason) {
-  return reason ? S[`reason_${reason.trim().toLowerCase()}`] || reason : "";
+  return reason ? S[`reason_${reason.trim().toLowerCase()}`] || menuLabel(reason) : "";
 }
 
 // --- actions -----------------------------------------------------------------------------
