@@ -42,7 +42,8 @@ BAD_LABEL = N_("A label is needed in English and in Russian, at most 80 characte
 CODE_TAKEN = N_("This wrap-up code exists already.")
 NOT_OFFERED = N_("Choose a result from the list: this one is not offered.")
 UNKNOWN_CODE = N_("No such wrap-up code.")
-MESSAGES = (BAD_CODE, BAD_LABEL, CODE_TAKEN, NOT_OFFERED, UNKNOWN_CODE)
+BAD_FLAG = N_("Must be true or false.")
+MESSAGES = (BAD_CODE, BAD_LABEL, CODE_TAKEN, NOT_OFFERED, UNKNOWN_CODE, BAD_FLAG)
 
 
 class WrapupCode:
@@ -90,7 +91,7 @@ def parse_flag(value: Any, field: str, default: bool) -> bool:
     if value is None:
         return default
     if not isinstance(value, bool):
-        raise InvalidInput(f"{field}: true or false", field=field)
+        raise InvalidInput(BAD_FLAG, field=field)
     return value
 
 

@@ -27,7 +27,7 @@ from web.api.routing_rules import actor
 from web.api.views import View
 from web.auth import CurrentUser, require_json, require_role
 from web.deps import get_services
-from web.i18n import translations
+from web.i18n import N_, translations
 from web.panel.strings import WRAPUP_LABELS
 
 router = APIRouter(prefix="/api", tags=["admin"], dependencies=[Depends(require_json)])
@@ -35,6 +35,18 @@ router = APIRouter(prefix="/api", tags=["admin"], dependencies=[Depends(require_
 Admin = Annotated[UserInfo, Depends(require_role("admin"))]
 # The built-in codes that do not count as a successful contact.
 UNSUCCESSFUL = frozenset({WrapupDisposition.WRONG_NUMBER, WrapupDisposition.OTHER})
+
+
+# The service's refusals (supervisor.wrapup_codes.MESSAGES, which cannot mark them for the
+# web layer's catalogs), marked here; the API answers them in the user's language.
+REFUSALS = (
+    N_("The code is lower-case Latin letters, digits, '_', '.' or '-', at most 24."),
+    N_("A label is needed in English and in Russian, at most 80 characters."),
+    N_("This wrap-up code exists already."),
+    N_("Choose a result from the list: this one is not offered."),
+    N_("No such wrap-up code."),
+    N_("Must be true or false."),
+)
 
 
 def builtin_wrapup_codes() -> list[dict[str, Any]]:
