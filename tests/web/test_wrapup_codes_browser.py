@@ -28,11 +28,12 @@ from web.i18n import LOCALE_DIR
 
 pytestmark = pytest.mark.browser
 PATH = "/admin/wrapup-codes"
+HAVE_CHROMIUM = os.path.exists(CHROMIUM)
 
 
 @pytest.fixture
 async def browser() -> AsyncIterator[Browser]:
-    if not os.path.exists(CHROMIUM):
+    if not HAVE_CHROMIUM:
         pytest.skip("Debian's chromium is not installed")
     async with chromium() as launched:
         yield launched
