@@ -137,7 +137,7 @@ class AdminSettings:
         self.pause_limits_live = pause_limits if pause_limits is not None else {}
         self.env_pause_limits = dict(self.pause_limits_live)
         self._values: dict[str, Any] = {}
-        self.wrapup_codes = WrapupCodes(self, wrapup_seed, self._put_from)
+        self.wrapup_codes = WrapupCodes(db, self.stored, wrapup_seed, self._put_from)
 
     async def load(self) -> None:
         from sqlalchemy import select

@@ -14,16 +14,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import func, select
 
+from crm.database import Database
 from crm.errors import InvalidInput, NotFound
 from crm.wrapups import CallWrapup
 from supervisor.audit import Actor
-
-if TYPE_CHECKING:
-    from supervisor.admin_settings import AdminSettings
 
 WRAPUP_CODES = "wrapup_codes"
 LANGUAGES = ("en", "ru")
@@ -105,20 +103,25 @@ def from_stored(item: dict[str, Any]) -> WrapupCode:
 
 
 class WrapupCodes:
-    """The list (cached in the admin settings) and its changes."""
+    """The list (cached in the admin settings) and its changes.
+
+    `stored(key)` is the admin settings' cached value, `put(key, value, actor, before)`
+    stores and audits a new one (`supervisor.admin_settings.AdminSettings`)."""
 
     def __init__(
         self,
-        settings: AdminSettings,
+        db: Database,
+        stored: Callable[[str], Any],
         seed: Callable[[], list[dict[str, Any]]],
         put: Callable[[str, Any, Actor, Any], Awaitable[None]],
     ) -> None:
-        self.settings = settings
+        self.db = db
+        self.stored = stored
         self.seed = seed
         self._put = put
 
     def all(self) -> list[WrapupCode]:
-        stored = self.settings.stored(WRAPUP_CODES)
+        stored = self.stored(WRAPUP_CODES)
         return [from_stored(item) for item in (stored if stored is not None else self.seed())]
 
     def active(self) -> list[WrapupCode]:
@@ -140,7 +143,7 @@ class WrapupCodes:
             raise InvalidInput(NOT_OFFERED, field="disposition")
 
     async def _save(self, codes: list[WrapupCode], actor: Actor) -> None:
-        before = self.settings.stored(WRAPUP_CODES)
+        before = self.stored(WRAPUP_CODES)
         await self._put(
             WRAPUP_CODES,
             [c.to_dict() for c in codes],
@@ -178,7 +181,7 @@ class WrapupCodes:
     async def delete(self, code: str, actor: Actor) -> bool:
         """Remove a code; one that wrap-ups use is only deactivated. True if removed."""
         old = self.get(code)
-        async with self.settings.db.session() as session:
+        async with self.db.session() as session:
             used = await session.scalar(
                 select(func.count()).select_from(CallWrapup).where(CallWrapup.disposition == code)
             )
