@@ -163,6 +163,18 @@ async def test_the_wrapup_api_and_the_panel_follow_the_admins_codes(database_url
         assert page.status_code == 200
         line = re.search(r'<div class="wrapup-line">(.*?)</div>', page.text, re.S)
         assert line and ">Перезвон<" in line.group(1)  # inactive: its label, not the code
+        row = await services.calls.get("wc.1")
+        assert row is not None
+        call_page = await admin.get(f"/calls/{row.id}", headers={"accept": "text/html"})
+        assert call_page.status_code == 200
+        assert '<span class="badge wrapup" data-code="callback">Перезвон</span>' in call_page.text
+        # A code no longer listed at all shows as the code itself.
+        async with services.db.transaction() as session:
+            stored = await session.get(CallWrapup, ok.json()["id"])
+            assert stored is not None
+            stored.disposition = "legacy_code"
+        call_page = await admin.get(f"/calls/{row.id}", headers={"accept": "text/html"})
+        assert 'data-code="legacy_code">legacy_code</span>' in call_page.text
         await admin.aclose()
         await boss.aclose()
 
