@@ -38,6 +38,9 @@ from crm.users import user_names
 
 
 class WrapupDisposition(StrEnum):
+    """The built-in dispositions: the wrap-up codes until an admin edits them
+    (`/admin/wrapup-codes`, `supervisor.wrapup_codes`); a wrap-up stores the code."""
+
     RESOLVED = "resolved"
     FOLLOW_UP = "follow_up"
     SALE = "sale"
@@ -69,6 +72,14 @@ class CallWrapup(Base):
 
 
 Linkedid = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+# A wrap-up code (`call_wrapups.disposition`); which codes are offered is checked by the
+# caller against the admin's list.
+DispositionCode = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, to_lower=True, min_length=1, max_length=24, pattern=r"^[a-z0-9_.-]+$"
+    ),
+]
 NoteText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=10_000)]
 
 
@@ -80,7 +91,7 @@ class FollowUpIn(Strict):
 
 class WrapupIn(Strict):
     linkedid: Linkedid
-    disposition: WrapupDisposition
+    disposition: DispositionCode
     note: NoteText = ""
     contact_id: Id | None = None
     company_id: Id | None = None
@@ -157,7 +168,7 @@ class WrapupService:
                     user_id=actor.user_id,
                     contact_id=data.contact_id,
                     company_id=company_id,
-                    disposition=data.disposition.value,
+                    disposition=data.disposition,
                     body=data.note,
                     note_id=note.id if note else None,
                     task_id=task.id if task else None,

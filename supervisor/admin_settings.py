@@ -10,7 +10,8 @@ is written to the audit log with the value before and after.
   mapping the report config reads is updated in place);
 - ``retention``: days per queue for recordings, over ``TRUBKA_RECORDINGS_RETENTION_QUEUES``
   (0 keeps them forever); in force for the next purge;
-- ``legal_hold``: queues whose recordings are put on legal hold when their call ends.
+- ``legal_hold``: queues whose recordings are put on legal hold when their call ends;
+- ``wrapup_codes``: the wrap-up form's dispositions (``supervisor.wrapup_codes``).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from crm.database import Base, Database, UTCDateTime
 from crm.errors import InvalidInput, NotFound
 from supervisor.audit import Actor, AuditAction, AuditEntry, AuditLog
+from supervisor.wrapup_codes import WrapupCodes
 
 CODE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,39}$")
 QUEUE = re.compile(r"^[A-Za-z0-9_.-]{1,80}$")
@@ -119,6 +121,7 @@ class AdminSettings:
         retention: MutableMapping[str, int] | None = None,
         hold_queues: set[str] | None = None,
         pause_limits: MutableMapping[str, int] | None = None,
+        wrapup_seed: Callable[[], list[dict[str, Any]]] = list,
     ) -> None:
         self.db = db
         self.audit = audit
@@ -134,6 +137,7 @@ class AdminSettings:
         self.pause_limits_live = pause_limits if pause_limits is not None else {}
         self.env_pause_limits = dict(self.pause_limits_live)
         self._values: dict[str, Any] = {}
+        self.wrapup_codes = WrapupCodes(db, self.stored, wrapup_seed, self._put_from)
 
     async def load(self) -> None:
         from sqlalchemy import select
@@ -160,10 +164,17 @@ class AdminSettings:
         self.pause_limits_live.clear()
         self.pause_limits_live.update(limits)
 
+    def stored(self, key: str) -> Any:
+        """The value saved under `key` (None: never saved)."""
+        return self._values.get(key)
+
     async def _put(self, key: str, value: Any, actor: Actor) -> None:
         before = self._values.get(key)
         if before is None and key == PAUSE_REASONS:
             before = self.pause_seed()
+        await self._put_from(key, value, actor, before)
+
+    async def _put_from(self, key: str, value: Any, actor: Actor, before: Any) -> None:
         async with self.db.transaction() as session:
             row = await session.get(AdminSettingRow, key)
             if row is None:

@@ -125,6 +125,7 @@ from trubka.adapters import CrmAgentDirectory, CrmCallbackTasks, CrmCards
 from trubka.admin_system import SystemAdmin
 from trubka.settings import Settings, SettingsError
 from web.api.admin_settings import builtin_pause_reasons
+from web.api.wrapup_codes import builtin_wrapup_codes
 from web.auth import socket_user
 from web.ws import SocketAuthenticator, SocketUser
 
@@ -340,6 +341,7 @@ class Services:
                 db,
                 supervisor.audit,
                 pause_seed=builtin_pause_reasons,
+                wrapup_seed=builtin_wrapup_codes,
                 service_levels=service_levels,
                 retention=recordings.retention.queues,
                 hold_queues=recordings.ingest.hold_queues,

@@ -23,6 +23,7 @@ from web.api import routing_rules as routing_rules_api
 from web.api import sessions_report as sessions_api
 from web.api import status as status_api
 from web.api import supervisor as supervisor_api
+from web.api import wrapup_codes as wrapup_codes_api
 from web.errors import install_error_handlers
 from web.pages import admin as admin_pages
 from web.pages import admin_rules as admin_rules_pages
@@ -61,6 +62,7 @@ def create_app(services: WebServices, *, lifespan: Lifespan | None = None) -> Fa
     app.include_router(route.router)
     app.include_router(routing_rules_api.router)
     app.include_router(admin_settings_api.router)
+    app.include_router(wrapup_codes_api.router)
     app.include_router(admin_system_api.router)
     install_error_handlers(app)
     app.include_router(auth.router)

@@ -32,6 +32,10 @@ ADMIN_API: list[tuple[str, str, dict[str, object] | None, tuple[str, ...]]] = [
     ("GET", "/api/users/interface-check?interface=PJSIP/101", None, ("admin",)),
     ("GET", "/api/audit", None, ("admin",)),
     ("GET", "/api/audit?format=csv", None, ("admin",)),
+    ("GET", "/api/wrapup-codes", None, ROLES),
+    ("POST", "/api/wrapup-codes", {"code": "x"}, ("admin",)),
+    ("PUT", "/api/wrapup-codes/sale", {"success": "x"}, ("admin",)),
+    ("DELETE", "/api/wrapup-codes/nope", None, ("admin",)),
 ]
 
 

@@ -21,6 +21,7 @@ from crm.call_access import is_manager
 from crm.call_list import CallQuery
 from crm.errors import CrmError, Forbidden, NotFound
 from crm.users import UserInfo
+from crm.wrapups import WrapupService
 from recordings.views import pick_job, recording_json, retention_json
 from web.auth import actor_of, csrf_valid, current_user
 from web.deps import get_services
@@ -152,9 +153,16 @@ async def call_page(
             "retention": retention_json(job, services.recordings.retention),
             "audit": [entry.describe() for entry in entries],
         }
+    wrapups = (await WrapupService(services.db).for_calls([call["linkedid"]])).get(
+        call["linkedid"], []
+    )
+    settings = getattr(services, "admin_settings", None)
+    labels = settings.wrapup_codes.labels(page_language(request, user)) if settings else {}
     context = {
         "call": call,
         "contact": contact,
+        "wrapups": wrapups,  # the agents' results, each with its code's label (or the code)
+        "wrapup_labels": labels,
         "recording": recording,
         "manage": manage,
         "step_kinds": STEP_KINDS,

@@ -73,6 +73,23 @@ def _pause_menu(services: Any, lang: str, gettext: Any) -> list[dict[str, str]]:
     return [{"key": r.code, "label": r.label(lang)} for r in settings.pause_reasons()]
 
 
+def _wrapup_menu(services: Any, lang: str, gettext: Any) -> list[dict[str, str]]:
+    """The active wrap-up codes the admin chose (`/admin/wrapup-codes`), else the built-in."""
+    settings = getattr(services, "admin_settings", None)
+    if settings is None:
+        return wrapup_choices(gettext)
+    return [{"key": c.code, "label": c.label(lang)} for c in settings.wrapup_codes.active()]
+
+
+def _wrapup_labels(services: Any, lang: str, gettext: Any) -> dict[str, str]:
+    """Every wrap-up code's label, inactive ones too (a stored code shows its label)."""
+    settings = getattr(services, "admin_settings", None)
+    if settings is None:
+        return {k.value: gettext(v) for k, v in WRAPUP_LABELS.items()}
+    labels: dict[str, str] = settings.wrapup_codes.labels(lang)
+    return labels
+
+
 @router.get("/", response_class=HTMLResponse)
 async def panel_page(request: Request, user: PageUser) -> Response:
     if str(user.role) == "admin" and not user.interfaces:
@@ -89,7 +106,7 @@ async def panel_page(request: Request, user: PageUser) -> Response:
         },
         "timezone": services.settings.timezone,
         "pause_reasons": _pause_menu(services, page_language(request, user), gettext),
-        "dispositions": wrapup_choices(gettext),
+        "dispositions": _wrapup_menu(services, page_language(request, user), gettext),
     }
     return render(
         request,
@@ -231,7 +248,7 @@ async def _contact_view(
             "editable": contact.get("editable", False),
             "dispositions": {k: gettext(v) for k, v in CALL_DISPOSITIONS.items()},
             "directions": {k: gettext(v) for k, v in DIRECTIONS.items()},
-            "wrapup_labels": {k.value: gettext(v) for k, v in WRAPUP_LABELS.items()},
+            "wrapup_labels": _wrapup_labels(services, page_language(request, user), gettext),
             "i18n": panel_strings(gettext),
             "config": {
                 "user": {"id": user.id, "interfaces": list(user.interfaces)},

@@ -6,7 +6,8 @@
 - `POST /api/panel/call` `{"number": "+7 495 …", "contact_id": 7}` — click-to-call: the
   user's phone rings first, then the customer (200 once the user picked up).
 - `GET  /api/panel/card?number=…|contact_id=…` — a caller's card, numbers localized.
-- `POST /api/panel/wrapup` — the wrap-up of a call the user was on: disposition, note,
+- `POST /api/panel/wrapup` — the wrap-up of a call the user was on: disposition (an
+  active wrap-up code, `/api/wrapup-codes`; else 422 naming `disposition`), note,
   optional follow-up task (201), saved once the call's record is stored.
 
 Errors are JSON `{"code", "message", "field"}` (see `web.panel.errors`); writes must be JSON.
@@ -137,6 +138,7 @@ async def wrapup(body: WrapupIn, request: Request, user: CurrentUser) -> dict[st
     """Save the wrap-up of a call the user was on (supervisors may wrap up any call),
     once the call's own record is stored."""
     services = get_services(request)
+    services.admin_settings.wrapup_codes.check_offered(body.disposition)
     actor = actor_of(user)
     if not actor.is_manager and not await was_on_call(services, user, body.linkedid):
         raise NotOnCall("you were not on this call, so you cannot wrap it up")

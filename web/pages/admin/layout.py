@@ -30,6 +30,7 @@ ADMIN_NAV = (
     ("/admin/queues", N_("Queues")),
     ("/admin/routing", N_("Routing")),
     ("/admin/pause-reasons", N_("Pause reasons")),
+    ("/admin/wrapup-codes", N_("Wrap-up codes")),
     ("/admin/settings", N_("Settings")),
     ("/admin/system", N_("System")),
     ("/admin/audit", N_("Audit")),
@@ -49,6 +50,7 @@ ADMIN_PAGES: dict[str, tuple[str, ...]] = {
     "/admin/routing": ("supervisor", "admin"),
     "/admin/settings": ("supervisor", "admin"),
     "/admin/pause-reasons": ("admin",),
+    "/admin/wrapup-codes": ("admin",),
     "/admin/system": ("admin",),
 }
 
