@@ -172,8 +172,10 @@ async def signed_in_page(
     *,
     password: str = PASSWORD,
     viewport: tuple[int, int] = (1366, 768),
+    landing: str = "/",
 ) -> AsyncIterator[Page]:
-    """Debian's Chromium, signed in through the login form, the panel live."""
+    """Debian's Chromium, signed in through the login form, the panel live (an admin
+    lands on `/admin` instead: pass `landing`)."""
     async with chromium() as browser:
         context = await browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
         page = await context.new_page()
@@ -181,6 +183,7 @@ async def signed_in_page(
         await page.fill("#login", login)
         await page.fill("#password", password)
         await page.click("form[action='/login'] button[type=submit]")
-        await page.wait_for_url(stack.url + "/")
-        await page.wait_for_selector("body[data-live=open]")
+        await page.wait_for_url(stack.url + landing)
+        if landing == "/":
+            await page.wait_for_selector("body[data-live=open]")
         yield page

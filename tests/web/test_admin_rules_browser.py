@@ -161,7 +161,7 @@ async def test_a_pause_past_its_limit_is_marked_on_the_live_view(
             assert t.services.pbx is not None
             await t.services.pbx.queue_pause("Local/105@agents/n", True, reason="lunch")
             row = page.locator('tr[data-agent="Local/105@agents"]')
-            await expect(row.locator('[data-f="reason"]')).to_have_text("lunch")
+            await expect(row.locator('[data-f="reason"]')).to_have_text("Обед")
             await page.clock.fast_forward("00:03")  # the check ran: a short pause is fine
             assert "pause-over" not in (await row.get_attribute("class") or "")
             await page.clock.fast_forward("01:05")  # a minute and five seconds later

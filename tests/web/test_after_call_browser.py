@@ -100,7 +100,9 @@ async def test_live_view_shows_a_pending_pause_and_alerts(sqlite_url: str) -> No
             )
             stack.pbx.hang_up(call.linkedid)
             await expect(row.locator('[data-f="state"]')).to_have_text("Paused")
-            await expect(row.locator('[data-f="reason"]')).to_have_text("break")
+            await expect(row.locator('[data-f="reason"]')).to_have_text(
+                "Break"
+            )  # the reason's label, not its key
             # the wallboard shows the same alerts
             await page.goto(stack.url + "/wallboard")
             await expect(page.locator('#alerts li[data-kind="long_wait"]')).to_have_count(1)

@@ -122,8 +122,9 @@ async def test_russian_pages_show_no_english(sqlite_url: str) -> None:
             "/wallboard",
             f"/reports?start={today}",
             "/nope",
+            "/admin",
         ]
-        async with signed_in_page(stack, "boss") as page:
+        async with signed_in_page(stack, "boss", landing="/admin") as page:
             await expect(page.locator("html")).to_have_attribute("lang", "ru")
             english: dict[str, list[str]] = {}
             for path in pages:

@@ -1,7 +1,8 @@
 // @ts-check
 // The pause limits of /admin/pause-reasons on the supervisor's live view: an agent paused
 // longer than their reason allows gets the row class "pause-over" and the limit said
-// beside the reason. The rows are supervisor.js's; this only reads and marks them, every
+// beside the reason (the reason's code is the row's data-paused-reason; the cell shows its
+// label). The rows are supervisor.js's; this only reads and marks them, every
 // few seconds, so a pause that runs over shows without any new event.
 
 const source = document.getElementById("pause-limits");
@@ -16,7 +17,7 @@ function check() {
     const state = row.querySelector('[data-f="state"]');
     const reason = /** @type {HTMLElement | null} */ (row.querySelector('[data-f="reason"]'));
     const clock = /** @type {HTMLElement | null} */ (row.querySelector('[data-f="state_time"]'));
-    const code = (reason && reason.textContent || "").trim();
+    const code = /** @type {HTMLElement} */ (row).dataset.pausedReason || "";
     const limit = limits[code];
     const since = clock && clock.dataset.since ? Date.parse(clock.dataset.since) : NaN;
     const paused = Boolean(state && state.classList.contains("paused"));

@@ -146,6 +146,7 @@ function fillAgent(row, a) {
   setSince(field(row, "state_time"), a.state_since);
   set(row, "reason", a.pause_pending ? template(S.pause_pending, { reason: reasonLabel(a.paused_reason) }) : reasonLabel(a.paused_reason));
   row.dataset.pausePending = a.pause_pending ? "1" : "";
+  row.dataset.pausedReason = a.paused_reason || "";
   fillListened(row, a, S);
   const call = a.current_call;
   const cell = field(row, "call");
