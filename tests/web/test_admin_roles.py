@@ -8,6 +8,7 @@ to the sign-in form, the API answers 401; a role without access gets the HTML 40
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -173,3 +174,47 @@ async def test_a_user_page_that_does_not_exist_is_the_not_found_page(api: Api) -
         assert page.status_code == 404
         assert "text/html" in page.headers["content-type"]
         assert 'class="admin-nav"' in page.text
+
+
+async def test_the_member_forms_check_the_token_and_the_values_then_change(api: Api) -> None:
+    """Adding, re-penalising and removing a member from the queues page: a form without
+    its token is refused (403), one without a user or a whole-number penalty names the
+    problem (422), a good one changes the membership and goes back to the page (303)."""
+    target = await api.user("member", "agent", interfaces=("PJSIP/151",))
+    async with _client_as(api, "admin") as client:
+        page = await client.get("/admin/queues")
+        match = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+        assert match is not None
+        token = match.group(1)
+        add = "/admin/queues/support/members"
+        expired = await client.post(add, data={"user_id": str(target.id), "penalty": "2"})
+        assert expired.status_code == 403 and "Форма устарела" in expired.text
+        bad = await client.post(add, data={"csrf_token": token, "penalty": "x"})
+        assert bad.status_code == 422 and "Выберите пользователя и штраф" in bad.text
+        added = await client.post(
+            add,
+            data={"csrf_token": token, "user_id": str(target.id), "penalty": "2"},
+            follow_redirects=False,
+        )
+        assert added.status_code == 303, added.text
+        assert added.headers["location"].startswith("/admin/queues?done=added")
+        assert added.headers["location"].endswith(f"#user-{target.id}")
+        penalty = f"/admin/queues/support/members/{target.id}/penalty"
+        bad = await client.post(penalty, data={"csrf_token": token, "penalty": "two"})
+        assert bad.status_code == 422
+        changed = await client.post(
+            penalty, data={"csrf_token": token, "penalty": "5"}, follow_redirects=False
+        )
+        assert changed.status_code == 303
+        assert changed.headers["location"].startswith("/admin/queues?done=penalty")
+        members = (await client.get("/api/queues/support/members")).json()
+        assert [(m["user_id"], m["penalty"]) for m in members["items"]] == [(target.id, 5)]
+        removed = await client.post(
+            f"/admin/queues/support/members/{target.id}/remove",
+            data={"csrf_token": token},
+            follow_redirects=False,
+        )
+        assert removed.status_code == 303
+        assert removed.headers["location"].startswith("/admin/queues?done=removed")
+        members = (await client.get("/api/queues/support/members")).json()
+        assert members["items"] == []

@@ -8,10 +8,12 @@ re-applied after Asterisk restarts). Supervisors read the page.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.datastructures import FormData
 
 from crm.errors import CrmError
 from crm.queue_members import QueueMemberStore
@@ -36,6 +38,7 @@ DONE = {
 }
 PBX_WARNING = N_("Saved, but Asterisk was not told: it is applied when Trubka connects to it.")
 FORM_EXPIRED = N_("The form expired: reload the page and try again.")
+BAD_MEMBER_FORM = N_("Choose a user and a penalty (a whole number).")
 PERSISTENT = {
     True: N_(
         "Asterisk keeps dynamic members over a restart (persistentmembers = yes); Trubka "
@@ -124,68 +127,60 @@ async def _refused(request: Request, user: UserInfo, exc: DomainError) -> HTMLRe
     return await _page(request, user, error=problem_text(exc, gettext), status_code=422)
 
 
-@router.post("/admin/queues/{name}/members", response_model=None)
-async def add_member_submit(request: Request, name: QueueName, user: AdminPage) -> Response:
+# A member form's change: the service call to await and the member's user id, or None
+# when the form lacks a user or a whole-number penalty.
+Change = Callable[[FormData], tuple[Awaitable[Applied], int] | None]
+
+
+async def _submit(request: Request, user: UserInfo, done: str, change: Change) -> Response:
+    """The member forms' one path: the CSRF check, the form's values, the change, then
+    back to the page saying what was done (or why not)."""
     data = await request.form()
+    gettext = _gettext(request, user)
     if not csrf_valid(request, str(data.get("csrf_token", ""))):
-        return await _page(
-            request, user, error=_gettext(request, user)(FORM_EXPIRED), status_code=403
-        )
-    user_id = _int(data.get("user_id"))
-    penalty = _int(data.get("penalty"), 0)
-    if user_id is None or penalty is None:
-        return await _page(
-            request,
-            user,
-            error=_gettext(request, user)(N_("Choose a user and a penalty (a whole number).")),
-            status_code=422,
-        )
+        return await _page(request, user, error=gettext(FORM_EXPIRED), status_code=403)
+    planned = change(data)
+    if planned is None:
+        return await _page(request, user, error=gettext(BAD_MEMBER_FORM), status_code=422)
+    pending, member = planned
     try:
-        applied = await queue_admin_of(request).add(
-            audit_actor(user, request), name, user_id, penalty
-        )
+        applied = await pending
     except (CrmError, DomainError) as exc:
         return await _refused(request, user, exc)
-    return _after("added", applied, user_id)
+    return _after(done, applied, member)
+
+
+@router.post("/admin/queues/{name}/members", response_model=None)
+async def add_member_submit(request: Request, name: QueueName, user: AdminPage) -> Response:
+    def add(data: FormData) -> tuple[Awaitable[Applied], int] | None:
+        member, penalty = _int(data.get("user_id")), _int(data.get("penalty"), 0)
+        if member is None or penalty is None:
+            return None
+        actor = audit_actor(user, request)
+        return queue_admin_of(request).add(actor, name, member, penalty), member
+
+    return await _submit(request, user, "added", add)
 
 
 @router.post("/admin/queues/{name}/members/{user_id}/penalty", response_model=None)
 async def penalty_submit(
     request: Request, name: QueueName, user_id: PathId, user: AdminPage
 ) -> Response:
-    data = await request.form()
-    if not csrf_valid(request, str(data.get("csrf_token", ""))):
-        return await _page(
-            request, user, error=_gettext(request, user)(FORM_EXPIRED), status_code=403
-        )
-    penalty = _int(data.get("penalty"))
-    if penalty is None:
-        return await _page(
-            request,
-            user,
-            error=_gettext(request, user)(N_("Choose a user and a penalty (a whole number).")),
-            status_code=422,
-        )
-    try:
-        applied = await queue_admin_of(request).set_penalty(
-            audit_actor(user, request), name, user_id, penalty
-        )
-    except (CrmError, DomainError) as exc:
-        return await _refused(request, user, exc)
-    return _after("penalty", applied, user_id)
+    def set_penalty(data: FormData) -> tuple[Awaitable[Applied], int] | None:
+        penalty = _int(data.get("penalty"))
+        if penalty is None:
+            return None
+        actor = audit_actor(user, request)
+        return queue_admin_of(request).set_penalty(actor, name, user_id, penalty), user_id
+
+    return await _submit(request, user, "penalty", set_penalty)
 
 
 @router.post("/admin/queues/{name}/members/{user_id}/remove", response_model=None)
 async def remove_submit(
     request: Request, name: QueueName, user_id: PathId, user: AdminPage
 ) -> Response:
-    data = await request.form()
-    if not csrf_valid(request, str(data.get("csrf_token", ""))):
-        return await _page(
-            request, user, error=_gettext(request, user)(FORM_EXPIRED), status_code=403
-        )
-    try:
-        applied = await queue_admin_of(request).remove(audit_actor(user, request), name, user_id)
-    except (CrmError, DomainError) as exc:
-        return await _refused(request, user, exc)
-    return _after("removed", applied, user_id)
+    def remove(_data: FormData) -> tuple[Awaitable[Applied], int]:
+        return queue_admin_of(request).remove(audit_actor(user, request), name, user_id), user_id
+
+    return await _submit(request, user, "removed", remove)
