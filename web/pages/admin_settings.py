@@ -23,11 +23,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from crm.users import UserInfo
 from kernel.errors import DomainError
 from supervisor.admin_settings import AdminSettings
+from supervisor.audit import Actor
 from web.api.admin_settings import settings_json
 from web.api.routing_rules import actor
 from web.auth import csrf_valid
 from web.i18n import N_, translations
 from web.pages import page_language, page_role
+from web.pages.admin.coded_lists import CodedList, change
 from web.pages.admin.layout import render_admin
 
 router = APIRouter(include_in_schema=False)
@@ -153,21 +155,20 @@ async def _change_reason(
     code: str | None,
     data: dict[str, Any] | None,
 ) -> Response:
-    gettext = _gettext(request, user)
-    if not csrf_valid(request, csrf_token):
-        return await _pause_page(request, user, message=gettext(EXPIRED), status_code=403)
-    settings, who = _settings(request), actor(user, request)
-    try:
-        if code is None:
-            await settings.add_pause_reason(data, who)
-        elif data is None:
-            await settings.delete_pause_reason(code, who)
-        else:
-            await settings.update_pause_reason(code, data, who)
-    except DomainError as exc:
-        message = gettext("Not saved: %(problem)s") % {"problem": exc.message}
-        return await _pause_page(request, user, message=message, status_code=422)
-    return RedirectResponse("/admin/pause-reasons?done=1", status_code=303)
+    settings = _settings(request)
+
+    async def delete(code: str, who: Actor) -> str:
+        await settings.delete_pause_reason(code, who)
+        return "1"
+
+    entries = CodedList(
+        "/admin/pause-reasons",
+        _pause_page,
+        settings.add_pause_reason,
+        settings.update_pause_reason,
+        delete,
+    )
+    return await change(entries, request, user, csrf_token, code, data)
 
 
 # --- service levels and retention ------------------------------------------------------

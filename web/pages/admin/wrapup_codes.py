@@ -10,21 +10,18 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 
 from crm.users import UserInfo
-from kernel.errors import DomainError
+from supervisor.audit import Actor
 from supervisor.wrapup_codes import WrapupCodes
-from web.api.routing_rules import actor
-from web.auth import csrf_valid
-from web.i18n import N_, translations
-from web.pages import page_language
+from web.i18n import N_
+from web.pages.admin.coded_lists import CodedList, change
 from web.pages.admin.layout import AdminPage, render_admin
 
 router = APIRouter(include_in_schema=False)
 
 PATH = "/admin/wrapup-codes"
-EXPIRED = N_("The form expired; reload the page and try again.")
 DONE = {
     "1": N_("Saved."),
     "removed": N_("Removed."),
@@ -94,6 +91,15 @@ async def wrapup_code_change(
     return await _change(request, user, csrf_token, code, data)
 
 
+def _entries(request: Request) -> CodedList:
+    codes = _codes(request)
+
+    async def delete(code: str, who: Actor) -> str:
+        return "removed" if await codes.delete(code, who) else "deactivated"
+
+    return CodedList(PATH, _page, codes.add, codes.update, delete)
+
+
 async def _change(
     request: Request,
     user: UserInfo,
@@ -101,19 +107,4 @@ async def _change(
     code: str | None,
     data: dict[str, Any] | None,
 ) -> Response:
-    gettext = translations(page_language(request, user)).gettext
-    if not csrf_valid(request, csrf_token):
-        return await _page(request, user, message=gettext(EXPIRED), status_code=403)
-    codes, who = _codes(request), actor(user, request)
-    done = "1"
-    try:
-        if code is None:
-            await codes.add(data, who)
-        elif data is None:
-            done = "removed" if await codes.delete(code, who) else "deactivated"
-        else:
-            await codes.update(code, data, who)
-    except DomainError as exc:
-        message = gettext("Not saved: %(problem)s") % {"problem": gettext(exc.message)}
-        return await _page(request, user, message=message, status_code=422)
-    return RedirectResponse(f"{PATH}?done={done}", status_code=303)
+    return await change(_entries(request), request, user, csrf_token, code, data)
