@@ -103,6 +103,9 @@ def split_hours(start: float, end: float, config: ReportConfig) -> list[tuple[da
     return pieces
 
 
+STOP_GRACE = 30.0  # seconds a shutdown waits for its writes (SQLite's busy timeout)
+
+
 class AgentTimeRecorder:
     """Consumes agent state changes and accumulates the seconds per state and hour."""
 
@@ -126,6 +129,11 @@ class AgentTimeRecorder:
         self.open: dict[str, OpenState] = {}
         self.idle = asyncio.Event()
         self._clock = clock or (lambda: datetime.now(UTC).timestamp())
+        self._held: list[DomainEvent] = []  # taken from the queue, not yet applied
+        # The write in flight: shielded, so stopping the service never cuts a write in
+        # half (a cancelled write left its connection holding SQLite's lock, and the
+        # shutdown write behind it failed with "database is locked").
+        self._writing: asyncio.Future[None] | None = None
 
     def apply(self, events: Iterable[DomainEvent]) -> dict[StateKey, float]:
         """Fold state changes into the open intervals; returns the seconds that closed."""
@@ -168,15 +176,28 @@ class AgentTimeRecorder:
             self.idle.set()
             first = await self.subscription.get()
             self.idle.clear()
+            self._held = [first]
             if self.linger > 0 and self.subscription.queue.qsize() < self.batch_size - 1:
                 await asyncio.sleep(self.linger)  # one transaction for a burst of changes
+            self._held = []
             closed = self.apply(self.subscription.get_batch(first, self.batch_size))
             if closed:
-                await self._store(closed)
+                self._writing = asyncio.ensure_future(self._store(closed))
+                await asyncio.shield(self._writing)
+                self._writing = None
 
     async def stop(self) -> None:
-        """Store what is queued and the intervals still open, closed now (at shutdown)."""
-        pending: list[DomainEvent] = []
+        """Store what is queued and the intervals still open, closed now (at shutdown).
+        Call it after cancelling `run`: a write `run` had begun is finished first."""
+        if self._writing is not None:
+            try:
+                async with asyncio.timeout(STOP_GRACE):
+                    await asyncio.shield(self._writing)
+            except TimeoutError:
+                self._writing.cancel()
+                log.error("shutdown: agent state time of one batch was not stored in time")
+            self._writing = None
+        pending, self._held = self._held, []
         while True:
             try:
                 pending.append(self.subscription.queue.get_nowait())
@@ -186,7 +207,11 @@ class AgentTimeRecorder:
         for key, seconds in self.close_all(self._clock()).items():
             closed[key] = closed.get(key, 0.0) + seconds
         if closed:
-            await self.write(closed)
+            try:
+                async with asyncio.timeout(STOP_GRACE):
+                    await self._store(closed)
+            except TimeoutError:
+                log.error("shutdown: the agent state time still open was not stored in time")
 
     async def _store(self, closed: dict[StateKey, float]) -> None:
         delay = self.retry_delay

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from pathlib import Path
+
+from sqlalchemy import text
 
 from crm.database import Database
 from kernel.bus import EventBus
@@ -104,3 +107,38 @@ async def test_state_time_from_a_real_trace(db: Database) -> None:
     assert 17.0 <= a104["on_call_seconds"] <= 19.0
     assert a104["ringing_seconds"] > 0
     assert rows["Local/101@agents"]["pause_reasons"].keys() == {"lunch"}
+
+
+async def test_stopping_during_a_write_finishes_it_and_loses_no_seconds(db: Database) -> None:
+    """The service cancels `run` and then calls `stop`: a write `run` had begun (here
+    waiting for another writer's lock) is finished, not cut off, and its seconds and
+    the shutdown's are both stored."""
+    r = reporting(db)
+    bus: EventBus[DomainEvent] = EventBus()
+    recorder = AgentTimeRecorder(
+        db,
+        bus.subscribe("agent-time", kinds=[AgentStateChanged]),
+        r.config,
+        clock=lambda: at("2026-11-02 15:00:00"),
+        linger=0,
+    )
+    runner = asyncio.create_task(recorder.run())
+    bus.publish(DAY[:1])  # available from 09:50
+    await asyncio.wait_for(recorder.idle.wait(), 5)
+    async with db.transaction() as blocker:  # another writer holds the tables' lock
+        if db.dialect == "postgresql":
+            await blocker.execute(text("LOCK TABLE agent_state_days IN ACCESS EXCLUSIVE MODE"))
+        else:
+            await blocker.execute(text("DELETE FROM agent_state_days WHERE agent = 'nobody'"))
+        bus.publish(DAY[1:2])  # paused at 12:50: 3 h available closed, a write begins
+        for _ in range(100):
+            await asyncio.sleep(0.01)
+            if not recorder.idle.is_set():
+                break
+        await asyncio.sleep(0.2)  # the write is waiting for the lock
+        runner.cancel()
+        await asyncio.gather(runner, return_exceptions=True)
+    await recorder.stop()  # 12:50-15:00 paused, closed at shutdown
+    [row] = await r.reports.agents(parse_period("2026-11-02", None))
+    assert row["available_seconds"] == 3 * 3600
+    assert row["pause_reasons"] == {"lunch": 2 * 3600 + 10 * 60}
