@@ -6,13 +6,31 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import JSON, Boolean, Float, Index, Integer, String, Table, select, true
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Float,
+    Index,
+    Integer,
+    String,
+    Table,
+    UniqueConstraint,
+    select,
+    true,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm.database import Base, Database, UTCDateTime
-from kernel.call_record import SOURCE_BACKFILL, CallRecord, CallStep, record_json, to_datetime
+from kernel.call_record import (
+    DEFAULT_PBX,
+    SOURCE_BACKFILL,
+    CallRecord,
+    CallStep,
+    record_json,
+    to_datetime,
+)
 from routing.decision import Reason
 from telephony.route_memo import ReasonLookup
 
@@ -21,7 +39,10 @@ class CallRow(Base):
     __tablename__ = "calls"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    linkedid: Mapped[str] = mapped_column(String(64), unique=True)
+    linkedid: Mapped[str] = mapped_column(String(64))
+    # The Asterisk the call was on (TRUBKA_PBXES); a call is unique by (linkedid, pbx):
+    # two Asterisks' linkedids may collide.
+    pbx: Mapped[str] = mapped_column(String(64), default=DEFAULT_PBX, server_default=DEFAULT_PBX)
     direction: Mapped[str] = mapped_column(String(10))
     caller_number: Mapped[str | None] = mapped_column(String(64))
     caller_name: Mapped[str | None] = mapped_column(String(255))
@@ -54,6 +75,7 @@ class CallRow(Base):
     timeline: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
 
     __table_args__ = (
+        UniqueConstraint("linkedid", "pbx", name="uq_calls_linkedid_pbx"),
         Index("ix_calls_started_at", "started_at"),
         Index("ix_calls_caller_number_started_at", "caller_number", "started_at"),
         Index("ix_calls_called_number_started_at", "called_number", "started_at"),
@@ -79,6 +101,7 @@ def row_values(record: CallRecord, why: Reason | None = None) -> dict[str, Any]:
     """The row of a call record; `why` is its routing decision's structured reason."""
     return {
         "linkedid": record.linkedid,
+        "pbx": record.pbx,
         "direction": record.direction.value,
         "caller_number": _clip(record.caller_number, 64),
         "caller_name": _clip(record.caller_name, 255),
@@ -137,7 +160,11 @@ class CallStore:
         return len(await self.insert(records))
 
     async def insert(self, records: Sequence[CallRecord]) -> set[str]:
-        """Insert records in one transaction; the linkedids that were new.
+        """Insert records in one transaction; the linkedids that were new."""
+        return {linkedid for linkedid, _pbx in await self.insert_keys(records)}
+
+    async def insert_keys(self, records: Sequence[CallRecord]) -> set[tuple[str, str]]:
+        """Insert records in one transaction; the (linkedid, pbx) of those that were new.
 
         One cached INSERT … ON CONFLICT DO NOTHING … RETURNING, executed for all rows
         (SQLAlchemy batches them into multi-row statements): compiling a fresh multi-row
@@ -149,7 +176,7 @@ class CallStore:
             return set()
         # One row per linkedid in one statement (PostgreSQL refuses to upsert a row twice
         # in a statement): the first record of a call wins, as a later insert would lose.
-        unique = list({r.linkedid: r for r in reversed(records)}.values())[::-1]
+        unique = list({(r.linkedid, r.pbx): r for r in reversed(records)}.values())[::-1]
         values = [row_values(r, self._why(r)) for r in unique]
         insert = sqlite_insert if self.db.dialect == "sqlite" else pg_insert
         table = cast(Table, CallRow.__table__)
@@ -157,14 +184,16 @@ class CallStore:
         # A call closed blind by a resync (it ended while the AMI link was down) is
         # completed by its record from Asterisk's books; any other stored call stays.
         statement = new.on_conflict_do_update(
-            index_elements=["linkedid"],
-            set_={name: new.excluded[name] for name in values[0] if name != "linkedid"},
+            index_elements=["linkedid", "pbx"],
+            set_={
+                name: new.excluded[name] for name in values[0] if name not in ("linkedid", "pbx")
+            },
             where=table.c.ended_during_outage.is_(true())
             & (new.excluded.source == SOURCE_BACKFILL),
-        ).returning(table.c.linkedid)
+        ).returning(table.c.linkedid, table.c.pbx)
         async with self.db.engine.begin() as conn:
             result = await conn.execute(statement, values)
-            return {row[0] for row in result.all()}
+            return {(row[0], row[1]) for row in result.all()}
 
     async def known(self, linkedids: Sequence[str]) -> set[str]:
         """Which of these calls are stored whole (not closed blind by a resync)."""

@@ -76,7 +76,7 @@ class CallWriter:
         delay = self.retry_delay
         while True:
             try:
-                stored = await self.store.insert(records)
+                stored = await self.store.insert_keys(records)
                 self.saved += len(stored)
                 break
             except (SQLAlchemyError, OSError) as exc:
@@ -90,10 +90,11 @@ class CallWriter:
                 delay = min(delay * 2, 30.0)
         # Only calls stored now have consequences (a call both seen live and rebuilt from
         # Asterisk's books is linked and given its callback task once).
-        first: dict[str, CallRecord] = {}
+        first: dict[tuple[str, str], CallRecord] = {}
         for record in records:
-            if record.linkedid in stored:
-                first.setdefault(record.linkedid, record)  # in order; the first one won
+            key = (record.linkedid, record.pbx)
+            if key in stored:
+                first.setdefault(key, record)  # in order; the first one won
         fresh = tuple(first.values())
         if fresh:
             self.publish([CallsStored(fresh)])

@@ -145,7 +145,7 @@ async def relink_numbers(session: AsyncSession, numbers: Iterable[str]) -> None:
 async def link_records(db: Database, records: Sequence[CallRecord]) -> int:
     """Set `contact_id`/`company_id` on freshly stored calls; returns how many got linked."""
     wanted = {
-        r.linkedid: number
+        (r.linkedid, r.pbx): number
         for r in records
         if (number := customer_number(r.direction.value, r.caller_number, r.called_number))
     }
@@ -154,14 +154,14 @@ async def link_records(db: Database, records: Sequence[CallRecord]) -> int:
     async with db.transaction() as session:
         owners = await resolve_numbers(session, wanted.values())
         params = [
-            {"l": linkedid, "c": owners[number][0], "co": owners[number][1]}
-            for linkedid, number in wanted.items()
+            {"l": linkedid, "p": pbx, "c": owners[number][0], "co": owners[number][1]}
+            for (linkedid, pbx), number in wanted.items()
             if number in owners
         ]
         if params:
             await session.execute(
                 update(CALLS)
-                .where(CALLS.c.linkedid == bindparam("l"))
+                .where((CALLS.c.linkedid == bindparam("l")) & (CALLS.c.pbx == bindparam("p")))
                 .values(contact_id=bindparam("c"), company_id=bindparam("co")),
                 params,
             )

@@ -41,6 +41,10 @@ class CallStep:
 
 SOURCE_AMI = "ami"
 SOURCE_BACKFILL = "backfill"
+# The PBX of a call when Trubka serves one Asterisk (TRUBKA_AMI_*); with several
+# (TRUBKA_PBXES) each record carries its PBX's name, and calls are unique by
+# (pbx, linkedid): two Asterisks' linkedids may collide.
+DEFAULT_PBX = "default"
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +77,7 @@ class CallRecord:
     timeline: tuple[CallStep, ...] = field(default=())
     routed_agent: str | None = None  # ROUTE_AGENT: whom the routing sent the call to first
     source: str = SOURCE_AMI  # SOURCE_AMI: seen live; SOURCE_BACKFILL: from Asterisk's books
+    pbx: str = DEFAULT_PBX  # which Asterisk the call was on (TRUBKA_PBXES)
 
     def to_json(self, *, with_timeline: bool = False) -> dict[str, Any]:
         data = record_json(self)
@@ -169,6 +174,9 @@ def record_json(record: RecordFields, data: dict[str, Any] | None = None) -> dic
     data["contact_id"] = record.contact_id
     data["ended_during_outage"] = record.ended_during_outage
     data["source"] = record.source
+    pbx = getattr(record, "pbx", DEFAULT_PBX) or DEFAULT_PBX
+    if pbx != DEFAULT_PBX:  # the one-PBX record stays as it always was
+        data["pbx"] = pbx
     return data
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from kernel.agents import AgentState, interface_key
+from kernel.call_record import DEFAULT_PBX
 from telephony import domain as d
 from telephony.state import Agent, Call, Channel, Queue
 
@@ -16,6 +17,7 @@ Effects = list[d.DomainEvent]
 class ReducerConfig:
     region: str = "RU"
     internal_max_digits: int = 5  # extensions have at most this many digits
+    pbx: str = DEFAULT_PBX  # the Asterisk this state follows; stamped on its call records
 
 
 @dataclass(slots=True)

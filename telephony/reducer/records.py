@@ -103,4 +103,5 @@ def build_record(
         contact_id=call.contact_id,
         ended_during_outage=outage,
         timeline=tuple(steps),
+        pbx=config.pbx,
     )
