@@ -25,7 +25,7 @@ import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from telephony.errors import AgiError
 
@@ -66,6 +66,22 @@ class AgiRequest:
             request = self.env.get("agi_request", "")
             script = urlsplit(request).path if "://" in request else request
         return script.split("?", 1)[0].strip("/")
+
+    @property
+    def query(self) -> dict[str, str]:
+        """The script's query: ``{"pbx": "b"}`` for ``agi://host:4573/route?pbx=b``."""
+        script = self.env.get("agi_network_script")
+        if script is None or "?" not in script:
+            script = self.env.get("agi_request", "")
+        _, _, query = script.partition("?")
+        return {k: v for k, v in parse_qsl(query, keep_blank_values=False)[:8]}
+
+    @property
+    def pbx(self) -> str | None:
+        """Which PBX asks (``?pbx=NAME`` in the AGI URL, see telephony.pbxes); None when
+        the dialplan does not say: the primary PBX."""
+        name = self.query.get("pbx", "").strip()
+        return name[:64] or None
 
     @property
     def args(self) -> list[str]:

@@ -320,7 +320,7 @@ class _Session(asyncio.Protocol):
     async def _route(self, request: AgiRequest) -> None:
         raw_caller = request.get("agi_callerid")  # an enormous one is cut, still garbage
         decision = await self.server.router.route(
-            raw_caller, did_of(request), uniqueid=request.uniqueid
+            raw_caller, did_of(request), uniqueid=request.uniqueid, pbx=request.pbx
         )
         if self.phase != _ROUTING:
             return  # the caller went away (or the deadline passed) meanwhile

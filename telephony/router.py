@@ -15,7 +15,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,6 +28,7 @@ from routing.decision import Caller, Decision
 from routing.facts import RoutingFacts
 from routing.rules import RoutingRules
 from routing.source import FactsSource
+from telephony.pbx_routing import PbxRouting
 from telephony.reducer import CallState
 from telephony.route_memo import RecentDecisions
 
@@ -74,6 +75,9 @@ class CallRouter:
         self.parse_number = parse_number
         self.stats = RouterStats()
         self._decision_counters: dict[str, Any] = {}
+        # Several PBXes (telephony.pbx_routing): each agent's state comes from the PBX
+        # their phone is on, and ROUTE_AGENT is what the asking PBX can dial.
+        self.pbxes: PbxRouting | None = None
 
     @staticmethod
     def _did(did: str | None) -> str | None:
@@ -108,15 +112,33 @@ class CallRouter:
             return FactsUnavailable.ERROR
 
     def presence(
-        self, facts: RoutingFacts | FactsUnavailable | None, now: float
+        self, facts: RoutingFacts | FactsUnavailable | None, now: float, pbx: str | None = None
     ) -> dict[str, AgentState]:
         out: dict[str, AgentState] = {}
+        pbxes = self.pbxes
+        asking = pbxes.known(pbx) if pbxes is not None else None
         if isinstance(facts, RoutingFacts):
             for ref in (facts.last_agent, facts.owner):
                 if ref is not None:
                     for interface in ref.interfaces:
-                        out[interface] = self.live.agent_state(interface, now)
+                        if pbxes is not None and asking is not None:
+                            out[interface] = pbxes.state(interface, now, asking)
+                        else:
+                            out[interface] = self.live.agent_state(interface, now)
         return out
+
+    def live_of(self, pbx: str | None) -> CallState:
+        """The live state of the asking PBX (the primary's without several)."""
+        if self.pbxes is None:
+            return self.live
+        return self.pbxes.states.get(self.pbxes.known(pbx), self.live)
+
+    def across(self, decision: Decision, pbx: str | None) -> Decision:
+        """The decision with ROUTE_AGENT as the asking PBX dials it."""
+        if self.pbxes is None or not decision.agent:
+            return decision
+        dial = self.pbxes.dial(decision.agent, self.pbxes.known(pbx))
+        return decision if dial == decision.agent else replace(decision, agent=dial)
 
     def _candidate(self, raw: str) -> str | None:
         """A cheap E.164 guess for the usual caller IDs (`+7…`, `7…`/`8…` in Russia)."""
@@ -132,8 +154,9 @@ class CallRouter:
         did: str | None,
         *,
         uniqueid: str | None = None,
+        pbx: str | None = None,
     ) -> Decision:
-        decision = await self.decide(raw_caller, did)
+        decision = self.across(await self.decide(raw_caller, did, pbx=pbx), pbx)
         routed_by = decision.routed_by.value
         self.stats.decisions[routed_by] += 1
         counter = self._decision_counters.get(routed_by)
@@ -141,7 +164,7 @@ class CallRouter:
             counter = self._decision_counters[routed_by] = DECISIONS.labels(routed_by)
         counter.inc()
         if uniqueid:
-            channel = self.live.channels.get(uniqueid)
+            channel = self.live_of(pbx).channels.get(uniqueid)
             self.memo.remember(
                 decision, uniqueid=uniqueid, linkedid=channel.linkedid if channel else None
             )
@@ -154,6 +177,7 @@ class CallRouter:
         *,
         at: float | None = None,
         rules: RoutingRules | None = None,
+        pbx: str | None = None,
     ) -> Decision:
         """The decision for a call, not counted or remembered: what :meth:`route` gives
         now with the current rules, or a preview at another time (`at`, the live state
@@ -176,7 +200,7 @@ class CallRouter:
         return decide(
             caller,
             facts,
-            self.presence(facts, now),
+            self.presence(facts, now, pbx),
             (rules or self.rules).for_did(caller.did),
             datetime.fromtimestamp(now if at is None else at, UTC),
         )

@@ -20,7 +20,9 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from crm.after_call import WrapupLimits, parse_queue_limits
 from supervisor.alerts import AlertThresholds
+from kernel.call_record import DEFAULT_PBX
 from telephony.books.cdr_table import CdrTable, CdrTableError, is_table_url
+from telephony.pbxes import PbxConfig, PbxList, parse_pbxes
 
 DEFAULT_SQLITE_PATH = Path("var/trubka.db")
 
@@ -45,6 +47,9 @@ class Settings(BaseSettings):
     ami_connect_timeout: float = Field(default=5.0, gt=0)
     ami_reconnect_max: float = Field(default=30.0, gt=0)  # backoff cap, seconds
     ami_md5_login: bool = False  # Challenge/MD5 login instead of sending the secret
+    # Several Asterisk servers (telephony.pbxes): a JSON list or a TOML file's path;
+    # empty: the one PBX of TRUBKA_AMI_*, named "default".
+    pbxes: str = ""
     agi_host: str = "127.0.0.1"
     agi_port: int = Field(default=4573, ge=0, le=65535)
     agi_enabled: bool = True
@@ -151,6 +156,31 @@ class Settings(BaseSettings):
     def _origins(cls, value: Any) -> Any:
         items = value.split(",") if isinstance(value, str) else value
         return tuple(parse_origin(str(item)) for item in items if str(item).strip())
+
+    @field_validator("pbxes")
+    @classmethod
+    def _pbxes(cls, value: str) -> str:
+        if value.strip():
+            parse_pbxes(value)
+        return value.strip()
+
+    def pbx_list(self) -> PbxList:
+        """The PBXes Trubka serves: TRUBKA_PBXES, else one "default" of TRUBKA_AMI_*."""
+        if self.pbxes:
+            return PbxList(parse_pbxes(self.pbxes))
+        return PbxList(
+            (
+                PbxConfig(
+                    name=DEFAULT_PBX,
+                    ami_host=self.ami_host,
+                    ami_port=self.ami_port,
+                    ami_user=self.ami_user,
+                    ami_secret=self.ami_secret,
+                    ami_md5_login=self.ami_md5_login,
+                    recordings_spool=self.recordings_spool,
+                ),
+            )
+        )
 
     @field_validator("default_region")
     @classmethod

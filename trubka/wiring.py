@@ -118,11 +118,13 @@ from telephony.domain import (
     DomainEvent,
     SpySessionEnded,
 )
+from telephony.pbxes import PbxConfig
 from telephony.pipeline import EventPipeline
 from telephony.reducer import CallState, ReducerConfig
 from telephony.router import CallRouter
 from trubka.adapters import CrmAgentDirectory, CrmCallbackTasks, CrmCards
 from trubka.admin_system import SystemAdmin
+from trubka.pbx_edges import PbxEdges, build_edges
 from trubka.settings import Settings, SettingsError
 from web.api.admin_settings import builtin_pause_reasons
 from web.api.wrapup_codes import builtin_wrapup_codes
@@ -190,6 +192,7 @@ class Services:
     queue_sessions: QueueSessionRecorder | None = None  # queue logins/logouts
     pbx: AmiActions | None = None  # typed actions (originate, pause, spy …) over `ami`
     webhook_worker: DeliveryWorker | None = None  # the outbox's deliveries (crm.hooks)
+    pbx_edges: PbxEdges | None = None  # every PBX's live state; the others' AMI (pbx_edges)
 
     @property
     def live_feed(self) -> LiveFeed | None:
@@ -218,10 +221,12 @@ class Services:
 
         calls = CallStore(db)
         writer = CallWriter(calls, to_call_writer, bus.publish)
+        pbx_list = settings.pbx_list()  # TRUBKA_PBXES, else "default" of TRUBKA_AMI_*
         live = CallState(
             config=ReducerConfig(
                 region=settings.default_region,
                 internal_max_digits=settings.internal_number_max_digits,
+                pbx=pbx_list.primary.name,
             )
         )
         try:
@@ -363,8 +368,34 @@ class Services:
         services.webhook_worker = DeliveryWorker(
             db, webhook_config(settings), on_disabled=webhook_disabled_audit(supervisor)
         )
+        services.pbx_edges = build_edges(
+            pbx_list,
+            live,
+            config=live.config,
+            calls=calls,
+            publish_stored=bus.publish,
+            ami_config=(lambda pbx: ami_config(settings, pbx)) if settings.ami_enabled else None,
+            pops=lambda pbx_live, agents: Notifier(
+                hub,
+                pbx_live,
+                agents,
+                CrmCards(crm.cards, settings.default_region),
+                routing_reason=lambda linkedid, said_as: router.memo.reason(
+                    linkedid, pbx_live.calls[linkedid].channels, said_as=said_as
+                )
+                if linkedid in pbx_live.calls
+                else router.memo.reason(linkedid, (), said_as=said_as),
+                phone_display=lambda number: format_national(number, settings.default_region),
+            ),
+            directory_for=lambda pbx_live: CrmAgentDirectory(crm.directory, pbx_live),
+        )
+        if services.pbx_edges.extras:  # several PBXes: routing across them
+            router.pbxes = services.pbx_edges.routing
         if settings.ami_enabled:
-            services.ami = AmiClient(ami_config(settings), EventPipeline(state=live), bus.publish)
+            primary = pbx_list.primary if settings.pbxes else None
+            services.ami = AmiClient(
+                ami_config(settings, primary), EventPipeline(state=live), bus.publish
+            )
             services.pbx = AmiActions(services.ami)
             if backfill is not None:
                 services.ami.on_connected.append(backfill.wake)
@@ -402,6 +433,8 @@ class Services:
             self.tasks.start(self.backfill.run(interval), name="backfill")
         if self.ami is not None:
             await self.ami.start()
+        if self.pbx_edges is not None:
+            await self.pbx_edges.start(self.tasks)
 
     async def listen(self) -> None:
         """Serve FastAGI (when enabled), once everything it asks is running."""
@@ -423,6 +456,12 @@ class Services:
         await self.agi.stop()
         if self.ami is not None:
             await self.ami.stop()
+        if self.pbx_edges is not None:
+            try:
+                async with asyncio.timeout(5.0):
+                    await self.pbx_edges.stop()
+            except TimeoutError:
+                log.warning("shutdown: some other PBX's call records were not stored in time")
         try:
             async with asyncio.timeout(5.0):
                 await self.drain_calls()
@@ -463,7 +502,21 @@ def _backfill(
     )
 
 
-def ami_config(settings: Settings) -> AmiConfig:
+def ami_config(settings: Settings, pbx: PbxConfig | None = None) -> AmiConfig:
+    """The AMI login of TRUBKA_AMI_*, or of one PBX of TRUBKA_PBXES (the timings are
+    TRUBKA_AMI_*'s for all)."""
+    if pbx is not None:
+        return AmiConfig(
+            host=pbx.ami_host,
+            port=pbx.ami_port,
+            username=pbx.ami_user,
+            secret=pbx.ami_secret,
+            ping_interval=settings.ami_ping_interval,
+            action_timeout=settings.ami_action_timeout,
+            connect_timeout=settings.ami_connect_timeout,
+            backoff_max=settings.ami_reconnect_max,
+            md5_login=pbx.ami_md5_login,
+        )
     return AmiConfig(
         host=settings.ami_host,
         port=settings.ami_port,

@@ -1,0 +1,136 @@
+"""Several Asterisk servers (TRUBKA_PBXES): one AMI client, pipeline and live state each.
+
+The first PBX of the list is the primary: its live state is `Services.live` and its AMI
+client `Services.ami`, consumed by everything the module docstring of `trubka.wiring`
+lists. Every other PBX gets an :class:`Edge` of its own:
+
+    event (published by)          subscription          consumer (package)
+    ----------------------------  --------------------  -----------------------------------
+    CallEnded (the PBX's reducer) pbx-<name>-calls      CallWriter.run: stores its records
+                                                        (stamped with the PBX's name); its
+                                                        `CallsStored` go to the main bus,
+                                                        so linking, callback tasks,
+                                                        webhooks and rollups follow (crm)
+    every DomainEvent             pbx-<name>-pop        Notifier.run: the screen pop of
+                                                        agents whose phones are on it,
+                                                        into the same socket hub
+                                                        (screenpop)
+
+Its events go to a bus of its own, never to the primary's consumers that read the
+primary's live state (after-call work, agent time, the supervisors' pushed feed,
+recordings ingest); the live view (`GET /api/live`) reads every PBX's live state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from crm.call_records import CallStore
+from crm.call_writer import CallWriter, PublishStored
+from kernel.bus import EventBus, Subscription
+from kernel.task_set import TaskSet
+from screenpop.notifier import Notifier
+from telephony.actions import AmiActions
+from telephony.ami_client import AmiClient, AmiConfig
+from telephony.domain import CallEnded, DomainEvent
+from telephony.pbx_routing import PbxRouting
+from telephony.pbxes import PbxConfig, PbxList
+from telephony.pipeline import EventPipeline
+from telephony.reducer import CallState, ReducerConfig
+from trubka.adapters import CrmAgentDirectory
+
+PopFactory = Callable[[CallState, CrmAgentDirectory], Notifier]
+
+
+@dataclass(eq=False)
+class Edge:
+    """One non-primary PBX: its AMI client, live state, call writer and screen pop."""
+
+    config: PbxConfig
+    live: CallState
+    bus: EventBus[DomainEvent]
+    writer: CallWriter
+    agents: CrmAgentDirectory
+    notifier: Notifier
+    pops: Subscription[DomainEvent]
+    ami: AmiClient | None = None
+    actions: AmiActions | None = None
+
+    async def start(self, tasks: TaskSet) -> None:
+        name = self.config.name
+        tasks.start(self.writer.run(), name=f"pbx-{name}-calls")
+        await self.agents.refresh()
+        tasks.start(self.agents.run(), name=f"pbx-{name}-agents")
+        tasks.start(self.notifier.run(self.pops), name=f"pbx-{name}-pop")
+        if self.ami is not None:
+            await self.ami.start()
+
+    async def stop(self) -> None:
+        if self.ami is not None:
+            await self.ami.stop()
+        await self.writer.drain()
+        await self.notifier.stop()
+
+
+@dataclass(eq=False)
+class PbxEdges:
+    """Every PBX: the list, each one's live state, the extra ones' edges."""
+
+    pbxes: PbxList
+    states: dict[str, CallState]
+    extras: list[Edge] = field(default_factory=list)
+
+    @property
+    def routing(self) -> PbxRouting:
+        return PbxRouting(self.pbxes, self.states)
+
+    async def start(self, tasks: TaskSet) -> None:
+        for edge in self.extras:
+            await edge.start(tasks)
+
+    async def stop(self) -> None:
+        for edge in self.extras:
+            await edge.stop()
+
+    def status(self) -> list[dict[str, object]]:
+        """Each extra PBX's AMI link, for the status page and /api/status."""
+        return [
+            {"pbx": e.config.name, **(e.ami.status_json() if e.ami else {"connected": False})}
+            for e in self.extras
+        ]
+
+
+def build_edges(
+    pbxes: PbxList,
+    primary: CallState,
+    *,
+    config: ReducerConfig,
+    calls: CallStore,
+    publish_stored: PublishStored,
+    ami_config: Callable[[PbxConfig], AmiConfig] | None,
+    pops: PopFactory,
+    directory_for: Callable[[CallState], CrmAgentDirectory],
+) -> PbxEdges:
+    """The extra PBXes' edges (`ami_config` None: no AMI clients, e.g. a web-only node)."""
+    states = {pbxes.primary.name: primary}
+    edges = PbxEdges(pbxes, states)
+    for pbx in pbxes.pbxes[1:]:
+        live = CallState(
+            config=ReducerConfig(
+                region=config.region, internal_max_digits=config.internal_max_digits, pbx=pbx.name
+            )
+        )
+        states[pbx.name] = live
+        bus: EventBus[DomainEvent] = EventBus()
+        to_writer = bus.subscribe(f"pbx-{pbx.name}-calls", kinds=[CallEnded], maxsize=100_000)
+        writer = CallWriter(calls, to_writer, publish_stored)
+        agents = directory_for(live)
+        to_pop = bus.subscribe(f"pbx-{pbx.name}-pop", maxsize=50_000)
+        edge = Edge(pbx, live, bus, writer, agents, pops(live, agents), to_pop)
+        if ami_config is not None:
+            edge.ami = AmiClient(ami_config(pbx), EventPipeline(state=live), bus.publish)
+            edge.actions = AmiActions(edge.ami)
+        edges.extras.append(edge)
+    return edges
+
