@@ -85,13 +85,20 @@ def test_every_contract_variable_is_used_by_the_dialplan() -> None:
         assert f"HASH(route,{key})" in curl, key
 
 
+SECOND_HOST_IF = (
+    'same => n,GotoIf($["${AGISTATUS}" != "FAILURE" | "${TRUBKA_AGI_2}" = ""]?agi-done)'
+)
+
+
 def test_the_fallbacks_are_in_place() -> None:
     sample = context(CONF / "extensions.conf", "from-trunk-trubka")
     assert (
         sample.index("same => n,Set(AGIEXITONHANGUP=yes)")
         < sample.index("same => n,Set(TIMEOUT(absolute)=${TRUBKA_BUDGET})")
         < sample.index("same => n,AGI(agi://127.0.0.1:4573/route)")
-        < sample.index("same => n,Set(TIMEOUT(absolute)=0)")
+        < sample.index(SECOND_HOST_IF)
+        < sample.index("same => n,AGI(${TRUBKA_AGI_2})")
+        < sample.index("same => n(agi-done),Set(TIMEOUT(absolute)=0)")
     )
     assert "exten => T,1,NoOp(Trubka did not answer within ${TRUBKA_BUDGET} s: queue)" in sample
     assert "same => n,Goto(${TRUBKA_DID},route)" in sample
@@ -101,6 +108,8 @@ def test_the_fallbacks_are_in_place() -> None:
         "Set(TIMEOUT(absolute)=${TRUBKA_BUDGET})",
         "AGI(agi://127.0.0.1:4573/route)",
         "exten => T,1",
+        SECOND_HOST_IF.removeprefix("same => "),
+        "AGI(${TRUBKA_AGI_2})",
     ):
         assert line in readme
 

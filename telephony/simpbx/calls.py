@@ -260,12 +260,28 @@ class Calls(Conversation):
         data = f"{url or 'agi://127.0.0.1:4573/route'},{number}"
         e.emit(w.newexten(two, "AGI", data), e.cel(two, "APP_START", app="AGI", data=data))
         status = "FAILURE"
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + e.timing.agi_timeout  # one budget for every host
         if url:
-            status = await self._agi(call, url, number)
+            status = await self._agi(call, url, number, e.timing.agi_timeout)
         e.emit(
             w.varset(two, "AGISTATUS", status),
             e.cel(two, "APP_END", app="AGI", data=data),
         )
+        for fallback in e.config.agi_fallback_urls if url else ():
+            if status != "FAILURE" or await self._caller_gone(call):
+                break
+            left = deadline - loop.time()
+            e.emit(w.newexten(two, "GotoIf", f"{0 if left > 0 else 1}?agi-done"))
+            if left <= 0:
+                break
+            data = f"{fallback},{number}"
+            e.emit(w.newexten(two, "AGI", data), e.cel(two, "APP_START", app="AGI", data=data))
+            status = await self._agi(call, fallback, number, left)
+            e.emit(
+                w.varset(two, "AGISTATUS", status),
+                e.cel(two, "APP_END", app="AGI", data=data),
+            )
         if await self._caller_gone(call):
             return
         route = two.variables.get("ROUTE_AGENT", "").strip()
@@ -291,7 +307,7 @@ class Calls(Conversation):
             return
         await self._queue(call, queue)
 
-    async def _agi(self, call: SimCall, url: str, number: str) -> str:
+    async def _agi(self, call: SimCall, url: str, number: str, budget: float) -> str:
         e = self.e
         two = call.two
         assert two is not None
@@ -377,7 +393,7 @@ class Calls(Conversation):
                 )
             )
 
-        outcome = await run_fastagi(url, env, get, set_, observe, timeout=e.timing.agi_timeout)
+        outcome = await run_fastagi(url, env, get, set_, observe, timeout=budget)
         if outcome.error:
             # Once per kind of failure: a demo without an AGI server would repeat it per call.
             level = logging.DEBUG if outcome.error == e.last_agi_error else logging.INFO

@@ -146,6 +146,9 @@ class SimConfig:
     customers: tuple[Customer, ...] = field(default_factory=demo_customers)
     default_queue: str = "support"
     agi_url: str | None = None  # agi://host:port/route; None: no AGI step
+    # Further FastAGI hosts, tried in order while AGI() ends with AGISTATUS=FAILURE, all
+    # within the one agi_timeout (the sample dialplan's second host, asterisk_conf/).
+    agi_fallback_urls: tuple[str, ...] = ()
     timing: Timing = field(default_factory=Timing)
     seed: int | None = None  # a seeded RNG makes the call mix reproducible
     spool_dir: Path | None = None  # write real WAV recordings here
