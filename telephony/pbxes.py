@@ -193,9 +193,7 @@ def _pbx(index: int, item: Any) -> PbxConfig:
     dial_from_raw = item.get("dial_from", {})
     if not isinstance(dial_from_raw, dict):
         raise PbxListError(f"{where}: dial_from: an object of PBX name to template")
-    dial_from = {
-        str(k): _template(where, f"dial_from.{k}", v) for k, v in dial_from_raw.items()
-    }
+    dial_from = {str(k): _template(where, f"dial_from.{k}", v) for k, v in dial_from_raw.items()}
     return PbxConfig(
         name=name,
         ami_host=host.strip(),

@@ -15,10 +15,15 @@ lists. Every other PBX gets an :class:`Edge` of its own:
                                                         agents whose phones are on it,
                                                         into the same socket hub
                                                         (screenpop)
+    supervisor.feed.EVENT_KINDS   pbx-<name>-live-feed  LiveFeed.run: the supervisors'
+                                                        live view of this PBX, its
+                                                        messages tagged `"pbx": name`
+                                                        (supervisor.live_pbxes)
 
 Its events go to a bus of its own, never to the primary's consumers that read the
 primary's live state (after-call work, agent time, the supervisors' pushed feed,
 recordings ingest); the live view (`GET /api/live`) reads every PBX's live state.
+Supervisor actions (listen, pause, hang up …) go to the primary PBX's AMI only.
 """
 
 from __future__ import annotations
@@ -31,6 +36,8 @@ from crm.call_writer import CallWriter, PublishStored
 from kernel.bus import EventBus, Subscription
 from kernel.task_set import TaskSet
 from screenpop.notifier import Notifier
+from supervisor.feed import EVENT_KINDS as LIVE_FEED_KINDS
+from supervisor.feed import LiveFeed
 from telephony.actions import AmiActions
 from telephony.ami_client import AmiClient, AmiConfig
 from telephony.domain import CallEnded, DomainEvent
@@ -41,6 +48,7 @@ from telephony.reducer import CallState, ReducerConfig
 from trubka.adapters import CrmAgentDirectory
 
 PopFactory = Callable[[CallState, CrmAgentDirectory], Notifier]
+FeedFactory = Callable[[str, CallState, Subscription[DomainEvent]], LiveFeed]
 
 
 @dataclass(eq=False)
@@ -54,6 +62,7 @@ class Edge:
     agents: CrmAgentDirectory
     notifier: Notifier
     pops: Subscription[DomainEvent]
+    feed: LiveFeed | None = None  # the supervisors' pushed view of this PBX
     ami: AmiClient | None = None
     actions: AmiActions | None = None
 
@@ -63,6 +72,8 @@ class Edge:
         await self.agents.refresh()
         tasks.start(self.agents.run(), name=f"pbx-{name}-agents")
         tasks.start(self.notifier.run(self.pops), name=f"pbx-{name}-pop")
+        if self.feed is not None:
+            tasks.start(self.feed.run(), name=f"pbx-{name}-live-feed")
         if self.ami is not None:
             await self.ami.start()
 
@@ -111,6 +122,7 @@ def build_edges(
     ami_config: Callable[[PbxConfig], AmiConfig] | None,
     pops: PopFactory,
     directory_for: Callable[[CallState], CrmAgentDirectory],
+    feed_for: FeedFactory | None = None,
 ) -> PbxEdges:
     """The extra PBXes' edges (`ami_config` None: no AMI clients, e.g. a web-only node)."""
     states = {pbxes.primary.name: primary}
@@ -128,9 +140,13 @@ def build_edges(
         agents = directory_for(live)
         to_pop = bus.subscribe(f"pbx-{pbx.name}-pop", maxsize=50_000)
         edge = Edge(pbx, live, bus, writer, agents, pops(live, agents), to_pop)
+        if feed_for is not None:
+            to_feed = bus.subscribe(
+                f"pbx-{pbx.name}-live-feed", kinds=LIVE_FEED_KINDS, maxsize=100_000
+            )
+            edge.feed = feed_for(pbx.name, live, to_feed)
         if ami_config is not None:
             edge.ami = AmiClient(ami_config(pbx), EventPipeline(state=live), bus.publish)
             edge.actions = AmiActions(edge.ami)
         edges.extras.append(edge)
     return edges
-

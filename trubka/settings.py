@@ -19,8 +19,8 @@ from pydantic import Field, ValidationError, ValidationInfo, field_validator, mo
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from crm.after_call import WrapupLimits, parse_queue_limits
-from supervisor.alerts import AlertThresholds
 from kernel.call_record import DEFAULT_PBX
+from supervisor.alerts import AlertThresholds
 from telephony.books.cdr_table import CdrTable, CdrTableError, is_table_url
 from telephony.pbxes import PbxConfig, PbxList, parse_pbxes
 

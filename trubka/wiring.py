@@ -62,7 +62,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
@@ -102,6 +102,7 @@ from supervisor.callbacks import TasksOfCalls
 from supervisor.directory import CrmLiveDirectory
 from supervisor.feed import EVENT_KINDS as LIVE_FEED_KINDS
 from supervisor.feed import LiveFeed
+from supervisor.live_pbxes import TaggedFollowers
 from supervisor.pbx_facts import AgentRoster, asterisk_service_levels
 from supervisor.rules_admin import RulesAdmin
 from supervisor.service import Supervisor
@@ -198,6 +199,21 @@ class Services:
     def live_feed(self) -> LiveFeed | None:
         """The supervisors' live view over `/ws` (web/ws.py welcomes their sockets)."""
         return self.supervisor.feed
+
+    @property
+    def pbx_states(self) -> Mapping[str, CallState]:
+        """Every PBX's live state by name, the primary's (`live`) first."""
+        if self.pbx_edges is None:
+            return {self.live.config.pbx: self.live}
+        return self.pbx_edges.states
+
+    @property
+    def pbx_live_feeds(self) -> tuple[LiveFeed, ...]:
+        """The other PBXes' live feeds (their messages carry `pbx`); web/ws.py welcomes
+        supervisors' sockets to each."""
+        if self.pbx_edges is None:
+            return ()
+        return tuple(e.feed for e in self.pbx_edges.extras if e.feed is not None)
 
     def use_facts_source(self, source: FactsSource) -> None:
         """Swap where routing facts come from (e.g. the CRM's database-backed source)."""
@@ -380,14 +396,27 @@ class Services:
                 pbx_live,
                 agents,
                 CrmCards(crm.cards, settings.default_region),
-                routing_reason=lambda linkedid, said_as: router.memo.reason(
-                    linkedid, pbx_live.calls[linkedid].channels, said_as=said_as
-                )
-                if linkedid in pbx_live.calls
-                else router.memo.reason(linkedid, (), said_as=said_as),
+                routing_reason=lambda linkedid, said_as: (
+                    router.memo.reason(linkedid, pbx_live.calls[linkedid].channels, said_as=said_as)
+                    if linkedid in pbx_live.calls
+                    else router.memo.reason(linkedid, (), said_as=said_as)
+                ),
                 phone_display=lambda number: format_national(number, settings.default_region),
             ),
             directory_for=lambda pbx_live: CrmAgentDirectory(crm.directory, pbx_live),
+            feed_for=(
+                lambda name, pbx_live, events: LiveFeed(
+                    pbx_live,
+                    supervisor.config,
+                    supervisor.today,
+                    TaggedFollowers(hub, name),
+                    events,
+                    directory=CrmLiveDirectory(db, crm.directory),
+                    interval=settings.live_update_interval,
+                )
+            )
+            if supervisor.feed is not None
+            else None,
         )
         if services.pbx_edges.extras:  # several PBXes: routing across them
             router.pbxes = services.pbx_edges.routing

@@ -9,6 +9,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from crm.after_call_work import AfterCallWork
     from crm.call_records import CallStore
     from crm.call_writer import CallWriter
@@ -92,3 +94,9 @@ class WebServices(Protocol):
 
     @property
     def live_feed(self) -> LiveFeed | None: ...
+
+    @property
+    def pbx_states(self) -> Mapping[str, CallState]: ...  # every PBX's, the primary first
+
+    @property
+    def pbx_live_feeds(self) -> tuple[LiveFeed, ...]: ...  # the other PBXes' feeds

@@ -74,6 +74,8 @@ async def live_socket(websocket: WebSocket) -> None:
     live_feed = getattr(services, "live_feed", None)  # the supervisors' live view
     if live_feed is not None and client.follow_all:
         live_feed.welcome(client)
+        for pbx_feed in getattr(services, "pbx_live_feeds", ()):  # the other PBXes' views
+            pbx_feed.welcome(client)
     writer = asyncio.create_task(hub.serve(client), name=f"ws-writer-{user.user_id}")
     try:
         while True:

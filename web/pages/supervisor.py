@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 from markupsafe import Markup
 
@@ -31,6 +31,7 @@ from web.i18n import N_, translations
 from web.labels import PAUSE_REASONS as PAUSE_REASON_WORDS
 from web.pages import page_language, page_role, render
 from web.params import PageNumber
+from web.pbxes import chosen_state, pbx_states
 from web.report_extras import extras_context, sessions_report
 
 router = APIRouter(include_in_schema=False)
@@ -125,9 +126,15 @@ def _pause_menu(request: Request, user: UserInfo) -> dict[str, Any]:
 
 
 @router.get("/supervisor", response_class=HTMLResponse)
-async def live_page(request: Request, user: SupervisorPage) -> HTMLResponse:
+async def live_page(
+    request: Request, user: SupervisorPage, pbx: Annotated[str | None, Query(max_length=64)] = None
+) -> HTMLResponse:
     services = get_services(request)
-    live = await _supervisor(request).live_view(services.live, waiting_limit=WAITING_LIMIT)
+    # Several PBXes: one at a time, chosen with the page's select (the first by default).
+    names = list(pbx_states(services))
+    shown, state = chosen_state(services, pbx if pbx in names else None)
+    live = await _supervisor(request).live_view(state, waiting_limit=WAITING_LIMIT)
+    primary = shown == names[0]
     return render(
         request,
         "supervisor.html",
@@ -139,8 +146,12 @@ async def live_page(request: Request, user: SupervisorPage) -> HTMLResponse:
             **_pause_menu(request, user),
             "phones": list(user.interfaces),
             "is_admin": str(user.role) == "admin",
-            "actions_enabled": getattr(services, "pbx", None) is not None,
+            # the supervisor actions go to the first PBX's AMI only
+            "actions_enabled": getattr(services, "pbx", None) is not None and primary,
             "region": services.settings.default_region,
+            "pbxes": names if len(names) > 1 else [],
+            "pbx": shown,
+            "pbx_feed": None if primary else shown,  # the tag of its pushed updates
         },
         user=user,
     )

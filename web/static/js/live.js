@@ -9,6 +9,8 @@
 // on from the moments the server gives (`joined_at`, `state_since`, `since`), corrected
 // for the difference between the server's clock and this computer's. The socket is
 // lib/socket.js's; durations, numbers and phone numbers are formatted by lib/format.js.
+// With several PBXes each one's messages carry `pbx` (none for the first): a feed follows
+// the PBX it was made for (`pbx`, null for the first) and ignores the others'.
 
 import { duration } from "./lib/format.js";
 import { connectSocket } from "./lib/socket.js";
@@ -28,8 +30,10 @@ export class LiveFeed {
    * @param {(view: LiveView, changes: {full: boolean, queues?: Set<string>, agents?: Set<string>}) => void} options.onUpdate
    * @param {(state: import("./lib/socket.js").SocketState) => void} [options.onStatus]
    * @param {string} [options.path]
+   * @param {string | null} [options.pbx] the PBX followed (null: the first)
    */
-  constructor({ onUpdate, onStatus, path = "/ws" }) {
+  constructor({ onUpdate, onStatus, path = "/ws", pbx = null }) {
+    this.pbx = pbx;
     this.onUpdate = onUpdate;
     this.onStatus = onStatus || (() => {});
     this.path = path;
@@ -42,7 +46,7 @@ export class LiveFeed {
   /** @param {any} [initial] the picture rendered into the page, shown until the socket's */
   start(initial) {
     if (initial) {
-      this.apply({ ...initial, full: true, seq: -1 });
+      this.apply({ ...initial, full: true, seq: -1, pbx: this.pbx });
     }
     connectSocket({
       path: this.path,
@@ -58,6 +62,7 @@ export class LiveFeed {
 
   /** @param {any} message a `live_update` message */
   apply(message) {
+    if ((message.pbx || null) !== this.pbx) return; // another PBX's view
     if (message.full) {
       this.view = {
         generated_at: message.generated_at,

@@ -34,7 +34,7 @@ const WAITING_SHOWN = 8;
 const allQueuesLabel = document.querySelector("#pause-queue option")?.textContent || "";
 
 let current = null; // the last view
-const feed = new LiveFeed({ onUpdate: render, onStatus: showStatus });
+const feed = new LiveFeed({ onUpdate: render, onStatus: showStatus, pbx: config.pbx || null });
 
 function pct(value) {
   return value === null || value === undefined ? "—" : `${percent1(value)}%`;
