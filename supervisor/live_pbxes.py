@@ -12,9 +12,20 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from supervisor.errors import ReportParameterError, SupervisorError
 from supervisor.feed import Followers
 
 SUMMED = ("calls_in_progress", "talking", "waiting")
+
+
+class UnknownPbx(ReportParameterError):
+    """A live view was asked for a PBX Trubka does not serve (`invalid_parameter`, 422);
+    `message` is the catalog's text, translated where the web answers."""
+
+    def __init__(self, message: str) -> None:
+        SupervisorError.__init__(self, message, field="pbx", parameter="pbx")
+        self.parameter = "pbx"
+        self.reason = message
 
 
 def merge_live_views(views: Mapping[str, dict[str, Any]], pbxes: Sequence[str]) -> dict[str, Any]:

@@ -6,8 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from supervisor.errors import SupervisorError
-from supervisor.live_pbxes import merge_live_views
+from supervisor.live_pbxes import UnknownPbx, merge_live_views
 from supervisor.service import Supervisor
 from telephony.reducer import CallState
 from web.i18n import N_
@@ -31,7 +30,7 @@ def chosen_state(services: WebServices, pbx: str | None) -> tuple[str, CallState
         return name, states[name]
     state = states.get(pbx)
     if state is None:
-        raise SupervisorError(NO_SUCH_PBX, code="invalid_parameter", field="pbx")
+        raise UnknownPbx(NO_SUCH_PBX)
     return pbx, state
 
 
