@@ -44,6 +44,9 @@ and every TRUBKA_BACKFILL_INTERVAL seconds it reads Asterisk's queue_log and CDR
 (TRUBKA_ASTERISK_QUEUE_LOG, TRUBKA_ASTERISK_CDR) for calls Trubka did not see; a call the
 reducer still follows (after a transfer its queue stay is over) is left to the live writer.
 
+Several PBXes (TRUBKA_PBXES): the table is the first PBX's; every other PBX has a bus
+of its own (its call writer, screen pop and live feed), listed in `trubka.pbx_edges`.
+
 Not on the bus: the webhook outbox. Contacts and deals write their `contact.*` and
 `deal.*` events into it in the transaction of the change (`crm.hooks.outbox.emit`); the
 task "webhook-delivery" (`crm.hooks.worker.DeliveryWorker.run`) POSTs them to the
