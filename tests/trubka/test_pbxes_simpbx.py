@@ -21,6 +21,7 @@ from crm.linking import link_records
 from crm.models import Role
 from crm.schemas import ContactCreate
 from kernel.agents import AgentState
+from screenpop.hub import Client
 from telephony.simpbx import AgentConfig, SimPbx
 from tests.crm.kit_builders import call as history_call
 from tests.kit_server import InProcess, free_port, sign_in
@@ -35,6 +36,14 @@ AGENTS_A = (
     AgentConfig("102", "Борис Иванов", ("support",)),
 )
 AGENTS_B = (AgentConfig("201", "Вера Соколова", ("support",)),)
+
+
+async def _ignore(_text: str) -> None:
+    return None
+
+
+async def _ignore_close(_code: int, _reason: str) -> None:
+    return None
 
 
 async def _until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
@@ -149,7 +158,24 @@ async def _scenario(services: Services, server: InProcess, pbx_a: SimPbx, pbx_b:
     decision = await services.router.route("+79161112233", "100", pbx="b")
     assert decision.agent == B201
 
-    # 3. The live view: both PBXes, or one.
+    # 3. Vera's phone on PBX b rings for a call of b: her pop comes from b's screen pop.
+    socket = Client(user_id=vera.id, role="agent", send_text=_ignore, close=_ignore_close)
+    services.hub.register(socket)
+    assert services.pbx_edges is not None
+    await services.pbx_edges.extras[0].agents.refresh()  # Vera is known to b's pop
+    rung = pbx_b.place_call("79160000005", "Анна", patience=3.0, talk_time=0.1)
+    await pbx_b.wait_idle(10)
+    pops = []
+    while not socket.queue.empty():
+        message = json.loads(socket.queue.get_nowait())
+        if message["type"] == "screen_pop":
+            pops.append(message)
+    assert [(p["linkedid"], p["caller_number"]) for p in pops[:1]] == [
+        (rung.linkedid, "+79160000005")
+    ]
+    assert pops[0]["agent_interface"].startswith("Local/201@agents")
+
+    # 4. The live view: both PBXes, or one.
     async with server.client() as http:
         await sign_in(http, services, login="boss", role="supervisor")
         every = (await http.get("/api/live")).json()
