@@ -197,6 +197,13 @@ async def _scenario(services: Services, server: InProcess, pbx_a: SimPbx, pbx_b:
         assert 'data-agent="Local/201@agents"' in page.text
         assert 'data-agent="Local/101@agents"' not in page.text
         assert '"pbx": "b"' in page.text or '"pbx":"b"' in page.text  # follows b's feed
+        routed_json = await http.get(
+            "/api/route", params={"caller": "+79161112233", "did": "100", "pbx": "a"}
+        )
+        assert routed_json.json()["agent"] == "Local/201@to-pbx-b"  # the CURL() variant too
+        status = (await http.get("/api/status")).json()
+        assert status["ami"]["state"] == "connected"
+        assert status["pbxes"]["b"]["state"] == "connected"
         first = await http.get("/supervisor")
         assert '<option value="a" selected>a</option>' in first.text
         assert 'data-agent="Local/101@agents"' in first.text

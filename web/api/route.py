@@ -83,6 +83,10 @@ async def route_call(
     caller: Annotated[str, Query(description="the caller's number as the PBX sees it")] = "",
     did: Annotated[str, Query(description="the called number (DID)")] = "",
     format: Annotated[Literal["json", "hash"], Query()] = "json",
+    pbx: Annotated[
+        str | None,
+        Query(max_length=64, description="the asking PBX (TRUBKA_PBXES' name): agent as it dials"),
+    ] = None,
     token: Annotated[
         str | None, Query(description="the route token, if not sent as a header")
     ] = None,
@@ -95,7 +99,7 @@ async def route_call(
         else None
     )
     authorize(request, services.settings.route_token, x_trubka_token or bearer or token)
-    decision: Decision = await services.router.route(caller[:256], did[:64])
+    decision: Decision = await services.router.route(caller[:256], did[:64], pbx=pbx)
     if format == "hash":
         body = urlencode(hash_fields(decision), quote_via=quote)
         return PlainTextResponse(body, headers=_NO_STORE)

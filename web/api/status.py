@@ -82,4 +82,14 @@ async def status_json(
         "stored_calls": services.call_writer.saved,
         "ami": ami_status(services),
         "books": await books_status(services, user),
+        **pbx_links(services),
     }
+
+
+def pbx_links(services: Any) -> dict[str, Any]:
+    """With several PBXes (TRUBKA_PBXES): `pbxes`, each other PBX's AMI link by name
+    (`ami` is the first PBX's); nothing with one."""
+    edges = getattr(services, "pbx_edges", None)
+    if edges is None or not edges.extras:
+        return {}
+    return {"pbxes": {str(row["pbx"]): row for row in edges.status()}}
