@@ -207,3 +207,11 @@ async def _scenario(services: Services, server: InProcess, pbx_a: SimPbx, pbx_b:
         first = await http.get("/supervisor")
         assert '<option value="a" selected>a</option>' in first.text
         assert 'data-agent="Local/101@agents"' in first.text
+
+        # 5. A call waiting on PBX b is among the live calls of /api/status, with its PBX.
+        pbx_b.set_agents_answer(False)
+        waiting = pbx_b.place_call("79160000006", "Нина", patience=2.0)
+        await _until(lambda: waiting.linkedid in states["b"].calls)
+        rows = (await http.get("/api/status")).json()["live_calls"]
+        assert {(r["linkedid"], r.get("pbx")) for r in rows} == {(waiting.linkedid, "b")}
+        await pbx_b.wait_idle(10)

@@ -29,7 +29,20 @@ def live_calls(services: Any, user: UserInfo) -> list[dict[str, Any]]:
     now = time.time()
     region = services.settings.default_region
     rows = []
-    for call in services.live.calls.values():
+    states = getattr(services, "pbx_states", None) or {"default": services.live}
+    several = len(states) > 1
+    for pbx, state in states.items():
+        rows += _calls_of(state, user, now, region, pbx if several else None)
+    rows.sort(key=lambda r: r["started_at"])
+    return rows
+
+
+def _calls_of(
+    state: Any, user: UserInfo, now: float, region: str, pbx: str | None
+) -> list[dict[str, Any]]:
+    """One PBX's live calls the user may see (`pbx` named when there are several)."""
+    rows = []
+    for call in state.calls.values():
         if call.partial or not may_see(user, call):
             continue
         rows.append(
@@ -46,7 +59,8 @@ def live_calls(services: Any, user: UserInfo) -> list[dict[str, Any]]:
                 "seconds": round(now - call.started_at, 1),
             }
         )
-    rows.sort(key=lambda r: r["started_at"])
+        if pbx is not None:
+            rows[-1]["pbx"] = pbx
     return rows
 
 
