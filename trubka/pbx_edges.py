@@ -41,7 +41,7 @@ from supervisor.feed import LiveFeed
 from telephony.actions import AmiActions
 from telephony.ami_client import AmiClient, AmiConfig
 from telephony.domain import CallEnded, DomainEvent
-from telephony.pbx_routing import PbxRouting
+from telephony.pbx_routing import PbxRouting, present
 from telephony.pbxes import PbxConfig, PbxList
 from telephony.pipeline import EventPipeline
 from telephony.reducer import CallState, ReducerConfig
@@ -49,6 +49,15 @@ from trubka.adapters import CrmAgentDirectory
 
 PopFactory = Callable[[CallState, CrmAgentDirectory], Notifier]
 FeedFactory = Callable[[str, CallState, Subscription[DomainEvent]], LiveFeed]
+
+
+class PbxAgentDirectory(CrmAgentDirectory):
+    """The agent directory of another PBX's screen pop: a user's agents are those whose
+    phones this PBX has seen, so a socket's welcome tells the states of those only (the
+    first PBX's notifier tells the others)."""
+
+    def agents_of(self, user_id: int) -> set[str]:
+        return {key for key in super().agents_of(user_id) if present(self.live.agent_for(key))}
 
 
 @dataclass(eq=False)
@@ -121,7 +130,7 @@ def build_edges(
     publish_stored: PublishStored,
     ami_config: Callable[[PbxConfig], AmiConfig] | None,
     pops: PopFactory,
-    directory_for: Callable[[CallState], CrmAgentDirectory],
+    directory_for: Callable[[CallState], PbxAgentDirectory],
     feed_for: FeedFactory | None = None,
 ) -> PbxEdges:
     """The extra PBXes' edges (`ami_config` None: no AMI clients, e.g. a web-only node)."""

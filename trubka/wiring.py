@@ -128,7 +128,7 @@ from telephony.reducer import CallState, ReducerConfig
 from telephony.router import CallRouter
 from trubka.adapters import CrmAgentDirectory, CrmCallbackTasks, CrmCards
 from trubka.admin_system import SystemAdmin
-from trubka.pbx_edges import PbxEdges, build_edges
+from trubka.pbx_edges import PbxAgentDirectory, PbxEdges, build_edges
 from trubka.settings import Settings, SettingsError
 from web.api.admin_settings import builtin_pause_reasons
 from web.api.wrapup_codes import builtin_wrapup_codes
@@ -217,6 +217,13 @@ class Services:
         if self.pbx_edges is None:
             return ()
         return tuple(e.feed for e in self.pbx_edges.extras if e.feed is not None)
+
+    @property
+    def pbx_notifiers(self) -> tuple[Notifier, ...]:
+        """The other PBXes' screen pops; web/ws.py welcomes every socket to each."""
+        if self.pbx_edges is None:
+            return ()
+        return tuple(e.notifier for e in self.pbx_edges.extras)
 
     def use_facts_source(self, source: FactsSource) -> None:
         """Swap where routing facts come from (e.g. the CRM's database-backed source)."""
@@ -406,7 +413,7 @@ class Services:
                 ),
                 phone_display=lambda number: format_national(number, settings.default_region),
             ),
-            directory_for=lambda pbx_live: CrmAgentDirectory(crm.directory, pbx_live),
+            directory_for=lambda pbx_live: PbxAgentDirectory(crm.directory, pbx_live),
             feed_for=(
                 lambda name, pbx_live, events: LiveFeed(
                     pbx_live,

@@ -100,3 +100,6 @@ class WebServices(Protocol):
 
     @property
     def pbx_live_feeds(self) -> tuple[LiveFeed, ...]: ...  # the other PBXes' feeds
+
+    @property
+    def pbx_notifiers(self) -> tuple[Notifier, ...]: ...  # the other PBXes' screen pops

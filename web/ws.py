@@ -71,6 +71,8 @@ async def live_socket(websocket: WebSocket) -> None:
     )
     hub.admit(client, per_session=settings.ws_max_per_session, per_user=settings.ws_max_per_user)
     notifier.welcome(client)
+    for pbx_notifier in getattr(services, "pbx_notifiers", ()):  # phones on other PBXes
+        pbx_notifier.welcome(client)
     live_feed = getattr(services, "live_feed", None)  # the supervisors' live view
     if live_feed is not None and client.follow_all:
         live_feed.welcome(client)

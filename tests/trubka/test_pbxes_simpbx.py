@@ -174,6 +174,22 @@ async def _scenario(services: Services, server: InProcess, pbx_a: SimPbx, pbx_b:
         (rung.linkedid, "+79160000005")
     ]
     assert pops[0]["agent_interface"].startswith("Local/201@agents")
+    # Her panel reads her state on PBX b; a new socket of hers is told it by b's pop.
+    async with server.client() as http:
+        signed = await http.post(
+            "/api/session", json={"login": "vera", "password": "long password"}
+        )
+        assert signed.status_code == 200
+        (mine,) = (await http.get("/api/panel/state")).json()["agents"]
+        assert (mine["agent_interface"], mine["state"]) == (B201, "available")
+    fresh = Client(user_id=vera.id, role="agent", send_text=_ignore, close=_ignore_close)
+    services.hub.register(fresh)
+    services.notifier.welcome(fresh)  # as web/ws.py does: the first PBX's, then the others'
+    for notifier in services.pbx_notifiers:
+        notifier.welcome(fresh)
+    told = [json.loads(fresh.queue.get_nowait()) for _ in range(fresh.queue.qsize())]
+    said = [(m["agent_interface"], m["state"]) for m in told if m["type"] == "agent_state"]
+    assert said[-1] == ("Local/201@agents", "available")
 
     # 4. The live view: both PBXes, or one.
     async with server.client() as http:

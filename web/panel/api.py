@@ -31,6 +31,7 @@ from crm.users import UserInfo
 from crm.wrapups import WrapupIn, WrapupService
 from kernel.agents import agent_key, same_agent
 from kernel.phones import normalize
+from telephony.pbx_routing import present
 from telephony.records import iso
 from web.auth import CurrentUser, actor_of, current_user, require_json
 from web.deps import get_services
@@ -58,14 +59,22 @@ class CallIn(Strict):
     contact_id: Id | None = None
 
 
+def _agent_in(live: Any, interface: str) -> Any:
+    agent = live.agent_for(interface)
+    if agent is None:
+        wanted = agent_key(interface)
+        agent = next((a for k, a in live.agents.items() if k.lower() == wanted), None)
+    return agent
+
+
 def agent_states(services: Any, user: UserInfo) -> list[dict[str, Any]]:
     now = time.time()
     states = []
+    others = list((getattr(services, "pbx_states", None) or {}).values())[1:]
     for interface in user.interfaces:
-        agent = services.live.agent_for(interface)
-        if agent is None:
-            wanted = agent_key(interface)
-            agent = next((a for k, a in services.live.agents.items() if k.lower() == wanted), None)
+        agent = _agent_in(services.live, interface)
+        if not present(agent):  # several PBXes: the one the phone is on
+            agent = next((a for live in others if present(a := _agent_in(live, interface))), agent)
         states.append(
             {
                 "agent_interface": interface,
@@ -85,10 +94,19 @@ async def panel_state(request: Request, user: CurrentUser) -> dict[str, Any]:
     return {
         "user": user.to_json(),
         "agents": agent_states(services, user),
-        "current_call": services.notifier.current_call(user.id),
+        "current_call": current_call(services, user.id),
         "after_call": services.after_call.hold_of(user.id),
         "pbx": {"enabled": ami is not None, "connected": bool(ami and ami.connected)},
     }
+
+
+def current_call(services: Any, user_id: int) -> dict[str, Any] | None:
+    """The call the user is on, on whichever PBX."""
+    for notifier in (services.notifier, *getattr(services, "pbx_notifiers", ())):
+        call: dict[str, Any] | None = notifier.current_call(user_id)
+        if call is not None:
+            return call
+    return None
 
 
 @router.post("/pause", status_code=202)
