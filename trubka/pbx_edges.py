@@ -33,11 +33,19 @@ from dataclasses import dataclass, field
 
 from crm.call_records import CallStore
 from crm.call_writer import CallWriter, PublishStored
+from crm.events import BusEvent
+from crm.services import CrmServices
 from kernel.bus import EventBus, Subscription
+from kernel.phones import format_national
 from kernel.task_set import TaskSet
+from routing.decision import Reason
+from screenpop.hub import Hub
 from screenpop.notifier import Notifier
+from supervisor.directory import CrmLiveDirectory
 from supervisor.feed import EVENT_KINDS as LIVE_FEED_KINDS
 from supervisor.feed import LiveFeed
+from supervisor.live_pbxes import TaggedFollowers
+from supervisor.service import Supervisor
 from telephony.actions import AmiActions
 from telephony.ami_client import AmiClient, AmiConfig
 from telephony.domain import CallEnded, DomainEvent
@@ -45,7 +53,9 @@ from telephony.pbx_routing import PbxRouting, present
 from telephony.pbxes import PbxConfig, PbxList
 from telephony.pipeline import EventPipeline
 from telephony.reducer import CallState, ReducerConfig
-from trubka.adapters import CrmAgentDirectory
+from telephony.router import CallRouter
+from trubka.adapters import CrmAgentDirectory, CrmCards
+from trubka.settings import Settings
 
 PopFactory = Callable[[CallState, CrmAgentDirectory], Notifier]
 FeedFactory = Callable[[str, CallState, Subscription[DomainEvent]], LiveFeed]
@@ -158,4 +168,75 @@ def build_edges(
             edge.ami = AmiClient(ami_config(pbx), EventPipeline(state=live), bus.publish)
             edge.actions = AmiActions(edge.ami)
         edges.extras.append(edge)
+    return edges
+
+
+def pbx_ami_config(settings: Settings, pbx: PbxConfig) -> AmiConfig:
+    """One PBX's AMI login (TRUBKA_PBXES), with TRUBKA_AMI_*'s timings."""
+    return AmiConfig(
+        host=pbx.ami_host,
+        port=pbx.ami_port,
+        username=pbx.ami_user,
+        secret=pbx.ami_secret,
+        ping_interval=settings.ami_ping_interval,
+        action_timeout=settings.ami_action_timeout,
+        connect_timeout=settings.ami_connect_timeout,
+        backoff_max=settings.ami_reconnect_max,
+        md5_login=pbx.ami_md5_login,
+    )
+
+
+def wire_edges(
+    settings: Settings,
+    pbxes: PbxList,
+    primary: CallState,
+    calls: CallStore,
+    bus: EventBus[BusEvent],
+    hub: Hub,
+    crm: CrmServices,
+    router: CallRouter,
+    supervisor: Supervisor,
+) -> PbxEdges:
+    """The other PBXes as `Services.create` builds them: their screen pops into `hub`,
+    their live feeds to the supervisors, routing across all of them in `router`."""
+    region = settings.default_region
+
+    def pops(live: CallState, agents: CrmAgentDirectory) -> Notifier:
+        def reason(linkedid: str, said_as: str | None) -> Reason | None:
+            call = live.calls.get(linkedid)
+            return router.memo.reason(linkedid, call.channels if call else (), said_as=said_as)
+
+        return Notifier(
+            hub,
+            live,
+            agents,
+            CrmCards(crm.cards, region),
+            routing_reason=reason,
+            phone_display=lambda number: format_national(number, region),
+        )
+
+    def feed(name: str, live: CallState, events: Subscription[DomainEvent]) -> LiveFeed:
+        return LiveFeed(
+            live,
+            supervisor.config,
+            supervisor.today,
+            TaggedFollowers(hub, name),
+            events,
+            directory=CrmLiveDirectory(crm.db, crm.directory),
+            interval=settings.live_update_interval,
+        )
+
+    edges = build_edges(
+        pbxes,
+        primary,
+        config=primary.config,
+        calls=calls,
+        publish_stored=bus.publish,
+        ami_config=(lambda pbx: pbx_ami_config(settings, pbx)) if settings.ami_enabled else None,
+        pops=pops,
+        directory_for=lambda live: PbxAgentDirectory(crm.directory, live),
+        feed_for=feed if supervisor.feed is not None else None,
+    )
+    if edges.extras:  # several PBXes: routing across them
+        router.pbxes = edges.routing
     return edges

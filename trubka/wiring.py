@@ -105,7 +105,6 @@ from supervisor.callbacks import TasksOfCalls
 from supervisor.directory import CrmLiveDirectory
 from supervisor.feed import EVENT_KINDS as LIVE_FEED_KINDS
 from supervisor.feed import LiveFeed
-from supervisor.live_pbxes import TaggedFollowers
 from supervisor.pbx_facts import AgentRoster, asterisk_service_levels
 from supervisor.rules_admin import RulesAdmin
 from supervisor.service import Supervisor
@@ -122,13 +121,12 @@ from telephony.domain import (
     DomainEvent,
     SpySessionEnded,
 )
-from telephony.pbxes import PbxConfig
 from telephony.pipeline import EventPipeline
 from telephony.reducer import CallState, ReducerConfig
 from telephony.router import CallRouter
 from trubka.adapters import CrmAgentDirectory, CrmCallbackTasks, CrmCards
 from trubka.admin_system import SystemAdmin
-from trubka.pbx_edges import PbxAgentDirectory, PbxEdges, build_edges
+from trubka.pbx_edges import PbxEdges, pbx_ami_config, wire_edges
 from trubka.settings import Settings, SettingsError
 from web.api.admin_settings import builtin_pause_reasons
 from web.api.wrapup_codes import builtin_wrapup_codes
@@ -394,46 +392,13 @@ class Services:
         services.webhook_worker = DeliveryWorker(
             db, webhook_config(settings), on_disabled=webhook_disabled_audit(supervisor)
         )
-        services.pbx_edges = build_edges(
-            pbx_list,
-            live,
-            config=live.config,
-            calls=calls,
-            publish_stored=bus.publish,
-            ami_config=(lambda pbx: ami_config(settings, pbx)) if settings.ami_enabled else None,
-            pops=lambda pbx_live, agents: Notifier(
-                hub,
-                pbx_live,
-                agents,
-                CrmCards(crm.cards, settings.default_region),
-                routing_reason=lambda linkedid, said_as: (
-                    router.memo.reason(linkedid, pbx_live.calls[linkedid].channels, said_as=said_as)
-                    if linkedid in pbx_live.calls
-                    else router.memo.reason(linkedid, (), said_as=said_as)
-                ),
-                phone_display=lambda number: format_national(number, settings.default_region),
-            ),
-            directory_for=lambda pbx_live: PbxAgentDirectory(crm.directory, pbx_live),
-            feed_for=(
-                lambda name, pbx_live, events: LiveFeed(
-                    pbx_live,
-                    supervisor.config,
-                    supervisor.today,
-                    TaggedFollowers(hub, name),
-                    events,
-                    directory=CrmLiveDirectory(db, crm.directory),
-                    interval=settings.live_update_interval,
-                )
-            )
-            if supervisor.feed is not None
-            else None,
+        services.pbx_edges = wire_edges(
+            settings, pbx_list, live, calls, bus, hub, crm, router, supervisor
         )
-        if services.pbx_edges.extras:  # several PBXes: routing across them
-            router.pbxes = services.pbx_edges.routing
         if settings.ami_enabled:
-            primary = pbx_list.primary if settings.pbxes else None
+            login = pbx_ami_config(settings, pbx_list.primary) if settings.pbxes else None
             services.ami = AmiClient(
-                ami_config(settings, primary), EventPipeline(state=live), bus.publish
+                login or ami_config(settings), EventPipeline(state=live), bus.publish
             )
             services.pbx = AmiActions(services.ami)
             if backfill is not None:
@@ -541,21 +506,7 @@ def _backfill(
     )
 
 
-def ami_config(settings: Settings, pbx: PbxConfig | None = None) -> AmiConfig:
-    """The AMI login of TRUBKA_AMI_*, or of one PBX of TRUBKA_PBXES (the timings are
-    TRUBKA_AMI_*'s for all)."""
-    if pbx is not None:
-        return AmiConfig(
-            host=pbx.ami_host,
-            port=pbx.ami_port,
-            username=pbx.ami_user,
-            secret=pbx.ami_secret,
-            ping_interval=settings.ami_ping_interval,
-            action_timeout=settings.ami_action_timeout,
-            connect_timeout=settings.ami_connect_timeout,
-            backoff_max=settings.ami_reconnect_max,
-            md5_login=pbx.ami_md5_login,
-        )
+def ami_config(settings: Settings) -> AmiConfig:
     return AmiConfig(
         host=settings.ami_host,
         port=settings.ami_port,
