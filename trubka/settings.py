@@ -25,6 +25,7 @@ from telephony.books.cdr_table import CdrTable, CdrTableError, is_table_url
 from telephony.pbxes import PbxConfig, PbxList, parse_pbxes
 
 DEFAULT_SQLITE_PATH = Path("var/trubka.db")
+SECRET_HOLDERS = frozenset({"pbxes"})  # values never echoed in an error (AMI secrets)
 
 
 class SettingsError(Exception):
@@ -375,5 +376,8 @@ def load_settings(**overrides: Any) -> Settings:
             variable = f"TRUBKA_{field.upper()}"
             raw = os.environ.get(variable, error.get("input"))
             message = error["msg"].removeprefix("Value error, ")
+            if field in SECRET_HOLDERS:  # the message names the fault; the value may hold secrets
+                problems.append(f"{variable}: {message}")
+                continue
             problems.append(f"{variable}: {message} (got {raw!r})")
         raise SettingsError("invalid configuration: " + "; ".join(problems)) from exc

@@ -93,6 +93,12 @@ def test_a_bad_list_is_refused_naming_the_variable_and_the_field(pbxes: str, say
     assert says in str(caught.value)
 
 
+def test_a_refused_list_is_not_echoed_it_may_hold_secrets() -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings(pbxes='[{"name": "a", "ami_secret": "hunter2", "ami_port": 0}]')
+    assert "ami_port" in str(caught.value) and "hunter2" not in str(caught.value)
+
+
 def test_dial_strings_across_pbxes() -> None:
     pbxes = PbxList(parse_pbxes(json.dumps(TWO)))
     # the same PBX dials the phone itself
