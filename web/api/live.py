@@ -16,4 +16,8 @@ router = APIRouter(prefix="/api", tags=["live"], dependencies=SUPERVISOR_ONLY)
 @router.get("/live")
 async def live_view(request: Request) -> dict[str, Any]:
     services = get_services(request)
+    cluster = services.cluster
+    mirrored = cluster.live_document() if cluster is not None else None
+    if mirrored is not None:  # another node consumes AMI: the view it pushed
+        return mirrored
     return await get_supervisor(request).live_view(services.live)
