@@ -88,6 +88,8 @@ class PgBridge:
         self._inbox: asyncio.Queue[str] = asyncio.Queue()
         self._prefix = f"{node}|"
         self._full_warned = False
+        self.listener_pid: int | None = None  # the listening connection's backend
+        self._reader: Any = None  # fetches stored bodies
 
     # --- sending ---------------------------------------------------------------------
     def send(self, envelope: str) -> None:
@@ -196,6 +198,7 @@ class PgBridge:
             try:
                 conn = await self.connect(self.dsn)
                 await conn.add_listener(self.channel, self._notified)
+                self.listener_pid = conn.get_server_pid()
                 if joined_before:
                     self.stats.reconnects += 1
                     log.info("cluster: listening again on %s", self.channel)
@@ -224,36 +227,45 @@ class PgBridge:
                 delay = min(delay * 2, self.backoff_max)
 
     async def _receive_forever(self) -> None:
-        reader = None
-        while True:
-            payload = await self._inbox.get()
-            if payload == "":
-                if self.on_joined is not None:
-                    self.on_joined()
-                continue
-            _node, _, body = payload.partition("|")
-            try:
-                if body.startswith("@"):
-                    if reader is None:
-                        reader = await self.connect(self.dsn)
-                    body = await reader.fetchval(
-                        "SELECT body FROM cluster_messages WHERE id = $1", int(body[1:])
-                    )
-                    if body is None:
-                        continue  # cleaned away: far too late to matter
-                envelopes = json.loads(body)
-            except Exception as exc:
-                log.warning("cluster: a message from node %s was lost: %s", _node, exc)
-                if reader is not None:
-                    await _close(reader)
-                    reader = None
-                continue
-            for envelope in envelopes:
-                self.stats.received += 1
-                try:
-                    self.handler(envelope)
-                except Exception:
-                    log.exception("cluster: handling a message from node %s failed", _node)
+        try:
+            while True:
+                payload = await self._inbox.get()
+                if payload == "":
+                    if self.on_joined is not None:
+                        self.on_joined()
+                    continue
+                node, _, body = payload.partition("|")
+                envelopes = await self._envelopes(node, body)
+                for envelope in envelopes:
+                    self.stats.received += 1
+                    try:
+                        self.handler(envelope)
+                    except Exception:
+                        log.exception("cluster: handling a message from node %s failed", node)
+        finally:
+            if self._reader is not None:
+                await _close(self._reader)
+
+    async def _envelopes(self, node: str, body: str) -> list[dict[str, Any]]:
+        """The envelopes of a payload (a stored body fetched first); [] when lost."""
+        try:
+            if body.startswith("@"):
+                if self._reader is None:
+                    self._reader = await self.connect(self.dsn)
+                stored = await self._reader.fetchval(
+                    "SELECT body FROM cluster_messages WHERE id = $1", int(body[1:])
+                )
+                if stored is None:
+                    return []  # cleaned away: far too late to matter
+                body = stored
+            envelopes: list[dict[str, Any]] = json.loads(body)
+        except Exception as exc:
+            log.warning("cluster: a message from node %s was lost: %s", node, exc)
+            if self._reader is not None:
+                await _close(self._reader)
+                self._reader = None
+            return []
+        return envelopes
 
     async def run(self) -> None:
         """Listen, receive and send until cancelled (a tracked background task)."""
