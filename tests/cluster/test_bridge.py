@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
@@ -51,23 +51,33 @@ class Node:
     def __init__(self, dsn: str, name: str) -> None:
         self.got: list[dict[str, Any]] = []
         self.joined = 0
+        self.changed = asyncio.Event()
         self.bridge = PgBridge(
             dsn,
             name,
-            self.got.append,
+            self._got,
             on_joined=self._joined,
             backoff_initial=0.05,
             backoff_max=0.2,
             keepalive=0.2,
         )
 
+    def _got(self, envelope: dict[str, Any]) -> None:
+        self.got.append(envelope)
+        self.changed.set()
+
     def _joined(self) -> None:
         self.joined += 1
+        self.changed.set()
+
+    async def until(self, done: Callable[[], bool]) -> None:
+        async with asyncio.timeout(10):
+            while not done():
+                self.changed.clear()
+                await self.changed.wait()
 
     async def wait_for(self, count: int) -> None:
-        async with asyncio.timeout(10):
-            while len(self.got) < count:
-                await asyncio.sleep(0.01)
+        await self.until(lambda: len(self.got) >= count)
 
 
 @pytest.fixture
@@ -118,9 +128,7 @@ async def test_a_cut_listener_connects_again_and_asks_for_the_whole_picture(
         assert await conn.fetchval("SELECT pg_terminate_backend($1)", b.bridge.listener_pid)
     finally:
         await conn.close()
-    async with asyncio.timeout(10):
-        while b.joined < 2:
-            await asyncio.sleep(0.02)
+    await b.until(lambda: b.joined >= 2)
     a.bridge.send('{"k":"sync"}')
     await b.wait_for(1)
     assert b.got == [{"k": "sync"}]
