@@ -112,3 +112,17 @@ async def test_a_supervisor_on_node_b_sees_the_live_view_node_a_makes(database_u
             assert ringing(live)
             assert b.services.cluster is not None
             assert b.services.cluster.mirror.seq >= full["seq"]
+
+
+async def test_closing_a_users_sockets_on_one_node_closes_them_on_every_node(
+    database_url: str,
+) -> None:
+    async with two_nodes(database_url) as (a, b):
+        anna = await a.agent("anna", "101")
+        async with b.client("anna") as http_b, b.socket(http_b) as ws_b:
+            await drain_until_pong(ws_b)  # registered on node B
+            # e.g. an admin disabled Anna through node A
+            assert a.services.hub.close_user(anna.id, 4401, "signed out") == 0
+            async with asyncio.timeout(10):
+                await ws_b.wait_closed()
+            assert ws_b.close_code == 4401
