@@ -49,6 +49,11 @@ Not on the bus: the webhook outbox. Contacts and deals write their `contact.*` a
 task "webhook-delivery" (`crm.hooks.worker.DeliveryWorker.run`) POSTs them to the
 subscribers and retries (a webhook it disables is written to the supervisors' audit).
 
+Not on the bus either: other nodes. With PostgreSQL (TRUBKA_CLUSTER), the hub's messages
+to sockets go to the other nodes and theirs come here (`trubka.cluster.node.ClusterNode`,
+the hub's `relay`); the live feed publishes through it (quiet while another node
+consumes AMI).
+
 One direct line, not on the bus: when the report rollups change, the live feed re-reads
 today's figures (`supervisor.rollups.listeners` → `supervisor.feed.today_changed`).
 
