@@ -14,13 +14,15 @@ are the database's, the same on every node) in the same format, and is also kept
 The node that consumes AMI (`producing()` true: its AMI client is connected) makes the
 pops and the live view; the others only relay. A node that does not consume AMI keeps
 its own live feed quiet (it has no calls: its picture would be empty) and welcomes
-supervisors with the mirror's. The producer builds the live view even with no
-supervisor of its own connected: they may be connected elsewhere.
+supervisors with the mirror's. The producer builds the live view while supervisors
+watch here or on a node that announced them in the last 15 s.
 
 Envelopes (JSON, `k` the kind): `u` a message `m` for the users `u`; `f` a message for
 the supervisors except the users `x`; `c` close the sockets of a `user` or `session`
 (`w`, `id`) with `code` and `r`; `sync` a node (re)joined and asks for the whole
-picture; `s` a message of that picture for the users `u` (kept, not sent to sockets).
+picture; `s` a message of that picture for the users `u` (kept, not sent to sockets);
+`w` node `n` has `c` supervisors' sockets (sent every 5 s while it has any, and when
+one connects).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import asyncio
 import logging
 import os
 import socket
+import time
 import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -42,6 +45,8 @@ from supervisor.live_mirror import LiveMirror
 from trubka.cluster.bridge import CHANNEL, PgBridge
 
 log = logging.getLogger(__name__)
+
+ANNOUNCE_EVERY = 5.0  # seconds between a node's "supervisors watching here" (`w`)
 
 
 def node_name() -> str:
@@ -72,6 +77,8 @@ class ClusterNode:
         self.relayed = RelayedPops()
         self.mirror = LiveMirror()
         self.feed: LiveFeed | None = None
+        self.announce_every = ANNOUNCE_EVERY
+        self._watchers: dict[str, tuple[int, float]] = {}  # node -> (supervisors, when)
         self.bridge = PgBridge(
             dsn,
             self.node,
@@ -88,6 +95,7 @@ class ClusterNode:
         """Run the bridge (a tracked task) and wait until it listens, at most `within`
         seconds (then it keeps trying in the background)."""
         tasks.start(self.bridge.run(), name="cluster-bridge")
+        tasks.start(self._announce_forever(), name="cluster-watchers")
         try:
             async with asyncio.timeout(within):
                 await self.bridge.listening.wait()
@@ -132,6 +140,27 @@ class ClusterNode:
                 )
         elif kind == "sync":
             self.resync()
+        elif kind == "w":
+            had = self._remote_watchers()
+            self._watchers[str(envelope["n"])] = (int(envelope["c"]), time.monotonic())
+            if self.producing() and not had and self._remote_watchers() and self.feed:
+                self.feed.mark_all()  # someone watches elsewhere: the whole picture now
+
+    # --- who watches the live view on other nodes ----------------------------------
+    def announce(self) -> None:
+        """Tell the node making the live view how many supervisors watch here."""
+        count = 0 if self.producing() else self.hub.follower_count()
+        self.bridge.send(encode({"k": "w", "n": self.node, "c": count}))
+
+    async def _announce_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.announce_every)
+            if not self.producing() and self.hub.follower_count():
+                self.announce()
+
+    def _remote_watchers(self) -> int:
+        fresh = time.monotonic() - 3 * self.announce_every
+        return sum(count for count, at in self._watchers.values() if at >= fresh)
 
     def _joined(self) -> None:
         """Listening (again): ask the node consuming AMI for the whole picture."""
@@ -150,11 +179,11 @@ class ClusterNode:
 
     # --- the live feed on this node --------------------------------------------------
     def follower_count(self) -> int:
-        """The live feed's audience: nobody here while another node makes the view; at
-        least one while this node makes it (supervisors may watch on other nodes)."""
+        """The live feed's audience: nobody while another node makes the view; while
+        this node makes it, the supervisors here and those the other nodes announced."""
         if not self.producing():
             return 0
-        return max(1, self.hub.follower_count())
+        return self.hub.follower_count() + self._remote_watchers()
 
     def to_followers_text(self, text: str) -> int:
         if not self.producing():
@@ -169,7 +198,9 @@ class ClusterNode:
         if self.producing():
             if self.feed is not None:
                 self.feed.welcome(client)
-        elif not self.mirror.welcome(self, client):
+            return
+        self.announce()  # the node making the view keeps it coming
+        if not self.mirror.welcome(self, client):
             # nothing came yet: the whole picture the producer sends reaches this socket
             self.bridge.send('{"k":"sync"}')
 
