@@ -75,6 +75,13 @@ class RelayedPops:
             for key in [k for k in self._watched if k[0] == linkedid]:
                 del self._watched[key]
 
+    def forget_calls(self) -> None:
+        """The whole picture follows: drop the ringing pops and answered calls known so
+        far (agent states are replaced one by one as it comes)."""
+        self._pops.clear()
+        self._watched.clear()
+        self._answered.clear()
+
     def _end(self, linkedid: str) -> None:
         self._answered.pop(linkedid, None)
         for key in [k for k in self._pops if k[0] == linkedid]:

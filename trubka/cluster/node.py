@@ -20,7 +20,9 @@ watch here or on a node that announced them in the last 15 s.
 Envelopes (JSON, `k` the kind): `u` a message `m` for the users `u`; `f` a message for
 the supervisors except the users `x`; `c` close the sockets of a `user` or `session`
 (`w`, `id`) with `code` and `r`; `sync` a node (re)joined and asks for the whole
-picture; `s` a message of that picture for the users `u` (kept, not sent to sockets);
+picture; `s0` that picture begins (the calls known so far are forgotten: a message lost
+meanwhile leaves nothing stale) and `s` is a message of it for the users `u` (kept, not
+sent to sockets);
 `w` node `n` has `c` supervisors' sockets (sent every 5 s while it has any, and when
 one connects).
 """
@@ -129,6 +131,8 @@ class ClusterNode:
             else:
                 self.relayed.observe_followers(message)
             self.hub.followers_text_here(encode(message), envelope.get("x", ()))
+        elif kind == "s0":
+            self.relayed.forget_calls()
         elif kind == "s":
             self.relayed.observe(envelope["u"], envelope["m"])
         elif kind == "c":
@@ -172,6 +176,7 @@ class ClusterNode:
         state, pop and answered call; the live view in full with the next update)."""
         if not self.producing():
             return
+        self.bridge.send('{"k":"s0"}')  # the picture follows: forget the calls known so far
         for users, message in self.notifier.snapshot():
             self.bridge.send('{"k":"s","u":' + _ids(users) + ',"m":' + encode(message) + "}")
         if self.feed is not None:
