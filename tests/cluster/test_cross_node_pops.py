@@ -10,8 +10,8 @@ import logging
 
 import pytest
 
-from tests.cluster.kit_cluster import two_nodes
-from tests.web.kit_panel import drain_until_pong, next_message
+from tests.cluster.kit_cluster import two_nodes, web_node
+from tests.web.kit_panel import drain_until_pong, next_message, panel_stack
 
 pytestmark = [
     pytest.mark.postgres,
@@ -126,3 +126,25 @@ async def test_closing_a_users_sockets_on_one_node_closes_them_on_every_node(
             async with asyncio.timeout(10):
                 await ws_b.wait_closed()
             assert ws_b.close_code == 4401
+
+
+async def test_a_node_started_while_a_call_rings_gets_the_whole_picture(
+    database_url: str,
+) -> None:
+    async with panel_stack(database_url) as a:
+        anna = await a.agent("anna", "101")
+        call = a.pbx.place_call("84951110008", "Nina", queue="support")
+        async with a.client("anna") as http_a, a.socket(http_a) as ws_a:
+            await next_message(ws_a, "screen_pop", linkedid=call.linkedid)
+        async with web_node(a) as b:  # joins now: asks node A for the whole picture
+            assert b.services.cluster is not None
+            relayed = b.services.cluster.relayed
+            for _ in range(500):
+                if relayed.welcome(anna.id):
+                    break
+                await asyncio.sleep(0.02)
+            async with b.client("anna") as http_b, b.socket(http_b) as ws_b:
+                welcome = await drain_until_pong(ws_b)
+            pops = [m["linkedid"] for m in welcome if m["type"] == "screen_pop"]
+            assert pops == [call.linkedid]
+            assert [m["state"] for m in welcome if m["type"] == "agent_state"] == ["ringing"]
