@@ -109,6 +109,8 @@ class ClusterNode:
         self.bridge.send('{"k":"u","u":' + _ids(user_ids) + ',"m":' + text + "}")
 
     def followers(self, text: str, except_users: Iterable[int]) -> None:
+        if not self._remote_watchers():
+            return  # no supervisor watches on another node: nobody there needs it
         self.bridge.send('{"k":"f","x":' + _ids(except_users) + ',"m":' + text + "}")
 
     def close(self, kind: str, key: str | int, code: int, reason: str) -> None:
