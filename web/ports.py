@@ -66,6 +66,8 @@ class ClusterView(Protocol):
 
     def live_document(self) -> dict[str, Any] | None: ...
 
+    def status(self) -> dict[str, Any]: ...
+
 
 class WebServices(Protocol):
     """The services behind the HTTP API, the pages and `/ws`."""

@@ -109,6 +109,8 @@ async def test_a_supervisor_on_node_b_sees_the_live_view_node_a_makes(database_u
                 while not ringing(await next_message(ws_b, "live_update")):
                     pass
             live = (await http_b.get("/api/live")).json()
+            status = (await http_b.get("/api/status")).json()["cluster"]
+            assert status["listening"] and not status["producing"] and status["received"] > 0
             assert ringing(live)
             assert b.services.cluster is not None
             assert b.services.cluster.mirror.seq >= full["seq"]
