@@ -109,6 +109,8 @@ async def test_a_supervisor_on_node_b_sees_the_live_view_node_a_makes(database_u
                 while not ringing(await next_message(ws_b, "live_update")):
                     pass
             live = (await http_b.get("/api/live")).json()
+            page = await http_b.get("/supervisor")  # rendered from the same picture
+            assert page.status_code == 200 and call.linkedid in page.text
             status = (await http_b.get("/api/status")).json()["cluster"]
             assert status["listening"] and not status["producing"] and status["received"] > 0
             assert ringing(live)
