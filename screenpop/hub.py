@@ -13,7 +13,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +56,17 @@ class Client:
         return True
 
 
+class Relay(Protocol):
+    """Where a hub also sends what it sends to users and followers: the other nodes of a
+    cluster (`trubka.cluster`). The text is the message as the sockets get it."""
+
+    def users(self, user_ids: Iterable[int], text: str) -> None: ...
+
+    def followers(self, text: str, except_users: Iterable[int]) -> None: ...
+
+    def close(self, kind: str, key: str | int, code: int, reason: str) -> None: ...
+
+
 @dataclass(slots=True)
 class HubStats:
     connected: int = 0
@@ -71,6 +82,7 @@ class Hub:
         self._drops: set[asyncio.Task[None]] = set()
         self._registered = 0
         self.stats = HubStats()
+        self.relay: Relay | None = None  # the other nodes (a cluster), else None
 
     # --- connections -----------------------------------------------------------------
     def register(self, client: Client) -> None:
@@ -105,6 +117,12 @@ class Hub:
         """Close every socket of this sign-in session at once; returns how many."""
         if not session:
             return 0
+        if self.relay is not None:
+            self.relay.close("session", session, code, reason)
+        return self.close_session_here(session, code, reason)
+
+    def close_session_here(self, session: str, code: int, reason: str) -> int:
+        """`close_session` on this node only (told by another node)."""
         ended = [c for cs in self._by_user.values() for c in cs if c.session == session]
         for client in ended:
             self.end(client, code, reason)
@@ -112,6 +130,12 @@ class Hub:
 
     def close_user(self, user_id: int, code: int, reason: str) -> int:
         """Close every socket of this user at once; returns how many."""
+        if self.relay is not None:
+            self.relay.close("user", user_id, code, reason)
+        return self.close_user_here(user_id, code, reason)
+
+    def close_user_here(self, user_id: int, code: int, reason: str) -> int:
+        """`close_user` on this node only (told by another node)."""
         ended = list(self._by_user.get(user_id, ()))
         for client in ended:
             self.end(client, code, reason)
@@ -142,6 +166,13 @@ class Hub:
     def to_users(self, user_ids: Iterable[int], message: dict[str, Any]) -> int:
         """Send to every socket of these users (and not to followers). Returns sockets reached."""
         text = encode(message)
+        users = set(user_ids)
+        if self.relay is not None and users:
+            self.relay.users(users, text)
+        return self.to_users_text(users, text)
+
+    def to_users_text(self, user_ids: Iterable[int], text: str) -> int:
+        """Already serialized text to these users' sockets on this node only."""
         reached = 0
         for user_id in set(user_ids):
             for client in list(self._by_user.get(user_id, ())):
@@ -150,6 +181,13 @@ class Hub:
 
     def to_followers(self, message: dict[str, Any], *, except_users: Iterable[int] = ()) -> int:
         text = encode(message)
+        skip = set(except_users)
+        if self.relay is not None:
+            self.relay.followers(text, skip)
+        return self.followers_text_here(text, skip)
+
+    def followers_text_here(self, text: str, except_users: Iterable[int] = ()) -> int:
+        """Already serialized text to the followers on this node only."""
         skip = set(except_users)
         return sum(self._offer(c, text) for c in list(self._followers) if c.user_id not in skip)
 
@@ -161,6 +199,8 @@ class Hub:
 
     def to_followers_text(self, text: str) -> int:
         """Already serialized text to every follower (one encoding for all of them)."""
+        if self.relay is not None:
+            self.relay.followers(text, ())
         return sum(self._offer(c, text) for c in list(self._followers))
 
     def to_client_text(self, client: Client, text: str) -> bool:

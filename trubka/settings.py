@@ -138,6 +138,9 @@ class Settings(BaseSettings):
     http_header_timeout: float = Field(default=10.0, gt=0, le=300)
     http_max_header_bytes: int = Field(default=32 * 1024, ge=4096, le=1024 * 1024)
     http_max_connections: int = Field(default=2000, ge=1, le=1_000_000)
+    # Several nodes on one PostgreSQL database (docs/architecture.md "Cluster"): pops and
+    # live views between them over LISTEN/NOTIFY. auto: on with PostgreSQL, off with SQLite.
+    cluster: Literal["auto", "true", "false"] = "auto"
     http_keep_alive: int = Field(default=5, ge=1, le=300)
     forwarded_allow_ips: str = "127.0.0.1"  # proxies whose X-Forwarded-For/-Proto are trusted
 
@@ -238,6 +241,35 @@ class Settings(BaseSettings):
             wrapup_limit=self.wrapup_limit,
             queue_wrapup_limits=parse_queue_limits(self.queue_wrapup_limits),
         )
+
+    @property
+    def cluster_enabled(self) -> bool:
+        """Live messages go between nodes (PostgreSQL, unless TRUBKA_CLUSTER=false)."""
+        return self.cluster != "false" and not self.database_url.startswith("sqlite")
+
+    @field_validator("cluster", mode="before")
+    @classmethod
+    def _cluster(cls, value: object) -> object:
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        text = str(value).strip().lower()
+        return {
+            "1": "true",
+            "yes": "true",
+            "on": "true",
+            "0": "false",
+            "no": "false",
+            "off": "false",
+        }.get(text, text)
+
+    @model_validator(mode="after")
+    def _cluster_needs_postgres(self) -> Settings:
+        if self.cluster == "true" and self.database_url.startswith("sqlite"):
+            raise ValueError(
+                "TRUBKA_CLUSTER: several nodes need PostgreSQL (TRUBKA_DATABASE_URL); "
+                "SQLite serves one node"
+            )
+        return self
 
     @model_validator(mode="after")
     def _warning_below_target(self) -> Settings:

@@ -49,6 +49,11 @@ Not on the bus: the webhook outbox. Contacts and deals write their `contact.*` a
 task "webhook-delivery" (`crm.hooks.worker.DeliveryWorker.run`) POSTs them to the
 subscribers and retries (a webhook it disables is written to the supervisors' audit).
 
+Not on the bus either: other nodes. With PostgreSQL (TRUBKA_CLUSTER), the hub's messages
+to sockets go to the other nodes and theirs come here (`trubka.cluster.node.ClusterNode`,
+the hub's `relay`); the live feed publishes through it (quiet while another node
+consumes AMI).
+
 One direct line, not on the bus: when the report rollups change, the live feed re-reads
 today's figures (`supervisor.rollups.listeners` → `supervisor.feed.today_changed`).
 
@@ -123,6 +128,7 @@ from telephony.reducer import CallState, ReducerConfig
 from telephony.router import CallRouter
 from trubka.adapters import CrmAgentDirectory, CrmCallbackTasks, CrmCards
 from trubka.admin_system import SystemAdmin
+from trubka.cluster.node import ClusterNode
 from trubka.settings import Settings, SettingsError
 from web.api.admin_settings import builtin_pause_reasons
 from web.api.wrapup_codes import builtin_wrapup_codes
@@ -190,11 +196,17 @@ class Services:
     queue_sessions: QueueSessionRecorder | None = None  # queue logins/logouts
     pbx: AmiActions | None = None  # typed actions (originate, pause, spy …) over `ami`
     webhook_worker: DeliveryWorker | None = None  # the outbox's deliveries (crm.hooks)
+    cluster: ClusterNode | None = None  # pops and live views between nodes (PostgreSQL)
 
     @property
     def live_feed(self) -> LiveFeed | None:
         """The supervisors' live view over `/ws` (web/ws.py welcomes their sockets)."""
         return self.supervisor.feed
+
+    @property
+    def consumes_ami(self) -> bool:
+        """This node reads the PBX's events now (makes the pops and the live view)."""
+        return self.ami is not None and self.ami.connected
 
     def use_facts_source(self, source: FactsSource) -> None:
         """Swap where routing facts come from (e.g. the CRM's database-backed source)."""
@@ -270,6 +282,7 @@ class Services:
             phone_display=lambda number: format_national(number, settings.default_region),
         )
         recordings = RecordingService.from_settings(settings, db, to_recordings)
+        cluster = _cluster(settings, db, hub, notifier, lambda: services.consumes_ami)
 
         def pbx() -> AmiActions | None:
             return services.pbx
@@ -290,7 +303,7 @@ class Services:
             callback_tasks=CrmCallbackTasks(callbacks, TasksOfCalls(db)),
             directory=CrmLiveDirectory(db, crm.directory),
             live=live,
-            followers=hub,
+            followers=cluster if cluster is not None else hub,
             pbx=pbx,
             live_events=to_live_feed,
             live_interval=settings.live_update_interval,
@@ -302,6 +315,8 @@ class Services:
         backfill = _backfill(settings, db, calls, bus, live)
         if supervisor.feed is not None:
             supervisor.rollups.listeners.append(supervisor.feed.today_changed)
+        if cluster is not None:
+            cluster.feed = supervisor.feed
 
         def pbx_connected() -> AmiActions | None:
             ami = services.ami
@@ -349,6 +364,7 @@ class Services:
             ),
             after_call=after_call,
             after_call_events=to_after_call,
+            cluster=cluster,
         )
         services.system = SystemAdmin(
             settings,
@@ -379,6 +395,8 @@ class Services:
         await self.db.upgrade()
         await self.rules_admin.load()  # the rules saved in the browser, else the file's
         await self.admin_settings.load()
+        if self.cluster is not None:
+            await self.cluster.start(self.tasks)
         self.tasks.start(self.call_writer.run(), name="call-writer")
         self.tasks.start(self.crm_after_store.run(), name="crm-after-store")
         self.tasks.start(self.supervisor_rollups.run(), name="supervisor-rollups")
@@ -461,6 +479,16 @@ def _backfill(
         settle=settings.backfill_settle,
         in_progress=lambda linkedid: linkedid in live.calls,  # e.g. after a transfer
     )
+
+
+def _cluster(
+    settings: Settings, db: Database, hub: Hub, notifier: Notifier, producing: Callable[[], bool]
+) -> ClusterNode | None:
+    """The bridge to the other nodes, when TRUBKA_CLUSTER allows it (PostgreSQL)."""
+    if not settings.cluster_enabled or db.dialect != "postgresql":
+        return None
+    dsn = db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    return ClusterNode(dsn, hub, notifier, producing)
 
 
 def ami_config(settings: Settings) -> AmiConfig:

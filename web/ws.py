@@ -72,7 +72,10 @@ async def live_socket(websocket: WebSocket) -> None:
     hub.admit(client, per_session=settings.ws_max_per_session, per_user=settings.ws_max_per_user)
     notifier.welcome(client)
     live_feed = getattr(services, "live_feed", None)  # the supervisors' live view
-    if live_feed is not None and client.follow_all:
+    cluster = getattr(services, "cluster", None)  # several nodes: whoever makes the view
+    if cluster is not None and client.follow_all:
+        cluster.welcome_supervisor(client)
+    elif live_feed is not None and client.follow_all:
         live_feed.welcome(client)
     writer = asyncio.create_task(hub.serve(client), name=f"ws-writer-{user.user_id}")
     try:

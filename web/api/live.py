@@ -15,5 +15,15 @@ router = APIRouter(prefix="/api", tags=["live"], dependencies=SUPERVISOR_ONLY)
 
 @router.get("/live")
 async def live_view(request: Request) -> dict[str, Any]:
+    return await current_live_view(request)
+
+
+async def current_live_view(request: Request, waiting_limit: int | None = None) -> dict[str, Any]:
+    """The live view document: this node's, or, while another node of a cluster consumes
+    AMI, the one that node pushed (each queue's first 50 waiting callers)."""
     services = get_services(request)
-    return await get_supervisor(request).live_view(services.live)
+    cluster = services.cluster
+    mirrored = cluster.live_document() if cluster is not None else None
+    if mirrored is not None:
+        return mirrored
+    return await get_supervisor(request).live_view(services.live, waiting_limit=waiting_limit)

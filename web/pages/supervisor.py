@@ -25,6 +25,7 @@ from supervisor.reports import Group
 from supervisor.service import Supervisor
 from web.action_texts import ACTION_TEXTS
 from web.alert_strings import ALERT_STRINGS
+from web.api.live import current_live_view
 from web.charts import Series, bar_chart
 from web.deps import get_services
 from web.i18n import N_, translations
@@ -127,7 +128,7 @@ def _pause_menu(request: Request, user: UserInfo) -> dict[str, Any]:
 @router.get("/supervisor", response_class=HTMLResponse)
 async def live_page(request: Request, user: SupervisorPage) -> HTMLResponse:
     services = get_services(request)
-    live = await _supervisor(request).live_view(services.live, waiting_limit=WAITING_LIMIT)
+    live = await current_live_view(request, waiting_limit=WAITING_LIMIT)
     return render(
         request,
         "supervisor.html",
@@ -150,8 +151,7 @@ async def live_page(request: Request, user: SupervisorPage) -> HTMLResponse:
 async def wallboard_page(
     request: Request, user: SupervisorPage, queues: str | None = None
 ) -> HTMLResponse:
-    services = get_services(request)
-    live = await _supervisor(request).live_view(services.live, waiting_limit=WAITING_LIMIT)
+    live = await current_live_view(request, waiting_limit=WAITING_LIMIT)
     chosen = [q.strip() for q in (queues or "").split(",") if q.strip()][:50]
     return render(
         request,
