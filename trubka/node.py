@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import socket
 import time
 from collections.abc import Callable, Iterable
@@ -38,8 +39,10 @@ DB_CHECK_TIMEOUT = 1.0
 
 
 def node_name(settings: Settings) -> str:
-    """TRUBKA_NODE_NAME, else host:pid (unique among the nodes sharing a database)."""
-    return settings.node_name.strip() or f"{socket.gethostname()}:{os.getpid()}"
+    """TRUBKA_NODE_NAME, else host:pid-random (unique among the nodes sharing a
+    database, and among several services started by one process)."""
+    own = settings.node_name.strip()
+    return own or f"{socket.gethostname()}:{os.getpid()}-{secrets.token_hex(2)}"
 
 
 class Node:
