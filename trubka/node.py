@@ -18,7 +18,7 @@ import os
 import secrets
 import socket
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from typing import Any, TypeVar
 
 from sqlalchemy import text
@@ -26,6 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from crm.database import Database, is_sqlite
 from crm.node_leases import LeaseStore
+from kernel.task_set import TaskSet
 from screenpop.hub import Hub
 from telephony.agi_server import AgiServer
 from telephony.ami_client import AmiClient
@@ -65,6 +66,9 @@ class Node:
         self.lease: AmiLease | None = None  # PostgreSQL nodes with the `ami` role
         self.started_at = time.time()
         self.draining = False
+        # What runs only while this node consumes AMI (the backfill from Asterisk's books)
+        self._jobs: list[tuple[str, Callable[[], Coroutine[Any, Any, Any]]]] = []
+        self._job_tasks = TaskSet("consuming")
 
     def has(self, role: str) -> bool:
         return role in self.roles
@@ -97,8 +101,11 @@ class Node:
             ami = self._ami()
             if ami is not None:
                 await ami.start()
+            for name, job in self._jobs:
+                self._job_tasks.start(job(), name=name)
 
         async def lost() -> None:
+            await self._job_tasks.stop(grace=1.0)
             ami = self._ami()
             if ami is not None:
                 await ami.stop()
@@ -113,6 +120,16 @@ class Node:
         )
         return self.lease.fence(publish)
 
+    def while_consuming(
+        self, tasks: TaskSet, name: str, job: Callable[[], Coroutine[Any, Any, Any]]
+    ) -> None:
+        """Run `job` while this node consumes AMI: from now on SQLite, while it holds the
+        AMI lease on PostgreSQL (a standby must not backfill what the holder follows)."""
+        if self.lease is None:
+            tasks.start(job(), name=name)
+        else:
+            self._jobs.append((name, job))
+
     async def start_ami(self) -> None:
         """Consume AMI: at once on SQLite, once the lease is taken on PostgreSQL."""
         if self.lease is not None:
@@ -123,6 +140,7 @@ class Node:
     async def stop_ami(self) -> None:
         if self.lease is not None:
             await self.lease.stop()  # stops the AMI client when held, gives the lease up
+            await self._job_tasks.stop(grace=1.0)
         if (ami := self._ami()) is not None:
             await ami.stop()
 

@@ -417,8 +417,8 @@ class Services:
         if self.webhook_worker is not None and workers:
             self.tasks.start(self.webhook_worker.run(), name="webhook-delivery")
         if self.backfill is not None and events:
-            interval = self.settings.backfill_interval
-            self.tasks.start(self.backfill.run(interval), name="backfill")
+            backfill, interval = self.backfill, self.settings.backfill_interval
+            self.node.while_consuming(self.tasks, "backfill", lambda: backfill.run(interval))
         await self.node.start_ami()
 
     async def listen(self) -> None:
