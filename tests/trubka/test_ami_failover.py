@@ -78,7 +78,7 @@ async def _records(services: Services) -> dict[str, int]:
 async def _stored(services: Services, linkedids: list[str], timeout: float = 15.0) -> None:
     try:
         async with asyncio.timeout(timeout):
-            while not set(linkedids) <= set(await _records(services)):
+            while not set(linkedids) <= set(await _records(services)):  # noqa: ASYNC110
                 await asyncio.sleep(0.1)
     except TimeoutError:
         found = await _records(services)
