@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import fcntl
 import os
-from pathlib import Path
 
 from crm.database import sqlite_path
 
@@ -64,7 +63,3 @@ def _read(fd: int) -> str:
         return os.pread(fd, 200, 0).decode(errors="replace").strip()
     except OSError:
         return ""
-
-
-def lock_path(database_url: str) -> Path | None:
-    return SqliteNodeLock(database_url).path
