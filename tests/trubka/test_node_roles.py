@@ -213,3 +213,33 @@ def test_settings_refuse_a_lease_renewed_too_rarely() -> None:
     with pytest.raises(SettingsError, match="TRUBKA_AMI_LEASE_INTERVAL"):
         load_settings(ami_lease_ttl=3.0, ami_lease_interval=2.0)
     assert isinstance(load_settings(ami_lease_ttl=3.0, ami_lease_interval=1.0), Settings)
+
+
+async def test_a_server_shutting_down_tells_its_sockets_to_reconnect(tmp_path: Path) -> None:
+    """The real path: uvicorn (`DrainingServer`) asked to exit drains before it stops."""
+    import json
+
+    import websockets
+    from websockets.exceptions import ConnectionClosed
+
+    from tests.kit_server import LiveServer, sign_in
+    from trubka.http_server import DrainingServer
+
+    app = build_app(load_settings(database_url=f"sqlite:///{tmp_path}/t.db"))
+    live = LiveServer(app)
+    live.server = DrainingServer(live.server.config)
+    async with live as server, server.client() as http:
+        await sign_in(http, app.state.services, login="agent1", role="agent")
+        cookie = "; ".join(f"{k}={v}" for k, v in http.cookies.items())
+        async with websockets.connect(server.ws_url, additional_headers={"Cookie": cookie}) as ws:
+            await ws.send('{"type":"ping"}')
+            while json.loads(await ws.recv())["type"] != "pong":
+                pass
+            server.server.should_exit = True  # what SIGTERM does
+            messages = []
+            with pytest.raises(ConnectionClosed) as closed:
+                async with asyncio.timeout(5):
+                    while True:
+                        messages.append(json.loads(await ws.recv()))
+            assert {"type": "reconnect", "reason": "node_shutdown"} in messages
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1012
