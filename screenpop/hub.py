@@ -27,6 +27,7 @@ SEND_TIMEOUT = 10.0
 CLOSE_TOO_SLOW = 4008  # the client could not keep up
 CLOSE_SIGNED_OUT = 4401  # the session ended: sign-out, deactivation, a new password
 CLOSE_ACCESS_CHANGED = 4403  # the user's role changed: connect again for the new rights
+CLOSE_SERVICE_RESTART = 1012  # the node is shutting down: the client reconnects (elsewhere)
 CLOSE_TOO_MANY = 4429  # the session or the user opened more sockets than allowed
 
 
@@ -140,6 +141,26 @@ class Hub:
         for client in ended:
             self.end(client, code, reason)
         return len(ended)
+
+    async def drain(self, message: dict[str, Any], *, grace: float = 1.0) -> int:
+        """Shutting down: send every socket `message` (`{"type": "reconnect"}`), give the
+        messages up to `grace` seconds to go out, then close the sockets with 1012."""
+        clients = [c for cs in self._by_user.values() for c in cs]
+        text = encode(message)
+        for client in clients:
+            client.offer(text)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
+        while loop.time() < deadline and any(  # noqa: ASYNC110 - queues have no "empty" event
+            not c.dropped and not c.queue.empty() for c in clients
+        ):
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0)  # the last message taken is written before the close frame
+        for client in clients:
+            self.end(client, CLOSE_SERVICE_RESTART, "this node is shutting down; reconnect")
+        if self._drops:
+            await asyncio.wait(set(self._drops), timeout=grace)
+        return len(clients)
 
     def clients_of(self, user_id: int) -> set[Client]:
         return set(self._by_user.get(user_id, ()))

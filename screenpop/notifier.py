@@ -122,6 +122,7 @@ class Notifier:
         self._answered: dict[str, tuple[str, dict[str, Any]]] = {}  # linkedid -> (agent, msg)
         self._aliases_known = 0  # how many agent aliases the pops' users were found with
         self.relayed: RelayedPops | None = None  # pops made by other nodes (a cluster)
+        self.pops_sent = 0  # screen pops this node sent (first sends, not card updates)
 
     # --- running ---------------------------------------------------------------------
     async def run(self, subscription: Subscription[d.DomainEvent]) -> None:
@@ -248,6 +249,7 @@ class Notifier:
             self._prepare_card(event.linkedid, event.caller_number)
         self._pops[(event.linkedid, event.agent)] = _Pop(message, users, spelled)
         self._send(users, message, spelled)
+        self.pops_sent += 1
         self.hub.to_followers(message, except_users=users)
 
     def _aliases_learned(self) -> None:

@@ -23,6 +23,8 @@ from supervisor.alerts import AlertThresholds
 from telephony.books.cdr_table import CdrTable, CdrTableError, is_table_url
 
 DEFAULT_SQLITE_PATH = Path("var/trubka.db")
+# The parts a node runs (`trubka serve --roles`, TRUBKA_ROLES; docs/deploy.md).
+ROLES = ("ami", "agi", "web", "workers")
 
 
 class SettingsError(Exception):
@@ -143,6 +145,25 @@ class Settings(BaseSettings):
     cluster: Literal["auto", "true", "false"] = "auto"
     http_keep_alive: int = Field(default=5, ge=1, le=300)
     forwarded_allow_ips: str = "127.0.0.1"  # proxies whose X-Forwarded-For/-Proto are trusted
+    # Several nodes (docs/deploy.md): the parts this node runs, its name in health and
+    # metrics (empty: host:pid), and the AMI consumer's lease in PostgreSQL.
+    roles: Annotated[frozenset[str], NoDecode] = frozenset(ROLES)
+    node_name: str = Field(default="", max_length=100)
+    ami_lease_ttl: float = Field(default=3.0, ge=0.5, le=60)
+    ami_lease_interval: float = Field(default=1.0, ge=0.1, le=20)
+
+    @field_validator("roles", mode="before")
+    @classmethod
+    def _roles(cls, value: Any) -> Any:
+        return parse_roles(value) if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _lease_renewed_in_time(self) -> Settings:
+        if self.ami_lease_interval * 2 > self.ami_lease_ttl:
+            raise ValueError(
+                "TRUBKA_AMI_LEASE_INTERVAL must be at most half of TRUBKA_AMI_LEASE_TTL"
+            )
+        return self
 
     @field_validator("recordings_retention_queues", mode="before")
     @classmethod
@@ -342,6 +363,19 @@ def parse_queue_service_levels(value: str) -> dict[str, int]:
             raise ValueError(f"{queue}: the threshold must be between 1 and 3600 seconds")
         levels[queue] = number
     return levels
+
+
+def parse_roles(text: str) -> frozenset[str]:
+    """`ami,web` → {"ami", "web"}; `all` (or nothing) → every role."""
+    names = [part.strip().lower() for part in text.split(",") if part.strip()]
+    if not names or names == ["all"]:
+        return frozenset(ROLES)
+    unknown = [name for name in names if name not in ROLES]
+    if unknown:
+        raise ValueError(
+            f"unknown role {unknown[0]!r} (use a comma-separated list of {', '.join(ROLES)})"
+        )
+    return frozenset(names)
 
 
 def parse_origin(text: str) -> str:

@@ -57,6 +57,14 @@ consumes AMI).
 One direct line, not on the bus: when the report rollups change, the live feed re-reads
 today's figures (`supervisor.rollups.listeners` → `supervisor.feed.today_changed`).
 
+Roles (`trubka serve --roles`, TRUBKA_ROLES; `trubka.node`): `ami` runs the AMI client
+and the consumers of its events (call writer and `crm-after-store`, recordings ingest,
+agent time and queue sessions, after-call work, spy sessions, backfill); `agi` the
+FastAGI server; `workers` the database's background work (recordings transcoding and
+purge, report rollups, webhook delivery, session purge); `web` the pages, API and `/ws`
+(`trubka.app`). On PostgreSQL the AMI client runs only while the node holds the AMI
+lease (`trubka.ami_failover`).
+
 `Services.start` starts the consumers before anything publishes (the AMI client, then
 FastAGI in `Services.listen`); `Services.stop` stops them the other way round, letting
 the call writer and its `CallsStored` consumers drain first. `trubka.app` runs both in
@@ -129,6 +137,7 @@ from telephony.router import CallRouter
 from trubka.adapters import CrmAgentDirectory, CrmCallbackTasks, CrmCards
 from trubka.admin_system import SystemAdmin
 from trubka.cluster.node import ClusterNode
+from trubka.node import Node
 from trubka.settings import Settings, SettingsError
 from web.api.admin_settings import builtin_pause_reasons
 from web.api.wrapup_codes import builtin_wrapup_codes
@@ -197,6 +206,7 @@ class Services:
     pbx: AmiActions | None = None  # typed actions (originate, pause, spy …) over `ami`
     webhook_worker: DeliveryWorker | None = None  # the outbox's deliveries (crm.hooks)
     cluster: ClusterNode | None = None  # pops and live views between nodes (PostgreSQL)
+    node: Node = field(init=False)  # roles, health, the SQLite lock, the AMI lease
 
     @property
     def live_feed(self) -> LiveFeed | None:
@@ -375,12 +385,14 @@ class Services:
             recordings=recordings,
             audit=supervisor.audit,
         )
+        services.node = Node(settings, db, hub, agi, lambda: services.ami)
         services.queue_sessions = QueueSessionRecorder(db, to_agent_sessions)
         services.webhook_worker = DeliveryWorker(
             db, webhook_config(settings), on_disabled=webhook_disabled_audit(supervisor)
         )
-        if settings.ami_enabled:
-            services.ami = AmiClient(ami_config(settings), EventPipeline(state=live), bus.publish)
+        if services.node.runs_ami:
+            publish = services.node.fence_ami(bus.publish)  # the AMI lease on PostgreSQL
+            services.ami = AmiClient(ami_config(settings), EventPipeline(state=live), publish)
             services.pbx = AmiActions(services.ami)
             if backfill is not None:
                 services.ami.on_connected.append(backfill.wake)
@@ -391,39 +403,45 @@ class Services:
     # --- running ---------------------------------------------------------------------
     async def start(self) -> None:
         """Migrate the database, start the consumers, then the AMI client (the publisher).
-        The FastAGI server is started by :meth:`listen`."""
+        The FastAGI server is started by :meth:`listen`. Only the node's roles run; a
+        second node on one SQLite file is refused (`trubka.node_lock.NodeRefused`)."""
+        self.node.claim()
         await self.db.upgrade()
         await self.rules_admin.load()  # the rules saved in the browser, else the file's
         await self.admin_settings.load()
         if self.cluster is not None:
             await self.cluster.start(self.tasks)
-        self.tasks.start(self.call_writer.run(), name="call-writer")
-        self.tasks.start(self.crm_after_store.run(), name="crm-after-store")
+        events = self.node.has("ami")  # this node consumes (or stands by for) AMI's events
+        workers = self.node.has("workers")
+        if events:
+            self.tasks.start(self.call_writer.run(), name="call-writer")
+            self.tasks.start(self.crm_after_store.run(), name="crm-after-store")
         self.tasks.start(self.supervisor_rollups.run(), name="supervisor-rollups")
         await self.agent_directory.refresh()
         self.tasks.start(self.agent_directory.run(), name="agent-directory")
         self.tasks.start(self.notifier.run(self.screen_pop), name="screen-pop")
-        await self.recordings.start(self.tasks)
-        self.tasks.start(purge_periodically(self.crm.sessions), name="session-purge")
-        self.supervisor.start(self.tasks)
+        await self.recordings.start(self.tasks, ingest=events, work=workers)
+        if workers:
+            self.tasks.start(purge_periodically(self.crm.sessions), name="session-purge")
+        self.supervisor.start(self.tasks, rollups=workers, agent_time=events)
         await self.after_call.load()
-        self.tasks.start(self.after_call.run(self.after_call_events), name="after-call-work")
-        self.tasks.start(self.after_call.sweep_forever(), name="after-call-sweep")
-        spy_sessions = self.supervisor.audit.spy_sessions
-        self.tasks.start(spy_sessions.run(self.spy_sessions), name="spy-sessions")
-        if self.queue_sessions is not None:
-            self.tasks.start(self.queue_sessions.run(), name="agent-sessions")
-        if self.webhook_worker is not None:
+        if events:
+            self.tasks.start(self.after_call.run(self.after_call_events), name="after-call-work")
+            self.tasks.start(self.after_call.sweep_forever(), name="after-call-sweep")
+            spy_sessions = self.supervisor.audit.spy_sessions
+            self.tasks.start(spy_sessions.run(self.spy_sessions), name="spy-sessions")
+            if self.queue_sessions is not None:
+                self.tasks.start(self.queue_sessions.run(), name="agent-sessions")
+        if self.webhook_worker is not None and workers:
             self.tasks.start(self.webhook_worker.run(), name="webhook-delivery")
-        if self.backfill is not None:
-            interval = self.settings.backfill_interval
-            self.tasks.start(self.backfill.run(interval), name="backfill")
-        if self.ami is not None:
-            await self.ami.start()
+        if self.backfill is not None and events:
+            backfill, interval = self.backfill, self.settings.backfill_interval
+            self.node.while_consuming(self.tasks, "backfill", lambda: backfill.run(interval))
+        await self.node.start_ami()
 
     async def listen(self) -> None:
         """Serve FastAGI (when enabled), once everything it asks is running."""
-        if self.settings.agi_enabled:
+        if self.node.runs_agi:
             await self.agi.start()
             self.tasks.start(self.agi.serve(), name="agi-server")
 
@@ -439,11 +457,11 @@ class Services:
         """Stop listening to the PBX first (the FastAGI server stops accepting and lets
         running sessions finish), let the workers drain, then close the database."""
         await self.agi.stop()
-        if self.ami is not None:
-            await self.ami.stop()
+        await self.node.stop_ami()  # and gives the AMI lease up: a standby takes over
         try:
             async with asyncio.timeout(5.0):
-                await self.drain_calls()
+                if self.node.has("ami"):
+                    await self.drain_calls()
         except TimeoutError:
             log.warning("shutdown: some call records were not stored (or linked) in time")
         await self.notifier.stop()
@@ -454,6 +472,7 @@ class Services:
         self.crm.close()
         await self.supervisor.stop()
         await self.db.dispose()
+        self.node.release()
 
 
 def _backfill(
