@@ -4,7 +4,7 @@
   the node holding it, since when, and until when it holds unless renewed
   (`crm/node_leases.py`). Created on SQLite too, where it stays empty (one node).
 
-Revision ID: 0013_node_leases
+Revision ID: 0014_node_leases
 Revises: 0012_admin_people
 Create Date: 2026-12-06
 """
@@ -15,8 +15,8 @@ from alembic import op
 
 from crm.database import UTCDateTime
 
-revision = "0013_node_leases"
-down_revision = "0012_admin_people"
+revision = "0014_node_leases"
+down_revision = "0013_crossnode"
 branch_labels = None
 depends_on = None
 
