@@ -60,6 +60,9 @@ def digit_runs(query: str) -> list[str]:
 
 
 class SearchService:
+    # PostgreSQL's name search walks this many of the newest rows before it asks the index
+    recent_window = 10_000
+
     def __init__(
         self, db: Database, *, region: str = "RU", reader: FastReader | None = None
     ) -> None:
@@ -183,11 +186,20 @@ class SearchService:
                 "LIMIT :n"
             )
             result = await session.execute(statement, {"q": fts5_match(words), "n": limit})
-        else:
-            statement = text(
-                f"SELECT id FROM {table} WHERE array_to_tsvector(string_to_array(search_text, ' "
-                "')) "
-                f"@@ CAST(:q AS tsquery) ORDER BY id DESC LIMIT :n"
-            )
-            result = await session.execute(statement, {"q": tsquery(words), "n": limit})
-        return [int(row[0]) for row in result]
+            return [int(row[0]) for row in result]
+        # PostgreSQL: the GIN index finds the matches but cannot give them newest first.
+        # Walking the primary key backwards finds the newest matches of a common word at
+        # once, but walks the whole table for a rare word (1.2 s at 1M contacts). So: the
+        # walk over the newest rows only, then, when that found too few, the index and a
+        # sort of what it found (few rows, as the word is rare among the newest ones).
+        match = "array_to_tsvector(string_to_array(search_text, ' ')) @@ CAST(:q AS tsquery)"
+        params = {"q": tsquery(words), "n": limit, "window": self.recent_window}
+        recent = text(
+            f"SELECT id FROM {table} WHERE id >= (SELECT max(id) FROM {table}) - :window "
+            f"AND {match} ORDER BY id DESC LIMIT :n"
+        )
+        ids = [int(row[0]) for row in await session.execute(recent, params)]
+        if len(ids) < limit:
+            everywhere = text(f"SELECT id FROM {table} WHERE {match} ORDER BY id + 0 DESC LIMIT :n")
+            ids = [int(row[0]) for row in await session.execute(everywhere, params)]
+        return ids

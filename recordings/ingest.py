@@ -22,11 +22,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import or_, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm.call_records import CallRow
+from crm.claims import insert_ignoring, serialize
 from kernel.bus import Subscription
 from recordings.config import RecordingConfig
 from recordings.errors import UnsafePath
@@ -187,12 +189,28 @@ class Ingest:
             )
         )
         if job is None:
-            job = self._new_job(linkedid, source, now, ready=False)
-            session.add(job)
-            await session.flush()
-            self.jobs_created += 1
-            if job.status == JobStatus.FAILED.value:
-                log.warning("recordings: call %s: %s", linkedid, job.reason)
+            # another node may store the same job at this moment: one row, no error
+            fresh = self._new_job(linkedid, source, now, ready=False)
+            values = {
+                attr.key: getattr(fresh, attr.key)
+                for attr in sa_inspect(RecordingJob).column_attrs
+                if attr.key != "id" and getattr(fresh, attr.key) is not None
+            }
+            insert = insert_ignoring(
+                self.store.db.dialect, RecordingJob, ["linkedid", "source_path"]
+            )
+            created = await session.scalar(insert.values(**values).returning(RecordingJob.id))
+            stored: RecordingJob | None = await session.scalar(
+                select(RecordingJob).where(
+                    RecordingJob.linkedid == linkedid, RecordingJob.source_path == source
+                )
+            )
+            assert stored is not None  # inserted now, or by the other node before
+            job = stored
+            if created is not None:
+                self.jobs_created += 1
+                if job.status == JobStatus.FAILED.value:
+                    log.warning("recordings: call %s: %s", linkedid, job.reason)
         cache[key] = job
         return job
 
@@ -238,6 +256,19 @@ class Ingest:
             if not fresh:
                 return 0
             async with self.store.db.transaction() as session:
+                # nodes sharing the spool adopt each file once: one scan at a time, and
+                # what another node adopted meanwhile is known now
+                await serialize(session, "recordings-spool-scan")
+                names = [f.name for f in fresh]
+                taken: set[str] = set()
+                for start in range(0, len(names), 500):
+                    adopted = await session.scalars(
+                        select(RecordingJob.source_name).where(
+                            RecordingJob.source_name.in_(names[start : start + 500])
+                        )
+                    )
+                    taken.update(adopted.all())
+                fresh = [f for f in fresh if f.name not in taken]
                 for found in fresh:
                     call = await _call_naming(session, found.name)
                     job = self._new_job(
@@ -249,6 +280,8 @@ class Ingest:
                     job.reason = None if job.status == JobStatus.PENDING.value else job.reason
                     session.add(job)
             self.jobs_created += len(fresh)
+        if not fresh:
+            return 0
         log.info(
             "recordings: adopted %d file(s) from the spool %s that no call event named",
             len(fresh),

@@ -162,7 +162,10 @@ async def _purge_one(
         )
         return
     async with store.db.transaction() as session:
-        fresh = await session.get(RecordingJob, job.id, populate_existing=True)
+        # FOR UPDATE: another node purging the same job waits, then finds it purged
+        fresh = await session.get(
+            RecordingJob, job.id, populate_existing=True, with_for_update=True
+        )
         if fresh is None or fresh.legal_hold or fresh.purged_at is not None:
             return
         detail = (

@@ -111,16 +111,20 @@ class RecordingService:
         )
         return True
 
-    async def start(self, tasks: TaskSet) -> None:
+    async def start(self, tasks: TaskSet, *, ingest: bool = True, work: bool = True) -> None:
+        """The ingest of the PBX's events (`ingest`) and the transcoding worker and daily
+        purge (`work`): a node's roles may run either."""
         await self.check_tools()
-        await self.worker.prepare()
-        if self.subscription is not None:
+        if work:
+            await self.worker.prepare()
+        if self.subscription is not None and ingest:
             tasks.start(self.ingest.consume(self.subscription), name="recordings-ingest")
-        tasks.start(self.worker.run(), name="recordings-worker")
-        tasks.start(
-            purge_daily(self.purge, self.config.purge_interval, self.config.purge_first_delay),
-            name="recordings-purge",
-        )
+        if work:
+            tasks.start(self.worker.run(), name="recordings-worker")
+            tasks.start(
+                purge_daily(self.purge, self.config.purge_interval, self.config.purge_first_delay),
+                name="recordings-purge",
+            )
         self.started = True
 
     async def stop(self, grace: float = 10.0) -> None:

@@ -13,7 +13,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +27,7 @@ SEND_TIMEOUT = 10.0
 CLOSE_TOO_SLOW = 4008  # the client could not keep up
 CLOSE_SIGNED_OUT = 4401  # the session ended: sign-out, deactivation, a new password
 CLOSE_ACCESS_CHANGED = 4403  # the user's role changed: connect again for the new rights
+CLOSE_SERVICE_RESTART = 1012  # the node is shutting down: the client reconnects (elsewhere)
 CLOSE_TOO_MANY = 4429  # the session or the user opened more sockets than allowed
 
 
@@ -56,6 +57,17 @@ class Client:
         return True
 
 
+class Relay(Protocol):
+    """Where a hub also sends what it sends to users and followers: the other nodes of a
+    cluster (`trubka.cluster`). The text is the message as the sockets get it."""
+
+    def users(self, user_ids: Iterable[int], text: str) -> None: ...
+
+    def followers(self, text: str, except_users: Iterable[int]) -> None: ...
+
+    def close(self, kind: str, key: str | int, code: int, reason: str) -> None: ...
+
+
 @dataclass(slots=True)
 class HubStats:
     connected: int = 0
@@ -71,6 +83,7 @@ class Hub:
         self._drops: set[asyncio.Task[None]] = set()
         self._registered = 0
         self.stats = HubStats()
+        self.relay: Relay | None = None  # the other nodes (a cluster), else None
 
     # --- connections -----------------------------------------------------------------
     def register(self, client: Client) -> None:
@@ -105,6 +118,12 @@ class Hub:
         """Close every socket of this sign-in session at once; returns how many."""
         if not session:
             return 0
+        if self.relay is not None:
+            self.relay.close("session", session, code, reason)
+        return self.close_session_here(session, code, reason)
+
+    def close_session_here(self, session: str, code: int, reason: str) -> int:
+        """`close_session` on this node only (told by another node)."""
         ended = [c for cs in self._by_user.values() for c in cs if c.session == session]
         for client in ended:
             self.end(client, code, reason)
@@ -112,10 +131,36 @@ class Hub:
 
     def close_user(self, user_id: int, code: int, reason: str) -> int:
         """Close every socket of this user at once; returns how many."""
+        if self.relay is not None:
+            self.relay.close("user", user_id, code, reason)
+        return self.close_user_here(user_id, code, reason)
+
+    def close_user_here(self, user_id: int, code: int, reason: str) -> int:
+        """`close_user` on this node only (told by another node)."""
         ended = list(self._by_user.get(user_id, ()))
         for client in ended:
             self.end(client, code, reason)
         return len(ended)
+
+    async def drain(self, message: dict[str, Any], *, grace: float = 1.0) -> int:
+        """Shutting down: send every socket `message` (`{"type": "reconnect"}`), give the
+        messages up to `grace` seconds to go out, then close the sockets with 1012."""
+        clients = [c for cs in self._by_user.values() for c in cs]
+        text = encode(message)
+        for client in clients:
+            client.offer(text)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
+        while loop.time() < deadline and any(  # noqa: ASYNC110 - queues have no "empty" event
+            not c.dropped and not c.queue.empty() for c in clients
+        ):
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0)  # the last message taken is written before the close frame
+        for client in clients:
+            self.end(client, CLOSE_SERVICE_RESTART, "this node is shutting down; reconnect")
+        if self._drops:
+            await asyncio.wait(set(self._drops), timeout=grace)
+        return len(clients)
 
     def clients_of(self, user_id: int) -> set[Client]:
         return set(self._by_user.get(user_id, ()))
@@ -142,6 +187,13 @@ class Hub:
     def to_users(self, user_ids: Iterable[int], message: dict[str, Any]) -> int:
         """Send to every socket of these users (and not to followers). Returns sockets reached."""
         text = encode(message)
+        users = set(user_ids)
+        if self.relay is not None and users:
+            self.relay.users(users, text)
+        return self.to_users_text(users, text)
+
+    def to_users_text(self, user_ids: Iterable[int], text: str) -> int:
+        """Already serialized text to these users' sockets on this node only."""
         reached = 0
         for user_id in set(user_ids):
             for client in list(self._by_user.get(user_id, ())):
@@ -150,6 +202,13 @@ class Hub:
 
     def to_followers(self, message: dict[str, Any], *, except_users: Iterable[int] = ()) -> int:
         text = encode(message)
+        skip = set(except_users)
+        if self.relay is not None:
+            self.relay.followers(text, skip)
+        return self.followers_text_here(text, skip)
+
+    def followers_text_here(self, text: str, except_users: Iterable[int] = ()) -> int:
+        """Already serialized text to the followers on this node only."""
         skip = set(except_users)
         return sum(self._offer(c, text) for c in list(self._followers) if c.user_id not in skip)
 
@@ -161,6 +220,8 @@ class Hub:
 
     def to_followers_text(self, text: str) -> int:
         """Already serialized text to every follower (one encoding for all of them)."""
+        if self.relay is not None:
+            self.relay.followers(text, ())
         return sum(self._offer(c, text) for c in list(self._followers))
 
     def to_client_text(self, client: Client, text: str) -> bool:

@@ -41,6 +41,7 @@ from kernel.agents import interface_key, same_agent
 from kernel.bus import Subscription
 from routing.reasons import LANGUAGES, localized, render
 from screenpop.hub import Client, Hub
+from screenpop.relayed import RelayedPops
 from telephony import domain as d
 from telephony.records import iso
 from telephony.reducer import CallState
@@ -120,6 +121,8 @@ class Notifier:
         self._pops: dict[tuple[str, str], _Pop] = {}  # (linkedid, agent) -> pop
         self._answered: dict[str, tuple[str, dict[str, Any]]] = {}  # linkedid -> (agent, msg)
         self._aliases_known = 0  # how many agent aliases the pops' users were found with
+        self.relayed: RelayedPops | None = None  # pops made by other nodes (a cluster)
+        self.pops_sent = 0  # screen pops this node sent (first sends, not card updates)
 
     # --- running ---------------------------------------------------------------------
     async def run(self, subscription: Subscription[d.DomainEvent]) -> None:
@@ -246,6 +249,7 @@ class Notifier:
             self._prepare_card(event.linkedid, event.caller_number)
         self._pops[(event.linkedid, event.agent)] = _Pop(message, users, spelled)
         self._send(users, message, spelled)
+        self.pops_sent += 1
         self.hub.to_followers(message, except_users=users)
 
     def _aliases_learned(self) -> None:
@@ -416,7 +420,10 @@ class Notifier:
 
     def participants(self, linkedid: str) -> set[int]:
         """Users who answered or were on this call (recent calls, ringing or not)."""
-        return set(self._recent.get(linkedid, ()))
+        users = set(self._recent.get(linkedid, ()))
+        if self.relayed is not None:
+            users |= self.relayed.participants(linkedid)
+        return users
 
     def current_call(self, user_id: int) -> dict[str, Any] | None:
         """The `call_answered` message of the call this user is on now, if any."""
@@ -424,7 +431,7 @@ class Notifier:
         for agent_key, message in list(self._answered.values()):
             if self._is_one_of(agent_key, agents):
                 return self._known_by(user_id, message, self._audience(agent_key)[1])
-        return None
+        return self.relayed.current_call(user_id) if self.relayed is not None else None
 
     def users_for(self, agent: str) -> set[int]:
         """The users of an agent, whichever of its names they were configured with: a
@@ -476,8 +483,11 @@ class Notifier:
         """Send a new socket the current state: agent states, ringing pops, the current call."""
         now = self.clock()
         agents = self.directory.agents_of(client.user_id)
+        relayed = self.relayed.agent_states(client.user_id) if self.relayed is not None else {}
         for agent_key in sorted(agents):
             agent = self._live_agent(agent_key)
+            if agent is None and any(same_agent(agent_key, known) for known in relayed):
+                continue  # another node follows this agent: its last word comes below
             state = agent.derive_state(now).value if agent else "logged_out"
             since = agent.state_since if agent and agent.state_since else now
             self.hub.to_client(
@@ -498,3 +508,36 @@ class Notifier:
             if client.follow_all or self._is_one_of(agent_key, agents):
                 spelled = self._audience(agent_key)[1]
                 self.hub.to_client(client, self._known_by(client.user_id, message, spelled))
+        if self.relayed is not None:
+            for message in self.relayed.welcome(client.user_id, follow_all=client.follow_all):
+                if message.get("type") == "agent_state" and self._live_agent(
+                    str(message.get("agent_interface"))
+                ):
+                    continue  # this node follows the agent itself (sent above)
+                self.hub.to_client(client, message)
+
+    def snapshot(self) -> list[tuple[set[int], dict[str, Any]]]:
+        """Every agent's state, ringing pop and answered call, with the users each goes
+        to (as the users know the agent): what another node of a cluster needs to
+        welcome its sockets after it (re)joined."""
+        now = self.clock()
+        out: list[tuple[set[int], dict[str, Any]]] = []
+        for agent in list(self.live.agents.values()):
+            users, spelled = self._audience(agent.key)
+            if not users:
+                continue
+            message = {
+                "type": "agent_state",
+                "agent_interface": agent.key,
+                "state": agent.derive_state(now).value,
+                "since": iso(agent.state_since or now),
+                "paused_reason": agent.paused_reason,
+                "pause_pending": agent.pause_pending,
+            }
+            out += [({u}, self._known_by(u, message, spelled)) for u in users]
+        for pop in list(self._pops.values()):
+            out += [({u}, self._known_by(u, pop.message, pop.spelled)) for u in pop.users]
+        for agent_key, message in list(self._answered.values()):
+            users, spelled = self._audience(agent_key)
+            out += [({u}, self._known_by(u, message, spelled)) for u in users]
+        return out

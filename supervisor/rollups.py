@@ -33,6 +33,7 @@ from sqlalchemy import delete, func, select, tuple_
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
 from crm.call_records import CallRow
+from crm.claims import serialize
 from crm.database import Database
 from supervisor.config import ReportConfig
 from supervisor.periods import ReportPeriod, hour_range, local_bucket, local_midnight
@@ -51,6 +52,7 @@ from telephony.records import CallRecord
 log = logging.getLogger(__name__)
 
 _STATE_NAME = "calls"
+ROLLUP_LOCK = "report-rollups"  # the advisory lock of every rollup refresh (crm.claims)
 
 
 def _merged(spans: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
@@ -186,6 +188,7 @@ class RollupStore:
                 )
             ).one()
         async with self.db.transaction() as session:
+            await serialize(session, ROLLUP_LOCK)
             await session.execute(delete(ReportHour))
             await session.execute(delete(ReportDay))
         if first is not None:
@@ -233,6 +236,9 @@ class RollupStore:
         for attempt in range(5):
             try:
                 async with self.db.transaction() as session:
+                    # nodes sharing the database recompute hours one at a time (each
+                    # from `calls` as committed): no collision, nothing counted twice
+                    await serialize(session, ROLLUP_LOCK)
                     rows: dict[RowKey, RowTotals] = {}
                     for start, end in spans:
                         rows.update(await self.aggregator.aggregate(session, start, end))
@@ -268,6 +274,7 @@ class RollupStore:
     # --- the watermark ---------------------------------------------------------------
     async def _state(self) -> RollupState:
         async with self.db.transaction() as session:
+            await serialize(session, ROLLUP_LOCK)  # the first run of two nodes: one row
             state = await session.get(RollupState, _STATE_NAME)
             if state is None:
                 state = RollupState(
@@ -281,6 +288,7 @@ class RollupStore:
 
     async def _set_watermark(self, last_call_id: int) -> None:
         async with self.db.transaction() as session:
+            await serialize(session, ROLLUP_LOCK)
             state = await session.get(RollupState, _STATE_NAME)
             if state is None:
                 state = RollupState(name=_STATE_NAME)

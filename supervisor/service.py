@@ -140,11 +140,13 @@ class Supervisor:
         the rollup maintainer; never waits for it)."""
         await self.rollups.notify(event.records)
 
-    def start(self, tasks: TaskSet) -> None:
+    def start(self, tasks: TaskSet, *, rollups: bool = True, agent_time: bool = True) -> None:
         """The rollup maintainer (it first catches up with calls stored while away) and
-        the agent state recorder."""
-        tasks.start(self.rollups.run(), name="report-rollups")
-        tasks.start(self.agent_time.run(), name="agent-time")
+        the agent state recorder (each unless this node's roles leave it out)."""
+        if rollups:
+            tasks.start(self.rollups.run(), name="report-rollups")
+        if agent_time:
+            tasks.start(self.agent_time.run(), name="agent-time")
         if self.feed is not None:
             tasks.start(self.feed.run(), name="live-feed")
         if self.queue_admin is not None:

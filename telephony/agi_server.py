@@ -162,6 +162,10 @@ class AgiServer:
         self._tasks: set[asyncio.Task[None]] = set()
 
     @property
+    def listening(self) -> bool:
+        return self._server is not None and self._server.is_serving()
+
+    @property
     def bound_port(self) -> int:
         sockets = self._server.sockets if self._server is not None else ()
         if not sockets:

@@ -154,9 +154,43 @@ class CallRouter:
         did: str | None,
         *,
         uniqueid: str | None = None,
+        at: float | None = None,
+        rules: RoutingRules | None = None,
+        count: bool = True,
         pbx: str | None = None,
     ) -> Decision:
-        decision = self.across(await self.decide(raw_caller, did, pbx=pbx), pbx)
+        """The decision for a call, counted and remembered under the channel's `uniqueid`.
+        With ``count=False`` (what :meth:`decide` asks) a decision that changes nothing:
+        a preview at another time (`at`, the live state being now's) or with other rules.
+        One coroutine on the hot path: the FastAGI handler awaits this one directly.
+        `pbx` names the asking PBX (several PBXes): the agent's state is read on the PBX
+        their phone is on, and ROUTE_AGENT is what the asking one dials."""
+        # Known callers first: the CRM stores valid E.164 numbers, so a hit on the cheap
+        # guess needs no full phone-number validation (the slow part of routing).
+        guess = self._candidate(raw_caller.strip()) if raw_caller else None
+        facts: RoutingFacts | FactsUnavailable | None = None
+        if guess is not None:
+            facts = await self.facts_for(guess)
+        if isinstance(facts, RoutingFacts):
+            caller = Caller(guess, raw_caller.strip() if raw_caller else "", self._did(did))
+        else:
+            caller = self.caller(raw_caller, did)
+            if caller.number is None:
+                facts = None
+            elif caller.number != guess and not isinstance(facts, FactsUnavailable):
+                facts = await self.facts_for(caller.number)
+        now = self.clock()
+        decision = decide(
+            caller,
+            facts,
+            self.presence(facts, now, pbx),
+            (rules or self.rules).for_did(caller.did),
+            datetime.fromtimestamp(now if at is None else at, UTC),
+        )
+        if self.pbxes is not None:
+            decision = self.across(decision, pbx)
+        if not count:
+            return decision
         routed_by = decision.routed_by.value
         self.stats.decisions[routed_by] += 1
         counter = self._decision_counters.get(routed_by)
@@ -182,25 +216,4 @@ class CallRouter:
         """The decision for a call, not counted or remembered: what :meth:`route` gives
         now with the current rules, or a preview at another time (`at`, the live state
         being now's) or with other rules."""
-        # Known callers first: the CRM stores valid E.164 numbers, so a hit on the cheap
-        # guess needs no full phone-number validation (the slow part of routing).
-        guess = self._candidate(raw_caller.strip()) if raw_caller else None
-        facts: RoutingFacts | FactsUnavailable | None = None
-        if guess is not None:
-            facts = await self.facts_for(guess)
-        if isinstance(facts, RoutingFacts):
-            caller = Caller(guess, raw_caller.strip() if raw_caller else "", self._did(did))
-        else:
-            caller = self.caller(raw_caller, did)
-            if caller.number is None:
-                facts = None
-            elif caller.number != guess and not isinstance(facts, FactsUnavailable):
-                facts = await self.facts_for(caller.number)
-        now = self.clock()
-        return decide(
-            caller,
-            facts,
-            self.presence(facts, now, pbx),
-            (rules or self.rules).for_did(caller.did),
-            datetime.fromtimestamp(now if at is None else at, UTC),
-        )
+        return await self.route(raw_caller, did, at=at, rules=rules, count=False, pbx=pbx)

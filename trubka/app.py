@@ -3,7 +3,8 @@
 Start-up: migrate the database, start the workers (call writer …), then the telephony
 edge (AMI client, FastAGI server). Shutdown runs the other way round: stop listening to
 the PBX first (the FastAGI server stops accepting and lets running sessions finish),
-let the workers drain, then close the database.
+let the workers drain, then close the database. A node without the `web` role serves
+`/healthz`, `/readyz` and `/metrics` only.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from fastapi import FastAPI
 from trubka.settings import Settings
 from trubka.wiring import Services
 from web.app import create_app
+from web.health import create_probe_app
 
 log = logging.getLogger(__name__)
 
@@ -38,4 +40,6 @@ def build_app(settings: Settings) -> FastAPI:
         finally:
             await services.stop()
 
+    if "web" not in settings.roles:  # health and metrics only (trubka.node)
+        return create_probe_app(services, lifespan=lifespan)
     return create_app(services, lifespan=lifespan)

@@ -10,6 +10,9 @@ start it; docs/security.md explains each and what the reverse proxy in front mus
 - At most `TRUBKA_HTTP_MAX_CONNECTIONS` connections and sockets at once (503 beyond);
   idle keep-alive connections close after `TRUBKA_HTTP_KEEP_ALIVE` seconds.
 - `X-Forwarded-For`/`-Proto` are believed only from `TRUBKA_FORWARDED_ALLOW_IPS`.
+- On shutdown (`DrainingServer`) the node drains first: `/readyz` answers 503 and every
+  WebSocket is told `{"type": "reconnect"}` and closed with 1012, before uvicorn stops
+  accepting and closes the remaining connections.
 - Tokens in query strings (`?token=…` on /metrics and /api/route) are written to the
   access log as `token=***`.
 """
@@ -19,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import socket
 from typing import Any
 
 import h11
@@ -67,6 +71,21 @@ class HeaderTimeoutH11(H11Protocol):
         if self.conn.their_state is h11.IDLE:  # no complete request head in time
             log.debug("closing a connection whose request head took over %ss", self.header_timeout)
             self.transport.close()
+
+
+class DrainingServer(uvicorn.Server):
+    """uvicorn that drains the node (`trubka.node.Node.drain`) before shutting down."""
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        services = getattr(getattr(self.config.app, "state", None), "services", None)
+        node = getattr(services, "node", None)
+        if node is not None:
+            try:
+                told = await node.drain()
+                log.info("shutdown: %d WebSocket client(s) told to reconnect elsewhere", told)
+            except Exception:
+                log.exception("shutdown: draining the WebSockets failed")
+        await super().shutdown(sockets)
 
 
 def protocol_with_timeout(seconds: float) -> type[HeaderTimeoutH11]:

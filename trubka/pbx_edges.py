@@ -20,6 +20,8 @@ lists. Every other PBX gets an :class:`Edge` of its own:
                                                         messages tagged `"pbx": name`
                                                         (supervisor.live_pbxes)
 
+Its AMI client runs while this node consumes the first PBX's AMI (`Edge.consume`, a job
+of `trubka.node.Node.while_consuming`: on PostgreSQL while the node holds the AMI lease).
 Its events go to a bus of its own, never to the primary's consumers that read the
 primary's live state (after-call work, agent time, the supervisors' pushed feed,
 recordings ingest); the live view (`GET /api/live`) reads every PBX's live state.
@@ -28,6 +30,7 @@ Supervisor actions (listen, pause, hang up …) go to the primary PBX's AMI only
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -93,8 +96,18 @@ class Edge:
         tasks.start(self.notifier.run(self.pops), name=f"pbx-{name}-pop")
         if self.feed is not None:
             tasks.start(self.feed.run(), name=f"pbx-{name}-live-feed")
-        if self.ami is not None:
-            await self.ami.start()
+
+    async def consume(self) -> None:
+        """Consume this PBX's AMI until cancelled: a tracked task while this node consumes
+        AMI (`trubka.node.Node.while_consuming`: on PostgreSQL, while it holds the AMI
+        lease, so one node consumes every PBX)."""
+        if self.ami is None:
+            return
+        await self.ami.start()
+        try:
+            await asyncio.Future()
+        finally:
+            await self.ami.stop()
 
     async def stop(self) -> None:
         if self.ami is not None:
@@ -196,9 +209,12 @@ def wire_edges(
     crm: CrmServices,
     router: CallRouter,
     supervisor: Supervisor,
+    *,
+    ami: bool,
 ) -> PbxEdges:
     """The other PBXes as `Services.create` builds them: their screen pops into `hub`,
-    their live feeds to the supervisors, routing across all of them in `router`."""
+    their live feeds to the supervisors, routing across all of them in `router`; AMI
+    clients when this node consumes AMI (`ami`)."""
     region = settings.default_region
 
     def pops(live: CallState, agents: CrmAgentDirectory) -> Notifier:
@@ -232,7 +248,7 @@ def wire_edges(
         config=primary.config,
         calls=calls,
         publish_stored=bus.publish,
-        ami_config=(lambda pbx: pbx_ami_config(settings, pbx)) if settings.ami_enabled else None,
+        ami_config=(lambda pbx: pbx_ami_config(settings, pbx)) if ami else None,
         pops=pops,
         directory_for=lambda live: PbxAgentDirectory(crm.directory, live),
         feed_for=feed if supervisor.feed is not None else None,

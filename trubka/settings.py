@@ -26,6 +26,8 @@ from telephony.pbxes import PbxConfig, PbxList, parse_pbxes
 
 DEFAULT_SQLITE_PATH = Path("var/trubka.db")
 SECRET_HOLDERS = frozenset({"pbxes"})  # values never echoed in an error (AMI secrets)
+# The parts a node runs (`trubka serve --roles`, TRUBKA_ROLES; docs/deploy.md).
+ROLES = ("ami", "agi", "web", "workers")
 
 
 class SettingsError(Exception):
@@ -144,8 +146,30 @@ class Settings(BaseSettings):
     http_header_timeout: float = Field(default=10.0, gt=0, le=300)
     http_max_header_bytes: int = Field(default=32 * 1024, ge=4096, le=1024 * 1024)
     http_max_connections: int = Field(default=2000, ge=1, le=1_000_000)
+    # Several nodes on one PostgreSQL database (docs/architecture.md "Cluster"): pops and
+    # live views between them over LISTEN/NOTIFY. auto: on with PostgreSQL, off with SQLite.
+    cluster: Literal["auto", "true", "false"] = "auto"
     http_keep_alive: int = Field(default=5, ge=1, le=300)
     forwarded_allow_ips: str = "127.0.0.1"  # proxies whose X-Forwarded-For/-Proto are trusted
+    # Several nodes (docs/deploy.md): the parts this node runs, its name in health and
+    # metrics (empty: host:pid), and the AMI consumer's lease in PostgreSQL.
+    roles: Annotated[frozenset[str], NoDecode] = frozenset(ROLES)
+    node_name: str = Field(default="", max_length=100)
+    ami_lease_ttl: float = Field(default=3.0, ge=0.5, le=60)
+    ami_lease_interval: float = Field(default=1.0, ge=0.1, le=20)
+
+    @field_validator("roles", mode="before")
+    @classmethod
+    def _roles(cls, value: Any) -> Any:
+        return parse_roles(value) if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _lease_renewed_in_time(self) -> Settings:
+        if self.ami_lease_interval * 2 > self.ami_lease_ttl:
+            raise ValueError(
+                "TRUBKA_AMI_LEASE_INTERVAL must be at most half of TRUBKA_AMI_LEASE_TTL"
+            )
+        return self
 
     @field_validator("recordings_retention_queues", mode="before")
     @classmethod
@@ -270,6 +294,35 @@ class Settings(BaseSettings):
             queue_wrapup_limits=parse_queue_limits(self.queue_wrapup_limits),
         )
 
+    @property
+    def cluster_enabled(self) -> bool:
+        """Live messages go between nodes (PostgreSQL, unless TRUBKA_CLUSTER=false)."""
+        return self.cluster != "false" and not self.database_url.startswith("sqlite")
+
+    @field_validator("cluster", mode="before")
+    @classmethod
+    def _cluster(cls, value: object) -> object:
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        text = str(value).strip().lower()
+        return {
+            "1": "true",
+            "yes": "true",
+            "on": "true",
+            "0": "false",
+            "no": "false",
+            "off": "false",
+        }.get(text, text)
+
+    @model_validator(mode="after")
+    def _cluster_needs_postgres(self) -> Settings:
+        if self.cluster == "true" and self.database_url.startswith("sqlite"):
+            raise ValueError(
+                "TRUBKA_CLUSTER: several nodes need PostgreSQL (TRUBKA_DATABASE_URL); "
+                "SQLite serves one node"
+            )
+        return self
+
     @model_validator(mode="after")
     def _warning_below_target(self) -> Settings:
         if self.service_level_warning > self.service_level_target:
@@ -341,6 +394,19 @@ def parse_queue_service_levels(value: str) -> dict[str, int]:
             raise ValueError(f"{queue}: the threshold must be between 1 and 3600 seconds")
         levels[queue] = number
     return levels
+
+
+def parse_roles(text: str) -> frozenset[str]:
+    """`ami,web` → {"ami", "web"}; `all` (or nothing) → every role."""
+    names = [part.strip().lower() for part in text.split(",") if part.strip()]
+    if not names or names == ["all"]:
+        return frozenset(ROLES)
+    unknown = [name for name in names if name not in ROLES]
+    if unknown:
+        raise ValueError(
+            f"unknown role {unknown[0]!r} (use a comma-separated list of {', '.join(ROLES)})"
+        )
+    return frozenset(names)
 
 
 def parse_origin(text: str) -> str:

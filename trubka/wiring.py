@@ -52,8 +52,21 @@ Not on the bus: the webhook outbox. Contacts and deals write their `contact.*` a
 task "webhook-delivery" (`crm.hooks.worker.DeliveryWorker.run`) POSTs them to the
 subscribers and retries (a webhook it disables is written to the supervisors' audit).
 
+Not on the bus either: other nodes. With PostgreSQL (TRUBKA_CLUSTER), the hub's messages
+to sockets go to the other nodes and theirs come here (`trubka.cluster.node.ClusterNode`,
+the hub's `relay`); the live feed publishes through it (quiet while another node
+consumes AMI).
+
 One direct line, not on the bus: when the report rollups change, the live feed re-reads
 today's figures (`supervisor.rollups.listeners` → `supervisor.feed.today_changed`).
+
+Roles (`trubka serve --roles`, TRUBKA_ROLES; `trubka.node`): `ami` runs the AMI client
+and the consumers of its events (call writer and `crm-after-store`, recordings ingest,
+agent time and queue sessions, after-call work, spy sessions, backfill); `agi` the
+FastAGI server; `workers` the database's background work (recordings transcoding and
+purge, report rollups, webhook delivery, session purge); `web` the pages, API and `/ws`
+(`trubka.app`). On PostgreSQL the AMI client runs only while the node holds the AMI
+lease (`trubka.ami_failover`).
 
 `Services.start` starts the consumers before anything publishes (the AMI client, then
 FastAGI in `Services.listen`); `Services.stop` stops them the other way round, letting
@@ -126,6 +139,8 @@ from telephony.reducer import CallState, ReducerConfig
 from telephony.router import CallRouter
 from trubka.adapters import CrmAgentDirectory, CrmCallbackTasks, CrmCards
 from trubka.admin_system import SystemAdmin
+from trubka.cluster.node import ClusterNode
+from trubka.node import Node
 from trubka.pbx_edges import PbxEdges, pbx_ami_config, wire_edges
 from trubka.settings import Settings, SettingsError
 from web.api.admin_settings import builtin_pause_reasons
@@ -195,6 +210,8 @@ class Services:
     pbx: AmiActions | None = None  # typed actions (originate, pause, spy …) over `ami`
     webhook_worker: DeliveryWorker | None = None  # the outbox's deliveries (crm.hooks)
     pbx_edges: PbxEdges | None = None  # every PBX's live state; the others' AMI (pbx_edges)
+    cluster: ClusterNode | None = None  # pops and live views between nodes (PostgreSQL)
+    node: Node = field(init=False)  # roles, health, the SQLite lock, the AMI lease
 
     @property
     def live_feed(self) -> LiveFeed | None:
@@ -222,6 +239,11 @@ class Services:
         if self.pbx_edges is None:
             return ()
         return tuple(e.notifier for e in self.pbx_edges.extras)
+
+    @property
+    def consumes_ami(self) -> bool:
+        """This node reads the PBX's events now (makes the pops and the live view)."""
+        return self.ami is not None and self.ami.connected
 
     def use_facts_source(self, source: FactsSource) -> None:
         """Swap where routing facts come from (e.g. the CRM's database-backed source)."""
@@ -299,6 +321,7 @@ class Services:
             phone_display=lambda number: format_national(number, settings.default_region),
         )
         recordings = RecordingService.from_settings(settings, db, to_recordings)
+        cluster = _cluster(settings, db, hub, notifier, lambda: services.consumes_ami)
 
         def pbx() -> AmiActions | None:
             return services.pbx
@@ -319,7 +342,7 @@ class Services:
             callback_tasks=CrmCallbackTasks(callbacks, TasksOfCalls(db)),
             directory=CrmLiveDirectory(db, crm.directory),
             live=live,
-            followers=hub,
+            followers=cluster if cluster is not None else hub,
             pbx=pbx,
             live_events=to_live_feed,
             live_interval=settings.live_update_interval,
@@ -331,6 +354,8 @@ class Services:
         backfill = _backfill(settings, db, calls, bus, live)
         if supervisor.feed is not None:
             supervisor.rollups.listeners.append(supervisor.feed.today_changed)
+        if cluster is not None:
+            cluster.feed = supervisor.feed
 
         def pbx_connected() -> AmiActions | None:
             ami = services.ami
@@ -378,6 +403,7 @@ class Services:
             ),
             after_call=after_call,
             after_call_events=to_after_call,
+            cluster=cluster,
         )
         services.system = SystemAdmin(
             settings,
@@ -388,17 +414,28 @@ class Services:
             recordings=recordings,
             audit=supervisor.audit,
         )
+        services.node = Node(settings, db, hub, agi, lambda: services.ami)
         services.queue_sessions = QueueSessionRecorder(db, to_agent_sessions)
         services.webhook_worker = DeliveryWorker(
             db, webhook_config(settings), on_disabled=webhook_disabled_audit(supervisor)
         )
         services.pbx_edges = wire_edges(
-            settings, pbx_list, live, calls, bus, hub, crm, router, supervisor
+            settings,
+            pbx_list,
+            live,
+            calls,
+            bus,
+            hub,
+            crm,
+            router,
+            supervisor,
+            ami=services.node.runs_ami,
         )
-        if settings.ami_enabled:
+        if services.node.runs_ami:
+            publish = services.node.fence_ami(bus.publish)  # the AMI lease on PostgreSQL
             login = pbx_ami_config(settings, pbx_list.primary) if settings.pbxes else None
             services.ami = AmiClient(
-                login or ami_config(settings), EventPipeline(state=live), bus.publish
+                login or ami_config(settings), EventPipeline(state=live), publish
             )
             services.pbx = AmiActions(services.ami)
             if backfill is not None:
@@ -410,39 +447,49 @@ class Services:
     # --- running ---------------------------------------------------------------------
     async def start(self) -> None:
         """Migrate the database, start the consumers, then the AMI client (the publisher).
-        The FastAGI server is started by :meth:`listen`."""
+        The FastAGI server is started by :meth:`listen`. Only the node's roles run; a
+        second node on one SQLite file is refused (`trubka.node_lock.NodeRefused`)."""
+        self.node.claim()
         await self.db.upgrade()
         await self.rules_admin.load()  # the rules saved in the browser, else the file's
         await self.admin_settings.load()
-        self.tasks.start(self.call_writer.run(), name="call-writer")
-        self.tasks.start(self.crm_after_store.run(), name="crm-after-store")
+        if self.cluster is not None:
+            await self.cluster.start(self.tasks)
+        events = self.node.has("ami")  # this node consumes (or stands by for) AMI's events
+        workers = self.node.has("workers")
+        if events:
+            self.tasks.start(self.call_writer.run(), name="call-writer")
+            self.tasks.start(self.crm_after_store.run(), name="crm-after-store")
         self.tasks.start(self.supervisor_rollups.run(), name="supervisor-rollups")
         await self.agent_directory.refresh()
         self.tasks.start(self.agent_directory.run(), name="agent-directory")
         self.tasks.start(self.notifier.run(self.screen_pop), name="screen-pop")
-        await self.recordings.start(self.tasks)
-        self.tasks.start(purge_periodically(self.crm.sessions), name="session-purge")
-        self.supervisor.start(self.tasks)
+        await self.recordings.start(self.tasks, ingest=events, work=workers)
+        if workers:
+            self.tasks.start(purge_periodically(self.crm.sessions), name="session-purge")
+        self.supervisor.start(self.tasks, rollups=workers, agent_time=events)
         await self.after_call.load()
-        self.tasks.start(self.after_call.run(self.after_call_events), name="after-call-work")
-        self.tasks.start(self.after_call.sweep_forever(), name="after-call-sweep")
-        spy_sessions = self.supervisor.audit.spy_sessions
-        self.tasks.start(spy_sessions.run(self.spy_sessions), name="spy-sessions")
-        if self.queue_sessions is not None:
-            self.tasks.start(self.queue_sessions.run(), name="agent-sessions")
-        if self.webhook_worker is not None:
+        if events:
+            self.tasks.start(self.after_call.run(self.after_call_events), name="after-call-work")
+            self.tasks.start(self.after_call.sweep_forever(), name="after-call-sweep")
+            spy_sessions = self.supervisor.audit.spy_sessions
+            self.tasks.start(spy_sessions.run(self.spy_sessions), name="spy-sessions")
+            if self.queue_sessions is not None:
+                self.tasks.start(self.queue_sessions.run(), name="agent-sessions")
+        if self.webhook_worker is not None and workers:
             self.tasks.start(self.webhook_worker.run(), name="webhook-delivery")
-        if self.backfill is not None:
-            interval = self.settings.backfill_interval
-            self.tasks.start(self.backfill.run(interval), name="backfill")
-        if self.ami is not None:
-            await self.ami.start()
-        if self.pbx_edges is not None:
+        if self.backfill is not None and events:
+            backfill, interval = self.backfill, self.settings.backfill_interval
+            self.node.while_consuming(self.tasks, "backfill", lambda: backfill.run(interval))
+        if self.pbx_edges is not None:  # the other PBXes: consumed with the first one's AMI
             await self.pbx_edges.start(self.tasks)
+            for edge in self.pbx_edges.extras if events else ():
+                self.node.while_consuming(self.tasks, f"pbx-{edge.config.name}-ami", edge.consume)
+        await self.node.start_ami()
 
     async def listen(self) -> None:
         """Serve FastAGI (when enabled), once everything it asks is running."""
-        if self.settings.agi_enabled:
+        if self.node.runs_agi:
             await self.agi.start()
             self.tasks.start(self.agi.serve(), name="agi-server")
 
@@ -458,8 +505,7 @@ class Services:
         """Stop listening to the PBX first (the FastAGI server stops accepting and lets
         running sessions finish), let the workers drain, then close the database."""
         await self.agi.stop()
-        if self.ami is not None:
-            await self.ami.stop()
+        await self.node.stop_ami()  # and gives the AMI lease up: a standby takes over
         if self.pbx_edges is not None:
             try:
                 async with asyncio.timeout(5.0):
@@ -468,7 +514,8 @@ class Services:
                 log.warning("shutdown: some other PBX's call records were not stored in time")
         try:
             async with asyncio.timeout(5.0):
-                await self.drain_calls()
+                if self.node.has("ami"):
+                    await self.drain_calls()
         except TimeoutError:
             log.warning("shutdown: some call records were not stored (or linked) in time")
         await self.notifier.stop()
@@ -479,6 +526,7 @@ class Services:
         self.crm.close()
         await self.supervisor.stop()
         await self.db.dispose()
+        self.node.release()
 
 
 def _backfill(
@@ -504,6 +552,16 @@ def _backfill(
         settle=settings.backfill_settle,
         in_progress=lambda linkedid: linkedid in live.calls,  # e.g. after a transfer
     )
+
+
+def _cluster(
+    settings: Settings, db: Database, hub: Hub, notifier: Notifier, producing: Callable[[], bool]
+) -> ClusterNode | None:
+    """The bridge to the other nodes, when TRUBKA_CLUSTER allows it (PostgreSQL)."""
+    if not settings.cluster_enabled or db.dialect != "postgresql":
+        return None
+    dsn = db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    return ClusterNode(dsn, hub, notifier, producing)
 
 
 def ami_config(settings: Settings) -> AmiConfig:

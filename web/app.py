@@ -9,7 +9,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from web import auth, metrics, panel, ws
+from web import auth, health, metrics, panel, ws
 from web.api import admin_settings as admin_settings_api
 from web.api import admin_system as admin_system_api
 from web.api import calls as calls_api
@@ -58,6 +58,7 @@ def create_app(services: WebServices, *, lifespan: Lifespan | None = None) -> Fa
     app.include_router(status_pages.router)
     app.include_router(status_api.router)
     app.include_router(metrics.router)
+    app.include_router(health.router)  # /healthz, /readyz
     app.include_router(ws.router)
     app.include_router(route.router)
     app.include_router(routing_rules_api.router)

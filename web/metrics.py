@@ -23,6 +23,7 @@ from prometheus_client.registry import Collector
 from kernel.agents import AgentState
 from web.api.route import authorize
 from web.deps import get_services
+from web.node_metrics import node_metrics, refresh_outbox_depth
 
 router = APIRouter()
 
@@ -73,6 +74,7 @@ class LiveCollector(Collector):
         stored = CounterMetricFamily("trubka_calls_stored", "Call records stored by this node")
         stored.add_metric([], services.call_writer.saved)
         yield stored
+        yield from node_metrics(services)
         ami = getattr(services, "ami", None)
         if ami is not None:
             status = ami.status_json()
@@ -116,5 +118,6 @@ async def metrics(
         registry = CollectorRegistry()
         registry.register(LiveCollector(services))
         request.app.state.metrics_registry = registry
+    await refresh_outbox_depth(services)
     body = generate_latest(REGISTRY) + generate_latest(registry)
     return Response(body, media_type=CONTENT_TYPE_LATEST)

@@ -35,17 +35,44 @@ def chosen_state(services: WebServices, pbx: str | None) -> tuple[str, CallState
 
 
 async def live_of_pbxes(
-    services: WebServices, supervisor: Supervisor, pbx: str | None
+    services: WebServices,
+    supervisor: Supervisor,
+    pbx: str | None,
+    *,
+    waiting_limit: int | None = None,
 ) -> dict[str, Any]:
     """`GET /api/live`: as it always was with one PBX and no filter; with several (or a
     filter) the PBXes' documents merged, every queue, agent and alert naming its `pbx`."""
     states = pbx_states(services)
     if pbx is None and len(states) == 1:
-        return await supervisor.live_view(next(iter(states.values())))
+        return await supervisor.live_view(services.live, waiting_limit=waiting_limit)
     if pbx is not None:
         name, state = chosen_state(services, pbx)
         chosen = {name: state}
     else:
         chosen = dict(states)
-    views = {name: await supervisor.live_view(state) for name, state in chosen.items()}
+    views = {
+        name: await supervisor.live_view(state, waiting_limit=waiting_limit)
+        for name, state in chosen.items()
+    }
     return merge_live_views(views, list(states))
+
+
+async def page_live_view(
+    services: WebServices, supervisor: Supervisor, pbx: str | None, waiting_limit: int
+) -> tuple[dict[str, Any], str, list[str]] | None:
+    """The supervisor page's picture with several PBXes: the one chosen (the first by
+    default; an unknown name is the first too), its name, every name. None with one PBX:
+    the page shows the usual view."""
+    names = list(pbx_states(services))
+    if len(names) < 2:
+        return None
+    shown, state = chosen_state(services, pbx if pbx in names else None)
+    return await supervisor.live_view(state, waiting_limit=waiting_limit), shown, names
+
+
+def first_pbx(services: WebServices) -> str | None:
+    """The first PBX's name when there are several (the wallboard shows that one, as its
+    pushed updates are that one's); None with one PBX."""
+    names = list(pbx_states(services))
+    return names[0] if len(names) > 1 else None

@@ -61,6 +61,16 @@ class AdminSystem(Protocol):
     async def retry_recordings(self, actor: Actor) -> list[int]: ...
 
 
+class ClusterView(Protocol):
+    """This node among several (trubka.cluster): what pages and sockets ask of it."""
+
+    def welcome_supervisor(self, client: Any) -> None: ...
+
+    def live_document(self) -> dict[str, Any] | None: ...
+
+    def status(self) -> dict[str, Any]: ...
+
+
 class WebServices(Protocol):
     """The services behind the HTTP API, the pages and `/ws`."""
 
@@ -91,6 +101,9 @@ class WebServices(Protocol):
 
     ami: AmiClient | None
     pbx: AmiActions | None
+
+    @property
+    def cluster(self) -> ClusterView | None: ...  # None: one node (SQLite, TRUBKA_CLUSTER=false)
 
     @property
     def live_feed(self) -> LiveFeed | None: ...

@@ -74,7 +74,10 @@ async def live_socket(websocket: WebSocket) -> None:
     for pbx_notifier in getattr(services, "pbx_notifiers", ()):  # phones on other PBXes
         pbx_notifier.welcome(client)
     live_feed = getattr(services, "live_feed", None)  # the supervisors' live view
-    if live_feed is not None and client.follow_all:
+    cluster = getattr(services, "cluster", None)  # several nodes: whoever makes the view
+    if cluster is not None and client.follow_all:
+        cluster.welcome_supervisor(client)
+    elif live_feed is not None and client.follow_all:
         live_feed.welcome(client)
         for pbx_feed in getattr(services, "pbx_live_feeds", ()):  # the other PBXes' views
             pbx_feed.welcome(client)

@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
@@ -42,6 +43,7 @@ from telephony.records import CallRecord
 log = logging.getLogger(__name__)
 
 QUEUE_LOG = "queue_log"
+UNIQUE_IDS_KEPT = 50_000  # CDR unique ids remembered across runs (a few hours of calls)
 REPUBLISH_AFTER = 600.0  # s: a call published and still not stored is published again
 CDR_CSV = "cdr_csv"
 CDR_TABLE = "cdr_table"
@@ -138,6 +140,10 @@ class Backfill:
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
         self._published: dict[str, float] = {}  # linkedid -> when this process published it
+        # The CDR's uniqueid -> linkedid of the rows read so far (the newest ones): a
+        # queue_log stay read again (its cursor held behind a longer call) after its CDR
+        # row was read is still the same call, not a new one named by its callid.
+        self._linked_by_unique: OrderedDict[str, str] = OrderedDict()
         self._warned: set[str] = set()
 
     @property
@@ -266,7 +272,14 @@ class Backfill:
             rows.append(row)
             cdr_first.setdefault(row.linkedid, offset)
         calls = cdr.calls(rows)
-        unique_to_linked = {row.uniqueid: c.linkedid for c in calls for row in c.rows}
+        for call in calls:
+            for row in call.rows:
+                self._linked_by_unique[row.uniqueid] = call.linkedid
+                self._linked_by_unique.move_to_end(row.uniqueid)
+        while len(self._linked_by_unique) > UNIQUE_IDS_KEPT:
+            self._linked_by_unique.popitem(last=False)
+        unique_to_linked = self._linked_by_unique
+        read_now = {row.uniqueid for c in calls for row in c.rows}
         unsettled: set[str] = set()
         for callid in open_calls:
             unsettled.add(unique_to_linked.get(callid, callid))
@@ -284,7 +297,11 @@ class Backfill:
             if self.in_progress(call.linkedid):
                 unsettled.add(call.linkedid)
         ready_stays = [
-            s for s in stays if unique_to_linked.get(s.callid, s.callid) not in unsettled
+            s
+            for s in stays
+            if unique_to_linked.get(s.callid, s.callid) not in unsettled
+            # its CDR row came in an earlier run, which dealt with the call
+            and (s.callid in read_now or s.callid not in unique_to_linked)
         ]
         ready_calls = [c for c in calls if c.linkedid not in unsettled]
         records = records_from_books(

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import gc
 import sys
+from typing import TYPE_CHECKING
 
 import click
 import uvicorn
 
 from trubka.eventloop import run
 from trubka.settings import Settings
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 # Worker threads (the screen-pop card read on SQLite, aiosqlite's connections) hold the
 # GIL for up to the switch interval (5 ms by default) whenever the event loop wants it
@@ -18,23 +22,45 @@ from trubka.settings import Settings
 SWITCH_INTERVAL = 0.0005
 
 
-def _server(settings: Settings) -> uvicorn.Server:
-    """uvicorn for the app, with the limits of `trubka.http_server` (docs/security.md)."""
+def _server(settings: Settings, app: FastAPI | None = None) -> uvicorn.Server:
+    """uvicorn for the app, with the limits of `trubka.http_server` (docs/security.md);
+    it drains the node's WebSockets before shutting down."""
     from trubka.app import build_app
-    from trubka.http_server import uvicorn_config
+    from trubka.http_server import DrainingServer, uvicorn_config
 
-    return uvicorn.Server(uvicorn_config(build_app(settings), settings))
+    return DrainingServer(uvicorn_config(app or build_app(settings), settings))
 
 
 @click.command()
-def serve() -> None:
+@click.option(
+    "--roles",
+    metavar="ami,agi,web,workers",
+    help="The parts this node runs, comma-separated (default: TRUBKA_ROLES, else all): "
+    "ami consumes Asterisk's events (one node at a time per PBX on PostgreSQL), agi "
+    "serves FastAGI, web the pages, API and sockets, workers the background work.",
+)
+def serve(roles: str | None) -> None:
     """AMI client + FastAGI server + web, configured from the environment."""
     from trubka.cli.common import configure_logging, settings_or_exit
+    from trubka.node_lock import NodeRefused
+    from trubka.settings import parse_roles
 
     settings = settings_or_exit()
+    if roles is not None:
+        try:
+            settings = settings.model_copy(update={"roles": parse_roles(roles)})
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--roles") from None
     configure_logging(settings.log_level)
     sys.setswitchinterval(SWITCH_INTERVAL)
-    server = _server(settings)
+    from trubka.app import build_app
+
+    app = build_app(settings)
+    try:  # SQLite serves one node: refuse a second one before anything starts
+        app.state.services.node.claim()
+    except NodeRefused as exc:
+        raise click.ClickException(str(exc)) from None
+    server = _server(settings, app)
     # Everything imported and built so far (SQLAlchemy, FastAPI, phone metadata, the app:
     # some 150 000 objects) lives until exit. Moved out of the collector's sight, a full
     # collection no longer walks them: that walk stalled the event loop — and every

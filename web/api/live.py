@@ -22,4 +22,18 @@ async def live_view(
         str | None, Query(max_length=64, description="only this PBX (TRUBKA_PBXES' name)")
     ] = None,
 ) -> dict[str, Any]:
-    return await live_of_pbxes(get_services(request), get_supervisor(request), pbx)
+    return await current_live_view(request, pbx=pbx)
+
+
+async def current_live_view(
+    request: Request, waiting_limit: int | None = None, *, pbx: str | None = None
+) -> dict[str, Any]:
+    """The live view document: this node's, or, while another node of a cluster consumes
+    AMI, the one that node pushed (each queue's first 50 waiting callers). With several
+    PBXes (or `pbx`), every PBX's view merged, or the one named (web/pbxes.py)."""
+    services = get_services(request)
+    cluster = services.cluster
+    mirrored = cluster.live_document() if cluster is not None else None
+    if mirrored is not None and pbx is None:
+        return mirrored
+    return await live_of_pbxes(services, get_supervisor(request), pbx, waiting_limit=waiting_limit)

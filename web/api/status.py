@@ -96,8 +96,15 @@ async def status_json(
         "stored_calls": services.call_writer.saved,
         "ami": ami_status(services),
         "books": await books_status(services, user),
+        "cluster": cluster_status(services),
         **pbx_links(services),
     }
+
+
+def cluster_status(services: Any) -> dict[str, Any] | None:
+    """This node among several (TRUBKA_CLUSTER); None when it runs alone."""
+    cluster = getattr(services, "cluster", None)
+    return cluster.status() if cluster is not None else None
 
 
 def pbx_links(services: Any) -> dict[str, Any]:

@@ -25,13 +25,14 @@ from supervisor.reports import Group
 from supervisor.service import Supervisor
 from web.action_texts import ACTION_TEXTS
 from web.alert_strings import ALERT_STRINGS
+from web.api.live import current_live_view
 from web.charts import Series, bar_chart
 from web.deps import get_services
 from web.i18n import N_, translations
 from web.labels import PAUSE_REASONS as PAUSE_REASON_WORDS
 from web.pages import page_language, page_role, render
 from web.params import PageNumber
-from web.pbxes import chosen_state, pbx_states
+from web.pbxes import first_pbx, page_live_view
 from web.report_extras import extras_context, sessions_report
 
 router = APIRouter(include_in_schema=False)
@@ -131,10 +132,14 @@ async def live_page(
 ) -> HTMLResponse:
     services = get_services(request)
     # Several PBXes: one at a time, chosen with the page's select (the first by default).
-    names = list(pbx_states(services))
-    shown, state = chosen_state(services, pbx if pbx in names else None)
-    live = await _supervisor(request).live_view(state, waiting_limit=WAITING_LIMIT)
-    primary = shown == names[0]
+    several = await page_live_view(services, _supervisor(request), pbx, WAITING_LIMIT)
+    if several is None:
+        live = await current_live_view(request, waiting_limit=WAITING_LIMIT)
+        shown: str | None = None
+        names: list[str] = []
+    else:
+        live, shown, names = several
+    primary = not names or shown == names[0]
     return render(
         request,
         "supervisor.html",
@@ -149,7 +154,7 @@ async def live_page(
             # the supervisor actions go to the first PBX's AMI only
             "actions_enabled": getattr(services, "pbx", None) is not None and primary,
             "region": services.settings.default_region,
-            "pbxes": names if len(names) > 1 else [],
+            "pbxes": names,
             "pbx": shown,
             "pbx_feed": None if primary else shown,  # the tag of its pushed updates
         },
@@ -161,8 +166,9 @@ async def live_page(
 async def wallboard_page(
     request: Request, user: SupervisorPage, queues: str | None = None
 ) -> HTMLResponse:
-    services = get_services(request)
-    live = await _supervisor(request).live_view(services.live, waiting_limit=WAITING_LIMIT)
+    live = await current_live_view(
+        request, waiting_limit=WAITING_LIMIT, pbx=first_pbx(get_services(request))
+    )
     chosen = [q.strip() for q in (queues or "").split(",") if q.strip()][:50]
     return render(
         request,

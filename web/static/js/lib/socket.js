@@ -11,6 +11,9 @@
 // sends the browser to the sign-in page, which comes back here; 4429 (too many sockets:
 // this, the oldest tab, was closed) is "closed" with the server's reason and is not made
 // again (reconnecting would close the next oldest tab in turn; reloading connects it).
+// A node shutting down sends {"type": "reconnect"} and closes the socket (1012): the
+// socket is made again after 0.5–1.5 s (spread, so a node's browsers do not all arrive
+// at once), through the load balancer to another node, then with the usual backoff.
 
 /** @typedef {"connecting" | "connected" | "disconnected" | "closed"} SocketState */
 
@@ -28,6 +31,8 @@ export const PING_INTERVAL = 25000;
 export const SIGNED_OUT = 4401;
 /** The close code of the oldest socket when a user opened too many. */
 export const TOO_MANY = 4429;
+/** How far apart the sockets of a draining node reconnect, in ms. */
+export const RECONNECT_SPREAD = 1000;
 
 /**
  * Open the socket and keep it open.
@@ -63,7 +68,14 @@ export function connectSocket({ onMessage, onStatus = () => {}, path = "/ws", ma
       } catch {
         return;
       }
-      if (message && typeof message === "object" && !Array.isArray(message)) onMessage(message);
+      if (!message || typeof message !== "object" || Array.isArray(message)) return;
+      if (message.type === "reconnect") {
+        // The node is going away: connect again soon, to whichever node is still up.
+        delay = FIRST_DELAY + Math.floor(Math.random() * RECONNECT_SPREAD);
+        current.close();
+        return;
+      }
+      onMessage(message);
     });
     current.addEventListener("close", (event) => {
       window.clearInterval(pinger);

@@ -6,8 +6,8 @@
   (linkedid, pbx): two Asterisks may hand out the same linkedid. linkedid leads, so
   lookups by linkedid alone still use it.
 
-Revision ID: 0013_pbxes
-Revises: 0012_admin_people
+Revision ID: 0015_pbxes
+Revises: 0014_node_leases
 Create Date: 2026-12-06
 """
 from __future__ import annotations
@@ -15,8 +15,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0013_pbxes"
-down_revision = "0012_admin_people"
+revision = "0015_pbxes"
+down_revision = "0014_node_leases"
 branch_labels = None
 depends_on = None
 
