@@ -49,6 +49,11 @@ Not on the bus: the webhook outbox. Contacts and deals write their `contact.*` a
 task "webhook-delivery" (`crm.hooks.worker.DeliveryWorker.run`) POSTs them to the
 subscribers and retries (a webhook it disables is written to the supervisors' audit).
 
+Not on the bus either: the task "mail-poller" (`crm.mail.poller.MailPoller.run`, when
+TRUBKA_MAIL_ENABLED) idles until a mailbox exists, then reads new letters over IMAP into
+the contacts' timelines every TRUBKA_MAIL_POLL_INTERVAL seconds (a mailbox change wakes
+it).
+
 One direct line, not on the bus: when the report rollups change, the live feed re-reads
 today's figures (`supervisor.rollups.listeners` → `supervisor.feed.today_changed`).
 
@@ -79,6 +84,7 @@ from crm.database import Database
 from crm.events import BusEvent, CallsStored
 from crm.hooks.calls import CallHooks
 from crm.hooks.worker import DeliveryWorker, WorkerConfig
+from crm.mail.poller import MailPoller, PollConfig
 from crm.numbers import fast_parse
 from crm.services import CrmServices
 from crm.sessions import purge_periodically
@@ -190,6 +196,7 @@ class Services:
     queue_sessions: QueueSessionRecorder | None = None  # queue logins/logouts
     pbx: AmiActions | None = None  # typed actions (originate, pause, spy …) over `ami`
     webhook_worker: DeliveryWorker | None = None  # the outbox's deliveries (crm.hooks)
+    mail_poller: MailPoller | None = None  # letters over IMAP (crm.mail); TRUBKA_MAIL_ENABLED
 
     @property
     def live_feed(self) -> LiveFeed | None:
@@ -363,6 +370,10 @@ class Services:
         services.webhook_worker = DeliveryWorker(
             db, webhook_config(settings), on_disabled=webhook_disabled_audit(supervisor)
         )
+        crm.letters.max_attachment = settings.mail_max_attachment
+        crm.letters.timeout = settings.mail_timeout
+        if settings.mail_enabled:
+            services.mail_poller = MailPoller(db, crm.mailboxes, crm.contacts, mail_config(settings))
         if settings.ami_enabled:
             services.ami = AmiClient(ami_config(settings), EventPipeline(state=live), bus.publish)
             services.pbx = AmiActions(services.ami)
@@ -397,6 +408,8 @@ class Services:
             self.tasks.start(self.queue_sessions.run(), name="agent-sessions")
         if self.webhook_worker is not None:
             self.tasks.start(self.webhook_worker.run(), name="webhook-delivery")
+        if self.mail_poller is not None:
+            self.tasks.start(self.mail_poller.run(), name="mail-poller")
         if self.backfill is not None:
             interval = self.settings.backfill_interval
             self.tasks.start(self.backfill.run(interval), name="backfill")
@@ -486,6 +499,15 @@ def webhook_config(settings: Settings) -> WorkerConfig:
         disable_after=settings.webhook_disable_after,
         give_up_after=settings.webhook_give_up_after,
         keep_days=settings.webhook_keep_days,
+    )
+
+
+def mail_config(settings: Settings) -> PollConfig:
+    return PollConfig(
+        interval=settings.mail_poll_interval,
+        max_attachment=settings.mail_max_attachment,
+        max_letter=settings.mail_max_letter,
+        timeout=settings.mail_timeout,
     )
 
 
