@@ -31,6 +31,7 @@ from web.pages import admin_rules as admin_rules_pages
 from web.pages import admin_settings as admin_settings_pages
 from web.pages import calls as calls_pages
 from web.pages import login as login_pages
+from web.pages import mail as mail_pages
 from web.pages import panel as panel_pages
 from web.pages import site as site_pages
 from web.pages import status as status_pages
@@ -74,6 +75,7 @@ def create_app(services: WebServices, *, lifespan: Lifespan | None = None) -> Fa
     app.include_router(live_api.router)
     panel.install(app)
     app.include_router(panel_pages.router)
+    app.include_router(mail_pages.router)  # POST /contacts/{id}/letters (the card's form)
     app.include_router(recordings_api.router)  # before calls_api: /api/calls/{id}/recording…
     app.include_router(calls_api.router)
     app.include_router(calls_pages.router)
