@@ -36,7 +36,13 @@ from kernel.agents import agent_key
 from kernel.call_record import record_json
 from routing.facts import AgentRef
 
-KINDS = ("call", "note", "task", "deal", "letter")  # rank = index: the tie-break order within one instant
+KINDS = (
+    "call",
+    "note",
+    "task",
+    "deal",
+    "letter",
+)  # rank = index: the tie-break order within one instant
 MAX_LIMIT = 200
 
 

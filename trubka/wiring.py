@@ -373,7 +373,9 @@ class Services:
         crm.letters.max_attachment = settings.mail_max_attachment
         crm.letters.timeout = settings.mail_timeout
         if settings.mail_enabled:
-            services.mail_poller = MailPoller(db, crm.mailboxes, crm.contacts, mail_config(settings))
+            services.mail_poller = MailPoller(
+                db, crm.mailboxes, crm.contacts, mail_config(settings)
+            )
         if settings.ami_enabled:
             services.ami = AmiClient(ami_config(settings), EventPipeline(state=live), bus.publish)
             services.pbx = AmiActions(services.ami)

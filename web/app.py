@@ -14,8 +14,8 @@ from web.api import admin_settings as admin_settings_api
 from web.api import admin_system as admin_system_api
 from web.api import calls as calls_api
 from web.api import hooks as hooks_api
-from web.api import mail as mail_api
 from web.api import live as live_api
+from web.api import mail as mail_api
 from web.api import recordings as recordings_api
 from web.api import reports as reports_api
 from web.api import route

@@ -57,7 +57,10 @@ class LetterSend(BaseModel):
         Annotated[
             str,
             StringConstraints(
-                strip_whitespace=True, min_length=3, max_length=254, pattern=r"^[^@\s,;<>]+@[^@\s,;<>]+$"
+                strip_whitespace=True,
+                min_length=3,
+                max_length=254,
+                pattern=r"^[^@\s,;<>]+@[^@\s,;<>]+$",
             ),
         ]
         | None
@@ -151,7 +154,10 @@ class LetterService:
                 "mailbox": {"name": box.name, "address": box.address},
             }
             message = _message(
-                box, to, render(data.subject, context, "subject"), render(data.body, context, "body")
+                box,
+                to,
+                render(data.subject, context, "subject"),
+                render(data.body, context, "body"),
             )
             if answered is not None and answered.message_id:
                 message["In-Reply-To"] = answered.message_id
@@ -207,7 +213,7 @@ class LetterService:
                 username=login or None,
                 password=password if login else None,
                 use_tls=security == "ssl",
-                start_tls=True if security == "starttls" else False,
+                start_tls=security == "starttls",
                 timeout=self.timeout,
             )
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:

@@ -8,14 +8,14 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm.access import Actor
+from crm.contacts import require_user
 from crm.database import Database
 from crm.errors import NotFound
 from crm.mail.crypto import PasswordBox
 from crm.mail.models import Mailbox
-
-from crm.contacts import require_user
 
 Host = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255, pattern=r"^\S+$")
@@ -26,13 +26,18 @@ OptionalHost = Annotated[
 Address = Annotated[
     str,
     StringConstraints(
-        strip_whitespace=True, to_lower=True, min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$"
+        strip_whitespace=True,
+        to_lower=True,
+        min_length=3,
+        max_length=254,
+        pattern=r"^[^@\s]+@[^@\s]+$",
     ),
 ]
 Port = Annotated[int, Field(ge=1, le=65535)]
 Folder = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
 Security = Literal["ssl", "starttls", "none"]
 MAILBOX_NOT_FOUND = "no such mailbox"
+Rows = list[dict[str, Any]]
 
 
 class MailboxFields(BaseModel):
@@ -61,20 +66,30 @@ class MailboxCreate(MailboxFields):
 class MailboxUpdate(MailboxFields):
     """Only the fields given change; `password` only when given (never read back)."""
 
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)] | None = None
+    name: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+        | None
+    ) = None
     address: Address | None = None
     owner_id: Annotated[int, Field(ge=1, le=2**53)] | None = None
     imap_host: Host | None = None
     imap_port: Port | None = None
     imap_ssl: bool | None = None
-    login: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=254)] | None = None
+    login: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=254)]
+        | None
+    ) = None
     password: Annotated[str, StringConstraints(min_length=1, max_length=1000)] | None = None
     folder: Folder | None = None
-    sent_folder: Annotated[str, StringConstraints(strip_whitespace=True, max_length=255)] | None = None
+    sent_folder: Annotated[str, StringConstraints(strip_whitespace=True, max_length=255)] | None = (
+        None
+    )
     smtp_host: OptionalHost | None = None
     smtp_port: Port | None = None
     smtp_security: Security | None = None
-    smtp_login: Annotated[str, StringConstraints(strip_whitespace=True, max_length=254)] | None = None
+    smtp_login: Annotated[str, StringConstraints(strip_whitespace=True, max_length=254)] | None = (
+        None
+    )
     create_contacts: bool | None = None
     enabled: bool | None = None
 
@@ -119,7 +134,7 @@ class MailboxService:
         for listener in self.changed:
             listener()
 
-    async def list(self) -> list[dict[str, Any]]:
+    async def list(self) -> Rows:
         async with self.db.session() as session:
             boxes = (await session.scalars(select(Mailbox).order_by(Mailbox.id))).all()
             return [mailbox_json(b) for b in boxes]
@@ -135,7 +150,7 @@ class MailboxService:
             )
             return bool(count)
 
-    async def usable_by(self, user_id: int) -> list[dict[str, Any]]:
+    async def usable_by(self, user_id: int) -> Rows:
         """The mailboxes a user may send from: their own and the shared ones."""
         async with self.db.session() as session:
             boxes = await session.scalars(
@@ -155,9 +170,7 @@ class MailboxService:
         encrypted = self.passwords.encrypt(data.password)
         async with self.db.transaction() as session:
             await require_user(session, data.owner_id, "owner_id")
-            box = Mailbox(
-                **fields, password_encrypted=encrypted, created_at=datetime.now(UTC)
-            )
+            box = Mailbox(**fields, password_encrypted=encrypted, created_at=datetime.now(UTC))
             session.add(box)
             await session.flush()
             view = mailbox_json(box)
@@ -190,11 +203,8 @@ class MailboxService:
         self._changed()
 
 
-async def _get(session: Any, mailbox_id: int) -> Mailbox:
+async def _get(session: AsyncSession, mailbox_id: int) -> Mailbox:
     box = await session.get(Mailbox, mailbox_id)
     if box is None:
         raise NotFound(MAILBOX_NOT_FOUND, field="mailbox_id")
     return box
-
-
-

@@ -78,12 +78,8 @@ class Letter(Base):
     mailbox_id: Mapped[int | None] = mapped_column(
         ForeignKey("mailboxes.id", ondelete="SET NULL"), index=True
     )
-    contact_id: Mapped[int | None] = mapped_column(
-        ForeignKey("contacts.id", ondelete="CASCADE")
-    )
-    company_id: Mapped[int | None] = mapped_column(
-        ForeignKey("companies.id", ondelete="SET NULL")
-    )
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    company_id: Mapped[int | None] = mapped_column(ForeignKey("companies.id", ondelete="SET NULL"))
     direction: Mapped[str] = mapped_column(String(4))  # in | out
     folder: Mapped[str | None] = mapped_column(String(255))
     uidvalidity: Mapped[int | None] = mapped_column(BigInteger)

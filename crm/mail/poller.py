@@ -34,7 +34,7 @@ from crm.errors import CrmError
 from crm.mail.crypto import PasswordBox
 from crm.mail.imap import ImapAccount, ImapError, ImapSession, imap_session
 from crm.mail.mailboxes import MailboxService
-from crm.mail.models import INBOUND, MailFolderState, Mailbox
+from crm.mail.models import INBOUND, Mailbox, MailFolderState
 from crm.mail.parse import ParsedLetter, parse_letter
 from crm.mail.store import Place, contacts_by_address, counterparts, store_letter
 from crm.schemas import ContactCreate

@@ -94,7 +94,7 @@ async def store_letter(
     """Keep `letter` under each of `contacts` that does not have it yet; the new ids."""
     if not contacts:
         return []
-    have: set[int] = set()
+    have: set[int | None] = set()
     ids = [c for c, _ in contacts]
     if letter.message_id:
         have.update(

@@ -104,7 +104,9 @@ async def test_a_letter_sent_from_the_card_arrives_and_is_in_the_timeline_once(
                 json={
                     "mailbox_id": box["id"],
                     "subject": "An offer for {{ contact.name }}",
-                    "body": "Dear {{ contact.name }},\n\n<b>our prices</b> are low.\n{{ user.name }}",
+                    "body": (
+                        "Dear {{ contact.name }},\n\n<b>our prices</b> are low.\n{{ user.name }}"
+                    ),
                 },
             )
             assert sent.status_code == 201, sent.text
@@ -149,7 +151,9 @@ async def test_a_letter_that_cannot_go_is_refused_and_not_kept(
         signed_in(api, "olga") as agent,
     ):
         box = (
-            await admin.post("/api/mailboxes", json=mailbox_body(dovecot, login, password, free_port()))
+            await admin.post(
+                "/api/mailboxes", json=mailbox_body(dovecot, login, password, free_port())
+            )
         ).json()
         other = await api.user("petr")
         own = {**mailbox_body(dovecot, login, password, 1), "owner_id": other.id, "name": "Petr"}

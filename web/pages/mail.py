@@ -15,9 +15,9 @@ from crm.mail.letters import LetterSend
 from crm.users import UserInfo
 from web.auth import actor_of, csrf_valid
 from web.deps import get_services
+from web.error_text import validation_message
 from web.i18n import N_
 from web.pages import page_user
-from web.error_text import validation_message
 from web.pages.panel import FORM_EXPIRED, _contact_view, _gettext
 from web.params import PathId
 

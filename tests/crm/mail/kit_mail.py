@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from crm.access import Actor
@@ -56,9 +56,7 @@ def letter(
     elif html is not None:
         message.set_content(html, subtype="html")
     for name, data in attachments:
-        message.add_attachment(
-            data, maintype="application", subtype="octet-stream", filename=name
-        )
+        message.add_attachment(data, maintype="application", subtype="octet-stream", filename=name)
     return message.as_bytes(), message_id
 
 
@@ -88,9 +86,7 @@ class MailDesk:
 
 
 @asynccontextmanager
-async def mail_desk(
-    database_url: str, dovecot: Dovecot, **mailbox: Any
-) -> AsyncIterator[MailDesk]:
+async def mail_desk(database_url: str, dovecot: Dovecot, **mailbox: Any) -> AsyncIterator[MailDesk]:
     db = Database(database_url)
     crm = CrmServices.create(db, secret_key="a secret key for the e-mail tests")
     try:

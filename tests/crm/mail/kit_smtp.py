@@ -29,7 +29,7 @@ class SmtpServer:
     port: int = 0
     controller: Controller | None = None
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         login = session.auth_data.login.decode() if session.auth_data else None
         self.received.append(
             Received(envelope.mail_from, list(envelope.rcpt_tos), bytes(envelope.content), login)

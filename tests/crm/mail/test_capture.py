@@ -8,7 +8,7 @@ import logging
 import pytest
 from sqlalchemy import select
 
-from crm.mail.models import Letter, MailFolderState, Mailbox
+from crm.mail.models import Letter, Mailbox, MailFolderState
 from crm.models import Contact
 from tests.crm.mail.kit_dovecot import Dovecot
 from tests.crm.mail.kit_mail import CUSTOMER, OUR_ADDRESS, letter, mail_desk
