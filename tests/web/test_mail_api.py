@@ -4,6 +4,7 @@ a letter sent from the card over SMTP (aiosmtpd) into the timeline and the Sent 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from email import message_from_bytes
@@ -218,3 +219,32 @@ async def test_attachments_download_for_signed_in_users_only(
         assert missing.status_code == 404
         async with api.client() as stranger:
             assert (await stranger.get(attachment["url"])).status_code == 401
+
+
+async def test_the_running_poller_wakes_when_a_mailbox_is_added(
+    database_url: str, dovecot: Dovecot
+) -> None:
+    login, password = dovecot.new_user()
+    dovecot.deliver(login, password, letter(to="sales@trubka.example", subject="Waiting")[0])
+    async with trubka(database_url) as api, signed_in(api, "boss", "admin") as admin:
+        contact = await api.crm.contacts.create(
+            ContactCreate(name="Ivan", emails=[CUSTOMER]), SYSTEM
+        )
+        made = await admin.post("/api/mailboxes", json=mailbox_body(dovecot, login, password, 1))
+        assert made.status_code == 201
+        deadline = asyncio.get_running_loop().time() + 15
+        while True:  # the poll interval is an hour: only the wake-up can bring it
+            letters = await api.crm.letters.for_contact(contact["id"])
+            box = (await admin.get(f"/api/mailboxes/{made.json()['id']}")).json()
+            if letters["items"] and box["polled_at"] is not None:
+                break
+            assert asyncio.get_running_loop().time() < deadline, "the poller did not wake"
+            await asyncio.sleep(0.02)
+        assert letters["items"][0]["subject"] == "Waiting"
+        assert box["last_error"] is None
+
+
+async def test_no_poller_when_mail_is_off(database_url: str) -> None:
+    app = build_app(load_settings(database_url=database_url, mail_enabled=False))
+    async with InProcess(app):
+        assert app.state.services.mail_poller is None
