@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 
 from pydantic import ValidationError
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm.access import Actor
@@ -109,6 +110,9 @@ class MailPoller:
                 except (ImapError, OSError, TimeoutError) as exc:
                     error = str(exc) or type(exc).__name__
                     log.warning("mailbox %s: %s", box.id, error)
+                except Exception as exc:  # e.g. the database away: the next round retries
+                    error = f"{type(exc).__name__}: {exc}"
+                    log.exception("mailbox %s: the round failed", box.id)
                 await self._polled(box.id, error)
             self.rounds += 1
 
@@ -160,7 +164,11 @@ class MailPoller:
             headers_only = size > self.config.max_letter
             raw = await imap.fetch(uid, headers_only=headers_only)
             letter = self._parsed(place, raw, size, headers_only)
-            await self.keep(box, place, letter)
+            try:
+                await self.keep(box, place, letter)
+            except SQLAlchemyError as exc:  # this letter cannot be stored: skip it, say why
+                log.warning("mailbox %s %s UID %s: refused, %s", *_where(place), exc)
+                await self.keep(box, place, None)  # only moves past it (raises if the db is away)
 
     def _parsed(
         self, place: Place, raw: bytes | None, size: int, headers_only: bool

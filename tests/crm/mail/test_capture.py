@@ -4,6 +4,7 @@ threads, restarts and a new UIDVALIDITY without duplicates, malformed letters.""
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -199,3 +200,33 @@ async def test_a_mailbox_that_refuses_the_login_keeps_its_error_and_the_others_g
         failed = await desk.crm.mailboxes.get(wrong["id"])
         assert failed["last_error"] and "LOGIN" in failed["last_error"]
         assert (await desk.crm.mailboxes.get(desk.mailbox_id))["last_error"] is None
+
+
+async def test_a_letter_the_database_refuses_is_skipped_with_its_reason(
+    database_url: str,
+    dovecot: Dovecot,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from sqlalchemy.exc import DataError
+
+    import crm.mail.poller
+
+    real = crm.mail.poller.store_letter
+
+    async def refusing(session: Any, parsed: Any, *args: Any, **kwargs: Any) -> list[int]:
+        if parsed.subject == "Poison":
+            raise DataError("INSERT", {}, Exception("value too long"))
+        return await real(session, parsed, *args, **kwargs)
+
+    monkeypatch.setattr(crm.mail.poller, "store_letter", refusing)
+    async with mail_desk(database_url, dovecot) as desk:
+        for subject in ("Before", "Poison", "After"):
+            desk.deliver(letter(subject=subject)[0])
+        with caplog.at_level(logging.WARNING, logger="crm.mail.poller"):
+            await desk.poller().poll_all()
+        assert sorted(m["subject"] for m in await desk.letters()) == ["After", "Before"]
+        assert "UID 2: refused" in caplog.text and "value too long" in caplog.text
+        async with desk.db.session() as session:
+            state = (await session.scalars(select(MailFolderState))).one()
+        assert state.last_uid == 3
