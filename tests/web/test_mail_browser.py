@@ -24,6 +24,7 @@ from trubka.settings import load_settings
 
 pytestmark = pytest.mark.browser
 LONG = "Оченьдлинноеслово" * 12
+HAVE_CHROMIUM = Path(CHROMIUM).exists()
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +38,7 @@ def dovecot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dovecot]:
 
 @pytest.fixture
 async def live(tmp_path: Path, sqlite_template: Path) -> AsyncIterator[Api]:
-    if not Path(CHROMIUM).exists():
+    if not HAVE_CHROMIUM:
         pytest.skip("Debian's chromium is not installed")
     path = tmp_path / "trubka.db"
     shutil.copy(sqlite_template, path)
