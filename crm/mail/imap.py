@@ -110,10 +110,10 @@ async def imap_session(account: ImapAccount) -> AsyncIterator[ImapSession]:
         await client.wait_hello_from_server()
         _check(await client.login(account.login, account.password), "LOGIN")
     except (OSError, TimeoutError, aioimaplib.AioImapException) as exc:
-        await _drop(client)
+        _drop(client)
         raise ImapError(f"IMAP {account.host}:{account.port}: {exc or type(exc).__name__}") from exc
-    except ImapError:
-        await _drop(client)
+    except BaseException:  # a refused login, or the task cancelled: never leave the socket
+        _drop(client)
         raise
     try:
         yield ImapSession(client)
@@ -123,10 +123,12 @@ async def imap_session(account: ImapAccount) -> AsyncIterator[ImapSession]:
         try:
             await client.logout()
         except Exception:  # already gone: nothing to say goodbye to
-            await _drop(client)
+            pass
+        finally:  # also when cancelled during the goodbye
+            _drop(client)
 
 
-async def _drop(client: Any) -> None:
+def _drop(client: Any) -> None:
     protocol = getattr(client, "protocol", None)
     transport = getattr(protocol, "transport", None)
     if transport is not None:

@@ -248,3 +248,53 @@ async def test_no_poller_when_mail_is_off(database_url: str) -> None:
     app = build_app(load_settings(database_url=database_url, mail_enabled=False))
     async with InProcess(app):
         assert app.state.services.mail_poller is None
+
+
+async def test_a_reply_from_the_card_joins_the_thread_and_a_mailbox_edit_keeps_the_password(
+    database_url: str, dovecot: Dovecot
+) -> None:
+    login, password = dovecot.new_user()
+    smtp = SmtpServer(login, password).start()
+    try:
+        async with (
+            trubka(database_url) as api,
+            signed_in(api, "boss", "admin") as admin,
+            signed_in(api, "olga") as agent,
+        ):
+            box = (
+                await admin.post(
+                    "/api/mailboxes", json=mailbox_body(dovecot, login, "typo", smtp.port)
+                )
+            ).json()
+            renamed = await admin.patch(f"/api/mailboxes/{box['id']}", json={"name": "Desk"})
+            assert renamed.json()["name"] == "Desk" and renamed.json()["has_password"]
+            fixed = await admin.patch(f"/api/mailboxes/{box['id']}", json={"password": password})
+            assert fixed.status_code == 200 and "password" not in fixed.json()
+            contact = await api.crm.contacts.create(
+                ContactCreate(name="Ivan", emails=[CUSTOMER]), SYSTEM
+            )
+            raw, asked_id = letter(to="sales@trubka.example", subject="Delivery?")
+            dovecot.deliver(login, password, raw)
+            assert api.services.mail_poller is not None
+            await api.services.mail_poller.poll_all()
+            [asked] = (await agent.get(f"/api/contacts/{contact['id']}/letters")).json()["items"]
+
+            answer = await agent.post(
+                f"/api/contacts/{contact['id']}/letters",
+                json={"mailbox_id": box["id"], "body": "Tomorrow.", "reply_to": asked["id"]},
+            )
+            assert answer.status_code == 201, answer.text
+            [received] = smtp.received
+            message = message_from_bytes(received.data, policy=default_policy)
+            assert message["In-Reply-To"] == asked_id and message["Subject"] == "Re: Delivery?"
+            assert answer.json()["thread_key"] == asked["thread_key"] == asked_id
+            listed = (await agent.get(f"/api/contacts/{contact['id']}/letters")).json()
+            [thread] = listed["threads"]
+            assert [m["subject"] for m in thread["letters"]] == ["Delivery?", "Re: Delivery?"]
+            gone = await admin.delete(f"/api/mailboxes/{box['id']}")
+            assert gone.status_code == 204
+            assert (await admin.get(f"/api/mailboxes/{box['id']}")).status_code == 404
+            kept = (await agent.get(f"/api/contacts/{contact['id']}/letters")).json()["items"]
+            assert len(kept) == 2  # the letters stay in the history
+    finally:
+        smtp.stop()
