@@ -263,7 +263,7 @@ async def test_a_reply_from_the_card_joins_the_thread_and_a_mailbox_edit_keeps_t
         ):
             box = (
                 await admin.post(
-                    "/api/mailboxes", json=mailbox_body(dovecot, login, "typo", smtp.port)
+                    "/api/mailboxes", json=mailbox_body(dovecot, login, password, smtp.port)
                 )
             ).json()
             renamed = await admin.patch(f"/api/mailboxes/{box['id']}", json={"name": "Desk"})

@@ -5,6 +5,9 @@ from a passwd-file, maildirs of its own) and runs `dovecot -F -c CONF`; `new_use
 adds a user (Dovecot re-reads the passwd-file), `deliver()` APPENDs a letter over IMAP.
 Run as root, Dovecot's mail processes may not be root: the maildirs then belong to
 `nobody` in a folder of their own. No Dovecot: a failure in CI, a skip elsewhere.
+
+Dovecot slows down failed logins per client address, more with each one (up to 15 s):
+a test that needs a refused login starts a Dovecot of its own (`lonely_dovecot`).
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ def dovecot_or_skip() -> str:
 
 
 CONF = """\
-base_dir = {base}/run
+base_dir = {run}
 state_dir = {base}/state
 log_path = {base}/dovecot.log
 protocols = imap
@@ -93,12 +96,15 @@ class Dovecot:
     mail: Path
     port: int
     process: subprocess.Popen[bytes]
+    run: Path
     users: list[str] = field(default_factory=list)
     host: str = "127.0.0.1"
 
     @classmethod
     def start(cls, base: Path) -> Dovecot:
         binary = dovecot_or_skip()
+        base.mkdir(parents=True, exist_ok=True)
+        run = Path(tempfile.mkdtemp(prefix="dv-"))  # short: unix socket paths are limited
         me = pwd.getpwuid(os.getuid())
         if os.getuid() == 0:
             runner = pwd.getpwnam("nobody")
@@ -118,6 +124,7 @@ class Dovecot:
         conf.write_text(
             CONF.format(
                 base=base,
+                run=run,
                 mail=mail,
                 port=port,
                 internal=internal,
@@ -130,7 +137,7 @@ class Dovecot:
         process = subprocess.Popen(
             [binary, "-F", "-c", str(conf)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT
         )
-        server = cls(base, mail, port, process)
+        server = cls(base, mail, port, process, run)
         server._wait_ready()
         return server
 
@@ -164,6 +171,7 @@ class Dovecot:
             self.process.stdout.close()
         if not self.mail.is_relative_to(self.base):
             shutil.rmtree(self.mail, ignore_errors=True)
+        shutil.rmtree(self.run, ignore_errors=True)
 
     def new_user(self) -> tuple[str, str]:
         """A mail user no test has used yet (login, password)."""

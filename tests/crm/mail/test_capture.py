@@ -181,8 +181,9 @@ async def test_an_unknown_sender_becomes_a_contact_when_the_mailbox_says_so(
 
 
 async def test_a_mailbox_that_refuses_the_login_keeps_its_error_and_the_others_go_on(
-    database_url: str, dovecot: Dovecot
+    database_url: str, lonely_dovecot: Dovecot
 ) -> None:
+    dovecot = lonely_dovecot
     async with mail_desk(database_url, dovecot) as desk:
         from crm.mail.mailboxes import MailboxCreate
         from tests.crm.mail.kit_mail import SYSTEM
