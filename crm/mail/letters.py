@@ -35,6 +35,7 @@ from crm.models import Company, Contact
 log = logging.getLogger(__name__)
 
 NO_ADDRESS = "this contact has no e-mail address"
+NOT_THEIRS = "this is not one of the contact's e-mail addresses"
 NOT_YOURS = "this mailbox belongs to another user"
 CANNOT_SEND = "this mailbox cannot send letters"
 NOT_SENT = "the mail server did not take the letter"
@@ -138,9 +139,12 @@ class LetterService:
             if not box.smtp_host:
                 raise InvalidInput(CANNOT_SEND, field="mailbox_id")
             company = await session.get(Company, contact.company_id) if contact.company_id else None
+            addresses = {e.lower(): e for e in contact.emails or []}
             to = data.to or next(iter(contact.emails or []), None)
             if not to:
                 raise InvalidInput(NO_ADDRESS, field="to")
+            if to.lower() not in addresses:
+                raise InvalidInput(NOT_THEIRS, field="to")
             answered = await session.get(Letter, data.reply_to) if data.reply_to else None
             if data.reply_to and (answered is None or answered.contact_id != contact_id):
                 raise NotFound(LETTER_NOT_FOUND, field="reply_to")

@@ -151,12 +151,15 @@ class MailPoller:
     async def poll_mailbox(self, box: BoxInfo) -> None:
         async with imap_session(box.account) as imap:
             for folder in box.folders:
-                await self.poll_folder(imap, box, folder)
+                if await self.poll_folder(imap, box, folder):
+                    self.wake()  # a full batch: the next round at once (a mailbox's history)
 
-    async def poll_folder(self, imap: ImapSession, box: BoxInfo, folder: str) -> None:
+    async def poll_folder(self, imap: ImapSession, box: BoxInfo, folder: str) -> bool:
+        """Read the folder's new letters (a batch); True when more are waiting."""
         uidvalidity = await imap.select(folder)
         last_uid = await self._start(box.id, folder, uidvalidity)
-        uids = (await imap.uids_after(last_uid))[: self.config.batch]
+        waiting = await imap.uids_after(last_uid)
+        uids = waiting[: self.config.batch]
         sizes = await imap.sizes(uids)
         for uid in uids:
             place = Place(box.id, folder, uidvalidity, uid)
@@ -169,6 +172,7 @@ class MailPoller:
             except SQLAlchemyError as exc:  # this letter cannot be stored: skip it, say why
                 log.warning("mailbox %s %s UID %s: refused, %s", *_where(place), exc)
                 await self.keep(box, place, None)  # only moves past it (raises if the db is away)
+        return len(waiting) > len(uids)
 
     def _parsed(
         self, place: Place, raw: bytes | None, size: int, headers_only: bool

@@ -178,6 +178,10 @@ async def test_a_letter_that_cannot_go_is_refused_and_not_kept(
         assert down.json()["message"] == "почтовый сервер не принял письмо"
         not_hers = await agent.post(url, json={"mailbox_id": petr_box["id"], "body": "Hi"})
         assert not_hers.status_code == 403 and not_hers.json()["field"] == "mailbox_id"
+        elsewhere = await agent.post(
+            url, json={"mailbox_id": box["id"], "body": "Hi", "to": "someone@else.example"}
+        )
+        assert elsewhere.status_code == 422 and elsewhere.json()["field"] == "to"
         no_address = await agent.post(
             f"/api/contacts/{nobody['id']}/letters", json={"mailbox_id": box["id"], "body": "Hi"}
         )

@@ -39,6 +39,7 @@ MESSAGES = (
     N_("set TRUBKA_SECRET_KEY before storing mailbox passwords"),
     N_("the stored password cannot be read (was TRUBKA_SECRET_KEY changed?)"),
     N_("this contact has no e-mail address"),
+    N_("this is not one of the contact's e-mail addresses"),
     N_("this mailbox belongs to another user"),
     N_("this mailbox cannot send letters"),
     N_("the mail server did not take the letter"),

@@ -3,6 +3,8 @@ threads, restarts and a new UIDVALIDITY without duplicates, malformed letters.""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from typing import Any
 
@@ -231,3 +233,23 @@ async def test_a_letter_the_database_refuses_is_skipped_with_its_reason(
         async with desk.db.session() as session:
             state = (await session.scalars(select(MailFolderState))).one()
         assert state.last_uid == 3
+
+
+async def test_a_long_history_is_read_in_batches_one_round_after_another(
+    database_url: str, dovecot: Dovecot
+) -> None:
+    async with mail_desk(database_url, dovecot) as desk:
+        for n in range(5):
+            desk.deliver(letter(subject=f"Old {n}")[0])
+        poller = desk.poller(batch=2, interval=3600)  # only the catch-up wakes it
+        task = asyncio.create_task(poller.run())
+        try:
+            async with asyncio.timeout(15):
+                while len(await desk.letters()) < 5:
+                    await asyncio.sleep(0.02)
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        assert poller.rounds >= 3
+        assert sorted(m["subject"] for m in await desk.letters()) == [f"Old {n}" for n in range(5)]
