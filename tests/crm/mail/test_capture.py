@@ -245,7 +245,9 @@ async def test_a_long_history_is_read_in_batches_one_round_after_another(
         task = asyncio.create_task(poller.run())
         try:
             async with asyncio.timeout(15):
-                while len(await desk.letters()) < 5:
+                while True:
+                    if len(await desk.letters()) == 5:
+                        break
                     await asyncio.sleep(0.02)
         finally:
             task.cancel()
