@@ -84,16 +84,20 @@ class MailPoller:
         self._wake.set()
 
     async def run(self) -> None:
-        """Poll every TRUBKA_MAIL_POLL_INTERVAL seconds, once a mailbox exists."""
-        while not await self.mailboxes.exists():
-            await self._wake.wait()
-            self._wake.clear()
+        """Poll every TRUBKA_MAIL_POLL_INTERVAL seconds while an enabled mailbox exists;
+        idle (until a mailbox changes) while none does."""
         while True:
             self._wake.clear()
+            idle = False
             try:
-                await self.poll_all()
+                idle = not await self.mailboxes.exists()
+                if not idle:
+                    await self.poll_all()
             except Exception:  # the database away: the next round tries again
                 log.exception("mail poller: the round failed")
+            if idle:
+                await self._wake.wait()
+                continue
             try:
                 async with asyncio.timeout(self.config.interval):
                     await self._wake.wait()
