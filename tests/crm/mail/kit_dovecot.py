@@ -138,7 +138,11 @@ class Dovecot:
             [binary, "-F", "-c", str(conf)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT
         )
         server = cls(base, mail, port, process, run)
-        server._wait_ready()
+        try:
+            server._wait_ready()
+        except BaseException:
+            server.stop()
+            raise
         return server
 
     def _wait_ready(self) -> None:
