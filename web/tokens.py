@@ -4,7 +4,8 @@ A token (crm.hooks.tokens) acts as the admin who created it, limited to its scop
 
     path                                         GET               other methods
     /api/contacts, /api/companies, /api/notes,   contacts:read     contacts:write
-      /api/search, /api/card
+      /api/search, /api/card (and /api/contacts/{id}/letters)
+    /api/letters (attachments)                   contacts:read     (none)
     /api/calls                                   calls:read        (none)
     /api/tasks, /api/my-work                     tasks             tasks
     /api/deals, /api/pipelines                   deals             deals
@@ -37,6 +38,7 @@ READ_WRITE = {
     "/api/deals": ("deals", "deals"),
     "/api/pipelines": ("deals", "deals"),
     "/api/webhooks": ("webhooks", "webhooks"),
+    "/api/letters": ("contacts:read", None),
 }
 ANY_TOKEN = "*"
 NOT_FOR_TOKENS = N_("an API token cannot use this endpoint")

@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from crm.schemas import UserRow, UserSummary, UserView
+from web.api.mail_views import LetterView
 
 
 class View(BaseModel):
@@ -316,7 +317,16 @@ class DealItem(View):
     deal_event: DealEventView
 
 
-TimelineItem = Annotated[CallItem | NoteItem | TaskItem | DealItem, Field(discriminator="kind")]
+class LetterItem(View):
+    kind: Literal["letter"]
+    id: int
+    at: str
+    letter: LetterView
+
+
+TimelineItem = Annotated[
+    CallItem | NoteItem | TaskItem | DealItem | LetterItem, Field(discriminator="kind")
+]
 
 
 class TimelinePage(View):
