@@ -1,4 +1,4 @@
-"""The e-mail tables (migration 0013_mail)."""
+"""The e-mail tables (migration 0015_mail)."""
 
 from __future__ import annotations
 

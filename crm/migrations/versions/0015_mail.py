@@ -8,7 +8,7 @@
   UIDVALIDITY and UID; `message_id` and `thread_key` keep threads together.
 - `letter_attachments`: each attachment, its bytes when under the size cap.
 
-Revision ID: 0013_mail
+Revision ID: 0015_mail
 Revises: 0012_admin_people
 Create Date: 2026-12-06
 """
@@ -19,8 +19,8 @@ from alembic import op
 
 from crm.database import UTCDateTime
 
-revision = "0013_mail"
-down_revision = "0012_admin_people"
+revision = "0015_mail"
+down_revision = "0014_node_leases"
 branch_labels = None
 depends_on = None
 
