@@ -129,6 +129,9 @@ class Settings(BaseSettings):
     webhook_disable_after: float = Field(default=86_400.0, ge=1, le=30 * 86_400)
     webhook_give_up_after: float = Field(default=259_200.0, ge=1, le=90 * 86_400)
     webhook_keep_days: int = Field(default=7, ge=1, le=3650)  # then finished events are purged
+    # Inbound leads (docs/integrations.md): the login of the user who owns new contacts
+    # and gets the task of a lead whose contact has no owner ("" : the token's admin).
+    lead_assignee: str = Field(default="", max_length=64)
     # Security (docs/security.md): who may open `/ws` from a browser, how large a request
     # body may be, how many sockets a session and a user may hold, and uvicorn's limits.
     allowed_origins: Annotated[tuple[str, ...], NoDecode] = ()

@@ -14,6 +14,7 @@ from web.api import admin_settings as admin_settings_api
 from web.api import admin_system as admin_system_api
 from web.api import calls as calls_api
 from web.api import hooks as hooks_api
+from web.api import leads as leads_api
 from web.api import live as live_api
 from web.api import recordings as recordings_api
 from web.api import reports as reports_api
@@ -81,5 +82,6 @@ def create_app(services: WebServices, *, lifespan: Lifespan | None = None) -> Fa
     app.include_router(admin_rules_pages.router)
     app.include_router(admin_settings_pages.router)
     app.include_router(hooks_api.router)  # /api/webhooks, /api/tokens
+    app.include_router(leads_api.router)  # /api/inbound/leads
     app.include_router(admin_pages.router)
     return app

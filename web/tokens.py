@@ -37,6 +37,8 @@ READ_WRITE = {
     "/api/deals": ("deals", "deals"),
     "/api/pipelines": ("deals", "deals"),
     "/api/webhooks": ("webhooks", "webhooks"),
+    "/api/inbound/leads": ("leads", "leads"),
+    "/api/reports/forecast": ("deals", None),
 }
 ANY_TOKEN = "*"
 NOT_FOR_TOKENS = N_("an API token cannot use this endpoint")
