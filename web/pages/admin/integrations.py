@@ -108,9 +108,7 @@ async def _hooks_page(
         "message": message,
         "form": form or {"url": "", "events": []},
     }
-    return render_admin(
-        request, "admin/webhooks.html", context, user=user, status_code=status_code
-    )
+    return render_admin(request, "admin/webhooks.html", context, user=user, status_code=status_code)
 
 
 @router.get(HOOKS, response_class=HTMLResponse)
