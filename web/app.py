@@ -13,6 +13,7 @@ from web import auth, metrics, panel, ws
 from web.api import admin_settings as admin_settings_api
 from web.api import admin_system as admin_system_api
 from web.api import calls as calls_api
+from web.api import forecast as forecast_api
 from web.api import hooks as hooks_api
 from web.api import leads as leads_api
 from web.api import live as live_api
@@ -70,6 +71,7 @@ def create_app(services: WebServices, *, lifespan: Lifespan | None = None) -> Fa
     app.include_router(login_pages.router)
     app.include_router(api_router)
     app.include_router(reports_api.router)
+    app.include_router(forecast_api.router)  # /api/reports/forecast
     app.include_router(sessions_api.router)
     app.include_router(live_api.router)
     panel.install(app)
