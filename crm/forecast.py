@@ -243,6 +243,11 @@ class ForecastService:
             "totals": [{"currency": c, **f.to_json()} for c, f in sorted(forecast.totals.items())],
         }
 
+    async def stages(self) -> builtins.list[dict[str, Any]]:
+        """Every stage with its stored (`probability_set`) and effective probability."""
+        async with self.db.session() as session:
+            return await stage_rows(session)
+
     async def set_probabilities(
         self, values: dict[int, int | None]
     ) -> builtins.list[dict[str, Any]]:

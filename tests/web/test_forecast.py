@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -207,3 +208,67 @@ def test_default_probabilities_spread_the_open_stages() -> None:
     ]
     assert default_probabilities(stages) == {1: 25, 2: 50, 3: 75, 4: 100, 5: 0}
     assert StageKind.OPEN == "open"
+
+
+async def test_the_forecast_page_has_the_chart_tables_and_csv_links(api: Api) -> None:
+    d = await dataset(api)
+    async with api.signed_in("boss", "admin") as (admin, _):
+        made = await admin.post(
+            "/api/deals",
+            json={"title": "<b>x</b>", "stage_id": d["stages"]["Переговоры"], "amount": "1000",
+                  "owner_id": d["boris"].id, "expected_close_on": d["m1"].isoformat()},
+        )  # fmt: skip
+        assert made.status_code == 201, made.text
+        page = await admin.get("/reports/forecast?months=3", headers={"Accept-Language": "en"})
+        assert page.status_code == 200
+        text = page.text
+        assert (
+            "<svg" in text
+            and 'class="chart"' in text
+            and "http"
+            not in text.split("<svg", 1)[1]
+            .split("</svg>", 1)[0]
+            .replace("http://www.w3.org/2000/svg", "")
+        )
+        assert 'href="/api/reports/forecast?months=3&amp;format=csv&amp;group=owner"' in text
+        assert HOSTILE not in text and "=HYPERLINK(&#34;http://evil" in text
+        assert f'data-month="{d["m1"]:%Y-%m}"' in text and "800.00" in text  # 80 % of 1000
+        assert 'href="/admin/pipelines"' in text
+        reports = await admin.get("/reports")
+        assert 'href="/reports/forecast"' in reports.text
+    async with api.signed_in("agent", "agent") as (agent, _):
+        refused = await agent.get("/reports/forecast")
+        assert refused.status_code == 403
+
+
+async def test_an_admin_sets_stage_probabilities_on_the_admin_page(api: Api) -> None:
+    d = await dataset(api)
+    async with api.signed_in("boss", "admin") as (admin, _):
+        page = await admin.get("/admin/pipelines")
+        assert page.status_code == 200 and 'placeholder="40"' in page.text
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+        assert token is not None
+        qualify, offer = d["stages"]["Квалификация"], d["stages"]["Предложение"]
+        bad = await admin.post(
+            "/admin/pipelines",
+            data={"csrf_token": token.group(1), f"probability_{qualify}": "150"},
+        )
+        assert bad.status_code == 422 and "от 0 до 100" in bad.text  # the admin's Russian
+        saved = await admin.post(
+            "/admin/pipelines",
+            data={"csrf_token": token.group(1), f"probability_{qualify}": "35",
+                  f"probability_{offer}": ""},
+            follow_redirects=True,
+        )  # fmt: skip
+        assert saved.status_code == 200 and 'id="settings-done"' in saved.text
+        assert f'name="probability_{qualify}"' in saved.text and 'value="35"' in saved.text
+        report = (await admin.get("/api/reports/forecast")).json()
+        chances = {r["stage"]: (r["probability"], r["probability_set"]) for r in report["stages"]}
+        assert chances["Квалификация"] == (35, True) and chances["Предложение"] == (60, False)
+        stale = await admin.post(
+            "/admin/pipelines", data={"csrf_token": "old", f"probability_{qualify}": "1"}
+        )
+        assert stale.status_code == 403
+    async with api.signed_in("sup", "supervisor") as (sup, _):
+        assert (await sup.get("/admin/pipelines")).status_code == 403
+        assert (await sup.post("/admin/pipelines", data={})).status_code == 403

@@ -36,6 +36,7 @@ ADMIN_NAV = (
     ("/admin/audit", N_("Audit")),
     ("/admin/webhooks", N_("Webhooks")),
     ("/admin/tokens", N_("API tokens")),
+    ("/admin/pipelines", N_("Stage probabilities")),
 )
 # Which links a supervisor sees (the pages that have a read-only view for them).
 SUPERVISOR_NAV = frozenset({"/admin/queues", "/admin/routing", "/admin/settings"})
@@ -56,6 +57,7 @@ ADMIN_PAGES: dict[str, tuple[str, ...]] = {
     "/admin/system": ("admin",),
     "/admin/webhooks": ("admin",),
     "/admin/tokens": ("admin",),
+    "/admin/pipelines": ("admin",),
 }
 
 
