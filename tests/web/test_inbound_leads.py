@@ -4,6 +4,7 @@ naming the field in Russian and English, webhook events queued."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -220,3 +221,20 @@ async def test_bad_leads_are_refused_naming_the_field_in_the_request_language(ap
                 assert answer.json()["field"] == field, (body, answer.text)
                 assert fragment in answer.json()["message"], (body, lang, answer.text)
     assert await count(api, Contact) == 0 and await count(api, Deal) == 0
+
+
+async def test_the_same_key_sent_at_once_makes_one_lead(api: Api) -> None:
+    async with api.signed_in("boss", "admin") as (admin, _):
+        token = await make_token(admin, "leads")
+    lead = {"name": "Вера", "phone": "+7 916 765-43-21", "deal": {"title": "Пианино"}}
+    async with api.client() as site:
+        answers = await asyncio.gather(
+            *(
+                site.post(LEADS, json=lead, headers=bearer(token, **{"Idempotency-Key": "k-1"}))
+                for _ in range(4)
+            )
+        )
+    assert [a.status_code for a in answers] == [201] * 4, [a.text for a in answers]
+    assert len({json.dumps(a.json(), sort_keys=True) for a in answers}) == 1
+    assert await count(api, Contact) == 1
+    assert await count(api, Deal) == 1 and await count(api, Task) == 1
