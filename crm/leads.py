@@ -310,13 +310,14 @@ class LeadService:
                 return await session.get(Contact, contact_id)
         if email:
             wanted = email.casefold()
-            first = (words(email) or [""])[0]
+            # every word of the address is in the contact's search text (bound parameters;
+            # words hold letters and digits only), then the exact address among its e-mails
             candidates = (
                 await session.scalars(
                     select(Contact)
-                    .where(Contact.search_text.contains(first))
+                    .where(*(Contact.search_text.contains(w) for w in words(email)))
                     .order_by(Contact.id)
-                    .limit(500)
+                    .limit(200)
                 )
             ).all()
             for contact in candidates:

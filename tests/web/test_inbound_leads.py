@@ -13,12 +13,15 @@ from sqlalchemy import func, select
 
 from crm.access import Actor
 from crm.hooks.models import InboundLead, WebhookEvent
+from crm.leads import MESSAGES
 from crm.models import Contact, Deal, Phone, Task
 from crm.schemas import ContactUpdate
 from tests.kit_server import InProcess
 from tests.web.conftest import Api
 from trubka.app import build_app
 from trubka.settings import load_settings
+from web.api.leads import LEAD_MESSAGES
+from web.i18n import translations
 
 LEADS = "/api/inbound/leads"
 
@@ -221,6 +224,12 @@ async def test_bad_leads_are_refused_naming_the_field_in_the_request_language(ap
                 assert answer.json()["field"] == field, (body, answer.text)
                 assert fragment in answer.json()["message"], (body, lang, answer.text)
     assert await count(api, Contact) == 0 and await count(api, Deal) == 0
+
+
+def test_every_refusal_of_the_service_has_russian() -> None:
+    assert set(LEAD_MESSAGES) == set(MESSAGES)
+    russian = translations("ru")
+    assert all(russian.gettext(m) != m for m in MESSAGES)
 
 
 async def test_the_same_key_sent_at_once_makes_one_lead(api: Api) -> None:

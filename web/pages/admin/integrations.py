@@ -53,6 +53,7 @@ EVENT_LABELS = {
     "contact.updated": N_("Contact changed"),
     "deal.created": N_("Deal created"),
     "deal.stage_changed": N_("Deal moved to another stage"),
+    "webhook.test": N_("Test event"),
 }
 SCOPE_LABELS = {
     "contacts:read": N_("Read contacts and companies"),
@@ -101,7 +102,7 @@ async def _hooks_page(
     context = {
         "hooks": hooks,
         "alerts": [h for h in hooks if not h["enabled"] and h["failing_since"]],
-        "event_types": [(e, EVENT_LABELS.get(e, e)) for e in EVENT_TYPES],
+        "event_types": [(e, EVENT_LABELS[e]) for e in EVENT_TYPES],
         "event_labels": EVENT_LABELS,
         "reasons": DISABLED_REASONS,
         "done": DONE.get(request.query_params.get("done") or ""),

@@ -1,0 +1,99 @@
+"""The pages of webhooks, API tokens, stage probabilities and the sales forecast in
+Chromium: in English and Russian they fit 1366×768 and a phone's 390 px without
+scrolling sideways (long URLs, errors and names included), and the Russian pages show
+none of this feature's English."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import AsyncIterator
+from datetime import date
+
+import pytest
+from babel.messages.pofile import read_po
+from playwright.async_api import Browser
+
+from crm.access import Actor
+from crm.hooks.ping import send_test_event
+from crm.schemas import DealCreate
+from tests.kit_browser import CHROMIUM, chromium
+from tests.kit_server import LiveServer
+from tests.web.kit_admin_rules import WIDTHS, fits, main_text, open_as, user_cookie
+from tests.web.test_admin_settings_api import app_for
+from web.i18n import LOCALE_DIR
+
+pytestmark = pytest.mark.browser
+HAVE_CHROMIUM = os.path.exists(CHROMIUM)
+LONG_URL = "http://127.0.0.1:9/" + "a-very-long-path-segment/" * 8 + "?token=" + "x" * 60
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    if not HAVE_CHROMIUM:
+        pytest.skip("Debian's chromium is not installed")
+    async with chromium() as launched:
+        yield launched
+
+
+def english_of_this_feature() -> list[str]:
+    with (LOCALE_DIR / "ru" / "LC_MESSAGES" / "leads.po").open("rb") as handle:
+        catalog = read_po(handle, locale="ru")
+    return [
+        str(m.id)
+        for m in catalog
+        if m.id
+        and isinstance(m.id, str)
+        and m.string != m.id
+        and "%(" not in m.id
+        and "{" not in m.id
+        and len(m.id) > 3
+        and re.search("[a-z]{4}", m.id)
+    ]
+
+
+async def test_the_pages_fit_and_are_translated(browser: Browser, database_url: str) -> None:
+    app = app_for(
+        database_url,
+        webhook_backoff_initial=30.0,
+        webhook_poll_interval=0.02,
+        webhook_timeout=0.5,
+    )
+    async with LiveServer(app) as server:
+        services = app.state.services
+        await user_cookie(server, "admin", language="en")
+        admin = await services.crm.users.get_by_login("admin-en")
+        assert admin is not None
+        hook = await services.crm.webhooks.create(
+            LONG_URL, ["call.missed", "contact.created", "deal.created"], "s" * 16, None
+        )
+        await send_test_event(services.db, hook["id"])
+        await services.crm.tokens.create("сайт — форма заявки на главной", ["leads"], admin.id)
+        deal = DealCreate(
+            title="Рояль", amount="1000.00", expected_close_on=date(2030, 1, 15), owner_id=admin.id
+        )
+        await services.crm.deals.create(deal, Actor.system())
+        english = english_of_this_feature()
+        for language in ("en", "ru"):
+            cookie = await user_cookie(server, "admin", language=language)
+            paths = [
+                "/admin/webhooks",
+                f"/admin/webhooks/{hook['id']}",
+                "/admin/tokens",
+                "/admin/pipelines",
+                "/reports/forecast",
+            ]
+            for width, height in WIDTHS:
+                for path in paths:
+                    page = await open_as(browser, server, path, cookie, width=width, height=height)
+                    assert await page.title(), path
+                    await fits(page, width)
+                    if language == "ru":
+                        text = await main_text(page)
+                        left = [
+                            s
+                            for s in english
+                            if re.search(rf"(?<![\w/.]){re.escape(s)}(?![\w])", text)
+                        ]
+                        assert left == [], (path, left)
+                    await page.context.close()
