@@ -151,6 +151,9 @@ async def test_a_webhook_disabled_by_the_worker_is_an_alert_in_russian(api: Api)
         assert "https://example.com/in" in alert.group(1)
         assert "все доставки не удавались сутки" in alert.group(1)
         assert "Вебхуки" in page.text and "API-токены" in page.text
+        dashboard = await admin.get("/admin")
+        assert 'id="warning"' in dashboard.text
+        assert "Вебхуков, отключённых после суток неудачных доставок: 1" in dashboard.text
 
 
 async def test_tokens_page_shows_a_new_token_once_and_revokes(api: Api) -> None:

@@ -59,7 +59,11 @@ async def dashboard(request: Request, user: AdminPage) -> HTMLResponse:
     return render_admin(
         request,
         "admin/dashboard.html",
-        {"counts": counts, **_links(services)},
+        {
+            "counts": counts,
+            "warning": await integrations.disabled_webhooks_warning(request, user),
+            **_links(services),
+        },
         user=user,
     )
 

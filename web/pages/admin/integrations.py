@@ -69,10 +69,21 @@ STATUS_LABELS = {
     "delivered": N_("delivered"),
     "failed": N_("given up"),
 }
+DISABLED_WARNING = N_(
+    "Webhooks disabled after a day of failed deliveries: %(count)d. Their events wait; "
+    "see Administration → Webhooks."
+)
 DISABLED_REASONS = {
     "failing for a day": N_("every delivery failed for a day"),
     "disabled by an admin": N_("disabled by an admin"),
 }
+
+
+async def disabled_webhooks_warning(request: Request, user: UserInfo) -> str | None:
+    """The admin dashboard's alert when the worker disabled webhooks (None: none)."""
+    hooks = await crm_of(request).webhooks.list()
+    count = sum(1 for h in hooks if not h["enabled"] and h["failing_since"])
+    return str(_gettext(request, user)(DISABLED_WARNING) % {"count": count}) if count else None
 
 
 def _gettext(request: Request, user: UserInfo) -> Any:
