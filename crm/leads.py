@@ -13,7 +13,8 @@ person; the CRM finds or creates the contact, opens a deal and gives a task to a
 - Everything happens in one transaction, with the webhook events (`contact.created` or
   `contact.updated`, `deal.created`) and, when the request carries an `Idempotency-Key`,
   the answer stored under that key: a repeat gets the stored answer and changes nothing;
-  the same key with another request is refused.
+  the same key with another request is refused. Keys are kept `KEEP_KEYS` (7 days; older
+  ones are deleted when a new key is stored).
 
 Messages are English msgids (web/locale/ru/LC_MESSAGES/leads.po has their Russian).
 """
@@ -24,11 +25,11 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from pydantic import StringConstraints, field_validator
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -64,6 +65,8 @@ PHONE_REFUSED = "phone: not a phone number; write it with its area code, e.g. +7
 KEY_REUSED = "this Idempotency-Key was already used with another request"
 KEY_TOO_LONG = "Idempotency-Key: at most 200 characters"
 MESSAGES = (NEED_PHONE_OR_EMAIL, PHONE_REFUSED, KEY_REUSED, KEY_TOO_LONG)
+
+KEEP_KEYS = timedelta(days=7)  # how long an Idempotency-Key's answer is kept
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=255)]
 
@@ -175,6 +178,11 @@ class LeadService:
                     session, lead, phone, sender_id, title, default_user_id
                 )
                 if idempotency_key:
+                    await session.execute(
+                        delete(InboundLead).where(
+                            InboundLead.created_at < datetime.now(UTC) - KEEP_KEYS
+                        )
+                    )
                     session.add(
                         InboundLead(
                             token_id=token_id,

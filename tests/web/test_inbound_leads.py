@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from crm.access import Actor
 from crm.hooks.models import InboundLead, WebhookEvent
@@ -195,6 +196,19 @@ async def test_an_idempotency_key_answers_a_repeat_the_same(api: Api) -> None:
         assert plain.json()["deal_id"] != first.json()["deal_id"]
     assert await count(api, InboundLead) == 1
     assert await count(api, Deal) == 2
+    # a key is kept a week: older ones go when a new key is stored
+    async with api.services.db.transaction() as session:
+        await session.execute(
+            update(InboundLead).values(created_at=datetime.now(UTC) - timedelta(days=8))
+        )
+    async with api.client() as site:
+        newer = await site.post(
+            LEADS, json=lead, headers=bearer(token, **{"Idempotency-Key": "form-43"})
+        )
+        assert newer.status_code == 201
+    async with api.services.db.session() as session:
+        keys = (await session.scalars(select(InboundLead.idempotency_key))).all()
+    assert list(keys) == ["form-43"]
 
 
 async def test_bad_leads_are_refused_naming_the_field_in_the_request_language(api: Api) -> None:
