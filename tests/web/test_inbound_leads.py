@@ -58,6 +58,13 @@ async def test_only_a_token_with_the_leads_scope_may_send(api: Api) -> None:
         assert unknown.status_code == 401
         other = await site.post(LEADS, json={"phone": "+7 916 123-45-67"}, headers=bearer(contacts))
         assert other.status_code == 403 and "leads" in other.json()["message"]
+        assert "области доступа" in other.json()["message"]  # the admin's language
+        english = await site.post(
+            LEADS,
+            json={"phone": "+7 916 123-45-67"},
+            headers=bearer(contacts, **{"Accept-Language": "en"}),
+        )
+        assert english.json()["message"] == "this API token lacks the scope leads"
         # the leads scope reaches nothing else
         assert (await site.get("/api/contacts", headers=bearer(leads))).status_code == 403
         ok = await site.post(LEADS, json={"phone": "+7 916 123-45-67"}, headers=bearer(leads))
