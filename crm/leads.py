@@ -32,6 +32,7 @@ from pydantic import StringConstraints, field_validator
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.exc import StaleDataError
 
 from crm import numbers
 from crm.contacts import contact_search_text, contact_views
@@ -172,35 +173,56 @@ class LeadService:
             stored = await self._stored(token_id, idempotency_key, fingerprint)
             if stored is not None:
                 return stored
-        try:
-            async with self.db.transaction() as session:
-                answer = await self._receive(
-                    session, lead, phone, sender_id, title, default_user_id
+        for attempt in (1, 2):
+            try:
+                return await self._store(
+                    lead, phone, token_id, sender_id, title, default_user_id,
+                    idempotency_key, fingerprint,
+                )  # fmt: skip
+            except StaleDataError:
+                # an agent saved the same contact meanwhile: once more, over their change
+                if attempt == 2:
+                    raise
+            except IntegrityError:
+                # the same key, sent twice at once: the other request stored its answer first
+                if not idempotency_key:
+                    raise
+                stored = await self._stored(token_id, idempotency_key, fingerprint)
+                if stored is None:
+                    raise
+                return stored
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _store(
+        self,
+        lead: LeadIn,
+        phone: numbers.NumberInput | None,
+        token_id: int,
+        sender_id: int,
+        title: TaskTitle,
+        default_user_id: int | None,
+        idempotency_key: str | None,
+        fingerprint: str,
+    ) -> LeadAnswer:
+        """The lead in one transaction, with its answer under the key (if any)."""
+        async with self.db.transaction() as session:
+            answer = await self._receive(session, lead, phone, sender_id, title, default_user_id)
+            if idempotency_key:
+                await session.execute(
+                    delete(InboundLead).where(
+                        InboundLead.created_at < datetime.now(UTC) - KEEP_KEYS
+                    )
                 )
-                if idempotency_key:
-                    await session.execute(
-                        delete(InboundLead).where(
-                            InboundLead.created_at < datetime.now(UTC) - KEEP_KEYS
-                        )
+                session.add(
+                    InboundLead(
+                        token_id=token_id,
+                        idempotency_key=idempotency_key,
+                        request_hash=fingerprint,
+                        answer=answer.to_json(),
+                        created_at=datetime.now(UTC),
                     )
-                    session.add(
-                        InboundLead(
-                            token_id=token_id,
-                            idempotency_key=idempotency_key,
-                            request_hash=fingerprint,
-                            answer=answer.to_json(),
-                            created_at=datetime.now(UTC),
-                        )
-                    )
-                    await session.flush()
-        except IntegrityError:
-            # the same key, sent twice at once: the other request stored its answer first
-            if not idempotency_key:
-                raise
-            stored = await self._stored(token_id, idempotency_key, fingerprint)
-            if stored is None:
-                raise
-            return stored
+                )
+                await session.flush()
         return answer
 
     async def _stored(self, token_id: int, key: str, fingerprint: str) -> LeadAnswer | None:
