@@ -14,6 +14,7 @@ from babel.dates import format_date
 from fastapi import Request
 
 from web.api.forecast import forecast_report
+from web.auth import crm_of
 from web.charts import Series, bar_chart
 from web.i18n import N_
 
@@ -43,8 +44,9 @@ async def forecast_context(
     *,
     months: int,
     owner_id: int | None,
+    pipeline_id: int | None = None,
 ) -> dict[str, Any]:
-    report = await forecast_report(request, months, None, owner_id)
+    report = await forecast_report(request, months, pipeline_id, owner_id)
     for row in report["by_month"]:
         row["label"] = month_label(row["month"], lang, gettext)
     currency = main_currency(report)
@@ -62,6 +64,8 @@ async def forecast_context(
         value_format="{:,.2f}",
     )  # fmt: skip
     query: dict[str, Any] = {"months": months}
+    if pipeline_id is not None:
+        query["pipeline_id"] = pipeline_id
     if owner_id is not None:
         query["owner_id"] = owner_id
     csv_base = "/api/reports/forecast?" + urlencode({**query, "format": "csv"})
@@ -72,5 +76,7 @@ async def forecast_context(
         "months": months,
         "month_choices": MONTHS,
         "owner_id": owner_id,
+        "pipeline_id": pipeline_id,
+        "pipelines": [(p["id"], p["name"]) for p in await crm_of(request).pipelines.list()],
         "csv": {group: f"{csv_base}&group={group}" for group in ("month", "owner", "stage")},
     }

@@ -272,3 +272,38 @@ async def test_an_admin_sets_stage_probabilities_on_the_admin_page(api: Api) -> 
     async with api.signed_in("sup", "supervisor") as (sup, _):
         assert (await sup.get("/admin/pipelines")).status_code == 403
         assert (await sup.post("/admin/pipelines", data={})).status_code == 403
+
+
+async def test_a_pipeline_filter_keeps_to_its_deals(api: Api) -> None:
+    d = await dataset(api)
+    async with api.signed_in("boss", "admin") as (admin, _):
+        other = await admin.post(
+            "/api/pipelines",
+            json={"name": "Опт", "stages": [
+                {"name": "Заявка", "probability": 10}, {"name": "Счёт", "probability": 70},
+                {"name": "Оплачено", "kind": "won"}, {"name": "Нет", "kind": "lost"},
+            ]},
+        )  # fmt: skip
+        assert other.status_code == 201, other.text
+        wholesale = other.json()
+        assert [s["probability"] for s in wholesale["stages"]] == [10, 70, None, None]
+        bill = wholesale["stages"][1]["id"]
+        for pipeline, stage, amount in (
+            (wholesale["id"], bill, "200.00"),
+            (d["pipeline"], d["stages"]["Новая"], "50.00"),
+        ):
+            made = await admin.post(
+                "/api/deals",
+                json={"title": "x", "pipeline_id": pipeline, "stage_id": stage, "amount": amount,
+                      "expected_close_on": d["m1"].isoformat()},
+            )  # fmt: skip
+            assert made.status_code == 201, made.text
+        both = (await admin.get("/api/reports/forecast")).json()["totals"][0]
+        assert both["weighted_amount"] == "150.00"  # 200 × 70 % + 50 × 20 %
+        only = await admin.get(f"/api/reports/forecast?pipeline_id={wholesale['id']}")
+        assert only.json()["totals"][0]["weighted_amount"] == "140.00"
+        assert {r["stage"] for r in only.json()["stages"]} == {"Заявка", "Счёт"}
+        page = await admin.get(f"/reports/forecast?pipeline_id={wholesale['id']}")
+        assert page.status_code == 200 and 'name="pipeline_id"' in page.text
+        assert f'<option value="{wholesale["id"]}" selected>Опт</option>' in page.text
+        assert "140,00" in page.text and "150,00" not in page.text  # Russian figures
