@@ -19,12 +19,21 @@ from crm.hooks.ping import send_test_event
 from crm.schemas import DealCreate
 from tests.kit_browser import CHROMIUM, chromium
 from tests.kit_server import LiveServer
-from tests.web.kit_admin_rules import WIDTHS, fits, main_text, open_as, user_cookie
+from tests.web.kit_admin_rules import (
+    SCREENSHOTS,
+    WIDTHS,
+    fits,
+    main_text,
+    open_as,
+    user_cookie,
+)
 from tests.web.test_admin_settings_api import app_for
 from web.i18n import LOCALE_DIR
 
 pytestmark = pytest.mark.browser
 HAVE_CHROMIUM = os.path.exists(CHROMIUM)
+SAVE_SHOTS = os.environ.get("TRUBKA_SCREENSHOTS") == "1"  # docs/screenshots/, on request
+SHOTS = {"/reports/forecast": "forecast-ru.png", "/admin/webhooks": "webhooks-ru.png"}
 LONG_URL = "http://127.0.0.1:9/" + "a-very-long-path-segment/" * 8 + "?token=" + "x" * 60
 
 
@@ -88,6 +97,9 @@ async def test_the_pages_fit_and_are_translated(browser: Browser, database_url: 
                     page = await open_as(browser, server, path, cookie, width=width, height=height)
                     assert await page.title(), path
                     await fits(page, width)
+                    shot = SHOTS.get(path)
+                    if SAVE_SHOTS and shot and language == "ru" and width == 1366:
+                        await page.screenshot(path=str(SCREENSHOTS / shot), full_page=True)
                     if language == "ru":
                         text = await main_text(page)
                         left = [
