@@ -22,11 +22,14 @@ NO_DATE = N_("No date")
 MONTHS = (3, 6, 12, 24)
 
 
-def month_label(month: str | None, lang: str, gettext: Callable[[str], str]) -> str:
+def month_label(
+    month: str | None, lang: str, gettext: Callable[[str], str], pattern: str = "LLLL yyyy"
+) -> str:
+    """"декабрь 2026" (or with `pattern` "LLL yy": "дек. 26", the chart's axis)."""
     if not month:
         return gettext(NO_DATE)
     year, number = month.split("-")
-    return str(format_date(date(int(year), int(number), 1), "LLLL yyyy", locale=lang))
+    return str(format_date(date(int(year), int(number), 1), pattern, locale=lang))
 
 
 def main_currency(report: dict[str, Any]) -> str:
@@ -49,10 +52,11 @@ async def forecast_context(
     report = await forecast_report(request, months, pipeline_id, owner_id)
     for row in report["by_month"]:
         row["label"] = month_label(row["month"], lang, gettext)
+        row["short"] = month_label(row["month"], lang, gettext, "LLL yy")
     currency = main_currency(report)
     rows = [r for r in report["by_month"] if r["currency"] == currency]
     chart = bar_chart(
-        [r["label"] for r in rows],
+        [r["short"] for r in rows],
         [
             Series(gettext("Won"), [float(r["won_amount"]) for r in rows], "#2e7d32"),
             Series(gettext("Weighted forecast"), [float(r["weighted_amount"]) for r in rows],

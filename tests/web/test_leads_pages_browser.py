@@ -8,14 +8,18 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import AsyncIterator
-from datetime import date
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
 
 import pytest
 from babel.messages.pofile import read_po
 from playwright.async_api import Browser
+from sqlalchemy import update
 
 from crm.access import Actor
 from crm.hooks.ping import send_test_event
+from crm.models import Deal
 from crm.schemas import DealCreate
 from tests.kit_browser import CHROMIUM, chromium
 from tests.kit_server import LiveServer
@@ -35,6 +39,46 @@ HAVE_CHROMIUM = os.path.exists(CHROMIUM)
 SAVE_SHOTS = os.environ.get("TRUBKA_SCREENSHOTS") == "1"  # docs/screenshots/, on request
 SHOTS = {"/reports/forecast": "forecast-ru.png", "/admin/webhooks": "webhooks-ru.png"}
 LONG_URL = "http://127.0.0.1:9/" + "a-very-long-path-segment/" * 8 + "?token=" + "x" * 60
+
+
+def month_after(day: date, months: int, on: int = 15) -> date:
+    index = day.year * 12 + day.month - 1 + months
+    return date(index // 12, index % 12 + 1, on)
+
+
+async def seed_deals(services: Any, owner_id: int) -> None:
+    """Open deals over the next months in several stages, and deals won in past months."""
+    today = date.today()
+    stages = {s["name"]: s["id"] for p in await services.crm.pipelines.list() for s in p["stages"]}
+    plan = [
+        ("Рояль", "Новая", "120000.00", 1),
+        ("Скрипка", "Переговоры", "85000.00", 1),
+        ("Флейта", "Предложение", "40000.00", 2),
+        ("Орган", "Квалификация", "300000.00", 3),
+        ("Арфа", "Успешно", "90000.00", 0),
+        ("Туба", "Успешно", "60000.00", 0),
+        ("Гобой", "Успешно", "30000.00", 0),
+    ]
+    won = []
+    for title, stage, amount, ahead in plan:
+        deal = DealCreate(
+            title=title,
+            stage_id=stages[stage],
+            amount=Decimal(amount),
+            owner_id=owner_id,
+            expected_close_on=month_after(today, ahead) if ahead else None,
+        )
+        made = await services.crm.deals.create(deal, Actor.system())
+        if not ahead:
+            won.append(made["id"])
+    async with services.db.transaction() as session:
+        for back, deal_id in enumerate(won, start=1):
+            closed = month_after(today, -back, 10)
+            await session.execute(
+                update(Deal)
+                .where(Deal.id == deal_id)
+                .values(closed_at=datetime(closed.year, closed.month, 10, 12, tzinfo=UTC))
+            )
 
 
 @pytest.fixture
@@ -78,10 +122,7 @@ async def test_the_pages_fit_and_are_translated(browser: Browser, database_url: 
         )
         await send_test_event(services.db, hook["id"])
         await services.crm.tokens.create("сайт — форма заявки на главной", ["leads"], admin.id)
-        deal = DealCreate(
-            title="Рояль", amount="1000.00", expected_close_on=date(2030, 1, 15), owner_id=admin.id
-        )
-        await services.crm.deals.create(deal, Actor.system())
+        await seed_deals(services, admin.id)
         english = english_of_this_feature()
         for language in ("en", "ru"):
             cookie = await user_cookie(server, "admin", language=language)
