@@ -25,7 +25,7 @@ MONTHS = (3, 6, 12, 24)
 def month_label(
     month: str | None, lang: str, gettext: Callable[[str], str], pattern: str = "LLLL yyyy"
 ) -> str:
-    """"декабрь 2026" (or with `pattern` "LLL yy": "дек. 26", the chart's axis)."""
+    """ "декабрь 2026" (or with `pattern` "LLL yy": "дек. 26", the chart's axis)."""
     if not month:
         return gettext(NO_DATE)
     year, number = month.split("-")
