@@ -305,7 +305,11 @@ class LeadService:
             view,
             contact_id=contact.id,
         )
-        assignee_id = contact.owner_id or default_user_id or sender_id
+        owner_active = contact.owner_id is not None and bool(
+            await session.scalar(select(User.active).where(User.id == contact.owner_id))
+        )
+        # the owner, unless deactivated; else the default assignee; else the token's admin
+        assignee_id = (contact.owner_id if owner_active else None) or default_user_id or sender_id
         deal = await self._open_deal(session, lead, contact, assignee_id, sender_id, stamp)
         language = await session.scalar(select(User.language).where(User.id == assignee_id))
         task = Task(

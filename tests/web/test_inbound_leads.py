@@ -179,6 +179,20 @@ async def test_the_default_assignee_owns_new_contacts(database_url: str) -> None
         async with api.services.db.session() as session:
             task = await session.get(Task, made.json()["task_id"])
             assert task is not None and task.assignee_id == sales.id
+        # a contact whose owner left: the task goes to the default assignee
+        gone = await api.user("gone", "agent")
+        await api.crm.contacts.update(
+            contact["id"],
+            ContactUpdate(version=contact["version"], owner_id=gone.id),
+            Actor.system(),
+        )
+        await api.crm.users.update(gone.id, gone.version, {"active": False}, actor=Actor.system())
+        async with api.client() as site:
+            again = await site.post(LEADS, json={"email": "A@B.ru"}, headers=bearer(token))
+        assert again.json()["contact_id"] == contact["id"]
+        async with api.services.db.session() as session:
+            task = await session.get(Task, again.json()["task_id"])
+            assert task is not None and task.assignee_id == sales.id
 
 
 async def test_an_idempotency_key_answers_a_repeat_the_same(api: Api) -> None:

@@ -11,6 +11,7 @@ field, in the request's language (`lang` cookie or Accept-Language: ru, en). The
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Request
@@ -24,6 +25,8 @@ from web.api.views import ERRORS
 from web.auth import CurrentUser, crm_of, require_json
 from web.deps import get_services
 from web.i18n import N_, translations
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(
     prefix="/api/inbound",
@@ -64,7 +67,12 @@ async def default_user_id(request: Request) -> int | None:
     if not login:
         return None
     user = await crm_of(request).users.get_by_login(login)
-    return user.id if user is not None and user.active else None
+    if user is None or not user.active:
+        log.warning(
+            "TRUBKA_LEAD_ASSIGNEE=%r is no active user: leads go to the token's admin", login
+        )
+        return None
+    return user.id
 
 
 @router.post("/leads", status_code=201, response_model=LeadAnswerView)
