@@ -139,6 +139,9 @@ class Settings(BaseSettings):
     mail_max_attachment: int = Field(default=10 * 1024 * 1024, ge=1024, le=1024**3)
     mail_max_letter: int = Field(default=30 * 1024 * 1024, ge=1024, le=4 * 1024**3)
     mail_timeout: float = Field(default=30.0, ge=0.5, le=600)
+    # Inbound leads (docs/integrations.md): the login of the user who owns new contacts
+    # and gets the task of a lead whose contact has no owner ("" : the token's admin).
+    lead_assignee: str = Field(default="", max_length=64)
     # Security (docs/security.md): who may open `/ws` from a browser, how large a request
     # body may be, how many sockets a session and a user may hold, and uvicorn's limits.
     allowed_origins: Annotated[tuple[str, ...], NoDecode] = ()

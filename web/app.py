@@ -13,7 +13,9 @@ from web import auth, health, metrics, panel, ws
 from web.api import admin_settings as admin_settings_api
 from web.api import admin_system as admin_system_api
 from web.api import calls as calls_api
+from web.api import forecast as forecast_api
 from web.api import hooks as hooks_api
+from web.api import leads as leads_api
 from web.api import live as live_api
 from web.api import mail as mail_api
 from web.api import recordings as recordings_api
@@ -72,6 +74,7 @@ def create_app(services: WebServices, *, lifespan: Lifespan | None = None) -> Fa
     app.include_router(login_pages.router)
     app.include_router(api_router)
     app.include_router(reports_api.router)
+    app.include_router(forecast_api.router)  # /api/reports/forecast
     app.include_router(sessions_api.router)
     app.include_router(live_api.router)
     panel.install(app)
@@ -86,5 +89,6 @@ def create_app(services: WebServices, *, lifespan: Lifespan | None = None) -> Fa
     app.include_router(admin_settings_pages.router)
     app.include_router(hooks_api.router)  # /api/webhooks, /api/tokens
     app.include_router(mail_api.router)  # /api/mailboxes, /api/contacts/{id}/letters, /api/letters
+    app.include_router(leads_api.router)  # /api/inbound/leads
     app.include_router(admin_pages.router)
     return app

@@ -24,6 +24,7 @@ from crm.errors import Forbidden, NotAuthenticated, NotFound
 from crm.hooks.tokens import TokenUse
 from crm.services import CrmServices
 from crm.users import UserInfo
+from web.error_text import request_language as explicit_language
 from web.i18n import LANG_COOKIE, N_, negotiate, translations
 
 READ_WRITE = {
@@ -39,6 +40,8 @@ READ_WRITE = {
     "/api/pipelines": ("deals", "deals"),
     "/api/webhooks": ("webhooks", "webhooks"),
     "/api/letters": ("contacts:read", None),
+    "/api/inbound/leads": ("leads", "leads"),
+    "/api/reports/forecast": ("deals", None),
 }
 ANY_TOKEN = "*"
 NOT_FOR_TOKENS = N_("an API token cannot use this endpoint")
@@ -84,10 +87,12 @@ async def token_user(request: Request, crm: CrmServices, token: str) -> UserInfo
     if use is None or user is None or not user.active:
         raise NotAuthenticated(_(request_language(request), BAD_TOKEN))
     needed = scope_for(request.method, request.url.path)
+    # the language the request names (Accept-Language, `lang` cookie), else the creator's
+    lang = explicit_language(request) or user.language
     if needed is None:
-        raise Forbidden(_(user.language, NOT_FOR_TOKENS))
+        raise Forbidden(_(lang, NOT_FOR_TOKENS))
     if needed != ANY_TOKEN and needed not in use.scopes:
-        raise Forbidden(_(user.language, MISSING_SCOPE).format(scope=needed))
+        raise Forbidden(_(lang, MISSING_SCOPE).format(scope=needed))
     request.state.api_token = use
     return user
 

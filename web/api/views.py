@@ -242,6 +242,7 @@ class DealView(View):
     created_at: str
     updated_at: str
     closed_at: str | None
+    expected_close_on: str | None = None  # YYYY-MM-DD: the sales forecast's month
     version: int
 
 
@@ -272,6 +273,7 @@ class StageView(View):
     name: str
     kind: str
     position: int
+    probability: int | None = None  # % won, set by an admin; None: the default
 
 
 class PipelineView(View):
