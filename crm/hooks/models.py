@@ -1,5 +1,5 @@
 """The tables of the webhook outbox and of the API tokens (migration 0011_webhooks), and
-the stored answers of the inbound leads endpoint (0013_leads_forecast)."""
+the stored answers of the inbound leads endpoint (0016_leads_forecast)."""
 
 from __future__ import annotations
 

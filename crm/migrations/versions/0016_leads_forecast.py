@@ -7,7 +7,7 @@
 - `inbound_leads`: the answers of `POST /api/inbound/leads` by API token and
   `Idempotency-Key`, so a repeated request gets the same answer and changes nothing.
 
-Revision ID: 0013_leads_forecast
+Revision ID: 0016_leads_forecast
 Revises: 0012_admin_people
 Create Date: 2026-12-06
 """
@@ -18,8 +18,8 @@ from alembic import op
 
 from crm.database import UTCDateTime
 
-revision = "0013_leads_forecast"
-down_revision = "0012_admin_people"
+revision = "0016_leads_forecast"
+down_revision = "0015_mail"
 branch_labels = None
 depends_on = None
 
