@@ -68,7 +68,13 @@ async def pipeline_views(
             )
         ).all():
             stages.setdefault(s.pipeline_id, []).append(
-                {"id": s.id, "name": s.name, "kind": s.kind, "position": s.position}
+                {
+                    "id": s.id,
+                    "name": s.name,
+                    "kind": s.kind,
+                    "position": s.position,
+                    "probability": s.probability,
+                }
             )
     return [
         {
@@ -117,6 +123,9 @@ async def deal_views(
                 "created_at": iso(d.created_at),
                 "updated_at": iso(d.updated_at),
                 "closed_at": iso(d.closed_at),
+                "expected_close_on": d.expected_close_on.isoformat()
+                if d.expected_close_on
+                else None,
                 "version": d.version,
             }
         )
@@ -207,6 +216,8 @@ class PipelineService:
             if item.id is not None:
                 stage = existing[item.id]
                 stage.name, stage.kind, stage.position = item.name, item.kind.value, position
+                if "probability" in item.model_fields_set:
+                    stage.probability = item.probability
             else:
                 session.add(
                     Stage(
@@ -214,6 +225,7 @@ class PipelineService:
                         name=item.name,
                         kind=item.kind.value,
                         position=position,
+                        probability=item.probability,
                     )
                 )
         await session.flush()
@@ -294,6 +306,7 @@ class DealService:
                 created_at=stamp,
                 updated_at=stamp,
                 closed_at=stamp if stage.kind != StageKind.OPEN else None,
+                expected_close_on=data.expected_close_on,
             )
             session.add(deal)
             await session.flush()
@@ -406,6 +419,8 @@ class DealService:
                     deal.currency = data.currency
                 if data.title is not None:
                     deal.title = data.title
+                if "expected_close_on" in fields:
+                    deal.expected_close_on = data.expected_close_on
                 if "contact_id" in fields or "company_id" in fields:
                     await self._subjects(
                         session,

@@ -18,7 +18,7 @@ Conventions:
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -27,6 +27,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Date,
     ForeignKey,
     Index,
     Integer,
@@ -280,6 +281,7 @@ class Stage(Base):
     name: Mapped[str] = mapped_column(String(120))
     position: Mapped[int] = mapped_column(Integer, default=0)
     kind: Mapped[str] = mapped_column(String(8), default=StageKind.OPEN.value)
+    probability: Mapped[int | None] = mapped_column(Integer)  # % won; None: default (0013)
 
     __table_args__ = (
         UniqueConstraint("pipeline_id", "name", name="uq_pipeline_stages_pipeline_name"),
@@ -299,12 +301,14 @@ class Deal(Audited, Base):
     company_id: Mapped[int | None] = mapped_column(ForeignKey("companies.id", ondelete="SET NULL"))
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    expected_close_on: Mapped[date | None] = mapped_column(Date)  # the forecast's month (0013)
 
     __table_args__ = (
         Index("ix_deals_contact_id", "contact_id"),
         Index("ix_deals_company_id", "company_id"),
         Index("ix_deals_owner_id", "owner_id"),
         Index("ix_deals_stage_id", "stage_id"),
+        Index("ix_deals_expected_close_on", "expected_close_on"),
     )
 
 

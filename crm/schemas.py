@@ -8,6 +8,7 @@ fails with a 422 naming the field before any service code runs. Updates carry th
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -152,6 +153,8 @@ class StageIn(Strict):
     id: Id | None = None
     name: ShortText
     kind: StageKind = StageKind.OPEN
+    # % of its deals expected to be won (the sales forecast); None: the default
+    probability: Annotated[int, Field(ge=0, le=100)] | None = None
 
 
 class PipelineCreate(Strict):
@@ -184,6 +187,7 @@ class DealCreate(Strict):
     contact_id: Id | None = None
     company_id: Id | None = None
     owner_id: Id | None = None
+    expected_close_on: date | None = None  # the sales forecast's month
 
 
 class DealUpdate(Strict):
@@ -195,6 +199,7 @@ class DealUpdate(Strict):
     contact_id: Id | None = None
     company_id: Id | None = None
     owner_id: Id | None = None
+    expected_close_on: date | None = None
 
 
 Login = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]

@@ -20,6 +20,9 @@ from crm.fastpath import FastReader
 from crm.hooks.tokens import TokenService
 from crm.hooks.webhooks import WebhookService
 from crm.linking import link_records
+from crm.mail.crypto import PasswordBox
+from crm.mail.letters import LetterService
+from crm.mail.mailboxes import MailboxService
 from crm.notes import NoteService
 from crm.routing_facts import RoutingFactsSource
 from crm.search import SearchService
@@ -52,10 +55,16 @@ class CrmServices:
     session_ttl: timedelta = field(default=DEFAULT_TTL)
     webhooks: WebhookService = field(init=False)  # outgoing webhooks (crm.hooks)
     tokens: TokenService = field(init=False)  # API tokens for other systems
+    secret_configured: bool = True  # False: `secret` is this process's own (crm.mail.crypto)
+    mailboxes: MailboxService = field(init=False)  # e-mail (crm.mail)
+    letters: LetterService = field(init=False)
 
     def __post_init__(self) -> None:
         self.webhooks = WebhookService(self.db)
         self.tokens = TokenService(self.db)
+        passwords = PasswordBox(self.secret, persistent=self.secret_configured)
+        self.mailboxes = MailboxService(self.db, passwords)
+        self.letters = LetterService(self.db, passwords)
 
     @classmethod
     def create(
@@ -92,6 +101,7 @@ class CrmServices:
             ),
             cookie_secure=cookie_secure,
             session_ttl=session_ttl,
+            secret_configured=bool(secret_key),
         )
 
     def close(self) -> None:

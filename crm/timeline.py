@@ -1,4 +1,5 @@
-"""One history per contact or company: calls, notes, tasks and deal changes, newest first.
+"""One history per contact or company: calls, notes, tasks, deal changes and letters,
+newest first.
 
 Pagination is by cursor: each page ends with `next`, an opaque string naming the last
 item's (time, kind, id); the next page holds items strictly older in that order, so
@@ -25,6 +26,8 @@ from crm.contacts import CONTACTS
 from crm.database import Database
 from crm.deals import deal_event_views
 from crm.errors import InvalidInput
+from crm.mail.models import Letter
+from crm.mail.store import letter_views
 from crm.models import DealEvent, Note, Task
 from crm.notes import note_views
 from crm.tasks import task_views
@@ -33,7 +36,13 @@ from kernel.agents import agent_key
 from kernel.call_record import record_json
 from routing.facts import AgentRef
 
-KINDS = ("call", "note", "task", "deal")  # rank = index: the tie-break order within one instant
+KINDS = (
+    "call",
+    "note",
+    "task",
+    "deal",
+    "letter",
+)  # rank = index: the tie-break order within one instant
 MAX_LIMIT = 200
 
 
@@ -106,6 +115,7 @@ def call_json(row: Any, agents: dict[str, AgentRef]) -> dict[str, Any]:
 NOTE_COLUMNS = tuple(Note.__table__.c)
 TASK_COLUMNS = tuple(Task.__table__.c)
 EVENT_COLUMNS = tuple(DealEvent.__table__.c)
+LETTER_COLUMNS = tuple(Letter.__table__.c)
 
 
 @dataclass(slots=True)
@@ -116,6 +126,7 @@ class Sources:
     notes: list[Any]
     tasks: list[Any]
     events: list[Any]
+    letters: list[Any]
 
 
 async def fetch(
@@ -143,6 +154,7 @@ _SOURCES: tuple[tuple[tuple[Any, ...], Any, str], ...] = (
     (NOTE_COLUMNS, Note.__table__, "created_at"),
     (TASK_COLUMNS, Task.__table__, "created_at"),
     (EVENT_COLUMNS, DealEvent.__table__, "at"),
+    (LETTER_COLUMNS, Letter.__table__, "at"),
 )
 
 
@@ -216,11 +228,13 @@ class TimelineService:
     ) -> dict[str, Any]:
         """The page of `limit` items from what `fetch` read (with `limit` or more)."""
         calls, notes, tasks, events = sources.calls, sources.notes, sources.tasks, sources.events
+        letters = sources.letters
         merged: list[tuple[datetime, int, int, Any]] = (
             [(c.started_at, 0, c.id, c) for c in calls]
             + [(n.created_at, 1, n.id, n) for n in notes]
             + [(t.created_at, 2, t.id, t) for t in tasks]
             + [(e.at, 3, e.id, e) for e in events]
+            + [(m.at, 4, m.id, m) for m in letters]
         )
         merged.sort(key=lambda item: (item[0], item[1], item[2]), reverse=True)
         more = len(merged) > limit
@@ -236,6 +250,8 @@ class TimelineService:
         event_json = {
             e["id"]: e for e in await deal_event_views(session, [m[3] for m in merged if m[1] == 3])
         }
+        in_page = [m[3] for m in merged if m[1] == 4]
+        letter_json = {m["id"]: m for m in await letter_views(session, in_page)} if in_page else {}
         items = []
         for at, rank, ident, obj in merged:
             item: dict[str, Any] = {
@@ -249,8 +265,10 @@ class TimelineService:
                 item["note"] = note_json[ident]
             elif rank == 2:
                 item["task"] = task_json[ident]
-            else:
+            elif rank == 3:
                 item["deal_event"] = event_json[ident]
+            else:
+                item["letter"] = letter_json[ident]
             items.append(item)
         last = merged[-1] if merged else None
         return {

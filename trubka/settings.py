@@ -137,6 +137,17 @@ class Settings(BaseSettings):
     webhook_disable_after: float = Field(default=86_400.0, ge=1, le=30 * 86_400)
     webhook_give_up_after: float = Field(default=259_200.0, ge=1, le=90 * 86_400)
     webhook_keep_days: int = Field(default=7, ge=1, le=3650)  # then finished events are purged
+    # E-mail (docs/integrations.md, "E-mail"): the poller runs once a mailbox exists;
+    # seconds between rounds, an attachment kept up to this many bytes, a larger letter
+    # kept from its header only, one IMAP/SMTP command's timeout.
+    mail_enabled: bool = True
+    mail_poll_interval: float = Field(default=60.0, ge=0.05, le=86_400)
+    mail_max_attachment: int = Field(default=10 * 1024 * 1024, ge=1024, le=1024**3)
+    mail_max_letter: int = Field(default=30 * 1024 * 1024, ge=1024, le=4 * 1024**3)
+    mail_timeout: float = Field(default=30.0, ge=0.5, le=600)
+    # Inbound leads (docs/integrations.md): the login of the user who owns new contacts
+    # and gets the task of a lead whose contact has no owner ("" : the token's admin).
+    lead_assignee: str = Field(default="", max_length=64)
     # Security (docs/security.md): who may open `/ws` from a browser, how large a request
     # body may be, how many sockets a session and a user may hold, and uvicorn's limits.
     allowed_origins: Annotated[tuple[str, ...], NoDecode] = ()

@@ -56,6 +56,10 @@ Not on the bus either: other nodes. With PostgreSQL (TRUBKA_CLUSTER), the hub's 
 to sockets go to the other nodes and theirs come here (`trubka.cluster.node.ClusterNode`,
 the hub's `relay`); the live feed publishes through it (quiet while another node
 consumes AMI).
+Not on the bus either: the task "mail-poller" (`crm.mail.poller.MailPoller.run`, when
+TRUBKA_MAIL_ENABLED) idles until a mailbox exists, then reads new letters over IMAP into
+the contacts' timelines every TRUBKA_MAIL_POLL_INTERVAL seconds (a mailbox change wakes
+it).
 
 One direct line, not on the bus: when the report rollups change, the live feed re-reads
 today's figures (`supervisor.rollups.listeners` → `supervisor.feed.today_changed`).
@@ -95,6 +99,7 @@ from crm.database import Database
 from crm.events import BusEvent, CallsStored
 from crm.hooks.calls import CallHooks
 from crm.hooks.worker import DeliveryWorker, WorkerConfig
+from crm.mail.poller import MailPoller, PollConfig
 from crm.numbers import fast_parse
 from crm.services import CrmServices
 from crm.sessions import purge_periodically
@@ -212,6 +217,7 @@ class Services:
     pbx_edges: PbxEdges | None = None  # every PBX's live state; the others' AMI (pbx_edges)
     cluster: ClusterNode | None = None  # pops and live views between nodes (PostgreSQL)
     node: Node = field(init=False)  # roles, health, the SQLite lock, the AMI lease
+    mail_poller: MailPoller | None = None  # letters over IMAP (crm.mail); TRUBKA_MAIL_ENABLED
 
     @property
     def live_feed(self) -> LiveFeed | None:
@@ -419,6 +425,12 @@ class Services:
         services.webhook_worker = DeliveryWorker(
             db, webhook_config(settings), on_disabled=webhook_disabled_audit(supervisor)
         )
+        crm.letters.max_attachment = settings.mail_max_attachment
+        crm.letters.timeout = settings.mail_timeout
+        if settings.mail_enabled:
+            services.mail_poller = MailPoller(
+                db, crm.mailboxes, crm.contacts, mail_config(settings)
+            )
         services.pbx_edges = wire_edges(
             settings,
             pbx_list,
@@ -478,6 +490,8 @@ class Services:
                 self.tasks.start(self.queue_sessions.run(), name="agent-sessions")
         if self.webhook_worker is not None and workers:
             self.tasks.start(self.webhook_worker.run(), name="webhook-delivery")
+        if self.mail_poller is not None and workers:
+            self.tasks.start(self.mail_poller.run(), name="mail-poller")
         if self.backfill is not None and events:
             backfill, interval = self.backfill, self.settings.backfill_interval
             self.node.while_consuming(self.tasks, "backfill", lambda: backfill.run(interval))
@@ -587,6 +601,15 @@ def webhook_config(settings: Settings) -> WorkerConfig:
         disable_after=settings.webhook_disable_after,
         give_up_after=settings.webhook_give_up_after,
         keep_days=settings.webhook_keep_days,
+    )
+
+
+def mail_config(settings: Settings) -> PollConfig:
+    return PollConfig(
+        interval=settings.mail_poll_interval,
+        max_attachment=settings.mail_max_attachment,
+        max_letter=settings.mail_max_letter,
+        timeout=settings.mail_timeout,
     )
 
 

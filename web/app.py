@@ -13,8 +13,11 @@ from web import auth, health, metrics, panel, ws
 from web.api import admin_settings as admin_settings_api
 from web.api import admin_system as admin_system_api
 from web.api import calls as calls_api
+from web.api import forecast as forecast_api
 from web.api import hooks as hooks_api
+from web.api import leads as leads_api
 from web.api import live as live_api
+from web.api import mail as mail_api
 from web.api import recordings as recordings_api
 from web.api import reports as reports_api
 from web.api import route
@@ -30,6 +33,7 @@ from web.pages import admin_rules as admin_rules_pages
 from web.pages import admin_settings as admin_settings_pages
 from web.pages import calls as calls_pages
 from web.pages import login as login_pages
+from web.pages import mail as mail_pages
 from web.pages import panel as panel_pages
 from web.pages import site as site_pages
 from web.pages import status as status_pages
@@ -70,10 +74,12 @@ def create_app(services: WebServices, *, lifespan: Lifespan | None = None) -> Fa
     app.include_router(login_pages.router)
     app.include_router(api_router)
     app.include_router(reports_api.router)
+    app.include_router(forecast_api.router)  # /api/reports/forecast
     app.include_router(sessions_api.router)
     app.include_router(live_api.router)
     panel.install(app)
     app.include_router(panel_pages.router)
+    app.include_router(mail_pages.router)  # POST /contacts/{id}/letters (the card's form)
     app.include_router(recordings_api.router)  # before calls_api: /api/calls/{id}/recording…
     app.include_router(calls_api.router)
     app.include_router(calls_pages.router)
@@ -82,5 +88,7 @@ def create_app(services: WebServices, *, lifespan: Lifespan | None = None) -> Fa
     app.include_router(admin_rules_pages.router)
     app.include_router(admin_settings_pages.router)
     app.include_router(hooks_api.router)  # /api/webhooks, /api/tokens
+    app.include_router(mail_api.router)  # /api/mailboxes, /api/contacts/{id}/letters, /api/letters
+    app.include_router(leads_api.router)  # /api/inbound/leads
     app.include_router(admin_pages.router)
     return app

@@ -47,6 +47,8 @@ FIELD_LABELS = {
     "tags": N_("Tags"),
     "position": N_("Position"),
     "disposition": N_("Result"),
+    "source": N_("Source"),
+    "deal": N_("Deal"),
 }
 
 # pydantic's error type: the rule (with its context's values in braces)

@@ -44,6 +44,7 @@ STATUS = {
     "bad_credentials": 401,
     "forbidden": 403,
     "rate_limited": 429,
+    "mail_failed": 502,  # crm.mail.letters: the SMTP server did not take the letter
     # supervisor.errors (its actions' not_found, conflict, forbidden, invalid are above)
     "invalid_parameter": 422,
     "action_failed": 400,

@@ -4,7 +4,8 @@ A token (crm.hooks.tokens) acts as the admin who created it, limited to its scop
 
     path                                         GET               other methods
     /api/contacts, /api/companies, /api/notes,   contacts:read     contacts:write
-      /api/search, /api/card
+      /api/search, /api/card (and /api/contacts/{id}/letters)
+    /api/letters (attachments)                   contacts:read     (none)
     /api/calls                                   calls:read        (none)
     /api/tasks, /api/my-work                     tasks             tasks
     /api/deals, /api/pipelines                   deals             deals
@@ -23,6 +24,7 @@ from crm.errors import Forbidden, NotAuthenticated, NotFound
 from crm.hooks.tokens import TokenUse
 from crm.services import CrmServices
 from crm.users import UserInfo
+from web.error_text import request_language as explicit_language
 from web.i18n import LANG_COOKIE, N_, negotiate, translations
 
 READ_WRITE = {
@@ -37,6 +39,9 @@ READ_WRITE = {
     "/api/deals": ("deals", "deals"),
     "/api/pipelines": ("deals", "deals"),
     "/api/webhooks": ("webhooks", "webhooks"),
+    "/api/letters": ("contacts:read", None),
+    "/api/inbound/leads": ("leads", "leads"),
+    "/api/reports/forecast": ("deals", None),
 }
 ANY_TOKEN = "*"
 NOT_FOR_TOKENS = N_("an API token cannot use this endpoint")
@@ -82,10 +87,12 @@ async def token_user(request: Request, crm: CrmServices, token: str) -> UserInfo
     if use is None or user is None or not user.active:
         raise NotAuthenticated(_(request_language(request), BAD_TOKEN))
     needed = scope_for(request.method, request.url.path)
+    # the language the request names (Accept-Language, `lang` cookie), else the creator's
+    lang = explicit_language(request) or user.language
     if needed is None:
-        raise Forbidden(_(user.language, NOT_FOR_TOKENS))
+        raise Forbidden(_(lang, NOT_FOR_TOKENS))
     if needed != ANY_TOKEN and needed not in use.scopes:
-        raise Forbidden(_(user.language, MISSING_SCOPE).format(scope=needed))
+        raise Forbidden(_(lang, MISSING_SCOPE).format(scope=needed))
     request.state.api_token = use
     return user
 

@@ -1,8 +1,10 @@
-"""The tables of the webhook outbox and of the API tokens (migration 0011_webhooks)."""
+"""The tables of the webhook outbox and of the API tokens (migration 0011_webhooks), and
+the stored answers of the inbound leads endpoint (0016_leads_forecast)."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -12,6 +14,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -91,3 +94,20 @@ class ApiToken(Base):
     created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class InboundLead(Base):
+    """The answer of `POST /api/inbound/leads` to one `Idempotency-Key` of one token."""
+
+    __tablename__ = "inbound_leads"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    token_id: Mapped[int] = mapped_column(Integer)
+    idempotency_key: Mapped[str] = mapped_column(String(200))
+    request_hash: Mapped[str] = mapped_column(String(64))  # sha256 of the request's JSON
+    answer: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+    __table_args__ = (
+        UniqueConstraint("token_id", "idempotency_key", name="uq_inbound_leads_token_key"),
+    )

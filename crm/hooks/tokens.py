@@ -29,6 +29,7 @@ SCOPES: tuple[str, ...] = (
     "tasks",
     "deals",
     "webhooks",
+    "leads",  # POST /api/inbound/leads (website forms, other systems)
 )
 PREFIX = "trk_"
 TOUCH_EVERY = timedelta(seconds=60)

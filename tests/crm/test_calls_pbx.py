@@ -1,5 +1,5 @@
 """Calls of several PBXes: unique by (linkedid, pbx), the one-PBX JSON unchanged, and the
-calls stored before `0015_pbxes` belong to the PBX named "default"."""
+calls stored before `0017_pbxes` belong to the PBX named "default"."""
 
 from __future__ import annotations
 

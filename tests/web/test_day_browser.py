@@ -51,6 +51,7 @@ async def test_a_deal_is_created_and_moved_from_the_card_during_a_call(sqlite_ur
             form = card.locator("form.new-deal")
             await form.locator("input[name=title]").fill("Заказ <b>77</b>")
             await form.locator("input[name=amount]").fill("15 000,50")
+            await form.locator("input[name=expected_close_on]").fill("2027-03-31")
             await form.locator("button[type=submit]").click()
             status = card.locator(".deal-status")
             await expect(status).to_have_text("Сделка «Заказ <b>77</b>» создана.")
@@ -91,6 +92,7 @@ async def test_a_deal_is_created_and_moved_from_the_card_during_a_call(sqlite_ur
         made = next(d for d in deals if d["id"] != old["id"])
         assert made["amount"] in ("15000.50", "15000.5") and made["stage"]["name"] == "Переговоры"
         assert made["owner_id"] == anna.id
+        assert made["expected_close_on"] == "2027-03-31"  # the sales forecast's month
 
 
 async def stage_id(stack: Stack, name: str) -> int:

@@ -25,6 +25,7 @@ FAMILIES = {
     "admin_rules",
     "admin_settings",
     "admin",
+    "mail",
 }
 
 

@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from crm.schemas import UserRow, UserSummary, UserView
+from web.api.mail_views import LetterView
 
 
 class View(BaseModel):
@@ -241,6 +242,7 @@ class DealView(View):
     created_at: str
     updated_at: str
     closed_at: str | None
+    expected_close_on: str | None = None  # YYYY-MM-DD: the sales forecast's month
     version: int
 
 
@@ -271,6 +273,7 @@ class StageView(View):
     name: str
     kind: str
     position: int
+    probability: int | None = None  # % won, set by an admin; None: the default
 
 
 class PipelineView(View):
@@ -316,7 +319,16 @@ class DealItem(View):
     deal_event: DealEventView
 
 
-TimelineItem = Annotated[CallItem | NoteItem | TaskItem | DealItem, Field(discriminator="kind")]
+class LetterItem(View):
+    kind: Literal["letter"]
+    id: int
+    at: str
+    letter: LetterView
+
+
+TimelineItem = Annotated[
+    CallItem | NoteItem | TaskItem | DealItem | LetterItem, Field(discriminator="kind")
+]
 
 
 class TimelinePage(View):

@@ -50,6 +50,7 @@ FORBIDDEN_EDIT = N_(
 CHECK_FIELD = N_("Check the field “{field}”: {message}")
 SAVED = N_("Saved.")
 NOTE_ADDED = N_("Note added.")
+LETTER_SENT = N_("Letter sent.")
 FIELD_NAMES = {
     "name": N_("Name"),
     "phones": N_("Phones"),
@@ -213,6 +214,7 @@ async def _contact_view(
     note_error: str | None = None,
     note_text: str = "",
     status_code: int = 200,
+    letter: dict[str, Any] | None = None,  # the letter form's error and text (web.pages.mail)
 ) -> HTMLResponse:
     services = get_services(request)
     crm = services.crm
@@ -229,7 +231,7 @@ async def _contact_view(
     wrapups = await WrapupService(services.db).for_calls(linkedids)
     wrapped_notes = {w["note_id"] for ws in wrapups.values() for w in ws if w["note_id"]}
     users = [u for u in await crm.users.list(include_inactive=False)]
-    notices = {"1": gettext(SAVED), "note": gettext(NOTE_ADDED)}
+    notices = {"1": gettext(SAVED), "note": gettext(NOTE_ADDED), "letter": gettext(LETTER_SENT)}
     return render(
         request,
         "panel/contact.html",
@@ -246,6 +248,8 @@ async def _contact_view(
             "note_text": note_text,
             "notice": notices.get(notice or ""),
             "editable": contact.get("editable", False),
+            "mailboxes": await crm.mailboxes.usable_by(user.id),
+            "letter": letter or {},
             "dispositions": {k: gettext(v) for k, v in CALL_DISPOSITIONS.items()},
             "directions": {k: gettext(v) for k, v in DIRECTIONS.items()},
             "wrapup_labels": _wrapup_labels(services, page_language(request, user), gettext),

@@ -34,6 +34,7 @@ from web.pages import page_language, page_role, render
 from web.params import PageNumber
 from web.pbxes import first_pbx, page_live_view
 from web.report_extras import extras_context, sessions_report
+from web.report_forecast import forecast_context
 
 router = APIRouter(include_in_schema=False)
 
@@ -365,3 +366,29 @@ def _charts(
             line=sl_line(by_hour),
         ),
     }
+
+
+# --- the sales forecast (web.report_forecast, docs/reports.md) ------------------------
+@router.get("/reports/forecast", response_class=HTMLResponse)
+async def forecast_page(
+    request: Request,
+    user: SupervisorPage,
+    months: str = "6",
+    owner_id: str = "",
+    pipeline_id: str = "",
+) -> HTMLResponse:
+    lang = page_language(request, user)
+    gettext = translations(lang).gettext
+    wanted = int(months) if months.isdigit() else 6
+    owner = int(owner_id) if owner_id.isdigit() and len(owner_id) < 16 else None
+    pipeline = int(pipeline_id) if pipeline_id.isdigit() and len(pipeline_id) < 16 else None
+    context = await forecast_context(
+        request,
+        lang,
+        gettext,
+        months=min(max(wanted, 1), 36),
+        owner_id=owner,
+        pipeline_id=pipeline,
+    )
+    context["is_admin"] = str(user.role) == "admin"
+    return render(request, "reports/forecast.html", context, user=user)

@@ -13,6 +13,7 @@ ALERTS = {
 DEALS = {
     "title": N_("New deal"),
     "amount": N_("Amount"),
+    "expected_close": N_("Expected close"),
     "create": N_("Create deal"),
     "created": N_("Deal “{title}” created."),
     "stage_of": N_("Stage of “{title}”"),

@@ -5,7 +5,8 @@ dependencies and the table of admin pages in `layout`).
 - `/admin` — the admin's landing page: users, agents online, queues, the AMI and
   FastAGI links;
 - `/admin/users…` (`users`), `/admin/queues` (`queues`, read-only for supervisors),
-  `/admin/audit` (`audit`), `/admin/wrapup-codes` (`wrapup_codes`).
+  `/admin/audit` (`audit`), `/admin/wrapup-codes` (`wrapup_codes`), `/admin/webhooks` and
+  `/admin/tokens` (`integrations`), `/admin/pipelines` (`pipelines`: stage probabilities).
 
 Admins only, except where `layout.ADMIN_PAGES` lets supervisors read; an agent gets the
 403 page, a visitor who is not signed in the sign-in form.
@@ -21,7 +22,7 @@ from fastapi.responses import HTMLResponse
 from kernel.agents import AgentState
 from web.deps import get_services
 from web.i18n import N_
-from web.pages.admin import audit, queues, users, wrapup_codes
+from web.pages.admin import audit, integrations, pipelines, queues, users, wrapup_codes
 from web.pages.admin.layout import AdminPage, render_admin
 
 router = APIRouter(include_in_schema=False)
@@ -58,7 +59,11 @@ async def dashboard(request: Request, user: AdminPage) -> HTMLResponse:
     return render_admin(
         request,
         "admin/dashboard.html",
-        {"counts": counts, **_links(services)},
+        {
+            "counts": counts,
+            "warning": await integrations.disabled_webhooks_warning(request, user),
+            **_links(services),
+        },
         user=user,
     )
 
@@ -67,3 +72,5 @@ router.include_router(users.router)
 router.include_router(queues.router)
 router.include_router(audit.router)
 router.include_router(wrapup_codes.router)
+router.include_router(integrations.router)
+router.include_router(pipelines.router)

@@ -34,6 +34,9 @@ ADMIN_NAV = (
     ("/admin/settings", N_("Settings")),
     ("/admin/system", N_("System")),
     ("/admin/audit", N_("Audit")),
+    ("/admin/webhooks", N_("Webhooks")),
+    ("/admin/tokens", N_("API tokens")),
+    ("/admin/pipelines", N_("Stage probabilities")),
 )
 # Which links a supervisor sees (the pages that have a read-only view for them).
 SUPERVISOR_NAV = frozenset({"/admin/queues", "/admin/routing", "/admin/settings"})
@@ -52,6 +55,9 @@ ADMIN_PAGES: dict[str, tuple[str, ...]] = {
     "/admin/pause-reasons": ("admin",),
     "/admin/wrapup-codes": ("admin",),
     "/admin/system": ("admin",),
+    "/admin/webhooks": ("admin",),
+    "/admin/tokens": ("admin",),
+    "/admin/pipelines": ("admin",),
 }
 
 

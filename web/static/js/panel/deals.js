@@ -67,6 +67,8 @@ function newDealForm(el, card, contactId, list, says) {
   const uid = "nd-" + contactId + "-" + Math.random().toString(36).slice(2, 8);
   const title = el("input", { id: uid + "-title", name: "title", required: true, maxlength: "255", autocomplete: "off" });
   const amount = el("input", { id: uid + "-amount", name: "amount", inputmode: "decimal", maxlength: "20", autocomplete: "off" });
+  // the sales forecast's month (docs/reports.md, "Sales forecast")
+  const closes = el("input", { id: uid + "-closes", name: "expected_close_on", type: "date" });
   const button = el("button", { type: "submit" }, t("deal.create"));
   const form = el(
     "form",
@@ -75,6 +77,8 @@ function newDealForm(el, card, contactId, list, says) {
     title,
     el("label", { for: uid + "-amount" }, t("deal.amount")),
     amount,
+    el("label", { for: uid + "-closes" }, t("deal.expected_close")),
+    closes,
     button,
   );
   form.addEventListener("submit", async (event) => {
@@ -86,6 +90,7 @@ function newDealForm(el, card, contactId, list, says) {
     const body = { title: title.value.trim(), contact_id: contactId };
     const sum = amount.value.trim().replace(/\s/g, "").replace(",", ".");
     if (sum) body.amount = sum;
+    if (closes.value) body.expected_close_on = closes.value;
     button.disabled = true;
     try {
       const deal = await postJSON("/api/deals", body);
@@ -95,6 +100,7 @@ function newDealForm(el, card, contactId, list, says) {
       list.prepend(dealItem(el, deal, says));
       title.value = "";
       amount.value = "";
+      closes.value = "";
       says(t("deal.created", { title: deal.title }), false);
     } catch (failure) {
       says(errorText(failure), true);

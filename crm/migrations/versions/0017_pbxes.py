@@ -6,8 +6,8 @@
   (linkedid, pbx): two Asterisks may hand out the same linkedid. linkedid leads, so
   lookups by linkedid alone still use it.
 
-Revision ID: 0015_pbxes
-Revises: 0014_node_leases
+Revision ID: 0017_pbxes
+Revises: 0016_leads_forecast
 Create Date: 2026-12-06
 """
 from __future__ import annotations
@@ -15,8 +15,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0015_pbxes"
-down_revision = "0014_node_leases"
+revision = "0017_pbxes"
+down_revision = "0016_leads_forecast"
 branch_labels = None
 depends_on = None
 
