@@ -49,6 +49,7 @@ from crm.call_records import CallRow
 from crm.database import Base, Database, UTCDateTime
 from crm.events import CallsStored
 from crm.models import Company, Contact, Task, TaskKind, TaskStatus, User
+from crm.rules.builtin import callback_setting
 from crm.users import UserDirectory
 from kernel.call_record import CallRecord, Direction, Disposition
 from routing.rules import Policy, RoutingRules
@@ -170,6 +171,9 @@ class CallbackTasks:
         if not missed:
             return []
         async with self.db.session() as session:
+            setting = await callback_setting(session)  # the built-in rule, as admins set it
+            if not setting.enabled:
+                return []
             rows = {
                 linkedid: (contact_id, company_id)
                 for linkedid, contact_id, company_id in (
@@ -188,6 +192,8 @@ class CallbackTasks:
             policy = self.rules().for_call(record.called_number, record.queue)
             if not policy.callback_tasks:
                 continue
+            if setting.due_minutes is not None:
+                policy = policy.model_copy(update={"callback_due_minutes": setting.due_minutes})
             outcome = await self._one(record, contact_id, company_id, policy)
             if outcome is not None:
                 outcomes.append(outcome)

@@ -21,6 +21,7 @@ from crm.hooks.tokens import TokenService
 from crm.hooks.webhooks import WebhookService
 from crm.linking import link_records
 from crm.notes import NoteService
+from crm.rules.service import RuleService
 from crm.routing_facts import RoutingFactsSource
 from crm.search import SearchService
 from crm.sessions import DEFAULT_TTL, LoginThrottle, SessionStore
@@ -52,10 +53,12 @@ class CrmServices:
     session_ttl: timedelta = field(default=DEFAULT_TTL)
     webhooks: WebhookService = field(init=False)  # outgoing webhooks (crm.hooks)
     tokens: TokenService = field(init=False)  # API tokens for other systems
+    rules: RuleService = field(init=False)  # triggers "when … if … then …" (crm.rules)
 
     def __post_init__(self) -> None:
         self.webhooks = WebhookService(self.db)
         self.tokens = TokenService(self.db)
+        self.rules = RuleService(self.db, self.directory)
 
     @classmethod
     def create(

@@ -20,6 +20,10 @@ consumers (a `run` coroutine over a subscription, or a handler).
                                                          call.* webhook events into the
                                                          outbox; after 1, it needs the
                                                          contacts (crm.hooks)
+                                                      4. CallRuleEvents.on_calls_stored:
+                                                         the call.* events into the
+                                                         triggers' queue; after 1
+                                                         (crm.rules)
                                   supervisor-rollups  supervisor.calls_stored: wakes the
                                                       report rollups (supervisor)
     RecordingStarted, Recording-  recordings          Ingest.consume: recording jobs
@@ -48,6 +52,11 @@ Not on the bus: the webhook outbox. Contacts and deals write their `contact.*` a
 `deal.*` events into it in the transaction of the change (`crm.hooks.outbox.emit`); the
 task "webhook-delivery" (`crm.hooks.worker.DeliveryWorker.run`) POSTs them to the
 subscribers and retries (a webhook it disables is written to the supervisors' audit).
+
+Not on the bus either: the triggers' queue (`rule_events`). Contact and deal events go into
+it with their webhook events (`crm.hooks.outbox.emit` → `crm.rules.record`), call events
+from `CallsStored` (4. above); the task "rules" (`crm.rules.worker.RuleWorker.run`) runs
+the enabled rules on them and notifies users in the panel through the hub.
 
 One direct line, not on the bus: when the report rollups change, the live feed re-reads
 today's figures (`supervisor.rollups.listeners` → `supervisor.feed.today_changed`).
@@ -80,6 +89,9 @@ from crm.events import BusEvent, CallsStored
 from crm.hooks.calls import CallHooks
 from crm.hooks.worker import DeliveryWorker, WorkerConfig
 from crm.numbers import fast_parse
+from crm.rules.calls import CallRuleEvents
+from crm.rules.worker import RuleWorker
+from crm.rules.worker import WorkerConfig as RulesConfig
 from crm.services import CrmServices
 from crm.sessions import purge_periodically
 from kernel.bus import EventBus, Subscription
@@ -190,6 +202,7 @@ class Services:
     queue_sessions: QueueSessionRecorder | None = None  # queue logins/logouts
     pbx: AmiActions | None = None  # typed actions (originate, pause, spy …) over `ami`
     webhook_worker: DeliveryWorker | None = None  # the outbox's deliveries (crm.hooks)
+    rule_worker: RuleWorker | None = None  # the triggers' queue (crm.rules)
 
     @property
     def live_feed(self) -> LiveFeed | None:
@@ -256,8 +269,13 @@ class Services:
             db, crm.directory, lambda: router.rules, ZoneInfo(settings.timezone)
         )
         call_hooks = CallHooks(db, crm.directory)
+        call_rules = CallRuleEvents(db, crm.directory)
         crm_after_store = Consumer(
-            to_crm_after_store, crm.link_calls, callbacks.on_calls_saved, call_hooks.on_calls_stored
+            to_crm_after_store,
+            crm.link_calls,
+            callbacks.on_calls_saved,
+            call_hooks.on_calls_stored,
+            call_rules.on_calls_stored,
         )
         agent_directory = CrmAgentDirectory(crm.directory, live)
         hub = Hub()
@@ -363,6 +381,10 @@ class Services:
         services.webhook_worker = DeliveryWorker(
             db, webhook_config(settings), on_disabled=webhook_disabled_audit(supervisor)
         )
+        crm.rules.runtime.routing = lambda: router.rules
+        crm.rules.runtime.timezone = ZoneInfo(settings.timezone)
+        crm.rules.runtime.notify = hub.to_users
+        services.rule_worker = RuleWorker(crm.rules.runtime, RulesConfig(poll_interval=1.0))
         if settings.ami_enabled:
             services.ami = AmiClient(ami_config(settings), EventPipeline(state=live), bus.publish)
             services.pbx = AmiActions(services.ami)
@@ -397,6 +419,8 @@ class Services:
             self.tasks.start(self.queue_sessions.run(), name="agent-sessions")
         if self.webhook_worker is not None:
             self.tasks.start(self.webhook_worker.run(), name="webhook-delivery")
+        if self.rule_worker is not None:
+            self.tasks.start(self.rule_worker.run(), name="rules")
         if self.backfill is not None:
             interval = self.settings.backfill_interval
             self.tasks.start(self.backfill.run(interval), name="backfill")
@@ -432,6 +456,8 @@ class Services:
         await self.recordings.stop()
         if self.webhook_worker is not None:
             await self.webhook_worker.stop()
+        if self.rule_worker is not None:
+            await self.rule_worker.stop()
         await self.tasks.stop()
         self.crm.close()
         await self.supervisor.stop()

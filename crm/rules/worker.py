@@ -1,0 +1,243 @@
+"""The rules' worker (the task "rules"): claims pending events from `rule_events`, runs
+the enabled rules of each (`crm.rules.engine.run`) and logs every run.
+
+At least once: an event is marked done only after all its rules ran; a worker that dies
+in the middle leaves it pending with a lease (`locked_until`) that runs out, and the next
+one runs it again — the action keys make that skip what was done. On PostgreSQL events
+are claimed with `FOR UPDATE SKIP LOCKED`, so several nodes share the queue. A failing
+event is retried with a growing wait and given up (`failed`) after `MAX_ATTEMPTS`.
+
+Every `overdue_every` seconds it also queues `task.overdue` for open tasks past their
+due time (once per task and due time), when a rule listens to it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import or_, select, update
+
+from crm.models import Task, TaskStatus
+from crm.rules.actions import EventRef
+from crm.rules.engine import MAX_DEPTH, RuleView, Runtime, event_facts, run
+from crm.rules.fields import now
+from crm.rules.models import CUT, DONE, PENDING, Rule, RuleEvent, RuleRun
+from crm.rules.record import WAKERS, listened, record
+from crm.tasks import task_views
+
+log = logging.getLogger(__name__)
+
+FAILED = "failed"
+MAX_ATTEMPTS = 8
+OVERDUE_NAMESPACE = uuid.UUID("c6f0e3a2-1b7d-4c9e-8f2a-5d4b3c2a1f0e")
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerConfig:
+    batch: int = 50
+    lease: timedelta = timedelta(seconds=120)
+    poll_interval: float = 1.0
+    overdue_every: float = 60.0
+    retry_initial: float = 5.0
+
+
+class RuleWorker:
+    def __init__(self, runtime: Runtime, config: WorkerConfig | None = None) -> None:
+        self.rt = runtime
+        self.config = config or WorkerConfig()
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self.processed = 0
+        self.fail_after: Callable[[int], None] | None = None  # tests: stop mid-way
+        WAKERS.append(self.wake)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        overdue_at = 0.0
+        while not self._stopping.is_set():
+            try:
+                if time.monotonic() - overdue_at >= self.config.overdue_every:
+                    overdue_at = time.monotonic()
+                    await self.queue_overdue()
+                self._wake.clear()
+                done = await self.run_once()
+            except Exception:
+                log.exception("rules round failed")
+                done = 0
+            if done == 0 and not self._stopping.is_set():
+                try:
+                    async with asyncio.timeout(self.config.poll_interval):
+                        await self._wake.wait()
+                except TimeoutError:
+                    pass
+
+    async def stop(self) -> None:
+        """Finish the event in hand, then stop (what is left stays pending)."""
+        self._stopping.set()
+        self._wake.set()
+        try:
+            async with asyncio.timeout(10):
+                await self._idle.wait()
+        except TimeoutError:
+            log.warning("rules worker: an event was still running at shutdown")
+        if self.wake in WAKERS:
+            WAKERS.remove(self.wake)
+
+    async def run_once(self) -> int:
+        """One round: claim a batch and run it. How many events were taken."""
+        self._idle.clear()
+        try:
+            events = await self.claim()
+            for event in events:
+                if self._stopping.is_set():
+                    break  # its lease runs out; another round takes it
+                await self.process(event)
+            return len(events)
+        finally:
+            self._idle.set()
+
+    async def claim(self) -> list[EventRef]:
+        stamp = now()
+        e = RuleEvent
+        free = or_(e.locked_until.is_(None), e.locked_until < stamp)
+        query = (
+            select(e.id).where(e.status == PENDING, free).order_by(e.id).limit(self.config.batch)
+        )
+        if self.rt.db.dialect == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        async with self.rt.db.transaction() as session:
+            ids = list((await session.scalars(query)).all())
+            if not ids:
+                return []
+            claimed = await session.execute(
+                update(e)
+                .where(e.id.in_(ids), e.status == PENDING, free)
+                .values(locked_until=stamp + self.config.lease)
+                .returning(e.id)
+            )
+            ids = list(claimed.scalars().all())
+            rows = (await session.scalars(select(e).where(e.id.in_(ids)).order_by(e.id))).all()
+            return [
+                EventRef(
+                    r.id, r.uid, r.event, r.occurred_at, dict(r.data or {}), r.contact_id, r.depth
+                )
+                for r in rows
+            ]
+
+    async def rules_for(self, event: str) -> list[RuleView]:
+        async with self.rt.db.session() as session:
+            rows = (
+                await session.scalars(
+                    select(Rule)
+                    .where(Rule.event == event, Rule.enabled.is_(True), Rule.builtin.is_(None))
+                    .order_by(Rule.position, Rule.id)
+                )
+            ).all()
+            return [RuleView.of(r) for r in rows]
+
+    async def process(self, event: EventRef) -> None:
+        assert event.id is not None
+        if event.depth >= MAX_DEPTH:
+            log.warning(
+                "rules: event %s (%s) is %d rule actions deep: the chain is cut here",
+                event.uid,
+                event.event,
+                event.depth,
+            )
+            await self._finish(event.id, CUT, [], f"chain cut at depth {event.depth}")
+            return
+        try:
+            rules = await self.rules_for(event.event)
+            seen = await event_facts(self.rt, event) if rules else {}
+            results = [
+                await run(self.rt, rule, event, seen, fail_after=self.fail_after) for rule in rules
+            ]
+        except Exception as exc:
+            log.exception("rules: event %s failed", event.uid)
+            await self._retry(event.id, f"{type(exc).__name__}: {exc}"[:500])
+            return
+        stamp = now()
+        runs = [
+            RuleRun(
+                rule_id=r.rule_id,
+                event_id=event.id,
+                event_uid=event.uid,
+                event=event.event,
+                at=stamp,
+                matched=r.matched,
+                conditions=r.conditions,
+                actions=r.actions,
+                errors=r.errors,
+            )
+            for r in results
+        ]
+        await self._finish(event.id, DONE, runs, None)
+        self.processed += 1
+
+    async def _finish(self, event_id: int, status: str, runs: list[Any], error: str | None) -> None:
+        async with self.rt.db.transaction() as session:
+            session.add_all(runs)
+            await session.execute(
+                update(RuleEvent)
+                .where(RuleEvent.id == event_id)
+                .values(
+                    status=status,
+                    finished_at=now(),
+                    locked_until=None,
+                    error=error,
+                    attempts=RuleEvent.attempts + 1,
+                )
+            )
+
+    async def _retry(self, event_id: int, error: str) -> None:
+        async with self.rt.db.transaction() as session:
+            row = await session.get(RuleEvent, event_id)
+            if row is None:
+                return
+            row.attempts += 1
+            row.error = error
+            if row.attempts >= MAX_ATTEMPTS:
+                row.status = FAILED
+                row.finished_at = now()
+                row.locked_until = None
+            else:
+                wait = self.config.retry_initial * 2 ** (row.attempts - 1)
+                row.locked_until = now() + timedelta(seconds=wait)
+
+    async def queue_overdue(self) -> int:
+        """`task.overdue` for open tasks past due (the last week), once per due time."""
+        stamp = now()
+        async with self.rt.db.transaction() as session:
+            if not await listened(session, ["task.overdue"]):
+                return 0
+            tasks = (
+                await session.scalars(
+                    select(Task)
+                    .where(
+                        Task.status == TaskStatus.OPEN.value,
+                        Task.due_at < stamp,
+                        Task.due_at > stamp - timedelta(days=7),
+                    )
+                    .order_by(Task.id)
+                    .limit(1000)
+                )
+            ).all()
+            queued = 0
+            for task, view in zip(tasks, await task_views(session, list(tasks)), strict=True):
+                due = task.due_at.isoformat() if task.due_at else ""
+                uid = str(uuid.uuid5(OVERDUE_NAMESPACE, f"{task.id}:{due}"))
+                queued += await record(
+                    session, "task.overdue", view, contact_id=task.contact_id, uid=uid, checked=True
+                )
+            return queued
