@@ -21,8 +21,8 @@ from crm.hooks.tokens import TokenService
 from crm.hooks.webhooks import WebhookService
 from crm.linking import link_records
 from crm.notes import NoteService
-from crm.rules.service import RuleService
 from crm.routing_facts import RoutingFactsSource
+from crm.rules.service import RuleService
 from crm.search import SearchService
 from crm.sessions import DEFAULT_TTL, LoginThrottle, SessionStore
 from crm.tasks import TaskService

@@ -53,7 +53,7 @@ async def test_a_missed_call_from_a_vip_makes_a_task_for_the_owner_and_a_webhook
         (event,) = (await session.scalars(select(WebhookEvent))).all()
         (delivery,) = (await session.scalars(select(WebhookDelivery))).all()
     assert (event.event, delivery.webhook_id, delivery.status) == ("call.missed", hook, "pending")
-    assert '"rule":{"id":%d' % rule["id"] in event.body
+    assert f'"rule":{{"id":{rule["id"]}' in event.body
     runs = await kit.service.runs(rule["id"])
     assert sorted(r["matched"] for r in runs) == [False, True]
     matched = next(r for r in runs if r["matched"])

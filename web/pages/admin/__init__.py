@@ -5,7 +5,8 @@ dependencies and the table of admin pages in `layout`).
 - `/admin` — the admin's landing page: users, agents online, queues, the AMI and
   FastAGI links;
 - `/admin/users…` (`users`), `/admin/queues` (`queues`, read-only for supervisors),
-  `/admin/audit` (`audit`), `/admin/wrapup-codes` (`wrapup_codes`).
+  `/admin/audit` (`audit`), `/admin/wrapup-codes` (`wrapup_codes`), `/admin/triggers`
+  (`triggers`).
 
 Admins only, except where `layout.ADMIN_PAGES` lets supervisors read; an agent gets the
 403 page, a visitor who is not signed in the sign-in form.
@@ -21,7 +22,7 @@ from fastapi.responses import HTMLResponse
 from kernel.agents import AgentState
 from web.deps import get_services
 from web.i18n import N_
-from web.pages.admin import audit, queues, users, wrapup_codes
+from web.pages.admin import audit, queues, triggers, users, wrapup_codes
 from web.pages.admin.layout import AdminPage, render_admin
 
 router = APIRouter(include_in_schema=False)
@@ -67,3 +68,4 @@ router.include_router(users.router)
 router.include_router(queues.router)
 router.include_router(audit.router)
 router.include_router(wrapup_codes.router)
+router.include_router(triggers.router)

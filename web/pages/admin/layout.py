@@ -34,6 +34,7 @@ ADMIN_NAV = (
     ("/admin/settings", N_("Settings")),
     ("/admin/system", N_("System")),
     ("/admin/audit", N_("Audit")),
+    ("/admin/triggers", N_("Triggers")),
 )
 # Which links a supervisor sees (the pages that have a read-only view for them).
 SUPERVISOR_NAV = frozenset({"/admin/queues", "/admin/routing", "/admin/settings"})
@@ -52,6 +53,7 @@ ADMIN_PAGES: dict[str, tuple[str, ...]] = {
     "/admin/pause-reasons": ("admin",),
     "/admin/wrapup-codes": ("admin",),
     "/admin/system": ("admin",),
+    "/admin/triggers": ("admin",),
 }
 
 
