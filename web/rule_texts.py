@@ -87,6 +87,7 @@ def problem(exc: DomainError, gettext: Callable[[str], str]) -> str:
         text = f"{text} — {detail}"
     return text
 
+
 # What `crm.rules` says when it refuses a rule or cannot do an action (English msgids,
 # translated when shown: `problem`, the run log).
 REFUSALS = (

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from crm.rules.fields import EVENT_TYPES, FIELDS, OPERATORS
+from crm.rules.fields import FIELDS, OPERATORS
 from crm.rules.service import RuleService
 from crm.users import UserInfo
 from kernel.errors import DomainError
@@ -60,7 +60,6 @@ def _reference() -> dict[str, Any]:
             (name, f.kind, ", ".join(OPERATORS[f.kind]), ", ".join(sorted(f.events)))
             for name, f in FIELDS.items()
         ],
-        "events": [(e, EVENTS[e]) for e in EVENT_TYPES],
         "actions": [(k, v) for k, v in ACTIONS.items() if k != "callback_task"],
     }
 
