@@ -111,9 +111,9 @@ def _holds(op: str, actual: Any, value: Any) -> bool:
         start, end = value
         if actual is None:
             return False
-        return start <= actual < end if start <= end else (actual >= start or actual < end)
+        return bool(start <= actual < end if start <= end else (actual >= start or actual < end))
     if op in ("eq", "ne"):
-        return (actual == value) == (op == "eq")
+        return bool((actual == value) == (op == "eq"))
     if actual is None:
         return False
     if op == "gt":

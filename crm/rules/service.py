@@ -113,7 +113,7 @@ class RuleService:
             return rule_json(await self._row(session, rule_id))
 
     async def _row(self, session: Any, rule_id: int) -> Rule:
-        row = await session.get(Rule, rule_id)
+        row: Rule | None = await session.get(Rule, rule_id)
         if row is None:
             raise NotFound("no such rule")
         return row
