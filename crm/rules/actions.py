@@ -160,6 +160,7 @@ class EventRef:
     data: dict[str, Any]
     contact_id: int | None
     depth: int
+    replay: bool = False  # taken before by a worker that did not finish it
 
 
 @dataclass

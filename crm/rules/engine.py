@@ -17,6 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 
 from crm.database import Database
 from crm.hooks import outbox
@@ -137,7 +138,9 @@ async def run(
     *,
     fail_after: Callable[[int], None] | None = None,
 ) -> RunResult:
-    """Run the rule for a stored event; each action once (its key says it was done).
+    """Run the rule for a stored event; each action once: its key (rule, event, index) is
+    written in the action's own transaction. An event taken again after a worker stopped
+    (`replay`) first reads which keys exist and skips those actions.
     `fail_after(index)`: a test's hook, called after action `index` committed."""
     assert event.id is not None
     checks = [c.json() for c in evaluate(rule.conditions, seen)]
@@ -146,22 +149,28 @@ async def run(
     errors: list[str] = []
     if not matched:
         return RunResult(rule.id, False, checks, done, errors)
+    before = await _done_before(rt, rule.id, event.id) if event.replay else {}
     for index, spec in enumerate(rule.actions):
         entry: dict[str, Any] = {"index": index, "type": spec["type"]}
+        if index in before:  # a run that stopped in the middle did it
+            done.append({**entry, **before[index], "status": "done before"})
+            continue
         ctx: Context | None = None
         try:
             async with rt.db.transaction() as session:
                 session.info[DEPTH_KEY] = event.depth + 1
-                if not await _claim(rt, session, rule.id, event.id, index, {}):
-                    done.append({**entry, **await _before(session, rule.id, event.id, index)})
-                    continue
                 ctx = _context(rt, session, event, seen, rule)
                 planned = await plan(ctx, index, spec)
                 await apply(ctx, index, spec, planned)
                 entry.update(planned, status="done")
-                key = await session.get(RuleActionKey, (rule.id, event.id, index))
-                if key is not None:
-                    key.result = _result(entry)
+                if not await _claim(rt, session, rule.id, event.id, index, _result(entry)):
+                    raise _Taken  # another worker did it meanwhile: undo this one
+        except _Taken:
+            earlier = (await _done_before(rt, rule.id, event.id)).get(index, {})
+            done.append({**entry, **earlier, "status": "done before"})
+            continue
+        except DBAPIError:
+            raise  # the database, not the action: the whole event is tried again later
         except Exception as exc:
             log.warning("rule %s, event %s, action %s: %s", rule.id, event.uid, index, exc)
             entry.update(status="error", error=_text(exc))
@@ -171,10 +180,46 @@ async def run(
             ctx = None
         done.append(entry)
         if ctx is not None:
-            _after_commit(rt, ctx)
+            after_commit(rt, ctx)
         if fail_after is not None:
             fail_after(index)
     return RunResult(rule.id, True, checks, done, errors)
+
+
+async def run_together(
+    rt: Runtime,
+    session: Any,
+    rules: list[RuleView],
+    event: EventRef,
+    seen: dict[str, Any],
+    *,
+    fail_after: Callable[[int], None] | None = None,
+) -> tuple[list[RunResult], list[Context]]:
+    """Every rule of the event in the caller's transaction: each action with its key.
+    Raises on the first action that fails (the caller rolls back and goes action by
+    action); `_Taken` when another worker did an action meanwhile."""
+    assert event.id is not None
+    session.info[DEPTH_KEY] = event.depth + 1
+    results: list[RunResult] = []
+    contexts: list[Context] = []
+    for rule in rules:
+        checks = [c.json() for c in evaluate(rule.conditions, seen)]
+        matched = all(c["ok"] for c in checks)
+        done: list[dict[str, Any]] = []
+        if matched:
+            ctx = _context(rt, session, event, seen, rule)
+            for index, spec in enumerate(rule.actions):
+                planned = await plan(ctx, index, spec)
+                await apply(ctx, index, spec, planned)
+                entry = {"index": index, "type": spec["type"], **planned, "status": "done"}
+                if not await _claim(rt, session, rule.id, event.id, index, _result(entry)):
+                    raise _Taken
+                done.append(entry)
+                if fail_after is not None:
+                    fail_after(index)
+            contexts.append(ctx)
+        results.append(RunResult(rule.id, matched, checks, done, []))
+    return results, contexts
 
 
 def _result(entry: dict[str, Any]) -> dict[str, Any]:
@@ -195,18 +240,22 @@ async def _claim(
     return bool(getattr(claimed, "rowcount", 0) or 0)
 
 
-async def _before(session: Any, rule_id: int, event_id: int, index: int) -> dict[str, Any]:
-    result = await session.scalar(
-        select(RuleActionKey.result).where(
-            RuleActionKey.rule_id == rule_id,
-            RuleActionKey.event_id == event_id,
-            RuleActionKey.action_index == index,
+class _Taken(Exception):
+    """The action's key was taken by another worker while this one did the action."""
+
+
+async def _done_before(rt: Runtime, rule_id: int, event_id: int) -> dict[int, dict[str, Any]]:
+    """The actions of this rule already done for this event, by index, with their result."""
+    async with rt.db.session() as session:
+        rows = await session.execute(
+            select(RuleActionKey.action_index, RuleActionKey.result).where(
+                RuleActionKey.rule_id == rule_id, RuleActionKey.event_id == event_id
+            )
         )
-    )
-    return {**(result or {}), "status": "done before"}
+        return {index: dict(result or {}) for index, result in rows.tuples()}
 
 
-def _after_commit(rt: Runtime, ctx: Context) -> None:
+def after_commit(rt: Runtime, ctx: Context) -> None:
     if ctx.hooks_queued:
         for wake in outbox.WAKERS:
             wake()

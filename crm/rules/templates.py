@@ -8,9 +8,10 @@ syntax error is refused then, naming the field, and not found at 3 a.m.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateError
+from jinja2 import StrictUndefined, Template, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
 from crm.errors import InvalidInput
@@ -27,8 +28,13 @@ class TemplateProblem(InvalidInput):
         self.detail = detail
 
 
+@lru_cache(maxsize=512)
+def _compiled(text: str) -> Template:
+    return _env.from_string(text)
+
+
 def render(text: str, facts: dict[str, Any]) -> str:
-    return _env.from_string(text).render(**facts)
+    return _compiled(text).render(**facts)
 
 
 def check(text: Any, facts: dict[str, Any], field: str, *, required: bool = True) -> str:

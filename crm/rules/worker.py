@@ -22,11 +22,20 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import insert, or_, select, update
 
 from crm.models import Task, TaskStatus
 from crm.rules.actions import EventRef
-from crm.rules.engine import MAX_DEPTH, RuleView, Runtime, event_facts, run
+from crm.rules.engine import (
+    MAX_DEPTH,
+    RuleView,
+    RunResult,
+    Runtime,
+    after_commit,
+    event_facts,
+    run,
+    run_together,
+)
 from crm.rules.fields import now
 from crm.rules.models import CUT, DONE, PENDING, Rule, RuleEvent, RuleRun
 from crm.rules.record import WAKERS, listened, record
@@ -46,6 +55,29 @@ class WorkerConfig:
     poll_interval: float = 1.0
     overdue_every: float = 60.0
     retry_initial: float = 5.0
+
+
+def _runs(event: EventRef, results: list[RunResult]) -> list[dict[str, Any]]:
+    stamp = now()
+    return [
+        {
+            "rule_id": r.rule_id,
+            "event_id": event.id,
+            "event_uid": event.uid,
+            "event": event.event,
+            "at": stamp,
+            "matched": r.matched,
+            "conditions": r.conditions,
+            "actions": r.actions,
+            "errors": r.errors,
+        }
+        for r in results
+    ]
+
+
+async def _log(session: Any, runs: list[dict[str, Any]]) -> None:
+    if runs:  # one statement for all the runs of the event
+        await session.execute(insert(RuleRun), runs)
 
 
 class RuleWorker:
@@ -99,10 +131,13 @@ class RuleWorker:
         self._idle.clear()
         try:
             events = await self.claim()
+            rules: dict[str, list[RuleView]] = {}  # read once per round and event type
             for event in events:
                 if self._stopping.is_set():
                     break  # its lease runs out; another round takes it
-                await self.process(event)
+                if event.event not in rules:
+                    rules[event.event] = await self.rules_for(event.event)
+                await self.process(event, rules[event.event])
             return len(events)
         finally:
             self._idle.set()
@@ -112,17 +147,20 @@ class RuleWorker:
         e = RuleEvent
         free = or_(e.locked_until.is_(None), e.locked_until < stamp)
         query = (
-            select(e.id).where(e.status == PENDING, free).order_by(e.id).limit(self.config.batch)
+            select(e.id, e.locked_until)
+            .where(e.status == PENDING, free)
+            .order_by(e.id)
+            .limit(self.config.batch)
         )
         if self.rt.db.dialect == "postgresql":
             query = query.with_for_update(skip_locked=True)
         async with self.rt.db.transaction() as session:
-            ids = list((await session.scalars(query)).all())
-            if not ids:
+            seen = {i: held is not None for i, held in (await session.execute(query)).tuples()}
+            if not seen:
                 return []
             claimed = await session.execute(
                 update(e)
-                .where(e.id.in_(ids), e.status == PENDING, free)
+                .where(e.id.in_(list(seen)), e.status == PENDING, free)
                 .values(locked_until=stamp + self.config.lease)
                 .returning(e.id)
             )
@@ -130,7 +168,14 @@ class RuleWorker:
             rows = (await session.scalars(select(e).where(e.id.in_(ids)).order_by(e.id))).all()
             return [
                 EventRef(
-                    r.id, r.uid, r.event, r.occurred_at, dict(r.data or {}), r.contact_id, r.depth
+                    r.id,
+                    r.uid,
+                    r.event,
+                    r.occurred_at,
+                    dict(r.data or {}),
+                    r.contact_id,
+                    r.depth,
+                    replay=seen.get(r.id, False) or r.attempts > 0,
                 )
                 for r in rows
             ]
@@ -146,7 +191,7 @@ class RuleWorker:
             ).all()
             return [RuleView.of(r) for r in rows]
 
-    async def process(self, event: EventRef) -> None:
+    async def process(self, event: EventRef, rules: list[RuleView] | None = None) -> None:
         assert event.id is not None
         if event.depth >= MAX_DEPTH:
             log.warning(
@@ -157,8 +202,16 @@ class RuleWorker:
             )
             await self._finish(event.id, CUT, [], f"chain cut at depth {event.depth}")
             return
-        try:
+        if rules is None:
             rules = await self.rules_for(event.event)
+        if not event.replay:
+            try:  # the fast path: every action and the log in one transaction
+                await self.at_once(event, rules)
+                self.processed += 1
+                return
+            except Exception:
+                log.debug("rules: event %s goes action by action", event.uid, exc_info=True)
+        try:  # action by action, each in its own transaction with its key
             seen = await event_facts(self.rt, event) if rules else {}
             results = [
                 await run(self.rt, rule, event, seen, fail_after=self.fail_after) for rule in rules
@@ -167,27 +220,34 @@ class RuleWorker:
             log.exception("rules: event %s failed", event.uid)
             await self._retry(event.id, f"{type(exc).__name__}: {exc}"[:500])
             return
-        stamp = now()
-        runs = [
-            RuleRun(
-                rule_id=r.rule_id,
-                event_id=event.id,
-                event_uid=event.uid,
-                event=event.event,
-                at=stamp,
-                matched=r.matched,
-                conditions=r.conditions,
-                actions=r.actions,
-                errors=r.errors,
-            )
-            for r in results
-        ]
-        await self._finish(event.id, DONE, runs, None)
+        await self._finish(event.id, DONE, _runs(event, results), None)
         self.processed += 1
 
-    async def _finish(self, event_id: int, status: str, runs: list[Any], error: str | None) -> None:
+    async def at_once(self, event: EventRef, rules: list[RuleView]) -> None:
+        """Run the event's rules in one transaction with their keys, logs and the event
+        marked done: all of it or none. Any action that fails raises (then the event
+        goes action by action, where a failing action is logged and the others done)."""
+        assert event.id is not None
+        seen = await event_facts(self.rt, event) if rules else {}
         async with self.rt.db.transaction() as session:
-            session.add_all(runs)
+            results, contexts = await run_together(
+                self.rt, session, rules, event, seen, fail_after=self.fail_after
+            )
+            await _log(session, _runs(event, results))
+            await session.execute(
+                update(RuleEvent)
+                .where(RuleEvent.id == event.id)
+                .values(status=DONE, finished_at=now(), locked_until=None, error=None)
+                .values(attempts=RuleEvent.attempts + 1)
+            )
+        for ctx in contexts:
+            after_commit(self.rt, ctx)
+
+    async def _finish(
+        self, event_id: int, status: str, runs: list[dict[str, Any]], error: str | None
+    ) -> None:
+        async with self.rt.db.transaction() as session:
+            await _log(session, runs)
             await session.execute(
                 update(RuleEvent)
                 .where(RuleEvent.id == event_id)

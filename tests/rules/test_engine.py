@@ -69,22 +69,31 @@ async def test_a_restart_between_two_actions_neither_loses_nor_doubles_one(db: D
     rule = await kit.vip_rule(hook)
     await kit.missed("+79160000001")
 
-    dying = kit.worker(lease=0.0)  # its lease runs out at once: the next worker may take over
-
     def crash(index: int) -> None:
         if index == 0:
             raise Crash
 
+    # 1. The first run does the event's actions in one transaction: dying after the first
+    #    action leaves nothing half done, and the event pending (its lease runs out at once).
+    dying = kit.worker(lease=0.0)
     dying.fail_after = crash
     with pytest.raises(Crash):
         await dying.run_once()
-    assert len(await kit.tasks()) == 1  # the first action was committed
+    assert await kit.tasks() == []
+    assert await _count(db, WebhookDelivery) == 0
+    # 2. Taken again, the event goes action by action, each committed with its key:
+    #    dying after the first leaves the task made and the webhook not yet queued.
+    dying = kit.worker(lease=0.0)
+    dying.fail_after = crash
+    with pytest.raises(Crash):
+        await dying.run_once()
+    assert len(await kit.tasks()) == 1
     assert await _count(db, WebhookDelivery) == 0
     async with db.session() as session:
         (pending,) = (await session.scalars(select(RuleEvent))).all()
     assert pending.status == "pending"
 
-    await drain(kit.worker())  # "after the restart"
+    await drain(kit.worker())  # 3. "after the restart": only what was not done
     await drain(kit.worker())  # and once more: nothing is left to do
     assert len(await kit.tasks()) == 1
     assert await _count(db, WebhookDelivery) == 1
@@ -181,3 +190,21 @@ async def test_a_dry_run_against_a_past_call_writes_nothing(db: Database) -> Non
     other = await kit.service.test(rule["id"], event={"contact_id": None, "caller_number": "1"})
     assert other["matched"] is False
     assert other["actions"] == []
+
+
+async def test_a_failing_action_is_logged_and_the_others_are_done(db: Database) -> None:
+    kit = Kit(db)
+    owner = await kit.user("owner")
+    await kit.contact("+79160000001", owner, ["vip"])
+    rule = await kit.vip_rule(webhook_id=99999)  # no such webhook
+    await kit.missed("+79160000001")
+    await drain(kit.worker())
+    assert len(await kit.tasks()) == 1
+    (run,) = await kit.service.runs(rule["id"])
+    assert [a["status"] for a in run["actions"]] == ["done", "error"]
+    assert run["errors"] == ["action 1 (webhook): no such webhook"]
+    async with db.session() as session:
+        (event,) = (await session.scalars(select(RuleEvent))).all()
+    assert event.status == DONE
+    await drain(kit.worker())
+    assert len(await kit.tasks()) == 1
