@@ -22,6 +22,10 @@ calls at once, never make a second task. Every missed call of that day is record
 name; the missed-calls report lists them). Calls closed while the AMI connection was
 down are skipped: whether they were answered is not known.
 
+This is the built-in trigger `missed_call_callback` (`crm.rules.builtin`): admins see it
+among the rules, switch it off (no task is made) or set its due time (`due_minutes`,
+else each line's `callback_due_minutes`); it is read once per batch of calls.
+
 A customer served later closes the task by itself: when an answered call with the same
 customer ends — they called back (inbound) or were called (outbound) — every open
 callback task of that customer whose missed call came before it is marked done, by the

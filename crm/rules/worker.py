@@ -90,12 +90,19 @@ class RuleWorker:
         self._idle.set()
         self.processed = 0
         self.fail_after: Callable[[int], None] | None = None  # tests: stop mid-way
-        WAKERS.append(self.wake)
 
     def wake(self) -> None:
         self._wake.set()
 
     async def run(self) -> None:
+        WAKERS.append(self.wake)  # a commit that queued events wakes this worker
+        try:
+            await self._loop()
+        finally:
+            if self.wake in WAKERS:
+                WAKERS.remove(self.wake)
+
+    async def _loop(self) -> None:
         overdue_at = 0.0
         while not self._stopping.is_set():
             try:
@@ -123,8 +130,6 @@ class RuleWorker:
                 await self._idle.wait()
         except TimeoutError:
             log.warning("rules worker: an event was still running at shutdown")
-        if self.wake in WAKERS:
-            WAKERS.remove(self.wake)
 
     async def run_once(self) -> int:
         """One round: claim a batch and run it. How many events were taken."""

@@ -29,7 +29,7 @@ from trubka.wiring import Services
 
 async def _until(condition: Callable[[], Any], timeout: float = 10.0) -> None:
     async with asyncio.timeout(timeout):
-        while not await condition():
+        while not await condition():  # noqa: ASYNC110 - rows in the database, no event
             await asyncio.sleep(0.02)
 
 
