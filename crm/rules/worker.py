@@ -7,8 +7,10 @@ one runs it again — the action keys make that skip what was done. On PostgreSQ
 are claimed with `FOR UPDATE SKIP LOCKED`, so several nodes share the queue. A failing
 event is retried with a growing wait and given up (`failed`) after `MAX_ATTEMPTS`.
 
-Every `overdue_every` seconds it also queues `task.overdue` for open tasks past their
-due time (once per task and due time), when a rule listens to it.
+Every hour it deletes finished events older than `keep_days` with their action keys (an
+event is done by then: no action can be asked twice) and runs older than
+`keep_runs_days`. Every `overdue_every` seconds it also queues `task.overdue` for open
+tasks past their due time (once per task and due time), when a rule listens to it.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import delete, insert, or_, select, update
 
 from crm.models import Task, TaskStatus
 from crm.rules.actions import EventRef
@@ -37,7 +39,7 @@ from crm.rules.engine import (
     run_together,
 )
 from crm.rules.fields import now
-from crm.rules.models import CUT, DONE, PENDING, Rule, RuleEvent, RuleRun
+from crm.rules.models import CUT, DONE, PENDING, Rule, RuleActionKey, RuleEvent, RuleRun
 from crm.rules.record import WAKERS, listened, record
 from crm.tasks import task_views
 
@@ -55,6 +57,9 @@ class WorkerConfig:
     poll_interval: float = 1.0
     overdue_every: float = 60.0
     retry_initial: float = 5.0
+    keep_days: int = 7  # finished events (and their action keys) are deleted after this
+    keep_runs_days: int = 30  # the run log
+    purge_every: float = 3600.0
 
 
 def _runs(event: EventRef, results: list[RunResult]) -> list[dict[str, Any]]:
@@ -103,9 +108,12 @@ class RuleWorker:
                 WAKERS.remove(self.wake)
 
     async def _loop(self) -> None:
-        overdue_at = 0.0
+        overdue_at = purged_at = 0.0
         while not self._stopping.is_set():
             try:
+                if time.monotonic() - purged_at >= self.config.purge_every:
+                    purged_at = time.monotonic()
+                    await self.purge()
                 if time.monotonic() - overdue_at >= self.config.overdue_every:
                     overdue_at = time.monotonic()
                     await self.queue_overdue()
@@ -279,6 +287,26 @@ class RuleWorker:
             else:
                 wait = self.config.retry_initial * 2 ** (row.attempts - 1)
                 row.locked_until = now() + timedelta(seconds=wait)
+
+    async def purge(self) -> int:
+        """Delete finished events older than `keep_days` (with their action keys) and
+        runs older than `keep_runs_days`. How many events."""
+        stamp = now()
+        cutoff = stamp - timedelta(days=self.config.keep_days)
+        old = (RuleEvent.status != PENDING) & (RuleEvent.finished_at < cutoff)
+        async with self.rt.db.transaction() as session:
+            await session.execute(
+                delete(RuleActionKey).where(
+                    RuleActionKey.event_id.in_(select(RuleEvent.id).where(old))
+                )
+            )
+            result = await session.execute(delete(RuleEvent).where(old))
+            await session.execute(
+                delete(RuleRun).where(
+                    RuleRun.at < stamp - timedelta(days=self.config.keep_runs_days)
+                )
+            )
+        return int(getattr(result, "rowcount", 0) or 0)
 
     async def queue_overdue(self) -> int:
         """`task.overdue` for open tasks past due (the last week), once per due time."""

@@ -208,3 +208,23 @@ async def test_a_failing_action_is_logged_and_the_others_are_done(db: Database) 
     assert event.status == DONE
     await drain(kit.worker())
     assert len(await kit.tasks()) == 1
+
+
+async def test_finished_events_and_old_runs_are_purged(db: Database) -> None:
+    kit = Kit(db)
+    owner = await kit.user("owner")
+    await kit.contact("+79160000001", owner, ["vip"])
+    await kit.vip_rule(await kit.webhook())
+    await kit.missed("+79160000001")
+    worker = kit.worker()
+    await drain(worker)
+    assert await worker.purge() == 0  # a fresh one stays
+    async with db.transaction() as session:
+        long_ago = datetime.now(UTC) - timedelta(days=40)
+        (event,) = (await session.scalars(select(RuleEvent))).all()
+        event.finished_at = long_ago
+        (run,) = (await session.scalars(select(RuleRun))).all()
+        run.at = long_ago
+    assert await worker.purge() == 1
+    assert [await _count(db, m) for m in (RuleEvent, RuleActionKey, RuleRun)] == [0, 0, 0]
+    assert len(await kit.tasks()) == 1
