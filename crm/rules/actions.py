@@ -175,6 +175,8 @@ class Context:
     dialect: str
     notices: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
     hooks_queued: int = 0
+    # tasks made but not flushed yet (the caller flushes once, then fills in `task_id`)
+    made: list[tuple[dict[str, Any], Task]] | None = None
 
 
 class ActionError(Exception):
@@ -297,6 +299,9 @@ async def apply(ctx: Context, index: int, spec: dict[str, Any], planned: dict[st
             updated_at=stamp,
         )
         s.add(task)
+        if ctx.made is not None:
+            ctx.made.append((planned, task))
+            return
         await s.flush()
         planned["task_id"] = task.id
     elif kind in ("assign_owner", "add_tag", "remove_tag"):

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import DBAPIError
 
 from crm.database import Database
@@ -194,10 +194,13 @@ async def run_together(
     seen: dict[str, Any],
     *,
     fail_after: Callable[[int], None] | None = None,
+    keys: list[dict[str, Any]],
+    made: list[tuple[dict[str, Any], Any]],
 ) -> tuple[list[RunResult], list[Context]]:
-    """Every rule of the event in the caller's transaction: each action with its key.
-    Raises on the first action that fails (the caller rolls back and goes action by
-    action); `_Taken` when another worker did an action meanwhile."""
+    """Every rule of the event in the caller's transaction; each action's key is added to
+    `keys`, for the caller to insert in the same transaction (a plain INSERT: a key taken
+    meanwhile by another worker fails it, and the caller rolls back). Raises on the first
+    action that fails (the caller rolls back and goes action by action)."""
     assert event.id is not None
     session.info[DEPTH_KEY] = event.depth + 1
     results: list[RunResult] = []
@@ -208,18 +211,40 @@ async def run_together(
         done: list[dict[str, Any]] = []
         if matched:
             ctx = _context(rt, session, event, seen, rule)
+            ctx.made = made
             for index, spec in enumerate(rule.actions):
-                planned = await plan(ctx, index, spec)
-                await apply(ctx, index, spec, planned)
-                entry = {"index": index, "type": spec["type"], **planned, "status": "done"}
-                if not await _claim(rt, session, rule.id, event.id, index, _result(entry)):
-                    raise _Taken
+                entry = {"index": index, "type": spec["type"], **await plan(ctx, index, spec)}
+                await apply(ctx, index, spec, entry)
+                entry["status"] = "done"
+                keys.append(
+                    {
+                        "rule_id": rule.id,
+                        "event_id": event.id,
+                        "action_index": index,
+                        "done_at": now(),
+                        "result": entry,  # the caller stores `_result` of it
+                    }
+                )
                 done.append(entry)
                 if fail_after is not None:
                     fail_after(index)
             contexts.append(ctx)
         results.append(RunResult(rule.id, matched, checks, done, []))
     return results, contexts
+
+
+async def finish_together(
+    session: Any, keys: list[dict[str, Any]], made: list[tuple[dict[str, Any], Any]]
+) -> None:
+    """After `run_together`: the tasks made (one flush), then the keys (one statement; a
+    key another worker took meanwhile fails it, and the caller's transaction is undone)."""
+    if made:
+        await session.flush()
+        for entry, task in made:
+            entry["task_id"] = task.id
+    if keys:
+        rows = [{**key, "result": _result(key["result"])} for key in keys]
+        await session.execute(insert(RuleActionKey), rows)
 
 
 def _result(entry: dict[str, Any]) -> dict[str, Any]:

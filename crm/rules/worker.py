@@ -27,7 +27,7 @@ from typing import Any
 from sqlalchemy import delete, insert, or_, select, update
 
 from crm.models import Task, TaskStatus
-from crm.rules.actions import EventRef
+from crm.rules.actions import Context, EventRef
 from crm.rules.engine import (
     MAX_DEPTH,
     RuleView,
@@ -35,10 +35,11 @@ from crm.rules.engine import (
     Runtime,
     after_commit,
     event_facts,
+    finish_together,
     run,
     run_together,
 )
-from crm.rules.fields import now
+from crm.rules.fields import facts, now
 from crm.rules.models import CUT, DONE, PENDING, Rule, RuleActionKey, RuleEvent, RuleRun
 from crm.rules.record import WAKERS, listened, record
 from crm.tasks import task_views
@@ -145,13 +146,21 @@ class RuleWorker:
         try:
             events = await self.claim()
             rules: dict[str, list[RuleView]] = {}  # read once per round and event type
+            for kind in {e.event for e in events}:
+                rules[kind] = await self.rules_for(kind)
+            fresh = [e for e in events if not e.replay and e.depth < MAX_DEPTH]
+            if len(fresh) > 1:
+                try:  # the whole round in one transaction: all of it or none
+                    await self.together(fresh, rules)
+                    self.processed += len(fresh)
+                    events = [e for e in events if e not in fresh]
+                except Exception:
+                    log.debug("rules: the round goes event by event", exc_info=True)
             for event in events:
                 if self._stopping.is_set():
                     break  # its lease runs out; another round takes it
-                if event.event not in rules:
-                    rules[event.event] = await self.rules_for(event.event)
                 await self.process(event, rules[event.event])
-            return len(events)
+            return len(events) + (len(fresh) if len(fresh) > 1 else 0)
         finally:
             self._idle.set()
 
@@ -236,16 +245,71 @@ class RuleWorker:
         await self._finish(event.id, DONE, _runs(event, results), None)
         self.processed += 1
 
+    async def together(self, events: list[EventRef], rules: dict[str, list[RuleView]]) -> None:
+        """Run a round's fresh events in one transaction: their actions with their keys,
+        the runs logged and the events marked done in one statement each."""
+        contexts: list[Context] = []
+        runs: list[dict[str, Any]] = []
+        keys: list[dict[str, Any]] = []
+        made: list[tuple[dict[str, Any], Any]] = []
+        async with self.rt.db.transaction() as session:
+            for event in events:
+                todo = rules[event.event]
+                seen = (
+                    await facts(
+                        session,
+                        event.event,
+                        event.data,
+                        event.occurred_at,
+                        directory=self.rt.directory,
+                        timezone=self.rt.timezone,
+                    )
+                    if todo
+                    else {}
+                )
+                results, done = await run_together(
+                    self.rt,
+                    session,
+                    todo,
+                    event,
+                    seen,
+                    fail_after=self.fail_after,
+                    keys=keys,
+                    made=made,
+                )
+                runs += _runs(event, results)
+                contexts += done
+            await finish_together(session, keys, made)
+            await _log(session, runs)
+            await session.execute(
+                update(RuleEvent)
+                .where(RuleEvent.id.in_([e.id for e in events]))
+                .values(status=DONE, finished_at=now(), locked_until=None, error=None)
+                .values(attempts=RuleEvent.attempts + 1)
+            )
+        for ctx in contexts:
+            after_commit(self.rt, ctx)
+
     async def at_once(self, event: EventRef, rules: list[RuleView]) -> None:
         """Run the event's rules in one transaction with their keys, logs and the event
         marked done: all of it or none. Any action that fails raises (then the event
         goes action by action, where a failing action is logged and the others done)."""
         assert event.id is not None
         seen = await event_facts(self.rt, event) if rules else {}
+        keys: list[dict[str, Any]] = []
+        made: list[tuple[dict[str, Any], Any]] = []
         async with self.rt.db.transaction() as session:
             results, contexts = await run_together(
-                self.rt, session, rules, event, seen, fail_after=self.fail_after
+                self.rt,
+                session,
+                rules,
+                event,
+                seen,
+                fail_after=self.fail_after,
+                keys=keys,
+                made=made,
             )
+            await finish_together(session, keys, made)
             await _log(session, _runs(event, results))
             await session.execute(
                 update(RuleEvent)

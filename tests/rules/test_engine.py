@@ -58,6 +58,7 @@ async def test_a_missed_call_from_a_vip_makes_a_task_for_the_owner_and_a_webhook
     assert sorted(r["matched"] for r in runs) == [False, True]
     matched = next(r for r in runs if r["matched"])
     assert [a["status"] for a in matched["actions"]] == ["done", "done"]
+    assert matched["actions"][0]["task_id"] == task.id
     assert matched["conditions"][0]["actual"] == ["VIP"]
 
 
@@ -228,3 +229,25 @@ async def test_finished_events_and_old_runs_are_purged(db: Database) -> None:
     assert await worker.purge() == 1
     assert [await _count(db, m) for m in (RuleEvent, RuleActionKey, RuleRun)] == [0, 0, 0]
     assert len(await kit.tasks()) == 1
+
+
+async def test_a_failing_action_in_a_round_of_events_undoes_nothing_of_the_others(
+    db: Database,
+) -> None:
+    kit = Kit(db)
+    owner = await kit.user("owner")
+    for number in ("+79160000001", "+79160000002", "+79160000003"):
+        await kit.contact(number, owner, ["vip"])
+    rule = await kit.vip_rule(webhook_id=99999)  # every run's second action fails
+    for number in ("+79160000001", "+79160000002", "+79160000003"):
+        await kit.missed(number)
+    await drain(kit.worker())
+    assert sorted(t.title for t in await kit.tasks()) == [
+        "Call back VIP Клиент 0001",
+        "Call back VIP Клиент 0002",
+        "Call back VIP Клиент 0003",
+    ]
+    runs = await kit.service.runs(rule["id"])
+    assert [[a["status"] for a in r["actions"]] for r in runs] == [["done", "error"]] * 3
+    assert all(isinstance(r["actions"][0]["task_id"], int) for r in runs)
+    assert await _count(db, RuleActionKey) == 6
