@@ -96,10 +96,13 @@ class RuleService:
     def __init__(self, db: Database, directory: UserDirectory) -> None:
         self.db = db
         self.runtime = Runtime(db, directory, RoutingRules, ZoneInfo("UTC"))
+        self._ensured = False  # the built-in rules' rows exist (made on the first list)
 
     async def list(self) -> builtins.list[dict[str, Any]]:
-        async with self.db.transaction() as session:
-            await builtins_.ensure(session)
+        if not self._ensured:
+            async with self.db.transaction() as session:
+                await builtins_.ensure(session)
+            self._ensured = True
         async with self.db.session() as session:
             rows = (
                 await session.scalars(
