@@ -39,8 +39,9 @@ DONE = {
     "off": N_("The rule is off."),
 }
 EXAMPLE_CONDITIONS = '[{"field": "contact_tags", "op": "has", "value": "vip"}]'
+EXAMPLE_TITLE = N_("Call back")
 EXAMPLE_ACTIONS = (
-    '[{"type": "create_task", "title": "Call back {{ contact_name }}",\n'
+    '[{"type": "create_task", "title": "%s {{ contact_name }}",\n'
     '  "assignee": ["owner", "supervisor"], "due_hours": 1, "working_hours": true}]'
 )
 CALLBACK_TEXT = BUILTIN_SAYS
@@ -85,7 +86,7 @@ async def _list_page(
             "name": "",
             "event": "call.missed",
             "conditions": EXAMPLE_CONDITIONS,
-            "actions": EXAMPLE_ACTIONS,
+            "actions": EXAMPLE_ACTIONS % _gettext(request, user)(EXAMPLE_TITLE),
         },
         **_reference(),
     }
@@ -120,14 +121,21 @@ async def _rule_page(
         or {
             "name": rule["name"],
             "event": rule["event"],
-            "conditions": json.dumps(rule["conditions"], ensure_ascii=False, indent=1),
-            "actions": json.dumps(rule["actions"], ensure_ascii=False, indent=1),
+            "conditions": _lines(rule["conditions"]),
+            "actions": _lines(rule["actions"]),
         },
         "test": test,
         "as_json": lambda value: json.dumps(value, ensure_ascii=False),
         **_reference(),
     }
     return render_admin(request, "admin/trigger.html", context, user=user, status_code=status_code)
+
+
+def _lines(items: list[dict[str, Any]]) -> str:
+    """A JSON list for the form: one item a line."""
+    if not items:
+        return "[]"
+    return "[\n" + ",\n".join(json.dumps(i, ensure_ascii=False) for i in items) + "\n]"
 
 
 def _gettext(request: Request, user: UserInfo) -> Any:
