@@ -127,3 +127,52 @@ async def test_the_triggers_page_in_russian_and_english_escapes_what_admins_type
         assert "Triggers" in html and "Missed call: a callback task" in html
         assert "Триггеры" not in html
         assert "VIP &lt;b&gt;missed&lt;/b&gt;" in html
+
+
+async def test_what_a_rule_would_have_done_for_a_past_call(api: Api) -> None:
+    from sqlalchemy import func, select
+
+    from crm.access import Actor
+    from crm.call_records import CallRow
+    from crm.linking import link_records
+    from crm.models import Task
+    from crm.rules.models import RuleActionKey, RuleEvent
+    from crm.schemas import ContactCreate
+    from tests.crm.kit_builders import call
+
+    owner = await api.user("owner")
+    await api.crm.contacts.create(
+        ContactCreate(
+            name="Иван", phones=["+79160000001"], owner_id=owner.id, tags=["<script>x</script>"]
+        ),
+        Actor.system(),
+    )
+    record = call("+79160000001", answered=False, ago=600)
+    await api.services.calls.save([record])
+    await link_records(api.services.db, [record])
+    async with api.services.db.session() as session:
+        call_id = await session.scalar(
+            select(CallRow.id).where(CallRow.linkedid == record.linkedid)
+        )
+    async with admin(api, "boss", "en") as client:
+        rule = (await client.post("/api/rules", json=RULE)).json()
+        answer = await client.post(f"/api/rules/{rule['id']}/test", json={"call_id": call_id})
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        assert body["matched"] is True
+        assert body["actions"][0]["title"] == "Call Иван"
+        assert body["actions"][0]["assignee_id"] == owner.id
+        page = await client.get(f"/admin/triggers/{rule['id']}")
+        shown = await client.post(
+            f"/admin/triggers/{rule['id']}/test",
+            data={"csrf_token": token(page.text), "call_id": str(call_id)},
+        )
+        assert shown.status_code == 200
+        assert "Conditions hold: the actions would run." in shown.text
+        assert "Nothing was changed." in shown.text
+        assert "<script>x</script>" not in shown.text
+        missing = await client.post(f"/api/rules/{rule['id']}/test", json={"call_id": 999999})
+        assert missing.status_code == 404
+    async with api.services.db.session() as session:
+        for model in (Task, RuleEvent, RuleActionKey):
+            assert await session.scalar(select(func.count()).select_from(model)) == 0
