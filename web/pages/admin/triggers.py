@@ -24,6 +24,7 @@ from web.auth import crm_of, csrf_valid
 from web.i18n import N_, translations
 from web.pages import page_language
 from web.pages.admin.layout import AdminPage, render_admin
+from web.params import PathId
 from web.rule_texts import ACTIONS, BUILTIN_SAYS, EVENTS, problem
 
 router = APIRouter(include_in_schema=False)
@@ -192,13 +193,13 @@ async def trigger_add(
 
 
 @router.get(PATH + "/{rule_id}", response_class=HTMLResponse)
-async def trigger_page(rule_id: int, request: Request, user: AdminPage) -> HTMLResponse:
+async def trigger_page(rule_id: PathId, request: Request, user: AdminPage) -> HTMLResponse:
     return await _rule_page(request, user, rule_id)
 
 
 @router.post(PATH + "/{rule_id}", response_class=HTMLResponse)
 async def trigger_save(
-    rule_id: int,
+    rule_id: PathId,
     request: Request,
     user: AdminPage,
     name: Annotated[str, Form(max_length=200)] = "",
@@ -247,7 +248,7 @@ async def trigger_save(
 
 @router.post(PATH + "/{rule_id}/enabled", response_class=HTMLResponse)
 async def trigger_switch(
-    rule_id: int,
+    rule_id: PathId,
     request: Request,
     user: AdminPage,
     enabled: Annotated[str, Form(max_length=5)] = "",
@@ -266,7 +267,7 @@ async def trigger_switch(
 
 @router.post(PATH + "/{rule_id}/test", response_class=HTMLResponse)
 async def trigger_test(
-    rule_id: int,
+    rule_id: PathId,
     request: Request,
     user: AdminPage,
     call_id: Annotated[str, Form(max_length=20)] = "",
