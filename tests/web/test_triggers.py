@@ -80,6 +80,14 @@ async def test_rules_over_the_api_for_admins_only(api: Api) -> None:
         assert (await client.delete(f"/api/rules/{builtin}")).status_code == 422
         assert (await client.delete(f"/api/rules/{rule['id']}")).status_code == 204
         assert (await client.get(f"/api/rules/{rule['id']}")).status_code == 404
+        audit = await client.get("/api/audit", params={"target": f"rule:{rule['id']}"})
+        assert audit.status_code == 200, audit.text
+        entries = audit.json()["entries"]
+        assert sorted(e["detail"].split(":")[0] for e in entries) == [
+            f"rule {rule['id']} changed",
+            f"rule {rule['id']} created",
+            f"rule {rule['id']} removed",
+        ]
     paths = (await api.client().get("/api/openapi.json")).json()["paths"]
     assert "/api/rules/{rule_id}/test" in paths
 

@@ -26,6 +26,7 @@ from web.api.views import ERRORS
 from web.auth import crm_of, require_json, require_role
 from web.i18n import translations
 from web.params import MAX_ID, PathId
+from web.rule_audit import audited
 from web.rule_texts import problem
 
 router = APIRouter(
@@ -125,7 +126,9 @@ async def list_rules(request: Request, admin: Admin) -> dict[str, Any]:
 @router.post("", status_code=201, response_model=RuleView)
 async def create_rule(body: RuleIn, request: Request, admin: Admin) -> dict[str, Any]:
     async with in_language(admin):
-        return await crm_of(request).rules.create(body.model_dump(), admin.id)
+        rule = await crm_of(request).rules.create(body.model_dump(), admin.id)
+    await audited(request, admin, rule["id"], None, rule)
+    return rule
 
 
 @router.get("/{rule_id}", response_model=RuleView)
@@ -139,15 +142,20 @@ async def patch_rule(
     rule_id: PathId, body: RulePatch, request: Request, admin: Admin
 ) -> dict[str, Any]:
     async with in_language(admin):
-        return await crm_of(request).rules.update(
+        before = await crm_of(request).rules.get(rule_id)
+        rule = await crm_of(request).rules.update(
             rule_id, body.model_dump(exclude_unset=True), admin.id
         )
+    await audited(request, admin, rule_id, before, rule)
+    return rule
 
 
 @router.delete("/{rule_id}", status_code=204)
 async def delete_rule(rule_id: PathId, request: Request, admin: Admin) -> Response:
     async with in_language(admin):
+        before = await crm_of(request).rules.get(rule_id)
         await crm_of(request).rules.delete(rule_id)
+    await audited(request, admin, rule_id, before, None)
     return Response(status_code=204)
 
 

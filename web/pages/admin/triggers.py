@@ -25,6 +25,7 @@ from web.i18n import N_, translations
 from web.pages import page_language
 from web.pages.admin.layout import AdminPage, render_admin
 from web.params import PathId
+from web.rule_audit import audited
 from web.rule_texts import ACTIONS, BUILTIN_SAYS, EVENTS, problem
 
 router = APIRouter(include_in_schema=False)
@@ -186,6 +187,7 @@ async def trigger_add(
             "enabled": bool(enabled),
         }
         rule = await _rules(request).create(data, user.id)
+        await audited(request, user, rule["id"], None, rule)
     except DomainError as exc:
         message = gettext(NOT_SAVED) % {"problem": problem(exc, gettext)}
         return await _list_page(request, user, message=message, form=form, status_code=422)
@@ -218,8 +220,10 @@ async def trigger_save(
         return await _rule_page(request, user, rule_id, message=gettext(EXPIRED), status_code=403)
     service = _rules(request)
     try:
+        before = await service.get(rule_id)
         if delete:
             await service.delete(rule_id)
+            await audited(request, user, rule_id, before, None)
             return RedirectResponse(f"{PATH}?done=removed", status_code=303)
         if builtin:
             minutes: Any = None
@@ -237,7 +241,7 @@ async def trigger_save(
                 "actions": _parsed(actions, "actions"),
                 "enabled": bool(enabled),
             }
-        await service.update(rule_id, data, user.id)
+        await audited(request, user, rule_id, before, await service.update(rule_id, data, user.id))
     except DomainError as exc:
         message = gettext(NOT_SAVED) % {"problem": problem(exc, gettext)}
         return await _rule_page(
@@ -258,7 +262,9 @@ async def trigger_switch(
     if not csrf_valid(request, csrf_token):
         return await _list_page(request, user, message=gettext(EXPIRED), status_code=403)
     try:
-        await _rules(request).set_enabled(rule_id, bool(enabled), user.id)
+        before = await _rules(request).get(rule_id)
+        after = await _rules(request).set_enabled(rule_id, bool(enabled), user.id)
+        await audited(request, user, rule_id, before, after)
     except DomainError as exc:
         message = gettext(NOT_SAVED) % {"problem": problem(exc, gettext)}
         return await _list_page(request, user, message=message, status_code=422)
