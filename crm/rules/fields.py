@@ -10,7 +10,6 @@ contact's tags then).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -107,9 +106,6 @@ def _number(value: Any) -> float | None:
         return float(value) if value is not None else None
     except (TypeError, ValueError):
         return None
-
-
-Interfaces = Callable[[str | None], Any]
 
 
 async def facts(
