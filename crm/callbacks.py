@@ -22,6 +22,10 @@ calls at once, never make a second task. Every missed call of that day is record
 name; the missed-calls report lists them). Calls closed while the AMI connection was
 down are skipped: whether they were answered is not known.
 
+This is the built-in trigger `missed_call_callback` (`crm.rules.builtin`): admins see it
+among the rules, switch it off (no task is made) or set its due time (`due_minutes`,
+else each line's `callback_due_minutes`); it is read once per batch of calls.
+
 A customer served later closes the task by itself: when an answered call with the same
 customer ends — they called back (inbound) or were called (outbound) — every open
 callback task of that customer whose missed call came before it is marked done, by the
@@ -49,6 +53,7 @@ from crm.call_records import CallRow
 from crm.database import Base, Database, UTCDateTime
 from crm.events import CallsStored
 from crm.models import Company, Contact, Task, TaskKind, TaskStatus, User
+from crm.rules.builtin import callback_setting
 from crm.users import UserDirectory
 from kernel.call_record import CallRecord, Direction, Disposition
 from routing.rules import Policy, RoutingRules
@@ -170,6 +175,9 @@ class CallbackTasks:
         if not missed:
             return []
         async with self.db.session() as session:
+            setting = await callback_setting(session)  # the built-in rule, as admins set it
+            if not setting.enabled:
+                return []
             rows = {
                 linkedid: (contact_id, company_id)
                 for linkedid, contact_id, company_id in (
@@ -188,6 +196,8 @@ class CallbackTasks:
             policy = self.rules().for_call(record.called_number, record.queue)
             if not policy.callback_tasks:
                 continue
+            if setting.due_minutes is not None:
+                policy = policy.model_copy(update={"callback_due_minutes": setting.due_minutes})
             outcome = await self._one(record, contact_id, company_id, policy)
             if outcome is not None:
                 outcomes.append(outcome)

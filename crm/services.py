@@ -25,6 +25,7 @@ from crm.mail.letters import LetterService
 from crm.mail.mailboxes import MailboxService
 from crm.notes import NoteService
 from crm.routing_facts import RoutingFactsSource
+from crm.rules.service import RuleService
 from crm.search import SearchService
 from crm.sessions import DEFAULT_TTL, LoginThrottle, SessionStore
 from crm.tasks import TaskService
@@ -58,6 +59,7 @@ class CrmServices:
     secret_configured: bool = True  # False: `secret` is this process's own (crm.mail.crypto)
     mailboxes: MailboxService = field(init=False)  # e-mail (crm.mail)
     letters: LetterService = field(init=False)
+    rules: RuleService = field(init=False)  # triggers "when … if … then …" (crm.rules)
 
     def __post_init__(self) -> None:
         self.webhooks = WebhookService(self.db)
@@ -65,6 +67,7 @@ class CrmServices:
         passwords = PasswordBox(self.secret, persistent=self.secret_configured)
         self.mailboxes = MailboxService(self.db, passwords)
         self.letters = LetterService(self.db, passwords)
+        self.rules = RuleService(self.db, self.directory)
 
     @classmethod
     def create(

@@ -20,6 +20,10 @@ consumers (a `run` coroutine over a subscription, or a handler).
                                                          call.* webhook events into the
                                                          outbox; after 1, it needs the
                                                          contacts (crm.hooks)
+                                                      4. CallRuleEvents.on_calls_stored:
+                                                         the call.* events into the
+                                                         triggers' queue; after 1
+                                                         (crm.rules)
                                   supervisor-rollups  supervisor.calls_stored: wakes the
                                                       report rollups (supervisor)
     RecordingStarted, Recording-  recordings          Ingest.consume: recording jobs
@@ -60,6 +64,10 @@ Not on the bus either: the task "mail-poller" (`crm.mail.poller.MailPoller.run`,
 TRUBKA_MAIL_ENABLED) idles until a mailbox exists, then reads new letters over IMAP into
 the contacts' timelines every TRUBKA_MAIL_POLL_INTERVAL seconds (a mailbox change wakes
 it).
+Not on the bus either: the triggers' queue (`rule_events`). Contact and deal events go into
+it with their webhook events (`crm.hooks.outbox.emit` → `crm.rules.record`), call events
+from `CallsStored` (4. above); the task "rules" (`crm.rules.worker.RuleWorker.run`) runs
+the enabled rules on them and notifies users in the panel through the hub.
 
 One direct line, not on the bus: when the report rollups change, the live feed re-reads
 today's figures (`supervisor.rollups.listeners` → `supervisor.feed.today_changed`).
@@ -101,6 +109,9 @@ from crm.hooks.calls import CallHooks
 from crm.hooks.worker import DeliveryWorker, WorkerConfig
 from crm.mail.poller import MailPoller, PollConfig
 from crm.numbers import fast_parse
+from crm.rules.calls import CallRuleEvents
+from crm.rules.worker import RuleWorker
+from crm.rules.worker import WorkerConfig as RulesConfig
 from crm.services import CrmServices
 from crm.sessions import purge_periodically
 from kernel.bus import EventBus, Subscription
@@ -218,6 +229,7 @@ class Services:
     cluster: ClusterNode | None = None  # pops and live views between nodes (PostgreSQL)
     node: Node = field(init=False)  # roles, health, the SQLite lock, the AMI lease
     mail_poller: MailPoller | None = None  # letters over IMAP (crm.mail); TRUBKA_MAIL_ENABLED
+    rule_worker: RuleWorker | None = None  # the triggers' queue (crm.rules)
 
     @property
     def live_feed(self) -> LiveFeed | None:
@@ -313,8 +325,13 @@ class Services:
             db, crm.directory, lambda: router.rules, ZoneInfo(settings.timezone)
         )
         call_hooks = CallHooks(db, crm.directory)
+        call_rules = CallRuleEvents(db, crm.directory)
         crm_after_store = Consumer(
-            to_crm_after_store, crm.link_calls, callbacks.on_calls_saved, call_hooks.on_calls_stored
+            to_crm_after_store,
+            crm.link_calls,
+            callbacks.on_calls_saved,
+            call_hooks.on_calls_stored,
+            call_rules.on_calls_stored,
         )
         agent_directory = CrmAgentDirectory(crm.directory, live)
         hub = Hub()
@@ -425,6 +442,10 @@ class Services:
         services.webhook_worker = DeliveryWorker(
             db, webhook_config(settings), on_disabled=webhook_disabled_audit(supervisor)
         )
+        crm.rules.runtime.routing = lambda: router.rules
+        crm.rules.runtime.timezone = ZoneInfo(settings.timezone)
+        crm.rules.runtime.notify = hub.to_users
+        services.rule_worker = RuleWorker(crm.rules.runtime, RulesConfig(poll_interval=1.0))
         crm.letters.max_attachment = settings.mail_max_attachment
         crm.letters.timeout = settings.mail_timeout
         if settings.mail_enabled:
@@ -490,6 +511,8 @@ class Services:
                 self.tasks.start(self.queue_sessions.run(), name="agent-sessions")
         if self.webhook_worker is not None and workers:
             self.tasks.start(self.webhook_worker.run(), name="webhook-delivery")
+        if self.rule_worker is not None and workers:
+            self.tasks.start(self.rule_worker.run(), name="rules")
         if self.mail_poller is not None and workers:
             self.tasks.start(self.mail_poller.run(), name="mail-poller")
         if self.backfill is not None and events:
@@ -536,6 +559,8 @@ class Services:
         await self.recordings.stop()
         if self.webhook_worker is not None:
             await self.webhook_worker.stop()
+        if self.rule_worker is not None:
+            await self.rule_worker.stop()
         await self.tasks.stop()
         self.crm.close()
         await self.supervisor.stop()

@@ -23,6 +23,7 @@ from web.api import reports as reports_api
 from web.api import route
 from web.api import router as api_router
 from web.api import routing_rules as routing_rules_api
+from web.api import rules as rules_api
 from web.api import sessions_report as sessions_api
 from web.api import status as status_api
 from web.api import supervisor as supervisor_api
@@ -90,5 +91,6 @@ def create_app(services: WebServices, *, lifespan: Lifespan | None = None) -> Fa
     app.include_router(hooks_api.router)  # /api/webhooks, /api/tokens
     app.include_router(mail_api.router)  # /api/mailboxes, /api/contacts/{id}/letters, /api/letters
     app.include_router(leads_api.router)  # /api/inbound/leads
+    app.include_router(rules_api.router)  # /api/rules (triggers)
     app.include_router(admin_pages.router)
     return app

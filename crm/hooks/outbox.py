@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from crm.hooks.models import PENDING, Webhook, WebhookDelivery, WebhookEvent
+from crm.rules import record as rule_events
 
 WAKERS: list[Callable[[], None]] = []  # the delivery workers of this process (their `wake`)
 
@@ -84,6 +85,8 @@ async def emit(
     id when the caller derives it (default: a random UUID)."""
     if event not in EVENT_TYPES:
         raise ValueError(f"unknown webhook event {event!r}")
+    if not event.startswith("call."):  # the triggers' queue (calls: crm.rules.calls)
+        await rule_events.record(session, event, data, contact_id=contact_id)
     targets = await subscribers(session, event) if hooks is None else hooks
     if not targets:
         return None

@@ -39,7 +39,10 @@ async def test_every_subscription_is_in_the_table(tmp_path: Path) -> None:
             services.callbacks.on_calls_saved,
         )
         hooks = services.crm_after_store.handlers[2:]
-        assert [h.__qualname__ for h in hooks] == ["CallHooks.on_calls_stored"]
+        assert [h.__qualname__ for h in hooks] == [
+            "CallHooks.on_calls_stored",
+            "CallRuleEvents.on_calls_stored",  # the triggers' call events, after linking
+        ]
         assert services.supervisor_rollups.handlers == (services.supervisor.calls_stored,)
         feed = services.supervisor.feed
         assert feed is not None and services.supervisor.rollups.listeners == [feed.today_changed]

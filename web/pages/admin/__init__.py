@@ -6,7 +6,8 @@ dependencies and the table of admin pages in `layout`).
   FastAGI links;
 - `/admin/users…` (`users`), `/admin/queues` (`queues`, read-only for supervisors),
   `/admin/audit` (`audit`), `/admin/wrapup-codes` (`wrapup_codes`), `/admin/webhooks` and
-  `/admin/tokens` (`integrations`), `/admin/pipelines` (`pipelines`: stage probabilities).
+  `/admin/tokens` (`integrations`), `/admin/pipelines` (`pipelines`: stage probabilities),
+  `/admin/triggers` (`triggers`).
 
 Admins only, except where `layout.ADMIN_PAGES` lets supervisors read; an agent gets the
 403 page, a visitor who is not signed in the sign-in form.
@@ -22,7 +23,15 @@ from fastapi.responses import HTMLResponse
 from kernel.agents import AgentState
 from web.deps import get_services
 from web.i18n import N_
-from web.pages.admin import audit, integrations, pipelines, queues, users, wrapup_codes
+from web.pages.admin import (
+    audit,
+    integrations,
+    pipelines,
+    queues,
+    triggers,
+    users,
+    wrapup_codes,
+)
 from web.pages.admin.layout import AdminPage, render_admin
 
 router = APIRouter(include_in_schema=False)
@@ -74,3 +83,4 @@ router.include_router(audit.router)
 router.include_router(wrapup_codes.router)
 router.include_router(integrations.router)
 router.include_router(pipelines.router)
+router.include_router(triggers.router)

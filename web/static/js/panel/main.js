@@ -268,6 +268,9 @@ function dispatch(message) {
     case "call_ended":
       onEnded(message);
       break;
+    case "rule_notice": // a trigger's "notify" action (crm.rules): the admin's own text
+      say(String(message.text || ""));
+      break;
     case "call_transferred": // this agent handed the call over: wrap it up
       if (isMine(message) && current && current.message.linkedid === message.linkedid) {
         onEnded(transferredAsEnded(message, current.message));

@@ -1,0 +1,194 @@
+"""Triggers benchmark: events per second through the rules, and the screen pop with the
+rules on and off.
+
+1. Throughput (in this process): a fresh database (SQLite file, or `--database-url`) with
+   10 enabled rules on `call.missed` / `call.ended` / `contact.updated` (conditions on
+   the queue, talk time, tags, time of day; 2 of them match and create a task, one
+   queues a webhook); N events are written into the rules' queue the way
+   `CallsStored` writes them, then one `RuleWorker` drains the queue. Printed: events/s
+   queued and events/s run (issue 13's target: 1,000 events/s with 10 rules enabled),
+   tasks made, runs logged.
+2. `--pop`: the screen-pop benchmark (`bench/screen_pop.py`: the simulated PBX over AMI,
+   `trubka serve`, one WebSocket per agent) twice in one run — rules off, then the same
+   10 rules on `call.ended` (every call runs them) — printing both p50/p99 for the same
+   call rate.
+
+    python bench/rules.py                     # 5,000 events
+    python bench/rules.py --events 200        # a smoke run (seconds)
+    python bench/rules.py --pop [--rate 50 --agents 100 --phase 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import func, select  # noqa: E402
+
+from crm.database import Database  # noqa: E402
+from crm.models import Task  # noqa: E402
+from crm.rules.engine import Runtime  # noqa: E402
+from crm.rules.models import RuleRun  # noqa: E402
+from crm.rules.record import record  # noqa: E402
+from crm.rules.service import RuleService  # noqa: E402
+from crm.rules.worker import RuleWorker, WorkerConfig  # noqa: E402
+from crm.users import UserDirectory  # noqa: E402
+from routing.rules import RoutingRules  # noqa: E402
+
+
+def ten_rules(event: str = "call.missed", webhook_id: int | None = None) -> list[dict[str, Any]]:
+    """10 rules: 8 whose conditions fail for the bench's calls, 2 that make a task (one
+    of them also queues a webhook when `webhook_id` is given)."""
+    task = {
+        "type": "create_task",
+        "title": "Call back {{ caller_number }}",
+        "assignee": ["owner", "supervisor"],
+        "due_hours": 1,
+        "working_hours": True,
+    }
+    rules: list[dict[str, Any]] = []
+    for i in range(8):
+        rules.append(
+            {
+                "name": f"never {i}",
+                "event": event,
+                "conditions": [
+                    {"field": "queue", "op": "eq", "value": f"nobody-{i}"},
+                    {"field": "talk_seconds", "op": "gt", "value": 3600},
+                ],
+                "actions": [{"type": "add_tag", "tag": f"t{i}"}],
+            }
+        )
+    rules.append({"name": "all calls", "event": event, "conditions": [], "actions": [task]})
+    actions: list[dict[str, Any]] = [task]
+    if webhook_id is not None:
+        actions.append({"type": "webhook", "webhook_id": webhook_id})
+    rules.append(
+        {
+            "name": "day time",
+            "event": event,
+            "conditions": [{"field": "time", "op": "between", "value": ["00:00", "23:59"]}],
+            "actions": actions,
+        }
+    )
+    return rules
+
+
+def call_data(i: int) -> dict[str, Any]:
+    return {
+        "id": i,
+        "linkedid": f"1700000000.{i}",
+        "direction": "inbound",
+        "caller_number": f"+7916{i:07d}",
+        "called_number": "+74951110001",
+        "queue": "support",
+        "disposition": "abandoned",
+        "talk_seconds": 0.0,
+        "wait_seconds": 12.0,
+        "agent_interface": None,
+        "contact_id": None,
+    }
+
+
+async def throughput(url: str, events: int) -> None:
+    db = Database(url)
+    await db.upgrade()
+    directory = UserDirectory(db)
+    service = RuleService(db, directory)
+    for rule in ten_rules():
+        await service.create(rule, None)
+    started = time.perf_counter()
+    batch = 200
+    for start in range(0, events, batch):
+        async with db.transaction() as session:
+            for i in range(start, min(events, start + batch)):
+                await record(
+                    session,
+                    "call.missed",
+                    call_data(i),
+                    uid=str(uuid.uuid4()),
+                    occurred_at=datetime.now(UTC),
+                    checked=True,
+                )
+    queued = time.perf_counter() - started
+    routing = RoutingRules()
+    runtime = Runtime(db, directory, lambda: routing, ZoneInfo("Europe/Moscow"))
+    worker = RuleWorker(runtime, WorkerConfig(batch=200, overdue_every=10**9))
+    started, cpu = time.perf_counter(), time.process_time()
+    while await worker.run_once():
+        pass
+    ran, cpu = time.perf_counter() - started, time.process_time() - cpu
+    async with db.session() as session:
+        tasks = await session.scalar(select(func.count()).select_from(Task))
+        runs = await session.scalar(select(func.count()).select_from(RuleRun))
+    await db.dispose()
+    print(f"rules: 10 enabled on call.missed, {events} events ({db.dialect})")
+    print(f"  queued: {events / queued:,.0f} events/s ({queued:.2f} s, batches of {batch})")
+    print(
+        f"  run:    {worker.processed / ran:,.0f} events/s ({ran:.2f} s; {tasks} tasks made, "
+        f"{runs} runs logged)"
+    )
+    print(f"  CPU:    {cpu / max(1, worker.processed) * 1000:.2f} ms per event (this process)")
+    print(
+        "  load average: {:.2f} {:.2f} {:.2f} (the machine may be shared)".format(*os.getloadavg())
+    )
+
+
+async def pop(args: argparse.Namespace) -> None:
+    """The screen-pop benchmark with the rules off, then on, in one run."""
+    import screen_pop  # bench/screen_pop.py
+
+    plain = screen_pop.prepare_database
+
+    async def with_rules(url: str, agents: int) -> list[tuple[int, str]]:
+        sessions = await plain(url, agents)
+        db = Database(url)
+        service = RuleService(db, UserDirectory(db))
+        for rule in ten_rules("call.ended"):
+            await service.create(rule, None)
+        await db.dispose()
+        return sessions
+
+    pop_args = argparse.Namespace(agents=args.agents, rate=args.rate, phase=args.phase, full=False)
+    print("=== rules off ===", flush=True)
+    await screen_pop.main(pop_args)
+    print("=== rules on: 10 rules on call.ended ===", flush=True)
+    screen_pop.prepare_database = with_rules
+    try:
+        await screen_pop.main(pop_args)
+    finally:
+        screen_pop.prepare_database = plain
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=5000)
+    parser.add_argument("--database-url", default=None)
+    parser.add_argument("--pop", action="store_true", help="screen pop p99, rules off vs on")
+    parser.add_argument("--agents", type=int, default=100)
+    parser.add_argument("--rate", type=float, default=50.0)
+    parser.add_argument("--phase", type=float, default=10.0)
+    args = parser.parse_args()
+    if args.pop:
+        sys.path.insert(0, str(ROOT / "bench"))
+        asyncio.run(pop(args))
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        url = args.database_url or f"sqlite+aiosqlite:///{tmp}/rules.db"
+        asyncio.run(throughput(url, args.events))
+
+
+if __name__ == "__main__":
+    main()
