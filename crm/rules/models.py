@@ -1,4 +1,4 @@
-"""The tables of the triggers (migration 0013_rules).
+"""The tables of the triggers (migration 0018_rules).
 
 - `rules`: a rule — when (`event`), if (`conditions`), then (`actions`); `builtin` names
   a rule Trubka ships (the missed-call callback task), which admins may change, not delete.

@@ -8,7 +8,7 @@ the actions done and the log of every run
 - `rule_action_keys`: (rule, event, action index) of every action done.
 - `rule_runs`: the run log (event, conditions evaluated, actions done, errors).
 
-Revision ID: 0013_rules
+Revision ID: 0018_rules
 Revises: 0012_admin_people
 Create Date: 2026-12-06
 """
@@ -20,8 +20,8 @@ from alembic import op
 
 from crm.database import UTCDateTime
 
-revision = "0013_rules"
-down_revision = "0012_admin_people"
+revision = "0018_rules"
+down_revision = "0017_pbxes"
 branch_labels = None
 depends_on = None
 
