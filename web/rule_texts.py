@@ -34,7 +34,7 @@ ACTIONS = {
 PARTS = {
     "name": N_("name"),
     "event": N_("event"),
-    "enabled": N_("enabled"),
+    "enabled": N_("on/off"),
     "conditions": N_("conditions"),
     "actions": N_("actions"),
     "field": N_("field"),
