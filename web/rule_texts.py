@@ -20,6 +20,8 @@ EVENTS = {
     "deal.created": N_("A deal was created"),
     "deal.stage_changed": N_("A deal moved to another stage"),
     "task.overdue": N_("A task is overdue"),
+    "schedule.deal_idle": N_("Every day: deals without activity"),
+    "schedule.task_overdue": N_("Every day: overdue tasks"),
 }
 ACTIONS = {
     "create_task": N_("Create a task"),
@@ -53,6 +55,10 @@ PARTS = {
     "webhook_id": N_("webhook"),
     "call_id": N_("call"),
     "id": N_("rule"),
+    "schedule": N_("schedule"),
+    "at": N_("time"),
+    "weekdays_only": N_("weekdays only"),
+    "days": N_("days without activity"),
 }
 
 
@@ -129,6 +135,11 @@ REFUSALS = (
     N_("true or false is expected"),
     N_("unknown action"),
     N_("unknown event"),
+    # crm.rules.schedule
+    N_("only a schedule's event has a schedule"),
+    N_("a schedule is expected: at HH:MM"),
+    N_("this schedule has no such part"),
+    N_("days: a whole number from 1 to 365"),
 )
 # The built-in rule's name and what it does (`crm.rules.builtin`; a test checks they match).
 BUILTIN_NAME = N_("Missed call: a callback task")

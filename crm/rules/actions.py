@@ -51,7 +51,7 @@ from crm.models import (
     User,
 )
 from crm.rules.due import due_at
-from crm.rules.fields import CALL_EVENTS, DEAL_EVENTS, now
+from crm.rules.fields import CALL_EVENTS, DEALS, now
 from crm.rules.templates import check, render
 from crm.users import UserDirectory
 from routing.rules import RoutingRules
@@ -131,7 +131,7 @@ def validate(
                 raise InvalidInput("a tag of 1 to 64 characters", field=f"{where}.tag")
             spec["tag"] = " ".join(tag.split())
         elif kind == "move_stage":
-            if event not in DEAL_EVENTS:
+            if event not in DEALS:
                 raise InvalidInput("only a deal's rule can move its stage", field=f"{where}.type")
             spec["stage_id"] = _int(item.get("stage_id"), f"{where}.stage_id")
         elif kind == "notify":

@@ -25,7 +25,13 @@ CALL_EVENTS = ("call.missed", "call.answered", "call.ended")
 CONTACT_EVENTS = ("contact.created", "contact.updated")
 DEAL_EVENTS = ("deal.created", "deal.stage_changed")
 TASK_EVENTS = ("task.overdue",)
-EVENT_TYPES: tuple[str, ...] = CALL_EVENTS + CONTACT_EVENTS + DEAL_EVENTS + TASK_EVENTS
+# the schedule's events (crm.rules.schedule): one per item its selector finds, each day
+DEAL_IDLE = "schedule.deal_idle"
+TASK_LATE = "schedule.task_overdue"
+SCHEDULE_EVENTS = (DEAL_IDLE, TASK_LATE)
+EVENT_TYPES: tuple[str, ...] = (
+    CALL_EVENTS + CONTACT_EVENTS + DEAL_EVENTS + TASK_EVENTS + SCHEDULE_EVENTS
+)
 ALL = frozenset(EVENT_TYPES)
 
 # field kinds and the operators each allows
@@ -51,7 +57,9 @@ def _f(kind: str, events: tuple[str, ...] | frozenset[str], sample: Any) -> Fiel
 
 
 CALLS = frozenset(CALL_EVENTS)
-WITH_CONTACT = frozenset(CALL_EVENTS + CONTACT_EVENTS + DEAL_EVENTS + TASK_EVENTS)
+DEALS = frozenset((*DEAL_EVENTS, DEAL_IDLE))
+TASKS = frozenset((*TASK_EVENTS, TASK_LATE))
+WITH_CONTACT = frozenset(CALL_EVENTS + CONTACT_EVENTS) | DEALS | TASKS
 FIELDS: dict[str, Field] = {
     "event": _f(TEXT, ALL, "call.missed"),
     "time": _f(TIME, ALL, "09:30"),
@@ -77,15 +85,18 @@ FIELDS: dict[str, Field] = {
     "contact_owner_id": _f(USER, WITH_CONTACT, 1),
     "owner_id": _f(USER, WITH_CONTACT, 1),  # the deal's owner on deal events
     # deals
-    "deal_id": _f(NUMBER, DEAL_EVENTS, 1),
-    "deal_title": _f(TEXT, DEAL_EVENTS, "Delivery"),
-    "deal_stage": _f(TEXT, DEAL_EVENTS, "New"),
-    "deal_stage_id": _f(NUMBER, DEAL_EVENTS, 1),
-    "deal_amount": _f(NUMBER, DEAL_EVENTS, 1000),
+    "deal_id": _f(NUMBER, DEALS, 1),
+    "deal_title": _f(TEXT, DEALS, "Delivery"),
+    "deal_stage": _f(TEXT, DEALS, "New"),
+    "deal_stage_id": _f(NUMBER, DEALS, 1),
+    "deal_amount": _f(NUMBER, DEALS, 1000),
     # tasks
-    "task_id": _f(NUMBER, TASK_EVENTS, 1),
-    "task_title": _f(TEXT, TASK_EVENTS, "Call back"),
-    "assignee_id": _f(USER, TASK_EVENTS, 1),
+    "task_id": _f(NUMBER, TASKS, 1),
+    "task_title": _f(TEXT, TASKS, "Call back"),
+    "assignee_id": _f(USER, TASKS, 1),
+    # schedules: how long the deal has been idle, the task overdue
+    "idle_days": _f(NUMBER, (DEAL_IDLE,), 14),
+    "overdue_hours": _f(NUMBER, (TASK_LATE,), 2),
 }
 
 
@@ -147,7 +158,7 @@ async def facts(
         )
     elif event in CONTACT_EVENTS:
         contact_id = data.get("id")
-    elif event in DEAL_EVENTS:
+    elif event in DEALS:
         contact_id = data.get("contact_id")
         deal = await session.get(Deal, data.get("id")) if data.get("id") else None
         stage = await session.get(Stage, deal.stage_id) if deal else None
@@ -158,7 +169,7 @@ async def facts(
             deal_stage_id=deal.stage_id if deal else None,
             deal_amount=(deal.amount_minor / 100) if deal and deal.amount_minor else 0.0,
         )
-    elif event in TASK_EVENTS:
+    elif event in TASKS:
         contact_id = data.get("contact_id")
         out.update(
             task_id=data.get("id"),
@@ -186,7 +197,11 @@ async def facts(
         contact_owner_id=contact.owner_id if contact else None,
         owner_id=contact.owner_id if contact else None,
     )
-    if event in DEAL_EVENTS:
+    if event == DEAL_IDLE:
+        out["idle_days"] = _number(data.get("idle_days")) or 0.0
+    elif event == TASK_LATE:
+        out["overdue_hours"] = _number(data.get("overdue_hours")) or 0.0
+    if event in DEALS:
         deal_owner = data.get("owner_id")
         out["owner_id"] = deal_owner if deal_owner is not None else out["owner_id"]
     return out

@@ -7,6 +7,8 @@
   to it (a chain is cut at `crm.rules.engine.MAX_DEPTH`).
 - `rule_action_keys`: one row per action done, keyed by (rule, event, action index) and
   written in the transaction of the action itself: a replayed event skips what was done.
+- `rules.schedule` (migration 0019_rule_schedules): when a `schedule.*` rule runs, and
+  `schedule_day` the local day it last did (`crm.rules.schedule`).
 - `rule_runs`: the log of every run — the event, each condition with the value it saw,
   each action's outcome and the errors; dry runs (`POST /api/rules/{id}/test`) are not
   stored.
@@ -42,6 +44,9 @@ class Rule(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_by_id: Mapped[int | None] = mapped_column(Integer)
+    # a `schedule.*` rule's time (crm.rules.schedule) and the local day it last ran (0019)
+    schedule: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    schedule_day: Mapped[str | None] = mapped_column(String(10))
 
     __table_args__ = (Index("ix_rules_event_enabled", "event", "enabled"),)
 

@@ -21,10 +21,11 @@ from crm.hooks.calls import call_events
 from crm.hooks.webhooks import iso
 from crm.rules import actions as rule_actions
 from crm.rules import builtin as builtins_
+from crm.rules import schedule as rule_schedule
 from crm.rules.actions import EventRef
 from crm.rules.conditions import validate as validate_conditions
 from crm.rules.engine import RuleView, Runtime, dry_run
-from crm.rules.fields import CALL_EVENTS, EVENT_TYPES, sample_facts
+from crm.rules.fields import CALL_EVENTS, EVENT_TYPES, SCHEDULE_EVENTS, sample_facts
 from crm.rules.models import Rule, RuleRun
 from crm.timeline import call_json
 from crm.users import UserDirectory
@@ -41,6 +42,8 @@ def rule_json(row: Rule) -> dict[str, Any]:
         "conditions": list(row.conditions or []),
         "actions": list(row.actions or []),
         "enabled": bool(row.enabled),
+        "schedule": dict(row.schedule) if row.schedule else None,
+        "schedule_day": row.schedule_day,
         "builtin": row.builtin,
         "position": row.position,
         "version": row.version,
@@ -80,6 +83,7 @@ def validate(data: dict[str, Any], *, builtin: str | None = None) -> dict[str, A
         conditions = builtins_.CALLBACK_CONDITIONS
     else:
         conditions = validate_conditions(event, data.get("conditions", []))
+    schedule = rule_schedule.validate(event, data.get("schedule"))
     actions = rule_actions.validate(
         event, data.get("actions"), sample_facts(event), builtin=builtin is not None
     )
@@ -89,6 +93,7 @@ def validate(data: dict[str, Any], *, builtin: str | None = None) -> dict[str, A
         "conditions": conditions,
         "actions": actions,
         "enabled": enabled,
+        "schedule": schedule,
     }
 
 
@@ -151,6 +156,8 @@ class RuleService:
             if version is not None and version != row.version:
                 raise Conflict("the rule changed meanwhile", current_version=row.version)
             merged = {**rule_json(row), **data}
+            if "schedule" not in data and merged["event"] not in SCHEDULE_EVENTS:
+                merged["schedule"] = None  # the event changed to one without a schedule
             fields = validate(merged, builtin=row.builtin)
             for key, value in fields.items():
                 setattr(row, key, value)

@@ -10,7 +10,10 @@ event is retried with a growing wait and given up (`failed`) after `MAX_ATTEMPTS
 Every hour it deletes finished events older than `keep_days` with their action keys (an
 event is done by then: no action can be asked twice) and runs older than
 `keep_runs_days`. Every `overdue_every` seconds it also queues `task.overdue` for open
-tasks past their due time (once per task and due time), when a rule listens to it.
+tasks past their due time (once per task and due time), when a rule listens to it, and
+every `schedule_every` seconds the schedule rules whose time came today queue their
+events (`crm.rules.schedule.run_due`, on the worker's `clock`); a schedule's event runs
+only the rule that queued it.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, insert, or_, select, update
@@ -42,6 +45,7 @@ from crm.rules.engine import (
 from crm.rules.fields import facts, now
 from crm.rules.models import CUT, DONE, PENDING, Rule, RuleActionKey, RuleEvent, RuleRun
 from crm.rules.record import WAKERS, listened, record
+from crm.rules.schedule import RULE_KEY, run_due
 from crm.tasks import task_views
 
 log = logging.getLogger(__name__)
@@ -61,6 +65,14 @@ class WorkerConfig:
     keep_days: int = 7  # finished events (and their action keys) are deleted after this
     keep_runs_days: int = 30  # the run log
     purge_every: float = 3600.0
+    schedule_every: float = 30.0
+
+
+def _of(event: EventRef, rules: list[RuleView]) -> list[RuleView]:
+    """The rules that run on the event: a schedule's event only the rule that queued it."""
+    if not event.event.startswith("schedule."):
+        return rules
+    return [r for r in rules if r.id == event.data.get(RULE_KEY)]
 
 
 def _runs(event: EventRef, results: list[RunResult]) -> list[dict[str, Any]]:
@@ -96,6 +108,7 @@ class RuleWorker:
         self._idle.set()
         self.processed = 0
         self.fail_after: Callable[[int], None] | None = None  # tests: stop mid-way
+        self.clock: Callable[[], datetime] = now  # the schedules' time (tests inject one)
 
     def wake(self) -> None:
         self._wake.set()
@@ -109,7 +122,7 @@ class RuleWorker:
                 WAKERS.remove(self.wake)
 
     async def _loop(self) -> None:
-        overdue_at = purged_at = 0.0
+        overdue_at = purged_at = scheduled_at = 0.0
         while not self._stopping.is_set():
             try:
                 if time.monotonic() - purged_at >= self.config.purge_every:
@@ -118,6 +131,9 @@ class RuleWorker:
                 if time.monotonic() - overdue_at >= self.config.overdue_every:
                     overdue_at = time.monotonic()
                     await self.queue_overdue()
+                if time.monotonic() - scheduled_at >= self.config.schedule_every:
+                    scheduled_at = time.monotonic()
+                    await self.run_schedules()
                 self._wake.clear()
                 done = await self.run_once()
             except Exception:
@@ -159,7 +175,7 @@ class RuleWorker:
             for event in events:
                 if self._stopping.is_set():
                     break  # its lease runs out; another round takes it
-                await self.process(event, rules[event.event])
+                await self.process(event, _of(event, rules[event.event]))
             return len(events) + (len(fresh) if len(fresh) > 1 else 0)
         finally:
             self._idle.set()
@@ -225,7 +241,7 @@ class RuleWorker:
             await self._finish(event.id, CUT, [], f"chain cut at depth {event.depth}")
             return
         if rules is None:
-            rules = await self.rules_for(event.event)
+            rules = _of(event, await self.rules_for(event.event))
         if not event.replay:
             try:  # the fast path: every action and the log in one transaction
                 await self.at_once(event, rules)
@@ -254,7 +270,7 @@ class RuleWorker:
         made: list[tuple[dict[str, Any], Any]] = []
         async with self.rt.db.transaction() as session:
             for event in events:
-                todo = rules[event.event]
+                todo = _of(event, rules[event.event])
                 seen = (
                     await facts(
                         session,
@@ -371,6 +387,10 @@ class RuleWorker:
                 )
             )
         return int(getattr(result, "rowcount", 0) or 0)
+
+    async def run_schedules(self) -> int:
+        """Queue the events of the schedule rules due now (each once a local day)."""
+        return await run_due(self.rt.db, self.rt.timezone, self.clock())
 
     async def queue_overdue(self) -> int:
         """`task.overdue` for open tasks past due (the last week), once per due time."""

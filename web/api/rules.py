@@ -1,7 +1,8 @@
 """`/api/rules`: the triggers (admins only; docs/integrations.md, "Triggers").
 
 - `GET /api/rules` (the built-in missed-call rule first), `POST /api/rules {"name",
-  "event", "conditions": [...], "actions": [...], "enabled"}`, `GET|PATCH|DELETE
+  "event", "conditions": [...], "actions": [...], "enabled", "schedule"}` (`schedule`
+  `{"at": "HH:MM", "weekdays_only", "days"}` for the `schedule.*` events), `GET|PATCH|DELETE
   /api/rules/{id}` (`PATCH` any of those fields, with `version` to refuse a stale edit);
 - `POST /api/rules/{id}/test {"event": {…the record…}}` or `{"call_id": N}`: what the
   rule would do (conditions with the values seen, actions planned), nothing written;
@@ -48,6 +49,7 @@ class RuleIn(Strict):
     conditions: list[dict[str, Any]] = Field(default_factory=list, max_length=20)
     actions: list[dict[str, Any]] = Field(max_length=20)
     enabled: bool = True
+    schedule: dict[str, Any] | None = None  # {"at": "HH:MM", "weekdays_only", "days"}
 
 
 class RulePatch(Strict):
@@ -56,6 +58,7 @@ class RulePatch(Strict):
     conditions: list[dict[str, Any]] | None = Field(default=None, max_length=20)
     actions: list[dict[str, Any]] | None = Field(default=None, max_length=20)
     enabled: bool | None = None
+    schedule: dict[str, Any] | None = None
     version: int | None = None
 
 
@@ -66,6 +69,8 @@ class RuleView(BaseModel):
     conditions: list[dict[str, Any]]
     actions: list[dict[str, Any]]
     enabled: bool
+    schedule: dict[str, Any] | None = None
+    schedule_day: str | None = None  # the local day a schedule last ran
     builtin: str | None
     position: int
     version: int

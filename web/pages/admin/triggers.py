@@ -2,6 +2,7 @@
 a dry run against a past call, and each rule's run log. Server-rendered forms with the
 CSRF token; the JSON API is `web.api.rules`, the service `crm.rules.service`.
 
+A `schedule.*` rule's time (HH:MM), "weekdays only" and idle days are plain fields.
 A rule's conditions and actions are edited as JSON lists (the page lists the fields,
 operators and actions each takes); the built-in missed-call rule shows a switch and its
 due time only. A refused rule comes back with the form as typed and a message naming
@@ -16,7 +17,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from crm.rules.fields import FIELDS, OPERATORS
+from crm.rules.fields import DEAL_IDLE, FIELDS, OPERATORS
 from crm.rules.service import RuleService
 from crm.users import UserInfo
 from kernel.errors import DomainError
@@ -89,6 +90,7 @@ async def _list_page(
             "event": "call.missed",
             "conditions": EXAMPLE_CONDITIONS,
             "actions": EXAMPLE_ACTIONS % _gettext(request, user)(EXAMPLE_TITLE),
+            **_schedule_form({"at": "09:00", "days": 14}),
         },
         **_reference(),
     }
@@ -125,6 +127,7 @@ async def _rule_page(
             "event": rule["event"],
             "conditions": _lines(rule["conditions"]),
             "actions": _lines(rule["actions"]),
+            **_schedule_form(rule.get("schedule")),
         },
         "test": test,
         "as_json": lambda value: json.dumps(value, ensure_ascii=False),
@@ -138,6 +141,26 @@ def _lines(items: list[dict[str, Any]]) -> str:
     if not items:
         return "[]"
     return "[\n" + ",\n".join(json.dumps(i, ensure_ascii=False) for i in items) + "\n]"
+
+
+def _schedule(event: str, at: str, days: str, weekdays: str) -> dict[str, Any] | None:
+    """The schedule part of the form, for a `schedule.*` event (else None)."""
+    if not event.startswith("schedule."):
+        return None
+    out: dict[str, Any] = {"at": at.strip(), "weekdays_only": bool(weekdays)}
+    if event == DEAL_IDLE:
+        text = days.strip()
+        out["days"] = int(text) if text.isdigit() else (text or 14)
+    return out
+
+
+def _schedule_form(schedule: dict[str, Any] | None) -> dict[str, Any]:
+    schedule = schedule or {}
+    return {
+        "schedule_at": schedule.get("at", ""),
+        "schedule_days": schedule.get("days", ""),
+        "schedule_weekdays": bool(schedule.get("weekdays_only")),
+    }
 
 
 def _gettext(request: Request, user: UserInfo) -> Any:
@@ -172,10 +195,16 @@ async def trigger_add(
     conditions: Annotated[str, Form(max_length=20_000)] = "",
     actions: Annotated[str, Form(max_length=40_000)] = "",
     enabled: Annotated[str, Form(max_length=5)] = "",
+    schedule_at: Annotated[str, Form(max_length=20)] = "",
+    schedule_days: Annotated[str, Form(max_length=10)] = "",
+    schedule_weekdays: Annotated[str, Form(max_length=5)] = "",
     csrf_token: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     gettext = _gettext(request, user)
     form = {"name": name, "event": event, "conditions": conditions, "actions": actions}
+    form.update(
+        schedule_at=schedule_at, schedule_days=schedule_days, schedule_weekdays=schedule_weekdays
+    )
     if not csrf_valid(request, csrf_token):
         return await _list_page(request, user, message=gettext(EXPIRED), form=form, status_code=403)
     try:
@@ -185,6 +214,7 @@ async def trigger_add(
             "conditions": _parsed(conditions, "conditions"),
             "actions": _parsed(actions, "actions"),
             "enabled": bool(enabled),
+            "schedule": _schedule(event, schedule_at, schedule_days, schedule_weekdays),
         }
         rule = await _rules(request).create(data, user.id)
         await audited(request, user, rule["id"], None, rule)
@@ -212,10 +242,16 @@ async def trigger_save(
     builtin: Annotated[str, Form(max_length=5)] = "",
     enabled: Annotated[str, Form(max_length=5)] = "",
     delete: Annotated[str, Form(max_length=5)] = "",
+    schedule_at: Annotated[str, Form(max_length=20)] = "",
+    schedule_days: Annotated[str, Form(max_length=10)] = "",
+    schedule_weekdays: Annotated[str, Form(max_length=5)] = "",
     csrf_token: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     gettext = _gettext(request, user)
     form = {"name": name, "event": event, "conditions": conditions, "actions": actions}
+    form.update(
+        schedule_at=schedule_at, schedule_days=schedule_days, schedule_weekdays=schedule_weekdays
+    )
     if not csrf_valid(request, csrf_token):
         return await _rule_page(request, user, rule_id, message=gettext(EXPIRED), status_code=403)
     service = _rules(request)
@@ -240,6 +276,7 @@ async def trigger_save(
                 "conditions": _parsed(conditions, "conditions"),
                 "actions": _parsed(actions, "actions"),
                 "enabled": bool(enabled),
+                "schedule": _schedule(event, schedule_at, schedule_days, schedule_weekdays),
             }
         await audited(request, user, rule_id, before, await service.update(rule_id, data, user.id))
     except DomainError as exc:
