@@ -20,6 +20,7 @@ EVENTS = {
     "deal.created": N_("A deal was created"),
     "deal.stage_changed": N_("A deal moved to another stage"),
     "task.overdue": N_("A task is overdue"),
+    "email.received": N_("A letter came from a contact"),
     "schedule.deal_idle": N_("Every day: deals without activity"),
     "schedule.task_overdue": N_("Every day: overdue tasks"),
 }

@@ -14,6 +14,9 @@ letter over TRUBKA_MAIL_MAX_LETTER is kept from its header only; a letter that s
 cannot be handled is skipped with its reason in the log. Nothing a letter holds stops
 the poller; a mailbox that cannot be reached keeps its error in `last_error` and is
 tried again next round.
+
+An inbound letter stored under a contact is also an `email.received` event for the
+triggers, queued in the same transaction (`crm.mail.events`).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from crm.contacts import ContactService
 from crm.database import Database
 from crm.errors import CrmError
 from crm.mail.crypto import PasswordBox
+from crm.mail.events import record_received
 from crm.mail.imap import ImapAccount, ImapError, ImapSession, imap_session
 from crm.mail.mailboxes import MailboxService
 from crm.mail.models import INBOUND, Mailbox, MailFolderState
@@ -244,6 +248,8 @@ class MailPoller:
                 created = await store_letter(
                     session, letter, place, contacts, direction=direction, now=datetime.now(UTC)
                 )
+                if direction == INBOUND:  # for the triggers, with the letter
+                    await record_received(session, box.address, created)
             state = await _state(session, box.id, place.folder or "")
             if state is not None and state.uidvalidity == place.uidvalidity:
                 state.last_uid = max(state.last_uid, place.uid or 0)

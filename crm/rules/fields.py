@@ -29,8 +29,9 @@ TASK_EVENTS = ("task.overdue",)
 DEAL_IDLE = "schedule.deal_idle"
 TASK_LATE = "schedule.task_overdue"
 SCHEDULE_EVENTS = (DEAL_IDLE, TASK_LATE)
+EMAIL_EVENTS = ("email.received",)  # crm.mail.events
 EVENT_TYPES: tuple[str, ...] = (
-    CALL_EVENTS + CONTACT_EVENTS + DEAL_EVENTS + TASK_EVENTS + SCHEDULE_EVENTS
+    CALL_EVENTS + CONTACT_EVENTS + DEAL_EVENTS + TASK_EVENTS + SCHEDULE_EVENTS + EMAIL_EVENTS
 )
 ALL = frozenset(EVENT_TYPES)
 
@@ -59,7 +60,7 @@ def _f(kind: str, events: tuple[str, ...] | frozenset[str], sample: Any) -> Fiel
 CALLS = frozenset(CALL_EVENTS)
 DEALS = frozenset((*DEAL_EVENTS, DEAL_IDLE))
 TASKS = frozenset((*TASK_EVENTS, TASK_LATE))
-WITH_CONTACT = frozenset(CALL_EVENTS + CONTACT_EVENTS) | DEALS | TASKS
+WITH_CONTACT = frozenset(CALL_EVENTS + CONTACT_EVENTS + EMAIL_EVENTS) | DEALS | TASKS
 FIELDS: dict[str, Field] = {
     "event": _f(TEXT, ALL, "call.missed"),
     "time": _f(TIME, ALL, "09:30"),
@@ -97,6 +98,15 @@ FIELDS: dict[str, Field] = {
     # schedules: how long the deal has been idle, the task overdue
     "idle_days": _f(NUMBER, (DEAL_IDLE,), 14),
     "overdue_hours": _f(NUMBER, (TASK_LATE,), 2),
+    # letters
+    "letter_id": _f(NUMBER, EMAIL_EVENTS, 1),
+    "from_address": _f(TEXT, EMAIL_EVENTS, "ivan@example.com"),
+    "from_name": _f(TEXT, EMAIL_EVENTS, "Ivan Petrov"),
+    "subject": _f(TEXT, EMAIL_EVENTS, "Price list"),
+    "mailbox": _f(TEXT, EMAIL_EVENTS, "sales@example.com"),
+    "mailbox_id": _f(NUMBER, EMAIL_EVENTS, 1),
+    "has_attachments": _f(NUMBER, EMAIL_EVENTS, 0),  # 1 or 0
+    "attachments": _f(NUMBER, EMAIL_EVENTS, 0),
 }
 
 
@@ -175,6 +185,19 @@ async def facts(
             task_id=data.get("id"),
             task_title=data.get("title"),
             assignee_id=data.get("assignee_id"),
+        )
+    elif event in EMAIL_EVENTS:
+        contact_id = data.get("contact_id")
+        sender = data.get("from") or {}
+        out.update(
+            letter_id=data.get("id"),
+            from_address=sender.get("address"),
+            from_name=sender.get("name"),
+            subject=data.get("subject"),
+            mailbox=data.get("mailbox"),
+            mailbox_id=data.get("mailbox_id"),
+            has_attachments=1 if data.get("attachments") else 0,
+            attachments=len(data.get("attachments") or []),
         )
     contact = await session.get(Contact, contact_id) if contact_id else None
     tags = (
