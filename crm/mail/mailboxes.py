@@ -195,6 +195,15 @@ class MailboxService:
         self._changed()
         return view
 
+    async def checked(self, mailbox_id: int, error: str | None) -> None:
+        """A "check now" (`crm.mail.check`): its outcome is the mailbox's `last_error`;
+        the poller is woken for a round."""
+        async with self.db.transaction() as session:
+            box = await session.get(Mailbox, mailbox_id)
+            if box is not None:
+                box.last_error = error[:500] if error else None
+        self._changed()
+
     async def delete(self, mailbox_id: int, actor: Actor) -> None:
         """The mailbox goes; the letters read from it stay in the contacts' histories."""
         actor.require_admin("manage mailboxes")

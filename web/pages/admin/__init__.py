@@ -26,6 +26,7 @@ from web.i18n import N_
 from web.pages.admin import (
     audit,
     integrations,
+    mailboxes,
     pipelines,
     queues,
     triggers,
@@ -84,3 +85,4 @@ router.include_router(wrapup_codes.router)
 router.include_router(integrations.router)
 router.include_router(pipelines.router)
 router.include_router(triggers.router)
+router.include_router(mailboxes.router)

@@ -37,6 +37,7 @@ ADMIN_NAV = (
     ("/admin/triggers", N_("Triggers")),
     ("/admin/webhooks", N_("Webhooks")),
     ("/admin/tokens", N_("API tokens")),
+    ("/admin/mailboxes", N_("Mailboxes")),
     ("/admin/pipelines", N_("Stage probabilities")),
 )
 # Which links a supervisor sees (the pages that have a read-only view for them).
@@ -59,6 +60,7 @@ ADMIN_PAGES: dict[str, tuple[str, ...]] = {
     "/admin/triggers": ("admin",),
     "/admin/webhooks": ("admin",),
     "/admin/tokens": ("admin",),
+    "/admin/mailboxes": ("admin",),
     "/admin/pipelines": ("admin",),
 }
 
