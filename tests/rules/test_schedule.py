@@ -6,6 +6,7 @@ refused naming the field."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -216,3 +217,47 @@ def test_schedules_are_validated_naming_the_field() -> None:
     monday = datetime(2026, 12, 7, 9, 0)
     assert due_day({"at": "09:00", "weekdays_only": True}, monday) == monday.date()
     assert due_day({"at": "09:01"}, monday) is None
+
+
+async def test_two_nodes_at_once_queue_each_item_once(db: Database) -> None:
+    kit = Kit(db)
+    await deals_idle(db, kit)
+    await kit.service.create(idle_rule(), None)
+    one, two = worker_at(kit, WEDNESDAY_0930), worker_at(kit, WEDNESDAY_0930)
+    counts = await asyncio.gather(one.run_schedules(), two.run_schedules())
+    assert sorted(counts) == [0, 1]
+    await asyncio.gather(drain(one), drain(two))
+    assert len(await kit.tasks()) == 1
+
+
+async def test_the_task_made_for_an_idle_deal_is_activity_the_next_day(db: Database) -> None:
+    kit = Kit(db)
+    await deals_idle(db, kit)
+    await kit.service.create(idle_rule(), None)
+    today = worker_at(kit, WEDNESDAY_0930)
+    await today.run_schedules()
+    await drain(today)
+    [task] = await kit.tasks()
+    assert task.deal_id is not None  # the deal's own task: it counts as activity
+    tomorrow = worker_at(kit, WEDNESDAY_0930 + timedelta(days=1))
+    assert await tomorrow.run_schedules() == 0
+    async with db.session() as session:
+        day = await session.scalar(select(Rule.schedule_day).where(Rule.builtin.is_(None)))
+    assert day == "2026-12-10"  # the day ran, and found nothing
+
+
+async def test_the_running_worker_runs_the_schedules(db: Database) -> None:
+    kit = Kit(db)
+    await deals_idle(db, kit)
+    await kit.service.create(idle_rule(), None)
+    worker = worker_at(kit, WEDNESDAY_0930)
+    running = asyncio.create_task(worker.run())
+    try:
+        for _ in range(500):  # at most 10 s
+            if await kit.tasks():
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        await worker.stop()
+        await running
+    assert [t.title for t in await kit.tasks()] == ["Wake up Old (20.0 days)"]
