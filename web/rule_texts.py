@@ -23,6 +23,7 @@ EVENTS = {
     "email.received": N_("A letter came from a contact"),
     "schedule.deal_idle": N_("Every day: deals without activity"),
     "schedule.task_overdue": N_("Every day: overdue tasks"),
+    "schedule.contact_idle": N_("Every day: contacts without a call"),
 }
 ACTIONS = {
     "create_task": N_("Create a task"),

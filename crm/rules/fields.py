@@ -28,7 +28,8 @@ TASK_EVENTS = ("task.overdue",)
 # the schedule's events (crm.rules.schedule): one per item its selector finds, each day
 DEAL_IDLE = "schedule.deal_idle"
 TASK_LATE = "schedule.task_overdue"
-SCHEDULE_EVENTS = (DEAL_IDLE, TASK_LATE)
+CONTACT_IDLE = "schedule.contact_idle"
+SCHEDULE_EVENTS = (DEAL_IDLE, TASK_LATE, CONTACT_IDLE)
 EMAIL_EVENTS = ("email.received",)  # crm.mail.events
 EVENT_TYPES: tuple[str, ...] = (
     CALL_EVENTS + CONTACT_EVENTS + DEAL_EVENTS + TASK_EVENTS + SCHEDULE_EVENTS + EMAIL_EVENTS
@@ -60,7 +61,9 @@ def _f(kind: str, events: tuple[str, ...] | frozenset[str], sample: Any) -> Fiel
 CALLS = frozenset(CALL_EVENTS)
 DEALS = frozenset((*DEAL_EVENTS, DEAL_IDLE))
 TASKS = frozenset((*TASK_EVENTS, TASK_LATE))
-WITH_CONTACT = frozenset(CALL_EVENTS + CONTACT_EVENTS + EMAIL_EVENTS) | DEALS | TASKS
+WITH_CONTACT = (
+    frozenset((*CALL_EVENTS, *CONTACT_EVENTS, *EMAIL_EVENTS, CONTACT_IDLE)) | DEALS | TASKS
+)
 FIELDS: dict[str, Field] = {
     "event": _f(TEXT, ALL, "call.missed"),
     "time": _f(TIME, ALL, "09:30"),
@@ -96,7 +99,7 @@ FIELDS: dict[str, Field] = {
     "task_title": _f(TEXT, TASKS, "Call back"),
     "assignee_id": _f(USER, TASKS, 1),
     # schedules: how long the deal has been idle, the task overdue
-    "idle_days": _f(NUMBER, (DEAL_IDLE,), 14),
+    "idle_days": _f(NUMBER, (DEAL_IDLE, CONTACT_IDLE), 14),
     "overdue_hours": _f(NUMBER, (TASK_LATE,), 2),
     # letters
     "letter_id": _f(NUMBER, EMAIL_EVENTS, 1),
@@ -166,7 +169,7 @@ async def facts(
             agent_name=data.get("agent_name") or (agent.name if agent else None),
             routed_agent_id=routed.user_id if routed else None,
         )
-    elif event in CONTACT_EVENTS:
+    elif event in CONTACT_EVENTS or event == CONTACT_IDLE:
         contact_id = data.get("id")
     elif event in DEALS:
         contact_id = data.get("contact_id")
@@ -220,7 +223,7 @@ async def facts(
         contact_owner_id=contact.owner_id if contact else None,
         owner_id=contact.owner_id if contact else None,
     )
-    if event == DEAL_IDLE:
+    if event in (DEAL_IDLE, CONTACT_IDLE):
         out["idle_days"] = _number(data.get("idle_days")) or 0.0
     elif event == TASK_LATE:
         out["overdue_hours"] = _number(data.get("overdue_hours")) or 0.0

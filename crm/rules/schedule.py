@@ -2,15 +2,17 @@
 "Triggers", "Schedules").
 
 A `schedule.*` rule carries `schedule = {"at": "HH:MM", "weekdays_only": bool, "days": N}`
-(`days` for `schedule.deal_idle` only). Once a day, at or after `at` in TRUBKA_TIMEZONE
-(Monday to Friday when `weekdays_only`), its selector finds the items and each becomes
-one event of the rule's type in `rule_events`, carrying `schedule_rule_id` (only that
-rule runs on it) and an id derived from (rule, item, local day): queued twice, it is
-stored once — across restarts and nodes.
+(`days` for `schedule.deal_idle` and `schedule.contact_idle`). Once a day, at or after
+`at` in TRUBKA_TIMEZONE (Monday to Friday when `weekdays_only`), its selector finds the
+items and each becomes one event of the rule's type in `rule_events`, carrying
+`schedule_rule_id` (only that rule runs on it) and an id derived from (rule, item,
+local day): queued twice, it is stored once — across restarts and nodes.
 
 - `schedule.deal_idle`: deals in open stages with no change, stage move or task on them
   for `days` days (`idle_days` says how long);
-- `schedule.task_overdue`: open tasks past their due time (`overdue_hours`).
+- `schedule.task_overdue`: open tasks past their due time (`overdue_hours`);
+- `schedule.contact_idle`: contacts made `days` days ago or earlier with no call since
+  (`idle_days`: since the last call, else since the contact was made).
 
 The day is taken with a conditional UPDATE of `rules.schedule_day` in the transaction
 that queues the events, so one node runs a day's selection once; Trubka down at `at`
@@ -29,11 +31,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm.call_records import CallRow
+from crm.contacts import contact_views
 from crm.database import Database
 from crm.deals import deal_views
 from crm.errors import InvalidInput
-from crm.models import Deal, DealEvent, Stage, StageKind, Task, TaskStatus
-from crm.rules.fields import DEAL_IDLE, SCHEDULE_EVENTS, TASK_LATE
+from crm.models import Contact, Deal, DealEvent, Stage, StageKind, Task, TaskStatus
+from crm.rules.fields import CONTACT_IDLE, DEAL_IDLE, SCHEDULE_EVENTS, TASK_LATE
 from crm.rules.models import Rule
 from crm.rules.record import record
 from crm.tasks import task_views
@@ -43,8 +47,9 @@ log = logging.getLogger(__name__)
 NAMESPACE = uuid.UUID("5b0e6c1d-8f3a-4a7e-9c2b-1d4e7f0a3b6c")
 RULE_KEY = "schedule_rule_id"  # in the event's data: the one rule that runs on it
 MAX_ITEMS = 1000  # per rule and day
+Items = list[tuple[dict[str, Any], int | None, int]]  # (event data, contact id, item id)
 HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
-WITH_DAYS = (DEAL_IDLE,)
+WITH_DAYS = (DEAL_IDLE, CONTACT_IDLE)
 
 
 def validate(event: str, schedule: Any) -> dict[str, Any] | None:
@@ -91,9 +96,7 @@ def event_uid(rule_id: int, item_id: int, day: date) -> str:
     return str(uuid.uuid5(NAMESPACE, f"{rule_id}:{item_id}:{day.isoformat()}"))
 
 
-async def idle_deals(
-    session: AsyncSession, days: int, stamp: datetime
-) -> list[tuple[dict[str, Any], int | None, int]]:
+async def idle_deals(session: AsyncSession, days: int, stamp: datetime) -> Items:
     """Deals in open stages untouched for `days` days: no change of the deal, no entry in
     its history, no task on it changed since. (data, contact, deal id)."""
     cutoff = stamp - timedelta(days=days)
@@ -128,7 +131,7 @@ async def idle_deals(
         .tuples()
         .all()
     )
-    out = []
+    out: Items = []
     for deal, view in zip(deals, await deal_views(session, deals), strict=True):
         last = max(x for x in (deal.updated_at, last_moves.get(deal.id)) if x is not None)
         idle = round((stamp - last).total_seconds() / 86400, 1)
@@ -136,9 +139,43 @@ async def idle_deals(
     return out
 
 
-async def late_tasks(
-    session: AsyncSession, stamp: datetime
-) -> list[tuple[dict[str, Any], int | None, int]]:
+async def idle_contacts(session: AsyncSession, days: int, stamp: datetime) -> Items:
+    """Contacts made before the cutoff with no call since (one index probe each on
+    `calls (contact_id, started_at)`). (data, contact, contact id)."""
+    cutoff = stamp - timedelta(days=days)
+    called = exists().where(CallRow.contact_id == Contact.id, CallRow.started_at >= cutoff)
+    contacts = list(
+        (
+            await session.scalars(
+                select(Contact)
+                .where(Contact.created_at < cutoff, ~called)
+                .order_by(Contact.id)
+                .limit(MAX_ITEMS)
+            )
+        ).all()
+    )
+    if not contacts:
+        return []
+    last_calls = dict(
+        (
+            await session.execute(
+                select(CallRow.contact_id, func.max(CallRow.started_at))
+                .where(CallRow.contact_id.in_([c.id for c in contacts]))
+                .group_by(CallRow.contact_id)
+            )
+        )
+        .tuples()
+        .all()
+    )
+    out: Items = []
+    for contact, view in zip(contacts, await contact_views(session, contacts), strict=True):
+        last = last_calls.get(contact.id) or contact.created_at
+        idle = round((stamp - last).total_seconds() / 86400, 1)
+        out.append(({**view, "idle_days": idle}, contact.id, contact.id))
+    return out
+
+
+async def late_tasks(session: AsyncSession, stamp: datetime) -> Items:
     """Open tasks past their due time. (data, contact, task id)."""
     tasks = list(
         (
@@ -150,7 +187,7 @@ async def late_tasks(
             )
         ).all()
     )
-    out = []
+    out: Items = []
     for task, view in zip(tasks, await task_views(session, tasks), strict=True):
         assert task.due_at is not None
         late = round((stamp - task.due_at).total_seconds() / 3600, 1)
@@ -207,6 +244,8 @@ async def _run_rule(
             items = await idle_deals(session, int(schedule.get("days", 14)), stamp)
         elif event == TASK_LATE:
             items = await late_tasks(session, stamp)
+        elif event == CONTACT_IDLE:
+            items = await idle_contacts(session, int(schedule.get("days", 14)), stamp)
         else:
             return 0
         queued = 0

@@ -14,15 +14,16 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select, update
 
+from crm.call_records import CallRow
 from crm.database import Database
 from crm.deals import DealService, PipelineService
 from crm.errors import InvalidInput
-from crm.models import Deal, DealEvent, Task, TaskKind, TaskStatus
+from crm.models import Contact, Deal, DealEvent, Task, TaskKind, TaskStatus
 from crm.rules.models import Rule, RuleEvent
 from crm.rules.schedule import due_day, validate
 from crm.rules.worker import RuleWorker
 from crm.schemas import DealCreate, PipelineCreate, StageIn
-from tests.crm.kit_builders import SYSTEM
+from tests.crm.kit_builders import SYSTEM, call, store_calls
 from tests.rules.kit_rules import Kit, drain
 
 MOSCOW = ZoneInfo("Europe/Moscow")
@@ -261,3 +262,53 @@ async def test_the_running_worker_runs_the_schedules(db: Database) -> None:
         await worker.stop()
         await running
     assert [t.title for t in await kit.tasks()] == ["Wake up Old (20.0 days)"]
+
+
+async def test_contacts_without_a_call_for_days(db: Database) -> None:
+    kit = Kit(db)
+    owner = await kit.user("owner")
+    called_lately = await kit.contact("+79160000001", owner, [])
+    called_long_ago = await kit.contact("+79160000002", owner, [])
+    never_called = await kit.contact("+79160000003", owner, ["vip"])
+    new_one = await kit.contact("+79160000004", owner, [])
+    await store_calls(db, call("+79160000001"), call("+79160000002"))
+    async with db.transaction() as session:
+        for contact_id, days in ((called_lately, 40), (called_long_ago, 40), (never_called, 50)):
+            made = WEDNESDAY_0930 - timedelta(days=days)
+            await session.execute(
+                update(Contact).where(Contact.id == contact_id).values(created_at=made)
+            )
+        await session.execute(update(Contact).where(Contact.id == new_one).values(
+            created_at=WEDNESDAY_0930 - timedelta(days=2)))  # fmt: skip
+        for contact_id, days in ((called_lately, 3), (called_long_ago, 31)):
+            number = "+79160000001" if contact_id == called_lately else "+79160000002"
+            await session.execute(
+                update(CallRow)
+                .where(CallRow.caller_number == number)
+                .values(contact_id=contact_id, started_at=WEDNESDAY_0930 - timedelta(days=days))
+            )
+    rule = await kit.service.create(
+        {
+            "name": "no calls",
+            "event": "schedule.contact_idle",
+            "schedule": {"at": "09:00", "days": 30},
+            "actions": [
+                {
+                    "type": "create_task",
+                    "title": "Call {{ contact_name }} ({{ idle_days }} days{% if 'vip' in "
+                    "contact_tags %}, VIP{% endif %})",
+                    "assignee": ["owner"],
+                }
+            ],
+        },
+        None,
+    )
+    assert rule["schedule"] == {"at": "09:00", "weekdays_only": False, "days": 30}
+    worker = worker_at(kit, WEDNESDAY_0930)
+    assert await worker.run_schedules() == 2
+    await drain(worker)
+    assert await titles(kit) == [
+        "Call Клиент 0002 (31.0 days)",
+        "Call Клиент 0003 (50.0 days, VIP)",
+    ]
+    assert {t.assignee_id for t in await kit.tasks()} == {owner}

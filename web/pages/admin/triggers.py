@@ -17,7 +17,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from crm.rules.fields import DEAL_IDLE, FIELDS, OPERATORS
+from crm.rules.fields import FIELDS, OPERATORS
+from crm.rules.schedule import WITH_DAYS
 from crm.rules.service import RuleService
 from crm.users import UserInfo
 from kernel.errors import DomainError
@@ -148,7 +149,7 @@ def _schedule(event: str, at: str, days: str, weekdays: str) -> dict[str, Any] |
     if not event.startswith("schedule."):
         return None
     out: dict[str, Any] = {"at": at.strip(), "weekdays_only": bool(weekdays)}
-    if event == DEAL_IDLE:
+    if event in WITH_DAYS:
         text = days.strip()
         out["days"] = int(text) if text.isdigit() else (text or 14)
     return out
