@@ -61,5 +61,7 @@ async def test_the_page_saves_a_schedule(api: Api) -> None:
         assert saved.status_code == 303
         rules = (await client.get("/api/rules")).json()["items"]
         assert rules[-1]["schedule"] == {"at": "08:15", "weekdays_only": True, "days": 30}
+        listed = await client.get("/admin/triggers")
+        assert "at 08:15, Monday to Friday, 30 days" in listed.text
         page = await client.get(saved.headers["location"])
         assert 'value="08:15"' in page.text and 'value="30"' in page.text
