@@ -144,6 +144,7 @@ from telephony.reducer import CallState, ReducerConfig
 from telephony.router import CallRouter
 from trubka.adapters import CrmAgentDirectory, CrmCallbackTasks, CrmCards
 from trubka.admin_system import SystemAdmin
+from trubka.cluster import anynode
 from trubka.cluster.node import ClusterNode
 from trubka.node import Node
 from trubka.pbx_edges import PbxEdges, pbx_ami_config, wire_edges
@@ -454,6 +455,19 @@ class Services:
                 services.ami.on_connected.append(backfill.wake)
             if supervisor.queue_admin is not None:  # re-add dynamic queue members Asterisk forgot
                 services.ami.on_connected.append(supervisor.queue_admin.connected)
+        # PBX actions from any node, on the PBX where the phone or call is (cluster.anynode)
+        services.pbx, supervisor.actions = anynode.install(
+            pbx=services.pbx,
+            supervisor_actions=supervisor.actions,
+            extras=lambda: (
+                {e.config.name: e.actions for e in services.pbx_edges.extras}
+                if services.pbx_edges
+                else {}
+            ),
+            states=lambda: services.pbx_states,
+            consumes=lambda: services.consumes_ami,
+            remote=cluster.remote if cluster is not None else None,
+        )
         return services
 
     # --- running ---------------------------------------------------------------------

@@ -24,7 +24,9 @@ picture; `s0` that picture begins (the calls known so far are forgotten: a messa
 meanwhile leaves nothing stale) and `s` is a message of it for the users `u` (kept, not
 sent to sockets);
 `w` node `n` has `c` supervisors' sockets (sent every 5 s while it has any, and when
-one connects).
+one connects); `q` a PBX action for the node consuming AMI and `a` its answer, `p` node
+`n` consumes AMI (every 5 s and with the picture), `p?` who consumes AMI
+(`trubka.cluster.remote`).
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from screenpop.relayed import RelayedPops
 from supervisor.feed import LiveFeed
 from supervisor.live_mirror import LiveMirror
 from trubka.cluster.bridge import CHANNEL, PgBridge
+from trubka.cluster.remote import RemoteActions
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +93,7 @@ class ClusterNode:
             on_gap=self.resync,
             **bridge_options,
         )
+        self.remote = RemoteActions(self.node, self.bridge.send, producing)  # PBX actions
         hub.relay = self
         notifier.relayed = self.relayed
 
@@ -146,6 +150,14 @@ class ClusterNode:
                 )
         elif kind == "sync":
             self.resync()
+        elif kind == "q":
+            self.remote.request(envelope)
+        elif kind == "a":
+            self.remote.answer(envelope)
+        elif kind == "p":
+            self.remote.heard_producer(str(envelope.get("n")))
+        elif kind == "p?":
+            self.remote.announce()
         elif kind == "w":
             had = self._remote_watchers()
             self._watchers[str(envelope["n"])] = (int(envelope["c"]), time.monotonic())
@@ -161,6 +173,7 @@ class ClusterNode:
     async def _announce_forever(self) -> None:
         while True:
             await asyncio.sleep(self.announce_every)
+            self.remote.announce()  # "I consume AMI": the others may send PBX actions here
             if not self.producing() and self.hub.follower_count():
                 self.announce()
 
@@ -178,6 +191,7 @@ class ClusterNode:
         state, pop and answered call; the live view in full with the next update)."""
         if not self.producing():
             return
+        self.remote.announce()
         self.bridge.send('{"k":"s0"}')  # the picture follows: forget the calls known so far
         for users, message in self.notifier.snapshot():
             self.bridge.send('{"k":"s","u":' + _ids(users) + ',"m":' + encode(message) + "}")

@@ -1,0 +1,175 @@
+"""PBX actions from any node: a supervisor or agent signed in on node B (no AMI) acts
+on the PBX node A consumes, over PostgreSQL LISTEN/NOTIFY, with the same answers (and
+errors) as on node A; an action on PBX b's agent goes to PBX b."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+
+import pytest
+
+from supervisor.audit import AuditAction
+from telephony.simpbx import AgentConfig
+from telephony.simpbx.session import Action
+from tests.cluster.kit_cluster import two_nodes
+from tests.kit_server import LiveServer
+from tests.telephony.kit_sim import SECRET, USER, running, sim_config
+from tests.web.kit_panel import Stack
+from trubka.app import build_app
+from trubka.settings import load_settings
+from trubka.wiring import Services
+
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.parametrize("database_url", ["postgres"], indirect=True),
+]
+
+ANNA = "Local/101@agents/n"
+
+
+def _headers(action: Action) -> dict[str, str]:
+    return dict(action.pairs)
+
+
+async def _until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not condition():  # noqa: ASYNC110 - the live state has no event to await
+            await asyncio.sleep(0.02)
+
+
+async def test_a_supervisor_on_node_b_pauses_an_agent_on_the_pbx(database_url: str) -> None:
+    async with two_nodes(database_url) as (a, b):
+        await a.agent("anna", "101")
+        await b.agent("boss", None, role="supervisor")
+        await _until(lambda: a.services.live.agent_for(ANNA) is not None)
+        async with b.client("boss") as http:
+            response = await http.post(
+                "/api/supervisor/pause", json={"agent": ANNA, "reason": "lunch"}
+            )
+            assert response.status_code == 200, response.text
+            assert response.json()["message"] == "Interface paused successfully"
+            sent = _headers(a.pbx.actions("QueuePause")[-1])
+            assert sent["interface"] == ANNA and sent["paused"] == "true"
+            assert sent["reason"] == "lunch"
+            # written once, on the node that ran it, naming the supervisor of node B
+            entries = (await a.services.supervisor.audit.list(limit=5))["entries"]
+            assert entries[0]["action"] == AuditAction.PAUSE.value
+            assert entries[0]["login"] == "boss" and entries[0]["outcome"] == "done"
+            # a refusal is the same answer node A gives
+            unknown = {"agent": "PJSIP/999", "reason": "lunch"}
+            there = await http.post("/api/supervisor/pause", json=unknown)
+        async with a.client("boss") as http_a:
+            here = await http_a.post("/api/supervisor/pause", json=unknown)
+        assert there.status_code == here.status_code == 404
+        assert there.json() == here.json()
+        assert there.json()["code"] == "agent_not_found"
+        # the agent's own pause in the panel, on node B
+        async with b.client("anna") as http:
+            count = len(a.pbx.actions("QueuePause"))
+            response = await http.post("/api/panel/pause", json={"paused": False})
+            assert response.status_code == 202, response.text
+            assert response.json()["interfaces"] == [ANNA]
+            assert len(a.pbx.actions("QueuePause")) == count + 1
+            assert _headers(a.pbx.actions("QueuePause")[-1])["paused"] == "false"
+        assert b.services.cluster is not None
+        assert b.services.cluster.remote.forwarded >= 3
+        assert a.services.cluster is not None and a.services.cluster.remote.served >= 3
+
+
+async def test_click_to_call_from_node_b_originates_on_the_pbx(database_url: str) -> None:
+    async with two_nodes(database_url) as (a, b):
+        await a.agent("anna", "101")
+        await b.services.agent_directory.refresh()
+        a.pbx.set_agent_answers("101", True)
+        async with b.client("anna") as http:
+            response = await http.post("/api/panel/call", json={"number": "8 (916) 555-00-01"})
+            assert response.status_code == 200, response.text
+            placed = response.json()
+            assert placed["number"] == "+79165550001" and placed["linkedid"].startswith("c2c-")
+            originate = _headers(a.pbx.actions("Originate")[-1])
+            assert originate["channel"] == ANNA and originate["exten"] == "79165550001"
+            bad = await http.post("/api/panel/call", json={"number": "call me; Hangup"})
+            assert bad.status_code == 422 and bad.json()["code"] == "bad_number"
+
+
+async def test_no_node_consuming_ami_answers_as_a_disconnected_node(database_url: str) -> None:
+    async with two_nodes(database_url) as (a, b):
+        await a.agent("anna", "101")
+        await a.agent("boss", None, role="supervisor")
+        await b.services.agent_directory.refresh()
+        await a.pbx.kill()
+        ami = a.services.ami
+        assert ami is not None
+        await _until(lambda: not ami.connected)
+        call = {"number": "+74951234567"}
+        async with a.client("anna") as http_a, b.client("anna") as http_b:
+            here = await http_a.post("/api/panel/call", json=call)
+            there = await http_b.post("/api/panel/call", json=call)
+        assert here.status_code == there.status_code == 503
+        assert here.json()["code"] == there.json()["code"] == "pbx_down"
+        assert here.json()["message"] == there.json()["message"]
+        async with b.client("boss") as http_b:
+            pause = await http_b.post("/api/supervisor/pause", json={"agent": ANNA})
+        assert pause.status_code == 503 and pause.json()["code"] == "pbx_unavailable"
+
+
+async def test_an_action_on_pbx_b_goes_to_pbx_b(database_url: str) -> None:
+    agents_a = (AgentConfig("101", "Анна", ("support",)),)
+    agents_b = (AgentConfig("201", "Вера", ("support",)),)
+    async with (
+        running(sim_config(agents=agents_a)) as pbx_a,
+        running(sim_config(agents=agents_b, seed=8)) as pbx_b,
+    ):
+        pbxes = json.dumps(
+            [
+                {"name": name, "ami_port": p.port, "ami_user": USER, "ami_secret": SECRET}
+                for name, p in (("a", pbx_a), ("b", pbx_b))
+            ]
+        )
+        node_a = build_app(
+            load_settings(
+                database_url=database_url, pbxes=pbxes, ami_enabled=True, agi_enabled=False
+            )
+        )
+        node_b = build_app(
+            load_settings(
+                database_url=database_url, pbxes=pbxes, ami_enabled=False, agi_enabled=False
+            )
+        )
+        services_a: Services = node_a.state.services
+        services_b: Services = node_b.state.services
+        async with LiveServer(node_a) as server_a, LiveServer(node_b) as server_b:
+            assert services_a.ami is not None
+            await services_a.ami.wait_connected(10.0)
+            states = services_a.pbx_states
+            await _until(
+                lambda: (
+                    states["b"].agent_for("Local/201@agents/n") is not None
+                    and states["a"].agent_for(ANNA) is not None
+                )
+            )
+            boss = Stack(server_b, services_b, pbx_a)
+            await boss.agent("boss", None, role="supervisor")
+            async with boss.client("boss") as http:
+                for agent, pbx, other in (
+                    (ANNA, pbx_a, pbx_b),
+                    ("Local/201@agents/n", pbx_b, pbx_a),
+                ):
+                    before = len(other.actions("QueuePause"))
+                    response = await http.post(
+                        "/api/supervisor/pause", json={"agent": agent, "reason": "break"}
+                    )
+                    assert response.status_code == 200, response.text
+                    assert _headers(pbx.actions("QueuePause")[-1])["interface"] == agent
+                    assert len(other.actions("QueuePause")) == before
+            # on node A itself (one node, two PBXes) too
+            stack_a = Stack(server_a, services_a, pbx_a)
+            stack_a.users["boss"] = boss.users["boss"]
+            async with stack_a.client("boss") as http:
+                response = await http.post(
+                    "/api/supervisor/pause", json={"agent": "Local/201@agents/n", "paused": False}
+                )
+                assert response.status_code == 200, response.text
+                assert _headers(pbx_b.actions("QueuePause")[-1])["paused"] == "false"
