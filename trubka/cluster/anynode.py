@@ -9,13 +9,19 @@ and the supervisor's actions (`Supervisor.actions`) when there are several nodes
   its phone (`originate`, `queue_pause` …: the interface) or channel (`hangup`,
   `redirect` …) is, as `telephony.pbx_routing` knows it (the primary when none has seen
   it); on another node it is sent to the node consuming AMI (`trubka.cluster.remote`),
-  which does the same. No node consuming AMI: `NotConnected`, as a node whose AMI link
-  is down answers.
+  which does the same.
 * :class:`AnyNodeSupervisorActions` (listen/whisper/barge, pause, queue log-out, hang
   up): the checks against the live state and the audit line run where the live state
   is: on the node consuming AMI, on the PBX where the agent's phone (or the call) is;
   another node sends the request with the acting user (checked for the role here first
-  by the web, then again there). No node consuming AMI: `PbxUnavailable` (503).
+  by the web, then again there).
+
+No node consuming AMI (none answers `p?` within a second, or the one heard has stopped):
+a node with an AMI client of its own (down, or a standby's) runs the action itself and
+answers exactly as one node whose AMI is down does (`pbx_unavailable` 503 for a
+supervisor action, `pbx_down` 503 in the panel, the audit line `failed`); a node without
+one answers `PbxUnavailable` (503) for a supervisor action and `NotConnected` (the
+panel's `pbx_down`, 503) for the others.
 """
 
 from __future__ import annotations
@@ -86,12 +92,12 @@ class _NoClient:
         raise NotConnected(f"{action}: this node has no AMI link")
 
 
-def _not_connected(why: str) -> BaseException:
-    return NotConnected(why)
+class NoProducer(Exception):
+    """No node consumes AMI (or it did not answer): the action is not forwarded."""
 
 
-def _pbx_unavailable(why: str) -> BaseException:
-    return PbxUnavailable(f"the PBX is not reachable now: {why}")
+def _no_producer(why: str) -> BaseException:
+    return NoProducer(why)
 
 
 def _result_json(value: Any) -> Any:
@@ -145,8 +151,14 @@ class AnyNodeAmiActions(AmiActions):
 
     async def run(self, method: str, **kwargs: Any) -> Any:
         if self.remote is not None and not self.consumes():
-            answer = await self.remote.call("ami", {"m": method, "kw": kwargs}, _not_connected)
-            return _result_from(method, answer)
+            try:
+                answer = await self.remote.call("ami", {"m": method, "kw": kwargs}, _no_producer)
+            except NoProducer as exc:
+                if self.primary is None:
+                    raise NotConnected(str(exc)) from None
+                # this node has an AMI client (down, or a standby's): it answers as today
+            else:
+                return _result_from(method, answer)
         target = self.target(method, kwargs)
         return await getattr(AmiActions, method)(target, **kwargs)
 
@@ -288,11 +300,14 @@ class AnyNodeSupervisorActions(SupervisorActions):
         states: States,
         consumes: Callable[[], bool],
         remote: RemoteActions | None,
+        *,
+        has_ami: bool,
     ) -> None:
         super().__init__(
             local.state, local.pbx, local.audit, spy_ring_seconds=local.spy_ring_seconds
         )
         self.local = local
+        self.has_ami = has_ami  # this node has an AMI client of its own (up or not)
         self.others = others
         self.states = states
         self.consumes = consumes
@@ -317,10 +332,15 @@ class AnyNodeSupervisorActions(SupervisorActions):
             return self._on(pbx_of_channel(states, channel.strip()))
         return self._on(pbx_of_call(states, linkedid))
 
-    async def _forward(self, method: str, actor: Actor, **args: Any) -> dict[str, Any]:
+    async def _forward(self, method: str, actor: Actor, **args: Any) -> dict[str, Any] | None:
         assert self.remote is not None
         body = {"m": method, "actor": actor_json(actor), "kw": args}
-        answer: dict[str, Any] = await self.remote.call("sup", body, _pbx_unavailable)
+        try:
+            answer: dict[str, Any] = await self.remote.call("sup", body, _no_producer)
+        except NoProducer as exc:
+            if self.has_ami:
+                return None  # this node's own AMI client (down, or a standby's) answers
+            raise PbxUnavailable(f"the PBX is not reachable now: {exc}") from None
         return answer
 
     async def _serve(self, args: dict[str, Any]) -> Any:
@@ -341,8 +361,12 @@ class AnyNodeSupervisorActions(SupervisorActions):
     async def spy(
         self, actor: Actor, agent: str | None, mode: str | None, phone: str | None = None
     ) -> dict[str, Any]:
-        if not self._here():
-            return await self._forward("spy", actor, agent=agent, mode=mode, phone=phone)
+        if (
+            not self._here()
+            and (done := await self._forward("spy", actor, agent=agent, mode=mode, phone=phone))
+            is not None
+        ):
+            return done
         return await self._by_agent(agent).spy(actor, agent, mode, phone)
 
     async def pause(
@@ -353,24 +377,38 @@ class AnyNodeSupervisorActions(SupervisorActions):
         reason: str | None = None,
         queue: str | None = None,
     ) -> dict[str, Any]:
-        if not self._here():
-            return await self._forward(
-                "pause", actor, agent=agent, paused=paused, reason=reason, queue=queue
+        if (
+            not self._here()
+            and (
+                done := await self._forward(
+                    "pause", actor, agent=agent, paused=paused, reason=reason, queue=queue
+                )
             )
+            is not None
+        ):
+            return done
         return await self._by_agent(agent).pause(actor, agent, paused, reason, queue)
 
     async def remove_from_queue(
         self, actor: Actor, agent: str | None, queue: str | None
     ) -> dict[str, Any]:
-        if not self._here():
-            return await self._forward("remove_from_queue", actor, agent=agent, queue=queue)
+        if (
+            not self._here()
+            and (done := await self._forward("remove_from_queue", actor, agent=agent, queue=queue))
+            is not None
+        ):
+            return done
         return await self._by_agent(agent).remove_from_queue(actor, agent, queue)
 
     async def hangup(
         self, actor: Actor, linkedid: str | None, channel: str | None = None
     ) -> dict[str, Any]:
-        if not self._here():
-            return await self._forward("hangup", actor, linkedid=linkedid, channel=channel)
+        if (
+            not self._here()
+            and (done := await self._forward("hangup", actor, linkedid=linkedid, channel=channel))
+            is not None
+        ):
+            return done
         return await self._by_call(linkedid, channel).hangup(actor, linkedid, channel)
 
 
@@ -404,7 +442,9 @@ def install(
                 )
         return made
 
-    return any_pbx, AnyNodeSupervisorActions(local, others, states, consumes, remote)
+    return any_pbx, AnyNodeSupervisorActions(
+        local, others, states, consumes, remote, has_ami=pbx is not None
+    )
 
 
 def _fixed(actions: AmiActions) -> Callable[[], AmiActions | None]:
