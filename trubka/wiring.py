@@ -21,7 +21,9 @@ consumers (a `run` coroutine over a subscription, or a handler).
                                                          outbox; after 1, it needs the
                                                          contacts (crm.hooks)
                                   supervisor-rollups  supervisor.calls_stored: wakes the
-                                                      report rollups (supervisor)
+                                                      report rollups (supervisor); then
+                                                      ClusterNode.calls_stored: wakes the
+                                                      other nodes' rollups (trubka.cluster)
     RecordingStarted, Recording-  recordings          Ingest.consume: recording jobs
       Stopped, CallEnded,                             (recordings)
       CallBackfilled
@@ -357,7 +359,13 @@ class Services:
             alerts=alerts,
             users=crm.users,
         )
-        supervisor_rollups = Consumer(to_rollups, supervisor.calls_stored)
+        supervisor_rollups = Consumer(
+            to_rollups,
+            supervisor.calls_stored,
+            *([cluster.calls_stored] if cluster is not None else []),  # wake other workers
+        )
+        if cluster is not None:
+            cluster.on_calls_stored.append(supervisor.rollups.wake)
         backfill = _backfill(settings, db, calls, bus, live)
         if supervisor.feed is not None:
             supervisor.rollups.listeners.append(supervisor.feed.today_changed)

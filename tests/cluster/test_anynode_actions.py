@@ -13,10 +13,10 @@ import pytest
 from supervisor.audit import AuditAction
 from telephony.simpbx import AgentConfig
 from telephony.simpbx.session import Action
-from tests.cluster.kit_cluster import two_nodes
+from tests.cluster.kit_cluster import two_nodes, web_node
 from tests.kit_server import LiveServer
 from tests.telephony.kit_sim import SECRET, USER, running, sim_config
-from tests.web.kit_panel import Stack
+from tests.web.kit_panel import Stack, panel_stack
 from trubka.app import build_app
 from trubka.settings import load_settings
 from trubka.wiring import Services
@@ -173,3 +173,21 @@ async def test_an_action_on_pbx_b_goes_to_pbx_b(database_url: str) -> None:
                 )
                 assert response.status_code == 200, response.text
                 assert _headers(pbx_b.actions("QueuePause")[-1])["paused"] == "false"
+
+
+async def test_a_workers_node_rolls_up_calls_another_node_stored(database_url: str) -> None:
+    """Node A consumes AMI without the `workers` role; node B (workers, no AMI) rolls up
+    the calls A stores, woken across nodes (not only at its start)."""
+    async with (
+        panel_stack(database_url, roles="ami,web") as a,
+        web_node(a, roles="web,workers") as b,
+    ):
+        rollups = b.services.supervisor.rollups
+        await rollups.settled()
+        before, version = await rollups.watermark(), rollups.version
+        call = a.pbx.place_call("84951110005", "Petr", queue="support", patience=0.2)
+        await a.pbx.wait_idle(10)
+        async with asyncio.timeout(10):
+            while await rollups.watermark() <= before:  # noqa: ASYNC110 - another node stores
+                await asyncio.sleep(0.05)
+        assert call.linkedid and rollups.version > version  # B did it (A has no workers)

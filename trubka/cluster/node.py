@@ -26,7 +26,8 @@ sent to sockets);
 `w` node `n` has `c` supervisors' sockets (sent every 5 s while it has any, and when
 one connects); `q` a PBX action for the node consuming AMI and `a` its answer, `p` node
 `n` consumes AMI (every 5 s and with the picture), `p?` who consumes AMI
-(`trubka.cluster.remote`).
+(`trubka.cluster.remote`); `cs` calls were stored here (a `workers` node's report
+rollups wake).
 """
 
 from __future__ import annotations
@@ -84,6 +85,7 @@ class ClusterNode:
         self.feed: LiveFeed | None = None
         self.announce_every = ANNOUNCE_EVERY
         self._watchers: dict[str, tuple[int, float]] = {}  # node -> (supervisors, when)
+        self.on_calls_stored: list[Callable[[], None]] = []  # another node stored calls
         self.bridge = PgBridge(
             dsn,
             self.node,
@@ -150,6 +152,9 @@ class ClusterNode:
                 )
         elif kind == "sync":
             self.resync()
+        elif kind == "cs":
+            for wake in self.on_calls_stored:
+                wake()
         elif kind == "q":
             self.remote.request(envelope)
         elif kind == "a":
@@ -163,6 +168,10 @@ class ClusterNode:
             self._watchers[str(envelope["n"])] = (int(envelope["c"]), time.monotonic())
             if self.producing() and not had and self._remote_watchers() and self.feed:
                 self.feed.mark_all()  # someone watches elsewhere: the whole picture now
+
+    async def calls_stored(self, _event: object) -> None:
+        """A `CallsStored` consumer: tell the other nodes (their rollups wake)."""
+        self.bridge.send('{"k":"cs"}')
 
     # --- who watches the live view on other nodes ----------------------------------
     def announce(self) -> None:
