@@ -16,10 +16,11 @@ from telephony.simpbx.session import Action
 from tests.cluster.kit_cluster import two_nodes, web_node
 from tests.kit_server import LiveServer
 from tests.telephony.kit_sim import SECRET, USER, running, sim_config
-from tests.web.kit_panel import Stack, panel_stack
+from tests.web.kit_panel import Stack, next_message, panel_stack
 from trubka.app import build_app
 from trubka.settings import load_settings
 from trubka.wiring import Services
+from web.api.status_mirror import mirrored_counts
 
 pytestmark = [
     pytest.mark.postgres,
@@ -191,3 +192,56 @@ async def test_a_workers_node_rolls_up_calls_another_node_stored(database_url: s
             while await rollups.watermark() <= before:  # noqa: ASYNC110 - another node stores
                 await asyncio.sleep(0.05)
         assert call.linkedid and rollups.version > version  # B did it (A has no workers)
+
+
+async def test_status_and_the_dashboard_on_node_b_show_node_as_live_state(
+    database_url: str,
+) -> None:
+    async with two_nodes(database_url) as (a, b):
+        await a.agent("anna", "101")
+        await a.agent("sveta", None, role="admin")
+        await b.services.agent_directory.refresh()
+        assert a.services.cluster is not None
+        async with b.client("sveta") as http_b, b.socket(http_b) as ws_b:
+            await next_message(ws_b, "live_update", full=True)
+            call = a.pbx.place_call("84951110007", "Ivan", queue="support")
+
+            def ringing(message: dict[str, object]) -> bool:
+                return any(
+                    (agent.get("current_call") or {}).get("linkedid") == call.linkedid
+                    for agent in message.get("agents", [])  # type: ignore[union-attr]
+                )
+
+            async with asyncio.timeout(10):
+                while not ringing(await next_message(ws_b, "live_update")):
+                    pass
+            status = (await http_b.get("/api/status")).json()
+            assert status["ami"] is None  # node B has no AMI link of its own
+            source = status["live_source"]
+            assert source["source"] == "mirror"
+            assert source["ami_node"] == a.services.cluster.node and source["as_of"]
+            rows = {row["linkedid"]: row for row in status["live_calls"]}
+            assert call.linkedid in rows
+            assert rows[call.linkedid]["caller_number"] == "+74951110007"
+            assert rows[call.linkedid]["queue"] == "support"
+            assert b.services.cluster is not None
+            document = b.services.cluster.live_document()
+            assert document is not None
+            online, _queues = mirrored_counts(document)
+            assert online == sum(1 for x in document["agents"] if x["state"] != "logged_out")
+            assert online > 0 and not b.services.live.agents  # node B's own state is empty
+            dashboard = await http_b.get("/admin")
+            assert dashboard.status_code == 200
+            assert f'<span class="value">{online}</span>Agents online' in dashboard.text
+        async with a.client("sveta") as http_a:
+            here = (await http_a.get("/api/status")).json()["live_source"]
+            assert here == {"source": "local", "ami_node": a.services.cluster.node}
+            # an agent on node B sees their own calls only (no caller is a contact here)
+            theirs = {
+                x["current_call"]["linkedid"]
+                for x in document["agents"]
+                if x["current_call"] and x["interface"].lower().startswith("local/101@")
+            }
+            async with b.client("anna") as http_anna:
+                rows = (await http_anna.get("/api/status")).json()["live_calls"]
+                assert {r["linkedid"] for r in rows} == theirs

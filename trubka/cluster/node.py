@@ -252,4 +252,5 @@ class ClusterNode:
             "stored": stats.stored,
             "dropped": stats.dropped,
             "live_seq": self.mirror.seq,
+            "ami_node": self.node if self.producing() else self.remote.producer(),
         }
