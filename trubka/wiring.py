@@ -147,6 +147,7 @@ from telephony.router import CallRouter
 from trubka.adapters import CrmAgentDirectory, CrmCallbackTasks, CrmCards
 from trubka.admin_system import SystemAdmin
 from trubka.cluster import anynode
+from trubka.cluster.anynode_controls import ControlsRouter
 from trubka.cluster.node import ClusterNode
 from trubka.node import Node
 from trubka.pbx_edges import PbxEdges, pbx_ami_config, wire_edges
@@ -221,6 +222,7 @@ class Services:
     cluster: ClusterNode | None = None  # pops and live views between nodes (PostgreSQL)
     node: Node = field(init=False)  # roles, health, the SQLite lock, the AMI lease
     mail_poller: MailPoller | None = None  # letters over IMAP (crm.mail); TRUBKA_MAIL_ENABLED
+    call_controls: ControlsRouter | None = None  # the card's controls from any node, any PBX
 
     @property
     def live_feed(self) -> LiveFeed | None:
@@ -476,6 +478,13 @@ class Services:
             consumes=lambda: services.consumes_ami,
             remote=cluster.remote if cluster is not None else None,
         )
+        if cluster is not None or len(pbx_list.pbxes) > 1:  # the card's call controls too
+            services.call_controls = ControlsRouter(
+                services,
+                lambda: services.pbx_states,
+                lambda: services.consumes_ami,
+                cluster.remote if cluster is not None else None,
+            )
         return services
 
     # --- running ---------------------------------------------------------------------

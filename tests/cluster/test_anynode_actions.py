@@ -245,3 +245,32 @@ async def test_status_and_the_dashboard_on_node_b_show_node_as_live_state(
             async with b.client("anna") as http_anna:
                 rows = (await http_anna.get("/api/status")).json()["live_calls"]
                 assert {r["linkedid"] for r in rows} == theirs
+
+
+async def test_the_cards_call_controls_from_node_b(database_url: str) -> None:
+    async with two_nodes(database_url) as (a, b):
+        await a.agent("anna", "101")
+        await b.services.agent_directory.refresh()
+        async with b.client("anna") as http, b.socket(http) as ws:
+            call = a.pbx.place_call("84951110010", "Пётр", queue="support")
+            await next_message(ws, "screen_pop", linkedid=call.linkedid)
+            a.pbx.answer("101")
+            await next_message(ws, "call_answered", linkedid=call.linkedid)
+            held = await http.post(f"/api/calls/{call.linkedid}/hold", json={})
+            assert held.status_code == 200, held.text
+            assert held.json()["on_hold"] is True
+            redirect = a.pbx.actions("Redirect")[-1]
+            assert redirect.get("extrachannel").startswith("Local/101@agents-")
+            again = await http.post(f"/api/calls/{call.linkedid}/hold", json={})
+            assert again.status_code == 409 and again.json()["code"] == "already_on_hold"
+            back = await http.post(f"/api/calls/{call.linkedid}/unhold", json={})
+            assert back.status_code == 200, back.text
+            assert a.pbx.actions("Bridge")
+            ended = await http.post(f"/api/calls/{call.linkedid}/hangup", json={})
+            assert ended.status_code == 200, ended.text
+            assert a.pbx.actions("Hangup")
+            gone = await http.post("/api/calls/unknown-call/hold", json={})
+        async with a.client("anna") as http_a:
+            here = await http_a.post("/api/calls/unknown-call/hold", json={})
+        assert gone.status_code == here.status_code == 404
+        assert gone.json() == here.json()

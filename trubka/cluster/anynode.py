@@ -96,7 +96,7 @@ class NoProducer(Exception):
     """No node consumes AMI (or it did not answer): the action is not forwarded."""
 
 
-def _no_producer(why: str) -> BaseException:
+def no_producer(why: str) -> BaseException:
     return NoProducer(why)
 
 
@@ -152,7 +152,7 @@ class AnyNodeAmiActions(AmiActions):
     async def run(self, method: str, **kwargs: Any) -> Any:
         if self.remote is not None and not self.consumes():
             try:
-                answer = await self.remote.call("ami", {"m": method, "kw": kwargs}, _no_producer)
+                answer = await self.remote.call("ami", {"m": method, "kw": kwargs}, no_producer)
             except NoProducer as exc:
                 if self.primary is None:
                     raise NotConnected(str(exc)) from None
@@ -336,7 +336,7 @@ class AnyNodeSupervisorActions(SupervisorActions):
         assert self.remote is not None
         body = {"m": method, "actor": actor_json(actor), "kw": args}
         try:
-            answer: dict[str, Any] = await self.remote.call("sup", body, _no_producer)
+            answer: dict[str, Any] = await self.remote.call("sup", body, no_producer)
         except NoProducer as exc:
             if self.has_ami:
                 return None  # this node's own AMI client (down, or a standby's) answers
