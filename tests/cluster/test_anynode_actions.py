@@ -274,3 +274,19 @@ async def test_the_cards_call_controls_from_node_b(database_url: str) -> None:
             here = await http_a.post("/api/calls/unknown-call/hold", json={})
         assert gone.status_code == here.status_code == 404
         assert gone.json() == here.json()
+
+
+async def test_status_on_node_b_with_nobody_watching_asks_for_the_live_view(
+    database_url: str,
+) -> None:
+    async with two_nodes(database_url) as (a, b):
+        await a.agent("anna", "101")
+        await a.agent("sveta", None, role="admin")
+        call = a.pbx.place_call("84951110008", "Oleg", queue="support", patience=30.0)
+        await _until(lambda: call.linkedid in a.services.live.calls)
+        async with b.client("sveta") as http_b:
+            status = (await http_b.get("/api/status")).json()
+            assert status["live_source"]["source"] == "mirror"
+            assert call.linkedid in {row["linkedid"] for row in status["live_calls"]}
+            page = await http_b.get("/status")  # the same rows, rendered
+            assert "<td>Oleg</td>" in page.text

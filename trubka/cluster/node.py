@@ -86,6 +86,8 @@ class ClusterNode:
         self.announce_every = ANNOUNCE_EVERY
         self._watchers: dict[str, tuple[int, float]] = {}  # node -> (supervisors, when)
         self.on_calls_stored: list[Callable[[], None]] = []  # another node stored calls
+        self._mirrored = asyncio.Event()  # a live_update came (fresh_live_document)
+        self._asked_at = float("-inf")  # when this node last asked for the live view
         self.bridge = PgBridge(
             dsn,
             self.node,
@@ -136,6 +138,7 @@ class ClusterNode:
                 if self.producing():
                     return  # this node makes the live view itself (a fail-over overlap)
                 self.mirror.observe(message)
+                self._mirrored.set()
             else:
                 self.relayed.observe_followers(message)
             self.hub.followers_text_here(encode(message), envelope.get("x", ()))
@@ -233,6 +236,25 @@ class ClusterNode:
         if not self.mirror.welcome(self, client):
             # nothing came yet: the whole picture the producer sends reaches this socket
             self.bridge.send('{"k":"sync"}')
+
+    async def fresh_live_document(self, within: float = 1.0) -> dict[str, Any] | None:
+        """The mirrored live view, kept fresh for a reader (`/api/status`, the admin
+        dashboard) when no supervisor watches here: this node counts as one watcher
+        for the next 15 s (`w`), so the node consuming AMI pushes the whole picture,
+        awaited at most `within` seconds (None: this node makes the view itself)."""
+        if self.producing():
+            return None
+        now = time.monotonic()
+        if not self.hub.follower_count() and now - self._asked_at > 2 * self.announce_every:
+            self._asked_at = now
+            self._mirrored.clear()
+            self.bridge.send(encode({"k": "w", "n": self.node, "c": 1}))
+            try:
+                async with asyncio.timeout(within):
+                    await self._mirrored.wait()
+            except TimeoutError:
+                pass  # nobody makes the view now: the last picture (or none)
+        return self.mirror.document()
 
     def live_document(self) -> dict[str, Any] | None:
         """`GET /api/live` here when another node makes the live view (else None)."""

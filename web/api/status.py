@@ -20,7 +20,7 @@ from crm.models import Role
 from crm.users import UserInfo
 from kernel.phones import normalize
 from telephony.records import iso
-from web.api.status_mirror import live_source, mirrored, mirrored_calls
+from web.api.status_mirror import live_source, mirrored, mirrored_calls, refresh
 from web.auth import CurrentUser
 from web.deps import get_services
 from web.i18n import N_
@@ -97,6 +97,7 @@ async def books_status(services: Any, user: UserInfo) -> dict[str, Any] | None:
 async def status_json(
     services: Annotated[Any, Depends(get_services)], user: CurrentUser
 ) -> dict[str, Any]:
+    await refresh(services)  # a node without AMI: the live view pushed now
     return {
         "live_calls": live_calls(services, user),
         "stored_calls": services.call_writer.saved,

@@ -9,9 +9,9 @@ live view the node consuming AMI pushes (`supervisor.live_mirror.LiveMirror`, th
   (it consumes AMI, or it runs alone);
 * `{"source": "mirror", "ami_node": <the node consuming AMI>, "as_of": <ISO time>}` —
   the mirror of that node's live view as of its last push (`as_of`). The node consuming
-  AMI pushes it while a supervisor watches the live view on some node (every
-  `TRUBKA_LIVE_UPDATE_INTERVAL`); with nobody watching, the picture is that of the last
-  push;
+  AMI pushes it while a supervisor watches the live view on some node; a read here with
+  nobody watching counts as one watcher for 15 s and waits up to a second for the whole
+  picture (`refresh`);
 * `{"source": "none", "ami_node": null}` — no node consumes AMI now (or its first
   picture has not come yet): no live calls are known here.
 
@@ -30,6 +30,14 @@ from kernel.agents import agent_key
 from web.i18n import N_
 
 OFFLINE = ("logged_out", "unavailable")
+
+
+async def refresh(services: Any) -> None:
+    """Before reading the mirror: have the node consuming AMI push its live view now
+    when nobody watches it here (`ClusterView.fresh_live_document`)."""
+    cluster = getattr(services, "cluster", None)
+    if cluster is not None:
+        await cluster.fresh_live_document()
 
 
 def live_source(services: Any) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from kernel.agents import AgentState
-from web.api.status_mirror import mirrored, mirrored_counts
+from web.api.status_mirror import mirrored, mirrored_counts, refresh
 from web.deps import get_services
 from web.i18n import N_
 from web.pages.admin import audit, integrations, pipelines, queues, users, wrapup_codes
@@ -51,6 +51,7 @@ async def dashboard(request: Request, user: AdminPage) -> HTMLResponse:
     live = services.live
     online = sum(1 for agent in live.agents.values() if agent.state not in _OFFLINE)
     live_queues = set(live.queues)
+    await refresh(services)
     document = mirrored(services)  # another node consumes AMI: its pushed live view
     if document is not None:
         online, live_queues = mirrored_counts(document)
