@@ -13,7 +13,8 @@ live view the node consuming AMI pushes (`supervisor.live_mirror.LiveMirror`, th
   nobody watching counts as one watcher for 15 s and waits up to a second for the whole
   picture (`refresh`);
 * `{"source": "none", "ami_node": null}` — no node consumes AMI now (or its first
-  picture has not come yet): no live calls are known here.
+  picture has not come yet): this node's own live state answers (empty: it does not
+  consume AMI).
 
 The mirrored rows are those the live view has: calls agents ring for or talk on and
 callers waiting in queues (the first 50 of each queue). An agent sees their own calls
@@ -58,12 +59,13 @@ def live_source(services: Any) -> dict[str, Any]:
 
 
 def mirrored(services: Any) -> dict[str, Any] | None:
-    """The pushed live view when this node shows another node's (else None)."""
+    """The pushed live view when this node shows another node's (None: this node's own
+    live state answers: it consumes AMI, runs alone, or no picture came)."""
     cluster = getattr(services, "cluster", None)
-    if cluster is None or cluster.status().get("producing"):
+    if cluster is None:
         return None
-    document: dict[str, Any] | None = cluster.live_document()
-    return document if document is not None else {"queues": [], "agents": []}
+    document: dict[str, Any] | None = cluster.live_document()  # None while producing
+    return document
 
 
 def mirrored_calls(document: dict[str, Any], user: UserInfo) -> list[dict[str, Any]]:
