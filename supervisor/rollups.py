@@ -102,6 +102,11 @@ class RollupStore:
         self._settled.clear()
         self._pending.set()
 
+    def wake(self) -> None:
+        """Calls were stored on another node (`trubka.cluster`): wake :meth:`run`."""
+        self._settled.clear()
+        self._pending.set()
+
     async def run(self) -> None:
         """Roll up stored calls whenever notified (a tracked background task)."""
         loop = asyncio.get_running_loop()

@@ -25,7 +25,8 @@ of `trubka.node.Node.while_consuming`: on PostgreSQL while the node holds the AM
 Its events go to a bus of its own, never to the primary's consumers that read the
 primary's live state (after-call work, agent time, the supervisors' pushed feed,
 recordings ingest); the live view (`GET /api/live`) reads every PBX's live state.
-Supervisor actions (listen, pause, hang up …) go to the primary PBX's AMI only.
+Supervisor actions, click-to-call, the panel's pause and the call controls go to the PBX
+where the phone or call is (`trubka.cluster.anynode`).
 """
 
 from __future__ import annotations

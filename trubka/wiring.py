@@ -25,7 +25,9 @@ consumers (a `run` coroutine over a subscription, or a handler).
                                                          triggers' queue; after 1
                                                          (crm.rules)
                                   supervisor-rollups  supervisor.calls_stored: wakes the
-                                                      report rollups (supervisor)
+                                                      report rollups (supervisor); then
+                                                      ClusterNode.calls_stored: wakes the
+                                                      other nodes' rollups (trubka.cluster)
     RecordingStarted, Recording-  recordings          Ingest.consume: recording jobs
       Stopped, CallEnded,                             (recordings)
       CallBackfilled
@@ -155,6 +157,8 @@ from telephony.reducer import CallState, ReducerConfig
 from telephony.router import CallRouter
 from trubka.adapters import CrmAgentDirectory, CrmCallbackTasks, CrmCards
 from trubka.admin_system import SystemAdmin
+from trubka.cluster import anynode
+from trubka.cluster.anynode_controls import ControlsRouter
 from trubka.cluster.node import ClusterNode
 from trubka.node import Node
 from trubka.pbx_edges import PbxEdges, pbx_ami_config, wire_edges
@@ -230,6 +234,7 @@ class Services:
     node: Node = field(init=False)  # roles, health, the SQLite lock, the AMI lease
     mail_poller: MailPoller | None = None  # letters over IMAP (crm.mail); TRUBKA_MAIL_ENABLED
     rule_worker: RuleWorker | None = None  # the triggers' queue (crm.rules)
+    call_controls: ControlsRouter | None = None  # the card's controls from any node, any PBX
 
     @property
     def live_feed(self) -> LiveFeed | None:
@@ -373,7 +378,13 @@ class Services:
             alerts=alerts,
             users=crm.users,
         )
-        supervisor_rollups = Consumer(to_rollups, supervisor.calls_stored)
+        supervisor_rollups = Consumer(
+            to_rollups,
+            supervisor.calls_stored,
+            *([cluster.calls_stored] if cluster is not None else []),  # wake other workers
+        )
+        if cluster is not None:
+            cluster.on_calls_stored.append(supervisor.rollups.wake)
         backfill = _backfill(settings, db, calls, bus, live)
         if supervisor.feed is not None:
             supervisor.rollups.listeners.append(supervisor.feed.today_changed)
@@ -475,6 +486,26 @@ class Services:
                 services.ami.on_connected.append(backfill.wake)
             if supervisor.queue_admin is not None:  # re-add dynamic queue members Asterisk forgot
                 services.ami.on_connected.append(supervisor.queue_admin.connected)
+        # PBX actions from any node, on the PBX where the phone or call is (cluster.anynode)
+        services.pbx, supervisor.actions = anynode.install(
+            pbx=services.pbx,
+            supervisor_actions=supervisor.actions,
+            extras=lambda: (
+                {e.config.name: e.actions for e in services.pbx_edges.extras}
+                if services.pbx_edges
+                else {}
+            ),
+            states=lambda: services.pbx_states,
+            consumes=lambda: services.consumes_ami,
+            remote=cluster.remote if cluster is not None else None,
+        )
+        if cluster is not None or len(pbx_list.pbxes) > 1:  # the card's call controls too
+            services.call_controls = ControlsRouter(
+                services,
+                lambda: services.pbx_states,
+                lambda: services.consumes_ami,
+                cluster.remote if cluster is not None else None,
+            )
         return services
 
     # --- running ---------------------------------------------------------------------

@@ -24,7 +24,10 @@ picture; `s0` that picture begins (the calls known so far are forgotten: a messa
 meanwhile leaves nothing stale) and `s` is a message of it for the users `u` (kept, not
 sent to sockets);
 `w` node `n` has `c` supervisors' sockets (sent every 5 s while it has any, and when
-one connects).
+one connects); `q` a PBX action for the node consuming AMI and `a` its answer, `p` node
+`n` consumes AMI (every 5 s and with the picture), `p?` who consumes AMI
+(`trubka.cluster.remote`); `cs` calls were stored here (a `workers` node's report
+rollups wake).
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ from screenpop.relayed import RelayedPops
 from supervisor.feed import LiveFeed
 from supervisor.live_mirror import LiveMirror
 from trubka.cluster.bridge import CHANNEL, PgBridge
+from trubka.cluster.remote import RemoteActions
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +85,9 @@ class ClusterNode:
         self.feed: LiveFeed | None = None
         self.announce_every = ANNOUNCE_EVERY
         self._watchers: dict[str, tuple[int, float]] = {}  # node -> (supervisors, when)
+        self.on_calls_stored: list[Callable[[], None]] = []  # another node stored calls
+        self._mirrored = asyncio.Event()  # a live_update came (fresh_live_document)
+        self._asked_at = float("-inf")  # when this node last asked for the live view
         self.bridge = PgBridge(
             dsn,
             self.node,
@@ -90,6 +97,7 @@ class ClusterNode:
             on_gap=self.resync,
             **bridge_options,
         )
+        self.remote = RemoteActions(self.node, self.bridge.send, producing)  # PBX actions
         hub.relay = self
         notifier.relayed = self.relayed
 
@@ -130,6 +138,7 @@ class ClusterNode:
                 if self.producing():
                     return  # this node makes the live view itself (a fail-over overlap)
                 self.mirror.observe(message)
+                self._mirrored.set()
             else:
                 self.relayed.observe_followers(message)
             self.hub.followers_text_here(encode(message), envelope.get("x", ()))
@@ -146,11 +155,26 @@ class ClusterNode:
                 )
         elif kind == "sync":
             self.resync()
+        elif kind == "cs":
+            for wake in self.on_calls_stored:
+                wake()
+        elif kind == "q":
+            self.remote.request(envelope)
+        elif kind == "a":
+            self.remote.answer(envelope)
+        elif kind == "p":
+            self.remote.heard_producer(str(envelope.get("n")))
+        elif kind == "p?":
+            self.remote.announce()
         elif kind == "w":
             had = self._remote_watchers()
             self._watchers[str(envelope["n"])] = (int(envelope["c"]), time.monotonic())
             if self.producing() and not had and self._remote_watchers() and self.feed:
                 self.feed.mark_all()  # someone watches elsewhere: the whole picture now
+
+    async def calls_stored(self, _event: object) -> None:
+        """A `CallsStored` consumer: tell the other nodes (their rollups wake)."""
+        self.bridge.send('{"k":"cs"}')
 
     # --- who watches the live view on other nodes ----------------------------------
     def announce(self) -> None:
@@ -161,6 +185,7 @@ class ClusterNode:
     async def _announce_forever(self) -> None:
         while True:
             await asyncio.sleep(self.announce_every)
+            self.remote.announce()  # "I consume AMI": the others may send PBX actions here
             if not self.producing() and self.hub.follower_count():
                 self.announce()
 
@@ -178,6 +203,7 @@ class ClusterNode:
         state, pop and answered call; the live view in full with the next update)."""
         if not self.producing():
             return
+        self.remote.announce()
         self.bridge.send('{"k":"s0"}')  # the picture follows: forget the calls known so far
         for users, message in self.notifier.snapshot():
             self.bridge.send('{"k":"s","u":' + _ids(users) + ',"m":' + encode(message) + "}")
@@ -211,6 +237,25 @@ class ClusterNode:
             # nothing came yet: the whole picture the producer sends reaches this socket
             self.bridge.send('{"k":"sync"}')
 
+    async def fresh_live_document(self, within: float = 1.0) -> dict[str, Any] | None:
+        """The mirrored live view, kept fresh for a reader (`/api/status`, the admin
+        dashboard) when no supervisor watches here: this node counts as one watcher
+        for the next 15 s (`w`), so the node consuming AMI pushes the whole picture,
+        awaited at most `within` seconds (None: this node makes the view itself)."""
+        if self.producing():
+            return None
+        now = time.monotonic()
+        if not self.hub.follower_count() and now - self._asked_at > 2 * self.announce_every:
+            self._asked_at = now
+            self._mirrored.clear()
+            self.bridge.send(encode({"k": "w", "n": self.node, "c": 1}))
+            try:
+                async with asyncio.timeout(within):
+                    await self._mirrored.wait()
+            except TimeoutError:
+                pass  # nobody makes the view now: the last picture (or none)
+        return self.mirror.document()
+
     def live_document(self) -> dict[str, Any] | None:
         """`GET /api/live` here when another node makes the live view (else None)."""
         if self.producing():
@@ -229,4 +274,5 @@ class ClusterNode:
             "stored": stats.stored,
             "dropped": stats.dropped,
             "live_seq": self.mirror.seq,
+            "ami_node": self.node if self.producing() else self.remote.producer(),
         }

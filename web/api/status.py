@@ -2,7 +2,9 @@
 
 The live calls follow the calls rule (`crm.call_access`): an agent sees the calls they took
 part in and those linked to a contact, as on `/api/calls`; supervisors and admins see all.
-The `/status` page (`web.pages.status`) shows the same rows.
+The `/status` page (`web.pages.status`) shows the same rows. On a node that does not
+consume AMI they come from the live view the node consuming AMI pushes, and
+`live_source` says so (`web.api.status_mirror`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from crm.models import Role
 from crm.users import UserInfo
 from kernel.phones import normalize
 from telephony.records import iso
+from web.api.status_mirror import live_source, mirrored, mirrored_calls, refresh
 from web.auth import CurrentUser
 from web.deps import get_services
 from web.i18n import N_
@@ -26,6 +29,9 @@ router = APIRouter()
 
 
 def live_calls(services: Any, user: UserInfo) -> list[dict[str, Any]]:
+    document = mirrored(services)  # another node consumes AMI: its pushed live view
+    if document is not None:
+        return mirrored_calls(document, user)
     now = time.time()
     region = services.settings.default_region
     rows = []
@@ -91,12 +97,14 @@ async def books_status(services: Any, user: UserInfo) -> dict[str, Any] | None:
 async def status_json(
     services: Annotated[Any, Depends(get_services)], user: CurrentUser
 ) -> dict[str, Any]:
+    await refresh(services)  # a node without AMI: the live view pushed now
     return {
         "live_calls": live_calls(services, user),
         "stored_calls": services.call_writer.saved,
         "ami": ami_status(services),
         "books": await books_status(services, user),
         "cluster": cluster_status(services),
+        "live_source": live_source(services),
         **pbx_links(services),
     }
 

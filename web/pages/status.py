@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse
 from crm.call_list import CallFilter, CallQuery
 from crm.users import UserInfo
 from web.api.status import ami_status, books_status, live_calls
+from web.api.status_mirror import refresh
 from web.deps import get_services
 from web.i18n import N_
 from web.pages import page_user, render
@@ -39,6 +40,7 @@ async def status_page(
     user: Annotated[UserInfo, Depends(page_user)],
 ) -> HTMLResponse:
     recent = await CallQuery(services.db, services.crm.directory).list(user, CallFilter(), limit=50)
+    await refresh(services)  # a node without AMI: the live view pushed now
     return render(
         request,
         "status.html",

@@ -96,6 +96,10 @@ def controls(request: Request) -> CallControls:
     held: dict[str, Held] | None = getattr(state, "held_calls", None)
     if held is None:
         held = state.held_calls = {}
+    routed = getattr(get_services(request), "call_controls", None)  # several nodes or PBXes
+    if routed is not None:
+        made: CallControls = routed.controls(held)
+        return made
     return CallControls(get_services(request), held)
 
 

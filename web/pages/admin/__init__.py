@@ -21,6 +21,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from kernel.agents import AgentState
+from web.api.status_mirror import mirrored, mirrored_counts, refresh
 from web.deps import get_services
 from web.i18n import N_
 from web.pages.admin import (
@@ -59,12 +60,17 @@ async def dashboard(request: Request, user: AdminPage) -> HTMLResponse:
     everyone = await services.crm.users.list()
     live = services.live
     online = sum(1 for agent in live.agents.values() if agent.state not in _OFFLINE)
+    live_queues = set(live.queues)
+    await refresh(services)
+    document = mirrored(services)  # another node consumes AMI: its pushed live view
+    if document is not None:
+        online, live_queues = mirrored_counts(document)
     stored_queues = {m.queue for m in await queues.members_store(request).list()}
     counts = {
         "users": sum(1 for u in everyone if u.active),
         "disabled": sum(1 for u in everyone if not u.active),
         "agents_online": online,
-        "queues": len(set(live.queues) | stored_queues),
+        "queues": len(live_queues | stored_queues),
     }
     return render_admin(
         request,
