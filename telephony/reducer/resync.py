@@ -120,4 +120,5 @@ def _resync_answer(s: CallState, call: Call, at: float, out: Effects) -> None:
                 key = agent_key(s, other.interface)
                 call.agent_leg = other.leg
                 answered(s, call, key, other.interface, None, call.queue, at, out)
+                call.answer_guessed = True
                 return
