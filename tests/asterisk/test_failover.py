@@ -31,7 +31,7 @@ import httpx
 import pytest
 
 from telephony.books import cdr
-from telephony.books.queue_log import QueueOutcome, QueueCall, queue_calls
+from telephony.books.queue_log import QueueCall, QueueOutcome, queue_calls
 from tests.asterisk.kit_lab import LabPbx, TrubkaNode, wait_for
 from tests.kit_db import fresh_pg_database, in_thread, plain_url
 from tests.kit_server import free_port
