@@ -41,7 +41,7 @@ pytestmark = [pytest.mark.asterisk, pytest.mark.postgres]
 TAKEOVER_BUDGET = 5.0  # the issue's promise for a killed holder: the standby consumes in 5 s
 CONSUMING = "AMI: connected"  # logged once logged in and resynchronised from Asterisk
 # What a node must never log: an error, a crash, or the duplicates of the issue's report.
-TROUBLE = re.compile(r" (ERROR|CRITICAL) |Traceback|UniqueViolation|collided")
+TROUBLE = re.compile(r"(^|\s)(ERROR|CRITICAL)[:\s]|Traceback|UniqueViolation|collided")
 
 
 @pytest.fixture
@@ -83,7 +83,7 @@ def _rows(url: str) -> list[dict[str, Any]]:
         try:
             rows = await conn.fetch(
                 "SELECT linkedid, disposition, queue, agent_name, started_at, ended_at,"
-                " wait_seconds, talk_seconds, source FROM calls"
+                " wait_seconds, talk_seconds, source, timeline FROM calls"
             )
         finally:
             await conn.close()
@@ -99,19 +99,27 @@ def _stored(url: str, linkedids: set[str]) -> list[dict[str, Any]] | None:
 
 
 def _as_asterisk_booked(
-    record: dict[str, Any], stay: QueueCall, book: cdr.CdrCall, start_within: float = 1.0
+    record: dict[str, Any], stay: QueueCall, book: cdr.CdrCall, *, seen_answered: bool = True
 ) -> None:
+    """The record against queue_log and Master.csv. `seen_answered=False`: the node that
+    stored it first saw the call already talking (its resync after the take-over), so
+    the call's start is known from CoreShowChannels' whole seconds of Duration, and its
+    answer moment from AgentComplete's talk time when that comes before the last Hangup
+    (Asterisk sends them in either order), else the resync's moment."""
     assert stay.outcome is QueueOutcome.ANSWERED
     assert record["disposition"] == "answered"
     assert record["queue"] == stay.queue, record
     assert record["agent_name"] == stay.agent
-    assert abs(record["talk_seconds"] - stay.talk_seconds) <= 1.0
-    assert abs(record["wait_seconds"] - stay.wait_seconds) <= 1.0
+    if seen_answered:
+        assert abs(record["talk_seconds"] - stay.talk_seconds) <= 1.0
+        assert abs(record["wait_seconds"] - stay.wait_seconds) <= 1.0
+    else:
+        assert 0 < record["talk_seconds"] <= stay.talk_seconds + 1.0, record
     answered = book.answered
     assert answered is not None and answered.disposition == "ANSWERED"
     started = _ts(record["started_at"])
     ended = _ts(record["ended_at"])
-    assert abs(started - book.started_at.timestamp()) <= start_within
+    assert abs(started - book.started_at.timestamp()) <= (1.0 if seen_answered else 2.0)
     assert abs(ended - book.ended_at.timestamp()) <= 1.0
 
 
@@ -182,9 +190,7 @@ def test_the_standby_takes_over_from_a_killed_and_a_frozen_holder_one_record_per
         cdr_rows, problems = cdr.parse_lines(pbx.master_csv.read_text().splitlines(), UTC)
         assert not problems, problems
         books = {c.linkedid: c for c in cdr.calls(cdr_rows)}
-        # The new holder learnt the first call's start from CoreShowChannels' whole
-        # seconds of Duration, and Master.csv has whole seconds too.
-        _as_asterisk_booked(first_record, across, books[across.callid], start_within=2.0)
+        _as_asterisk_booked(first_record, across, books[across.callid], seen_answered=False)
         _as_asterisk_booked(gap_record, gapped, books[gapped.callid])
         linkedids = [row["linkedid"] for row in _rows(pg_url)]
         assert sorted(linkedids) == sorted([across.callid, gapped.callid]), linkedids

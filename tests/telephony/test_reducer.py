@@ -231,7 +231,8 @@ def test_a_call_resync_found_talking_gets_asterisk_s_answer_time_queue_and_hold(
     other, _, _ = feed_until("08-cyrillic-callerid.ami", b"Event: BridgeEnter", occurrence=2)
     Reducer(state).apply(Resync(channels=_snapshot_channels(other), members=(), since=at), 100.0)
     call = state.calls["1795718139.0"]
-    assert call.answered_at == 100.0 and call.queue is None  # guessed at the resync
+    assert call.answered_at == 100.0  # guessed at the resync
+    assert call.queue == "support"  # the caller's channel runs Queue(support)
     data = (TRACES / "08-cyrillic-callerid.ami").read_bytes()
     start = data.index(b"Event: AgentComplete")
     frame = next(iter(AmiDecoder().feed(data[start : data.index(b"\r\n\r\n", start) + 4])))
