@@ -107,6 +107,9 @@ class Call:
     phase: CallPhase = CallPhase.DIALPLAN
     partial: bool = False  # its first channel was never seen (started before we listened)
     resynced: bool = False
+    # Answered before a resync saw it (a fail-over, a restart): `answered_at` is the resync's
+    # moment until Asterisk's AgentComplete tells the talk time (reducer/queues.py).
+    answer_guessed: bool = False
     customer_leg: str | None = None
     caller_num: str | None = None
     caller_name: str | None = None

@@ -17,7 +17,7 @@ from telephony.reducer.channels import known, new_channel, update_channel
 from telephony.reducer.codes import DialStatus
 from telephony.reducer.numbers import customer_of
 from telephony.reducer.rings import RingEnd, answered, end_ring, start_ring
-from telephony.state import CallPhase, Queue, QueueCaller, Ring, leg_of
+from telephony.state import Call, CallPhase, Queue, QueueCaller, Ring, leg_of
 
 
 class QueueExit(StrEnum):
@@ -138,6 +138,8 @@ def on_agent_complete(s: CallState, ev: e.AgentComplete, at: float, out: Effects
     call = found[0] if found else None
     if call is not None:
         call.queue_talk = ev.talk_time
+        if call.answer_guessed:
+            _answer_as_booked(call, ev, at)
         call.step(
             at,
             "completed",
@@ -151,6 +153,18 @@ def on_agent_complete(s: CallState, ev: e.AgentComplete, at: float, out: Effects
         if call is not None:
             agent.calls.discard(call.linkedid)
         agent_changed(agent, at, out)
+
+
+def _answer_as_booked(call: Call, ev: e.AgentComplete, at: float) -> None:
+    """A call a resync found already talking (the standby taking over AMI, a restart)
+    was answered at an unknown moment before: AgentComplete tells its queue, hold and
+    talk time, so the record gets the answer time Asterisk's books have, not the resync's."""
+    call.answer_guessed = False
+    call.answered_at = max(call.started_at, at - ev.talk_time)
+    if call.queue is None:
+        call.queue = ev.queue
+    if call.queue_hold is None:
+        call.queue_hold = ev.hold_time
 
 
 def on_agent_no_answer(

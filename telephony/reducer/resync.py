@@ -77,6 +77,9 @@ def on_resync(s: CallState, ev: Resync, at: float, out: Effects) -> None:
             call.started_at = started
             call.step(at, "resynced", f"{item.application} {item.application_data}".strip())
         call.started_at = min(call.started_at, started)
+        if call.queue is None and item.application.lower() == "queue":
+            # The caller's channel runs Queue(name,…) while it waits and while it talks.
+            call.queue = item.application_data.split(",")[0].strip() or None
     # 3. Queue members first: they tell which channels are agents' (after a restart of
     #    Trubka nothing else does).
     listed = {(m.queue, interface_key(m.interface)) for m in ev.members}
@@ -120,4 +123,5 @@ def _resync_answer(s: CallState, call: Call, at: float, out: Effects) -> None:
                 key = agent_key(s, other.interface)
                 call.agent_leg = other.leg
                 answered(s, call, key, other.interface, None, call.queue, at, out)
+                call.answer_guessed = True
                 return

@@ -195,7 +195,9 @@ class TrubkaNode:
             f.seek(self._log_start)
             return f.read().decode("utf-8", errors="replace")
 
-    def start(self) -> None:
+    def start(self, *, consuming: bool = True) -> None:
+        """Start `trubka serve`; wait until it consumes AMI, or (`consuming=False`: a
+        standby node of several on PostgreSQL) until it answers HTTP."""
         self._log_start = self.log_path.stat().st_size if self.log_path.exists() else 0
         with self.log_path.open("ab") as log:  # the child keeps its own descriptor
             self.process = subprocess.Popen(
@@ -205,7 +207,16 @@ class TrubkaNode:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        wait_for(self._ami_connected, 30, "Trubka to connect to Asterisk")
+        if consuming:
+            wait_for(self._ami_connected, 30, "Trubka to connect to Asterisk")
+        else:
+            wait_for(self._started, 30, "Trubka to start")
+
+    def _started(self) -> bool:
+        text = self.log_since_start()
+        if self.process is not None and self.process.poll() is not None:
+            raise AssertionError(f"trubka serve exited:\n{text[-3000:]}")
+        return "Application startup complete" in text
 
     def _ami_connected(self) -> bool:
         text = self.log_since_start()

@@ -223,6 +223,24 @@ def test_resync_after_asterisk_restart_closes_everything_and_learns_new_calls() 
     assert state.agent_state("Local/101@agents", at + 10) is AgentState.ON_CALL
 
 
+def test_a_call_resync_found_talking_gets_asterisk_s_answer_time_queue_and_hold() -> None:
+    """The standby taking over AMI (or a restart) finds a call already bridged: its answer
+    moment is unknown until AgentComplete tells the talk time (as queue_log books it)."""
+    pipeline, _, at = feed_until("01-queue-answered.ami", b"Event: AgentConnect")
+    state = pipeline.state  # knows agent Local/101@agents
+    other, _, _ = feed_until("08-cyrillic-callerid.ami", b"Event: BridgeEnter", occurrence=2)
+    Reducer(state).apply(Resync(channels=_snapshot_channels(other), members=(), since=at), 100.0)
+    call = state.calls["1795718139.0"]
+    assert call.answered_at == 100.0  # guessed at the resync
+    assert call.queue == "support"  # the caller's channel runs Queue(support)
+    data = (TRACES / "08-cyrillic-callerid.ami").read_bytes()
+    start = data.index(b"Event: AgentComplete")
+    frame = next(iter(AmiDecoder().feed(data[start : data.index(b"\r\n\r\n", start) + 4])))
+    Reducer(state).apply(parse_event(frame), 120.0)  # TalkTime 11, HoldTime 3, support
+    assert call.answered_at == 120.0 - 11
+    assert (call.queue, call.queue_hold, call.queue_talk) == ("support", 3, 11)
+
+
 def test_every_known_event_parses_from_every_trace() -> None:
     count = 0
     for path in sorted(Path(TRACES).glob("*.ami")):
