@@ -19,18 +19,17 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 
 from crm.hooks.outbox import EVENT_TYPES
 from crm.hooks.ping import send_test_event
 from crm.hooks.tokens import SCOPES
 from crm.users import UserInfo
 from kernel.errors import DomainError
-from web.auth import crm_of, csrf_valid
-from web.i18n import N_, translations
-from web.pages import page_language
-from web.pages.admin.coded_lists import EXPIRED, NOT_SAVED
+from web.auth import crm_of
+from web.i18n import N_
 from web.pages.admin.layout import AdminPage, render_admin
+from web.pages.admin.posting import page_gettext, posted
 from web.params import PathId
 
 router = APIRouter(include_in_schema=False)
@@ -87,15 +86,7 @@ async def disabled_webhooks_warning(request: Request, user: UserInfo) -> str | N
 
 
 def _gettext(request: Request, user: UserInfo) -> Any:
-    return translations(page_language(request, user)).gettext
-
-
-def _refusal(request: Request, user: UserInfo, exc: DomainError) -> str:
-    gettext = _gettext(request, user)
-    problem = gettext(exc.message)
-    if exc.field:
-        problem = f"{exc.field}: {problem}"
-    return str(gettext(NOT_SAVED) % {"problem": problem})
+    return page_gettext(request, user)
 
 
 # --- webhooks ------------------------------------------------------------------------
@@ -138,15 +129,15 @@ async def webhook_create(
     csrf_token: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     form = {"url": url, "events": events or []}
-    if not csrf_valid(request, csrf_token):
-        message = _gettext(request, user)(EXPIRED)
-        return await _hooks_page(request, user, message=message, form=form, status_code=403)
-    try:
+
+    async def create() -> str:
         await crm_of(request).webhooks.create(url, events or [], secret, user.id)
-    except DomainError as exc:
-        message = _refusal(request, user, exc)
-        return await _hooks_page(request, user, message=message, form=form, status_code=422)
-    return RedirectResponse(f"{HOOKS}?done=created", status_code=303)
+        return f"{HOOKS}?done=created"
+
+    async def again(message: str, status_code: int) -> Response:
+        return await _hooks_page(request, user, message=message, form=form, status_code=status_code)
+
+    return await posted(request, user, csrf_token, create, again)
 
 
 @router.post(HOOKS + "/{hook_id}/{action}", response_class=HTMLResponse)
@@ -158,26 +149,24 @@ async def webhook_action(
     csrf_token: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     """`enable`, `disable`, `test` (a test event) or `delete`."""
-    if not csrf_valid(request, csrf_token):
-        message = _gettext(request, user)(EXPIRED)
-        return await _hooks_page(request, user, message=message, status_code=403)
     crm = crm_of(request)
-    try:
+
+    async def act() -> str | Response:
         if action in ("enable", "disable"):
             await crm.webhooks.set_enabled(hook_id, action == "enable")
-            done = action + "d"
-        elif action == "test":
+            return f"{HOOKS}?done={action}d"
+        if action == "test":
             await send_test_event(crm.db, hook_id, user_id=user.id)
-            return RedirectResponse(f"{HOOKS}/{hook_id}?done=test", status_code=303)
-        elif action == "delete":
+            return f"{HOOKS}/{hook_id}?done=test"
+        if action == "delete":
             await crm.webhooks.delete(hook_id)
-            done = "deleted"
-        else:
-            return await _hooks_page(request, user, status_code=404)
-    except DomainError as exc:
-        message = _refusal(request, user, exc)
-        return await _hooks_page(request, user, message=message, status_code=422)
-    return RedirectResponse(f"{HOOKS}?done={done}", status_code=303)
+            return f"{HOOKS}?done=deleted"
+        return await _hooks_page(request, user, status_code=404)
+
+    async def again(message: str, status_code: int) -> Response:
+        return await _hooks_page(request, user, message=message, status_code=status_code)
+
+    return await posted(request, user, csrf_token, act, again)
 
 
 @router.get(HOOKS + "/{hook_id}", response_class=HTMLResponse)
@@ -250,15 +239,17 @@ async def token_create(
     csrf_token: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     form = {"name": name, "scopes": scopes or []}
-    if not csrf_valid(request, csrf_token):
-        message = _gettext(request, user)(EXPIRED)
-        return await _tokens_page(request, user, message=message, form=form, status_code=403)
-    try:
+
+    async def create() -> Response:
         view, token = await crm_of(request).tokens.create(name, scopes or [], user.id)
-    except DomainError as exc:
-        message = _refusal(request, user, exc)
-        return await _tokens_page(request, user, message=message, form=form, status_code=422)
-    return await _tokens_page(request, user, new_token={**view, "token": token})
+        return await _tokens_page(request, user, new_token={**view, "token": token})
+
+    async def again(message: str, status_code: int) -> Response:
+        return await _tokens_page(
+            request, user, message=message, form=form, status_code=status_code
+        )
+
+    return await posted(request, user, csrf_token, create, again)
 
 
 @router.post(TOKENS + "/{token_id}/revoke", response_class=HTMLResponse)
@@ -268,12 +259,11 @@ async def token_revoke(
     user: AdminPage,
     csrf_token: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
-    if not csrf_valid(request, csrf_token):
-        message = _gettext(request, user)(EXPIRED)
-        return await _tokens_page(request, user, message=message, status_code=403)
-    try:
+    async def revoke() -> str:
         await crm_of(request).tokens.revoke(token_id)
-    except DomainError as exc:
-        message = _refusal(request, user, exc)
-        return await _tokens_page(request, user, message=message, status_code=422)
-    return RedirectResponse(f"{TOKENS}?done=revoked", status_code=303)
+        return f"{TOKENS}?done=revoked"
+
+    async def again(message: str, status_code: int) -> Response:
+        return await _tokens_page(request, user, message=message, status_code=status_code)
+
+    return await posted(request, user, csrf_token, revoke, again)

@@ -11,24 +11,24 @@ named in the admin's language; the password typed is never sent back in the page
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import ValidationError
+from fastapi.responses import HTMLResponse, Response
+from pydantic import BaseModel, ValidationError
 
 from crm.mail.check import check_mailbox
 from crm.mail.mailboxes import MailboxCreate, MailboxService, MailboxUpdate
 from crm.users import UserInfo
 from kernel.errors import DomainError
-from web.auth import actor_of, crm_of, csrf_valid
-from web.i18n import N_, translations
-from web.pages import page_language
-from web.pages.admin.coded_lists import EXPIRED, NOT_SAVED
+from web.auth import actor_of, crm_of
+from web.i18n import N_
 from web.pages.admin.layout import AdminPage, render_admin
+from web.pages.admin.posting import Gettext, page_gettext, posted, refusal
 from web.params import PathId
 
 router = APIRouter(include_in_schema=False)
+Model = TypeVar("Model", bound=BaseModel)
 
 PATH = "/admin/mailboxes"
 DONE = {
@@ -84,7 +84,7 @@ NEW_FORM: dict[str, Any] = {
 
 
 def _gettext(request: Request, user: UserInfo) -> Any:
-    return translations(page_language(request, user)).gettext
+    return page_gettext(request, user)
 
 
 def _service(request: Request) -> MailboxService:
@@ -108,19 +108,19 @@ def _data(form: dict[str, Any], password: str) -> dict[str, Any]:
     return data
 
 
-def _invalid(exc: ValidationError, gettext: Any) -> str:
-    """The first refused field, named, in the admin's language."""
-    error = exc.errors()[0]
-    field = str(error["loc"][0]) if error.get("loc") else ""
-    label = gettext(LABELS[field]) if field in LABELS else field
-    return str(gettext(NOT_SAVED) % {"problem": f"{label}: {gettext(HINTS.get(field, INVALID))}"})
+def _validated(model: type[Model], data: dict[str, Any]) -> Model:
+    """The form's values as the service takes them; the first refused field is named with
+    what it expects."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = str(error["loc"][0]) if error.get("loc") else None
+        raise DomainError("invalid", HINTS.get(field or "", INVALID), field) from exc
 
 
-def _refusal(exc: DomainError, gettext: Any) -> str:
-    problem = gettext(exc.message)
-    if exc.field:
-        problem = f"{gettext(LABELS[exc.field]) if exc.field in LABELS else exc.field}: {problem}"
-    return str(gettext(NOT_SAVED) % {"problem": problem})
+def _refusal(exc: DomainError, gettext: Gettext) -> str:
+    return refusal(exc, gettext, LABELS)
 
 
 async def _owners(request: Request) -> list[tuple[int, str]]:
@@ -210,20 +210,17 @@ async def mailbox_create(
     enabled: FormText = "",
     csrf_token: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
-    gettext = _gettext(request, user)
     form = {k: v for k, v in locals().items() if k in TEXT_FIELDS or k in FLAGS}
-    if not csrf_valid(request, csrf_token):
-        return await _list_page(request, user, message=gettext(EXPIRED), form=form, status_code=403)
-    try:
-        data = MailboxCreate.model_validate(_data(form, password))
+
+    async def create() -> str:
+        data = _validated(MailboxCreate, _data(form, password))
         await _service(request).create(data, actor_of(user))
-    except ValidationError as exc:
-        message = _invalid(exc, gettext)
-        return await _list_page(request, user, message=message, form=form, status_code=422)
-    except DomainError as exc:
-        message = _refusal(exc, gettext)
-        return await _list_page(request, user, message=message, form=form, status_code=422)
-    return RedirectResponse(f"{PATH}?done=created", status_code=303)
+        return f"{PATH}?done=created"
+
+    async def again(message: str, status_code: int) -> Response:
+        return await _list_page(request, user, message=message, form=form, status_code=status_code)
+
+    return await posted(request, user, csrf_token, create, again, _refusal)
 
 
 @router.get(PATH + "/{mailbox_id}", response_class=HTMLResponse)
@@ -254,25 +251,21 @@ async def mailbox_save(
     enabled: FormText = "",
     csrf_token: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
-    gettext = _gettext(request, user)
     form = {k: v for k, v in locals().items() if k in TEXT_FIELDS or k in FLAGS}
-    if not csrf_valid(request, csrf_token):
-        message = gettext(EXPIRED)
-        return await _box_page(request, user, mailbox_id, message=message, status_code=403)
-    try:
-        data = MailboxUpdate.model_validate(_data(form, password))
+
+    async def save() -> str:
+        data = _validated(MailboxUpdate, _data(form, password))
         await _service(request).update(mailbox_id, data, actor_of(user))
-    except ValidationError as exc:
-        message = _invalid(exc, gettext)
+        return f"{PATH}/{mailbox_id}?done=saved"
+
+    async def again(message: str, status_code: int) -> Response:
+        # an expired form shows the stored mailbox again, a refused one what was typed
+        typed = form if status_code == 422 else None
         return await _box_page(
-            request, user, mailbox_id, message=message, form=form, status_code=422
+            request, user, mailbox_id, message=message, form=typed, status_code=status_code
         )
-    except DomainError as exc:
-        message = _refusal(exc, gettext)
-        return await _box_page(
-            request, user, mailbox_id, message=message, form=form, status_code=422
-        )
-    return RedirectResponse(f"{PATH}/{mailbox_id}?done=saved", status_code=303)
+
+    return await posted(request, user, csrf_token, save, again, _refusal)
 
 
 @router.post(PATH + "/{mailbox_id}/{action}", response_class=HTMLResponse)
@@ -285,9 +278,8 @@ async def mailbox_action(
 ) -> Response:
     """`check` (connect now) or `delete`."""
     gettext = _gettext(request, user)
-    if not csrf_valid(request, csrf_token):
-        return await _list_page(request, user, message=gettext(EXPIRED), status_code=403)
-    try:
+
+    async def act() -> str | Response:
         if action == "check":
             result = await check_mailbox(_service(request), mailbox_id)
             if result.ok:
@@ -297,7 +289,10 @@ async def mailbox_action(
             return await _list_page(request, user, message=text, status_code=200)
         if action == "delete":
             await _service(request).delete(mailbox_id, actor_of(user))
-            return RedirectResponse(f"{PATH}?done=deleted", status_code=303)
-    except DomainError as exc:
-        return await _list_page(request, user, message=_refusal(exc, gettext), status_code=422)
-    return await _list_page(request, user, status_code=404)
+            return f"{PATH}?done=deleted"
+        return await _list_page(request, user, status_code=404)
+
+    async def again(message: str, status_code: int) -> Response:
+        return await _list_page(request, user, message=message, status_code=status_code)
+
+    return await posted(request, user, csrf_token, act, again, _refusal)

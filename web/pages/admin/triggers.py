@@ -15,17 +15,18 @@ import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 
 from crm.rules.fields import FIELDS, OPERATORS
 from crm.rules.schedule import WITH_DAYS
 from crm.rules.service import RuleService
 from crm.users import UserInfo
 from kernel.errors import DomainError
-from web.auth import crm_of, csrf_valid
-from web.i18n import N_, translations
-from web.pages import page_language
+from web.auth import crm_of
+from web.i18n import N_
+from web.pages.admin.coded_lists import NOT_SAVED
 from web.pages.admin.layout import AdminPage, render_admin
+from web.pages.admin.posting import Gettext, page_gettext, posted
 from web.params import PathId
 from web.rule_audit import audited
 from web.rule_texts import ACTIONS, BUILTIN_SAYS, EVENTS, problem
@@ -33,8 +34,6 @@ from web.rule_texts import ACTIONS, BUILTIN_SAYS, EVENTS, problem
 router = APIRouter(include_in_schema=False)
 
 PATH = "/admin/triggers"
-EXPIRED = N_("The form expired; reload the page and try again.")
-NOT_SAVED = N_("Not saved: %(problem)s")
 NOT_JSON = N_("this is not valid here")
 DONE = {
     "1": N_("Saved."),
@@ -165,7 +164,11 @@ def _schedule_form(schedule: dict[str, Any] | None) -> dict[str, Any]:
 
 
 def _gettext(request: Request, user: UserInfo) -> Any:
-    return translations(page_language(request, user)).gettext
+    return page_gettext(request, user)
+
+
+def _not_saved(exc: DomainError, gettext: Gettext) -> str:
+    return gettext(NOT_SAVED) % {"problem": problem(exc, gettext)}
 
 
 def _parsed(text: str, field: str) -> Any:
@@ -201,14 +204,12 @@ async def trigger_add(
     schedule_weekdays: Annotated[str, Form(max_length=5)] = "",
     csrf_token: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
-    gettext = _gettext(request, user)
     form = {"name": name, "event": event, "conditions": conditions, "actions": actions}
     form.update(
         schedule_at=schedule_at, schedule_days=schedule_days, schedule_weekdays=schedule_weekdays
     )
-    if not csrf_valid(request, csrf_token):
-        return await _list_page(request, user, message=gettext(EXPIRED), form=form, status_code=403)
-    try:
+
+    async def add() -> str:
         data = {
             "name": name,
             "event": event,
@@ -219,10 +220,12 @@ async def trigger_add(
         }
         rule = await _rules(request).create(data, user.id)
         await audited(request, user, rule["id"], None, rule)
-    except DomainError as exc:
-        message = gettext(NOT_SAVED) % {"problem": problem(exc, gettext)}
-        return await _list_page(request, user, message=message, form=form, status_code=422)
-    return RedirectResponse(f"{PATH}/{rule['id']}?done=1", status_code=303)
+        return f"{PATH}/{rule['id']}?done=1"
+
+    async def again(message: str, status_code: int) -> Response:
+        return await _list_page(request, user, message=message, form=form, status_code=status_code)
+
+    return await posted(request, user, csrf_token, add, again, _not_saved)
 
 
 @router.get(PATH + "/{rule_id}", response_class=HTMLResponse)
@@ -248,20 +251,18 @@ async def trigger_save(
     schedule_weekdays: Annotated[str, Form(max_length=5)] = "",
     csrf_token: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
-    gettext = _gettext(request, user)
     form = {"name": name, "event": event, "conditions": conditions, "actions": actions}
     form.update(
         schedule_at=schedule_at, schedule_days=schedule_days, schedule_weekdays=schedule_weekdays
     )
-    if not csrf_valid(request, csrf_token):
-        return await _rule_page(request, user, rule_id, message=gettext(EXPIRED), status_code=403)
     service = _rules(request)
-    try:
+
+    async def save() -> str:
         before = await service.get(rule_id)
         if delete:
             await service.delete(rule_id)
             await audited(request, user, rule_id, before, None)
-            return RedirectResponse(f"{PATH}?done=removed", status_code=303)
+            return f"{PATH}?done=removed"
         if builtin:
             minutes: Any = None
             if due_minutes.strip():
@@ -280,12 +281,15 @@ async def trigger_save(
                 "schedule": _schedule(event, schedule_at, schedule_days, schedule_weekdays),
             }
         await audited(request, user, rule_id, before, await service.update(rule_id, data, user.id))
-    except DomainError as exc:
-        message = gettext(NOT_SAVED) % {"problem": problem(exc, gettext)}
+        return f"{PATH}/{rule_id}?done=1"
+
+    async def again(message: str, status_code: int) -> Response:
+        typed = form if status_code == 422 and not builtin else None
         return await _rule_page(
-            request, user, rule_id, message=message, form=None if builtin else form, status_code=422
+            request, user, rule_id, message=message, form=typed, status_code=status_code
         )
-    return RedirectResponse(f"{PATH}/{rule_id}?done=1", status_code=303)
+
+    return await posted(request, user, csrf_token, save, again, _not_saved)
 
 
 @router.post(PATH + "/{rule_id}/enabled", response_class=HTMLResponse)
@@ -296,17 +300,17 @@ async def trigger_switch(
     enabled: Annotated[str, Form(max_length=5)] = "",
     csrf_token: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
-    gettext = _gettext(request, user)
-    if not csrf_valid(request, csrf_token):
-        return await _list_page(request, user, message=gettext(EXPIRED), status_code=403)
-    try:
+
+    async def switch() -> str:
         before = await _rules(request).get(rule_id)
         after = await _rules(request).set_enabled(rule_id, bool(enabled), user.id)
         await audited(request, user, rule_id, before, after)
-    except DomainError as exc:
-        message = gettext(NOT_SAVED) % {"problem": problem(exc, gettext)}
-        return await _list_page(request, user, message=message, status_code=422)
-    return RedirectResponse(f"{PATH}?done={'on' if enabled else 'off'}", status_code=303)
+        return f"{PATH}?done={'on' if enabled else 'off'}"
+
+    async def again(message: str, status_code: int) -> Response:
+        return await _list_page(request, user, message=message, status_code=status_code)
+
+    return await posted(request, user, csrf_token, switch, again, _not_saved)
 
 
 @router.post(PATH + "/{rule_id}/test", response_class=HTMLResponse)
@@ -317,15 +321,14 @@ async def trigger_test(
     call_id: Annotated[str, Form(max_length=20)] = "",
     csrf_token: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
-    gettext = _gettext(request, user)
-    if not csrf_valid(request, csrf_token):
-        return await _rule_page(request, user, rule_id, message=gettext(EXPIRED), status_code=403)
-    try:
+
+    async def dry_run() -> Response:
         if not call_id.strip().isdigit():
             raise BadJson("call_id", call_id)
         test = await _rules(request).test(rule_id, call_id=int(call_id))
-    except DomainError as exc:
-        return await _rule_page(
-            request, user, rule_id, message=problem(exc, gettext), status_code=422
-        )
-    return await _rule_page(request, user, rule_id, test=test)
+        return await _rule_page(request, user, rule_id, test=test)
+
+    async def again(message: str, status_code: int) -> Response:
+        return await _rule_page(request, user, rule_id, message=message, status_code=status_code)
+
+    return await posted(request, user, csrf_token, dry_run, again, problem)
