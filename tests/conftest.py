@@ -118,6 +118,55 @@ def _no_alembic_at_head() -> Iterator[None]:
         yield
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _route_dependencies_analysed_once() -> Iterator[None]:
+    """FastAPI builds a router's routes for an app lazily, on the app's first request
+    into it: for every route it reads the endpoint's signature and builds a pydantic
+    validator for each parameter (`_build_dependant_with_parameterless_dependencies`).
+    A server does that once; the tests build a new app (over a new database) hundreds
+    of times a session, and that analysis was a fifth of the CPU time of the HTTP tests.
+    The result depends only on the path, the endpoint and its dependencies, never on the
+    app, so it is kept per (path, endpoint, dependencies) for the session, and so is each
+    route's response field (the serializer of its response model). The handler
+    that solves the dependencies at each request, with the app's own overrides, is still
+    made per app. A FastAPI without this function is left as it is."""
+    import fastapi.routing
+
+    real = getattr(fastapi.routing, "_build_dependant_with_parameterless_dependencies", None)
+    real_field = getattr(fastapi.routing, "create_model_field", None)
+    if real is None or real_field is None:
+        yield
+        return
+    built: dict[tuple[object, ...], object] = {}
+    fields: dict[tuple[object, ...], object] = {}
+
+    def build(*, path: str, call: object, dependencies: object) -> object:
+        try:
+            key = (path, call, tuple(dependencies))  # type: ignore[call-overload]
+            hash(key)
+        except TypeError:  # an unhashable dependency: analysed each time, as FastAPI does
+            return real(path=path, call=call, dependencies=dependencies)
+        if key not in built:
+            built[key] = real(path=path, call=call, dependencies=dependencies)
+        return built[key]
+
+    def create_model_field(name: str, type_: object, *args: object, **options: object) -> object:
+        """A route's response field (its serializer): the same for every app."""
+        try:
+            key = (name, type_, args, tuple(sorted(options.items())))
+            hash(key)
+        except TypeError:
+            return real_field(name, type_, *args, **options)
+        if key not in fields:
+            fields[key] = real_field(name, type_, *args, **options)
+        return fields[key]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(fastapi.routing, "_build_dependant_with_parameterless_dependencies", build)
+        patch.setattr(fastapi.routing, "create_model_field", create_model_field)
+        yield
+
+
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A migrated SQLite file, copied for each test (faster than migrating each time)."""
