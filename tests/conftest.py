@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import gc
 import inspect
 import os
 import shutil
+import ssl
 import warnings
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -31,6 +33,18 @@ os.environ.setdefault("TRUBKA_AMI_ENABLED", "false")
 os.environ.setdefault("TRUBKA_AGI_ENABLED", "false")
 # When a test turns FastAGI on, it listens on a free port, never on the real 4573.
 os.environ.setdefault("TRUBKA_AGI_PORT", "0")
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Once the tests are collected, what is alive (modules, the collected tests, their
+    parameters: some 200,000 objects) lives until the end; `gc.freeze()` takes it out of
+    the collector's sight, as `trubka serve` does at start-up, and a larger first
+    generation makes fewer collections. Python's cyclic collector had been a fifth of
+    the CPU time of the HTTP tests, walking the same long-lived objects again and again.
+    Garbage is still collected, only less often."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(10_000, 20, 20)
 
 
 @pytest.fixture(autouse=True)
@@ -115,6 +129,83 @@ def _no_alembic_at_head() -> Iterator[None]:
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(crm.database.Database, "upgrade", upgrade)
+        yield
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _route_dependencies_analysed_once() -> Iterator[None]:
+    """FastAPI builds a router's routes for an app lazily, on the app's first request
+    into it: for every route it reads the endpoint's signature and builds a pydantic
+    validator for each parameter (`_build_dependant_with_parameterless_dependencies`).
+    A server does that once; the tests build a new app (over a new database) hundreds
+    of times a session, and that analysis was a fifth of the CPU time of the HTTP tests.
+    The result depends only on the path, the endpoint and its dependencies, never on the
+    app, so it is kept per (path, endpoint, dependencies) for the session, and so is each
+    route's response field (the serializer of its response model). The handler
+    that solves the dependencies at each request, with the app's own overrides, is still
+    made per app. A FastAPI without this function is left as it is."""
+    import fastapi.routing
+
+    real = getattr(fastapi.routing, "_build_dependant_with_parameterless_dependencies", None)
+    real_field = getattr(fastapi.routing, "create_model_field", None)
+    if real is None or real_field is None:
+        yield
+        return
+    built: dict[tuple[object, ...], object] = {}
+    fields: dict[tuple[object, ...], object] = {}
+
+    def build(*, path: str, call: object, dependencies: object) -> object:
+        try:
+            key = (path, call, tuple(dependencies))  # type: ignore[call-overload]
+            hash(key)
+        except TypeError:  # an unhashable dependency: analysed each time, as FastAPI does
+            return real(path=path, call=call, dependencies=dependencies)
+        if key not in built:
+            built[key] = real(path=path, call=call, dependencies=dependencies)
+        return built[key]
+
+    def create_model_field(name: str, type_: object, *args: object, **options: object) -> object:
+        """A route's response field (its serializer): the same for every app."""
+        try:
+            key = (name, type_, args, tuple(sorted(options.items())))
+            hash(key)
+        except TypeError:
+            return real_field(name, type_, *args, **options)
+        if key not in fields:
+            fields[key] = real_field(name, type_, *args, **options)
+        return fields[key]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(fastapi.routing, "_build_dependant_with_parameterless_dependencies", build)
+        patch.setattr(fastapi.routing, "create_model_field", create_model_field)
+        yield
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _default_tls_context_loaded_once() -> Iterator[None]:
+    """Every httpx client without a transport of its own (the tests' clients of a real
+    server, the webhook sender of each app started) builds the default TLS context,
+    reading certifi's whole CA bundle: 30 ms a client, hundreds a session. The default
+    context is the same each time for the same CA settings, so it is built once per
+    settings; a client asking for anything else (`verify=False`, a context, a
+    certificate) gets what it asks for, as before."""
+    import httpx._transports.default as transports
+
+    real = transports.create_ssl_context
+    made: dict[tuple[str | None, str | None], ssl.SSLContext] = {}
+
+    def create_ssl_context(
+        verify: object = True, cert: object = None, trust_env: bool = True
+    ) -> ssl.SSLContext:
+        if verify is not True or cert is not None or not trust_env:
+            return real(verify=verify, cert=cert, trust_env=trust_env)  # type: ignore[arg-type]
+        key = (os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
+        if key not in made:
+            made[key] = real()
+        return made[key]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(transports, "create_ssl_context", create_ssl_context)
         yield
 
 

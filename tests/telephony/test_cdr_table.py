@@ -1,7 +1,8 @@
 """The CDR in a PostgreSQL table (`cdr_pgsql`): read as `Master.csv` is, backfilled once.
 
-Runs against the real PostgreSQL server of TRUBKA_TEST_PG_URL: a fresh database gets a
-table shaped like cdr_pgsql's, holding the lab's Master.csv rows.
+Runs against the real PostgreSQL server of TRUBKA_TEST_PG_URL: a fresh database (one for
+the module) gets, for each test, a new table shaped like cdr_pgsql's, holding the lab's
+Master.csv rows.
 """
 
 from __future__ import annotations
@@ -83,11 +84,24 @@ def _insert(url: str, rows: list[cdr.CdrRow], *, naive: bool, name: str = "cdr")
     _sql(url, *statements)
 
 
-@pytest.fixture(params=["timestamp with time zone", "timestamp"])
-def table(request: pytest.FixtureRequest) -> Iterator[tuple[str, bool]]:
+@pytest.fixture(scope="module")
+def cdr_database() -> Iterator[str]:
+    """One fresh database for this module's tests (creating and dropping a database is
+    the slowest thing PostgreSQL does: about two seconds a test on a busy machine)."""
     with fresh_pg_database("trubka_cdr", migrate=False) as url:
-        _sql(url, (CREATE.format(name="cdr", calldate=request.param), []))
-        yield url, request.param == "timestamp"
+        yield url
+
+
+@pytest.fixture(params=["timestamp with time zone", "timestamp"])
+def table(request: pytest.FixtureRequest, cdr_database: str) -> tuple[str, bool]:
+    """A new, empty `cdr` table in the module's database, as each test starts."""
+    url = cdr_database
+    _sql(
+        url,
+        ("DROP TABLE IF EXISTS cdr", []),
+        (CREATE.format(name="cdr", calldate=request.param), []),
+    )
+    return url, request.param == "timestamp"
 
 
 def _comparable(row: cdr.CdrRow) -> cdr.CdrRow:
