@@ -154,6 +154,7 @@ async def phase(
                         "TRUBKA_AMI_USER": AMI_USER,
                         "TRUBKA_AMI_SECRET": secret,
                         "TRUBKA_AGI_ENABLED": "false",
+                        "TRUBKA_WRAPUP_LIMIT": "0",  # no after-call hold (see screen_pop)
                         "TRUBKA_HTTP_PORT": str(port),
                         "TRUBKA_LOG_LEVEL": "WARNING",
                         "TRUBKA_RECORDINGS_DIR": f"{tmp}/recordings-{i}",

@@ -256,6 +256,8 @@ async def main(args: argparse.Namespace) -> None:
             "TRUBKA_AMI_USER": AMI_USER,
             "TRUBKA_AMI_SECRET": secret,
             "TRUBKA_AGI_ENABLED": "false",
+            # bench agents never save a wrap-up: no after-call hold, every agent rings again
+            "TRUBKA_WRAPUP_LIMIT": "0",
             "TRUBKA_HTTP_PORT": str(http_port),
             "TRUBKA_LOG_LEVEL": "WARNING",
             "TRUBKA_RECORDINGS_DIR": f"{tmp}/recordings",
