@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, ValidationError
 
@@ -183,15 +183,7 @@ async def _box_page(
 FormText = Annotated[str, Form(max_length=1000)]
 
 
-@router.get(PATH, response_class=HTMLResponse)
-async def mailboxes_page(request: Request, user: AdminPage) -> HTMLResponse:
-    return await _list_page(request, user)
-
-
-@router.post(PATH, response_class=HTMLResponse)
-async def mailbox_create(
-    request: Request,
-    user: AdminPage,
+def _posted_form(
     name: FormText = "",
     address: FormText = "",
     owner_id: FormText = "",
@@ -209,8 +201,28 @@ async def mailbox_create(
     create_contacts: FormText = "",
     enabled: FormText = "",
     csrf_token: Annotated[str, Form(max_length=200)] = "",
-) -> Response:
+) -> tuple[dict[str, Any], str, str]:
+    """The mailbox form as posted (to add one or change one): its fields as the page
+    shows them again, the password typed (blank: keep the stored one), the CSRF token."""
     form = {k: v for k, v in locals().items() if k in TEXT_FIELDS or k in FLAGS}
+    return form, password, csrf_token
+
+
+PostedForm = Annotated[tuple[dict[str, Any], str, str], Depends(_posted_form)]
+
+
+@router.get(PATH, response_class=HTMLResponse)
+async def mailboxes_page(request: Request, user: AdminPage) -> HTMLResponse:
+    return await _list_page(request, user)
+
+
+@router.post(PATH, response_class=HTMLResponse)
+async def mailbox_create(
+    request: Request,
+    user: AdminPage,
+    posted_form: PostedForm,
+) -> Response:
+    form, password, csrf_token = posted_form
 
     async def create() -> str:
         data = _validated(MailboxCreate, _data(form, password))
@@ -233,25 +245,9 @@ async def mailbox_save(
     mailbox_id: PathId,
     request: Request,
     user: AdminPage,
-    name: FormText = "",
-    address: FormText = "",
-    owner_id: FormText = "",
-    imap_host: FormText = "",
-    imap_port: FormText = "",
-    imap_ssl: FormText = "",
-    login: FormText = "",
-    password: FormText = "",
-    folder: FormText = "",
-    sent_folder: FormText = "",
-    smtp_host: FormText = "",
-    smtp_port: FormText = "",
-    smtp_security: FormText = "",
-    smtp_login: FormText = "",
-    create_contacts: FormText = "",
-    enabled: FormText = "",
-    csrf_token: Annotated[str, Form(max_length=200)] = "",
+    posted_form: PostedForm,
 ) -> Response:
-    form = {k: v for k, v in locals().items() if k in TEXT_FIELDS or k in FLAGS}
+    form, password, csrf_token = posted_form
 
     async def save() -> str:
         data = _validated(MailboxUpdate, _data(form, password))
