@@ -50,6 +50,7 @@ from crm.models import (
     TaskStatus,
     User,
 )
+from crm.rules.batch import Batch, HookRow
 from crm.rules.due import due_at
 from crm.rules.fields import CALL_EVENTS, DEALS, now
 from crm.rules.templates import check, render
@@ -175,8 +176,9 @@ class Context:
     dialect: str
     notices: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
     hooks_queued: int = 0
-    # tasks made but not flushed yet (the caller flushes once, then fills in `task_id`)
-    made: list[tuple[dict[str, Any], Task]] | None = None
+    # the worker's round (`crm.rules.batch`): tasks and webhook rows are written at its
+    # end, the rows it reads are loaded once
+    batch: Batch | None = None
 
 
 class ActionError(Exception):
@@ -202,7 +204,9 @@ async def resolve(ctx: Context, spec: dict[str, Any]) -> tuple[int | None, str |
             user_id = await _user(ctx, spec.get("user_id"))
         elif who == "supervisor":
             policy = ctx.routing().for_call(ctx.facts.get("did"), ctx.facts.get("queue"))
-            if policy.supervisor:
+            if policy.supervisor and ctx.batch is not None:
+                user_id = await ctx.batch.supervisor(ctx.session, policy.supervisor)
+            elif policy.supervisor:
                 found = await ctx.session.scalar(
                     select(User.id).where(User.login == policy.supervisor, User.active.is_(True))
                 )
@@ -260,7 +264,11 @@ async def plan(ctx: Context, index: int, spec: dict[str, Any]) -> dict[str, Any]
             raise ActionError("nobody to notify")
         return {"user_id": user_id, "assigned_by": by, "text": render(spec["text"], ctx.facts)}
     if kind == "webhook":
-        hook = await ctx.session.get(Webhook, spec["webhook_id"])
+        hook = (
+            await ctx.batch.webhook(ctx.session, spec["webhook_id"])
+            if ctx.batch is not None
+            else await ctx.session.get(Webhook, spec["webhook_id"])
+        )
         if hook is None:
             raise ActionError("no such webhook")
         if not hook.enabled:
@@ -281,6 +289,9 @@ async def apply(ctx: Context, index: int, spec: dict[str, Any], planned: dict[st
         company = (
             await s.get(Company, contact.company_id) if contact and contact.company_id else None
         )
+        if ctx.batch is not None:  # written with the round's other tasks in one statement
+            ctx.batch.tasks.append((planned, _task_row(ctx, planned, contact, company, stamp)))
+            return
         task = Task(
             kind=(
                 TaskKind.CALL_BACK.value if ctx.event.event in CALL_EVENTS else TaskKind.OTHER.value
@@ -299,9 +310,6 @@ async def apply(ctx: Context, index: int, spec: dict[str, Any], planned: dict[st
             updated_at=stamp,
         )
         s.add(task)
-        if ctx.made is not None:
-            ctx.made.append((planned, task))
-            return
         await s.flush()
         planned["task_id"] = task.id
     elif kind in ("assign_owner", "add_tag", "remove_tag"):
@@ -355,10 +363,38 @@ async def apply(ctx: Context, index: int, spec: dict[str, Any], planned: dict[st
         await _enqueue(ctx, index, planned)
 
 
+def _task_row(
+    ctx: Context,
+    planned: dict[str, Any],
+    contact: Contact | None,
+    company: Company | None,
+    stamp: datetime,
+) -> dict[str, Any]:
+    return {
+        "kind": (
+            TaskKind.CALL_BACK.value if ctx.event.event in CALL_EVENTS else TaskKind.OTHER.value
+        ),
+        "title": planned["title"],
+        "description": planned["description"],
+        "status": TaskStatus.OPEN.value,
+        "due_at": datetime.fromisoformat(planned["due_at"]),
+        "assignee_id": planned["assignee_id"],
+        "created_by_id": None,
+        "contact_id": contact.id if contact else None,
+        "company_id": company.id if company else None,
+        "deal_id": ctx.facts.get("deal_id"),
+        "call_linkedid": ctx.facts.get("linkedid"),
+        "created_at": stamp,
+        "updated_at": stamp,
+    }
+
+
 async def _change_contact(
     ctx: Context, contact: Contact, kind: str, planned: dict[str, Any]
 ) -> None:
     s = ctx.session
+    if ctx.batch is not None:  # what later events of the round see is read again
+        ctx.batch.tags.pop(contact.id, None)
     if kind == "assign_owner":
         if contact.owner_id == planned["owner_id"]:
             planned["unchanged"] = True
@@ -399,6 +435,9 @@ async def _enqueue(ctx: Context, index: int, planned: dict[str, Any]) -> None:
     """The event, with the rule that sent it, into the webhook outbox for one webhook.
     Its id is derived from (rule, event, action): queued once whatever happens."""
     uid = str(uuid.uuid5(NAMESPACE, f"{ctx.rule_id}:{ctx.event.uid}:{index}"))
+    if ctx.batch is not None:
+        _defer(ctx, uid, planned)
+        return
     if await ctx.session.scalar(select(WebhookEvent.id).where(WebhookEvent.uid == uid)):
         planned["event_id"] = uid
         return
@@ -426,6 +465,27 @@ async def _enqueue(ctx: Context, index: int, planned: dict[str, Any]) -> None:
     )
     await ctx.session.flush()
     planned["event_id"] = uid
+    ctx.hooks_queued += 1
+
+
+def _defer(ctx: Context, uid: str, planned: dict[str, Any]) -> None:
+    """The webhook rows of `_enqueue`, written at the end of the round (queued once: a
+    uid already in the outbox is skipped then)."""
+    assert ctx.batch is not None
+    planned["event_id"] = uid
+    stamp = now()
+    data = dict(ctx.event.data)
+    data["rule"] = {"id": ctx.rule_id, "name": ctx.rule_name}
+    ctx.batch.queue(
+        HookRow(
+            uid=uid,
+            event=ctx.event.event,
+            occurred_at=stamp,
+            body=event_body(uid, ctx.event.event, stamp, data),
+            webhook_id=planned["webhook_id"],
+            order_key=order_key(ctx.event.contact_id),
+        )
+    )
     ctx.hooks_queued += 1
 
 

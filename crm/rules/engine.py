@@ -22,6 +22,7 @@ from sqlalchemy.exc import DBAPIError
 from crm.database import Database
 from crm.hooks import outbox
 from crm.rules.actions import ActionError, Context, EventRef, apply, plan, upsert
+from crm.rules.batch import Batch
 from crm.rules.conditions import evaluate
 from crm.rules.fields import facts, now
 from crm.rules.models import Rule, RuleActionKey
@@ -195,12 +196,14 @@ async def run_together(
     *,
     fail_after: Callable[[int], None] | None = None,
     keys: list[dict[str, Any]],
-    made: list[tuple[dict[str, Any], Any]],
+    batch: Batch,
 ) -> tuple[list[RunResult], list[Context]]:
     """Every rule of the event in the caller's transaction; each action's key is added to
     `keys`, for the caller to insert in the same transaction (a plain INSERT: a key taken
-    meanwhile by another worker fails it, and the caller rolls back). Raises on the first
-    action that fails (the caller rolls back and goes action by action)."""
+    meanwhile by another worker fails it, and the caller rolls back). An action that
+    cannot be done for the event (`ActionError`: raised before it writes anything) is
+    logged with its key as in `run`; anything else raises (the caller rolls back and goes
+    action by action)."""
     assert event.id is not None
     session.info[DEPTH_KEY] = event.depth + 1
     results: list[RunResult] = []
@@ -209,13 +212,21 @@ async def run_together(
         checks = [c.json() for c in evaluate(rule.conditions, seen)]
         matched = all(c["ok"] for c in checks)
         done: list[dict[str, Any]] = []
+        errors: list[str] = []
         if matched:
             ctx = _context(rt, session, event, seen, rule)
-            ctx.made = made
+            ctx.batch = batch
             for index, spec in enumerate(rule.actions):
-                entry = {"index": index, "type": spec["type"], **await plan(ctx, index, spec)}
-                await apply(ctx, index, spec, entry)
-                entry["status"] = "done"
+                entry: dict[str, Any] = {"index": index, "type": spec["type"]}
+                try:
+                    entry.update(await plan(ctx, index, spec))
+                    await apply(ctx, index, spec, entry)
+                    entry["status"] = "done"
+                except ActionError as exc:
+                    log.warning("rule %s, event %s, action %s: %s", rule.id, event.uid, index, exc)
+                    entry = {"index": index, "type": spec["type"]}
+                    entry.update(status="error", error=_text(exc))
+                    errors.append(f"action {index} ({spec['type']}): {_text(exc)}")
                 keys.append(
                     {
                         "rule_id": rule.id,
@@ -229,19 +240,16 @@ async def run_together(
                 if fail_after is not None:
                     fail_after(index)
             contexts.append(ctx)
-        results.append(RunResult(rule.id, matched, checks, done, []))
+        results.append(RunResult(rule.id, matched, checks, done, errors))
     return results, contexts
 
 
-async def finish_together(
-    session: Any, keys: list[dict[str, Any]], made: list[tuple[dict[str, Any], Any]]
-) -> None:
-    """After `run_together`: the tasks made (one flush), then the keys (one statement; a
-    key another worker took meanwhile fails it, and the caller's transaction is undone)."""
-    if made:
-        await session.flush()
-        for entry, task in made:
-            entry["task_id"] = task.id
+async def finish_together(session: Any, keys: list[dict[str, Any]], batch: Batch) -> None:
+    """After `run_together` and the round's first write: the tasks and webhook rows
+    made (`Batch.write`), then the keys (one statement; a key another worker took
+    meanwhile fails it, and the caller's transaction is undone)."""
+    await session.flush()
+    await batch.write(session)
     if keys:
         rows = [{**key, "result": _result(key["result"])} for key in keys]
         await session.execute(insert(RuleActionKey), rows)

@@ -140,8 +140,10 @@ async def facts(
     *,
     directory: UserDirectory,
     timezone: ZoneInfo,
+    tags: dict[int, list[str]] | None = None,
 ) -> dict[str, Any]:
-    """The event's fields as the conditions and templates see them."""
+    """The event's fields as the conditions and templates see them (`tags`: contacts'
+    tags read before, by contact id)."""
     local = occurred_at.astimezone(timezone) if occurred_at.tzinfo else occurred_at
     out: dict[str, Any] = {
         "event": event,
@@ -203,8 +205,11 @@ async def facts(
             attachments=len(data.get("attachments") or []),
         )
     contact = await session.get(Contact, contact_id) if contact_id else None
-    tags = (
-        list(
+    known = tags.get(contact.id) if tags is not None and contact else None
+    contact_tags = (
+        list(known)
+        if known is not None
+        else list(
             (
                 await session.scalars(
                     select(ContactTag.tag)
@@ -219,7 +224,7 @@ async def facts(
     out.update(
         contact_id=contact.id if contact else None,
         contact_name=contact.name if contact else None,
-        contact_tags=tags,
+        contact_tags=contact_tags,
         contact_owner_id=contact.owner_id if contact else None,
         owner_id=contact.owner_id if contact else None,
     )

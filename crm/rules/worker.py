@@ -31,6 +31,7 @@ from sqlalchemy import delete, insert, or_, select, update
 
 from crm.models import Task, TaskStatus
 from crm.rules.actions import Context, EventRef
+from crm.rules.batch import Batch
 from crm.rules.engine import (
     MAX_DEPTH,
     RuleView,
@@ -66,6 +67,12 @@ class WorkerConfig:
     keep_runs_days: int = 30  # the run log
     purge_every: float = 3600.0
     schedule_every: float = 30.0
+    # the event loop is shared with the screen pop and the AMI reader: a round gives the
+    # loop back after `slice` seconds of work, and pauses `busy_pause` before the next
+    # round when the loop came back later than `busy_lag` (others had work waiting)
+    slice: float = 0.002
+    busy_lag: float = 0.005
+    busy_pause: float = 0.01
 
 
 def _of(event: EventRef, rules: list[RuleView]) -> list[RuleView]:
@@ -136,6 +143,8 @@ class RuleWorker:
                     await self.run_schedules()
                 self._wake.clear()
                 done = await self.run_once()
+                if done:
+                    await self._courtesy()
             except Exception:
                 log.exception("rules round failed")
                 done = 0
@@ -145,6 +154,14 @@ class RuleWorker:
                         await self._wake.wait()
                 except TimeoutError:
                     pass
+
+    async def _courtesy(self) -> None:
+        """Between two rounds: let the loop run what waits; if that took long (the pop,
+        the AMI reader were busy), pause a little more before the next round."""
+        asked = time.perf_counter()
+        await asyncio.sleep(0)
+        if time.perf_counter() - asked > self.config.busy_lag:
+            await asyncio.sleep(self.config.busy_pause)
 
     async def stop(self) -> None:
         """Finish the event in hand, then stop (what is left stays pending)."""
@@ -165,6 +182,7 @@ class RuleWorker:
             for kind in {e.event for e in events}:
                 rules[kind] = await self.rules_for(kind)
             fresh = [e for e in events if not e.replay and e.depth < MAX_DEPTH]
+            taken = len(events)
             if len(fresh) > 1:
                 try:  # the whole round in one transaction: all of it or none
                     await self.together(fresh, rules)
@@ -176,7 +194,8 @@ class RuleWorker:
                 if self._stopping.is_set():
                     break  # its lease runs out; another round takes it
                 await self.process(event, _of(event, rules[event.event]))
-            return len(events) + (len(fresh) if len(fresh) > 1 else 0)
+                await asyncio.sleep(0)
+            return taken
         finally:
             self._idle.set()
 
@@ -262,14 +281,21 @@ class RuleWorker:
         self.processed += 1
 
     async def together(self, events: list[EventRef], rules: dict[str, list[RuleView]]) -> None:
-        """Run a round's fresh events in one transaction: their actions with their keys,
-        the runs logged and the events marked done in one statement each."""
+        """Run a round's fresh events in one transaction (`crm.rules.batch`): their
+        contacts read at once, the rules evaluated in memory, then the events marked done,
+        the tasks, webhook rows, action keys and runs written in a statement or two
+        each. The loop is given back every `config.slice` seconds of work."""
         contexts: list[Context] = []
         runs: list[dict[str, Any]] = []
         keys: list[dict[str, Any]] = []
-        made: list[tuple[dict[str, Any], Any]] = []
+        batch = Batch(self.rt.db.dialect)
         async with self.rt.db.transaction() as session:
+            await batch.preload(session, {e.contact_id for e in events if e.contact_id})
+            started = time.perf_counter()
             for event in events:
+                if time.perf_counter() - started > self.config.slice:
+                    await asyncio.sleep(0)  # the pop and the AMI reader go first
+                    started = time.perf_counter()
                 todo = _of(event, rules[event.event])
                 seen = (
                     await facts(
@@ -279,6 +305,7 @@ class RuleWorker:
                         event.occurred_at,
                         directory=self.rt.directory,
                         timezone=self.rt.timezone,
+                        tags=batch.tags,
                     )
                     if todo
                     else {}
@@ -291,50 +318,28 @@ class RuleWorker:
                     seen,
                     fail_after=self.fail_after,
                     keys=keys,
-                    made=made,
+                    batch=batch,
                 )
                 runs += _runs(event, results)
                 contexts += done
-            await finish_together(session, keys, made)
-            await _log(session, runs)
+            # the first write: on SQLite the transaction holds the write lock from here
             await session.execute(
                 update(RuleEvent)
                 .where(RuleEvent.id.in_([e.id for e in events]))
                 .values(status=DONE, finished_at=now(), locked_until=None, error=None)
                 .values(attempts=RuleEvent.attempts + 1)
             )
+            await finish_together(session, keys, batch)
+            await _log(session, runs)
         for ctx in contexts:
             after_commit(self.rt, ctx)
 
     async def at_once(self, event: EventRef, rules: list[RuleView]) -> None:
         """Run the event's rules in one transaction with their keys, logs and the event
-        marked done: all of it or none. Any action that fails raises (then the event
-        goes action by action, where a failing action is logged and the others done)."""
-        assert event.id is not None
-        seen = await event_facts(self.rt, event) if rules else {}
-        keys: list[dict[str, Any]] = []
-        made: list[tuple[dict[str, Any], Any]] = []
-        async with self.rt.db.transaction() as session:
-            results, contexts = await run_together(
-                self.rt,
-                session,
-                rules,
-                event,
-                seen,
-                fail_after=self.fail_after,
-                keys=keys,
-                made=made,
-            )
-            await finish_together(session, keys, made)
-            await _log(session, _runs(event, results))
-            await session.execute(
-                update(RuleEvent)
-                .where(RuleEvent.id == event.id)
-                .values(status=DONE, finished_at=now(), locked_until=None, error=None)
-                .values(attempts=RuleEvent.attempts + 1)
-            )
-        for ctx in contexts:
-            after_commit(self.rt, ctx)
+        marked done: all of it or none (`together` with one event). An action that fails
+        unexpectedly raises (then the event goes action by action, where a failing action
+        is logged and the others done)."""
+        await self.together([event], {event.event: rules})
 
     async def _finish(
         self, event_id: int, status: str, runs: list[dict[str, Any]], error: str | None

@@ -1,0 +1,153 @@
+"""One round of the rules worker as one batch: what its events read is loaded once (their
+contacts with tags and companies; webhooks and supervisors when first asked for), and what
+their actions make is written at the end in a few statements — the tasks in one, the
+webhook events and deliveries in a few — inside the round's transaction, next to the
+action keys and the run log (`crm.rules.worker.RuleWorker.together`).
+
+Task ids are known before the keys and the run log are written: on PostgreSQL from the
+INSERT's RETURNING (in the rows' order), on SQLite given by the batch itself after the
+round's first write (the transaction then holds SQLite's only write lock, so the next ids
+after the largest are free — what SQLite would have picked).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm.hooks.models import PENDING, Webhook, WebhookDelivery, WebhookEvent
+from crm.models import Company, Contact, ContactTag, Task, User
+
+
+@dataclass
+class HookRow:
+    """A webhook event one action queues, with its delivery (`crm.rules.actions`)."""
+
+    uid: str
+    event: str
+    occurred_at: datetime
+    body: str
+    webhook_id: int
+    order_key: str
+
+
+@dataclass
+class Batch:
+    dialect: str
+    tasks: list[tuple[dict[str, Any], dict[str, Any]]] = field(default_factory=list)
+    hooks: list[HookRow] = field(default_factory=list)
+    tags: dict[int, list[str]] = field(default_factory=dict)  # contact id → its tags
+    webhooks: dict[int, Webhook | None] = field(default_factory=dict)
+    supervisors: dict[str, int | None] = field(default_factory=dict)  # login → active user
+    held: list[Any] = field(default_factory=list)  # keeps preloaded rows in the identity map
+    uids: set[str] = field(default_factory=set)  # of `hooks`
+
+    async def preload(self, session: AsyncSession, contact_ids: set[int]) -> None:
+        """The round's contacts, their tags and companies: three statements at most."""
+        if not contact_ids:
+            return
+        contacts = (
+            await session.scalars(select(Contact).where(Contact.id.in_(sorted(contact_ids))))
+        ).all()
+        self.held += contacts
+        self.tags = {c.id: [] for c in contacts}
+        rows = await session.execute(
+            select(ContactTag.contact_id, ContactTag.tag)
+            .where(ContactTag.contact_id.in_(list(self.tags)))
+            .order_by(ContactTag.contact_id, ContactTag.tag)
+        )
+        for contact_id, tag in rows.tuples():
+            self.tags[contact_id].append(tag)
+        companies = {c.company_id for c in contacts if c.company_id}
+        if companies:
+            self.held += (
+                await session.scalars(select(Company).where(Company.id.in_(sorted(companies))))
+            ).all()
+
+    async def webhook(self, session: AsyncSession, webhook_id: int) -> Webhook | None:
+        if webhook_id not in self.webhooks:
+            self.webhooks[webhook_id] = await session.get(Webhook, webhook_id)
+        return self.webhooks[webhook_id]
+
+    async def supervisor(self, session: AsyncSession, login: str) -> int | None:
+        if login not in self.supervisors:
+            found = await session.scalar(
+                select(User.id).where(User.login == login, User.active.is_(True))
+            )
+            self.supervisors[login] = int(found) if found is not None else None
+        return self.supervisors[login]
+
+    def queue(self, hook: HookRow) -> None:
+        if hook.uid not in self.uids:
+            self.uids.add(hook.uid)
+            self.hooks.append(hook)
+
+    async def write(self, session: AsyncSession) -> None:
+        """The tasks and the webhook rows the round's actions made; fills in `task_id`.
+        Call it after the round's first write (see the module's docstring)."""
+        await self._tasks(session)
+        await self._hooks(session)
+
+    async def _tasks(self, session: AsyncSession) -> None:
+        if not self.tasks:
+            return
+        rows = [row for _planned, row in self.tasks]
+        table = Task.__table__
+        if self.dialect == "sqlite":
+            last = int(await session.scalar(select(func.max(Task.id))) or 0)
+            ids = list(range(last + 1, last + 1 + len(rows)))
+            await session.execute(
+                insert(table), [{**row, "id": i} for row, i in zip(rows, ids, strict=True)]
+            )
+        else:
+            made = await session.execute(
+                insert(table).returning(table.c.id, sort_by_parameter_order=True), rows
+            )
+            ids = [int(i) for i in made.scalars().all()]
+        for (planned, _row), task_id in zip(self.tasks, ids, strict=True):
+            planned["task_id"] = task_id
+
+    async def _hooks(self, session: AsyncSession) -> None:
+        if not self.hooks:
+            return
+        uids = [h.uid for h in self.hooks]
+        before = set(
+            (await session.scalars(select(WebhookEvent.uid).where(WebhookEvent.uid.in_(uids))))
+        )
+        fresh = [h for h in self.hooks if h.uid not in before]
+        if not fresh:
+            return
+        await session.execute(
+            insert(WebhookEvent.__table__),
+            [
+                {"uid": h.uid, "event": h.event, "occurred_at": h.occurred_at, "body": h.body}
+                for h in fresh
+            ],
+        )
+        made = await session.execute(
+            select(WebhookEvent.uid, WebhookEvent.id).where(
+                WebhookEvent.uid.in_([h.uid for h in fresh])
+            )
+        )
+        ids = {uid: event_id for uid, event_id in made.tuples()}
+        await session.execute(
+            insert(WebhookDelivery.__table__),
+            [
+                {
+                    "webhook_id": h.webhook_id,
+                    "event_id": ids[h.uid],
+                    "order_key": h.order_key,
+                    "status": PENDING,
+                    "attempts": 0,
+                    "created_at": h.occurred_at,
+                    "next_at": h.occurred_at,
+                    "locked_until": None,
+                    "finished_at": None,
+                }
+                for h in fresh
+            ],
+        )
