@@ -71,7 +71,8 @@ async def count(url: str, events: int, batch: int) -> None:
                 occurred_at=datetime.now(UTC),
                 checked=True,
             )
-    runtime = Runtime(db, directory, lambda: RoutingRules(), ZoneInfo("Europe/Moscow"))
+    routing = RoutingRules()
+    runtime = Runtime(db, directory, lambda: routing, ZoneInfo("Europe/Moscow"))
     worker = RuleWorker(runtime, WorkerConfig(batch=batch, overdue_every=10**9))
     kinds: Counter[str] = Counter()
     rows = 0

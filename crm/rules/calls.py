@@ -4,7 +4,8 @@ answered (`crm.hooks.calls.call_events`). Runs after contact linking (same consu
 `contact_id` is known. The data is the call as `GET /api/calls/{id}` returns it, plus
 `routed_agent` (whom the routing sent it to first). Each event's id is derived from the
 call: a batch seen twice queues nothing twice. Only the types an enabled rule listens to
-are queued, in one transaction per batch — the AMI reader and the pop never wait for it.
+are queued, in one statement and transaction per batch — on the `crm-after-store`
+consumer, after the call writer committed: the AMI reader and the pop never wait for it.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from crm.call_records import CallRow
 from crm.database import Database
 from crm.events import CallsStored
 from crm.hooks.calls import CALL_EVENTS, call_events
-from crm.rules.record import listened, record
+from crm.rules.record import Queued, listened, record_many
 from crm.timeline import call_json
 from crm.users import UserDirectory
 
@@ -47,19 +48,15 @@ class CallRuleEvents:
                 )
             ).all()
             agents, _ = await self.directory.snapshot()
+            queued: list[Queued] = []
             for row in rows:
                 kinds = [k for k in call_events(row) if k in wanted]
                 if not kinds:
                     continue
                 data = call_json(row, agents)
                 data["routed_agent"] = records[row.linkedid].routed_agent
-                for kind in kinds:
-                    await record(
-                        session,
-                        kind,
-                        data,
-                        contact_id=row.contact_id,
-                        uid=call_event_uid(kind, row.id),
-                        occurred_at=row.ended_at,
-                        checked=True,
-                    )
+                queued += [
+                    Queued(kind, data, row.contact_id, call_event_uid(kind, row.id), row.ended_at)
+                    for kind in kinds
+                ]
+            await record_many(session, queued)  # one statement for the batch

@@ -252,7 +252,7 @@ async def finish_together(session: Any, keys: list[dict[str, Any]], batch: Batch
     await batch.write(session)
     if keys:
         rows = [{**key, "result": _result(key["result"])} for key in keys]
-        await session.execute(insert(RuleActionKey), rows)
+        await session.execute(insert(RuleActionKey.__table__), rows)
 
 
 def _result(entry: dict[str, Any]) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -27,6 +28,17 @@ from crm.rules.models import PENDING, Rule, RuleEvent
 DEPTH_KEY = "rule_depth"
 WAKE_KEY = "rule_wake"
 WAKERS: list[Callable[[], None]] = []  # the rule workers of this process (their `wake`)
+_changes = 0  # rules created, changed or deleted in this process (`rules_changed`)
+
+
+def rules_changed() -> None:
+    """A rule was created, changed or deleted (committed): the workers read them again."""
+    global _changes
+    _changes += 1
+
+
+def rule_changes() -> int:
+    return _changes
 
 
 def _wake(_session: Session) -> None:
@@ -78,7 +90,49 @@ async def record(
         .on_conflict_do_nothing(index_elements=["uid"])
     )
     queued = (getattr(result, "rowcount", 0) or 0) > 0
-    if queued and not session.info.get(WAKE_KEY):
+    if queued:
+        _wake_after_commit(session)
+    return queued
+
+
+def _wake_after_commit(session: AsyncSession) -> None:
+    if not session.info.get(WAKE_KEY):
         session.info[WAKE_KEY] = True
         sa_event.listen(session.sync_session, "after_commit", _wake, once=True)
-    return queued
+
+
+@dataclass(frozen=True, slots=True)
+class Queued:
+    """One event for `record_many`."""
+
+    event: str
+    data: dict[str, Any]
+    contact_id: int | None
+    uid: str
+    occurred_at: datetime
+
+
+async def record_many(session: AsyncSession, events: list[Queued]) -> None:
+    """Queue events a rule listens to (the caller checked) in one statement; an id
+    queued before is skipped."""
+    rows = [
+        {
+            "uid": e.uid,
+            "event": e.event,
+            "occurred_at": e.occurred_at,
+            "data": {k: v for k, v in e.data.items() if k != "editable"},
+            "contact_id": e.contact_id,
+            "depth": int(session.info.get(DEPTH_KEY, 0)),
+            "status": PENDING,
+            "attempts": 0,
+        }
+        for e in events
+        if e.event in EVENT_TYPES
+    ]
+    if not rows:
+        return
+    bind = session.get_bind()
+    insert = sqlite_insert if bind.dialect.name == "sqlite" else pg_insert
+    table = RuleEvent.__table__
+    await session.execute(insert(table).on_conflict_do_nothing(index_elements=["uid"]), rows)
+    _wake_after_commit(session)

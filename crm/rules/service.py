@@ -27,6 +27,7 @@ from crm.rules.conditions import validate as validate_conditions
 from crm.rules.engine import RuleView, Runtime, dry_run
 from crm.rules.fields import CALL_EVENTS, EVENT_TYPES, SCHEDULE_EVENTS, sample_facts
 from crm.rules.models import Rule, RuleRun
+from crm.rules.record import rules_changed
 from crm.timeline import call_json
 from crm.users import UserDirectory
 from routing.rules import RoutingRules
@@ -145,7 +146,9 @@ class RuleService:
             )
             session.add(row)
             await session.flush()
-            return rule_json(row)
+            out = rule_json(row)
+        rules_changed()
+        return out
 
     async def update(
         self, rule_id: int, data: dict[str, Any], user_id: int | None
@@ -165,7 +168,9 @@ class RuleService:
             row.updated_at = datetime.now(UTC)
             row.updated_by_id = user_id
             await session.flush()
-            return rule_json(row)
+            out = rule_json(row)
+        rules_changed()
+        return out
 
     async def set_enabled(self, rule_id: int, enabled: bool, user_id: int | None) -> dict[str, Any]:
         return await self.update(rule_id, {"enabled": enabled}, user_id)
@@ -178,6 +183,7 @@ class RuleService:
                     "a built-in rule cannot be deleted: switch it off instead", field="id"
                 )
             await session.delete(row)
+        rules_changed()
 
     async def runs(self, rule_id: int, limit: int = 50) -> builtins.list[dict[str, Any]]:
         async with self.db.session() as session:

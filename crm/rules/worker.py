@@ -45,7 +45,7 @@ from crm.rules.engine import (
 )
 from crm.rules.fields import facts, now
 from crm.rules.models import CUT, DONE, PENDING, Rule, RuleActionKey, RuleEvent, RuleRun
-from crm.rules.record import WAKERS, listened, record
+from crm.rules.record import WAKERS, listened, record, rule_changes
 from crm.rules.schedule import RULE_KEY, run_due
 from crm.tasks import task_views
 
@@ -73,6 +73,9 @@ class WorkerConfig:
     slice: float = 0.002
     busy_lag: float = 0.005
     busy_pause: float = 0.01
+    # the enabled rules are read again after a change in this process, and at least this
+    # often (a change made on another node)
+    rules_ttl: float = 2.0
 
 
 def _of(event: EventRef, rules: list[RuleView]) -> list[RuleView]:
@@ -102,7 +105,7 @@ def _runs(event: EventRef, results: list[RunResult]) -> list[dict[str, Any]]:
 
 async def _log(session: Any, runs: list[dict[str, Any]]) -> None:
     if runs:  # one statement for all the runs of the event
-        await session.execute(insert(RuleRun), runs)
+        await session.execute(insert(RuleRun.__table__), runs)
 
 
 class RuleWorker:
@@ -116,6 +119,8 @@ class RuleWorker:
         self.processed = 0
         self.fail_after: Callable[[int], None] | None = None  # tests: stop mid-way
         self.clock: Callable[[], datetime] = now  # the schedules' time (tests inject one)
+        # event type → (rule changes seen, when read, its enabled rules)
+        self._rules: dict[str, tuple[int, float, list[RuleView]]] = {}
 
     def wake(self) -> None:
         self._wake.set()
@@ -187,7 +192,7 @@ class RuleWorker:
                 try:  # the whole round in one transaction: all of it or none
                     await self.together(fresh, rules)
                     self.processed += len(fresh)
-                    events = [e for e in events if e not in fresh]
+                    events = [e for e in events if e.replay or e.depth >= MAX_DEPTH]
                 except Exception:
                     log.debug("rules: the round goes event by event", exc_info=True)
             for event in events:
@@ -238,6 +243,16 @@ class RuleWorker:
             ]
 
     async def rules_for(self, event: str) -> list[RuleView]:
+        """The enabled rules of an event type, from the cache while no rule changed."""
+        changes, stamp = rule_changes(), time.monotonic()
+        cached = self._rules.get(event)
+        if cached and cached[0] == changes and stamp - cached[1] < self.config.rules_ttl:
+            return cached[2]
+        views = await self._read_rules(event)
+        self._rules[event] = (changes, stamp, views)
+        return views
+
+    async def _read_rules(self, event: str) -> list[RuleView]:
         async with self.rt.db.session() as session:
             rows = (
                 await session.scalars(
