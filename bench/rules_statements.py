@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from rules import call_data, ten_rules  # noqa: E402  # bench/rules.py
 from sqlalchemy import event as sa_event  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
@@ -39,7 +40,6 @@ from crm.rules.service import RuleService  # noqa: E402
 from crm.rules.worker import RuleWorker, WorkerConfig  # noqa: E402
 from crm.users import UserDirectory  # noqa: E402
 from routing.rules import RoutingRules  # noqa: E402
-from rules import call_data, ten_rules  # noqa: E402  # bench/rules.py
 
 
 async def count(url: str, events: int, batch: int) -> None:

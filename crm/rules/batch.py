@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm.hooks.models import PENDING, Webhook, WebhookDelivery, WebhookEvent
 from crm.models import Company, Contact, ContactTag, Task, User
+from crm.rules.models import table_of
 
 
 @dataclass
@@ -96,7 +97,7 @@ class Batch:
         if not self.tasks:
             return
         rows = [row for _planned, row in self.tasks]
-        table = Task.__table__
+        table = table_of(Task)
         if self.dialect == "sqlite":
             last = int(await session.scalar(select(func.max(Task.id))) or 0)
             ids = list(range(last + 1, last + 1 + len(rows)))
@@ -116,13 +117,13 @@ class Batch:
             return
         uids = [h.uid for h in self.hooks]
         before = set(
-            (await session.scalars(select(WebhookEvent.uid).where(WebhookEvent.uid.in_(uids))))
+            await session.scalars(select(WebhookEvent.uid).where(WebhookEvent.uid.in_(uids)))
         )
         fresh = [h for h in self.hooks if h.uid not in before]
         if not fresh:
             return
         await session.execute(
-            insert(WebhookEvent.__table__),
+            insert(table_of(WebhookEvent)),
             [
                 {"uid": h.uid, "event": h.event, "occurred_at": h.occurred_at, "body": h.body}
                 for h in fresh
@@ -135,7 +136,7 @@ class Batch:
         )
         ids = {uid: event_id for uid, event_id in made.tuples()}
         await session.execute(
-            insert(WebhookDelivery.__table__),
+            insert(table_of(WebhookDelivery)),
             [
                 {
                     "webhook_id": h.webhook_id,

@@ -25,7 +25,7 @@ from crm.rules.actions import ActionError, Context, EventRef, apply, plan, upser
 from crm.rules.batch import Batch
 from crm.rules.conditions import evaluate
 from crm.rules.fields import facts, now
-from crm.rules.models import Rule, RuleActionKey
+from crm.rules.models import Rule, RuleActionKey, table_of
 from crm.rules.record import DEPTH_KEY
 from crm.users import UserDirectory
 from routing.rules import RoutingRules
@@ -252,7 +252,7 @@ async def finish_together(session: Any, keys: list[dict[str, Any]], batch: Batch
     await batch.write(session)
     if keys:
         rows = [{**key, "result": _result(key["result"])} for key in keys]
-        await session.execute(insert(RuleActionKey.__table__), rows)
+        await session.execute(insert(table_of(RuleActionKey)), rows)
 
 
 def _result(entry: dict[str, Any]) -> dict[str, Any]:

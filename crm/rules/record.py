@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from crm.rules.fields import EVENT_TYPES, now
-from crm.rules.models import PENDING, Rule, RuleEvent
+from crm.rules.models import PENDING, Rule, RuleEvent, table_of
 
 DEPTH_KEY = "rule_depth"
 WAKE_KEY = "rule_wake"
@@ -133,6 +133,6 @@ async def record_many(session: AsyncSession, events: list[Queued]) -> None:
         return
     bind = session.get_bind()
     insert = sqlite_insert if bind.dialect.name == "sqlite" else pg_insert
-    table = RuleEvent.__table__
+    table = table_of(RuleEvent)
     await session.execute(insert(table).on_conflict_do_nothing(index_elements=["uid"]), rows)
     _wake_after_commit(session)

@@ -44,7 +44,16 @@ from crm.rules.engine import (
     run_together,
 )
 from crm.rules.fields import facts, now
-from crm.rules.models import CUT, DONE, PENDING, Rule, RuleActionKey, RuleEvent, RuleRun
+from crm.rules.models import (
+    CUT,
+    DONE,
+    PENDING,
+    Rule,
+    RuleActionKey,
+    RuleEvent,
+    RuleRun,
+    table_of,
+)
 from crm.rules.record import WAKERS, listened, record, rule_changes
 from crm.rules.schedule import RULE_KEY, run_due
 from crm.tasks import task_views
@@ -105,7 +114,7 @@ def _runs(event: EventRef, results: list[RunResult]) -> list[dict[str, Any]]:
 
 async def _log(session: Any, runs: list[dict[str, Any]]) -> None:
     if runs:  # one statement for all the runs of the event
-        await session.execute(insert(RuleRun.__table__), runs)
+        await session.execute(insert(table_of(RuleRun)), runs)
 
 
 class RuleWorker:
