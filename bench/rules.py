@@ -7,7 +7,8 @@ rules on and off.
    queues a webhook); N events are written into the rules' queue the way
    `CallsStored` writes them, then one `RuleWorker` drains the queue. Printed: events/s
    queued and events/s run (issue 13's target: 1,000 events/s with 10 rules enabled),
-   tasks made, runs logged.
+   tasks made, webhook deliveries queued, runs logged, SQL statements per event and the
+   CPU per event of this process.
 2. `--pop`: the screen-pop benchmark (`bench/screen_pop.py`: the simulated PBX over AMI,
    `trubka serve`, one WebSocket per agent) twice in one run — rules off, then the same
    10 rules on `call.ended` (every call runs them) — printing both p50/p99 for the same
@@ -35,9 +36,11 @@ from zoneinfo import ZoneInfo
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from sqlalchemy import event as sa_event  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
 from crm.database import Database  # noqa: E402
+from crm.hooks.models import Webhook, WebhookDelivery  # noqa: E402
 from crm.models import Task  # noqa: E402
 from crm.rules.engine import Runtime  # noqa: E402
 from crm.rules.models import RuleRun  # noqa: E402
@@ -86,6 +89,22 @@ def ten_rules(event: str = "call.missed", webhook_id: int | None = None) -> list
     return rules
 
 
+async def make_webhook(db: Database) -> int:
+    """A webhook for the rule that queues one (never delivered: the bench runs no
+    delivery worker)."""
+    async with db.transaction() as session:
+        hook = Webhook(
+            url="http://127.0.0.1:9/hook",
+            events=["call.missed"],
+            secret="s" * 20,
+            enabled=True,
+            created_at=datetime.now(UTC),
+        )
+        session.add(hook)
+        await session.flush()
+        return hook.id
+
+
 def call_data(i: int) -> dict[str, Any]:
     return {
         "id": i,
@@ -107,7 +126,7 @@ async def throughput(url: str, events: int) -> None:
     await db.upgrade()
     directory = UserDirectory(db)
     service = RuleService(db, directory)
-    for rule in ten_rules():
+    for rule in ten_rules(webhook_id=await make_webhook(db)):
         await service.create(rule, None)
     started = time.perf_counter()
     batch = 200
@@ -126,21 +145,32 @@ async def throughput(url: str, events: int) -> None:
     routing = RoutingRules()
     runtime = Runtime(db, directory, lambda: routing, ZoneInfo("Europe/Moscow"))
     worker = RuleWorker(runtime, WorkerConfig(batch=200, overdue_every=10**9))
+    statements = 0
+
+    def counted(*_args: Any) -> None:
+        nonlocal statements
+        statements += 1
+
+    sa_event.listen(db.engine.sync_engine, "before_cursor_execute", counted)
     started, cpu = time.perf_counter(), time.process_time()
     while await worker.run_once():
         pass
     ran, cpu = time.perf_counter() - started, time.process_time() - cpu
+    sa_event.remove(db.engine.sync_engine, "before_cursor_execute", counted)
     async with db.session() as session:
         tasks = await session.scalar(select(func.count()).select_from(Task))
+        hooks = await session.scalar(select(func.count()).select_from(WebhookDelivery))
         runs = await session.scalar(select(func.count()).select_from(RuleRun))
     await db.dispose()
     print(f"rules: 10 enabled on call.missed, {events} events ({db.dialect})")
     print(f"  queued: {events / queued:,.0f} events/s ({queued:.2f} s, batches of {batch})")
     print(
         f"  run:    {worker.processed / ran:,.0f} events/s ({ran:.2f} s; {tasks} tasks made, "
-        f"{runs} runs logged)"
+        f"{hooks} webhook deliveries queued, {runs} runs logged)"
     )
-    print(f"  CPU:    {cpu / max(1, worker.processed) * 1000:.2f} ms per event (this process)")
+    done = max(1, worker.processed)
+    print(f"  CPU:    {cpu / done * 1000:.2f} ms per event (this process)")
+    print(f"  SQL:    {statements / done:.2f} statements per event (batches of 200)")
     print(
         "  load average: {:.2f} {:.2f} {:.2f} (the machine may be shared)".format(*os.getloadavg())
     )

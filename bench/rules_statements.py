@@ -27,12 +27,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from rules import call_data, ten_rules  # noqa: E402  # bench/rules.py
+from rules import call_data, make_webhook, ten_rules  # noqa: E402  # bench/rules.py
 from sqlalchemy import event as sa_event  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
 from crm.database import Database  # noqa: E402
-from crm.hooks.models import Webhook  # noqa: E402
 from crm.models import Task  # noqa: E402
 from crm.rules.engine import Runtime  # noqa: E402
 from crm.rules.record import record  # noqa: E402
@@ -47,18 +46,7 @@ async def count(url: str, events: int, batch: int) -> None:
     await db.upgrade()
     directory = UserDirectory(db)
     service = RuleService(db, directory)
-    async with db.transaction() as session:
-        stamp = datetime.now(UTC)
-        hook = Webhook(
-            url="http://127.0.0.1:9/hook",
-            events=["call.missed"],
-            secret="s",
-            enabled=True,
-            created_at=stamp,
-        )
-        session.add(hook)
-        await session.flush()
-        hook_id = hook.id
+    hook_id = await make_webhook(db)
     for rule in ten_rules(webhook_id=hook_id):
         await service.create(rule, None)
     async with db.transaction() as session:
