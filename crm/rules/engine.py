@@ -16,13 +16,13 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 
 from crm.database import Database
 from crm.hooks import outbox
 from crm.rules.actions import ActionError, Context, EventRef, apply, plan, upsert
-from crm.rules.batch import Batch
+from crm.rules.batch import Batch, insert_rows
 from crm.rules.conditions import evaluate
 from crm.rules.fields import facts, now
 from crm.rules.models import Rule, RuleActionKey, table_of
@@ -252,7 +252,7 @@ async def finish_together(session: Any, keys: list[dict[str, Any]], batch: Batch
     await batch.write(session)
     if keys:
         rows = [{**key, "result": _result(key["result"])} for key in keys]
-        await session.execute(insert(table_of(RuleActionKey)), rows)
+        await insert_rows(session, table_of(RuleActionKey), rows)
 
 
 def _result(entry: dict[str, Any]) -> dict[str, Any]:

@@ -27,11 +27,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy import delete, or_, select, update
 
 from crm.models import Task, TaskStatus
 from crm.rules.actions import Context, EventRef
-from crm.rules.batch import Batch
+from crm.rules.batch import Batch, insert_rows
 from crm.rules.engine import (
     MAX_DEPTH,
     RuleView,
@@ -79,7 +79,7 @@ class WorkerConfig:
     # the event loop is shared with the screen pop and the AMI reader: a round gives the
     # loop back after `slice` seconds of work, and pauses `busy_pause` before the next
     # round when the loop came back later than `busy_lag` (others had work waiting)
-    slice: float = 0.002
+    slice: float = 0.001
     busy_lag: float = 0.005
     busy_pause: float = 0.01
     # the enabled rules are read again after a change in this process, and at least this
@@ -113,8 +113,8 @@ def _runs(event: EventRef, results: list[RunResult]) -> list[dict[str, Any]]:
 
 
 async def _log(session: Any, runs: list[dict[str, Any]]) -> None:
-    if runs:  # one statement for all the runs of the event
-        await session.execute(insert(table_of(RuleRun)), runs)
+    if runs:  # a statement per `ROWS` runs
+        await insert_rows(session, table_of(RuleRun), runs)
 
 
 class RuleWorker:
