@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 
 from crm.database import Database
 from crm.hooks.models import WebhookDelivery, WebhookEvent
+from crm.rules import batch as batch_module
 from crm.rules import engine
 from crm.rules import worker as worker_module
 from crm.rules.actions import Context
@@ -217,3 +218,27 @@ async def test_a_round_gives_the_loop_back_between_events(
     # the events are evaluated in memory (no statement between them): the loop ran the
     # ticker between each two only because the round gave it back
     assert all(later > earlier for earlier, later in itertools.pairwise(seen)), seen
+
+
+async def test_a_round_written_a_few_rows_a_statement_keeps_every_row_and_task_id(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(batch_module, "ROWS", 2)  # 5 events: 3 statements per table
+    kit, rule, _contacts = await _kit(db)
+    for number in NUMBERS:
+        await kit.missed(number)
+    assert await kit.worker().run_once() == 5
+    tasks = {t.id: t.title for t in await kit.tasks()}
+    runs = await kit.service.runs(rule)
+    assert len(tasks) == len(runs) == 5
+    for run in runs:  # each run names its own task
+        (event,) = [e for e in await _events(db) if e[0] == run["event_id"]]
+        assert tasks[run["actions"][0]["task_id"]] == f"Call {event[1]}"
+    assert [await _count(db, m) for m in (WebhookEvent, WebhookDelivery)] == [5, 5]
+    assert await _count(db, RuleActionKey) == 10
+
+
+async def _events(db: Database) -> list[tuple[str, str]]:
+    async with db.session() as session:
+        rows = (await session.scalars(select(RuleEvent))).all()
+        return [(r.uid, r.data["caller_number"]) for r in rows]
