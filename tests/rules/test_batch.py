@@ -242,3 +242,28 @@ async def _events(db: Database) -> list[tuple[str, str]]:
     async with db.session() as session:
         rows = (await session.scalars(select(RuleEvent))).all()
         return [(r.uid, r.data["caller_number"]) for r in rows]
+
+
+async def test_the_worker_reads_the_rules_again_after_one_is_changed(db: Database) -> None:
+    kit, rule, _contacts = await _kit(db)
+    worker = kit.worker()
+    worker.config = dataclasses.replace(worker.config, rules_ttl=3600.0)
+    reads = 0
+    real = worker._read_rules
+
+    async def read(event: str) -> Any:
+        nonlocal reads
+        reads += 1
+        return await real(event)
+
+    worker._read_rules = read  # type: ignore[method-assign]
+    await kit.missed(NUMBERS[0])
+    await drain(worker)
+    await kit.missed(NUMBERS[1])
+    await drain(worker)
+    assert (reads, len(await kit.tasks())) == (1, 2)  # cached: read once for two rounds
+    nobody = [{"field": "queue", "op": "eq", "value": "nobody"}]
+    await kit.service.update(rule, {"conditions": nobody}, None)
+    await kit.missed(NUMBERS[2])
+    await drain(worker)
+    assert (reads, len(await kit.tasks())) == (2, 2)  # changed: read again, no match
