@@ -7,6 +7,10 @@ one runs it again — the action keys make that skip what was done. On PostgreSQ
 are claimed with `FOR UPDATE SKIP LOCKED`, so several nodes share the queue. A failing
 event is retried with a growing wait and given up (`failed`) after `MAX_ATTEMPTS`.
 
+A round of fresh events is one batch (`together`, `crm.rules.batch`): a few statements
+for the whole round, not per event, and the event loop given back while it works (the
+screen pop and the AMI reader share it); the enabled rules are cached per worker.
+
 Every hour it deletes finished events older than `keep_days` with their action keys (an
 event is done by then: no action can be asked twice) and runs older than
 `keep_runs_days`. Every `overdue_every` seconds it also queues `task.overdue` for open
@@ -306,9 +310,10 @@ class RuleWorker:
 
     async def together(self, events: list[EventRef], rules: dict[str, list[RuleView]]) -> None:
         """Run a round's fresh events in one transaction (`crm.rules.batch`): their
-        contacts read at once, the rules evaluated in memory, then the events marked done,
-        the tasks, webhook rows, action keys and runs written in a statement or two
-        each. The loop is given back every `config.slice` seconds of work."""
+        contacts read at once, the rules evaluated in memory, then the events marked done
+        (one statement), the tasks, webhook rows, action keys and runs written
+        `crm.rules.batch.ROWS` rows a statement. The loop is given back every
+        `config.slice` seconds of work."""
         contexts: list[Context] = []
         runs: list[dict[str, Any]] = []
         keys: list[dict[str, Any]] = []
