@@ -10,6 +10,7 @@
 - `crm.rules.record`: events into the durable queue, in the change's transaction.
 - `crm.rules.calls`: the `CallsStored` consumer for the call events.
 - `crm.rules.engine`: running the rules of one event (each action once), dry runs.
+- `crm.rules.batch`: a round of the worker as one batch (rows read once, written at once).
 - `crm.rules.worker`: the task "rules" (claims, runs, retries, purges, `task.overdue`).
 - `crm.rules.builtin`: the built-in missed-call callback rule (run by `crm.callbacks`).
 - `crm.rules.service`: the rules as admins manage them (`/api/rules`, `/admin/triggers`).
