@@ -348,7 +348,13 @@ class Services:
             routing_reason=routing_reason,
             phone_display=lambda number: format_national(number, settings.default_region),
         )
-        recordings = RecordingService.from_settings(settings, db, to_recordings)
+        recordings = RecordingService.from_settings(
+            settings,
+            db,
+            to_recordings,
+            pbx=pbx_list.primary.name,
+            spool=pbx_list.primary.recordings_spool,
+        )
         cluster = _cluster(settings, db, hub, notifier, lambda: services.consumes_ami)
 
         def pbx() -> AmiActions | None:
@@ -474,7 +480,11 @@ class Services:
             router,
             supervisor,
             ami=services.node.runs_ami,
+            recordings=recordings,
+            after_call=after_call,
         )
+        if services.pbx_edges.extras:  # the other PBXes' calls too (trubka.pbx_consumers)
+            after_call.states = lambda: services.pbx_states
         if services.node.runs_ami:
             publish = services.node.fence_ami(bus.publish)  # the AMI lease on PostgreSQL
             login = pbx_ami_config(settings, pbx_list.primary) if settings.pbxes else None
@@ -551,6 +561,8 @@ class Services:
             self.node.while_consuming(self.tasks, "backfill", lambda: backfill.run(interval))
         if self.pbx_edges is not None:  # the other PBXes: consumed with the first one's AMI
             await self.pbx_edges.start(self.tasks)
+            if events:
+                self.pbx_edges.start_consumers(self.tasks)
             for edge in self.pbx_edges.extras if events else ():
                 self.node.while_consuming(self.tasks, f"pbx-{edge.config.name}-ami", edge.consume)
         await self.node.start_ami()
@@ -595,6 +607,8 @@ class Services:
         await self.tasks.stop()
         self.crm.close()
         await self.supervisor.stop()
+        if self.pbx_edges is not None:
+            await self.pbx_edges.stop_consumers()
         await self.db.dispose()
         self.node.release()
 
