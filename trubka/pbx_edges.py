@@ -6,7 +6,7 @@ lists. Every other PBX gets an :class:`Edge` of its own:
 
     event (published by)          subscription          consumer (package)
     ----------------------------  --------------------  -----------------------------------
-    CallEnded (the PBX's reducer) pbx-<name>-calls      CallWriter.run: stores its records
+    CallEnded (the PBX's reducer),pbx-<name>-calls      CallWriter.run: stores its records
                                                         (stamped with the PBX's name); its
                                                         `CallsStored` go to the main bus,
                                                         so linking, callback tasks,
@@ -21,7 +21,9 @@ lists. Every other PBX gets an :class:`Edge` of its own:
                                                         (supervisor.live_pbxes)
 
 Its consumers of the `ami` role (recordings ingest, after-call work, agent time, queue
-sessions) subscribe to that bus too, as `trubka.pbx_consumers` lists.
+sessions) subscribe to that bus too, as `trubka.pbx_consumers` lists; its backfill from
+its books (`trubka.pbx_backfill`, when its entry names them) publishes its
+`CallBackfilled` there (its call writer and recordings ingest take them).
 
 Its AMI client runs while this node consumes the first PBX's AMI (`Edge.consume`, a job
 of `trubka.node.Node.while_consuming`: on PostgreSQL while the node holds the AMI lease).
@@ -56,19 +58,22 @@ from supervisor.live_pbxes import TaggedFollowers
 from supervisor.service import Supervisor
 from telephony.actions import AmiActions
 from telephony.ami_client import AmiClient, AmiConfig
-from telephony.domain import CallEnded, DomainEvent
+from telephony.books.backfill import Backfill
+from telephony.domain import CallBackfilled, CallEnded, DomainEvent
 from telephony.pbx_routing import PbxRouting, present
 from telephony.pbxes import PbxConfig, PbxList
 from telephony.pipeline import EventPipeline
 from telephony.reducer import CallState, ReducerConfig
 from telephony.router import CallRouter
 from trubka.adapters import CrmAgentDirectory, CrmCards
+from trubka.pbx_backfill import books_backfill
 from trubka.pbx_consumers import PbxConsumers, pbx_consumers
 from trubka.settings import Settings
 
 PopFactory = Callable[[CallState, CrmAgentDirectory], Notifier]
 FeedFactory = Callable[[str, CallState, Subscription[DomainEvent]], LiveFeed]
 ConsumersFactory = Callable[[PbxConfig, EventBus[DomainEvent]], PbxConsumers]
+BackfillFactory = Callable[[PbxConfig, EventBus[DomainEvent], CallState], Backfill | None]
 
 
 class PbxAgentDirectory(CrmAgentDirectory):
@@ -95,6 +100,7 @@ class Edge:
     ami: AmiClient | None = None
     actions: AmiActions | None = None
     consumers: PbxConsumers | None = None  # recordings, after-call work, agent time …
+    backfill: Backfill | None = None  # its books (trubka.pbx_backfill), when it names any
 
     async def start(self, tasks: TaskSet) -> None:
         name = self.config.name
@@ -176,6 +182,7 @@ def build_edges(
     directory_for: Callable[[CallState], PbxAgentDirectory],
     feed_for: FeedFactory | None = None,
     consumers_for: ConsumersFactory | None = None,
+    backfill_for: BackfillFactory | None = None,
 ) -> PbxEdges:
     """The extra PBXes' edges (`ami_config` None: no AMI clients, e.g. a web-only node)."""
     states = {pbxes.primary.name: primary}
@@ -188,7 +195,9 @@ def build_edges(
         )
         states[pbx.name] = live
         bus: EventBus[DomainEvent] = EventBus()
-        to_writer = bus.subscribe(f"pbx-{pbx.name}-calls", kinds=[CallEnded], maxsize=100_000)
+        to_writer = bus.subscribe(
+            f"pbx-{pbx.name}-calls", kinds=[CallEnded, CallBackfilled], maxsize=100_000
+        )
         writer = CallWriter(calls, to_writer, publish_stored)
         agents = directory_for(live)
         to_pop = bus.subscribe(f"pbx-{pbx.name}-pop", maxsize=50_000)
@@ -200,9 +209,13 @@ def build_edges(
             edge.feed = feed_for(pbx.name, live, to_feed)
         if consumers_for is not None:
             edge.consumers = consumers_for(pbx, bus)
+        if backfill_for is not None:
+            edge.backfill = backfill_for(pbx, bus, live)
         if ami_config is not None:
             edge.ami = AmiClient(ami_config(pbx), EventPipeline(state=live), bus.publish)
             edge.actions = AmiActions(edge.ami)
+            if edge.backfill is not None:
+                edge.ami.on_connected.append(edge.backfill.wake)
         edges.extras.append(edge)
     return edges
 
@@ -268,6 +281,18 @@ def wire_edges(
             interval=settings.live_update_interval,
         )
 
+    def backfill(pbx: PbxConfig, bus: EventBus[DomainEvent], live: CallState) -> Backfill | None:
+        return books_backfill(
+            settings,
+            crm.db,
+            calls,
+            bus.publish,
+            live,
+            pbx,
+            primary=False,
+            spool=pbx.recordings_spool,
+        )
+
     def consumers(pbx: PbxConfig, bus: EventBus[DomainEvent]) -> PbxConsumers:
         assert recordings is not None and after_call is not None
         return pbx_consumers(
@@ -290,6 +315,7 @@ def wire_edges(
         directory_for=lambda live: PbxAgentDirectory(crm.directory, live),
         feed_for=feed if supervisor.feed is not None else None,
         consumers_for=consumers if recordings is not None and after_call is not None else None,
+        backfill_for=backfill,
     )
     if edges.extras:  # several PBXes: routing across them
         router.pbxes = edges.routing

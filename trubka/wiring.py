@@ -94,14 +94,13 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from pathlib import Path
+from functools import partial
 from types import MappingProxyType
 from typing import cast, get_args
 from zoneinfo import ZoneInfo
 
 from crm.after_call_work import KINDS as AFTER_CALL_KINDS
 from crm.after_call_work import AfterCallWork
-from crm.book_cursors import BookCursors
 from crm.call_records import CallStore
 from crm.call_writer import CallWriter
 from crm.callbacks import CallbackTasks
@@ -142,9 +141,7 @@ from supervisor.service import Supervisor
 from telephony.actions import AmiActions
 from telephony.agi_server import AgiServer
 from telephony.ami_client import AmiClient, AmiConfig
-from telephony.books.backfill import Backfill, BookFiles, spool_recordings
-from telephony.books.cdr_table import CdrTable
-from telephony.books.records import BooksConfig
+from telephony.books.backfill import Backfill
 from telephony.domain import (
     AgentStateChanged,
     CallBackfilled,
@@ -161,6 +158,7 @@ from trubka.cluster import anynode
 from trubka.cluster.anynode_controls import ControlsRouter
 from trubka.cluster.node import ClusterNode
 from trubka.node import Node
+from trubka.pbx_backfill import books_backfill
 from trubka.pbx_edges import PbxEdges, pbx_ami_config, wire_edges
 from trubka.settings import Settings, SettingsError
 from web.api.admin_settings import builtin_pause_reasons
@@ -391,7 +389,16 @@ class Services:
         )
         if cluster is not None:
             cluster.on_calls_stored.append(supervisor.rollups.wake)
-        backfill = _backfill(settings, db, calls, bus, live)
+        backfill = books_backfill(
+            settings,
+            db,
+            calls,
+            bus.publish,
+            live,
+            pbx_list.primary,
+            primary=True,
+            spool=recordings.config.spool,
+        )
         if supervisor.feed is not None:
             supervisor.rollups.listeners.append(supervisor.feed.today_changed)
         if cluster is not None:
@@ -565,6 +572,9 @@ class Services:
                 self.pbx_edges.start_consumers(self.tasks)
             for edge in self.pbx_edges.extras if events else ():
                 self.node.while_consuming(self.tasks, f"pbx-{edge.config.name}-ami", edge.consume)
+                if edge.backfill is not None:  # its books (trubka.pbx_backfill)
+                    run = partial(edge.backfill.run, self.settings.backfill_interval)
+                    self.node.while_consuming(self.tasks, f"pbx-{edge.config.name}-backfill", run)
         await self.node.start_ami()
 
     async def listen(self) -> None:
@@ -611,31 +621,6 @@ class Services:
             await self.pbx_edges.stop_consumers()
         await self.db.dispose()
         self.node.release()
-
-
-def _backfill(
-    settings: Settings, db: Database, calls: CallStore, bus: EventBus[BusEvent], live: CallState
-) -> Backfill | None:
-    """The reader of Asterisk's books, when TRUBKA_ASTERISK_QUEUE_LOG or _CDR names one."""
-    if settings.asterisk_queue_log is None and settings.asterisk_cdr is None:
-        return None
-    cdr = settings.asterisk_cdr
-    files = BookFiles(
-        queue_log=settings.asterisk_queue_log,
-        cdr_csv=cdr if isinstance(cdr, Path) else None,
-        cdr_zone=ZoneInfo(settings.asterisk_cdr_timezone or settings.timezone),
-        cdr_table=cdr if isinstance(cdr, CdrTable) else None,
-    )
-    return Backfill(
-        files,
-        BookCursors(db),
-        calls,
-        bus.publish,
-        BooksConfig(settings.default_region, settings.internal_number_max_digits),
-        recording_for=spool_recordings(settings.recordings_spool, settings.recordings_pbx_dir),
-        settle=settings.backfill_settle,
-        in_progress=lambda linkedid: linkedid in live.calls,  # e.g. after a transfer
-    )
 
 
 def _cluster(
