@@ -168,11 +168,12 @@ async def fill_recordings(db: Database, calls: Sequence[MutableMapping[str, Any]
 
 async def recordings_for_calls(
     db: Database, calls: Sequence[CallLike]
-) -> dict[str, dict[str, Any] | None]:
-    """The ``"recording"`` object of each call, by linkedid (one query per 500 calls)."""
+) -> dict[int, dict[str, Any] | None]:
+    """The ``"recording"`` object of each call, by the call's id (one query per 500
+    calls; two PBXes' calls may share a linkedid)."""
     jobs = await JobStore(db).for_linkedids([call.linkedid for call in calls])
     return {
-        call.linkedid: recording_json(
+        call.id: recording_json(
             call.id,
             pick_job(jobs.get(call.linkedid, []), call.recording_file, call.pbx),
             call.recording_file,

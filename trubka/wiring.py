@@ -51,7 +51,10 @@ and every TRUBKA_BACKFILL_INTERVAL seconds it reads Asterisk's queue_log and CDR
 reducer still follows (after a transfer its queue stay is over) is left to the live writer.
 
 Several PBXes (TRUBKA_PBXES): the table is the first PBX's; every other PBX has a bus
-of its own (its call writer, screen pop and live feed), listed in `trubka.pbx_edges`.
+of its own (its call writer, screen pop and live feed), listed in `trubka.pbx_edges`,
+and its consumers of the `ami` role (recordings ingest, after-call work, agent time,
+queue sessions), listed in `trubka.pbx_consumers`; its backfill (`trubka.pbx_backfill`)
+publishes on it.
 
 Not on the bus: the webhook outbox. Contacts and deals write their `contact.*` and
 `deal.*` events into it in the transaction of the change (`crm.hooks.outbox.emit`); the
