@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from crm.after_call import AfterCallStore, Hold, WrapupLimits
@@ -72,6 +72,9 @@ class AfterCallWork:
         self.store = AfterCallStore(db)
         self.users = users
         self.live = live
+        # Several PBXes (TRUBKA_PBXES): every PBX's live state by name; a call's members
+        # are read on its PBX, holds released wherever a member is held. None: `live` only.
+        self.states: Callable[[], Mapping[str, CallState]] | None = None
         self.pbx = pbx  # None while the PBX is not connected (or AMI is disabled)
         self.limits = limits
         self.clock = clock
@@ -110,8 +113,9 @@ class AfterCallWork:
         limit = self.limits.for_queue(record.queue)
         if limit <= 0:
             return
-        members = self._members(ref)
-        agents = [a for a in (live_agent(self.live, i) for i in ref.interfaces) if a]
+        live = self._live(record.pbx)
+        members = self._members(ref, live)
+        agents = [a for a in (live_agent(live, i) for i in ref.interfaces) if a]
         if not members or any(self._own_pause(a) for a in agents):
             return  # not a queue member, or a pause of their own follows the call
         pbx = self.pbx()
@@ -128,10 +132,19 @@ class AfterCallWork:
             except AmiError as exc:
                 log.warning("after-call hold of %s not sent: %s", member, exc)
 
-    def _members(self, ref: AgentRef) -> list[str]:
+    def _live(self, pbx: str) -> CallState:
+        """The live state of PBX `pbx` (the first PBX's when one, or unknown)."""
+        if self.states is None:
+            return self.live
+        return self.states().get(pbx, self.live)
+
+    def _lives(self) -> tuple[CallState, ...]:
+        return (self.live,) if self.states is None else tuple(self.states().values())
+
+    def _members(self, ref: AgentRef, live: CallState) -> list[str]:
         found: list[str] = []
         for interface in ref.interfaces:
-            agent = live_agent(self.live, interface)
+            agent = live_agent(live, interface)
             if agent is not None:
                 found.extend(m.interface for m in agent.memberships.values())
         return list(dict.fromkeys(found))
@@ -187,14 +200,16 @@ class AfterCallWork:
         return True
 
     def _held(self, member: str) -> bool:
-        """Is this queue member paused with Trubka's reason now (in any queue)?"""
-        agent = live_agent(self.live, member)
-        if agent is None:
-            return False
-        return any(
-            m.paused and m.paused_reason == AFTER_CALL_REASON and same(m.interface, member)
-            for m in agent.memberships.values()
-        )
+        """Is this queue member paused with Trubka's reason now (in any queue, on any
+        PBX)?"""
+        for live in self._lives():
+            agent = live_agent(live, member)
+            if agent is not None and any(
+                m.paused and m.paused_reason == AFTER_CALL_REASON and same(m.interface, member)
+                for m in agent.memberships.values()
+            ):
+                return True
+        return False
 
     async def sweep(self) -> None:
         """Release the holds that ran out, and members held with no hold behind them."""
@@ -206,7 +221,7 @@ class AfterCallWork:
             if hold.until <= now and self._retry_at.get(user_id, 0.0) <= now:
                 await self.release(user_id)
         held = {agent_key(m) for hold in self.holds.values() for m in hold.interfaces}
-        for agent in list(self.live.agents.values()):
+        for agent in [a for live in self._lives() for a in list(live.agents.values())]:
             for m in list(agent.memberships.values()):
                 if not (m.paused and m.paused_reason == AFTER_CALL_REASON):
                     continue

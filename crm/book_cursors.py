@@ -26,10 +26,12 @@ class BookCursorRow(Base):
 class BookCursors:
     """The `CursorStore` of `telephony.books.backfill`, in the database."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, prefix: str = "") -> None:
         self.db = db
+        self.prefix = prefix  # another PBX's cursors: `<pbx>:queue_log` … (TRUBKA_PBXES)
 
     async def load(self, name: str) -> dict[str, Any] | None:
+        name = self.prefix + name
         async with self.db.session() as session:
             value: dict[str, Any] | None = await session.scalar(
                 select(BookCursorRow.value).where(BookCursorRow.name == name)
@@ -37,6 +39,7 @@ class BookCursors:
             return value
 
     async def save(self, name: str, value: dict[str, Any]) -> None:
+        name = self.prefix + name
         insert = sqlite_insert if self.db.dialect == "sqlite" else pg_insert
         now = datetime.now(UTC)
         statement = insert(BookCursorRow).values(name=name, value=value, updated_at=now)

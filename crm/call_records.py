@@ -195,13 +195,16 @@ class CallStore:
             result = await conn.execute(statement, values)
             return {(row[0], row[1]) for row in result.all()}
 
-    async def known(self, linkedids: Sequence[str]) -> set[str]:
-        """Which of these calls are stored whole (not closed blind by a resync)."""
+    async def known(self, linkedids: Sequence[str], pbx: str | None = None) -> set[str]:
+        """Which of these calls are stored whole (not closed blind by a resync); of PBX
+        `pbx` only, when given."""
         if not linkedids:
             return set()
         query = select(CallRow.linkedid).where(
             CallRow.linkedid.in_(list(linkedids)), CallRow.ended_during_outage.is_(False)
         )
+        if pbx is not None:
+            query = query.where(CallRow.pbx == pbx)
         async with self.db.session() as session:
             return set((await session.scalars(query)).all())
 

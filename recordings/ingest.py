@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm.call_records import CallRow
 from crm.claims import insert_ignoring, serialize
 from kernel.bus import Subscription
+from kernel.call_record import DEFAULT_PBX
 from recordings.config import RecordingConfig
 from recordings.errors import UnsafePath
 from recordings.jobs import JobStore, audit, utc
@@ -66,8 +67,10 @@ class Ingest:
         *,
         clock: Callable[[], float],
         on_ready: Callable[[], None] = lambda: None,
+        pbx: str = DEFAULT_PBX,
     ) -> None:
         self.store = store
+        self.pbx = pbx  # the Asterisk whose events and spool this ingest reads
         self.policy = policy
         self.config = config
         self.clock = clock
@@ -121,12 +124,12 @@ class Ingest:
         now = self.clock()
         ready = False
         async with self.lock, self.store.db.transaction() as session:
-            cache: dict[tuple[str, str], RecordingJob] = {}
+            cache: dict[tuple[str, str, str], RecordingJob] = {}
             for event in relevant:
                 if isinstance(event, RecordingStarted):
-                    await self._job(session, cache, event.linkedid, event.file, now)
+                    await self._job(session, cache, event.linkedid, self.pbx, event.file, now)
                 elif isinstance(event, RecordingStopped):
-                    job = await self._job(session, cache, event.linkedid, event.file, now)
+                    job = await self._job(session, cache, event.linkedid, self.pbx, event.file, now)
                     job.recording_stopped = True
                 elif isinstance(event, CallEnded | CallBackfilled):
                     ready |= await self._call_ended(session, cache, event, now)
@@ -136,18 +139,20 @@ class Ingest:
     async def _call_ended(
         self,
         session: AsyncSession,
-        cache: dict[tuple[str, str], RecordingJob],
+        cache: dict[tuple[str, str, str], RecordingJob],
         event: CallEnded | CallBackfilled,
         now: float,
     ) -> bool:
         record = event.record
         if record.recording_file:
-            await self._job(session, cache, record.linkedid, record.recording_file, now)
+            await self._job(session, cache, record.linkedid, record.pbx, record.recording_file, now)
         jobs = {
             job.id: job
             for job in (
                 await session.scalars(
-                    select(RecordingJob).where(RecordingJob.linkedid == record.linkedid)
+                    select(RecordingJob).where(
+                        RecordingJob.linkedid == record.linkedid, RecordingJob.pbx == record.pbx
+                    )
                 )
             ).all()
         }
@@ -172,39 +177,38 @@ class Ingest:
     async def _job(
         self,
         session: AsyncSession,
-        cache: dict[tuple[str, str], RecordingJob],
+        cache: dict[tuple[str, str, str], RecordingJob],
         linkedid: str,
+        pbx: str,
         file: str,
         now: float,
     ) -> RecordingJob:
         linkedid = linkedid[:64]
         source = file[:1024]
-        key = (linkedid, source)
+        key = (linkedid, pbx, source)
         job = cache.get(key)
         if job is not None:
             return job
-        job = await session.scalar(
-            select(RecordingJob).where(
-                RecordingJob.linkedid == linkedid, RecordingJob.source_path == source
-            )
+        same = (
+            RecordingJob.linkedid == linkedid,
+            RecordingJob.pbx == pbx,
+            RecordingJob.source_path == source,
         )
+        job = await session.scalar(select(RecordingJob).where(*same))
         if job is None:
             # another node may store the same job at this moment: one row, no error
             fresh = self._new_job(linkedid, source, now, ready=False)
+            fresh.pbx = pbx
             values = {
                 attr.key: getattr(fresh, attr.key)
                 for attr in sa_inspect(RecordingJob).column_attrs
                 if attr.key != "id" and getattr(fresh, attr.key) is not None
             }
             insert = insert_ignoring(
-                self.store.db.dialect, RecordingJob, ["linkedid", "source_path"]
+                self.store.db.dialect, RecordingJob, ["linkedid", "pbx", "source_path"]
             )
             created = await session.scalar(insert.values(**values).returning(RecordingJob.id))
-            stored: RecordingJob | None = await session.scalar(
-                select(RecordingJob).where(
-                    RecordingJob.linkedid == linkedid, RecordingJob.source_path == source
-                )
-            )
+            stored: RecordingJob | None = await session.scalar(select(RecordingJob).where(*same))
             assert stored is not None  # inserted now, or by the other node before
             job = stored
             if created is not None:
@@ -226,6 +230,7 @@ class Ingest:
         wait = 0.0 if ready else self.config.orphan_after
         return RecordingJob(
             linkedid=linkedid,
+            pbx=self.pbx,
             source_path=source,
             source_name=name,
             status=status.value,
@@ -251,7 +256,7 @@ class Ingest:
         if not files:
             return 0
         async with self.lock:
-            known = await self.store.known_names([f.name for f in files])
+            known = await self.store.known_names([f.name for f in files], self.pbx)
             fresh = [f for f in files if f.name not in known]
             if not fresh:
                 return 0
@@ -264,13 +269,14 @@ class Ingest:
                 for start in range(0, len(names), 500):
                     adopted = await session.scalars(
                         select(RecordingJob.source_name).where(
-                            RecordingJob.source_name.in_(names[start : start + 500])
+                            RecordingJob.source_name.in_(names[start : start + 500]),
+                            RecordingJob.pbx == self.pbx,
                         )
                     )
                     taken.update(adopted.all())
                 fresh = [f for f in fresh if f.name not in taken]
                 for found in fresh:
-                    call = await _call_naming(session, found.name)
+                    call = await _call_naming(session, found.name, self.pbx)
                     job = self._new_job(
                         call.linkedid if call else None, str(found.path), now, ready=True
                     )
@@ -291,16 +297,17 @@ class Ingest:
         return len(fresh)
 
 
-async def _call_naming(session: AsyncSession, name: str) -> CallRow | None:
-    """The stored call whose recording_file is `name` or ends with `/name`."""
+async def _call_naming(session: AsyncSession, name: str, pbx: str) -> CallRow | None:
+    """The stored call of PBX `pbx` whose recording_file is `name` or ends with `/name`."""
     escaped = name.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     query = (
         select(CallRow)
         .where(
+            CallRow.pbx == pbx,
             or_(
                 CallRow.recording_file == name,
                 CallRow.recording_file.like(f"%/{escaped}", escape="\\"),
-            )
+            ),
         )
         .order_by(CallRow.started_at.desc())
         .limit(1)

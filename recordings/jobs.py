@@ -156,13 +156,16 @@ class JobStore:
                     found.setdefault(job.linkedid or "", []).append(job)
         return found
 
-    async def known_names(self, names: Sequence[str]) -> set[str]:
+    async def known_names(self, names: Sequence[str], pbx: str | None = None) -> set[str]:
+        """The base names some job knows (of PBX `pbx`'s jobs only, when given)."""
         known: set[str] = set()
         async with self.db.session() as session:
             for start in range(0, len(names), _BATCH):
                 query = select(RecordingJob.source_name).where(
                     RecordingJob.source_name.in_(list(names[start : start + _BATCH]))
                 )
+                if pbx is not None:
+                    query = query.where(RecordingJob.pbx == pbx)
                 known.update((await session.scalars(query)).all())
         return known
 

@@ -21,6 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm.database import Base, UTCDateTime
+from kernel.call_record import DEFAULT_PBX
 
 
 class JobStatus(StrEnum):
@@ -41,6 +42,8 @@ class RecordingJob(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     linkedid: Mapped[str | None] = mapped_column(String(64))
+    # the Asterisk the call was on (TRUBKA_PBXES): a job belongs to the call (linkedid, pbx)
+    pbx: Mapped[str] = mapped_column(String(64), default=DEFAULT_PBX, server_default=DEFAULT_PBX)
     source_path: Mapped[str] = mapped_column(String(1024))  # as the PBX named it
     source_name: Mapped[str] = mapped_column(String(255))  # its base name, for spool look-ups
     status: Mapped[str] = mapped_column(String(16), default=JobStatus.PENDING.value)
@@ -79,7 +82,9 @@ class RecordingJob(Base):
     purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     __table_args__ = (
-        UniqueConstraint("linkedid", "source_path", name="uq_recording_jobs_linkedid_source"),
+        UniqueConstraint(
+            "linkedid", "pbx", "source_path", name="uq_recording_jobs_linkedid_pbx_source"
+        ),
         Index("ix_recording_jobs_status_next_check_at", "status", "next_check_at"),
         Index("ix_recording_jobs_linkedid", "linkedid"),
         Index("ix_recording_jobs_source_name", "source_name"),
@@ -91,6 +96,7 @@ class RecordingJob(Base):
         return {
             "id": self.id,
             "linkedid": self.linkedid,
+            "pbx": self.pbx,
             "status": self.status,
             "reason": self.reason,
             "attempts": self.attempts,

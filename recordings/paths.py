@@ -39,12 +39,14 @@ class FoundFile:
 class SourcePolicy:
     pbx_dir: Path
     spool: Path | None = None
+    others: tuple[Path, ...] = ()  # the other PBXes' spools (TRUBKA_PBXES), as roots only
 
     @property
     def roots(self) -> tuple[Path, ...]:
         roots = [self.pbx_dir]
         if self.spool is not None:
             roots.append(self.spool)
+        roots.extend(self.others)
         return tuple(Path(os.path.abspath(root)) for root in roots)
 
     def check(self, name: str) -> PurePosixPath:

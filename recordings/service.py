@@ -13,12 +13,14 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC
+from pathlib import Path
 from typing import Any
 
 from crm.database import Database
 from kernel.bus import Subscription
+from kernel.call_record import DEFAULT_PBX
 from kernel.task_set import TaskSet
 from recordings.audio import FORMATS, MEDIA_TYPES, find_tools
 from recordings.config import RecordingConfig
@@ -80,13 +82,42 @@ class RecordingService:
 
     @classmethod
     def from_settings(
-        cls, settings: Any, db: Database, subscription: Subscription[DomainEvent] | None = None
+        cls,
+        settings: Any,
+        db: Database,
+        subscription: Subscription[DomainEvent] | None = None,
+        *,
+        pbx: str = DEFAULT_PBX,
+        spool: Path | None = None,
     ) -> RecordingService:
-        """`subscription`: the bus events the ingest consumes (`recordings.ingest.KINDS`)."""
-        return cls(db, RecordingConfig.from_settings(settings), subscription=subscription)
+        """`subscription`: the bus events the ingest consumes (`recordings.ingest.KINDS`);
+        `pbx`: the name of the PBX whose events those are (its jobs carry it); `spool`:
+        its recordings spool, when its TRUBKA_PBXES entry names one (else
+        TRUBKA_RECORDINGS_SPOOL)."""
+        overrides = {"spool": spool} if spool is not None else {}
+        config = RecordingConfig.from_settings(settings, **overrides)
+        service = cls(db, config, subscription=subscription)
+        service.ingest.pbx = pbx
+        return service
 
     def _wake(self) -> None:
         self.worker.wake.set()
+
+    def add_pbx(self, name: str, spool: Path | None) -> Ingest:
+        """Another PBX's recordings (TRUBKA_PBXES): an ingest of its own, stamping its
+        jobs with `name` and reading its files from `spool`; the worker finds them there.
+        Its events come from that PBX's bus (`Ingest.consume`, started by the caller)."""
+        config = replace(self.config, spool=spool)
+        ingest = Ingest(
+            self.store,
+            SourcePolicy(config.pbx_dir, spool),
+            config,
+            clock=self.clock,
+            on_ready=self._wake,
+            pbx=name,
+        )
+        self.worker.others.append(ingest)
+        return ingest
 
     async def check_tools(self) -> bool:
         try:
@@ -136,7 +167,10 @@ class RecordingService:
             self.storage,
             self.retention,
             self.clock(),
-            source_policy=self.policy,
+            source_policy=replace(
+                self.policy,
+                others=tuple(i.config.spool for i in self.worker.others if i.config.spool),
+            ),
             delete_sources=not self.config.keep_original,
             dry_run=dry_run,
             actor=actor,

@@ -21,6 +21,7 @@ from pathlib import PurePosixPath
 from typing import Any, Protocol
 
 from crm.database import Database
+from kernel.call_record import DEFAULT_PBX
 from recordings.audio import MEDIA_TYPES
 from recordings.jobs import JobStore
 from recordings.models import JobStatus, RecordingJob
@@ -39,13 +40,21 @@ class CallLike(Protocol):
     @property
     def recording_file(self) -> str | None: ...
 
+    @property
+    def pbx(self) -> str: ...
+
 
 def recording_url(call_id: int) -> str:
     return f"/api/calls/{call_id}/recording"
 
 
-def pick_job(jobs: Sequence[RecordingJob], recording_file: str | None) -> RecordingJob | None:
-    """The job of the call's recording: the one for its recording_file, else the newest."""
+def pick_job(
+    jobs: Sequence[RecordingJob], recording_file: str | None, pbx: str | None = None
+) -> RecordingJob | None:
+    """The job of the call's recording: the one for its recording_file, else the newest;
+    with `pbx` (the call's), only that PBX's jobs (two PBXes may share a linkedid)."""
+    if pbx is not None:
+        jobs = [job for job in jobs if job.pbx == pbx]
     if not jobs:
         return None
     if recording_file:
@@ -153,18 +162,21 @@ async def fill_recordings(db: Database, calls: Sequence[MutableMapping[str, Any]
     jobs = await JobStore(db).for_linkedids([str(c["linkedid"]) for c in wanted])
     for call in wanted:
         found = jobs.get(str(call["linkedid"]), [])
-        job = pick_job(found, call.get("recording_file"))
+        job = pick_job(found, call.get("recording_file"), call.get("pbx") or DEFAULT_PBX)
         call["recording"] = recording_json(call.get("id"), job, call.get("recording_file"))
 
 
 async def recordings_for_calls(
     db: Database, calls: Sequence[CallLike]
-) -> dict[str, dict[str, Any] | None]:
-    """The ``"recording"`` object of each call, by linkedid (one query per 500 calls)."""
+) -> dict[int, dict[str, Any] | None]:
+    """The ``"recording"`` object of each call, by the call's id (one query per 500
+    calls; two PBXes' calls may share a linkedid)."""
     jobs = await JobStore(db).for_linkedids([call.linkedid for call in calls])
     return {
-        call.linkedid: recording_json(
-            call.id, pick_job(jobs.get(call.linkedid, []), call.recording_file), call.recording_file
+        call.id: recording_json(
+            call.id,
+            pick_job(jobs.get(call.linkedid, []), call.recording_file, call.pbx),
+            call.recording_file,
         )
         for call in calls
     }

@@ -104,6 +104,7 @@ class RecordingWorker:
         self.policy = policy
         self.config = config
         self.ingest = ingest
+        self.others: list[Ingest] = []  # the other PBXes' ingests (TRUBKA_PBXES)
         self.clock = clock
         self.tools = tools
         self.tools_error = tools_error
@@ -219,9 +220,10 @@ class RecordingWorker:
             self._next_reclaim = now + self.config.lease_seconds / 2
             back = await self.store.reclaim(now, live={self.owner})
             self.stats.reclaimed += len(back)
-        if self.config.spool is not None and now >= self._next_scan:
+        if now >= self._next_scan and any(i.config.spool for i in (self.ingest, *self.others)):
             self._next_scan = now + self.config.spool_scan_interval
-            await self.ingest.scan_spool()
+            for ingest in (self.ingest, *self.others):
+                await ingest.scan_spool()
         due = await self.store.due(now)
         if not due:
             return []
@@ -272,10 +274,18 @@ class RecordingWorker:
     def _inspect_all(self, jobs: list[RecordingJob], now: float) -> list[Check]:
         return [self._inspect(job, now) for job in jobs]
 
+    def policy_for(self, pbx: str) -> SourcePolicy:
+        """Where PBX `pbx`'s files are: its ingest's spool; the first PBX's otherwise."""
+        for ingest in self.others:
+            if ingest.pbx == pbx:
+                return ingest.policy
+        return self.policy
+
     def _inspect(self, job: RecordingJob, now: float) -> Check:
         config = self.config
+        policy = self.policy_for(job.pbx) if self.others else self.policy
         try:
-            found = self.policy.locate(job.source_path)
+            found = policy.locate(job.source_path)
         except UnsafePath as exc:
             return Check(job, {"status": JobStatus.FAILED.value, "reason": str(exc)}, note=str(exc))
         ended = job.call_ended or job.ready_at is not None
@@ -285,7 +295,7 @@ class RecordingWorker:
             deadline = job.created_at.timestamp() + config.orphan_after + config.missing_after
         if found is None:
             if now >= deadline:
-                looked = ", ".join(str(p) for p in self.policy.candidates(job.source_path))
+                looked = ", ".join(str(p) for p in policy.candidates(job.source_path))
                 waited = now - (job.ready_at or job.created_at).timestamp()
                 reason = f"file not found after {waited:.0f}s (looked at {looked})"
                 return Check(
@@ -398,7 +408,7 @@ class RecordingWorker:
                 outcome.size_bytes,
             )
             if not self.config.keep_original:
-                await asyncio.to_thread(self._remove_source, found.path)
+                await asyncio.to_thread(self._remove_source, found.path, job.pbx)
         finally:
             self.in_flight.pop(job.id, None)
             if not self.in_flight:
@@ -465,8 +475,8 @@ class RecordingWorker:
             **common,
         )
 
-    def _remove_source(self, path: Path) -> None:
-        if not self.policy.owns(path):
+    def _remove_source(self, path: Path, pbx: str) -> None:
+        if not self.policy_for(pbx).owns(path):
             log.error("recordings: not deleting %s: outside the recordings directories", path)
             return
         try:

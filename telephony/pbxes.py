@@ -15,6 +15,8 @@ the path of a TOML file with one `[[pbx]]` table each::
     ami_host = "10.0.0.2"
     dial = "Local/{exten}@to-pbx-b"
     dial_from = { a = "PJSIP/{exten}@trunk-b" }   # PBX a reaches b's phones this way
+    asterisk_queue_log = "/mnt/pbx-b/log/queue_log"   # its books, for the backfill
+    asterisk_cdr = "/mnt/pbx-b/log/cdr-csv/Master.csv"
 
 Without it, the single `TRUBKA_AMI_*` settings make one PBX named ``default``. A
 template's placeholders are ``{interface}`` (``PJSIP/201``), ``{tech}`` (``PJSIP``) and
@@ -33,8 +35,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from kernel.call_record import DEFAULT_PBX
+from telephony.books.cdr_table import CdrTable, CdrTableError, is_table_url
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 # What an interface's parts may hold to be put into a dial string: a channel
@@ -52,6 +56,9 @@ KEYS = frozenset(
         "recordings_spool",
         "dial",
         "dial_from",
+        "asterisk_queue_log",
+        "asterisk_cdr",
+        "asterisk_cdr_timezone",
     }
 )
 
@@ -73,6 +80,15 @@ class PbxConfig:
     recordings_spool: Path | None = None
     dial: str | None = None  # the template the other PBXes use; None: not reachable
     dial_from: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    # Its books, read to backfill the calls missed while Trubka was away (as
+    # TRUBKA_ASTERISK_QUEUE_LOG, _CDR and _CDR_TIMEZONE are for the one PBX of TRUBKA_AMI_*)
+    asterisk_queue_log: Path | None = None
+    asterisk_cdr: Path | CdrTable | None = None
+    asterisk_cdr_timezone: str = ""  # the zone of the CDR's times; empty: TRUBKA_TIMEZONE
+
+    @property
+    def has_books(self) -> bool:
+        return self.asterisk_queue_log is not None or self.asterisk_cdr is not None
 
     def template_for(self, asking: str) -> str | None:
         """How PBX `asking` dials a phone of this PBX (None: it cannot)."""
@@ -194,6 +210,25 @@ def _pbx(index: int, item: Any) -> PbxConfig:
     if not isinstance(dial_from_raw, dict):
         raise PbxListError(f"{where}: dial_from: an object of PBX name to template")
     dial_from = {str(k): _template(where, f"dial_from.{k}", v) for k, v in dial_from_raw.items()}
+    queue_log = _path(where, item, "asterisk_queue_log")
+    cdr_text = item.get("asterisk_cdr")
+    cdr: Path | CdrTable | None
+    if isinstance(cdr_text, str) and is_table_url(cdr_text):
+        try:
+            cdr = CdrTable.parse(cdr_text)
+        except CdrTableError as exc:
+            raise PbxListError(f"{where}: asterisk_cdr: {exc}") from None
+    else:
+        cdr = _path(where, item, "asterisk_cdr")
+    zone = _text(where, item, "asterisk_cdr_timezone", "").strip()
+    if zone:
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise PbxListError(
+                f"{where}: asterisk_cdr_timezone: unknown time zone {zone!r} "
+                "(use IANA names such as Europe/Moscow)"
+            ) from None
     return PbxConfig(
         name=name,
         ami_host=host.strip(),
@@ -204,7 +239,19 @@ def _pbx(index: int, item: Any) -> PbxConfig:
         recordings_spool=Path(spool) if spool else None,
         dial=dial,
         dial_from=MappingProxyType(dial_from),
+        asterisk_queue_log=queue_log,
+        asterisk_cdr=cdr,
+        asterisk_cdr_timezone=zone,
     )
+
+
+def _path(where: str, item: Mapping[str, Any], key: str) -> Path | None:
+    value = item.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise PbxListError(f"{where}: {key}: a file path")
+    return Path(value.strip())
 
 
 def _text(where: str, item: Mapping[str, Any], key: str, default: str) -> str:

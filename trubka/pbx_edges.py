@@ -6,7 +6,7 @@ lists. Every other PBX gets an :class:`Edge` of its own:
 
     event (published by)          subscription          consumer (package)
     ----------------------------  --------------------  -----------------------------------
-    CallEnded (the PBX's reducer) pbx-<name>-calls      CallWriter.run: stores its records
+    CallEnded (the PBX's reducer),pbx-<name>-calls      CallWriter.run: stores its records
                                                         (stamped with the PBX's name); its
                                                         `CallsStored` go to the main bus,
                                                         so linking, callback tasks,
@@ -20,11 +20,15 @@ lists. Every other PBX gets an :class:`Edge` of its own:
                                                         messages tagged `"pbx": name`
                                                         (supervisor.live_pbxes)
 
+Its consumers of the `ami` role (recordings ingest, after-call work, agent time, queue
+sessions) subscribe to that bus too, as `trubka.pbx_consumers` lists; its backfill from
+its books (`trubka.pbx_backfill`, when its entry names them) publishes its
+`CallBackfilled` there (its call writer and recordings ingest take them).
+
 Its AMI client runs while this node consumes the first PBX's AMI (`Edge.consume`, a job
 of `trubka.node.Node.while_consuming`: on PostgreSQL while the node holds the AMI lease).
-Its events go to a bus of its own, never to the primary's consumers that read the
-primary's live state (after-call work, agent time, the supervisors' pushed feed,
-recordings ingest); the live view (`GET /api/live`) reads every PBX's live state.
+Its events go to a bus of its own, never to the primary's consumers; the live view
+(`GET /api/live`) reads every PBX's live state.
 Supervisor actions, click-to-call, the panel's pause and the call controls go to the PBX
 where the phone or call is (`trubka.cluster.anynode`).
 """
@@ -35,6 +39,7 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from crm.after_call_work import AfterCallWork
 from crm.call_records import CallStore
 from crm.call_writer import CallWriter, PublishStored
 from crm.events import BusEvent
@@ -42,6 +47,7 @@ from crm.services import CrmServices
 from kernel.bus import EventBus, Subscription
 from kernel.phones import format_national
 from kernel.task_set import TaskSet
+from recordings.service import RecordingService
 from routing.decision import Reason
 from screenpop.hub import Hub
 from screenpop.notifier import Notifier
@@ -52,17 +58,22 @@ from supervisor.live_pbxes import TaggedFollowers
 from supervisor.service import Supervisor
 from telephony.actions import AmiActions
 from telephony.ami_client import AmiClient, AmiConfig
-from telephony.domain import CallEnded, DomainEvent
+from telephony.books.backfill import Backfill
+from telephony.domain import CallBackfilled, CallEnded, DomainEvent
 from telephony.pbx_routing import PbxRouting, present
 from telephony.pbxes import PbxConfig, PbxList
 from telephony.pipeline import EventPipeline
 from telephony.reducer import CallState, ReducerConfig
 from telephony.router import CallRouter
 from trubka.adapters import CrmAgentDirectory, CrmCards
+from trubka.pbx_backfill import books_backfill
+from trubka.pbx_consumers import PbxConsumers, pbx_consumers
 from trubka.settings import Settings
 
 PopFactory = Callable[[CallState, CrmAgentDirectory], Notifier]
 FeedFactory = Callable[[str, CallState, Subscription[DomainEvent]], LiveFeed]
+ConsumersFactory = Callable[[PbxConfig, EventBus[DomainEvent]], PbxConsumers]
+BackfillFactory = Callable[[PbxConfig, EventBus[DomainEvent], CallState], Backfill | None]
 
 
 class PbxAgentDirectory(CrmAgentDirectory):
@@ -88,6 +99,8 @@ class Edge:
     feed: LiveFeed | None = None  # the supervisors' pushed view of this PBX
     ami: AmiClient | None = None
     actions: AmiActions | None = None
+    consumers: PbxConsumers | None = None  # recordings, after-call work, agent time …
+    backfill: Backfill | None = None  # its books (trubka.pbx_backfill), when it names any
 
     async def start(self, tasks: TaskSet) -> None:
         name = self.config.name
@@ -133,6 +146,18 @@ class PbxEdges:
         for edge in self.extras:
             await edge.start(tasks)
 
+    def start_consumers(self, tasks: TaskSet) -> None:
+        """The consumers of the `ami` role on each other PBX's events."""
+        for edge in self.extras:
+            if edge.consumers is not None:
+                edge.consumers.start(tasks)
+
+    async def stop_consumers(self) -> None:
+        """After the tasks are stopped: what the consumers still hold is stored."""
+        for edge in self.extras:
+            if edge.consumers is not None:
+                await edge.consumers.stop()
+
     async def stop(self) -> None:
         for edge in self.extras:
             await edge.stop()
@@ -156,6 +181,8 @@ def build_edges(
     pops: PopFactory,
     directory_for: Callable[[CallState], PbxAgentDirectory],
     feed_for: FeedFactory | None = None,
+    consumers_for: ConsumersFactory | None = None,
+    backfill_for: BackfillFactory | None = None,
 ) -> PbxEdges:
     """The extra PBXes' edges (`ami_config` None: no AMI clients, e.g. a web-only node)."""
     states = {pbxes.primary.name: primary}
@@ -168,7 +195,9 @@ def build_edges(
         )
         states[pbx.name] = live
         bus: EventBus[DomainEvent] = EventBus()
-        to_writer = bus.subscribe(f"pbx-{pbx.name}-calls", kinds=[CallEnded], maxsize=100_000)
+        to_writer = bus.subscribe(
+            f"pbx-{pbx.name}-calls", kinds=[CallEnded, CallBackfilled], maxsize=100_000
+        )
         writer = CallWriter(calls, to_writer, publish_stored)
         agents = directory_for(live)
         to_pop = bus.subscribe(f"pbx-{pbx.name}-pop", maxsize=50_000)
@@ -178,9 +207,15 @@ def build_edges(
                 f"pbx-{pbx.name}-live-feed", kinds=LIVE_FEED_KINDS, maxsize=100_000
             )
             edge.feed = feed_for(pbx.name, live, to_feed)
+        if consumers_for is not None:
+            edge.consumers = consumers_for(pbx, bus)
+        if backfill_for is not None:
+            edge.backfill = backfill_for(pbx, bus, live)
         if ami_config is not None:
             edge.ami = AmiClient(ami_config(pbx), EventPipeline(state=live), bus.publish)
             edge.actions = AmiActions(edge.ami)
+            if edge.backfill is not None:
+                edge.ami.on_connected.append(edge.backfill.wake)
         edges.extras.append(edge)
     return edges
 
@@ -212,10 +247,13 @@ def wire_edges(
     supervisor: Supervisor,
     *,
     ami: bool,
+    recordings: RecordingService | None = None,
+    after_call: AfterCallWork | None = None,
 ) -> PbxEdges:
     """The other PBXes as `Services.create` builds them: their screen pops into `hub`,
     their live feeds to the supervisors, routing across all of them in `router`; AMI
-    clients when this node consumes AMI (`ami`)."""
+    clients when this node consumes AMI (`ami`); their recordings ingest, after-call
+    work, agent time and queue sessions (`recordings` and `after_call` given)."""
     region = settings.default_region
 
     def pops(live: CallState, agents: CrmAgentDirectory) -> Notifier:
@@ -243,6 +281,29 @@ def wire_edges(
             interval=settings.live_update_interval,
         )
 
+    def backfill(pbx: PbxConfig, bus: EventBus[DomainEvent], live: CallState) -> Backfill | None:
+        return books_backfill(
+            settings,
+            crm.db,
+            calls,
+            bus.publish,
+            live,
+            pbx,
+            primary=False,
+            spool=pbx.recordings_spool,
+        )
+
+    def consumers(pbx: PbxConfig, bus: EventBus[DomainEvent]) -> PbxConsumers:
+        assert recordings is not None and after_call is not None
+        return pbx_consumers(
+            pbx,
+            bus,
+            db=crm.db,
+            recordings=recordings,
+            after_call=after_call,
+            reports=supervisor.config,
+        )
+
     edges = build_edges(
         pbxes,
         primary,
@@ -253,6 +314,8 @@ def wire_edges(
         pops=pops,
         directory_for=lambda live: PbxAgentDirectory(crm.directory, live),
         feed_for=feed if supervisor.feed is not None else None,
+        consumers_for=consumers if recordings is not None and after_call is not None else None,
+        backfill_for=backfill,
     )
     if edges.extras:  # several PBXes: routing across them
         router.pbxes = edges.routing

@@ -51,7 +51,10 @@ and every TRUBKA_BACKFILL_INTERVAL seconds it reads Asterisk's queue_log and CDR
 reducer still follows (after a transfer its queue stay is over) is left to the live writer.
 
 Several PBXes (TRUBKA_PBXES): the table is the first PBX's; every other PBX has a bus
-of its own (its call writer, screen pop and live feed), listed in `trubka.pbx_edges`.
+of its own (its call writer, screen pop and live feed), listed in `trubka.pbx_edges`,
+and its consumers of the `ami` role (recordings ingest, after-call work, agent time,
+queue sessions), listed in `trubka.pbx_consumers`; its backfill (`trubka.pbx_backfill`)
+publishes on it.
 
 Not on the bus: the webhook outbox. Contacts and deals write their `contact.*` and
 `deal.*` events into it in the transaction of the change (`crm.hooks.outbox.emit`); the
@@ -94,14 +97,13 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from pathlib import Path
+from functools import partial
 from types import MappingProxyType
 from typing import cast, get_args
 from zoneinfo import ZoneInfo
 
 from crm.after_call_work import KINDS as AFTER_CALL_KINDS
 from crm.after_call_work import AfterCallWork
-from crm.book_cursors import BookCursors
 from crm.call_records import CallStore
 from crm.call_writer import CallWriter
 from crm.callbacks import CallbackTasks
@@ -142,9 +144,7 @@ from supervisor.service import Supervisor
 from telephony.actions import AmiActions
 from telephony.agi_server import AgiServer
 from telephony.ami_client import AmiClient, AmiConfig
-from telephony.books.backfill import Backfill, BookFiles, spool_recordings
-from telephony.books.cdr_table import CdrTable
-from telephony.books.records import BooksConfig
+from telephony.books.backfill import Backfill
 from telephony.domain import (
     AgentStateChanged,
     CallBackfilled,
@@ -161,6 +161,7 @@ from trubka.cluster import anynode
 from trubka.cluster.anynode_controls import ControlsRouter
 from trubka.cluster.node import ClusterNode
 from trubka.node import Node
+from trubka.pbx_backfill import books_backfill
 from trubka.pbx_edges import PbxEdges, pbx_ami_config, wire_edges
 from trubka.settings import Settings, SettingsError
 from web.api.admin_settings import builtin_pause_reasons
@@ -348,7 +349,13 @@ class Services:
             routing_reason=routing_reason,
             phone_display=lambda number: format_national(number, settings.default_region),
         )
-        recordings = RecordingService.from_settings(settings, db, to_recordings)
+        recordings = RecordingService.from_settings(
+            settings,
+            db,
+            to_recordings,
+            pbx=pbx_list.primary.name,
+            spool=pbx_list.primary.recordings_spool,
+        )
         cluster = _cluster(settings, db, hub, notifier, lambda: services.consumes_ami)
 
         def pbx() -> AmiActions | None:
@@ -385,7 +392,16 @@ class Services:
         )
         if cluster is not None:
             cluster.on_calls_stored.append(supervisor.rollups.wake)
-        backfill = _backfill(settings, db, calls, bus, live)
+        backfill = books_backfill(
+            settings,
+            db,
+            calls,
+            bus.publish,
+            live,
+            pbx_list.primary,
+            primary=True,
+            spool=recordings.config.spool,
+        )
         if supervisor.feed is not None:
             supervisor.rollups.listeners.append(supervisor.feed.today_changed)
         if cluster is not None:
@@ -474,7 +490,11 @@ class Services:
             router,
             supervisor,
             ami=services.node.runs_ami,
+            recordings=recordings,
+            after_call=after_call,
         )
+        if services.pbx_edges.extras:  # the other PBXes' calls too (trubka.pbx_consumers)
+            after_call.states = lambda: services.pbx_states
         if services.node.runs_ami:
             publish = services.node.fence_ami(bus.publish)  # the AMI lease on PostgreSQL
             login = pbx_ami_config(settings, pbx_list.primary) if settings.pbxes else None
@@ -551,8 +571,13 @@ class Services:
             self.node.while_consuming(self.tasks, "backfill", lambda: backfill.run(interval))
         if self.pbx_edges is not None:  # the other PBXes: consumed with the first one's AMI
             await self.pbx_edges.start(self.tasks)
+            if events:
+                self.pbx_edges.start_consumers(self.tasks)
             for edge in self.pbx_edges.extras if events else ():
                 self.node.while_consuming(self.tasks, f"pbx-{edge.config.name}-ami", edge.consume)
+                if edge.backfill is not None:  # its books (trubka.pbx_backfill)
+                    run = partial(edge.backfill.run, self.settings.backfill_interval)
+                    self.node.while_consuming(self.tasks, f"pbx-{edge.config.name}-backfill", run)
         await self.node.start_ami()
 
     async def listen(self) -> None:
@@ -595,33 +620,10 @@ class Services:
         await self.tasks.stop()
         self.crm.close()
         await self.supervisor.stop()
+        if self.pbx_edges is not None:
+            await self.pbx_edges.stop_consumers()
         await self.db.dispose()
         self.node.release()
-
-
-def _backfill(
-    settings: Settings, db: Database, calls: CallStore, bus: EventBus[BusEvent], live: CallState
-) -> Backfill | None:
-    """The reader of Asterisk's books, when TRUBKA_ASTERISK_QUEUE_LOG or _CDR names one."""
-    if settings.asterisk_queue_log is None and settings.asterisk_cdr is None:
-        return None
-    cdr = settings.asterisk_cdr
-    files = BookFiles(
-        queue_log=settings.asterisk_queue_log,
-        cdr_csv=cdr if isinstance(cdr, Path) else None,
-        cdr_zone=ZoneInfo(settings.asterisk_cdr_timezone or settings.timezone),
-        cdr_table=cdr if isinstance(cdr, CdrTable) else None,
-    )
-    return Backfill(
-        files,
-        BookCursors(db),
-        calls,
-        bus.publish,
-        BooksConfig(settings.default_region, settings.internal_number_max_digits),
-        recording_for=spool_recordings(settings.recordings_spool, settings.recordings_pbx_dir),
-        settle=settings.backfill_settle,
-        in_progress=lambda linkedid: linkedid in live.calls,  # e.g. after a transfer
-    )
 
 
 def _cluster(

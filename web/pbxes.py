@@ -3,11 +3,13 @@ some or all of them (`GET /api/live?pbx=`, `/supervisor?pbx=`)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
+from supervisor.errors import TargetNotFound
 from supervisor.live_pbxes import UnknownPbx, merge_live_views
 from supervisor.service import Supervisor
+from telephony.pbx_routing import present
 from telephony.reducer import CallState
 from web.i18n import N_
 from web.ports import WebServices
@@ -71,8 +73,81 @@ async def page_live_view(
     return await supervisor.live_view(state, waiting_limit=waiting_limit), shown, names
 
 
-def first_pbx(services: WebServices) -> str | None:
-    """The first PBX's name when there are several (the wallboard shows that one, as its
-    pushed updates are that one's); None with one PBX."""
+NOT_ON_PBX = N_("the agent's phone is not on this PBX")
+CALL_NOT_ON_PBX = N_("the call is not on this PBX")
+
+
+def _first_with(states: Mapping[str, CallState], has: Callable[[CallState], bool]) -> str:
+    return next((name for name, state in states.items() if has(state)), next(iter(states)))
+
+
+def check_action_pbx(
+    services: WebServices,
+    pbx: str | None,
+    *,
+    agent: str | None = None,
+    linkedid: str | None = None,
+    channel: str | None = None,
+) -> None:
+    """A supervisor action that names its PBX (`"pbx"` of `POST /api/supervisor/…`, as
+    the supervisor page sends it) goes there or nowhere: the actions go to the PBX where
+    the agent's phone (or the call, or the channel) is (`trubka.cluster.anynode`), so one
+    that is elsewhere now is refused (nothing is sent). No `pbx`: nothing is checked."""
+    if pbx is None:
+        return
+    states = pbx_states(services)
+    if pbx not in states:
+        raise UnknownPbx(NO_SUCH_PBX)
+    if len(states) < 2:
+        return
+    if agent is not None:
+        wanted = agent.strip()
+        home = _first_with(states, lambda s: present(s.agent_for(wanted)))
+        if home != pbx:
+            raise TargetNotFound(NOT_ON_PBX, code="agent_not_found", field="pbx")
+        return
+    if channel and channel.strip():
+        name = channel.strip()
+        home = _first_with(states, lambda s: any(c.name == name for c in s.channels.values()))
+    elif linkedid and linkedid.strip():
+        home = _first_with(states, lambda s: linkedid.strip() in s.calls)
+    else:
+        return
+    if home != pbx:
+        raise TargetNotFound(CALL_NOT_ON_PBX, code="call_not_found", field="pbx")
+
+
+async def wallboard_views(
+    services: WebServices, supervisor: Supervisor, pbx: str | None, waiting_limit: int
+) -> list[dict[str, Any]] | None:
+    """The wallboard with several PBXes: every PBX's view, or the one `?pbx=` names (an
+    unknown name: every one). Each `{"pbx": name, "feed": the tag of its pushed updates
+    (None for the first), "live": its view}`. None with one PBX: the usual wallboard."""
     names = list(pbx_states(services))
-    return names[0] if len(names) > 1 else None
+    if len(names) < 2:
+        return None
+    shown = [pbx] if pbx in names else names
+    states = pbx_states(services)
+    return [
+        {
+            "pbx": name,
+            "feed": None if name == names[0] else name,
+            "live": await supervisor.live_view(states[name], waiting_limit=waiting_limit),
+        }
+        for name in shown
+    ]
+
+
+def summed_totals(views: list[dict[str, Any]]) -> dict[str, Any]:
+    """The wallboard's head over several PBXes: waiting and talking added, the longest
+    wait the longest of all."""
+    totals = [view["live"].get("totals") or {} for view in views]
+    since = [t["longest_wait_since"] for t in totals if t.get("longest_wait_since")]
+    return {
+        "waiting": sum(int(t.get("waiting") or 0) for t in totals),
+        "talking": sum(int(t.get("talking") or 0) for t in totals),
+        "longest_wait_seconds": max(
+            (t.get("longest_wait_seconds") or 0 for t in totals), default=0
+        ),
+        "longest_wait_since": min(since) if since else None,
+    }

@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from kernel.call_record import SOURCE_BACKFILL
+from kernel.call_record import DEFAULT_PBX, SOURCE_BACKFILL
 from kernel.phones import digits_of, is_anonymous, normalize
 from telephony.books.cdr import ANSWERED, CdrCall, CdrRow
 from telephony.books.queue_log import QueueCall, QueueOutcome
@@ -40,6 +40,7 @@ RecordingFor = Callable[[str], str | None]  # a channel's unique id -> its recor
 class BooksConfig:
     region: str = "RU"
     internal_max_digits: int = 5
+    pbx: str = DEFAULT_PBX  # the Asterisk whose books these are (TRUBKA_PBXES)
 
 
 def caller_name(clid: str, number: str) -> str | None:
@@ -134,6 +135,7 @@ def _record(
         agent_interface = interface_of(first.channel)
     return CallRecord(
         linkedid=linkedid,
+        pbx=config.pbx,
         direction=direction,
         caller_number=normalize(source, config.region) if source else None,
         caller_name=caller_name(first.clid, source) if first else None,

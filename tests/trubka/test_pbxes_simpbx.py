@@ -231,3 +231,40 @@ async def _scenario(services: Services, server: InProcess, pbx_a: SimPbx, pbx_b:
         rows = (await http.get("/api/status")).json()["live_calls"]
         assert {(r["linkedid"], r.get("pbx")) for r in rows} == {(waiting.linkedid, "b")}
         await pbx_b.wait_idle(10)
+
+        # 6. The supervisor page offers actions on PBX b's agents and names b in them.
+        page_b = await http.get("/supervisor", params={"pbx": "b"})
+        assert "first PBX only" not in page_b.text
+        assert '"actions": true' in page_b.text and '"pbx_name": "b"' in page_b.text
+        pbx_b.set_agents_answer(True)
+        paused = await http.post(
+            "/api/supervisor/pause",
+            json={"agent": "Local/201@agents", "reason": "lunch", "pbx": "b"},
+        )
+        assert paused.status_code == 200, paused.text
+        await _until(lambda: states["b"].agent_state(B201, time.time()) is AgentState.PAUSED)
+        elsewhere = await http.post(
+            "/api/supervisor/pause",
+            json={"agent": "Local/201@agents", "paused": False, "pbx": "a"},
+        )
+        assert elsewhere.status_code == 404
+        assert (elsewhere.json()["code"], elsewhere.json()["field"]) == ("agent_not_found", "pbx")
+        unknown = await http.post(
+            "/api/supervisor/pause", json={"agent": "Local/201@agents", "pbx": "zzz"}
+        )
+        assert unknown.status_code == 422 and unknown.json()["field"] == "pbx"
+        assert states["b"].agent_state(B201, time.time()) is AgentState.PAUSED  # nothing sent
+        back = await http.post(
+            "/api/supervisor/pause",
+            json={"agent": "Local/201@agents", "paused": False, "pbx": "b"},
+        )
+        assert back.status_code == 200, back.text
+        await _until(lambda: states["b"].agent_state(B201, time.time()) is AgentState.AVAILABLE)
+
+        # 7. The wallboard: every PBX's queues, or the one ?pbx= names.
+        board = (await http.get("/wallboard")).text
+        assert 'data-queue="a/support"' in board and 'data-queue="b/support"' in board
+        assert '<option value="" selected>' in board and 'id="live-boards"' in board
+        board_b = (await http.get("/wallboard", params={"pbx": "b"})).text
+        assert 'data-queue="b/support"' in board_b and 'data-queue="a/support"' not in board_b
+        assert '<option value="b" selected>b</option>' in board_b

@@ -75,7 +75,7 @@ def calls(as_json: bool, since: str | None, limit: int | None, timeline: bool) -
         recordings = await recordings_for_calls(db, rows) if as_json else {}
         for row in rows:
             if as_json:
-                extra = {"recording": recordings.get(row.linkedid)}
+                extra = {"recording": recordings.get(row.id)}
                 data = row.to_json(with_timeline=timeline, extra=extra)
                 click.echo(json.dumps(data, ensure_ascii=False))
             else:

@@ -68,7 +68,7 @@ async def _call_and_job(
 ) -> tuple[CallRow, RecordingJob | None]:
     row = await call_query(request).visible_row(user, call_id)
     jobs = await recordings_of(request).store.for_linkedids([row.linkedid])
-    return row, pick_job(jobs.get(row.linkedid, []), row.recording_file)
+    return row, pick_job(jobs.get(row.linkedid, []), row.recording_file, row.pbx)
 
 
 def starts_a_play(range_header: str | None) -> bool:

@@ -8,6 +8,10 @@
   out of a queue;
 - `POST /api/supervisor/hangup` `{"linkedid"}` or `{"channel"}`: Hangup of the call's
   channels (or of that one);
+- every action may name its PBX, `"pbx"` (several PBXes, TRUBKA_PBXES; the supervisor
+  page sends the one it shows): the action goes to the PBX where the agent's phone (the
+  call) is, so a `pbx` where it is not now is refused, 404 `agent_not_found` /
+  `call_not_found` with field `pbx` (an unknown name: 422 `invalid_parameter`);
 - `GET /api/audit` (`limit`, `offset`, `action`, `agent`, `login`, `kind`, `target`,
   `since`, `until`, `format=csv`): the audit log of supervisor actions and admin
   changes, newest first (admins).
@@ -33,7 +37,9 @@ from supervisor.errors import PbxUnavailable
 from web.api.admin_views import AuditPageView
 from web.api.reports import SupervisorDep
 from web.auth import client_ip, require_json, require_role
+from web.deps import get_services
 from web.params import PageNumber
+from web.pbxes import check_action_pbx
 
 router = APIRouter(prefix="/api", tags=["supervisor"], dependencies=[Depends(require_json)])
 
@@ -43,6 +49,8 @@ AdminUser = Annotated[UserInfo, Depends(require_role("admin"))]
 
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid", str_max_length=255)
+
+    pbx: str | None = Field(default=None, min_length=1, max_length=64)  # TRUBKA_PBXES
 
 
 class SpyIn(_Body):
@@ -92,6 +100,7 @@ async def spy(
 ) -> dict[str, Any]:
     """Ring your own phone; when you answer you listen to, whisper to or barge into the
     agent's call."""
+    check_action_pbx(get_services(request), body.pbx, agent=body.agent)
     return await _actions(supervisor).spy(
         actor_of(user, request), body.agent, body.mode, body.phone
     )
@@ -102,6 +111,7 @@ async def pause(
     body: PauseIn, request: Request, user: SupervisorUser, supervisor: SupervisorDep
 ) -> dict[str, Any]:
     """Pause (with a reason) or unpause an agent, in every queue or in one."""
+    check_action_pbx(get_services(request), body.pbx, agent=body.agent)
     return await _actions(supervisor).pause(
         actor_of(user, request), body.agent, body.paused, body.reason, body.queue
     )
@@ -112,6 +122,7 @@ async def queue_remove(
     body: QueueRemoveIn, request: Request, user: SupervisorUser, supervisor: SupervisorDep
 ) -> dict[str, Any]:
     """Log an agent out of a queue."""
+    check_action_pbx(get_services(request), body.pbx, agent=body.agent)
     return await _actions(supervisor).remove_from_queue(
         actor_of(user, request), body.agent, body.queue
     )
@@ -122,6 +133,8 @@ async def hangup(
     body: HangupIn, request: Request, user: SupervisorUser, supervisor: SupervisorDep
 ) -> dict[str, Any]:
     """Hang up a stuck call (all its channels), or one channel of it."""
+    services = get_services(request)
+    check_action_pbx(services, body.pbx, linkedid=body.linkedid, channel=body.channel)
     return await _actions(supervisor).hangup(actor_of(user, request), body.linkedid, body.channel)
 
 

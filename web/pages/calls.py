@@ -22,6 +22,7 @@ from crm.call_list import CallQuery
 from crm.errors import CrmError, Forbidden, NotFound
 from crm.users import UserInfo
 from crm.wrapups import WrapupService
+from kernel.call_record import DEFAULT_PBX
 from recordings.views import pick_job, recording_json, retention_json
 from web.auth import actor_of, csrf_valid, current_user
 from web.deps import get_services
@@ -144,7 +145,9 @@ async def call_page(
         except CrmError:
             contact = None
     jobs = await services.recordings.store.for_linkedids([call["linkedid"]])
-    job = pick_job(jobs.get(call["linkedid"], []), call.get("recording_file"))
+    job = pick_job(
+        jobs.get(call["linkedid"], []), call.get("recording_file"), call.get("pbx") or DEFAULT_PBX
+    )
     recording = recording_json(call["id"], job, call.get("recording_file"))
     manage: dict[str, Any] | None = None
     if is_manager(user) and job is not None:
@@ -191,7 +194,7 @@ async def call_hold(
     services = get_services(request)
     row = await CallQuery(services.db, services.crm.directory).row(call_id)
     jobs = await services.recordings.store.for_linkedids([row.linkedid])
-    job = pick_job(jobs.get(row.linkedid, []), row.recording_file)
+    job = pick_job(jobs.get(row.linkedid, []), row.recording_file, row.pbx)
     page = f"/calls/{call_id}"
     if job is None:
         return RedirectResponse(f"{page}?notice=not-recorded", status_code=303)

@@ -32,7 +32,7 @@ from web.i18n import N_, translations
 from web.labels import PAUSE_REASONS as PAUSE_REASON_WORDS
 from web.pages import page_language, page_role, render
 from web.params import PageNumber
-from web.pbxes import first_pbx, page_live_view
+from web.pbxes import page_live_view, pbx_states, summed_totals, wallboard_views
 from web.report_extras import extras_context, sessions_report
 from web.report_forecast import forecast_context
 
@@ -152,8 +152,8 @@ async def live_page(
             **_pause_menu(request, user),
             "phones": list(user.interfaces),
             "is_admin": str(user.role) == "admin",
-            # the supervisor actions go to the first PBX's AMI only
-            "actions_enabled": getattr(services, "pbx", None) is not None and primary,
+            # the actions go to the PBX where the agent is (the page names the one shown)
+            "actions_enabled": getattr(services, "pbx", None) is not None,
             "region": services.settings.default_region,
             "pbxes": names,
             "pbx": shown,
@@ -165,17 +165,30 @@ async def live_page(
 
 @router.get("/wallboard", response_class=HTMLResponse)
 async def wallboard_page(
-    request: Request, user: SupervisorPage, queues: str | None = None
+    request: Request,
+    user: SupervisorPage,
+    queues: str | None = None,
+    pbx: Annotated[str | None, Query(max_length=64)] = None,
 ) -> HTMLResponse:
-    live = await current_live_view(
-        request, waiting_limit=WAITING_LIMIT, pbx=first_pbx(get_services(request))
-    )
+    services = get_services(request)
     chosen = [q.strip() for q in (queues or "").split(",") if q.strip()][:50]
+    # Several PBXes: every one's queues, or the one ?pbx= names (web.pbxes)
+    boards = await wallboard_views(services, _supervisor(request), pbx, WAITING_LIMIT)
+    if boards is None:
+        live = await current_live_view(request, waiting_limit=WAITING_LIMIT)
+    else:
+        live = {
+            "totals": summed_totals(boards),
+            "alerts": [alert for board in boards for alert in board["live"].get("alerts") or []],
+        }
     return render(
         request,
         "wallboard.html",
         {
             "live": live,
+            "boards": boards,
+            "pbxes": list(pbx_states(services)) if boards is not None else [],
+            "pbx": pbx if boards is not None and len(boards) == 1 else None,
             "strings": _strings(request, user),
             "levels": _levels(request),
             "chosen": chosen,

@@ -253,10 +253,12 @@ function reasonLabel(reason) {
 
 // --- actions -----------------------------------------------------------------------------
 async function post(path, body) {
+  // Several PBXes: the action names the PBX this page shows (refused if the agent is elsewhere).
+  const named = config.pbx_name ? { ...body, pbx: config.pbx_name } : body;
   const response = await fetch(path, {
     method: "POST",
     headers: { "Content-Type": "application/json" },
-    body: JSON.stringify(body),
+    body: JSON.stringify(named),
     credentials: "same-origin",
   });
   let data = {};

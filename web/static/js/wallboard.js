@@ -1,5 +1,7 @@
 // The wallboard: a few big numbers per queue for a TV, coloured against the targets
 // (green / amber / red, each with a word too), kept up to date from /ws.
+// Several PBXes (`live-boards`): one feed per PBX shown, each queue's board keyed
+// `<pbx>/<queue>`, the head's totals added up over them.
 
 import { showAlerts } from "./alerts.js";
 import { duration, numberFormat } from "./lib/format.js";
@@ -24,7 +26,18 @@ const box = document.getElementById("wb-queues");
 const boardTemplate = document.getElementById("wb-template");
 const status = document.getElementById("live-status");
 const showStatus = statusShower(status, S);
-const feed = new LiveFeed({ onUpdate: render, onStatus: showStatus });
+const boards = jsonBlock("live-boards"); // several PBXes: [{pbx, feed, live}], else null
+/** @type {Map<string, any>} each PBX's latest view (several PBXes) */
+const views = new Map();
+const feeds = (boards || [{ pbx: null, feed: null }]).map(
+  (b) =>
+    new LiveFeed({
+      onUpdate: boards ? (view) => renderAll(b.pbx, view) : render,
+      onStatus: showStatus,
+      pbx: b.feed,
+    }),
+);
+const feed = feeds[0]; // the clock the waits are counted by
 
 function pct(value) {
   return value === null || value === undefined ? "—" : `${integer(value)}%`;
@@ -38,11 +51,14 @@ function note(value) {
   return `${word} · ${template(S.target, { target: integer(levels.target) })}`;
 }
 
-function board(name) {
-  const existing = box.querySelector(`[data-queue="${CSS.escape(name)}"]`);
+function board(name, pbx) {
+  const key = pbx ? `${pbx}/${name}` : name;
+  const existing = box.querySelector(`[data-queue="${CSS.escape(key)}"]`);
   if (existing) return existing;
   const element = boardTemplate.content.firstElementChild.cloneNode(true);
-  element.dataset.queue = name;
+  element.dataset.queue = key;
+  const label = element.querySelector('[data-f="pbx"]');
+  if (label) label.textContent = `${config.pbx_label} ${pbx}`;
   box.append(element);
   return element;
 }
@@ -88,13 +104,34 @@ function tickOne(longest) {
   }
 }
 
+// Several PBXes: the queues of every PBX's view, the totals added up, every alert.
+function renderAll(pbx, view) {
+  views.set(pbx, view);
+  const queues = new Map();
+  const alerts = [];
+  const totals = { waiting: 0, talking: 0, longest_wait_since: null };
+  for (const b of boards) {
+    const one = views.get(b.pbx);
+    if (!one) continue;
+    for (const q of one.queues.values()) queues.set(`${b.pbx}/${q.queue}`, { ...q, pbx: b.pbx });
+    alerts.push(...(one.alerts || []));
+    totals.waiting += one.totals.waiting || 0;
+    totals.talking += one.totals.talking || 0;
+    const since = one.totals.longest_wait_since;
+    if (since && (!totals.longest_wait_since || since < totals.longest_wait_since)) {
+      totals.longest_wait_since = since;
+    }
+  }
+  render({ queues, totals, alerts, agents: view.agents }, { full: true });
+}
+
 function render(view, changes) {
   const queues = [...view.queues.values()]
     .filter((q) => !chosen.size || chosen.has(q.queue))
-    .sort((a, b) => a.queue.localeCompare(b.queue));
+    .sort((a, b) => a.queue.localeCompare(b.queue) || (a.pbx || "").localeCompare(b.pbx || ""));
   const elements = [];
   for (const q of queues) {
-    const element = board(q.queue);
+    const element = board(q.queue, q.pbx);
     if (changes.full || changes.queues.has(q.queue) || !element.dataset.filled) {
       fill(element, q);
       element.dataset.filled = "1";
@@ -129,4 +166,8 @@ document.getElementById("wb-fullscreen").addEventListener("click", () => {
   else document.documentElement.requestFullscreen?.();
 });
 
-feed.start(jsonBlock("live-data"));
+if (boards) {
+  boards.forEach((b, i) => feeds[i].start(b.live));
+} else {
+  feed.start(jsonBlock("live-data"));
+}
