@@ -64,19 +64,6 @@ def notice_view(row: Notice) -> dict[str, Any]:
     }
 
 
-def message_of(row: dict[str, Any]) -> dict[str, Any]:
-    """The WebSocket message `rule_notice` of a stored notice's row."""
-    return {
-        "type": "rule_notice",
-        "id": row.get("id"),
-        "rule_id": row["rule_id"],
-        "rule": row["rule"],
-        "text": row["text"],
-        "contact_id": row["contact_id"],
-        "event": row["event"],
-    }
-
-
 def _now() -> datetime:
     return datetime.now(UTC)
 

@@ -51,7 +51,7 @@ from crm.models import (
     TaskStatus,
     User,
 )
-from crm.notices import MAX_TEXT, Notice, message_of
+from crm.notices import MAX_TEXT, Notice
 from crm.rules.batch import Batch, HookRow
 from crm.rules.due import due_at
 from crm.rules.fields import CALL_EVENTS, DEALS, now
@@ -371,7 +371,15 @@ async def _notice(ctx: Context, index: int, planned: dict[str, Any], stamp: date
         "created_at": stamp,
         "read_at": None,
     }
-    message = message_of(row)
+    message: dict[str, Any] = {  # the WebSocket message (docs/architecture.md)
+        "type": "rule_notice",
+        "id": None,  # the stored notice's, known once it is written
+        "rule_id": ctx.rule_id,
+        "rule": ctx.rule_name,
+        "text": row["text"],
+        "contact_id": row["contact_id"],
+        "event": ctx.event.event,
+    }
     if ctx.batch is not None:
         ctx.batch.notices.append((planned, row, message))
         ctx.notices.append((planned["user_id"], message))
