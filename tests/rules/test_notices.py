@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import delete, func, select, update
+from sqlalchemy import event as sa_event
 
 from crm.database import Database
 from crm.notices import Notice, NoticeService
@@ -133,7 +134,20 @@ async def test_a_round_writes_its_notices_together_and_pushes_their_ids(db: Data
     for number in ("+79160000001", "+79160000002", "+79160000003"):
         await kit.missed(number)
     worker = kit.worker()
-    await drain(worker)
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+        statements.append(" ".join(statement.split()).lower())
+
+    sa_event.listen(db.engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        await drain(worker)
+    finally:
+        sa_event.remove(db.engine.sync_engine, "before_cursor_execute", seen)
+    # the round's notices: one INSERT (and on SQLite one look at the largest id), not
+    # a statement per event
+    assert len([x for x in statements if x.startswith("insert into notices")]) == 1
+    assert len([x for x in statements if "from notices" in x]) <= 1
 
     stored = await _notices(db)
     assert sorted((n.user_id, n.text) for n in stored) == [
