@@ -6,6 +6,7 @@ one; a round of events writes its notices together, each push carrying its notic
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -160,3 +161,27 @@ async def test_a_round_writes_its_notices_together_and_pushes_their_ids(db: Data
         runs = (await session.scalars(select(RuleRun).where(RuleRun.matched.is_(True)))).all()
         assert await session.scalar(select(func.count()).select_from(RuleEvent)) == 3
     assert sorted(r.actions[0]["notice_id"] for r in runs) == sorted(n.id for n in stored)
+
+
+async def test_notices_read_long_ago_are_purged_unread_ones_stay(db: Database) -> None:
+    kit = Kit(db)
+    owner = await kit.user("owner")
+    await kit.contact("+79160000001", owner, ["vip"])
+    await kit.contact("+79160000002", owner, ["vip"])
+    await kit.service.create(notify_rule(), None)
+    await kit.missed("+79160000001")
+    await kit.missed("+79160000002")
+    worker = kit.worker()
+    await drain(worker)
+    old, fresh = await _notices(db)
+    await NoticeService(db).read(owner, old.id)
+    await worker.purge()
+    assert len(await _notices(db)) == 2  # read just now: kept
+    async with db.transaction() as session:
+        await session.execute(
+            update(Notice)
+            .where(Notice.id == old.id)
+            .values(read_at=datetime.now(UTC) - timedelta(days=40))
+        )
+    await worker.purge()
+    assert [n.id for n in await _notices(db)] == [fresh.id]  # unread: stays
