@@ -9,7 +9,8 @@ the session of its own transaction (`apply`), next to its key in `rule_action_ke
 | `assign_owner` | `assignee`, `user_id` |
 | `add_tag`, `remove_tag` | `tag` |
 | `move_stage` | `stage_id` (deal events) |
-| `notify` | `assignee`, `user_id`, `text` (template): a notice in the user's panel |
+| `notify` | `assignee`, `user_id`, `text` (template): a notice stored for the user |
+| | (`crm.notices`) and pushed to their panel after the commit |
 | `webhook` | `webhook_id`: the event (with the rule) queued for that webhook in the outbox |
 | `callback_task` | `due_minutes` (null: the line's routing rules): the built-in |
 | | missed-call rule, run by `crm.callbacks` |
@@ -50,6 +51,7 @@ from crm.models import (
     TaskStatus,
     User,
 )
+from crm.notices import MAX_TEXT, Notice
 from crm.rules.batch import Batch, HookRow
 from crm.rules.due import due_at
 from crm.rules.fields import CALL_EVENTS, DEALS, now
@@ -346,21 +348,57 @@ async def apply(ctx: Context, index: int, spec: dict[str, Any], planned: dict[st
         view = (await deal_views(s, [deal]))[0]
         await emit(s, "deal.stage_changed", view, contact_id=deal.contact_id)
     elif kind == "notify":
-        ctx.notices.append(
-            (
-                planned["user_id"],
-                {
-                    "type": "rule_notice",
-                    "rule_id": ctx.rule_id,
-                    "rule": ctx.rule_name,
-                    "text": planned["text"],
-                    "contact_id": ctx.facts.get("contact_id"),
-                    "event": ctx.event.event,
-                },
-            )
-        )
+        await _notice(ctx, index, planned, stamp)
     elif kind == "webhook":
         await _enqueue(ctx, index, planned)
+
+
+async def _notice(ctx: Context, index: int, planned: dict[str, Any], stamp: datetime) -> None:
+    """The notice stored for its user (`crm.notices`) in the action's transaction, and
+    the `rule_notice` message pushed after the commit (`crm.rules.engine.after_commit`)
+    with its id: in a round, the row is written with the round's others and the id
+    filled in then (`crm.rules.batch`)."""
+    row = {
+        "user_id": planned["user_id"],
+        "text": str(planned["text"])[:MAX_TEXT],
+        "rule_id": ctx.rule_id,
+        "rule": ctx.rule_name[:200],
+        "event_id": ctx.event.id,
+        "event_uid": ctx.event.uid,
+        "action_index": index,
+        "event": ctx.event.event,
+        "contact_id": ctx.facts.get("contact_id"),
+        "created_at": stamp,
+        "read_at": None,
+    }
+    message: dict[str, Any] = {  # the WebSocket message (docs/architecture.md)
+        "type": "rule_notice",
+        "id": None,  # the stored notice's, known once it is written
+        "rule_id": ctx.rule_id,
+        "rule": ctx.rule_name,
+        "text": row["text"],
+        "contact_id": row["contact_id"],
+        "event": ctx.event.event,
+    }
+    if ctx.batch is not None:
+        ctx.batch.notices.append((planned, row, message))
+        ctx.notices.append((planned["user_id"], message))
+        return
+    known = await ctx.session.scalar(
+        select(Notice.id).where(
+            Notice.rule_id == ctx.rule_id,
+            Notice.event_uid == ctx.event.uid,
+            Notice.action_index == index,
+        )
+    )
+    if known is not None:  # stored before: neither stored nor pushed again
+        planned["notice_id"] = int(known)
+        return
+    notice = Notice(**row)
+    ctx.session.add(notice)
+    await ctx.session.flush()
+    planned["notice_id"] = message["id"] = notice.id
+    ctx.notices.append((planned["user_id"], message))
 
 
 def _task_row(

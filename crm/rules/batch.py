@@ -1,10 +1,11 @@
 """One round of the rules worker as one batch: what its events read is loaded once (their
 contacts with tags and companies; webhooks and supervisors when first asked for), and what
 their actions make is written at the end in a few statements — the tasks in one, the
-webhook events and deliveries in a few — inside the round's transaction, next to the
-action keys and the run log (`crm.rules.worker.RuleWorker.together`).
+panel notices in one, the webhook events and deliveries in a few — inside the round's
+transaction, next to the action keys and the run log
+(`crm.rules.worker.RuleWorker.together`).
 
-Task ids are known before the keys and the run log are written: on PostgreSQL from the
+Task and notice ids are known before the keys and the run log are written: on PostgreSQL from the
 INSERT's RETURNING (in the rows' order), on SQLite given by the batch itself after the
 round's first write (the transaction then holds SQLite's only write lock, so the next ids
 after the largest are free — what SQLite would have picked).
@@ -26,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm.hooks.models import PENDING, Webhook, WebhookDelivery, WebhookEvent
 from crm.models import Company, Contact, ContactTag, Task, User
+from crm.notices import Notice
 from crm.rules.models import table_of
 
 ROWS = 50  # rows per INSERT (the runs of about 5 events: about a millisecond of work)
@@ -61,6 +63,10 @@ class Batch:
     supervisors: dict[str, int | None] = field(default_factory=dict)  # login → active user
     held: list[Any] = field(default_factory=list)  # keeps preloaded rows in the identity map
     uids: set[str] = field(default_factory=set)  # of `hooks`
+    # the notices of `notify` actions: (planned, row, the `rule_notice` message)
+    notices: list[tuple[dict[str, Any], dict[str, Any], dict[str, Any]]] = field(
+        default_factory=list
+    )
 
     async def preload(self, session: AsyncSession, contact_ids: set[int]) -> None:
         """The round's contacts, their tags and companies: three statements at most."""
@@ -103,18 +109,36 @@ class Batch:
             self.hooks.append(hook)
 
     async def write(self, session: AsyncSession) -> None:
-        """The tasks and the webhook rows the round's actions made; fills in `task_id`.
+        """The tasks, notices and webhook rows the round's actions made; fills in
+        `task_id` and `notice_id`.
         Call it after the round's first write (see the module's docstring)."""
         await self._tasks(session)
+        await self._notices(session)
         await self._hooks(session)
 
     async def _tasks(self, session: AsyncSession) -> None:
         if not self.tasks:
             return
-        rows = [row for _planned, row in self.tasks]
-        table = table_of(Task)
+        ids = await self._insert(session, Task, [row for _planned, row in self.tasks])
+        for (planned, _row), task_id in zip(self.tasks, ids, strict=True):
+            planned["task_id"] = task_id
+
+    async def _notices(self, session: AsyncSession) -> None:
+        """The notices in one statement (ROWS a statement), their ids into the results
+        and the messages pushed after the commit."""
+        if not self.notices:
+            return
+        ids = await self._insert(session, Notice, [row for _planned, row, _m in self.notices])
+        for (planned, _row, message), notice_id in zip(self.notices, ids, strict=True):
+            planned["notice_id"] = message["id"] = notice_id
+
+    async def _insert(
+        self, session: AsyncSession, model: type[Task] | type[Notice], rows: list[dict[str, Any]]
+    ) -> list[int]:
+        """INSERT the rows; their ids in the rows' order (see the module's docstring)."""
+        table = table_of(model)
         if self.dialect == "sqlite":
-            last = int(await session.scalar(select(func.max(Task.id))) or 0)
+            last = int(await session.scalar(select(func.max(table.c.id))) or 0)
             ids = list(range(last + 1, last + 1 + len(rows)))
             await insert_rows(
                 session, table, [{**row, "id": i} for row, i in zip(rows, ids, strict=True)]
@@ -129,8 +153,7 @@ class Batch:
                     rows[start : start + ROWS],
                 )
                 ids += [int(i) for i in made.scalars().all()]
-        for (planned, _row), task_id in zip(self.tasks, ids, strict=True):
-            planned["task_id"] = task_id
+        return ids
 
     async def _hooks(self, session: AsyncSession) -> None:
         if not self.hooks:

@@ -13,11 +13,12 @@ screen pop and the AMI reader share it); the enabled rules are cached per worker
 
 Every hour it deletes finished events older than `keep_days` with their action keys (an
 event is done by then: no action can be asked twice) and runs older than
-`keep_runs_days`. Every `overdue_every` seconds it also queues `task.overdue` for open
-tasks past their due time (once per task and due time), when a rule listens to it, and
-every `schedule_every` seconds the schedule rules whose time came today queue their
-events (`crm.rules.schedule.run_due`, on the worker's `clock`); a schedule's event runs
-only the rule that queued it.
+`keep_runs_days` (and panel notices read that long ago). Every `overdue_every` seconds
+it also queues `task.overdue` for open tasks past their due time (once per task and due
+time), when a rule listens to it, and every `schedule_every` seconds (and on start: a
+time passed while Trubka was down runs then, the same day only) the schedule rules whose
+time came today queue their events (`crm.rules.schedule.run_due`, on the worker's
+`clock`); a schedule's event runs only the rule that queued it.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from typing import Any
 from sqlalchemy import delete, or_, select, update
 
 from crm.models import Task, TaskStatus
+from crm.notices import Notice
 from crm.rules.actions import Context, EventRef
 from crm.rules.batch import Batch, insert_rows
 from crm.rules.engine import (
@@ -404,7 +406,7 @@ class RuleWorker:
 
     async def purge(self) -> int:
         """Delete finished events older than `keep_days` (with their action keys) and
-        runs older than `keep_runs_days`. How many events."""
+        runs older than `keep_runs_days`, panel notices read that long ago. How many events."""
         stamp = now()
         cutoff = stamp - timedelta(days=self.config.keep_days)
         old = (RuleEvent.status != PENDING) & (RuleEvent.finished_at < cutoff)
@@ -418,6 +420,11 @@ class RuleWorker:
             await session.execute(
                 delete(RuleRun).where(
                     RuleRun.at < stamp - timedelta(days=self.config.keep_runs_days)
+                )
+            )
+            await session.execute(  # panel notices read that long ago (unread ones stay)
+                delete(Notice).where(
+                    Notice.read_at < stamp - timedelta(days=self.config.keep_runs_days)
                 )
             )
         return int(getattr(result, "rowcount", 0) or 0)

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from crm.access import Actor
 from crm.hooks.models import WebhookDelivery, WebhookEvent
 from crm.models import Role, Task
+from crm.notices import Notice
 from crm.schemas import ContactCreate
 from kernel.bus import Subscription
 from telephony.domain import CallEnded, DomainEvent
@@ -140,6 +141,8 @@ async def test_a_missed_call_from_a_vip_makes_the_owners_task_and_a_webhook(
                 events = (await session.scalars(select(WebhookEvent))).all()
                 deliveries = (await session.scalars(select(WebhookDelivery))).all()
                 tasks = (await session.scalars(select(Task).order_by(Task.id))).all()
+                (notice,) = (await session.scalars(select(Notice))).all()  # stored
+            assert (notice.user_id, notice.text) == (owner.id, "VIP +79161234567")
             assert [e.event for e in events] == ["call.missed"]
             assert [d.webhook_id for d in deliveries] == [hook["id"]]
             assert f'"rule":{{"id":{rule["id"]}' in events[0].body
@@ -148,6 +151,7 @@ async def test_a_missed_call_from_a_vip_makes_the_owners_task_and_a_webhook(
                     [owner.id],
                     {
                         "type": "rule_notice",
+                        "id": notice.id,
                         "rule_id": rule["id"],
                         "rule": "VIP missed call",
                         "text": "VIP +79161234567",

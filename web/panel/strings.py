@@ -14,6 +14,7 @@ from web.labels import PAUSE_REASONS as LABELS_OF_PAUSES
 from web.panel.acw_strings import AFTER_CALL_TEXTS
 from web.panel.controls_strings import controls_strings
 from web.panel.day_strings import ALERTS, DEALS
+from web.panel.notice_strings import NOTICES
 from web.panel.phone import PAUSE_REASONS
 
 STATES = {
@@ -148,6 +149,7 @@ def panel_strings(gettext: Callable[[str], str]) -> dict[str, str]:
         ("alert", ALERTS),
         ("deal", DEALS),
         ("acw", AFTER_CALL_TEXTS),
+        ("notice", NOTICES),
     ):
         for key, text in table.items():
             strings[f"{prefix}.{key}"] = gettext(text)

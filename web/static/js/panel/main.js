@@ -15,6 +15,7 @@ import { callerName, el, renderCard } from "./card.js";
 import { callControls, transferredAsEnded } from "./controls.js";
 import { load, save, STORE } from "./drafts.js";
 import { config, t } from "./locale.js";
+import { initNotices } from "./notices.js";
 import { wrapupForm } from "./wrapup.js";
 
 const WRAPUPS_KEY = "trubka.wrapups." + config.user.id;
@@ -48,6 +49,8 @@ function say(text, isError) {
   nodes.message.hidden = !text;
   nodes.message.classList.toggle("error", Boolean(isError));
 }
+
+const notices = initNotices(document.getElementById("notices"), say);
 
 const handlers = {
   call: clickToCall,
@@ -237,6 +240,7 @@ function onStatus(state, reason) {
     renderPops();
     nodes.link.textContent = t("text.connected");
     document.body.dataset.live = "open";
+    notices.refresh(); // the unread ones, also those sent while this panel was closed
   } else if (state === "disconnected") {
     document.body.dataset.live = "closed";
     nodes.link.textContent = t("text.reconnecting");
@@ -270,6 +274,7 @@ function dispatch(message) {
       break;
     case "rule_notice": // a trigger's "notify" action (crm.rules): the admin's own text
       say(String(message.text || ""));
+      notices.add(message); // stored: kept in the list until marked read
       break;
     case "call_transferred": // this agent handed the call over: wrap it up
       if (isMine(message) && current && current.message.linkedid === message.linkedid) {
