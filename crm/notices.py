@@ -1,4 +1,4 @@
-"""Panel notices (migration 0020_notices): what a rule's `notify` action tells a user,
+"""Panel notices (migration 0021_notices): what a rule's `notify` action tells a user,
 stored in the transaction of the rule's other actions (`crm.rules.actions`), so a notice
 is neither lost by a restart after the commit nor missed by a user who was offline.
 

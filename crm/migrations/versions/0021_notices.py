@@ -5,7 +5,7 @@ other actions (`crm.notices`).
   action's index, contact, `created_at`, `read_at` (NULL while unread);
   (`rule_id`, `event_uid`, `action_index`) unique: one notice per action done.
 
-Revision ID: 0020_notices
+Revision ID: 0021_notices
 Revises: 0019_rule_schedules
 Create Date: 2026-12-06
 """
@@ -17,8 +17,8 @@ from alembic import op
 
 from crm.database import UTCDateTime
 
-revision = "0020_notices"
-down_revision = "0019_rule_schedules"
+revision = "0021_notices"
+down_revision = "0020_pbxwire"
 branch_labels = None
 depends_on = None
 
