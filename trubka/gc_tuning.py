@@ -12,27 +12,31 @@ Two measures, applied once the app is built and before the loop runs:
 * :func:`freeze_startup`: what start-up built (SQLAlchemy, FastAPI, phone metadata, the
   app: some 150 000 objects, alive until exit) is collected once and frozen, so no
   collection walks it again.
-* :func:`tune`: the young generation is collected every `YOUNG` net allocations instead
-  of 700. At 700 a collection ran every few milliseconds under load, and every object
-  alive across an `await` at that moment (a pop waiting for its card, a query in flight)
-  was promoted; promoted objects are what triggers a full collection (CPython runs one
-  when the objects promoted since the last one exceed a quarter of the old generation).
-  With a larger young generation such short-lived objects die by reference counting
-  before a collection sees them, so full collections become rare. A young collection
-  costs what is alive in the young generation, not its threshold, so it stays short.
+* :func:`tune`: a full collection is considered after `OLD` = 1,000 collections of the
+  middle generation instead of 10. The young and middle generations are collected as
+  before (700 net allocations; their pauses are short: they walk only what is young).
+  What made the full collections frequent were the objects that live a few seconds —
+  a call's state, a pop waiting for its card, a socket's pending messages: they outlive
+  the middle generation and are promoted, and CPython runs a full collection whenever
+  the objects promoted since the last one exceed a quarter of the old generation: every
+  few seconds at 50 calls/s. They die by reference counting anyway; now a full
+  collection runs at most every 1,000 middle ones (some 10 minutes at 50 calls/s).
+  (Raising the young threshold instead does not help: the counter is net allocations,
+  so a young collection then walks that many live objects, tens of milliseconds.)
 
-Memory stays bounded: cyclic garbage is still found (young cycles within `YOUNG`
-allocations, older ones by the same full-collection rule as before); nothing is frozen
-after start-up, so a closed socket's cycles are collected.
+Memory stays bounded: reference counting frees almost everything; cyclic garbage is
+still found by the young and middle collections while it is young, and what reached the
+old generation waits for the next full collection, at most `OLD` middle collections
+away. Nothing is frozen after start-up, so a closed socket's cycles are collected.
 """
 
 from __future__ import annotations
 
 import gc
 
-YOUNG = 50_000  # net allocations between young collections (CPython's default: 700)
-MIDDLE = 20  # young collections between middle ones (default: 10)
-OLD = 10  # middle collections before a full one is considered (default: 10)
+YOUNG = 700  # net allocations between young collections (CPython's default)
+MIDDLE = 10  # young collections between middle ones (CPython's default)
+OLD = 1_000  # middle collections before a full one is considered (CPython's: 10)
 
 
 def freeze_startup() -> None:
