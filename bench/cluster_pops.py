@@ -103,15 +103,21 @@ async def start_node(env: dict[str, str], cwd: str) -> Any:
 
 
 async def wait_ready(port: int, token: str, *, ami: bool) -> None:
-    """Until the node answers (and, for the AMI consumer, is connected to the PBX)."""
+    """Until the node answers (and, for the AMI consumer, is connected to the PBX).
+
+    A node that does not consume AMI is asked `/readyz`, not `/api/status`: there
+    `/api/status` counts as a supervisor watching for 15 s (`fresh_live_document`), so
+    the AMI node built and relayed the live view of every agent during the measured
+    phase — work the one-node phase (no supervisor) never does."""
     import httpx
 
     cookie = {"trubka_session": token}
+    path = "/api/status" if ami else "/readyz"
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
         async with asyncio.timeout(90):
             while True:
                 with contextlib.suppress(httpx.TransportError, ValueError):
-                    response = await http.get("/api/status", cookies=cookie)
+                    response = await http.get(path, cookies=cookie)
                     if response.status_code == 200:
                         status = response.json()
                         if not ami or (status.get("ami") or {}).get("state") == "connected":

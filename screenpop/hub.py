@@ -169,6 +169,10 @@ class Hub:
     def followers(self) -> set[Client]:
         return set(self._followers)
 
+    def reaches(self, user_ids: Iterable[int]) -> bool:
+        """True when one of these users has a socket here."""
+        return any(user_id in self._by_user for user_id in user_ids)
+
     def connected_users(self) -> set[int]:
         return set(self._by_user)
 

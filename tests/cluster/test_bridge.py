@@ -5,6 +5,7 @@ after its connection is cut."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -136,3 +137,126 @@ async def test_a_cut_listener_connects_again_and_asks_for_the_whole_picture(
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert any("not listening to the other nodes" in w for w in warnings)
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+class RecordingConnection:
+    """The sender's connection, recording the payloads notified (no database)."""
+
+    def __init__(self, on_notify: Callable[[str], None] = lambda _p: None) -> None:
+        self.payloads: list[str] = []
+        self.stored: dict[int, str] = {}
+        self.on_notify = on_notify
+        self.notified = asyncio.Event()
+
+    async def fetchval(self, _sql: str, body: str) -> int:
+        self.stored[len(self.stored) + 1] = body
+        return len(self.stored)
+
+    async def execute(self, sql: str, *args: Any) -> None:
+        if "pg_notify" in sql:
+            self.payloads.append(str(args[1]))
+            self.notified.set()
+            self.on_notify(str(args[1]))
+
+    def envelopes(self) -> list[tuple[str, dict[str, Any]]]:
+        """("main" or "followers", envelope) in the order they were notified."""
+        out = []
+        for payload in self.payloads:
+            body = payload.partition("|")[2]
+            lane = "followers" if body.startswith("~") else "main"
+            body = body.removeprefix("~")
+            if body.startswith("@"):
+                body = self.stored[int(body[1:])]
+            out += [(lane, e) for e in json.loads(body)]
+        return out
+
+
+async def sent_until(bridge: PgBridge, conn: RecordingConnection, count: int) -> None:
+    task = asyncio.create_task(bridge._send_on(conn))
+    try:
+        async with asyncio.timeout(5):
+            while len(conn.envelopes()) < count:
+                conn.notified.clear()
+                await conn.notified.wait()
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def live_update(n: int, agents: int) -> str:
+    doc = {
+        "type": "live_update",
+        "seq": n,
+        "agents": [{"interface": f"PJSIP/{i}"} for i in range(agents)],
+    }
+    return json.dumps({"k": "f", "x": [], "m": doc})
+
+
+async def test_pops_go_out_before_the_followers_traffic_queued_earlier() -> None:
+    bridge = PgBridge("postgresql://unused", "node-a", lambda _e: None)
+    for n in range(5):  # the live view of a thousand agents: stored bodies
+        bridge.send_followers(live_update(n, 1000))
+    pops = [json.dumps({"k": "u", "u": [n], "m": {"type": "screen_pop", "n": n}}) for n in range(3)]
+    for pop in pops:
+        bridge.send(pop)
+    conn = RecordingConnection()
+    await sent_until(bridge, conn, 8)
+    got = conn.envelopes()
+    assert [lane for lane, _e in got] == ["main"] * 3 + ["followers"] * 5
+    assert [e for _lane, e in got[:3]] == [json.loads(p) for p in pops]
+    assert [e["m"]["seq"] for _lane, e in got[3:]] == [0, 1, 2, 3, 4]  # in order
+    assert len(conn.stored) == 5 and all(p.startswith("node-a|~@") for p in conn.payloads[1:])
+
+
+async def test_a_pop_queued_while_the_live_view_goes_out_overtakes_the_rest_of_it() -> None:
+    bridge = PgBridge("postgresql://unused", "node-a", lambda _e: None)
+    for n in range(4):
+        bridge.send_followers(live_update(n, 1000))
+    pop = {"k": "u", "u": [7], "m": {"type": "screen_pop"}}
+
+    def pop_arrives(payload: str) -> None:
+        if (
+            payload.startswith("node-a|~")
+            and not bridge._outbox.qsize()
+            and len(conn.payloads) == 1
+        ):
+            bridge.send(json.dumps(pop))  # the AMI read a ring meanwhile
+
+    conn = RecordingConnection(pop_arrives)
+    await sent_until(bridge, conn, 5)
+    got = conn.envelopes()
+    assert got[1] == ("main", pop)  # right after the payload being sent, not after all four
+    assert [e["m"]["seq"] for lane, e in got if lane == "followers"] == [0, 1, 2, 3]
+
+
+def test_packing_leaves_room_for_the_followers_marker() -> None:
+    bridge = PgBridge("postgresql://unused", "node-a", lambda _e: None)
+    envelopes = [
+        json.dumps({"k": "f", "x": [], "m": {"n": n, "pad": "x" * 500}}) for n in range(60)
+    ]
+    bodies = bridge.pack(envelopes, marker="~")
+    assert all(len(f"node-a|~{b}".encode()) <= PAYLOAD_LIMIT for b in bodies)
+    assert [e for b in bodies for e in json.loads(b)] == [json.loads(e) for e in envelopes]
+    assert len(bodies) > 1  # split at the limit
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+async def test_both_lanes_arrive_complete_and_each_in_order(pair: tuple[Node, Node]) -> None:
+    a, b = pair
+    main, followers = [], []
+    for n in range(200):
+        if n % 20 == 3:  # a whole picture now and then: a stored body
+            followers.append(json.loads(live_update(n, 800)))
+            a.bridge.send_followers(json.dumps(followers[-1]))
+        elif n % 2:
+            followers.append({"k": "f", "x": [1], "m": {"type": "screen_pop", "n": n}})
+            a.bridge.send_followers(json.dumps(followers[-1]))
+        else:
+            main.append({"k": "u", "u": [n], "m": {"type": "screen_pop", "n": n}})
+            a.bridge.send(json.dumps(main[-1]))
+    await b.wait_for(200)
+    assert [e for e in b.got if e["k"] == "u"] == main
+    assert [e for e in b.got if e["k"] == "f"] == followers
+    assert a.bridge.stats.stored == 10 and a.bridge.stats.sent == 200

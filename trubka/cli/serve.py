@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import gc
 import sys
 from typing import TYPE_CHECKING
 
 import click
 import uvicorn
 
+from trubka import gc_tuning
 from trubka.eventloop import run
 from trubka.settings import Settings
 
@@ -64,9 +64,10 @@ def serve(roles: str | None) -> None:
     # Everything imported and built so far (SQLAlchemy, FastAPI, phone metadata, the app:
     # some 150 000 objects) lives until exit. Moved out of the collector's sight, a full
     # collection no longer walks them: that walk stalled the event loop — and every
-    # screen pop — for hundreds of milliseconds every so often.
-    gc.collect()
-    gc.freeze()
+    # screen pop — for hundreds of milliseconds every so often. The thresholds make the
+    # full collections of what the node builds while it serves rare (trubka.gc_tuning).
+    gc_tuning.freeze_startup()
+    gc_tuning.tune()
     run(server.serve, settings.event_loop)  # uvloop when installed (TRUBKA_EVENT_LOOP)
 
 

@@ -9,8 +9,19 @@ bytes and more) is stored in `cluster_messages` and only its id is notified. Env
 queued together go out packed into as few payloads as fit, in order, so a burst of pops
 costs a few NOTIFYs. A node skips its own payloads.
 
-Received payloads are handled one at a time in the order they came (a pop before its
-withdrawal), a stored body fetched before the next payload is handled.
+Two lanes, so that the supervisors' traffic never holds up an agent's pop:
+
+* the **main** lane (:meth:`PgBridge.send`): agents' pops, answers, states, socket
+  closes, the whole picture, PBX actions;
+* the **followers'** lane (:meth:`PgBridge.send_followers`, its bodies marked `~`:
+  `<node>|~<body>`): what the supervisors' sockets get — the live view's `live_update`
+  (a full picture of a thousand agents is a stored body) and their copies of pops.
+
+The sender sends everything waiting on the main lane before the followers' lane, and
+looks at the main lane again between two followers' payloads. The receiver handles each
+lane in its own task, in the order its payloads came (a pop before its withdrawal), a
+stored body fetched (on the lane's own connection) before the lane's next payload: a
+followers' body being fetched or merged does not delay a pop behind it.
 
 Connections are lost (a database restart, a network cut): the listener notices within
 `keepalive` seconds, logs a warning, connects again with a backoff from
@@ -57,6 +68,15 @@ async def _asyncpg_connect(dsn: str) -> Any:
     return await asyncpg.connect(dsn, timeout=10)
 
 
+class _Lane:
+    """One lane's received payloads, handled in order by one task, and the connection
+    that fetches its stored bodies."""
+
+    def __init__(self) -> None:
+        self.inbox: asyncio.Queue[str] = asyncio.Queue()
+        self.reader: Any = None
+
+
 class PgBridge:
     def __init__(
         self,
@@ -84,29 +104,41 @@ class PgBridge:
         self.connect = connect
         self.stats = BridgeStats()
         self.listening = asyncio.Event()
-        self._outbox: asyncio.Queue[str] = asyncio.Queue(OUTBOX_SIZE)
-        self._inbox: asyncio.Queue[str] = asyncio.Queue()
+        self._outbox: asyncio.Queue[str] = asyncio.Queue(OUTBOX_SIZE)  # the main lane
+        self._followers: asyncio.Queue[str] = asyncio.Queue(OUTBOX_SIZE)  # the followers'
+        self._waiting = asyncio.Event()  # something was queued on either lane
+        self._main = _Lane()
+        self._followers_lane = _Lane()
         self._prefix = f"{node}|"
         self._full_warned = False
         self.listener_pid: int | None = None  # the listening connection's backend
-        self._reader: Any = None  # fetches stored bodies
 
     # --- sending ---------------------------------------------------------------------
     def send(self, envelope: str) -> None:
         """Queue one envelope (JSON text) for the other nodes; never waits."""
+        self._queue(self._outbox, envelope)
+
+    def send_followers(self, envelope: str) -> None:
+        """Queue one envelope for the supervisors' sockets of the other nodes (the
+        followers' lane: sent after what waits on the main lane)."""
+        self._queue(self._followers, envelope)
+
+    def _queue(self, outbox: asyncio.Queue[str], envelope: str) -> None:
         try:
-            self._outbox.put_nowait(envelope)
+            outbox.put_nowait(envelope)
             self._full_warned = False
+            self._waiting.set()
         except asyncio.QueueFull:
             self.stats.dropped += 1
             if not self._full_warned:
                 self._full_warned = True
                 log.warning("cluster: the outbox is full, live messages are dropped")
 
-    def pack(self, envelopes: list[str]) -> list[str]:
+    def pack(self, envelopes: list[str], *, marker: str = "") -> list[str]:
         """The bodies to notify: JSON arrays each fitting a payload, in order (one
-        envelope too large for a payload is a body of its own, to be stored)."""
-        limit = PAYLOAD_LIMIT - len(self._prefix.encode()) - 2
+        envelope too large for a payload is a body of its own, to be stored); `marker`
+        (the followers' lane's `~`) is left room for."""
+        limit = PAYLOAD_LIMIT - len(self._prefix.encode()) - len(marker) - 2
         bodies: list[str] = []
         chunk: list[str] = []
         size = 0
@@ -151,31 +183,13 @@ class PgBridge:
     async def _send_on(self, conn: Any) -> None:
         cleaned = asyncio.get_running_loop().time()
         while True:
-            first = await self._outbox.get()
-            envelopes = [first]
-            while len(envelopes) < BATCH:
-                try:
-                    envelopes.append(self._outbox.get_nowait())
-                except asyncio.QueueEmpty:
-                    break
-            try:
-                for body in self.pack(envelopes):
-                    if len(self._prefix.encode()) + len(body.encode()) > PAYLOAD_LIMIT:
-                        row = await conn.fetchval(
-                            "INSERT INTO cluster_messages (created_at, body) "
-                            "VALUES (now(), $1) RETURNING id",
-                            body,
-                        )
-                        body = f"@{row}"
-                        self.stats.stored += 1
-                    await conn.execute(
-                        "SELECT pg_notify($1, $2)", self.channel, self._prefix + body
-                    )
-                    self.stats.notifies += 1
-            except Exception:
-                self.stats.dropped += len(envelopes)
-                raise
-            self.stats.sent += len(envelopes)
+            if self._outbox.empty() and self._followers.empty():
+                self._waiting.clear()
+                await self._waiting.wait()
+            if not self._outbox.empty():
+                await self._send_lane(conn, self._outbox, "")
+                continue  # the main lane until it is empty
+            await self._send_lane(conn, self._followers, "~")
             now = asyncio.get_running_loop().time()
             if now - cleaned > KEEP_BODIES / 5:
                 cleaned = now
@@ -185,10 +199,41 @@ class PgBridge:
                     KEEP_BODIES,
                 )
 
+    async def _send_lane(self, conn: Any, outbox: asyncio.Queue[str], marker: str) -> None:
+        """Send a batch of one lane's envelopes; between two followers' payloads, what
+        came meanwhile on the main lane goes first."""
+        envelopes = _take(outbox, BATCH)
+        try:
+            for body in self.pack(envelopes, marker=marker):
+                if marker and not self._outbox.empty():
+                    await self._send_lane(conn, self._outbox, "")
+                await self._notify(conn, marker, body)
+        except Exception:
+            self.stats.dropped += len(envelopes)
+            raise
+        self.stats.sent += len(envelopes)
+
+    async def _notify(self, conn: Any, marker: str, body: str) -> None:
+        payload = self._prefix + marker + body
+        if len(payload.encode()) > PAYLOAD_LIMIT:
+            row = await conn.fetchval(
+                "INSERT INTO cluster_messages (created_at, body) VALUES (now(), $1) RETURNING id",
+                body,
+            )
+            payload = f"{self._prefix}{marker}@{row}"
+            self.stats.stored += 1
+        await conn.execute("SELECT pg_notify($1, $2)", self.channel, payload)
+        self.stats.notifies += 1
+
     # --- listening -------------------------------------------------------------------
     def _notified(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
-        if not payload.startswith(self._prefix):
-            self._inbox.put_nowait(payload)
+        if payload.startswith(self._prefix):
+            return
+        node, _, body = payload.partition("|")
+        if body.startswith("~"):
+            self._followers_lane.inbox.put_nowait(node + "|" + body[1:])
+        else:
+            self._main.inbox.put_nowait(payload)
 
     async def _listen_forever(self) -> None:
         delay = self.backoff_initial
@@ -204,7 +249,7 @@ class PgBridge:
                     log.info("cluster: listening again on %s", self.channel)
                 joined_before = True
                 delay = self.backoff_initial
-                self._inbox.put_nowait("")  # handled in order: the joined callback
+                self._main.inbox.put_nowait("")  # handled in order: the joined callback
                 self.listening.set()
                 while True:
                     await asyncio.sleep(self.keepalive)
@@ -226,16 +271,16 @@ class PgBridge:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.backoff_max)
 
-    async def _receive_forever(self) -> None:
+    async def _receive_forever(self, lane: _Lane) -> None:
         try:
             while True:
-                payload = await self._inbox.get()
+                payload = await lane.inbox.get()
                 if payload == "":
                     if self.on_joined is not None:
                         self.on_joined()
                     continue
                 node, _, body = payload.partition("|")
-                envelopes = await self._envelopes(node, body)
+                envelopes = await self._envelopes(lane, node, body)
                 for envelope in envelopes:
                     self.stats.received += 1
                     try:
@@ -243,16 +288,17 @@ class PgBridge:
                     except Exception:
                         log.exception("cluster: handling a message from node %s failed", node)
         finally:
-            if self._reader is not None:
-                await _close(self._reader)
+            if lane.reader is not None:
+                await _close(lane.reader)
+                lane.reader = None
 
-    async def _envelopes(self, node: str, body: str) -> list[dict[str, Any]]:
+    async def _envelopes(self, lane: _Lane, node: str, body: str) -> list[dict[str, Any]]:
         """The envelopes of a payload (a stored body fetched first); [] when lost."""
         try:
             if body.startswith("@"):
-                if self._reader is None:
-                    self._reader = await self.connect(self.dsn)
-                stored = await self._reader.fetchval(
+                if lane.reader is None:
+                    lane.reader = await self.connect(self.dsn)
+                stored = await lane.reader.fetchval(
                     "SELECT body FROM cluster_messages WHERE id = $1", int(body[1:])
                 )
                 if stored is None:
@@ -261,9 +307,9 @@ class PgBridge:
             envelopes: list[dict[str, Any]] = json.loads(body)
         except Exception as exc:
             log.warning("cluster: a message from node %s was lost: %s", node, exc)
-            if self._reader is not None:
-                await _close(self._reader)
-                self._reader = None
+            if lane.reader is not None:
+                await _close(lane.reader)
+                lane.reader = None
             return []
         return envelopes
 
@@ -271,8 +317,22 @@ class PgBridge:
         """Listen, receive and send until cancelled (a tracked background task)."""
         async with asyncio.TaskGroup() as group:
             group.create_task(self._listen_forever(), name="cluster-listen")
-            group.create_task(self._receive_forever(), name="cluster-receive")
+            group.create_task(self._receive_forever(self._main), name="cluster-receive")
+            group.create_task(
+                self._receive_forever(self._followers_lane), name="cluster-receive-followers"
+            )
             group.create_task(self._send_forever(), name="cluster-send")
+
+
+def _take(outbox: asyncio.Queue[str], most: int) -> list[str]:
+    """Up to `most` envelopes waiting in `outbox`, without waiting."""
+    envelopes: list[str] = []
+    while len(envelopes) < most:
+        try:
+            envelopes.append(outbox.get_nowait())
+        except asyncio.QueueEmpty:
+            break
+    return envelopes
 
 
 async def _close(conn: Any) -> None:

@@ -23,6 +23,9 @@ the supervisors except the users `x`; `c` close the sockets of a `user` or `sess
 picture; `s0` that picture begins (the calls known so far are forgotten: a message lost
 meanwhile leaves nothing stale) and `s` is a message of it for the users `u` (kept, not
 sent to sockets);
+`f` envelopes travel on the bridge's followers' lane, behind the rest (a pop is never
+held up by the live view); a message reaches this node's sockets only when one of
+them should get it (it is encoded again for them);
 `w` node `n` has `c` supervisors' sockets (sent every 5 s while it has any, and when
 one connects); `q` a PBX action for the node consuming AMI and `a` its answer, `p` node
 `n` consumes AMI (every 5 s and with the picture), `p?` who consumes AMI
@@ -119,7 +122,7 @@ class ClusterNode:
     def followers(self, text: str, except_users: Iterable[int]) -> None:
         if not self._remote_watchers():
             return  # no supervisor watches on another node: nobody there needs it
-        self.bridge.send('{"k":"f","x":' + _ids(except_users) + ',"m":' + text + "}")
+        self.bridge.send_followers('{"k":"f","x":' + _ids(except_users) + ',"m":' + text + "}")
 
     def close(self, kind: str, key: str | int, code: int, reason: str) -> None:
         self.bridge.send(encode({"k": "c", "w": kind, "id": key, "code": code, "r": reason}))
@@ -131,7 +134,8 @@ class ClusterNode:
             message = envelope["m"]
             users = envelope["u"]
             self.relayed.observe(users, message)
-            self.hub.to_users_text(users, encode(message))
+            if self.hub.reaches(users):  # encoded again only for sockets here
+                self.hub.to_users_text(users, encode(message))
         elif kind == "f":
             message = envelope["m"]
             if message.get("type") == "live_update":
@@ -141,7 +145,8 @@ class ClusterNode:
                 self._mirrored.set()
             else:
                 self.relayed.observe_followers(message)
-            self.hub.followers_text_here(encode(message), envelope.get("x", ()))
+            if self.hub.follower_count():
+                self.hub.followers_text_here(encode(message), envelope.get("x", ()))
         elif kind == "s0":
             self.relayed.forget_calls()
         elif kind == "s":
