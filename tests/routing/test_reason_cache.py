@@ -37,6 +37,7 @@ def test_a_cached_reason_is_rendered_in_each_language_with_its_own_values() -> N
 
 def test_the_cache_stays_bounded_and_right(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(reasons, "RENDERED_MAX", 8)
+    monkeypatch.setattr(reasons, "_RENDERED", {})
     for n in range(50):
         why = Reason(K.OWNER_FREE, {"agent": f"Agent {n}"})
         assert render(why) == f"owner Agent {n}: responsible manager"
@@ -92,6 +93,7 @@ def test_free_agents_share_a_reason_that_says_what_a_fresh_one_would() -> None:
 
 def test_the_shared_free_reasons_stay_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(decide_module, "FREE_MAX", 4)
+    monkeypatch.setattr(decide_module, "_FREE", {})
     rules = RoutingRules().for_did(None)
     caller = Caller("+79161234567", "79161234567")
     free = {"PJSIP/102": AgentState.AVAILABLE}
