@@ -175,8 +175,14 @@ def render(reason: Reason, lang: str = "en") -> str:
     return text
 
 
+# Values that are put in words before they fill a template.
+_WORDED = frozenset({"agent", "state", "ago", "weekday", "days", "parts"})
+
+
 def _render(key: str, values: Mapping[str, Any], words: Wording) -> str:
     # Keys and states are StrEnums: their plain string values find them in the tables.
+    if _WORDED.isdisjoint(values):  # a number, a caller ID …: the values as they are
+        return words.templates[key].format_map(values)
     fields = dict(values)
     if "agent" in values:
         agent = str(values["agent"])
