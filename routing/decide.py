@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from types import MappingProxyType
 from typing import Any
 
 from kernel.agents import AgentState
@@ -45,20 +46,53 @@ class FactsUnavailable(StrEnum):
     ERROR = "error"  # the CRM lookup failed
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Candidate:
     role: str  # "last-agent" | "owner"
     ref: AgentRef
-    free: Reason  # why they get the call when free
+    free_key: ReasonKey  # why they get the call when free …
+    ago: int | None = None  # … with the age of the last talk (the previous manager)
+
+    def free(self) -> tuple[Reason, str]:
+        """The reason they get the call, and its English (made when they do)."""
+        return _free_reason(self.free_key, self.ref.name, self.ago)
+
+
+# Why a free agent gets the call, in English too, by (key, agent, age): the same few
+# reasons come back call after call, so they are made once and shared (a Reason is
+# frozen). Bounded: cleared when full.
+_FREE: dict[tuple[ReasonKey, str, int | None], tuple[Reason, str]] = {}
+FREE_MAX = 4096
+
+
+def _free_reason(key: ReasonKey, agent: str, ago: int | None) -> tuple[Reason, str]:
+    cache_key = (key, agent, ago)
+    made = _FREE.get(cache_key)
+    if made is None:
+        why = Reason(key, {"agent": agent} if ago is None else {"agent": agent, "ago": ago})
+        made = (why, render(why))
+        if len(_FREE) >= FREE_MAX:
+            _FREE.clear()
+        _FREE[cache_key] = made
+    return made
 
 
 def _decision(routed_by: RoutedBy, why: Reason, queue: str, **fields: Any) -> Decision:
+    # The usual decisions build their Decision in place (no keyword dict per call); each
+    # still carries `why` and its English, `render(why)`.
     return Decision(routed_by, render(why), queue, why=why, **fields)
+
+
+# Reasons without values: one of each (a Reason is frozen; its values cannot change).
+_NO_CALLER_ID = Reason(ReasonKey.NO_CALLER_ID, MappingProxyType({}))
+_CRM_TIMEOUT = Reason(ReasonKey.CRM_TIMEOUT, MappingProxyType({}))
+_CRM_ERROR = Reason(ReasonKey.CRM_ERROR, MappingProxyType({}))
+_NO_CALLER_ID_SAID = render(_NO_CALLER_ID)
 
 
 def _part(key: ReasonKey, **values: Any) -> dict[str, Any]:
     """One part of a `queue` or `vip` reason, as `Reason.to_json` writes it."""
-    return {"key": key.value, "values": values}
+    return {"key": str(key), "values": values}
 
 
 def decide(
@@ -84,17 +118,18 @@ def decide(
 
     if caller.number is None:
         if caller.anonymous or not caller.raw:
-            why = Reason(ReasonKey.NO_CALLER_ID)
-        else:
-            why = Reason(ReasonKey.CALLER_ID_NOT_A_NUMBER, {"caller_id": _shorten(caller.raw)})
-        return _decision(RoutedBy.UNKNOWN_CALLER, why, rules.queue)
+            return Decision(
+                RoutedBy.UNKNOWN_CALLER, _NO_CALLER_ID_SAID, rules.queue, why=_NO_CALLER_ID
+            )
+        why = Reason(ReasonKey.CALLER_ID_NOT_A_NUMBER, {"caller_id": _shorten(caller.raw)})
+        return Decision(RoutedBy.UNKNOWN_CALLER, render(why), rules.queue, why=why)
     if facts is FactsUnavailable.TIMEOUT:
-        return _decision(RoutedBy.FACTS_TIMEOUT, Reason(ReasonKey.CRM_TIMEOUT), rules.queue)
+        return _decision(RoutedBy.FACTS_TIMEOUT, _CRM_TIMEOUT, rules.queue)
     if facts is FactsUnavailable.ERROR:
-        return _decision(RoutedBy.FACTS_ERROR, Reason(ReasonKey.CRM_ERROR), rules.queue)
+        return _decision(RoutedBy.FACTS_ERROR, _CRM_ERROR, rules.queue)
     if known is None:
         why = Reason(ReasonKey.NOT_IN_CRM, {"number": caller.number})
-        return _decision(RoutedBy.UNKNOWN_CALLER, why, rules.queue)
+        return Decision(RoutedBy.UNKNOWN_CALLER, render(why), rules.queue, why=why)
 
     candidates, notes = _candidates(known, rules, now)
     states: list[tuple[_Candidate, AgentState, str]] = []
@@ -107,10 +142,12 @@ def decide(
             continue
         for interface in interfaces:
             if presence.get(interface, AgentState.LOGGED_OUT) is AgentState.AVAILABLE:
-                return _decision(
+                why, said = candidate.free()
+                return Decision(
                     _routed_by(candidate),
-                    candidate.free,
+                    said,
                     rules.queue,
+                    why=why,
                     agent=interface,
                     agent_name=candidate.ref.name,
                     agent_user_id=candidate.ref.user_id,
@@ -159,19 +196,23 @@ def decide(
         none = ReasonKey.NO_RECENT_MANAGER if rules.prefer else ReasonKey.PERSONAL_ROUTING_OFF
         parts = [_part(none, who=who)]
     if priority:
-        return _decision(
+        why = Reason(ReasonKey.VIP, {"parts": parts, "priority": priority})
+        return Decision(
             RoutedBy.VIP,
-            Reason(ReasonKey.VIP, {"parts": parts, "priority": priority}),
+            render(why),
             rules.queue,
+            why=why,
             priority=priority,
             contact_id=cid,
             owner_user_id=owner,
             contact_name=cname,
         )
-    return _decision(
+    why = Reason(ReasonKey.QUEUE, {"parts": parts})
+    return Decision(
         RoutedBy.QUEUE,
-        Reason(ReasonKey.QUEUE, {"parts": parts}),
+        render(why),
         rules.queue,
+        why=why,
         contact_id=cid,
         contact_name=cname,
         owner_user_id=owner,
@@ -211,10 +252,9 @@ def _candidates(
                 if is_owner
                 else ReasonKey.PREVIOUS_MANAGER_FREE
             )
-            found.append(_Candidate(role, last, Reason(key, {"agent": last.name, "ago": ago})))
+            found.append(_Candidate(role, last, key, ago))
         elif role == "owner" and owner is not None:
-            free = Reason(ReasonKey.OWNER_FREE, {"agent": owner.name})
-            found.append(_Candidate(role, owner, free))
+            found.append(_Candidate(role, owner, ReasonKey.OWNER_FREE))
     unique: list[_Candidate] = []
     for candidate in found:
         if all(c.ref.user_id != candidate.ref.user_id for c in unique):

@@ -145,16 +145,44 @@ WORDINGS: Mapping[str, Wording] = {"en": ENGLISH, "ru": RUSSIAN}
 LANGUAGES = tuple(WORDINGS)
 
 
+# Rendered reasons by (language, key, values): most calls repeat a few (an agent's name
+# and an age, "not in the CRM" with a number …), and every decision renders its English.
+# Bounded: cleared when full. Reasons whose values do not hash (parts) are not kept, nor
+# those whose values differ call by call (a caller's number).
+_RENDERED: dict[tuple[str, str, tuple[tuple[str, Any], ...]], str] = {}
+RENDERED_MAX = 4096
+_PER_CALLER = frozenset({K.NOT_IN_CRM, K.CALLER_ID_NOT_A_NUMBER})
+
+
 def render(reason: Reason, lang: str = "en") -> str:
     """The reason in `lang` (English for a language without a wording).
 
     Raises KeyError, ValueError, TypeError or IndexError when the values do not fit
     the key (a stored reason gone wrong: see :func:`localize`)."""
-    return _render(reason.key, reason.values, WORDINGS.get(lang, ENGLISH))
+    values = reason.values
+    if "parts" in values or reason.key in _PER_CALLER:
+        return _render(reason.key, values, WORDINGS.get(lang, ENGLISH))
+    cache_key = (lang, reason.key, tuple(values.items()))
+    try:
+        text = _RENDERED.get(cache_key)
+    except TypeError:  # a value that does not hash (a stored reason gone odd)
+        return _render(reason.key, values, WORDINGS.get(lang, ENGLISH))
+    if text is None:
+        text = _render(reason.key, values, WORDINGS.get(lang, ENGLISH))
+        if len(_RENDERED) >= RENDERED_MAX:
+            _RENDERED.clear()
+        _RENDERED[cache_key] = text
+    return text
+
+
+# Values that are put in words before they fill a template.
+_WORDED = frozenset({"agent", "state", "ago", "weekday", "days", "parts"})
 
 
 def _render(key: str, values: Mapping[str, Any], words: Wording) -> str:
     # Keys and states are StrEnums: their plain string values find them in the tables.
+    if _WORDED.isdisjoint(values):  # a number, a caller ID …: the values as they are
+        return words.templates[key].format_map(values)
     fields = dict(values)
     if "agent" in values:
         agent = str(values["agent"])

@@ -35,6 +35,8 @@ MAX_ENV_LINES = 256
 MAX_REPLY_BYTES = 64 * 1024
 
 _ENV_LINE = re.compile(r"^(agi_[A-Za-z0-9_]{1,60}): ?(.*?)\r?$", re.MULTILINE)
+# The same without CRs (what Asterisk sends): greedy, about twice as fast.
+_ENV_LINE_LF = re.compile(r"^(agi_[A-Za-z0-9_]{1,60}): ?(.*)", re.MULTILINE)
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,79}(\([A-Za-z0-9_,-]{0,40}\))?$")
 _REPLY = re.compile(r"^(\d{3})(?: result=(-?\d+))?(?: \((.*)\))?")
 _UNSAFE = ("\r", "\n", "\0")
@@ -80,6 +82,10 @@ class AgiRequest:
     def pbx(self) -> str | None:
         """Which PBX asks (``?pbx=NAME`` in the AGI URL, see telephony.pbxes); None when
         the dialplan does not say: the primary PBX."""
+        env = self.env
+        script = env.get("agi_network_script")
+        if (script is None or "?" not in script) and "?" not in env.get("agi_request", ""):
+            return None  # the usual URL, without a query: nothing to parse
         name = self.query.get("pbx", "").strip()
         return name[:64] or None
 
@@ -185,7 +191,7 @@ class EnvironmentParser:
             text = buffer[:end].decode("utf-8")
         except UnicodeDecodeError:
             return None  # the careful path decodes line by line
-        pairs = _ENV_LINE.findall(text)
+        pairs = (_ENV_LINE if "\r" in text else _ENV_LINE_LF).findall(text)
         if len(pairs) != text.count("\n") + 1 or len(pairs) > MAX_ENV_LINES:
             return None  # a line that is not `agi_name: value`: let the careful path name it
         if len(text) > MAX_LINE and any(len(value) > MAX_LINE - 80 for _, value in pairs):

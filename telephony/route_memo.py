@@ -22,9 +22,21 @@ REASON_LIMIT = 200  # characters of ROUTE_REASON, the channel variable
 ReasonLookup = Callable[[str, str | None], Reason | None]
 
 
+# ROUTE_REASON by reason: most calls repeat a few (bounded: cleared when full).
+_SAID: dict[str, str] = {}
+SAID_MAX = 4096
+
+
 def said(decision: Decision) -> str:
     """The decision's reason as ROUTE_REASON carries it (printable, at most 200 characters)."""
-    return clean_text(decision.reason, REASON_LIMIT)
+    reason = decision.reason
+    text = _SAID.get(reason)
+    if text is None:
+        text = clean_text(reason, REASON_LIMIT)
+        if len(_SAID) >= SAID_MAX:
+            _SAID.clear()
+        _SAID[reason] = text
+    return text
 
 
 class RecentDecisions:

@@ -115,16 +115,21 @@ class CallRouter:
         self, facts: RoutingFacts | FactsUnavailable | None, now: float, pbx: str | None = None
     ) -> dict[str, AgentState]:
         out: dict[str, AgentState] = {}
+        if not isinstance(facts, RoutingFacts):
+            return out
         pbxes = self.pbxes
-        asking = pbxes.known(pbx) if pbxes is not None else None
-        if isinstance(facts, RoutingFacts):
+        if pbxes is None:  # one PBX: its live state, as before several were routed
+            agent_state = self.live.agent_state
             for ref in (facts.last_agent, facts.owner):
                 if ref is not None:
                     for interface in ref.interfaces:
-                        if pbxes is not None and asking is not None:
-                            out[interface] = pbxes.state(interface, now, asking)
-                        else:
-                            out[interface] = self.live.agent_state(interface, now)
+                        out[interface] = agent_state(interface, now)
+            return out
+        asking = pbxes.known(pbx)
+        for ref in (facts.last_agent, facts.owner):
+            if ref is not None:
+                for interface in ref.interfaces:
+                    out[interface] = pbxes.state(interface, now, asking)
         return out
 
     def live_of(self, pbx: str | None) -> CallState:
@@ -198,7 +203,8 @@ class CallRouter:
             counter = self._decision_counters[routed_by] = DECISIONS.labels(routed_by)
         counter.inc()
         if uniqueid:
-            channel = self.live_of(pbx).channels.get(uniqueid)
+            live = self.live if self.pbxes is None else self.live_of(pbx)
+            channel = live.channels.get(uniqueid)
             self.memo.remember(
                 decision, uniqueid=uniqueid, linkedid=channel.linkedid if channel else None
             )
