@@ -7,7 +7,8 @@
   `8 (916) 555-0` and `8916555` all find `+79165550123` (a leading 8 is also read as
   the country code 7). The substring match uses a trigram index over the reversed
   digits (a run's reverse is a substring of `digits_rev`): SQLite's FTS5 `trigram`
-  table `phones_digits_fts`, PostgreSQL's pg_trgm GIN index (migration 0006).
+  table `phones_digits_fts`, PostgreSQL's pg_trgm GIN index (migration 0007), which
+  PostgreSQL asks only when the newest phones hold too few matches (`_by_digits_pg`).
   Exact matches come first, then endings, then the others, newest first.
 - Anything else is words: every word must prefix-match a word of the name, the company,
   a tag or an e-mail (`иван пет` finds "Петров Иван"), case-insensitively, Cyrillic
