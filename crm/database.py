@@ -143,7 +143,11 @@ class Database:
 
     async def raw_pool(self, max_size: int = 8) -> Any:
         """PostgreSQL only: a small asyncpg pool on the same database for short indexed
-        reads on hot paths (`crm.fastpath`), opened on first use, closed by `dispose`."""
+        reads on hot paths (`crm.fastpath`), opened on first use, closed by `dispose`.
+
+        Its connections run single read statements and nothing else (no session
+        settings, advisory locks, LISTEN or cursors), so a released connection is not
+        reset: asyncpg's default reset is a second round trip after every statement."""
         if self._raw_pool is None:
             async with self._raw_lock:
                 if self._raw_pool is None:
@@ -155,6 +159,7 @@ class Database:
                         min_size=1,
                         max_size=max_size,
                         command_timeout=10,
+                        reset=_reads_leave_nothing_to_reset,
                     )
         return self._raw_pool
 
@@ -166,6 +171,10 @@ class Database:
             except TimeoutError:
                 pool.terminate()
         await self.engine.dispose()
+
+
+async def _reads_leave_nothing_to_reset(connection: Any) -> None:
+    """`Database.raw_pool`'s reset: nothing (asyncpg still rolls back an open transaction)."""
 
 
 def alembic_config(url: str) -> Any:

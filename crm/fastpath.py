@@ -8,8 +8,8 @@ write, a statement blocks the loop for microseconds, and a short busy timeout bo
 rare wait (a checkpoint); if the file is busy even so, the read falls back to the
 engine's pool. On PostgreSQL the reads go straight to asyncpg through a small pool of
 the database's (`Database.raw_pool`, prepared statements cached per connection, closed
-with the engine): through the engine, SQLAlchemy's per-statement work costs far more
-than the round trip.
+with the engine; a read is one round trip, as the pool does not reset its connections):
+through the engine, SQLAlchemy's per-statement work costs far more than the round trip.
 
 Only short, indexed reads belong here, and they go through one gateway: each statement
 is a :class:`ReadQuery` (its SQL per dialect and the typed row it reads, see

@@ -118,12 +118,34 @@ def _contact_id(raw: tuple[Any, ...]) -> int:
     return int(raw[0])
 
 
+class NumberMatch(NamedTuple):
+    """A contact the phone lookup found: by the number itself (`part` 0) or by its end (1)."""
+
+    part: int
+    contact_id: int
+
+
+def _number_match(raw: tuple[Any, ...]) -> NumberMatch:
+    return NumberMatch(int(raw[0]), int(raw[1]))
+
+
 # Phone lookup: contacts with the number as stored or as typed, then those whose number
-# ends with the digits (`digits_rev`, the reversed digits, makes that a range seek).
-CONTACTS_WITH_NUMBER = ReadQuery(
-    "SELECT contact_id FROM phones WHERE number IN (:a, :b) AND contact_id IS NOT NULL LIMIT :n",
-    _contact_id,
+# ends with the digits (`digits_rev`, the reversed digits, makes that a range seek): one
+# statement, one round trip (each row says which part found it; the caller keeps the
+# parts in order).
+_WITH_NUMBER = (
+    "SELECT contact_id FROM phones WHERE number IN (:a, :b) AND contact_id IS NOT NULL LIMIT :n"
 )
-_BY_SUFFIX = "SELECT contact_id FROM phones WHERE digits_rev >= :low AND contact_id IS NOT NULL"
-CONTACTS_WITH_SUFFIX = ReadQuery(_BY_SUFFIX + " AND digits_rev < :high LIMIT :n", _contact_id)
-CONTACTS_WITH_SUFFIX_UNBOUNDED = ReadQuery(_BY_SUFFIX + " LIMIT :n", _contact_id)
+CONTACTS_WITH_NUMBER = ReadQuery(_WITH_NUMBER, _contact_id)
+_ENDING = (
+    "SELECT contact_id FROM phones WHERE digits_rev >= :low AND contact_id IS NOT NULL{high} "
+    "LIMIT :n"
+)
+_BY_NUMBER_OR_END = (
+    f"SELECT 0, contact_id FROM ({_WITH_NUMBER}) AS exact "
+    f"UNION ALL SELECT 1, contact_id FROM ({_ENDING}) AS ending"
+)
+CONTACTS_WITH_NUMBER_OR_END = ReadQuery(
+    _BY_NUMBER_OR_END.format(high=" AND digits_rev < :high"), _number_match
+)
+CONTACTS_WITH_NUMBER_OR_END_UNBOUNDED = ReadQuery(_BY_NUMBER_OR_END.format(high=""), _number_match)

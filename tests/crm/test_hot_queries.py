@@ -12,12 +12,13 @@ from crm.database import Database
 from crm.fastpath import FastReader
 from crm.hot_queries import (
     CONTACTS_WITH_NUMBER,
-    CONTACTS_WITH_SUFFIX,
-    CONTACTS_WITH_SUFFIX_UNBOUNDED,
+    CONTACTS_WITH_NUMBER_OR_END,
+    CONTACTS_WITH_NUMBER_OR_END_UNBOUNDED,
     LAST_CALLS_OF_CONTACT,
     NUMBER_FACTS,
     LastCall,
     NumberFacts,
+    NumberMatch,
 )
 from crm.linking import link_records
 from crm.numbers import suffix_range
@@ -60,10 +61,15 @@ async def test_rows_come_back_typed(db: Database) -> None:
         )
         assert ids == [contact["id"]]
         low, high = suffix_range("0000002")
-        by_end = await reader.rows(CONTACTS_WITH_SUFFIX, {"low": low, "high": high, "n": 5})
-        assert by_end == [contact["id"]]
+        typed = {"a": "0000002", "b": "0000002", "low": low, "high": high, "n": 5}
+        by_end = await reader.rows(CONTACTS_WITH_NUMBER_OR_END, typed)
+        assert by_end == [NumberMatch(1, contact["id"])]
+        exact = {"a": "+79160000002", "b": "9160000002", "low": low, "high": high, "n": 5}
+        both = await reader.rows(CONTACTS_WITH_NUMBER_OR_END, exact)
+        assert sorted(both) == [NumberMatch(0, contact["id"]), NumberMatch(1, contact["id"])]
         low, high = suffix_range("99")  # all nines: no upper bound
         assert high is None
-        assert await reader.rows(CONTACTS_WITH_SUFFIX_UNBOUNDED, {"low": low, "n": 5}) == []
+        unbounded = {"a": "99", "b": "99", "low": low, "n": 5}
+        assert await reader.rows(CONTACTS_WITH_NUMBER_OR_END_UNBOUNDED, unbounded) == []
     finally:
         reader.close()
