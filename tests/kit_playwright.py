@@ -54,6 +54,7 @@ class _Driver:
         )
         self.connection.onmessage = self._send
         self.playwright: Playwright | None = None
+        self.long_lived: set[str] = set()  # the objects that outlive each borrower
         self._lock = threading.Lock()
         self._inbox: collections.deque[dict[str, Any] | None] = collections.deque()
         self._loop: asyncio.AbstractEventLoop | None = None  # the borrower's, while lent
@@ -118,12 +119,13 @@ class _Driver:
         call = message.get("id")
         if call is not None and call not in connection._callbacks:
             return  # the answer to a call of a test that was stopped in the middle
-        if (
-            call is None
-            and message.get("method") != "__create__"
-            and message.get("guid", "") not in connection._objects
-        ):
-            return  # an event for an object an earlier test let go of
+        if call is None and message.get("method") not in ("__create__", "__adopt__", "__dispose__"):
+            target = connection._objects.get(message.get("guid", ""))
+            if target is None:
+                return  # an event for an object an earlier test let go of
+            loop = getattr(target, "_loop", None)
+            if loop is not None and loop.is_closed():
+                return  # an event for an object of an earlier test, late: no one waits for it
         try:
             connection.dispatch(message)
         except Exception as error:  # as Playwright's pipe: the next call raises it
@@ -139,6 +141,9 @@ class _Driver:
             self._lends += 1
             return
         self.connection._loop = loop  # the futures of the calls are made in it
+        for guid in self.long_lived:  # the root objects, made for the first borrower
+            if (owner := self.connection._objects.get(guid)) is not None:
+                owner._loop = loop
         wakeup = asyncio.Event()
         with self._lock:
             self._loop, self._wakeup = loop, wakeup
@@ -206,6 +211,7 @@ async def _borrow() -> _Driver | None:
             _driver = None
             raise
         _driver.playwright = Playwright(impl)
+        _driver.long_lived = set(_driver.connection._objects)
     return _driver
 
 
