@@ -5,9 +5,12 @@ per session (per set of arguments) and connects each test to it over the DevTool
 protocol. A test gets browser contexts of its own (cookies, storage, pages), closed when
 it ends, so tests see nothing of each other; only the process is shared.
 
-Each test still starts Playwright's driver (a Node.js process, tied to the test's event
-loop); Node keeps the driver's compiled code in `NODE_COMPILE_CACHE`, so every start
-after the first skips compiling it (a third of the driver's start-up).
+Playwright's driver (a Node.js process: a third of a second of CPU and half a second to
+start) is shared the same way: `tests/kit_playwright.py` starts one for the session and
+lends it to each test's own event loop; a test gets a new connection to Chromium over it.
+A driver that died (or a test that never gave it back) is replaced for the next test, and
+so is a Chromium that died. Node keeps the driver's compiled code in
+`NODE_COMPILE_CACHE`, so every start after the first skips compiling it.
 """
 
 from __future__ import annotations
@@ -23,7 +26,9 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from playwright.async_api import Browser, async_playwright
+from playwright.async_api import Browser
+
+from tests.kit_playwright import playwright_for_this_test, stop_shared_driver
 
 # Node.js ≥ 22.1 reads it (older ones ignore it); a user's own setting is kept.
 os.environ.setdefault(
@@ -93,6 +98,7 @@ def _endpoint(args: tuple[str, ...]) -> str:
 
 @atexit.register
 def _stop_all() -> None:
+    stop_shared_driver()
     for running in _running.values():
         running.stop()
     _running.clear()
@@ -103,7 +109,7 @@ async def chromium(args: Sequence[str] = CHROMIUM_ARGS) -> AsyncIterator[Browser
     """The session's Chromium (started on first use), connected for one test; the
     contexts the test opened are closed when it leaves."""
     endpoint = _endpoint(tuple(args))
-    async with async_playwright() as playwright:
+    async with playwright_for_this_test() as playwright:
         browser = await playwright.chromium.connect_over_cdp(endpoint)
         try:
             yield browser
