@@ -3,8 +3,10 @@ a dry run against a past call, and each rule's run log. Server-rendered forms wi
 CSRF token; the JSON API is `web.api.rules`, the service `crm.rules.service`.
 
 A `schedule.*` rule's time (HH:MM), "weekdays only" and idle days are plain fields.
-A rule's conditions and actions are edited as JSON lists (the page lists the fields,
-operators and actions each takes); the built-in missed-call rule shows a switch and its
+A rule's conditions and actions are posted as JSON lists; a point-and-click editor
+(`web.pages.admin.rule_builder`, static/js/admin/rule-builder.js) writes them, and with
+scripts off they are edited by hand (the page lists the fields, operators and actions
+each takes); the built-in missed-call rule shows a switch and its
 due time only. A refused rule comes back with the form as typed and a message naming
 the field in the admin's language (`web.rule_texts.problem`).
 """
@@ -27,6 +29,7 @@ from web.i18n import N_
 from web.pages.admin.coded_lists import NOT_SAVED
 from web.pages.admin.layout import AdminPage, render_admin
 from web.pages.admin.posting import Gettext, page_gettext, posted
+from web.pages.admin.rule_builder import builder_data
 from web.params import PathId
 from web.rule_audit import audited
 from web.rule_texts import ACTIONS, BUILTIN_SAYS, EVENTS, problem
@@ -92,6 +95,7 @@ async def _list_page(
             "actions": EXAMPLE_ACTIONS % _gettext(request, user)(EXAMPLE_TITLE),
             **_schedule_form({"at": "09:00", "days": 14}),
         },
+        "builder": await builder_data(request, user),
         **_reference(),
     }
     return render_admin(request, "admin/triggers.html", context, user=user, status_code=status_code)
@@ -131,6 +135,7 @@ async def _rule_page(
         },
         "test": test,
         "as_json": lambda value: json.dumps(value, ensure_ascii=False),
+        "builder": None if rule["builtin"] else await builder_data(request, user),
         **_reference(),
     }
     return render_admin(request, "admin/trigger.html", context, user=user, status_code=status_code)
