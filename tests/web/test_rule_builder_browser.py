@@ -39,7 +39,9 @@ def watch_errors(page: Page) -> list[str]:
 
 
 async def rows(page: Page, kind: str) -> int:
-    return await page.locator(f"#trigger-add [data-rb='{kind}'], #trigger-edit [data-rb='{kind}']").count()
+    return await page.locator(
+        f"#trigger-add [data-rb='{kind}'], #trigger-edit [data-rb='{kind}']"
+    ).count()
 
 
 async def test_a_rule_is_made_through_the_editor(browser: Browser, database_url: str) -> None:
@@ -49,7 +51,11 @@ async def test_a_rule_is_made_through_the_editor(browser: Browser, database_url:
             hook = (
                 await client.post(
                     "/api/webhooks",
-                    json={"url": "http://crm.example/in", "events": ["call.missed"], "secret": SECRET},
+                    json={
+                        "url": "http://crm.example/in",
+                        "events": ["call.missed"],
+                        "secret": SECRET,
+                    },
                 )
             ).json()
         page = await open_as(browser, server, "/admin/triggers", cookie)
@@ -136,13 +142,21 @@ async def test_the_editor_speaks_russian(browser: Browser, database_url: str) ->
     async with LiveServer(app_for(database_url)) as server:
         cookie = await user_cookie(server, "admin", language="ru")
         for width, height in WIDTHS:
-            page = await open_as(browser, server, "/admin/triggers", cookie, width=width, height=height)
+            page = await open_as(
+                browser, server, "/admin/triggers", cookie, width=width, height=height
+            )
             errors = watch_errors(page)
             await page.reload()
             editor = page.locator("#trigger-add [data-rule-builder]")
             await editor.locator("[data-rb='add-condition']").wait_for()
             text = await editor.inner_text()
-            for word in ("Условия", "Действия", "Добавить условие", "Добавить действие", "Срок, часов"):
+            for word in (
+                "Условия",
+                "Действия",
+                "Добавить условие",
+                "Добавить действие",
+                "Срок, часов",
+            ):
                 assert word in text
             for word in ("Add a condition", "Add an action", "Due in hours", "Remove"):
                 assert word not in text
