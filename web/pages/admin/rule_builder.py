@@ -102,7 +102,7 @@ async def builder_data(request: Request, user: UserInfo) -> dict[str, Any]:
         "operator_labels": {op: gettext(label) for op, label in OPERATOR_LABELS.items()},
         "lists": sorted(LISTS),
         "no_value": sorted(NO_VALUE),
-        "actions": {kind: gettext(label) for kind, label in ACTIONS.items()},
+        "actions": [[kind, gettext(label)] for kind, label in ACTIONS.items()],  # in order
         "assignees": [[who, gettext(ASSIGNEE_LABELS[who])] for who in ASSIGNEES],
         "users": users,
         "webhooks": webhooks,

@@ -16,7 +16,11 @@ const data = dataNode ? JSON.parse(dataNode.textContent || "{}") : {};
 const words = data.strings || {};
 const lists = new Set(data.lists || []);
 const noValue = new Set(data.no_value || []);
-const ACTION_KINDS = Object.keys(data.actions || {}).filter((k) => k !== "callback_task");
+/** @type {Record<string, string>} */
+const actionLabels = Object.fromEntries(data.actions || []);
+const ACTION_KINDS = (data.actions || [])
+  .map((/** @type {[string, string]} */ pair) => pair[0])
+  .filter((/** @type {string} */ k) => k !== "callback_task");
 
 /** @param {string} key */
 function t(key) {
@@ -138,7 +142,7 @@ function builder(form, root) {
   const actProblem = el("p", { class: "notice warning rb-problem", role: "alert", hidden: "" });
   const actList = el("ol", { "data-rb": "action-list" });
   const addKind = select(
-    ACTION_KINDS.map((k) => [k, data.actions[k]]),
+    ACTION_KINDS.map((k) => [k, actionLabels[k]]),
     ACTION_KINDS[0] || "",
     "new-action-kind",
   );
@@ -340,7 +344,7 @@ function builder(form, root) {
     const row = el("li", { class: "rb-row", "data-rb": "action" });
     const kind = String(item.type || "");
     row.setAttribute("data-kind", kind);
-    const heading = el("strong", {}, `${index + 1}. ${(data.actions || {})[kind] || kind}`);
+    const heading = el("strong", {}, `${index + 1}. ${actionLabels[kind] || kind}`);
     const buttons = el("div", { class: "rb-buttons" });
     const up = button("up", "action", t("up"));
     const down = button("down", "action", t("down"));
