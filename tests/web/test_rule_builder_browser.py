@@ -21,6 +21,7 @@ pytestmark = pytest.mark.browser
 
 HAVE_CHROMIUM = os.path.exists(CHROMIUM)
 SECRET = "a-secret-of-some-length"
+HOSTILE = "<img src=x onerror=alert(1)>Ann"
 
 
 @pytest.fixture
@@ -45,7 +46,8 @@ async def rows(page: Page, kind: str) -> int:
 
 
 async def test_a_rule_is_made_through_the_editor(browser: Browser, database_url: str) -> None:
-    async with LiveServer(app_for(database_url)) as server:
+    app = app_for(database_url)
+    async with LiveServer(app) as server:
         cookie = await user_cookie(server, "admin")
         async with http(server, cookie) as client:
             hook = (
@@ -58,6 +60,9 @@ async def test_a_rule_is_made_through_the_editor(browser: Browser, database_url:
                     },
                 )
             ).json()
+        await app.state.services.crm.users.create(
+            login="ann", name=HOSTILE, role="agent", password="correct horse", language="en"
+        )
         page = await open_as(browser, server, "/admin/triggers", cookie)
         errors = watch_errors(page)
         await page.reload()
@@ -83,6 +88,12 @@ async def test_a_rule_is_made_through_the_editor(browser: Browser, database_url:
         await task.locator("input[data-rb='due_hours']").fill("1")
         assert await task.locator("input[data-who='owner']").is_checked()
         assert await task.locator("input[data-rb='working_hours']").is_checked()
+        # a user's name is shown as text, never as markup
+        await task.locator("input[data-who='user']").check()
+        users = task.locator("select[data-rb='user_id'] option")
+        assert HOSTILE in await users.all_inner_texts()
+        assert await form.locator("[data-rule-builder] img").count() == 0
+        await task.locator("input[data-who='user']").uncheck()
         await task.locator("[data-rb='up']").click()  # the task first, then the webhook
         hook_row = form.locator("[data-rb='action'][data-kind='webhook']")
         await hook_row.locator("select[data-rb='webhook_id']").select_option(str(hook["id"]))
