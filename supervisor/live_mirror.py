@@ -9,6 +9,10 @@ delta replaces the queues (by `queue`) and agents (by `interface`) it carries, d
 `GET /api/live` and welcomes a new supervisor's socket with a full message of the last
 `seq`. Each queue's `waiting` list is the pushed one (its first 50 callers;
 `waiting_count` counts them all).
+
+With several PBXes (TRUBKA_PBXES) a node keeps one mirror per PBX: the other PBXes'
+messages name theirs (`"pbx": NAME`, absent for the first PBX), and a mirror made for
+`pbx` welcomes a socket with its name in the message, as that PBX's feed would.
 """
 
 from __future__ import annotations
@@ -24,8 +28,9 @@ Document = dict[str, Any]
 
 
 class LiveMirror:
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, clock: Callable[[], float] = time.time, *, pbx: str | None = None) -> None:
         self.clock = clock
+        self.pbx = pbx  # the PBX whose view this mirrors (None: the first)
         self.seq = 0
         self.received_at: float | None = None  # when the last message came
         self._doc: Document | None = None
@@ -42,7 +47,7 @@ class LiveMirror:
         if message.get("type") != "live_update":
             return
         self.received_at = self.clock()
-        body = {k: v for k, v in message.items() if k not in ("type", "full", "seq")}
+        body = {k: v for k, v in message.items() if k not in ("type", "full", "seq", "pbx")}
         if message.get("full"):
             self._doc = body
             self._queues = {q["queue"]: q for q in body.get("queues", [])}
@@ -74,5 +79,7 @@ class LiveMirror:
         if document is None:
             return False
         message = {"type": "live_update", "full": True, "seq": self.seq, **document}
+        if self.pbx is not None:
+            message["pbx"] = self.pbx
         text = json.dumps(message, ensure_ascii=False, separators=(",", ":"), default=str)
         return followers.to_client_text(client, text)

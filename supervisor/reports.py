@@ -145,10 +145,13 @@ class ReportService:
         queue: str | None = None,
         group: Group = Group.TOTAL,
         combined: bool = False,
+        pbx: str | None = None,
     ) -> list[dict[str, Any]]:
         """One row per queue (and day/hour when grouped), sorted by time then queue; with
         `combined`, every customer call summed into one row per day/hour (`"queue": null`):
-        the queues' calls and the inbound calls routed straight to a person, each once."""
+        the queues' calls and the inbound calls routed straight to a person, each once.
+        Every PBX's calls are summed (a queue of the same name on two PBXes is one row);
+        `pbx` keeps that PBX's calls only (TRUBKA_PBXES' name)."""
         table = _table(group)
         keys = _group_columns(group, table)
         per_queue = [] if combined else [table.queue]
@@ -162,6 +165,8 @@ class ReportService:
             query = query.where(table.queue == queue)
         elif not combined:
             query = query.where(table.queue != "")
+        if pbx:
+            query = query.where(table.pbx == pbx)
         async with self.db.session() as session:
             rows = (await session.execute(query)).all()
         out = []

@@ -45,7 +45,7 @@ from supervisor.periods import local_bucket
 from supervisor.rollup_tables import DAY_KEY, DAYS, HOUR_KEY, HOURS, ReportHour
 
 Bucket = tuple[date, int]  # local day, local hour
-RowKey = tuple[date, int, str, str]  # day, hour, queue, agent
+RowKey = tuple[date, int, str, str, str]  # day, hour, queue, agent, PBX
 
 _CALLS = cast(Table, CallRow.__table__)
 _SLOT_MINUTES = 15
@@ -82,7 +82,7 @@ def _parse_slot(value: str) -> datetime:
 
 
 def aggregate_statement(config: ReportConfig, slot: ColumnElement[str]) -> Select[Any]:
-    """Per slot, queue, agent, direction, disposition and within-SL: the count of calls,
+    """Per slot, queue, agent, direction, disposition, within-SL and PBX: the count of calls,
     their hold and talk seconds, the longest hold and an agent name, for the calls started
     in [`start`, `end`) (bound at execution)."""
     calls = _CALLS.c
@@ -102,6 +102,7 @@ def aggregate_statement(config: ReportConfig, slot: ColumnElement[str]) -> Selec
             hold.label("hold"),
             func.coalesce(calls.queue_talk_seconds, calls.talk_seconds).label("talk"),
             calls.agent_name,
+            calls.pbx,
         )
         .where(calls.started_at >= bindparam("start"), calls.started_at < bindparam("end"))
         .subquery("each_call")
@@ -113,6 +114,7 @@ def aggregate_statement(config: ReportConfig, slot: ColumnElement[str]) -> Selec
         each.c.direction,
         each.c.disposition,
         each.c.within_sl,
+        each.c.pbx,
     )
     return select(
         *keys,
@@ -170,6 +172,7 @@ class Aggregator:
             direction,
             disposition,
             within,
+            pbx,
             count,
             hold,
             talk,
@@ -180,7 +183,7 @@ class Aggregator:
             if bucket is None:
                 bucket = buckets[slot] = local_bucket(_parse_slot(slot), tz)
             agent = interface_key(agent_raw) if agent_raw else ""
-            key = (bucket[0], bucket[1], queue, agent)
+            key = (bucket[0], bucket[1], queue, agent, pbx)
             row = rows.get(key)
             if row is None:
                 row = rows[key] = RowTotals(Totals(), None, self.config.threshold(queue))
@@ -202,12 +205,13 @@ class Aggregator:
 
 def row_values(key: RowKey, row: RowTotals) -> dict[str, Any]:
     """A `report_hours` row for :func:`upsert_hours`."""
-    day, hour, queue, agent = key
+    day, hour, queue, agent, pbx = key
     values: dict[str, Any] = {
         "day": day,
         "hour": hour,
         "queue": queue,
         "agent": agent,
+        "pbx": pbx,
         "agent_name": row.agent_name[:255] if row.agent_name else None,
         "sl_seconds": row.sl_seconds,
     }
@@ -228,7 +232,7 @@ def _upsert(
 
 
 def upsert_hours(dialect: str) -> Insert:
-    """INSERT INTO report_hours … ON CONFLICT (day, hour, queue, agent) DO UPDATE (executed
+    """INSERT INTO report_hours … ON CONFLICT (day, hour, queue, agent, pbx) DO UPDATE (executed
     with many rows of :func:`row_values`)."""
     columns = ["agent_name", "sl_seconds", *Totals.column_names()]
     return _upsert(_insert(HOURS, dialect), HOUR_KEY, columns)
@@ -247,13 +251,15 @@ def days_from_hours(days: list[date], dialect: str) -> Insert:
             ReportHour.day,
             ReportHour.queue,
             ReportHour.agent,
+            ReportHour.pbx,
             func.max(ReportHour.agent_name).label("agent_name"),
             func.min(ReportHour.sl_seconds).label("sl_min"),
             func.max(ReportHour.sl_seconds).label("sl_max"),
             *sums,
         )
-        .where(ReportHour.day.in_(days))  # a WHERE keeps SQLite's INSERT … SELECT … ON
-        .group_by(ReportHour.day, ReportHour.queue, ReportHour.agent)  # CONFLICT unambiguous
+        # a WHERE keeps SQLite's INSERT … SELECT … ON CONFLICT unambiguous
+        .where(ReportHour.day.in_(days))
+        .group_by(ReportHour.day, ReportHour.queue, ReportHour.agent, ReportHour.pbx)
     )
     columns = ["agent_name", "sl_min", "sl_max", *Totals.column_names()]
     insert = _insert(DAYS, dialect).from_select([*DAY_KEY, *columns], source)

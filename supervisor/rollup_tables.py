@@ -1,8 +1,10 @@
 """The rollup tables: `report_hours`, `report_days` and the watermark `report_rollup_state`.
 
-`report_hours` holds one row per (local day, local hour, queue, agent) with the additive
+`report_hours` holds one row per (local day, local hour, queue, agent, PBX) with the additive
 :class:`~supervisor.figures.Totals` of the calls that *started* in that hour;
-`report_days` sums a local day's hours (month reports read a row a day). How they are
+`report_days` sums a local day's hours (month reports read a row a day). The PBX is the
+calls' (`calls.pbx`, TRUBKA_PBXES; `default` with one PBX): a report sums the PBXes
+unless it filters one (migration `0022_pbxrollups`). How they are
 computed is :mod:`supervisor.rollup_queries`, how they are kept up to date
 :mod:`supervisor.rollups`.
 """
@@ -16,6 +18,7 @@ from sqlalchemy import Date, Float, Index, Integer, SmallInteger, String, Table
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm.database import Base, UTCDateTime
+from kernel.call_record import DEFAULT_PBX
 
 
 class TotalsColumns:
@@ -48,9 +51,10 @@ class ReportHour(TotalsColumns, Base):
     queue: Mapped[str] = mapped_column(String(80))  # "" = not through a queue
     agent: Mapped[str] = mapped_column(String(128))  # interface key ("" = no agent)
     sl_seconds: Mapped[int] = mapped_column(Integer)  # the threshold these figures used
+    pbx: Mapped[str] = mapped_column(String(64), default=DEFAULT_PBX, server_default=DEFAULT_PBX)
 
     __table_args__ = (
-        Index("uq_report_hours_bucket", "day", "hour", "queue", "agent", unique=True),
+        Index("uq_report_hours_bucket", "day", "hour", "queue", "agent", "pbx", unique=True),
         Index("ix_report_hours_agent_day", "agent", "day"),
     )
 
@@ -66,9 +70,10 @@ class ReportDay(TotalsColumns, Base):
     agent: Mapped[str] = mapped_column(String(128))
     sl_min: Mapped[int] = mapped_column(Integer)  # thresholds used that day (equal unless
     sl_max: Mapped[int] = mapped_column(Integer)  # the setting changed during the day)
+    pbx: Mapped[str] = mapped_column(String(64), default=DEFAULT_PBX, server_default=DEFAULT_PBX)
 
     __table_args__ = (
-        Index("uq_report_days_bucket", "day", "queue", "agent", unique=True),
+        Index("uq_report_days_bucket", "day", "queue", "agent", "pbx", unique=True),
         Index("ix_report_days_agent_day", "agent", "day"),
     )
 
@@ -86,5 +91,5 @@ class RollupState(Base):
 
 HOURS = cast(Table, ReportHour.__table__)
 DAYS = cast(Table, ReportDay.__table__)
-HOUR_KEY = ("day", "hour", "queue", "agent")  # the columns of uq_report_hours_bucket
-DAY_KEY = ("day", "queue", "agent")  # the columns of uq_report_days_bucket
+HOUR_KEY = ("day", "hour", "queue", "agent", "pbx")  # the columns of uq_report_hours_bucket
+DAY_KEY = ("day", "queue", "agent", "pbx")  # the columns of uq_report_days_bucket

@@ -1,6 +1,6 @@
 """The hourly rollup of call records: `report_hours`, kept exact and up to date from `calls`.
 
-One row per (local day, local hour, queue, agent) holds the additive :class:`Totals` of
+One row per (local day, local hour, queue, agent, PBX) holds the additive :class:`Totals` of
 the calls that *started* in that hour. Reports sum these rows, so a month's report
 reads some tens of thousands of rows instead of millions of calls.
 

@@ -53,7 +53,7 @@ from screenpop.hub import Hub
 from screenpop.notifier import Notifier
 from supervisor.directory import CrmLiveDirectory
 from supervisor.feed import EVENT_KINDS as LIVE_FEED_KINDS
-from supervisor.feed import LiveFeed
+from supervisor.feed import Followers, LiveFeed
 from supervisor.live_pbxes import TaggedFollowers
 from supervisor.service import Supervisor
 from telephony.actions import AmiActions
@@ -249,11 +249,14 @@ def wire_edges(
     ami: bool,
     recordings: RecordingService | None = None,
     after_call: AfterCallWork | None = None,
+    followers: Followers | None = None,
 ) -> PbxEdges:
     """The other PBXes as `Services.create` builds them: their screen pops into `hub`,
     their live feeds to the supervisors, routing across all of them in `router`; AMI
     clients when this node consumes AMI (`ami`); their recordings ingest, after-call
-    work, agent time and queue sessions (`recordings` and `after_call` given)."""
+    work, agent time and queue sessions (`recordings` and `after_call` given). The live
+    feeds push to `followers` (a cluster's node: the supervisors of every node, while
+    this one consumes AMI), else to `hub`'s."""
     region = settings.default_region
 
     def pops(live: CallState, agents: CrmAgentDirectory) -> Notifier:
@@ -275,7 +278,7 @@ def wire_edges(
             live,
             supervisor.config,
             supervisor.today,
-            TaggedFollowers(hub, name),
+            TaggedFollowers(followers if followers is not None else hub, name),
             events,
             directory=CrmLiveDirectory(crm.db, crm.directory),
             interval=settings.live_update_interval,

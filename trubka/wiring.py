@@ -492,7 +492,10 @@ class Services:
             ami=services.node.runs_ami,
             recordings=recordings,
             after_call=after_call,
+            followers=cluster,
         )
+        if cluster is not None:  # the other PBXes' live views to every node too
+            cluster.pbx_feeds = [e.feed for e in services.pbx_edges.extras if e.feed]
         if services.pbx_edges.extras:  # the other PBXes' calls too (trubka.pbx_consumers)
             after_call.states = lambda: services.pbx_states
         if services.node.runs_ami:

@@ -1,9 +1,14 @@
 """Several Asterisk servers in the web layer: each PBX's live state, the live view of
-some or all of them (`GET /api/live?pbx=`, `/supervisor?pbx=`)."""
+some or all of them (`GET /api/live?pbx=`, `/supervisor?pbx=`, `/wallboard`).
+
+On a node that does not consume AMI (a cluster's web node) each PBX's view is the one
+the node consuming AMI pushed (`ClusterView.live_document` for the first PBX,
+`pbx_live_documents` for the others); a PBX whose picture has not come yet shows this
+node's own (empty) live state."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from supervisor.errors import TargetNotFound
@@ -36,6 +41,43 @@ def chosen_state(services: WebServices, pbx: str | None) -> tuple[str, CallState
     return pbx, state
 
 
+def mirrored_views(services: WebServices) -> dict[str, dict[str, Any]]:
+    """Each PBX's pushed live view by name (empty: this node makes its own views)."""
+    cluster = services.cluster
+    if cluster is None:
+        return {}
+    first = cluster.live_document()  # None while this node consumes AMI
+    if first is None:
+        return {}
+    names = list(pbx_states(services))
+    others: Callable[[], dict[str, dict[str, Any]]] | None = getattr(
+        cluster, "pbx_live_documents", None
+    )
+    views = {names[0]: first}
+    if others is not None:
+        views.update((name, view) for name, view in others().items() if name in names[1:])
+    return views
+
+
+async def views_of(
+    services: WebServices,
+    supervisor: Supervisor,
+    names: Iterable[str],
+    *,
+    waiting_limit: int | None = None,
+) -> dict[str, dict[str, Any]]:
+    """The live view of each PBX named: pushed by the node consuming AMI, or this node's."""
+    mirrored = mirrored_views(services)
+    states = pbx_states(services)
+    views: dict[str, dict[str, Any]] = {}
+    for name in names:
+        view = mirrored.get(name)
+        if view is None:
+            view = await supervisor.live_view(states[name], waiting_limit=waiting_limit)
+        views[name] = view
+    return views
+
+
 async def live_of_pbxes(
     services: WebServices,
     supervisor: Supervisor,
@@ -53,10 +95,7 @@ async def live_of_pbxes(
         chosen = {name: state}
     else:
         chosen = dict(states)
-    views = {
-        name: await supervisor.live_view(state, waiting_limit=waiting_limit)
-        for name, state in chosen.items()
-    }
+    views = await views_of(services, supervisor, chosen, waiting_limit=waiting_limit)
     return merge_live_views(views, list(states))
 
 
@@ -69,8 +108,9 @@ async def page_live_view(
     names = list(pbx_states(services))
     if len(names) < 2:
         return None
-    shown, state = chosen_state(services, pbx if pbx in names else None)
-    return await supervisor.live_view(state, waiting_limit=waiting_limit), shown, names
+    shown, _state = chosen_state(services, pbx if pbx in names else None)
+    views = await views_of(services, supervisor, [shown], waiting_limit=waiting_limit)
+    return views[shown], shown, names
 
 
 NOT_ON_PBX = N_("the agent's phone is not on this PBX")
@@ -127,13 +167,9 @@ async def wallboard_views(
     if len(names) < 2:
         return None
     shown = [pbx] if pbx in names else names
-    states = pbx_states(services)
+    views = await views_of(services, supervisor, shown, waiting_limit=waiting_limit)
     return [
-        {
-            "pbx": name,
-            "feed": None if name == names[0] else name,
-            "live": await supervisor.live_view(states[name], waiting_limit=waiting_limit),
-        }
+        {"pbx": name, "feed": None if name == names[0] else name, "live": views[name]}
         for name in shown
     ]
 

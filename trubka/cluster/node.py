@@ -9,7 +9,9 @@ are the database's, the same on every node) in the same format, and is also kept
   :class:`~screenpop.relayed.RelayedPops` (a socket that connects here is welcomed, the
   panel's current call and the wrap-up's participants are known here);
 * `live_update` messages merged in :class:`~supervisor.live_mirror.LiveMirror`
-  (`GET /api/live` and a new supervisor's socket here).
+  (`GET /api/live` and a new supervisor's socket here), one per PBX: the other PBXes'
+  messages name theirs (`"pbx"`, absent for the first PBX; `pbx_feeds` are this node's
+  feeds of them, pushed while it consumes AMI like the first PBX's).
 
 The node that consumes AMI (`producing()` true: its AMI client is connected) makes the
 pops and the live view; the others only relay. A node that does not consume AMI keeps
@@ -86,6 +88,8 @@ class ClusterNode:
         self.relayed = RelayedPops()
         self.mirror = LiveMirror()
         self.feed: LiveFeed | None = None
+        self.pbx_feeds: list[LiveFeed] = []  # the other PBXes' live feeds (TRUBKA_PBXES)
+        self.mirrors: dict[str, LiveMirror] = {}  # the other PBXes' mirrors, by name
         self.announce_every = ANNOUNCE_EVERY
         self._watchers: dict[str, tuple[int, float]] = {}  # node -> (supervisors, when)
         self.on_calls_stored: list[Callable[[], None]] = []  # another node stored calls
@@ -141,7 +145,7 @@ class ClusterNode:
             if message.get("type") == "live_update":
                 if self.producing():
                     return  # this node makes the live view itself (a fail-over overlap)
-                self.mirror.observe(message)
+                self._mirror_of(message.get("pbx")).observe(message)
                 self._mirrored.set()
             else:
                 self.relayed.observe_followers(message)
@@ -174,8 +178,8 @@ class ClusterNode:
         elif kind == "w":
             had = self._remote_watchers()
             self._watchers[str(envelope["n"])] = (int(envelope["c"]), time.monotonic())
-            if self.producing() and not had and self._remote_watchers() and self.feed:
-                self.feed.mark_all()  # someone watches elsewhere: the whole picture now
+            if self.producing() and not had and self._remote_watchers():
+                self._mark_all()  # someone watches elsewhere: the whole picture now
 
     async def calls_stored(self, _event: object) -> None:
         """A `CallsStored` consumer: tell the other nodes (their rollups wake)."""
@@ -212,8 +216,22 @@ class ClusterNode:
         self.bridge.send('{"k":"s0"}')  # the picture follows: forget the calls known so far
         for users, message in self.notifier.snapshot():
             self.bridge.send('{"k":"s","u":' + _ids(users) + ',"m":' + encode(message) + "}")
-        if self.feed is not None:
-            self.feed.mark_all()
+        self._mark_all()
+
+    def _mark_all(self) -> None:
+        """Every PBX's live feed here sends the whole picture with its next update."""
+        for feed in (self.feed, *self.pbx_feeds):
+            if feed is not None:
+                feed.mark_all()
+
+    def _mirror_of(self, pbx: object) -> LiveMirror:
+        """The mirror of a message's PBX (`pbx` absent: the first PBX's)."""
+        if not isinstance(pbx, str):
+            return self.mirror
+        mirror = self.mirrors.get(pbx)
+        if mirror is None:
+            mirror = self.mirrors[pbx] = LiveMirror(pbx=pbx)
+        return mirror
 
     # --- the live feed on this node --------------------------------------------------
     def follower_count(self) -> int:
@@ -234,13 +252,16 @@ class ClusterNode:
     def welcome_supervisor(self, client: Any) -> None:
         """A supervisor's socket connected here: the live view, from whoever makes it."""
         if self.producing():
-            if self.feed is not None:
-                self.feed.welcome(client)
+            for feed in (self.feed, *self.pbx_feeds):
+                if feed is not None:
+                    feed.welcome(client)
             return
         self.announce()  # the node making the view keeps it coming
         if not self.mirror.welcome(self, client):
             # nothing came yet: the whole picture the producer sends reaches this socket
             self.bridge.send('{"k":"sync"}')
+        for mirror in self.mirrors.values():  # the other PBXes' (tagged with theirs)
+            mirror.welcome(self, client)
 
     async def fresh_live_document(self, within: float = 1.0) -> dict[str, Any] | None:
         """The mirrored live view, kept fresh for a reader (`/api/status`, the admin
@@ -266,6 +287,18 @@ class ClusterNode:
         if self.producing():
             return None
         return self.mirror.document()
+
+    def pbx_live_documents(self) -> dict[str, dict[str, Any]]:
+        """The other PBXes' mirrored live views by name, those that came (empty while
+        this node makes the views itself)."""
+        if self.producing():
+            return {}
+        documents: dict[str, dict[str, Any]] = {}
+        for name, mirror in self.mirrors.items():
+            document = mirror.document()
+            if document is not None:
+                documents[name] = document
+        return documents
 
     def status(self) -> dict[str, Any]:
         stats = self.bridge.stats

@@ -7,7 +7,8 @@ Parameters are read as text and validated by :mod:`supervisor.periods` so a bad 
 answered with a message naming it (HTTP 422), e.g.
 `{"detail": "end: 2026-10-01 is before start 2026-11-01", "parameter": "end"}`.
 A `queue`/`agent` filter that matches nothing gives an empty list (a queue may simply
-have had no calls in the period).
+have had no calls in the period). The queue report's `pbx` keeps one PBX's calls
+(TRUBKA_PBXES' name; without it every PBX's are summed).
 """
 
 from __future__ import annotations
@@ -62,6 +63,10 @@ def get_supervisor(request: Request) -> Supervisor:
 
 SupervisorDep = Annotated[Supervisor, Depends(get_supervisor)]
 Text = Annotated[str | None, Query()]
+Pbx = Annotated[
+    str | None,
+    Query(max_length=64, description="only this PBX's calls (TRUBKA_PBXES' name)"),
+]
 
 
 def _format(value: str | None, forced: str | None = None) -> str:
@@ -98,31 +103,36 @@ def _meta(supervisor: Supervisor, period: ReportPeriod, group: Group) -> dict[st
 
 async def _queues(
     supervisor: Supervisor, start: str | None, end: str | None, queue: str | None,
-    group: str | None, fmt: str,
+    group: str | None, fmt: str, pbx: str | None = None,
 ) -> Any:  # fmt: skip
     period = parse_period(start, end)
     grouping = parse_group(group)
-    rows = await supervisor.reports.queues(period, queue=queue or None, group=grouping)
+    rows = await supervisor.reports.queues(
+        period, queue=queue or None, group=grouping, pbx=(pbx or "").strip() or None
+    )
     if fmt == "csv":
         return _csv(rows, QUEUE_COLUMNS, "queues", period)
-    return {**_meta(supervisor, period, grouping), "queues": rows}
+    meta = _meta(supervisor, period, grouping)
+    if pbx and pbx.strip():
+        meta["pbx"] = pbx.strip()
+    return {**meta, "queues": rows}
 
 
 @router.get("/queues")
 async def queues_report(
     supervisor: SupervisorDep, start: Text = None, end: Text = None, queue: Text = None,
-    group: Text = None, format: Text = None,
+    group: Text = None, format: Text = None, pbx: Pbx = None,
 ) -> Any:  # fmt: skip
     """Per queue: offered, answered, abandoned, service level, ASA, AHT, abandon rate."""
-    return await _queues(supervisor, start, end, queue, group, _format(format))
+    return await _queues(supervisor, start, end, queue, group, _format(format), pbx)
 
 
 @router.get("/queues.csv")
 async def queues_report_csv(
     supervisor: SupervisorDep, start: Text = None, end: Text = None, queue: Text = None,
-    group: Text = None,
+    group: Text = None, pbx: Pbx = None,
 ) -> Any:  # fmt: skip
-    return await _queues(supervisor, start, end, queue, group, "csv")
+    return await _queues(supervisor, start, end, queue, group, "csv", pbx)
 
 
 async def _lines(

@@ -28,7 +28,9 @@ from typing import Any
 from crm.call_access import is_manager
 from crm.users import UserInfo
 from kernel.agents import agent_key
+from supervisor.live_pbxes import merge_live_views
 from web.i18n import N_
+from web.pbxes import mirrored_views, pbx_states
 
 OFFLINE = ("logged_out", "unavailable")
 
@@ -65,6 +67,11 @@ def mirrored(services: Any) -> dict[str, Any] | None:
     if cluster is None:
         return None
     document: dict[str, Any] | None = cluster.live_document()  # None while producing
+    if document is None:
+        return None
+    views = mirrored_views(services)  # several PBXes: every one's pushed view, merged
+    if len(views) > 1:
+        return merge_live_views(views, list(pbx_states(services)))
     return document
 
 
