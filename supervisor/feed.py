@@ -28,6 +28,10 @@ be skipped. Today's figures are re-read when the rollups change (a stored call) 
 every 30 seconds (agents' state time); only the queues and agents whose figures
 changed are sent. Wrap-up that runs out without an event is scheduled.
 
+A tick with nobody's event touching a queue or an agent evaluates no alert: the alerts
+are computed again only after such an event or at the next moment a limit passes (kept
+from the last evaluation, the publisher wakes for it), once per update.
+
 Nothing here knows about WebSockets: the hub is reached through :class:`Followers`.
 """
 
