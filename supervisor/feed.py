@@ -48,7 +48,7 @@ from typing import Any, Protocol
 
 from kernel.agents import interface_key
 from kernel.bus import Subscription
-from supervisor.alerts import compute_alerts, next_alert_at
+from supervisor.alerts import evaluate_alerts
 from supervisor.config import ReportConfig
 from supervisor.directory import CrmLiveDirectory
 from supervisor.live import Directory, LiveBuilder
@@ -313,10 +313,9 @@ class LiveFeed:
         if not (self._full or clients or changed or now >= self._alerts_due):
             # nothing the events touched and no limit passed: the alerts are the ones sent
             return
-        alerts = compute_alerts(
+        alerts, due = evaluate_alerts(
             self.state, lambda q: today.queue(q).get("service_level"), self.config.alerts, now
         )
-        due = next_alert_at(self.state, self.config.alerts, now)
         self._alerts_due = due if due is not None else float("inf")
         alert_keys = [a["key"] for a in alerts]
         dirty = changed or alert_keys != self._alert_keys

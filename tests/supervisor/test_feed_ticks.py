@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from kernel.agents import AgentState
+from kernel.agents import AFTER_CALL_REASON, AgentState
 from kernel.bus import EventBus
 from supervisor import feed as feed_module
-from supervisor.alerts import AlertThresholds
+from supervisor.alerts import AlertThresholds, compute_alerts, evaluate_alerts, next_alert_at
 from supervisor.config import ReportConfig
 from supervisor.feed import EVENT_KINDS, LiveFeed
 from supervisor.reports import TodayFigures
@@ -85,22 +85,22 @@ def wait_in(state: CallState, queue: str, linkedid: str, joined_at: float) -> d.
 
 
 class Counted:
-    """compute_alerts and encode as the feed calls them, counted."""
+    """The alerts' evaluation and encode as the feed calls them, counted."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.alerts = 0
         self.encodes = 0
-        compute, encode = feed_module.compute_alerts, feed_module.encode
+        evaluate, encode = feed_module.evaluate_alerts, feed_module.encode
 
-        def counted_alerts(*args: Any) -> list[dict[str, Any]]:
+        def counted_alerts(*args: Any) -> tuple[list[dict[str, Any]], float | None]:
             self.alerts += 1
-            return compute(*args)
+            return evaluate(*args)
 
         def counted_encode(message: dict[str, Any]) -> str:
             self.encodes += 1
             return encode(message)
 
-        monkeypatch.setattr(feed_module, "compute_alerts", counted_alerts)
+        monkeypatch.setattr(feed_module, "evaluate_alerts", counted_alerts)
         monkeypatch.setattr(feed_module, "encode", counted_encode)
 
 
@@ -238,3 +238,32 @@ async def test_a_change_reaches_the_watchers_within_the_tick(
         running.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await running
+
+
+def test_one_pass_tells_the_alerts_and_the_next_limit_as_the_two_functions_do() -> None:
+    start = 1_800_000_000.0
+    state = big_state(start)
+    for n, key in enumerate(sorted(state.agents)[:40]):
+        agent = state.agents[key]
+        reason = AFTER_CALL_REASON if n % 5 == 0 else ("break" if n % 2 else "lunch")
+        for m in agent.memberships.values():  # paused, or in wrap-up (after-call work)
+            m.paused, m.paused_reason = True, reason
+        agent.state_since = start - 20 * n
+    state.agents["PJSIP/1990"].device_state = "UNAVAILABLE"
+    for n in range(30):
+        wait_in(state, f"q{n % QUEUES}", f"call-{n}", start - 7 * n)
+    thresholds = AlertThresholds.create(
+        wait_seconds=60, queue_wait={"q1": 10}, pause_limits={"break": 300}, wrapup_limit=90
+    )
+    levels = {"q2": 50.0}.get
+    for now in (start, start + 0.5, start + 45, start + 300, start + 5000):
+        alerts, due = evaluate_alerts(state, levels, thresholds, now)
+        assert alerts == compute_alerts(state, levels, thresholds, now)
+        assert due == next_alert_at(state, thresholds, now)
+    assert {a["kind"] for a in evaluate_alerts(state, levels, thresholds, start + 300)[0]} == {
+        "service_level",
+        "long_wait",
+        "long_pause",
+        "long_wrap_up",
+        "unreachable",
+    }
