@@ -111,7 +111,19 @@ def compute_alerts(
     now: float,
 ) -> list[dict[str, Any]]:
     """The alerts in force at `now`; `service_levels(queue)` is today's percent (or None)."""
+    return evaluate_alerts(state, service_levels, thresholds, now)[0]
+
+
+def evaluate_alerts(
+    state: CallState,
+    service_levels: Callable[[str], float | None],
+    thresholds: AlertThresholds,
+    now: float,
+) -> tuple[list[dict[str, Any]], float | None]:
+    """The alerts in force at `now` and the next moment a time limit passes (what
+    :func:`next_alert_at` tells), in one pass over the queues and agents."""
     alerts: list[dict[str, Any]] = []
+    moments: list[float] = []
     for name in sorted(state.queues):
         queue = state.queues[name]
         level = service_levels(name)
@@ -131,7 +143,9 @@ def compute_alerts(
         wait_limit = thresholds.wait_for(name)
         for entry in queue.entries.values():
             waited = now - entry.joined_at
-            if waited >= wait_limit:
+            if waited < wait_limit:
+                moments.append(entry.joined_at + wait_limit)
+            else:
                 alerts.append(
                     {
                         "kind": "long_wait",
@@ -151,6 +165,8 @@ def compute_alerts(
             continue
         kind, seconds, limit = found
         if seconds < limit:
+            if limit > 0:
+                moments.append(agent.state_since + limit)
             continue
         alerts.append(
             {
@@ -164,7 +180,7 @@ def compute_alerts(
                 "since": iso(agent.state_since),
             }
         )
-    return alerts
+    return alerts, min((m for m in moments if m > now), default=None)
 
 
 def next_alert_at(state: CallState, thresholds: AlertThresholds, now: float) -> float | None:

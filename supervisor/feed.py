@@ -28,6 +28,10 @@ be skipped. Today's figures are re-read when the rollups change (a stored call) 
 every 30 seconds (agents' state time); only the queues and agents whose figures
 changed are sent. Wrap-up that runs out without an event is scheduled.
 
+A tick with nobody's event touching a queue or an agent evaluates no alert: the alerts
+are computed again only after such an event or at the next moment a limit passes (kept
+from the last evaluation, the publisher wakes for it), once per update.
+
 Nothing here knows about WebSockets: the hub is reached through :class:`Followers`.
 """
 
@@ -44,7 +48,7 @@ from typing import Any, Protocol
 
 from kernel.agents import interface_key
 from kernel.bus import Subscription
-from supervisor.alerts import compute_alerts, next_alert_at
+from supervisor.alerts import evaluate_alerts
 from supervisor.config import ReportConfig
 from supervisor.directory import CrmLiveDirectory
 from supervisor.live import Directory, LiveBuilder
@@ -155,6 +159,9 @@ class LiveFeed:
         self._last_full = float("-inf")
         self._dropped_seen = 0
         self._alert_keys: list[str] = []  # the alerts as last sent
+        # when the alerts were last evaluated, nothing could change them before this
+        # moment unless an event touched a queue or an agent (a limit passes then)
+        self._alerts_due = float("-inf")
         self.flushed = asyncio.Event()  # set after every update (tests, benchmarks)
 
     # --- inputs ----------------------------------------------------------------------
@@ -268,9 +275,8 @@ class LiveFeed:
             until = agent.wrapup_until
             if until is not None and until > self._last_flush and until < deadline:
                 deadline = until
-        alert_at = next_alert_at(self.state, self.config.alerts, max(now, self._last_flush))
-        if alert_at is not None and alert_at < deadline:
-            deadline = alert_at  # a wait, a pause or a wrap-up passes its limit then
+        if self._alerts_due < deadline:
+            deadline = self._alerts_due  # a wait, a pause or a wrap-up passes its limit then
         return deadline
 
     def _next_midnight(self, now: float) -> float:
@@ -290,6 +296,7 @@ class LiveFeed:
             self._numbers.clear()
             self._full = True
             self._last_flush = now
+            self._alerts_due = float("-inf")
             return
         for agent in self.state.agents.values():
             until = agent.wrapup_until
@@ -302,13 +309,16 @@ class LiveFeed:
         if now - self._last_full >= self.full_interval:
             self._full = True
         today = self._today_or_empty(now)
-        alert_keys = [
-            a["key"]
-            for a in compute_alerts(
-                self.state, lambda q: today.queue(q).get("service_level"), self.config.alerts, now
-            )
-        ]
-        dirty = bool(self._queues or self._agents) or alert_keys != self._alert_keys
+        changed = bool(self._queues or self._agents)
+        if not (self._full or clients or changed or now >= self._alerts_due):
+            # nothing the events touched and no limit passed: the alerts are the ones sent
+            return
+        alerts, due = evaluate_alerts(
+            self.state, lambda q: today.queue(q).get("service_level"), self.config.alerts, now
+        )
+        self._alerts_due = due if due is not None else float("inf")
+        alert_keys = [a["key"] for a in alerts]
+        dirty = changed or alert_keys != self._alert_keys
         self._alert_keys = alert_keys
         if not (self._full or clients or dirty):
             return
@@ -316,10 +326,11 @@ class LiveFeed:
         builder = LiveBuilder(
             self.state,
             now,
-            self._today_or_empty(now),
+            today,
             self.config,
             directory,
             waiting_limit=self.waiting_limit,
+            alerts=alerts,
         )
         if self._full:
             document = builder.build()

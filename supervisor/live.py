@@ -120,10 +120,12 @@ class LiveBuilder:
         directory: Directory | None = None,
         *,
         waiting_limit: int | None = None,
+        alerts: list[dict[str, Any]] | None = None,
     ) -> None:
         self.state = state
         self.now = now
         self.today = today
+        self._alerts = alerts  # computed for this moment already (the live feed)
         self.config = config
         self.directory = directory or Directory()
         self.waiting_limit = waiting_limit  # list at most this many callers per queue
@@ -345,6 +347,8 @@ class LiveBuilder:
 
     def alerts(self) -> list[dict[str, Any]]:
         """What needs a supervisor's eye now (`supervisor.alerts`)."""
+        if self._alerts is not None:
+            return self._alerts
         return compute_alerts(
             self.state,
             lambda queue: self.today.queue(queue).get("service_level"),
