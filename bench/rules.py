@@ -12,17 +12,23 @@ rules on and off.
 2. `--pop`: the screen-pop benchmark (`bench/screen_pop.py`: the simulated PBX over AMI,
    `trubka serve`, one WebSocket per agent) twice in one run — rules off, then the same
    10 rules on `call.ended` (every call runs them) — printing both p50/p99 for the same
-   call rate.
+   call rate. With `--feed N`, the rules-on phase also queues N `call.ended` events a
+   second into the server's database from this process (another writer, as an import
+   or the API would be), starting once the server has stored its first call, so the
+   server's rules run N events/s beside the pop (the issue's pairing: 1,000 events/s
+   while the PBX offers 50 calls/s). Printed: events fed, events the server ran and its
+   backlog at the end, from a count of the queue sampled every second.
 
     python bench/rules.py                     # 5,000 events
     python bench/rules.py --events 200        # a smoke run (seconds)
-    python bench/rules.py --pop [--rate 50 --agents 100 --phase 10]
+    python bench/rules.py --pop [--rate 50 --agents 100 --phase 10] [--feed 1000]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import sys
 import tempfile
@@ -43,24 +49,30 @@ from crm.database import Database  # noqa: E402
 from crm.hooks.models import Webhook, WebhookDelivery  # noqa: E402
 from crm.models import Task  # noqa: E402
 from crm.rules.engine import Runtime  # noqa: E402
-from crm.rules.models import RuleRun  # noqa: E402
-from crm.rules.record import record  # noqa: E402
+from crm.rules.models import DONE, PENDING, RuleEvent, RuleRun  # noqa: E402
+from crm.rules.record import Queued, record, record_many  # noqa: E402
 from crm.rules.service import RuleService  # noqa: E402
 from crm.rules.worker import RuleWorker, WorkerConfig  # noqa: E402
 from crm.users import UserDirectory  # noqa: E402
 from routing.rules import RoutingRules  # noqa: E402
 
 
-def ten_rules(event: str = "call.missed", webhook_id: int | None = None) -> list[dict[str, Any]]:
+def ten_rules(
+    event: str = "call.missed", webhook_id: int | None = None, user_id: int | None = None
+) -> list[dict[str, Any]]:
     """10 rules: 8 whose conditions fail for the bench's calls, 2 that make a task (one
-    of them also queues a webhook when `webhook_id` is given)."""
-    task = {
+    of them also queues a webhook when `webhook_id` is given; the task goes to `user_id`
+    when the call has no owner nor supervisor, if given)."""
+    task: dict[str, Any] = {
         "type": "create_task",
         "title": "Call back {{ caller_number }}",
         "assignee": ["owner", "supervisor"],
         "due_hours": 1,
         "working_hours": True,
     }
+    if user_id is not None:
+        task["assignee"] = ["owner", "supervisor", "user"]
+        task["user_id"] = user_id
     rules: list[dict[str, Any]] = []
     for i in range(8):
         rules.append(
@@ -176,30 +188,103 @@ async def throughput(url: str, events: int) -> None:
     )
 
 
+async def feed(url: str, rate: float, out: dict[str, Any]) -> None:
+    """Queue `rate` call.ended events a second (20 inserts a second) once the server has
+    stored its first call; every second, count the events the server has run."""
+    from crm.call_records import CallRow
+
+    db = Database(url)
+    tick = 0.05
+    per_tick = max(1, round(rate * tick))
+    samples: list[tuple[float, int, int, int]] = []  # (time, fed, done, pending)
+    fed = 0
+    try:
+        while True:  # the server is up and the PBX is placing calls
+            async with db.session() as session:
+                if await session.scalar(select(func.count()).select_from(CallRow)):
+                    break
+            await asyncio.sleep(0.2)
+        started = last_sample = time.perf_counter()
+        while True:
+            rows = []
+            for _ in range(per_tick):
+                data = call_data(100_000_000 + fed)
+                data["disposition"] = "answered"
+                rows.append(Queued("call.ended", data, None, str(uuid.uuid4()), datetime.now(UTC)))
+                fed += 1
+            async with db.transaction() as session:
+                await record_many(session, rows)
+            now = time.perf_counter()
+            if now - last_sample >= 1.0:
+                last_sample = now
+                async with db.session() as session:
+                    done = await session.scalar(
+                        select(func.count()).where(RuleEvent.status == DONE)
+                    )
+                    pending = await session.scalar(
+                        select(func.count()).where(RuleEvent.status == PENDING)
+                    )
+                samples.append((now - started, fed, int(done or 0), int(pending or 0)))
+                out["samples"] = list(samples)
+            delay = started + fed / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+    finally:
+        await db.dispose()
+
+
+def fed_figures(out: dict[str, Any]) -> None:
+    """Over the counts while the server ran events (before it stopped): the rate fed, the
+    rate the server ran (its calls' own `call.ended` included, about 50/s), and the
+    events still pending at the last count."""
+    samples: list[tuple[float, int, int, int]] = out.get("samples", [])
+    moving = [s for i, s in enumerate(samples) if i == 0 or s[2] > samples[i - 1][2]]
+    if len(moving) < 2:
+        print("  fed: too few samples (the server ran no fed event)")
+        return
+    (t0, f0, d0, _p0), (t1, f1, d1, p1) = moving[0], moving[-1]
+    print(
+        f"  fed beside the pop: {(f1 - f0) / (t1 - t0):,.0f} events/s for {t1 - t0:.0f} s; "
+        f"the server ran {(d1 - d0) / (t1 - t0):,.0f} events/s (its calls' own included); "
+        f"pending at the last count: {p1:,} events"
+    )
+
+
 async def pop(args: argparse.Namespace) -> None:
     """The screen-pop benchmark with the rules off, then on, in one run."""
     import screen_pop  # bench/screen_pop.py
 
     plain = screen_pop.prepare_database
+    feeding: list[asyncio.Task[None]] = []
+    fed: dict[str, Any] = {}
 
     async def with_rules(url: str, agents: int) -> list[tuple[int, str]]:
         sessions = await plain(url, agents)
         db = Database(url)
         service = RuleService(db, UserDirectory(db))
-        for rule in ten_rules("call.ended"):
+        for rule in ten_rules("call.ended", user_id=sessions[0][0] if args.feed else None):
             await service.create(rule, None)
         await db.dispose()
+        if args.feed:
+            feeding.append(asyncio.create_task(feed(url, args.feed, fed)))
         return sessions
 
     pop_args = argparse.Namespace(agents=args.agents, rate=args.rate, phase=args.phase, full=False)
     print("=== rules off ===", flush=True)
     await screen_pop.main(pop_args)
-    print("=== rules on: 10 rules on call.ended ===", flush=True)
+    extra = f", {args.feed:,.0f} more events/s fed" if args.feed else ""
+    print(f"=== rules on: 10 rules on call.ended{extra} ===", flush=True)
     screen_pop.prepare_database = with_rules
     try:
         await screen_pop.main(pop_args)
     finally:
         screen_pop.prepare_database = plain
+        for task in feeding:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+    if args.feed:
+        fed_figures(fed)
 
 
 def main() -> None:
@@ -210,6 +295,7 @@ def main() -> None:
     parser.add_argument("--agents", type=int, default=100)
     parser.add_argument("--rate", type=float, default=50.0)
     parser.add_argument("--phase", type=float, default=10.0)
+    parser.add_argument("--feed", type=float, default=0.0, help="with --pop: events/s fed")
     args = parser.parse_args()
     if args.pop:
         sys.path.insert(0, str(ROOT / "bench"))
