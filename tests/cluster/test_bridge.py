@@ -259,4 +259,9 @@ async def test_both_lanes_arrive_complete_and_each_in_order(pair: tuple[Node, No
     await b.wait_for(200)
     assert [e for e in b.got if e["k"] == "u"] == main
     assert [e for e in b.got if e["k"] == "f"] == followers
+    # the sender counts a batch once its last NOTIFY has returned, which may be after
+    # node B has read it
+    async with asyncio.timeout(10):
+        while a.bridge.stats.sent < 200:  # noqa: ASYNC110 - a counter, no event to await
+            await asyncio.sleep(0.01)
     assert a.bridge.stats.stored == 10 and a.bridge.stats.sent == 200
