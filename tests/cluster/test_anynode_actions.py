@@ -5,21 +5,14 @@ errors) as on node A; an action on PBX b's agent goes to PBX b."""
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Callable
 
 import pytest
 
 from supervisor.audit import AuditAction
-from telephony.simpbx import AgentConfig
 from telephony.simpbx.session import Action
-from tests.cluster.kit_cluster import two_nodes, web_node
-from tests.kit_server import LiveServer
-from tests.telephony.kit_sim import SECRET, USER, running, sim_config
+from tests.cluster.kit_cluster import two_nodes, two_pbxes_two_nodes, web_node
 from tests.web.kit_panel import Stack, next_message, panel_stack
-from trubka.app import build_app
-from trubka.settings import load_settings
-from trubka.wiring import Services
 from web.api.status_mirror import mirrored_counts
 
 pytestmark = [
@@ -117,63 +110,33 @@ async def test_no_node_consuming_ami_answers_as_a_disconnected_node(database_url
 
 
 async def test_an_action_on_pbx_b_goes_to_pbx_b(database_url: str) -> None:
-    agents_a = (AgentConfig("101", "Анна", ("support",)),)
-    agents_b = (AgentConfig("201", "Вера", ("support",)),)
-    async with (
-        running(sim_config(agents=agents_a)) as pbx_a,
-        running(sim_config(agents=agents_b, seed=8)) as pbx_b,
-    ):
-        pbxes = json.dumps(
-            [
-                {"name": name, "ami_port": p.port, "ami_user": USER, "ami_secret": SECRET}
-                for name, p in (("a", pbx_a), ("b", pbx_b))
-            ]
-        )
-        node_a = build_app(
-            load_settings(
-                database_url=database_url, pbxes=pbxes, ami_enabled=True, agi_enabled=False
-            )
-        )
-        node_b = build_app(
-            load_settings(
-                database_url=database_url, pbxes=pbxes, ami_enabled=False, agi_enabled=False
-            )
-        )
-        services_a: Services = node_a.state.services
-        services_b: Services = node_b.state.services
-        async with LiveServer(node_a) as server_a, LiveServer(node_b) as server_b:
-            assert services_a.ami is not None
-            await services_a.ami.wait_connected(10.0)
-            states = services_a.pbx_states
-            await _until(
-                lambda: (
-                    states["b"].agent_for("Local/201@agents/n") is not None
-                    and states["a"].agent_for(ANNA) is not None
-                )
-            )
-            boss = Stack(server_b, services_b, pbx_a)
-            await boss.agent("boss", None, role="supervisor")
-            async with boss.client("boss") as http:
-                for agent, pbx, other in (
-                    (ANNA, pbx_a, pbx_b),
-                    ("Local/201@agents/n", pbx_b, pbx_a),
-                ):
-                    before = len(other.actions("QueuePause"))
-                    response = await http.post(
-                        "/api/supervisor/pause", json={"agent": agent, "reason": "break"}
-                    )
-                    assert response.status_code == 200, response.text
-                    assert _headers(pbx.actions("QueuePause")[-1])["interface"] == agent
-                    assert len(other.actions("QueuePause")) == before
-            # on node A itself (one node, two PBXes) too
-            stack_a = Stack(server_a, services_a, pbx_a)
-            stack_a.users["boss"] = boss.users["boss"]
-            async with stack_a.client("boss") as http:
+    async with two_pbxes_two_nodes(database_url) as nodes:
+        pbx_a, pbx_b = nodes.pbx_a, nodes.pbx_b
+        server_a, server_b = nodes.server_a, nodes.server_b
+        services_a, services_b = nodes.services_a, nodes.services_b
+        boss = Stack(server_b, services_b, pbx_a)
+        await boss.agent("boss", None, role="supervisor")
+        async with boss.client("boss") as http:
+            for agent, pbx, other in (
+                (ANNA, pbx_a, pbx_b),
+                ("Local/201@agents/n", pbx_b, pbx_a),
+            ):
+                before = len(other.actions("QueuePause"))
                 response = await http.post(
-                    "/api/supervisor/pause", json={"agent": "Local/201@agents/n", "paused": False}
+                    "/api/supervisor/pause", json={"agent": agent, "reason": "break"}
                 )
                 assert response.status_code == 200, response.text
-                assert _headers(pbx_b.actions("QueuePause")[-1])["paused"] == "false"
+                assert _headers(pbx.actions("QueuePause")[-1])["interface"] == agent
+                assert len(other.actions("QueuePause")) == before
+        # on node A itself (one node, two PBXes) too
+        stack_a = Stack(server_a, services_a, pbx_a)
+        stack_a.users["boss"] = boss.users["boss"]
+        async with stack_a.client("boss") as http:
+            response = await http.post(
+                "/api/supervisor/pause", json={"agent": "Local/201@agents/n", "paused": False}
+            )
+            assert response.status_code == 200, response.text
+            assert _headers(pbx_b.actions("QueuePause")[-1])["paused"] == "false"
 
 
 async def test_a_workers_node_rolls_up_calls_another_node_stored(database_url: str) -> None:

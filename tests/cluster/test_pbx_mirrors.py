@@ -7,21 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from supervisor.live_mirror import LiveMirror
-from telephony.simpbx import AgentConfig
-from tests.kit_server import LiveServer
-from tests.telephony.kit_sim import SECRET, USER, running, sim_config
+from tests.cluster.kit_cluster import two_pbxes_two_nodes, until
 from tests.web.kit_panel import Stack, next_message
-from trubka.app import build_app
-from trubka.settings import load_settings
-from trubka.wiring import Services
-
-VERA = "Local/201@agents/n"
 
 
 def _linkedids(document: dict[str, Any]) -> set[str]:
@@ -37,12 +29,6 @@ def _linkedids(document: dict[str, Any]) -> set[str]:
         if agent.get("current_call")
     }
     return waiting | current
-
-
-async def _until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not condition():  # noqa: ASYNC110 - the live state has no event to await
-            await asyncio.sleep(0.02)
 
 
 def test_a_mirror_keeps_its_pbx_out_of_the_document_and_names_it_in_the_welcome() -> None:
@@ -75,73 +61,47 @@ def test_a_mirror_keeps_its_pbx_out_of_the_document_and_names_it_in_the_welcome(
 @pytest.mark.postgres
 @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 async def test_a_call_waiting_on_pbx_b_shows_on_the_web_only_node(database_url: str) -> None:
-    agents_a = (AgentConfig("101", "Анна", ("support",)),)
-    agents_b = (AgentConfig("201", "Вера", ("support",)),)
-    async with (
-        running(sim_config(agents=agents_a)) as pbx_a,
-        running(sim_config(agents=agents_b, seed=8)) as pbx_b,
-    ):
-        pbxes = json.dumps(
-            [
-                {"name": name, "ami_port": p.port, "ami_user": USER, "ami_secret": SECRET}
-                for name, p in (("a", pbx_a), ("b", pbx_b))
-            ]
-        )
-        node_a = build_app(
-            load_settings(
-                database_url=database_url, pbxes=pbxes, ami_enabled=True, agi_enabled=False
-            )
-        )
-        node_b = build_app(
-            load_settings(
-                database_url=database_url, pbxes=pbxes, ami_enabled=False, agi_enabled=False
-            )
-        )
-        services_a: Services = node_a.state.services
-        services_b: Services = node_b.state.services
-        async with LiveServer(node_a) as server_a, LiveServer(node_b) as server_b:
-            assert services_a.ami is not None
-            await services_a.ami.wait_connected(10.0)
-            states = services_a.pbx_states
-            await _until(lambda: states["b"].agent_for(VERA) is not None)
-            assert server_a is not None
-            boss = Stack(server_b, services_b, pbx_a)
-            await boss.agent("boss", None, role="supervisor")
-            pbx_b.set_agent_answers("201", False)
-            async with boss.client("boss") as http, boss.socket(http) as ws:
-                call = pbx_b.place_call("84951110020", "Zoya", queue="support", patience=30.0)
-                await _until(lambda: call.linkedid in states["b"].calls)
+    async with two_pbxes_two_nodes(database_url) as nodes:
+        pbx_a, pbx_b = nodes.pbx_a, nodes.pbx_b
+        server_b, services_b = nodes.server_b, nodes.services_b
+        states = nodes.services_a.pbx_states
+        boss = Stack(server_b, services_b, pbx_a)
+        await boss.agent("boss", None, role="supervisor")
+        pbx_b.set_agent_answers("201", False)
+        async with boss.client("boss") as http, boss.socket(http) as ws:
+            call = pbx_b.place_call("84951110020", "Zoya", queue="support", patience=30.0)
+            await until(lambda: call.linkedid in states["b"].calls)
 
-                def shows_call(message: dict[str, Any]) -> bool:
-                    return call.linkedid in _linkedids(message)
+            def shows_call(message: dict[str, Any]) -> bool:
+                return call.linkedid in _linkedids(message)
 
-                async with asyncio.timeout(10):  # pushed to node B, tagged with PBX b
-                    while True:
-                        message = await next_message(ws, "live_update", pbx="b")
-                        if shows_call(message):
-                            break
-                cluster_b = services_b.cluster
-                assert cluster_b is not None
-                await _until(lambda: shows_call(cluster_b.pbx_live_documents().get("b", {})))
-                only_b = await http.get("/api/live", params={"pbx": "b"})
-                assert only_b.status_code == 200, only_b.text
-                view = only_b.json()
-                assert call.linkedid in _linkedids(view)
-                assert view["pbxes"] == ["a", "b"]
-                assert {q["pbx"] for q in view["queues"]} == {"b"}
-                assert all(a["pbx"] == "b" for a in view["agents"]), view["agents"]
-                merged = (await http.get("/api/live")).json()
-                assert {q["pbx"] for q in merged["queues"]} == {"a", "b"}
-                assert call.linkedid in _linkedids(merged)
-                only_a = (await http.get("/api/live", params={"pbx": "a"})).json()
-                assert call.linkedid not in _linkedids(only_a)
-                page = await http.get("/supervisor", params={"pbx": "b"})
-                assert page.status_code == 200 and "201" in page.text
-                board = await http.get("/wallboard", params={"pbx": "b"})
-                assert board.status_code == 200
-                # a supervisor's new socket on node B is welcomed with PBX b's picture too
-                async with boss.socket(http) as late:
-                    welcome = await next_message(late, "live_update", pbx="b", full=True)
-                    assert shows_call(welcome)
-                # node B's own live state of PBX b stays empty: all of it is the mirror
-                assert not services_b.pbx_states["b"].calls
+            async with asyncio.timeout(10):  # pushed to node B, tagged with PBX b
+                while True:
+                    message = await next_message(ws, "live_update", pbx="b")
+                    if shows_call(message):
+                        break
+            cluster_b = services_b.cluster
+            assert cluster_b is not None
+            await until(lambda: shows_call(cluster_b.pbx_live_documents().get("b", {})))
+            only_b = await http.get("/api/live", params={"pbx": "b"})
+            assert only_b.status_code == 200, only_b.text
+            view = only_b.json()
+            assert call.linkedid in _linkedids(view)
+            assert view["pbxes"] == ["a", "b"]
+            assert {q["pbx"] for q in view["queues"]} == {"b"}
+            assert all(a["pbx"] == "b" for a in view["agents"]), view["agents"]
+            merged = (await http.get("/api/live")).json()
+            assert {q["pbx"] for q in merged["queues"]} == {"a", "b"}
+            assert call.linkedid in _linkedids(merged)
+            only_a = (await http.get("/api/live", params={"pbx": "a"})).json()
+            assert call.linkedid not in _linkedids(only_a)
+            page = await http.get("/supervisor", params={"pbx": "b"})
+            assert page.status_code == 200 and "201" in page.text
+            board = await http.get("/wallboard", params={"pbx": "b"})
+            assert board.status_code == 200
+            # a supervisor's new socket on node B is welcomed with PBX b's picture too
+            async with boss.socket(http) as late:
+                welcome = await next_message(late, "live_update", pbx="b", full=True)
+                assert shows_call(welcome)
+            # node B's own live state of PBX b stays empty: all of it is the mirror
+            assert not services_b.pbx_states["b"].calls
