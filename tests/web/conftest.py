@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import shutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
@@ -16,6 +18,15 @@ from trubka.settings import load_settings
 from trubka.wiring import Services
 
 PASSWORD = "correct horse"
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path, sqlite_template: Path) -> str:
+    """A migrated SQLite database of this test's own (a copy of the session's template),
+    for the browser tests that run only on SQLite."""
+    path = tmp_path / "trubka.db"
+    shutil.copy(sqlite_template, path)
+    return f"sqlite+aiosqlite:///{path}"
 
 
 @dataclass

@@ -9,7 +9,6 @@ horizontal overflow. `TRUBKA_SCREENSHOTS=1` saves docs/screenshots/admin-*.png o
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -32,13 +31,6 @@ expect.set_options(timeout=10_000)
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 NEWCOMER = "Local/106@agents/n"
 SAVE_SCREENSHOTS = os.environ.get("TRUBKA_SCREENSHOTS") == "1"
-
-
-@pytest.fixture
-def sqlite_url(tmp_path: Path, sqlite_template: Path) -> str:
-    path = tmp_path / "admin.db"
-    shutil.copy(sqlite_template, path)
-    return f"sqlite+aiosqlite:///{path}"
 
 
 @asynccontextmanager

@@ -5,7 +5,6 @@ the manager's panel pops, and the agent's own panel moves on to the wrap-up."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -20,13 +19,6 @@ pytestmark = [
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed"),
 ]
 expect.set_options(timeout=10_000)
-
-
-@pytest.fixture
-def sqlite_url(tmp_path: Path, sqlite_template: Path) -> str:
-    path = tmp_path / "controls.db"
-    shutil.copy(sqlite_template, path)
-    return f"sqlite+aiosqlite:///{path}"
 
 
 async def test_hold_resume_and_transfer_to_the_manager_from_the_card(sqlite_url: str) -> None:

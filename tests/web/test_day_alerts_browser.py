@@ -5,7 +5,6 @@ asked once, from a click."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -55,13 +54,6 @@ SPY = """
 })();
 """
 FORCE_DEFAULT = "window.__forcePermission = 'default';"
-
-
-@pytest.fixture
-def sqlite_url(tmp_path: Path, sqlite_template: Path) -> str:
-    path = tmp_path / "alerts.db"
-    shutil.copy(sqlite_template, path)
-    return f"sqlite+aiosqlite:///{path}"
 
 
 async def set_visibility(page: Page, state: str) -> None:

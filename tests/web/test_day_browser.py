@@ -3,7 +3,6 @@ contact page shows them), and the "My work" page in Russian and English."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -20,13 +19,6 @@ pytestmark = [
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed"),
 ]
 expect.set_options(timeout=10_000)
-
-
-@pytest.fixture
-def sqlite_url(tmp_path: Path, sqlite_template: Path) -> str:
-    path = tmp_path / "day.db"
-    shutil.copy(sqlite_template, path)
-    return f"sqlite+aiosqlite:///{path}"
 
 
 async def test_a_deal_is_created_and_moved_from_the_card_during_a_call(sqlite_url: str) -> None:

@@ -5,7 +5,6 @@ read (one, then all) empties the list and is stored."""
 from __future__ import annotations
 
 import asyncio
-import shutil
 from pathlib import Path
 
 import pytest
@@ -21,13 +20,6 @@ pytestmark = [
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed"),
 ]
 expect.set_options(timeout=10_000)
-
-
-@pytest.fixture
-def sqlite_url(tmp_path: Path, sqlite_template: Path) -> str:
-    path = tmp_path / "notices.db"
-    shutil.copy(sqlite_template, path)
-    return f"sqlite+aiosqlite:///{path}"
 
 
 async def _stored(db: Database, count: int) -> list[Notice]:

@@ -6,7 +6,6 @@ history; unknown numbers and contact creation; Russian; escaping; reconnects; pa
 from __future__ import annotations
 
 import asyncio
-import shutil
 from pathlib import Path
 
 import pytest
@@ -22,13 +21,6 @@ pytestmark = [
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed"),
 ]
 expect.set_options(timeout=10_000)
-
-
-@pytest.fixture
-def sqlite_url(tmp_path: Path, sqlite_template: Path) -> str:
-    path = tmp_path / "panel.db"
-    shutil.copy(sqlite_template, path)
-    return f"sqlite+aiosqlite:///{path}"
 
 
 async def known_customer(stack: Stack, manager_id: int) -> int:

@@ -4,7 +4,6 @@ and the language menu (once an inline handler) still switches the language."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -19,13 +18,6 @@ pytestmark = [
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed"),
 ]
 expect.set_options(timeout=10_000)
-
-
-@pytest.fixture
-def sqlite_url(tmp_path: Path, sqlite_template: Path) -> str:
-    path = tmp_path / "csp.db"
-    shutil.copy(sqlite_template, path)
-    return f"sqlite+aiosqlite:///{path}"
 
 
 async def test_the_pages_work_under_the_policy(sqlite_url: str) -> None:
