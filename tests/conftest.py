@@ -35,6 +35,25 @@ os.environ.setdefault("TRUBKA_AGI_ENABLED", "false")
 os.environ.setdefault("TRUBKA_AGI_PORT", "0")
 
 
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """`-n auto` (the default, `pyproject.toml`): one test process per core, at least
+    two and at most four. Nearly half of a test's wall time is spent waiting (on
+    subprocesses, sockets, timers), so a process per core is more than a core's worth
+    of work; past four, the PostgreSQL server and the Chromiums the tests start are the
+    limit."""
+    return max(2, min(4, os.cpu_count() or 2))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests over the real Asterisk kit share one Asterisk per test process
+    (`tests/asterisk/conftest.py`): they run in one process (`--dist loadgroup`), so
+    the kit is started once, and two PBXes never compete for the two cores."""
+    kit = Path(__file__).parent / "asterisk"
+    for item in items:
+        if kit in item.path.parents:
+            item.add_marker(pytest.mark.xdist_group("asterisk"))
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Once the tests are collected, what is alive (modules, the collected tests, their
     parameters: some 200,000 objects) lives until the end; `gc.freeze()` takes it out of
