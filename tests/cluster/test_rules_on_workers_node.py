@@ -3,7 +3,7 @@
 `workers` role on the same PostgreSQL database. A missed call from a VIP contact, stored
 by node A, is run by node B's rules worker: the owner's task is made, and the rule's
 panel notice reaches the owner's browser connected to node A (through the cluster
-bridge) — node A's own worker never runs."""
+bridge) — node A's own worker never runs, and node B's is woken through the cluster."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -20,6 +21,7 @@ from sqlalchemy import select
 from crm.access import Actor
 from crm.models import Task
 from crm.notices import Notice
+from crm.rules.record import WAKERS
 from crm.schemas import ContactCreate
 from tests.kit_server import LiveServer
 from tests.web.kit_panel import Stack, next_message, panel_stack
@@ -67,6 +69,11 @@ async def test_a_rule_run_on_the_workers_node_notifies_the_agent_on_the_pop_node
         workers_node(a) as (server_b, b),
     ):
         assert not a.services.node.has("workers") and b.node.roles == {"workers"}
+        # as in two processes: node B's worker is woken only through the cluster (`rq`
+        # from node A's commit of the call's events), never by its next poll
+        assert b.rule_worker is not None
+        WAKERS.remove(b.rule_worker.wake)
+        b.rule_worker.config = replace(b.rule_worker.config, poll_interval=600.0)
         async with httpx.AsyncClient(base_url=server_b.url) as probe:
             ready = (await probe.get("/readyz")).json()
             assert ready["roles"] == ["workers"] and ready["status"] == "ready"
