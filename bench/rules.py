@@ -345,9 +345,7 @@ def main() -> None:
         "`trubka serve --roles workers` node, the pop node runs --roles ami,agi,web",
     )
     args = parser.parse_args()
-    if args.workers_node and not (
-        args.pop and (args.database_url or "").startswith("postgresql")
-    ):
+    if args.workers_node and not (args.pop and (args.database_url or "").startswith("postgresql")):
         parser.error("--workers-node needs --pop and a PostgreSQL --database-url")
     if args.pop:
         sys.path.insert(0, str(ROOT / "bench"))

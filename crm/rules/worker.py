@@ -337,6 +337,7 @@ class RuleWorker:
                         directory=self.rt.directory,
                         timezone=self.rt.timezone,
                         tags=batch.tags,
+                        contacts=batch.contacts,
                     )
                     if todo
                     else {}

@@ -80,7 +80,9 @@ async def test_a_rule_run_on_the_workers_node_notifies_the_agent_on_the_pop_node
             assert (await probe.get("/api/calls")).status_code == 404  # no web role
         anna = await a.agent("anna", "101")
         contact = await a.services.crm.contacts.create(
-            ContactCreate(name="Иван Петров", phones=["+79161234567"], owner_id=anna.id, tags=["VIP"]),
+            ContactCreate(
+                name="Иван Петров", phones=["+79161234567"], owner_id=anna.id, tags=["VIP"]
+            ),
             Actor.system(),
         )
         rule = await a.services.crm.rules.create(
