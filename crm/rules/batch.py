@@ -176,11 +176,11 @@ class Batch:
             self.tags[contact_id].append(tag)
         companies = {c.company_id for c in contacts if c.company_id}
         if companies:
-            rows = (
+            found = (
                 await session.scalars(select(Company).where(Company.id.in_(sorted(companies))))
             ).all()
-            self.held += rows
-            self.companies = {c.id: c for c in rows}
+            self.held += found
+            self.companies = {c.id: c for c in found}
 
     async def webhook(self, session: AsyncSession, webhook_id: int) -> Webhook | None:
         if webhook_id not in self.webhooks:

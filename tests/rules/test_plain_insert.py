@@ -95,8 +95,6 @@ async def test_a_naive_time_is_refused(db: Database) -> None:
             await insert_plain(session, table_of(RuleActionKey), [{**naive, "result": {}}])
 
 
-@pytest.mark.parametrize(
-    "value", [[], {}, [1, "é"], {"a": [None, 1.5, True]}, "text", None, 3, ()]
-)
+@pytest.mark.parametrize("value", [[], {}, [1, "é"], {"a": [None, 1.5, True]}, "text", None, 3, ()])
 def test_the_engines_json_text_is_json_dumps(value: Any) -> None:
     assert json_text(value) == json.dumps(value)
