@@ -244,7 +244,7 @@ async def feed(url: str, rate: float, out: dict[str, Any]) -> None:
         await db.dispose()
 
 
-def fed_figures(out: dict[str, Any]) -> None:
+def fed_figures(out: dict[str, Any], runner: str = "the server") -> None:
     """Over the counts while the server ran events (before it stopped): the rate fed, the
     rate the server ran (its calls' own `call.ended` included, about 50/s), and the
     events still pending at the last count."""
@@ -256,7 +256,7 @@ def fed_figures(out: dict[str, Any]) -> None:
     (t0, f0, d0, _p0), (t1, f1, d1, p1) = moving[0], moving[-1]
     print(
         f"  fed beside the pop: {(f1 - f0) / (t1 - t0):,.0f} events/s for {t1 - t0:.0f} s; "
-        f"the server ran {(d1 - d0) / (t1 - t0):,.0f} events/s (its calls' own included); "
+        f"{runner} ran {(d1 - d0) / (t1 - t0):,.0f} events/s (its calls' own included); "
         f"pending at the last count: {p1:,} events"
     )
 
@@ -326,7 +326,7 @@ async def pop(args: argparse.Namespace) -> None:
     finally:
         screen_pop.prepare_database = plain
     if args.feed:
-        fed_figures(fed)
+        fed_figures(fed, "the workers node" if args.workers_node else "the server")
 
 
 def main() -> None:
