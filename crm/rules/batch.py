@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import JSON, Boolean, Integer, String, Table, func, insert, select
@@ -61,14 +62,6 @@ def _aware(value: datetime) -> datetime:
     return value
 
 
-def _json(value: Any) -> str:
-    return json_text(value)
-
-
-def _as_is(value: Any) -> Any:
-    return value
-
-
 _PLACEHOLDERS: dict[str, Callable[[int], str]] = {
     "qmark": lambda _i: "?",
     "numeric_dollar": lambda i: f"${i}",
@@ -76,22 +69,27 @@ _PLACEHOLDERS: dict[str, Callable[[int], str]] = {
 }
 
 
+@dataclass(frozen=True)
+class _Plain:
+    sql: str
+    values: Callable[[dict[str, Any]], tuple[Any, ...]]  # a row's values, in order
+    ready: tuple[tuple[int, Callable[[Any], Any]], ...]  # (position, made ready by)
+
+
 @lru_cache(maxsize=32)
-def _plain_insert(table: Table, dialect: str, paramstyle: str) -> tuple[str, tuple[Any, ...]]:
+def _plain_insert(table: Table, dialect: str, paramstyle: str) -> _Plain:
     """The INSERT of every column but an autoincremented id, in the driver's own
-    placeholders, and how each value is made ready for the driver."""
+    placeholders, and which values are made ready for the driver, how."""
     columns = [c for c in table.columns if not (c.primary_key and c.autoincrement is True)]
     sqlite = dialect == "sqlite"
-    ready: list[Callable[[Any], Any]] = []
-    for column in columns:
+    ready: list[tuple[int, Callable[[Any], Any]]] = []
+    for position, column in enumerate(columns):
         kind = column.type
         if isinstance(kind, UTCDateTime):
-            ready.append(_sqlite_time if sqlite else _aware)
+            ready.append((position, _sqlite_time if sqlite else _aware))
         elif isinstance(kind, JSON):
-            ready.append(_json)
-        elif isinstance(kind, Integer | String | Boolean):
-            ready.append(_as_is)
-        else:
+            ready.append((position, json_text))
+        elif not isinstance(kind, Integer | String | Boolean):
             raise TypeError(f"{table.name}.{column.name}: no plain form for {kind!r}")
     mark = _PLACEHOLDERS[paramstyle]
     sql = 'INSERT INTO "{}" ({}) VALUES ({})'.format(
@@ -99,7 +97,16 @@ def _plain_insert(table: Table, dialect: str, paramstyle: str) -> tuple[str, tup
         ", ".join(f'"{c.name}"' for c in columns),
         ", ".join(mark(i) for i in range(1, len(columns) + 1)),
     )
-    return sql, tuple(zip((c.name for c in columns), ready, strict=True))
+    names = [c.name for c in columns]
+    values = itemgetter(*names) if len(names) > 1 else (lambda row: (row[names[0]],))
+    return _Plain(sql, values, tuple(ready))
+
+
+def _ready(plain: _Plain, row: dict[str, Any]) -> tuple[Any, ...]:
+    values = list(plain.values(row))  # a missing column: KeyError
+    for position, make in plain.ready:
+        values[position] = make(values[position])
+    return tuple(values)
 
 
 async def insert_plain(session: AsyncSession, table: Table, rows: list[dict[str, Any]]) -> None:
@@ -113,16 +120,12 @@ async def insert_plain(session: AsyncSession, table: Table, rows: list[dict[str,
     if dialect.paramstyle not in _PLACEHOLDERS:
         await insert_rows(session, table, rows)
         return
-    sql, ready = _plain_insert(table, dialect.name, dialect.paramstyle)
+    plain = _plain_insert(table, dialect.name, dialect.paramstyle)
     for start in range(0, len(rows), ROWS):
         if start:
             await asyncio.sleep(0)
         await connection.exec_driver_sql(
-            sql,
-            [
-                tuple([make(row.get(name)) for name, make in ready])
-                for row in rows[start : start + ROWS]
-            ],
+            plain.sql, [_ready(plain, row) for row in rows[start : start + ROWS]]
         )
 
 
