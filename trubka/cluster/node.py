@@ -207,8 +207,12 @@ class ClusterNode:
         """Events were queued for the rules here: one `rq` envelope this turn of the loop."""
         if self._rules_queued_soon:
             return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # not on the event loop's thread: the others' poll finds them
+            return
         self._rules_queued_soon = True
-        asyncio.get_running_loop().call_soon(self._send_rules_queued)
+        loop.call_soon(self._send_rules_queued)
 
     def _send_rules_queued(self) -> None:
         self._rules_queued_soon = False
