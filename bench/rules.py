@@ -10,8 +10,8 @@ rules on and off.
    tasks made, webhook deliveries queued, runs logged, SQL statements per event and the
    CPU per event of this process.
 2. `--pop`: the screen-pop benchmark (`bench/screen_pop.py`: the simulated PBX over AMI,
-   `trubka serve`, one WebSocket per agent) twice in one run — rules off, then the same
-   10 rules on `call.ended` (every call runs them) — printing both p50/p99 for the same
+   `trubka serve`, one WebSocket per agent) twice in one run — 10 rules on `call.ended`
+   disabled, then the same rules enabled (every call runs them) — printing both p50/p99 for the same
    call rate. With `--feed N`, the rules-on phase also queues N `call.ended` events a
    second into the server's database from this process (another writer, as an import
    or the API would be), starting once the server has stored its first call, so the
@@ -22,6 +22,17 @@ rules on and off.
     python bench/rules.py                     # 5,000 events
     python bench/rules.py --events 200        # a smoke run (seconds)
     python bench/rules.py --pop [--rate 50 --agents 100 --phase 10] [--feed 1000]
+    python bench/rules.py --pop --feed 1000 --workers-node \
+        --database-url postgresql+asyncpg://user:pw@host/postgres
+
+With `--pop`, `--database-url` names a PostgreSQL server where the user may create
+databases: each phase runs on a fresh database there (dropped after) instead of a SQLite
+file. `--workers-node` (PostgreSQL only) splits the server in two, as docs/deploy.md
+describes for a heavy rule load: the pop node `trubka serve --roles ami,agi,web` and a
+second `trubka serve --roles workers` that runs the rules; both run in both phases
+(the cluster bridge between them on), so the phases differ only by the rules enabled and
+the events fed. Printed beside the figures above: the CPU of each node over the measured
+phase.
 """
 
 from __future__ import annotations
@@ -233,7 +244,7 @@ async def feed(url: str, rate: float, out: dict[str, Any]) -> None:
         await db.dispose()
 
 
-def fed_figures(out: dict[str, Any]) -> None:
+def fed_figures(out: dict[str, Any], runner: str = "the server") -> None:
     """Over the counts while the server ran events (before it stopped): the rate fed, the
     rate the server ran (its calls' own `call.ended` included, about 50/s), and the
     events still pending at the last count."""
@@ -245,46 +256,77 @@ def fed_figures(out: dict[str, Any]) -> None:
     (t0, f0, d0, _p0), (t1, f1, d1, p1) = moving[0], moving[-1]
     print(
         f"  fed beside the pop: {(f1 - f0) / (t1 - t0):,.0f} events/s for {t1 - t0:.0f} s; "
-        f"the server ran {(d1 - d0) / (t1 - t0):,.0f} events/s (its calls' own included); "
+        f"{runner} ran {(d1 - d0) / (t1 - t0):,.0f} events/s (its calls' own included); "
         f"pending at the last count: {p1:,} events"
     )
 
 
 async def pop(args: argparse.Namespace) -> None:
-    """The screen-pop benchmark with the rules off, then on, in one run."""
+    """The screen-pop benchmark with the rules off, then on, in one run. The same 10
+    rules exist in both phases: disabled in the first, enabled in the second."""
     import screen_pop  # bench/screen_pop.py
 
     plain = screen_pop.prepare_database
     feeding: list[asyncio.Task[None]] = []
     fed: dict[str, Any] = {}
+    enabled = False
 
     async def with_rules(url: str, agents: int) -> list[tuple[int, str]]:
         sessions = await plain(url, agents)
         db = Database(url)
         service = RuleService(db, UserDirectory(db))
         for rule in ten_rules("call.ended", user_id=sessions[0][0] if args.feed else None):
-            await service.create(rule, None)
+            await service.create({**rule, "enabled": enabled}, None)
         await db.dispose()
-        if args.feed:
+        if args.feed and enabled:
             feeding.append(asyncio.create_task(feed(url, args.feed, fed)))
         return sessions
 
     pop_args = argparse.Namespace(agents=args.agents, rate=args.rate, phase=args.phase, full=False)
-    print("=== rules off ===", flush=True)
-    await screen_pop.main(pop_args)
-    extra = f", {args.feed:,.0f} more events/s fed" if args.feed else ""
-    print(f"=== rules on: 10 rules on call.ended{extra} ===", flush=True)
-    screen_pop.prepare_database = with_rules
-    try:
-        await screen_pop.main(pop_args)
-    finally:
-        screen_pop.prepare_database = plain
+    if args.workers_node:  # the pop node without the workers role; the rules on another
+        pop_args.server_env = {"TRUBKA_ROLES": "ami,agi,web"}
+        pop_args.companions = [("workers node (--roles workers)", {"TRUBKA_ROLES": "workers"})]
+
+    async def stop_feeding() -> None:
         for task in feeding:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        feeding.clear()
+
+    async def phase() -> None:
+        if not args.database_url:
+            try:
+                await screen_pop.main(pop_args)
+            finally:
+                await stop_feeding()
+            return
+        from cluster_pops import fresh_database  # bench/cluster_pops.py
+
+        async with fresh_database(args.database_url) as url:
+            pop_args.database_url = url
+            try:
+                await screen_pop.main(pop_args)
+            finally:
+                await stop_feeding()  # before the database is dropped
+
+    where = (
+        "rules on a second node (--roles workers), the pop node --roles ami,agi,web"
+        if args.workers_node
+        else "rules in the pop's process"
+    )
+    print(f"=== rules off (10 rules disabled; {where}) ===", flush=True)
+    screen_pop.prepare_database = with_rules
+    try:
+        await phase()
+        extra = f", {args.feed:,.0f} more events/s fed" if args.feed else ""
+        print(f"=== rules on: 10 rules on call.ended{extra} ({where}) ===", flush=True)
+        enabled = True
+        await phase()
+    finally:
+        screen_pop.prepare_database = plain
     if args.feed:
-        fed_figures(fed)
+        fed_figures(fed, "the workers node" if args.workers_node else "the server")
 
 
 def main() -> None:
@@ -296,7 +338,15 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=50.0)
     parser.add_argument("--phase", type=float, default=10.0)
     parser.add_argument("--feed", type=float, default=0.0, help="with --pop: events/s fed")
+    parser.add_argument(
+        "--workers-node",
+        action="store_true",
+        help="with --pop and a PostgreSQL --database-url: the rules run on a second "
+        "`trubka serve --roles workers` node, the pop node runs --roles ami,agi,web",
+    )
     args = parser.parse_args()
+    if args.workers_node and not (args.pop and (args.database_url or "").startswith("postgresql")):
+        parser.error("--workers-node needs --pop and a PostgreSQL --database-url")
     if args.pop:
         sys.path.insert(0, str(ROOT / "bench"))
         asyncio.run(pop(args))

@@ -227,8 +227,13 @@ async def main(args: argparse.Namespace) -> None:
     load_before = os.getloadavg()
     secret = secrets.token_urlsafe(12)
     ami_port, http_port = free_port(), free_port()
+    # Callers (bench/rules.py) may set on `args`: `database_url` (else a fresh SQLite
+    # file), `server_env` (more of the server's environment, e.g. TRUBKA_ROLES) and
+    # `companions`: [(name, environment)] more `trubka serve` nodes on the same database
+    # (e.g. a `workers` node), started before the PBX goes, CPU printed beside the server's.
+    companions: list[tuple[str, dict[str, str]]] = getattr(args, "companions", None) or []
     with tempfile.TemporaryDirectory() as tmp:
-        url = f"sqlite+aiosqlite:///{tmp}/bench.db"
+        url = getattr(args, "database_url", None) or f"sqlite+aiosqlite:///{tmp}/bench.db"
         print(f"preparing {args.agents} agents …", flush=True)
         sessions = await prepare_database(url, args.agents)
         pbx = await asyncio.create_subprocess_exec(
@@ -263,8 +268,21 @@ async def main(args: argparse.Namespace) -> None:
             "TRUBKA_RECORDINGS_DIR": f"{tmp}/recordings",
         }
         server = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "trubka", "serve", env=env, cwd=tmp
+            sys.executable,
+            "-m",
+            "trubka",
+            "serve",
+            env={**env, **(getattr(args, "server_env", None) or {})},
+            cwd=tmp,
         )
+        others: list[tuple[str, Any, int]] = []  # (name, process, HTTP port)
+        for name, extra in companions:
+            port = free_port()
+            own = {**env, "TRUBKA_HTTP_PORT": str(port), **extra}
+            process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "trubka", "serve", env=own, cwd=tmp
+            )
+            others.append((name, process, port))
         clients = Clients(f"ws://127.0.0.1:{http_port}/ws")
         try:
             import httpx
@@ -278,6 +296,13 @@ async def main(args: argparse.Namespace) -> None:
                             if (status.get("ami") or {}).get("state") == "connected":
                                 break
                         await asyncio.sleep(0.2)
+                    for _name, _process, port in others:  # `/readyz`: no supervisor counted
+                        while True:
+                            with contextlib.suppress(httpx.TransportError):
+                                answer = await http.get(f"http://127.0.0.1:{port}/readyz")
+                                if answer.status_code == 200:
+                                    break
+                            await asyncio.sleep(0.2)
             memory_idle = rss(server.pid)
             await clients.connect(sessions[0][1])
             pbx.stdin.write(b"go\n")
@@ -294,20 +319,28 @@ async def main(args: argparse.Namespace) -> None:
             memory_all = rss(server.pid)
             clients.phase = "all"
             cpu_start, all_start = cpu_seconds(server.pid), time.time()
+            others_start = [cpu_seconds(p.pid) for _n, p, _port in others]
             await asyncio.sleep(args.phase)
             clients.phase = "done"
             cpu_all, all_end = cpu_seconds(server.pid) - cpu_start, time.time()
+            others_cpu = [
+                cpu_seconds(p.pid) - start
+                for (_n, p, _port), start in zip(others, others_start, strict=True)
+            ]
             pbx.stdin.write(b"stop\n")
             await pbx.stdin.drain()
             writes: dict[str, float] = json.loads(await pbx.stdout.readline())
             load_after = os.getloadavg()
         finally:
             await clients.close()
-            server.send_signal(signal.SIGINT)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(server.wait(), 15)
-            if server.returncode is None:
-                server.kill()
+            for process in [server, *(p for _n, p, _port in others)]:
+                if process.returncode is None:
+                    process.send_signal(signal.SIGINT)
+            for process in [server, *(p for _n, p, _port in others)]:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(process.wait(), 15)
+                if process.returncode is None:
+                    process.kill()
             if pbx.returncode is None:
                 with contextlib.suppress(ProcessLookupError):
                     pbx.kill()
@@ -345,6 +378,8 @@ async def main(args: argparse.Namespace) -> None:
         f"  server CPU with {args.agents} agents: {cpu_all / (all_end - all_start) * 100:.0f}% "
         f"of a core, {cpu_all / max(1, rings_all) * 1000:.2f} ms per ring ({rings_all} rings)"
     )
+    for (name, _process, _port), cpu in zip(others, others_cpu, strict=True):
+        print(f"  {name} CPU: {cpu / (all_end - all_start) * 100:.0f}% of a core")
     per_agent = (memory_all - memory_one) / max(1, args.agents - 1)
     print(
         f"  server memory: {memory_idle / 2**20:.1f} MiB idle, {memory_one / 2**20:.1f} MiB with "

@@ -10,6 +10,7 @@ every later migration follows the newest one, so `upgrade head` applies them all
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -81,8 +82,24 @@ def sqlite_path(url: str) -> Path | None:
     return Path(parsed.database)
 
 
+_ENCODER = json.JSONEncoder()  # json.dumps' defaults: the same text as json.dumps
+
+
+def json_text(value: Any) -> str:
+    """The engine's JSON serializer: `json.dumps(value)`'s text, without its wrapper, and
+    an empty list or object without the encoder (most rows of the rules' run log carry
+    two: a rule whose conditions failed did no action and had no error)."""
+    kind = type(value)
+    if kind is list and not value:
+        return "[]"
+    if kind is dict and not value:
+        return "{}"
+    return _ENCODER.encode(value)
+
+
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """An async engine; SQLite gets WAL, foreign keys and a busy timeout on every connection."""
+    kwargs.setdefault("json_serializer", json_text)
     path = sqlite_path(url)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -430,8 +430,12 @@ class UserDirectory:
 
     Reloaded when older than `ttl` seconds (other nodes may change users) or right after
     this process changed a user (`invalidate`). Users are few (hundreds), so a reload is
-    one small query.
+    one small query. A user id not found is looked for again in a reload (at most one
+    every `miss_ttl` seconds): a user added on another node a moment ago (the rules run
+    on a `workers` node while users are added on the web node) is found at once.
     """
+
+    miss_ttl = 1.0
 
     def __init__(self, db: Database, *, ttl: float = 10.0) -> None:
         self.db = db
@@ -474,7 +478,12 @@ class UserDirectory:
         if user_id is None:
             return None
         await self._fresh()
-        return self._by_id.get(user_id)
+        ref = self._by_id.get(user_id)
+        if ref is None and time.monotonic() - self._loaded_at >= self.miss_ttl:
+            self._loaded_at = float("-inf")  # perhaps added on another node since
+            await self._fresh()
+            ref = self._by_id.get(user_id)
+        return ref
 
     async def snapshot(self) -> tuple[dict[str, AgentRef], dict[int, AgentRef]]:
         """Both maps at once (callers that resolve many rows)."""

@@ -72,7 +72,10 @@ it).
 Not on the bus either: the triggers' queue (`rule_events`). Contact and deal events go into
 it with their webhook events (`crm.hooks.outbox.emit` → `crm.rules.record`), call events
 from `CallsStored` (4. above); the task "rules" (`crm.rules.worker.RuleWorker.run`) runs
-the enabled rules on them and notifies users in the panel through the hub.
+the enabled rules on them and notifies users in the panel through the hub (on
+PostgreSQL the worker may run on another node, `--roles workers`: a commit that queued
+events wakes it through the cluster, `trubka.cluster.node` `rq`, and its notices reach
+the sockets on the web nodes through the hub's relay).
 
 One direct line, not on the bus: when the report rollups change, the live feed re-reads
 today's figures (`supervisor.rollups.listeners` → `supervisor.feed.today_changed`).
@@ -473,6 +476,8 @@ class Services:
         crm.rules.runtime.timezone = ZoneInfo(settings.timezone)
         crm.rules.runtime.notify = hub.to_users
         services.rule_worker = RuleWorker(crm.rules.runtime, RulesConfig(poll_interval=1.0))
+        if cluster is not None:  # events queued on another node wake this node's worker
+            cluster.on_rules_queued.append(services.rule_worker.wake)
         crm.letters.max_attachment = settings.mail_max_attachment
         crm.letters.timeout = settings.mail_timeout
         if settings.mail_enabled:

@@ -287,9 +287,20 @@ async def apply(ctx: Context, index: int, spec: dict[str, Any], planned: dict[st
     s = ctx.session
     stamp = now()
     if kind == "create_task":
-        contact = await s.get(Contact, planned["contact_id"]) if planned["contact_id"] else None
+        contact_id = planned["contact_id"]
+        batch = ctx.batch
+        contact = (
+            (batch.contacts.get(contact_id) if batch is not None else None)
+            or (await s.get(Contact, contact_id))
+            if contact_id
+            else None
+        )
+        company_id = contact.company_id if contact else None
         company = (
-            await s.get(Company, contact.company_id) if contact and contact.company_id else None
+            (batch.companies.get(company_id) if batch is not None else None)
+            or (await s.get(Company, company_id))
+            if company_id
+            else None
         )
         if ctx.batch is not None:  # written with the round's other tasks in one statement
             ctx.batch.tasks.append((planned, _task_row(ctx, planned, contact, company, stamp)))

@@ -22,7 +22,7 @@ from sqlalchemy.exc import DBAPIError
 from crm.database import Database
 from crm.hooks import outbox
 from crm.rules.actions import ActionError, Context, EventRef, apply, plan, upsert
-from crm.rules.batch import Batch, insert_rows
+from crm.rules.batch import Batch, insert_plain
 from crm.rules.conditions import evaluate
 from crm.rules.fields import facts, now
 from crm.rules.models import Rule, RuleActionKey, table_of
@@ -252,7 +252,7 @@ async def finish_together(session: Any, keys: list[dict[str, Any]], batch: Batch
     await batch.write(session)
     if keys:
         rows = [{**key, "result": _result(key["result"])} for key in keys]
-        await insert_rows(session, table_of(RuleActionKey), rows)
+        await insert_plain(session, table_of(RuleActionKey), rows)
 
 
 def _result(entry: dict[str, Any]) -> dict[str, Any]:

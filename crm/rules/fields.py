@@ -10,6 +10,7 @@ contact's tags then).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -141,9 +142,10 @@ async def facts(
     directory: UserDirectory,
     timezone: ZoneInfo,
     tags: dict[int, list[str]] | None = None,
+    contacts: Mapping[int, Contact] | None = None,
 ) -> dict[str, Any]:
     """The event's fields as the conditions and templates see them (`tags`: contacts'
-    tags read before, by contact id)."""
+    tags read before, by contact id; `contacts`: contacts read before, by id)."""
     local = occurred_at.astimezone(timezone) if occurred_at.tzinfo else occurred_at
     out: dict[str, Any] = {
         "event": event,
@@ -204,7 +206,12 @@ async def facts(
             has_attachments=1 if data.get("attachments") else 0,
             attachments=len(data.get("attachments") or []),
         )
-    contact = await session.get(Contact, contact_id) if contact_id else None
+    contact = (
+        (contacts.get(contact_id) if contacts is not None else None)
+        or (await session.get(Contact, contact_id))
+        if contact_id
+        else None
+    )
     known = tags.get(contact.id) if tags is not None and contact else None
     contact_tags = (
         list(known)

@@ -37,7 +37,7 @@ from sqlalchemy import delete, or_, select, update
 from crm.models import Task, TaskStatus
 from crm.notices import Notice
 from crm.rules.actions import Context, EventRef
-from crm.rules.batch import Batch, insert_rows
+from crm.rules.batch import Batch, insert_plain
 from crm.rules.engine import (
     MAX_DEPTH,
     RuleView,
@@ -120,7 +120,7 @@ def _runs(event: EventRef, results: list[RunResult]) -> list[dict[str, Any]]:
 
 async def _log(session: Any, runs: list[dict[str, Any]]) -> None:
     if runs:  # a statement per `ROWS` runs
-        await insert_rows(session, table_of(RuleRun), runs)
+        await insert_plain(session, table_of(RuleRun), runs)
 
 
 class RuleWorker:
@@ -337,6 +337,7 @@ class RuleWorker:
                         directory=self.rt.directory,
                         timezone=self.rt.timezone,
                         tags=batch.tags,
+                        contacts=batch.contacts,
                     )
                     if todo
                     else {}

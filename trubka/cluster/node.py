@@ -32,7 +32,9 @@ them should get it (it is encoded again for them);
 one connects); `q` a PBX action for the node consuming AMI and `a` its answer, `p` node
 `n` consumes AMI (every 5 s and with the picture), `p?` who consumes AMI
 (`trubka.cluster.remote`); `cs` calls were stored here (a `workers` node's report
-rollups wake).
+rollups wake); `rq` events were queued for the rules here (`crm.rules.record`: a commit
+that queued some; at most one envelope per turn of the event loop): a `workers` node's
+rules worker wakes at once instead of at its next poll.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from crm.rules.record import WAKERS
 from kernel.task_set import TaskSet
 from screenpop.hub import Hub, encode
 from screenpop.notifier import Notifier
@@ -93,6 +96,8 @@ class ClusterNode:
         self.announce_every = ANNOUNCE_EVERY
         self._watchers: dict[str, tuple[int, float]] = {}  # node -> (supervisors, when)
         self.on_calls_stored: list[Callable[[], None]] = []  # another node stored calls
+        self.on_rules_queued: list[Callable[[], None]] = []  # ... queued rule events
+        self._rules_queued_soon = False
         self._mirrored = asyncio.Event()  # a live_update came (fresh_live_document)
         self._asked_at = float("-inf")  # when this node last asked for the live view
         self.bridge = PgBridge(
@@ -113,6 +118,7 @@ class ClusterNode:
         seconds (then it keeps trying in the background)."""
         tasks.start(self.bridge.run(), name="cluster-bridge")
         tasks.start(self._announce_forever(), name="cluster-watchers")
+        tasks.start(self._tell_rules_queued(), name="cluster-rules-queued")
         try:
             async with asyncio.timeout(within):
                 await self.bridge.listening.wait()
@@ -167,6 +173,9 @@ class ClusterNode:
         elif kind == "cs":
             for wake in self.on_calls_stored:
                 wake()
+        elif kind == "rq":
+            for wake in self.on_rules_queued:
+                wake()
         elif kind == "q":
             self.remote.request(envelope)
         elif kind == "a":
@@ -184,6 +193,30 @@ class ClusterNode:
     async def calls_stored(self, _event: object) -> None:
         """A `CallsStored` consumer: tell the other nodes (their rollups wake)."""
         self.bridge.send('{"k":"cs"}')
+
+    async def _tell_rules_queued(self) -> None:
+        """While the node runs: a commit here that queued rule events tells the others."""
+        WAKERS.append(self.rules_queued)
+        try:
+            await asyncio.Event().wait()
+        finally:
+            if self.rules_queued in WAKERS:
+                WAKERS.remove(self.rules_queued)
+
+    def rules_queued(self) -> None:
+        """Events were queued for the rules here: one `rq` envelope this turn of the loop."""
+        if self._rules_queued_soon:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # not on the event loop's thread: the others' poll finds them
+            return
+        self._rules_queued_soon = True
+        loop.call_soon(self._send_rules_queued)
+
+    def _send_rules_queued(self) -> None:
+        self._rules_queued_soon = False
+        self.bridge.send('{"k":"rq"}')
 
     # --- who watches the live view on other nodes ----------------------------------
     def announce(self) -> None:
