@@ -155,7 +155,7 @@ class Ingest:
             select(RecordingJob).where(RecordingJob.linkedid.in_({c[0] for c in calls}))
         )
         for job in rows.all():
-            jobs = found.get((job.linkedid, job.pbx))
+            jobs = found.get((job.linkedid, job.pbx)) if job.linkedid is not None else None
             if jobs is not None:
                 jobs.append(job)
         return found
