@@ -108,10 +108,31 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         kwargs.setdefault("pool_size", 10)
         kwargs.setdefault("max_overflow", 20)
         kwargs.setdefault("pool_pre_ping", True)
+    if is_sqlite(url):
+        kwargs.setdefault("pool_reset_on_return", None)  # `_sqlite_reset` decides
     engine = create_async_engine(url, **kwargs)
     if is_sqlite(url):
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        if kwargs["pool_reset_on_return"] is None:
+            event.listen(engine.sync_engine, "reset", _sqlite_reset)
     return engine
+
+
+def _sqlite_reset(dbapi_connection: Any, _record: ConnectionPoolEntry, state: Any) -> None:
+    """A connection back in the pool: roll back only what is still open.
+
+    The pool's default rolls back on every return, but a session that committed (or only
+    read: pysqlite opens no transaction for a SELECT) has nothing open, and on aiosqlite
+    that no-op rollback is one more round trip to the driver's thread per transaction.
+    SQLite itself says whether a transaction is open (`in_transaction`)."""
+    if state.terminate_only or not state.asyncio_safe:
+        return
+    try:
+        open_ = bool(dbapi_connection.driver_connection.in_transaction)
+    except Exception:  # closed or not aiosqlite: roll back as the pool would
+        open_ = True
+    if open_:
+        dbapi_connection.rollback()
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:

@@ -125,6 +125,7 @@ class Ingest:
         ready = False
         async with self.lock, self.store.db.transaction() as session:
             cache: dict[tuple[str, str, str], RecordingJob] = {}
+            ended = await self._jobs_of_calls(session, relevant)
             for event in relevant:
                 if isinstance(event, RecordingStarted):
                     await self._job(session, cache, event.linkedid, self.pbx, event.file, now)
@@ -132,30 +133,49 @@ class Ingest:
                     job = await self._job(session, cache, event.linkedid, self.pbx, event.file, now)
                     job.recording_stopped = True
                 elif isinstance(event, CallEnded | CallBackfilled):
-                    ready |= await self._call_ended(session, cache, event, now)
+                    ready |= await self._call_ended(session, cache, ended, event, now)
         if ready:
             self.on_ready()
+
+    @staticmethod
+    async def _jobs_of_calls(
+        session: AsyncSession, events: Sequence[DomainEvent]
+    ) -> dict[tuple[str, str], list[RecordingJob]]:
+        """The jobs stored before this batch for the calls that end in it, by (linkedid,
+        PBX): one statement per batch instead of one per call ended."""
+        calls = {
+            (e.record.linkedid, e.record.pbx)
+            for e in events
+            if isinstance(e, CallEnded | CallBackfilled)
+        }
+        found: dict[tuple[str, str], list[RecordingJob]] = {call: [] for call in calls}
+        if not calls:
+            return found
+        rows = await session.scalars(
+            select(RecordingJob).where(RecordingJob.linkedid.in_({c[0] for c in calls}))
+        )
+        for job in rows.all():
+            jobs = found.get((job.linkedid, job.pbx)) if job.linkedid is not None else None
+            if jobs is not None:
+                jobs.append(job)
+        return found
 
     async def _call_ended(
         self,
         session: AsyncSession,
         cache: dict[tuple[str, str, str], RecordingJob],
+        ended: dict[tuple[str, str], list[RecordingJob]],
         event: CallEnded | CallBackfilled,
         now: float,
     ) -> bool:
         record = event.record
         if record.recording_file:
             await self._job(session, cache, record.linkedid, record.pbx, record.recording_file, now)
-        jobs = {
-            job.id: job
-            for job in (
-                await session.scalars(
-                    select(RecordingJob).where(
-                        RecordingJob.linkedid == record.linkedid, RecordingJob.pbx == record.pbx
-                    )
-                )
-            ).all()
-        }
+        # the call's jobs: stored before the batch, or found or created in it (`cache`)
+        jobs = {job.id: job for job in ended.get((record.linkedid, record.pbx), ())}
+        for job in cache.values():
+            if job.linkedid == record.linkedid and job.pbx == record.pbx:
+                jobs.setdefault(job.id, job)
         ready = False
         for job in jobs.values():
             job.queue = (record.queue or "")[:80] or None

@@ -1,0 +1,35 @@
+"""The stored wrap-ups an agent owes: one statement per answered call, a call owed once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import event
+
+from crm.after_call import AfterCallStore
+from crm.database import Database
+from crm.users import UserService
+from tests.crm.kit_builders import call
+
+
+async def test_a_wrap_up_is_owed_once_and_added_with_one_statement(db: Database) -> None:
+    user = await UserService(db).create(
+        login="ivan", name="Иван", role="agent", password="long password"
+    )
+    store = AfterCallStore(db)
+    record = call("+79160000001")
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement.split()[0].upper())
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        assert await store.add_pending(user.id, "local/101@agents", record) is True
+        assert statements == ["INSERT"]  # no SELECT first: the unique key says "owed"
+        assert await store.add_pending(user.id, "local/101@agents", record) is False
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", seen)
+    rows, total = await store.pending(user.id)
+    assert total == 1
+    assert [r["linkedid"] for r in rows] == [record.linkedid]
