@@ -27,6 +27,7 @@ from crm.mail.crypto import PasswordBox
 from crm.mail.imap import ImapAccount, ImapError, imap_session
 from crm.mail.mailboxes import MAILBOX_NOT_FOUND
 from crm.mail.models import OUTBOUND, Letter, LetterAttachment, Mailbox
+from crm.mail.named_templates import TEMPLATES, render_template
 from crm.mail.parse import parse_letter
 from crm.mail.store import Place, letter_views, store_letter
 from crm.mail.templates import render
@@ -41,6 +42,7 @@ CANNOT_SEND = "this mailbox cannot send letters"
 NOT_SENT = "the mail server did not take the letter"
 LETTER_NOT_FOUND = "no such letter"
 ATTACHMENT_NOT_KEPT = "this attachment was not kept"
+NO_TEXT = "enter the letter's text or choose a template"
 MAX_LETTERS = 200  # letters listed per contact
 
 
@@ -67,7 +69,10 @@ class LetterSend(BaseModel):
         | None
     ) = None  # None: the contact's first e-mail
     subject: Annotated[str, StringConstraints(max_length=998)] = ""
-    body: Annotated[str, StringConstraints(min_length=1, max_length=100_000)]
+    # empty: the named template's body (`template_id`); one of the two is needed
+    body: Annotated[str, StringConstraints(max_length=100_000)] = ""
+    # a named template (crm.mail.named_templates): its subject and body where these are empty
+    template_id: Annotated[int, Field(ge=1, le=2**53)] | None = None
     reply_to: Annotated[int, Field(ge=1, le=2**53)] | None = None  # a letter's id
 
 
@@ -126,6 +131,17 @@ class LetterService:
             raise NotFound(ATTACHMENT_NOT_KEPT, reason=row.refused or "")
         return row.filename, row.content_type, row.content
 
+    async def render_for(
+        self, template_id: int, contact_id: int, mailbox_id: int | None, actor: Actor
+    ) -> dict[str, str]:
+        """A named template's subject and body as they would be sent to this contact."""
+        async with self.db.session() as session:
+            named = await TEMPLATES.get(session, template_id)
+            contact = await CONTACTS.get(session, contact_id)
+            company = await session.get(Company, contact.company_id) if contact.company_id else None
+            box = await session.get(Mailbox, mailbox_id) if mailbox_id else None
+            return render_template(named, letter_context(contact, company, actor.name, box))
+
     async def send(self, contact_id: int, data: LetterSend, actor: Actor) -> dict[str, Any]:
         async with self.db.session() as session:
             contact = await session.get(Contact, contact_id)
@@ -148,20 +164,19 @@ class LetterService:
             answered = await session.get(Letter, data.reply_to) if data.reply_to else None
             if data.reply_to and (answered is None or answered.contact_id != contact_id):
                 raise NotFound(LETTER_NOT_FOUND, field="reply_to")
-            context = {
-                "contact": {
-                    "name": contact.name,
-                    "emails": list(contact.emails or []),
-                    "company": company.name if company else "",
-                },
-                "user": {"name": actor.name},
-                "mailbox": {"name": box.name, "address": box.address},
-            }
+            context = letter_context(contact, company, actor.name, box)
+            subject, body = data.subject, data.body
+            if data.template_id is not None:
+                named = await TEMPLATES.get(session, data.template_id)
+                subject = subject or named.subject
+                body = body or named.body
+            if not body.strip():
+                raise InvalidInput(NO_TEXT, field="body")
             message = _message(
                 box,
                 to,
-                render(data.subject, context, "subject"),
-                render(data.body, context, "body"),
+                render(subject, context, "subject"),
+                render(body, context, "body"),
             )
             if answered is not None and answered.message_id:
                 message["In-Reply-To"] = answered.message_id
@@ -223,6 +238,23 @@ class LetterService:
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             log.warning("SMTP %s:%s: %s", host, port, exc)
             raise MailNotSent(NOT_SENT, reason=str(exc)[:300]) from exc
+
+
+def letter_context(
+    contact: Contact, company: Company | None, user_name: str, box: Mailbox | None
+) -> dict[str, Any]:
+    """What a letter's templates see: `contact`, `user`, `mailbox`."""
+    return {
+        "contact": {
+            "name": contact.name,
+            "emails": list(contact.emails or []),
+            "company": company.name if company else "",
+        },
+        "user": {"name": user_name},
+        "mailbox": {"name": box.name, "address": box.address}
+        if box
+        else {"name": "", "address": ""},
+    }
 
 
 def _re(subject: str) -> str:
