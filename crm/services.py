@@ -71,6 +71,7 @@ class CrmServices:
         self.letters = LetterService(self.db, passwords)
         self.mail_templates = MailTemplateService(self.db)
         self.rules = RuleService(self.db, self.directory)
+        self.rules.runtime.mailer = self.letters.send_for_rule  # the `send_email` action
 
     @classmethod
     def create(

@@ -18,6 +18,7 @@ from typing import Annotated, Any
 import aiosmtplib
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm.access import Actor
 from crm.contacts import CONTACTS
@@ -214,6 +215,36 @@ class LetterService:
             except (ImapError, OSError) as exc:
                 log.warning("mailbox %s: the Sent copy was not kept: %s", box.id, exc)
         return view
+
+    async def send_for_rule(self, session: AsyncSession, letter: dict[str, Any]) -> int:
+        """The rules' `send_email` (`crm.rules.email_action.Mailer`): the letter planned
+        (`mailbox_id`, `contact_id`, `to`, `subject`, `body`, already rendered) sent over
+        the mailbox's SMTP and kept in the contact's timeline in `session`; its id."""
+        box = await session.get(Mailbox, letter["mailbox_id"])
+        contact = await session.get(Contact, letter["contact_id"])
+        if box is None or contact is None:
+            raise NotFound(MAILBOX_NOT_FOUND)
+        message = _message(box, letter["to"], letter["subject"], letter["body"])
+        password = self.passwords.decrypt(box.password_encrypted)
+        await self._smtp(
+            message,
+            box.smtp_host,
+            box.smtp_port,
+            box.smtp_security,
+            box.smtp_login or box.login,
+            password,
+        )
+        parsed = parse_letter(message.as_bytes(), max_attachment=self.max_attachment)
+        ids = await store_letter(
+            session,
+            parsed,
+            Place(box.id),
+            [(contact.id, contact.company_id)],
+            direction=OUTBOUND,
+            now=datetime.now(UTC),
+            sent_by_id=None,
+        )
+        return ids[0] if ids else 0
 
     async def _smtp(
         self,
