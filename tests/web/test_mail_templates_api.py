@@ -4,9 +4,11 @@ field named, in the user's language; the card's render fills a contact in."""
 
 from __future__ import annotations
 
+from crm.mail.mailboxes import MailboxCreate
 from crm.schemas import ContactCreate
 from tests.crm.mail.kit_mail import CUSTOMER, SYSTEM
 from tests.web.conftest import Api
+from tests.web.test_mail_api import signed_in, trubka
 
 CALLBACK = {
     "name": "Callback follow-up",
@@ -98,3 +100,33 @@ async def test_the_openapi_shows_the_template_answers(api: Api) -> None:
     assert set(path) == {"get", "put", "delete"}
     answer = path["get"]["responses"]["200"]["content"]["application/json"]["schema"]
     assert answer["$ref"].endswith("/MailTemplateView")
+
+
+async def test_the_rule_editor_offers_templates_and_refuses_a_missing_one(
+    database_url: str,
+) -> None:
+    async with trubka(database_url) as api, signed_in(api, "boss", "admin") as admin:
+        made = (await admin.post("/api/mail-templates", json=CALLBACK)).json()
+        page = await admin.get("/admin/triggers")
+        assert page.status_code == 200
+        assert f'"mail_templates": [[{made["id"]}, "Callback follow-up"]]' in page.text
+        box = await api.crm.mailboxes.create(
+            MailboxCreate(
+                name="Sales", address="sales@example.com", imap_host="h", login="l", password="p"
+            ),
+            SYSTEM,
+        )
+        rule = {
+            "name": "Missed you",
+            "event": "call.missed",
+            "actions": [
+                {"type": "send_email", "mailbox_id": box["id"], "template_id": made["id"] + 1}
+            ],
+        }
+        refused = await admin.post("/api/rules", json=rule, headers={"Accept-Language": "ru"})
+        assert refused.status_code == 422
+        assert refused.json()["field"] == "actions.0.template_id"
+        assert "такого шаблона письма нет" in refused.json()["message"]
+        rule["actions"][0]["template_id"] = made["id"]
+        saved = await admin.post("/api/rules", json=rule)
+        assert saved.status_code == 201, saved.text
