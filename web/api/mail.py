@@ -4,7 +4,7 @@
   mailboxes; the password is written, never read back (`has_password`).
 - `GET /api/contacts/{id}/letters`: the contact's letters, newest first, and by thread.
 - `POST /api/contacts/{id}/letters {"mailbox_id", "to"?, "subject", "body",
-  "reply_to"?}`: sends over the mailbox's SMTP (subject and body are templates over
+  "reply_to"?, "template_id"?}` (a letter template's subject and body where these are empty): sends over the mailbox's SMTP (subject and body are templates over
   `contact`, `user`, `mailbox`), keeps the letter in the timeline; 502 `mail_failed`
   when the mail server does not take it.
 - `GET /api/letters/{id}/attachments/{n}`: an attachment's bytes, always as a download
