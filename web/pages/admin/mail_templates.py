@@ -48,7 +48,7 @@ HINTS = {
     "subject": N_("a subject of at most 998 characters"),
 }
 INVALID = N_("this value is not valid")
-LANGUAGES = {"": N_("any"), "en": N_("English"), "ru": N_("Russian")}
+LANGUAGES = {"": N_("any"), "en": N_("English (en)"), "ru": N_("Russian (ru)")}
 NEW_FORM = {"name": "", "subject": "", "body": "", "language": ""}
 
 
