@@ -10,6 +10,7 @@ set (best effort: a refusal there is logged, the letter is sent and kept all the
 from __future__ import annotations
 
 import logging
+import re
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, make_msgid
@@ -141,7 +142,8 @@ class LetterService:
             contact = await CONTACTS.get(session, contact_id)
             company = await session.get(Company, contact.company_id) if contact.company_id else None
             box = await session.get(Mailbox, mailbox_id) if mailbox_id else None
-            return render_template(named, letter_context(contact, company, actor.name, box))
+            context = letter_context(contact, company, actor.name, box)
+            return render_template(named, _as_literal(context))
 
     async def send(self, contact_id: int, data: LetterSend, actor: Actor) -> dict[str, Any]:
         async with self.db.session() as session:
@@ -286,6 +288,21 @@ def letter_context(
         if box
         else {"name": "", "address": ""},
     }
+
+
+_OPENER = re.compile(r"\{(?=[{%#])")
+
+
+def _as_literal(value: Any) -> Any:
+    """`value` with every `{{`, `{%`, `{#` of its texts written as a template that gives it
+    back: a letter rendered for the form is sent as shown when rendered again."""
+    if isinstance(value, str):
+        return _OPENER.sub("{{ '{' }}", value)
+    if isinstance(value, dict):
+        return {k: _as_literal(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_as_literal(v) for v in value]
+    return value
 
 
 def _re(subject: str) -> str:

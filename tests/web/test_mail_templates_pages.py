@@ -159,7 +159,22 @@ async def test_the_card_sends_a_letter_from_a_template(database_url: str) -> Non
                 },
             )
             assert empty.status_code == 422
+            # a name with template marks: rendered for the form, then sent as shown
+            odd = await api.crm.contacts.create(
+                ContactCreate(name="Ivan {{ 7*7 }} {% x %}", emails=["odd@customer.example"]),
+                SYSTEM,
+            )
+            shown = await client.post(
+                f"/api/mail-templates/{template_id}/render", json={"contact_id": odd["id"]}
+            )
+            assert shown.status_code == 200, shown.text
+            as_shown = await client.post(
+                f"/api/contacts/{odd['id']}/letters",
+                json={"mailbox_id": box_id, **shown.json()},
+            )
+            assert as_shown.status_code == 201, as_shown.text
+            assert as_shown.json()["subject"] == "After our call, Ivan {{ 7*7 }} {% x %}"
             assert "введите текст письма или выберите шаблон" in empty.text
-            assert len(smtp.received) == 1
+            assert len(smtp.received) == 2
     finally:
         smtp.stop()
