@@ -23,6 +23,7 @@ from crm.linking import link_records
 from crm.mail.crypto import PasswordBox
 from crm.mail.letters import LetterService
 from crm.mail.mailboxes import MailboxService
+from crm.mail.named_templates import MailTemplateService
 from crm.notes import NoteService
 from crm.routing_facts import RoutingFactsSource
 from crm.rules.service import RuleService
@@ -59,6 +60,7 @@ class CrmServices:
     secret_configured: bool = True  # False: `secret` is this process's own (crm.mail.crypto)
     mailboxes: MailboxService = field(init=False)  # e-mail (crm.mail)
     letters: LetterService = field(init=False)
+    mail_templates: MailTemplateService = field(init=False)  # named letter templates
     rules: RuleService = field(init=False)  # triggers "when … if … then …" (crm.rules)
 
     def __post_init__(self) -> None:
@@ -67,7 +69,9 @@ class CrmServices:
         passwords = PasswordBox(self.secret, persistent=self.secret_configured)
         self.mailboxes = MailboxService(self.db, passwords)
         self.letters = LetterService(self.db, passwords)
+        self.mail_templates = MailTemplateService(self.db)
         self.rules = RuleService(self.db, self.directory)
+        self.rules.runtime.mailer = self.letters.send_for_rule  # the `send_email` action
 
     @classmethod
     def create(

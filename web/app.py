@@ -18,6 +18,7 @@ from web.api import hooks as hooks_api
 from web.api import leads as leads_api
 from web.api import live as live_api
 from web.api import mail as mail_api
+from web.api import mail_templates as mail_templates_api
 from web.api import notices as notices_api
 from web.api import recordings as recordings_api
 from web.api import reports as reports_api
@@ -91,6 +92,7 @@ def create_app(services: WebServices, *, lifespan: Lifespan | None = None) -> Fa
     app.include_router(admin_settings_pages.router)
     app.include_router(hooks_api.router)  # /api/webhooks, /api/tokens
     app.include_router(mail_api.router)  # /api/mailboxes, /api/contacts/{id}/letters, /api/letters
+    app.include_router(mail_templates_api.router)  # /api/mail-templates
     app.include_router(leads_api.router)  # /api/inbound/leads
     app.include_router(notices_api.router)  # /api/notices (the panel notices of rules)
     app.include_router(rules_api.router)  # /api/rules (triggers)

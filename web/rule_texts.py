@@ -33,6 +33,7 @@ ACTIONS = {
     "move_stage": N_("Move the deal to a stage"),
     "notify": N_("Notify a user in the panel"),
     "webhook": N_("Call a webhook"),
+    "send_email": N_("Send an e-mail"),
     "callback_task": N_("A callback task (one per customer per day)"),
 }
 PARTS = {

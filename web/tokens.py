@@ -6,6 +6,7 @@ A token (crm.hooks.tokens) acts as the admin who created it, limited to its scop
     /api/contacts, /api/companies, /api/notes,   contacts:read     contacts:write
       /api/search, /api/card (and /api/contacts/{id}/letters)
     /api/letters (attachments)                   contacts:read     (none)
+    /api/mail-templates                          contacts:read     contacts:write
     /api/calls                                   calls:read        (none)
     /api/tasks, /api/my-work                     tasks             tasks
     /api/deals, /api/pipelines                   deals             deals
@@ -40,6 +41,7 @@ READ_WRITE = {
     "/api/pipelines": ("deals", "deals"),
     "/api/webhooks": ("webhooks", "webhooks"),
     "/api/letters": ("contacts:read", None),
+    "/api/mail-templates": ("contacts:read", "contacts:write"),
     "/api/inbound/leads": ("leads", "leads"),
     "/api/reports/forecast": ("deals", None),
 }

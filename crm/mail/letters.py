@@ -10,6 +10,7 @@ set (best effort: a refusal there is logged, the letter is sent and kept all the
 from __future__ import annotations
 
 import logging
+import re
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, make_msgid
@@ -18,6 +19,7 @@ from typing import Annotated, Any
 import aiosmtplib
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm.access import Actor
 from crm.contacts import CONTACTS
@@ -27,6 +29,7 @@ from crm.mail.crypto import PasswordBox
 from crm.mail.imap import ImapAccount, ImapError, imap_session
 from crm.mail.mailboxes import MAILBOX_NOT_FOUND
 from crm.mail.models import OUTBOUND, Letter, LetterAttachment, Mailbox
+from crm.mail.named_templates import TEMPLATES, render_template
 from crm.mail.parse import parse_letter
 from crm.mail.store import Place, letter_views, store_letter
 from crm.mail.templates import render
@@ -41,6 +44,7 @@ CANNOT_SEND = "this mailbox cannot send letters"
 NOT_SENT = "the mail server did not take the letter"
 LETTER_NOT_FOUND = "no such letter"
 ATTACHMENT_NOT_KEPT = "this attachment was not kept"
+NO_TEXT = "enter the letter's text or choose a template"
 MAX_LETTERS = 200  # letters listed per contact
 
 
@@ -67,7 +71,10 @@ class LetterSend(BaseModel):
         | None
     ) = None  # None: the contact's first e-mail
     subject: Annotated[str, StringConstraints(max_length=998)] = ""
-    body: Annotated[str, StringConstraints(min_length=1, max_length=100_000)]
+    # empty: the named template's body (`template_id`); one of the two is needed
+    body: Annotated[str, StringConstraints(max_length=100_000)] = ""
+    # a named template (crm.mail.named_templates): its subject and body where these are empty
+    template_id: Annotated[int, Field(ge=1, le=2**53)] | None = None
     reply_to: Annotated[int, Field(ge=1, le=2**53)] | None = None  # a letter's id
 
 
@@ -126,6 +133,18 @@ class LetterService:
             raise NotFound(ATTACHMENT_NOT_KEPT, reason=row.refused or "")
         return row.filename, row.content_type, row.content
 
+    async def render_for(
+        self, template_id: int, contact_id: int, mailbox_id: int | None, actor: Actor
+    ) -> dict[str, str]:
+        """A named template's subject and body as they would be sent to this contact."""
+        async with self.db.session() as session:
+            named = await TEMPLATES.get(session, template_id)
+            contact = await CONTACTS.get(session, contact_id)
+            company = await session.get(Company, contact.company_id) if contact.company_id else None
+            box = await session.get(Mailbox, mailbox_id) if mailbox_id else None
+            context = letter_context(contact, company, actor.name, box)
+            return render_template(named, _as_literal(context))
+
     async def send(self, contact_id: int, data: LetterSend, actor: Actor) -> dict[str, Any]:
         async with self.db.session() as session:
             contact = await session.get(Contact, contact_id)
@@ -148,20 +167,19 @@ class LetterService:
             answered = await session.get(Letter, data.reply_to) if data.reply_to else None
             if data.reply_to and (answered is None or answered.contact_id != contact_id):
                 raise NotFound(LETTER_NOT_FOUND, field="reply_to")
-            context = {
-                "contact": {
-                    "name": contact.name,
-                    "emails": list(contact.emails or []),
-                    "company": company.name if company else "",
-                },
-                "user": {"name": actor.name},
-                "mailbox": {"name": box.name, "address": box.address},
-            }
+            context = letter_context(contact, company, actor.name, box)
+            subject, body = data.subject, data.body
+            if data.template_id is not None:
+                named = await TEMPLATES.get(session, data.template_id)
+                subject = subject or named.subject
+                body = body or named.body
+            if not body.strip():
+                raise InvalidInput(NO_TEXT, field="body")
             message = _message(
                 box,
                 to,
-                render(data.subject, context, "subject"),
-                render(data.body, context, "body"),
+                render(subject, context, "subject"),
+                render(body, context, "body"),
             )
             if answered is not None and answered.message_id:
                 message["In-Reply-To"] = answered.message_id
@@ -200,6 +218,36 @@ class LetterService:
                 log.warning("mailbox %s: the Sent copy was not kept: %s", box.id, exc)
         return view
 
+    async def send_for_rule(self, session: AsyncSession, letter: dict[str, Any]) -> int:
+        """The rules' `send_email` (`crm.rules.email_action.Mailer`): the letter planned
+        (`mailbox_id`, `contact_id`, `to`, `subject`, `body`, already rendered) sent over
+        the mailbox's SMTP and kept in the contact's timeline in `session`; its id."""
+        box = await session.get(Mailbox, letter["mailbox_id"])
+        contact = await session.get(Contact, letter["contact_id"])
+        if box is None or contact is None:
+            raise NotFound(MAILBOX_NOT_FOUND)
+        message = _message(box, letter["to"], letter["subject"], letter["body"])
+        password = self.passwords.decrypt(box.password_encrypted)
+        await self._smtp(
+            message,
+            box.smtp_host,
+            box.smtp_port,
+            box.smtp_security,
+            box.smtp_login or box.login,
+            password,
+        )
+        parsed = parse_letter(message.as_bytes(), max_attachment=self.max_attachment)
+        ids = await store_letter(
+            session,
+            parsed,
+            Place(box.id),
+            [(contact.id, contact.company_id)],
+            direction=OUTBOUND,
+            now=datetime.now(UTC),
+            sent_by_id=None,
+        )
+        return ids[0] if ids else 0
+
     async def _smtp(
         self,
         message: EmailMessage,
@@ -223,6 +271,38 @@ class LetterService:
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             log.warning("SMTP %s:%s: %s", host, port, exc)
             raise MailNotSent(NOT_SENT, reason=str(exc)[:300]) from exc
+
+
+def letter_context(
+    contact: Contact, company: Company | None, user_name: str, box: Mailbox | None
+) -> dict[str, Any]:
+    """What a letter's templates see: `contact`, `user`, `mailbox`."""
+    return {
+        "contact": {
+            "name": contact.name,
+            "emails": list(contact.emails or []),
+            "company": company.name if company else "",
+        },
+        "user": {"name": user_name},
+        "mailbox": {"name": box.name, "address": box.address}
+        if box
+        else {"name": "", "address": ""},
+    }
+
+
+_OPENER = re.compile(r"\{(?=[{%#])")
+
+
+def _as_literal(value: Any) -> Any:
+    """`value` with every `{{`, `{%`, `{#` of its texts written as a template that gives it
+    back: a letter rendered for the form is sent as shown when rendered again."""
+    if isinstance(value, str):
+        return _OPENER.sub("{{ '{' }}", value)
+    if isinstance(value, dict):
+        return {k: _as_literal(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_as_literal(v) for v in value]
+    return value
 
 
 def _re(subject: str) -> str:

@@ -12,6 +12,8 @@ the session of its own transaction (`apply`), next to its key in `rule_action_ke
 | `notify` | `assignee`, `user_id`, `text` (template): a notice stored for the user |
 | | (`crm.notices`) and pushed to their panel after the commit |
 | `webhook` | `webhook_id`: the event (with the rule) queued for that webhook in the outbox |
+| `send_email` | `mailbox_id`, `template_id` (a named letter template) and/or `subject`, |
+| | `body`: a letter to the contact over SMTP, kept in its timeline (`crm.rules.email_action`) |
 | `callback_task` | `due_minutes` (null: the line's routing rules): the built-in |
 | | missed-call rule, run by `crm.callbacks` |
 
@@ -54,6 +56,13 @@ from crm.models import (
 from crm.notices import MAX_TEXT, Notice
 from crm.rules.batch import Batch, HookRow
 from crm.rules.due import due_at
+from crm.rules.email_action import (
+    LOGGED_BODY,
+    EmailActionError,
+    Mailer,
+    plan_email,
+    validate_email,
+)
 from crm.rules.fields import CALL_EVENTS, DEALS, now
 from crm.rules.templates import check, render
 from crm.users import UserDirectory
@@ -68,6 +77,7 @@ TYPES = (
     "move_stage",
     "notify",
     "webhook",
+    "send_email",
 )
 BUILTIN_TYPES = ("callback_task",)
 MAX_ACTIONS = 20
@@ -142,6 +152,8 @@ def validate(
             spec.update(_assignee(item, where))
         elif kind == "webhook":
             spec["webhook_id"] = _int(item.get("webhook_id"), f"{where}.webhook_id")
+        elif kind == "send_email":
+            spec = validate_email(item, where, sample)
         elif kind == "callback_task":
             minutes = item.get("due_minutes")
             spec["due_minutes"] = (
@@ -181,10 +193,16 @@ class Context:
     # the worker's round (`crm.rules.batch`): tasks and webhook rows are written at its
     # end, the rows it reads are loaded once
     batch: Batch | None = None
+    mailer: Mailer | None = None  # sends the `send_email` letters (crm.mail.rule_letters)
 
 
 class ActionError(Exception):
     """An action that cannot be done for this event (logged in the run, not retried)."""
+
+
+class OneByOne(Exception):
+    """An action a worker's round does not do together with others: the round goes event
+    by event, action by action (`crm.rules.engine.run`)."""
 
 
 async def _user(ctx: Context, user_id: int | None) -> int | None:
@@ -276,6 +294,13 @@ async def plan(ctx: Context, index: int, spec: dict[str, Any]) -> dict[str, Any]
         if not hook.enabled:
             raise ActionError("the webhook is disabled")
         return {"webhook_id": hook.id, "url": hook.url, "event": ctx.event.event}
+    if kind == "send_email":
+        if ctx.batch is not None:
+            raise OneByOne("a letter is sent in the action's own transaction")
+        try:
+            return await plan_email(ctx.session, spec, ctx.facts)
+        except EmailActionError as exc:
+            raise ActionError(str(exc)) from exc
     if kind == "callback_task":
         return {"note": "the missed-call callback task (crm.callbacks)"}
     raise ActionError(f"unknown action {kind}")
@@ -362,6 +387,11 @@ async def apply(ctx: Context, index: int, spec: dict[str, Any], planned: dict[st
         await _notice(ctx, index, planned, stamp)
     elif kind == "webhook":
         await _enqueue(ctx, index, planned)
+    elif kind == "send_email":
+        if ctx.mailer is None:
+            raise ActionError("sending letters is not set up")
+        planned["letter_id"] = await ctx.mailer(s, planned)
+        planned["body"] = planned["body"][:LOGGED_BODY]
 
 
 async def _notice(ctx: Context, index: int, planned: dict[str, Any], stamp: datetime) -> None:

@@ -24,6 +24,7 @@ from crm.hooks import outbox
 from crm.rules.actions import ActionError, Context, EventRef, apply, plan, upsert
 from crm.rules.batch import Batch, insert_plain
 from crm.rules.conditions import evaluate
+from crm.rules.email_action import Mailer
 from crm.rules.fields import facts, now
 from crm.rules.models import Rule, RuleActionKey, table_of
 from crm.rules.record import DEPTH_KEY
@@ -59,6 +60,7 @@ class Runtime:
     routing: Callable[[], RoutingRules]
     timezone: ZoneInfo
     notify: Notify | None = None
+    mailer: Mailer | None = None  # the `send_email` letters (set by crm.services)
 
 
 @dataclass
@@ -94,6 +96,7 @@ def _context(
         directory=rt.directory,
         routing=rt.routing,
         dialect=rt.db.dialect,
+        mailer=rt.mailer,
     )
 
 

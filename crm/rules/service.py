@@ -24,6 +24,7 @@ from crm.rules import builtin as builtins_
 from crm.rules import schedule as rule_schedule
 from crm.rules.actions import EventRef
 from crm.rules.conditions import validate as validate_conditions
+from crm.rules.email_action import check_references
 from crm.rules.engine import RuleView, Runtime, dry_run
 from crm.rules.fields import CALL_EVENTS, EVENT_TYPES, SCHEDULE_EVENTS, sample_facts
 from crm.rules.models import Rule, RuleRun
@@ -131,6 +132,7 @@ class RuleService:
         fields = validate(data)
         stamp = datetime.now(UTC)
         async with self.db.transaction() as session:
+            await check_references(session, fields["actions"])
             count = await session.scalar(select(func.count()).select_from(Rule))
             if (count or 0) >= MAX_RULES:
                 raise InvalidInput("at most 200 rules", field="name")
@@ -162,6 +164,7 @@ class RuleService:
             if "schedule" not in data and merged["event"] not in SCHEDULE_EVENTS:
                 merged["schedule"] = None  # the event changed to one without a schedule
             fields = validate(merged, builtin=row.builtin)
+            await check_references(session, fields["actions"])
             for key, value in fields.items():
                 setattr(row, key, value)
             row.version += 1

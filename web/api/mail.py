@@ -4,8 +4,9 @@
   mailboxes; the password is written, never read back (`has_password`).
 - `GET /api/contacts/{id}/letters`: the contact's letters, newest first, and by thread.
 - `POST /api/contacts/{id}/letters {"mailbox_id", "to"?, "subject", "body",
-  "reply_to"?}`: sends over the mailbox's SMTP (subject and body are templates over
-  `contact`, `user`, `mailbox`), keeps the letter in the timeline; 502 `mail_failed`
+  "reply_to"?, "template_id"?}`: sends over the mailbox's SMTP (subject and body are
+  templates over `contact`, `user`, `mailbox`; a letter template's where they are
+  empty), keeps the letter in the timeline; 502 `mail_failed`
   when the mail server does not take it.
 - `GET /api/letters/{id}/attachments/{n}`: an attachment's bytes, always as a download
   (never shown inline: letters are hostile input).

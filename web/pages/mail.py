@@ -29,7 +29,10 @@ NOT_SENT = N_("The letter was not sent: {reason}")
 @router.post("/contacts/{contact_id}/letters", response_model=None)
 async def contact_letter(request: Request, contact_id: PathId, user: PageUser) -> Response:
     data = await request.form()
-    form = {k: str(data.get(k, ""))[:100_000] for k in ("mailbox_id", "to", "subject", "body")}
+    form = {
+        k: str(data.get(k, ""))[:100_000]
+        for k in ("mailbox_id", "to", "subject", "body", "template_id")
+    }
     gettext = _gettext(request, user)
     if not csrf_valid(request, str(data.get("csrf_token", ""))):
         form["error"] = gettext(FORM_EXPIRED)
@@ -40,6 +43,7 @@ async def contact_letter(request: Request, contact_id: PathId, user: PageUser) -
             to=form["to"] or None,
             subject=form["subject"],
             body=form["body"],
+            template_id=int(form["template_id"]) if form["template_id"].isdigit() else None,
         )
         await get_services(request).crm.letters.send(contact_id, letter, actor_of(user))
     except (ValidationError, CrmError) as exc:

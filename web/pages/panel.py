@@ -249,6 +249,7 @@ async def _contact_view(
             "notice": notices.get(notice or ""),
             "editable": contact.get("editable", False),
             "mailboxes": await crm.mailboxes.usable_by(user.id),
+            "mail_templates": await crm.mail_templates.list(),  # the letter form's picker
             "letter": letter or {},
             "dispositions": {k: gettext(v) for k, v in CALL_DISPOSITIONS.items()},
             "directions": {k: gettext(v) for k, v in DIRECTIONS.items()},

@@ -27,6 +27,7 @@ from web.i18n import N_
 from web.pages.admin import (
     audit,
     integrations,
+    mail_templates,
     mailboxes,
     pipelines,
     queues,
@@ -92,3 +93,4 @@ router.include_router(integrations.router)
 router.include_router(pipelines.router)
 router.include_router(triggers.router)
 router.include_router(mailboxes.router)
+router.include_router(mail_templates.router)

@@ -38,6 +38,7 @@ ADMIN_NAV = (
     ("/admin/webhooks", N_("Webhooks")),
     ("/admin/tokens", N_("API tokens")),
     ("/admin/mailboxes", N_("Mailboxes")),
+    ("/admin/mail-templates", N_("Letter templates")),
     ("/admin/pipelines", N_("Stage probabilities")),
 )
 # Which links a supervisor sees (the pages that have a read-only view for them).
@@ -61,6 +62,7 @@ ADMIN_PAGES: dict[str, tuple[str, ...]] = {
     "/admin/webhooks": ("admin",),
     "/admin/tokens": ("admin",),
     "/admin/mailboxes": ("admin",),
+    "/admin/mail-templates": ("admin",),
     "/admin/pipelines": ("admin",),
 }
 

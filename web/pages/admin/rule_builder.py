@@ -73,6 +73,11 @@ STRINGS = {
     "text": N_("Text"),
     "webhook": N_("Webhook"),
     "due_minutes": N_("Due in minutes"),
+    "mailbox": N_("Send from"),
+    "mail_template": N_("Letter template"),
+    "no_template": N_("— no template: the subject and text below —"),
+    "subject": N_("Subject"),
+    "body": N_("Text"),
     "choose": N_("— choose —"),
     "not_for_event": N_("(not for this event)"),
     "bad_json": N_("This JSON is not valid, so the editor cannot show it: fix the text."),
@@ -88,6 +93,8 @@ async def builder_data(request: Request, user: UserInfo) -> dict[str, Any]:
     crm = crm_of(request)
     users = [[u.id, u.name] for u in await crm.users.list(include_inactive=False)]
     webhooks = [[w["id"], w["url"]] for w in await crm.webhooks.list()]
+    mailboxes = [[m["id"], f"{m['name']} <{m['address']}>"] for m in await crm.mailboxes.list()]
+    mail_templates = [[t["id"], t["name"]] for t in await crm.mail_templates.list()]
     stages = [
         [stage["id"], f"{pipeline['name']}: {stage['name']}"]
         for pipeline in await crm.pipelines.list()
@@ -107,5 +114,7 @@ async def builder_data(request: Request, user: UserInfo) -> dict[str, Any]:
         "users": users,
         "webhooks": webhooks,
         "stages": stages,
+        "mailboxes": mailboxes,
+        "mail_templates": mail_templates,
         "strings": {key: gettext(text) for key, text in STRINGS.items()},
     }

@@ -391,6 +391,10 @@ function builder(form, root) {
       assignee(item, params);
     } else if (kind === "webhook") {
       params.append(pick(item, "webhook_id", t("webhook"), data.webhooks || []));
+    } else if (kind === "send_email") {
+      params.append(pick(item, "mailbox_id", t("mailbox"), data.mailboxes || []));
+      params.append(pick(item, "template_id", t("mail_template"), [["", t("no_template")], ...(data.mail_templates || [])]));
+      params.append(param(item, "subject", t("subject"), "text"), param(item, "body", t("body"), "area"));
     } else if (kind === "callback_task") {
       params.append(param(item, "due_minutes", t("due_minutes"), "number"));
     }
@@ -413,6 +417,10 @@ function builder(form, root) {
     else if (kind === "add_tag" || kind === "remove_tag") item.tag = "";
     else if (kind === "move_stage") item.stage_id = (data.stages || [])[0] ? data.stages[0][0] : null;
     else if (kind === "webhook") item.webhook_id = (data.webhooks || [])[0] ? data.webhooks[0][0] : null;
+    else if (kind === "send_email") {
+      Object.assign(item, { mailbox_id: (data.mailboxes || [])[0] ? data.mailboxes[0][0] : null, subject: "", body: "" });
+      item.template_id = (data.mail_templates || [])[0] ? data.mail_templates[0][0] : null;
+    }
     return item;
   }
 
