@@ -193,7 +193,7 @@ class Context:
     # the worker's round (`crm.rules.batch`): tasks and webhook rows are written at its
     # end, the rows it reads are loaded once
     batch: Batch | None = None
-    mailer: Mailer | None = None  # sends the `send_email` letters (crm.mail.rule_letters)
+    mailer: Mailer | None = None  # sends the `send_email` letters (crm.mail.letters)
 
 
 class ActionError(Exception):

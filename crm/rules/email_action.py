@@ -8,8 +8,10 @@ sandboxed templates over the event's fields and `contact` (`name`, `emails`, `co
 
 Saving refuses a template id or mailbox id that does not exist (`check_references`); at
 run time a template deleted since makes the action log "letter template N no longer
-exists" and send nothing. The letter is sent (`Mailer`, `crm.mail.rule_letters`) and kept
-in the contact's timeline in the action's own transaction.
+exists" and send nothing. The letter is sent (`Mailer`:
+`crm.mail.letters.LetterService.send_for_rule`) and kept in the contact's timeline in the
+action's own transaction; on SQLite that transaction writes only after the SMTP answer, so
+no write lock is held while the mail server is slow.
 """
 
 from __future__ import annotations
