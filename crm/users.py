@@ -457,16 +457,39 @@ class UserDirectory:
         async with self._lock:
             if time.monotonic() - self._loaded_at < self.ttl:
                 return
-            users = await UserService(self.db).list(include_inactive=False)
-            by_key: dict[str, AgentRef] = {}
-            by_id: dict[int, AgentRef] = {}
-            for user in users:
-                ref = user.agent_ref
-                by_id[user.id] = ref
-                for interface in user.interfaces:
-                    by_key[agent_key(interface)] = ref
-            self._by_key, self._by_id = by_key, by_id
+            self._by_key, self._by_id = await self._load()
             self._loaded_at = time.monotonic()
+
+    async def _load(self) -> tuple[dict[str, AgentRef], dict[int, AgentRef]]:
+        """The active users' refs, read in one statement of plain rows.
+
+        This runs every `ttl` seconds on every node, and the ORM's whole user (every
+        column, the queues, an `IN` of every id twice) cost some 25 ms of the event loop
+        at 1,000 users — every pop waiting behind it; rows of the three columns a ref
+        needs cost a fraction."""
+        query = (
+            select(User.id, User.name, UserInterface.interface)
+            .outerjoin(UserInterface, UserInterface.user_id == User.id)
+            .where(User.active.is_(True))
+            .order_by(User.name, User.id, UserInterface.position, UserInterface.id)
+        )
+        async with self.db.session() as session:
+            rows = (await session.execute(query)).all()
+        names: dict[int, str] = {}
+        interfaces: dict[int, list[str]] = {}
+        for user_id, name, interface in rows:
+            names[user_id] = name
+            mine = interfaces.setdefault(user_id, [])
+            if interface is not None:
+                mine.append(interface)
+        by_key: dict[str, AgentRef] = {}
+        by_id: dict[int, AgentRef] = {}
+        for user_id, name in names.items():  # by name, then id, as the users list
+            ref = AgentRef(user_id=user_id, name=name, interfaces=tuple(interfaces[user_id]))
+            by_id[user_id] = ref
+            for interface in ref.interfaces:
+                by_key[agent_key(interface)] = ref
+        return by_key, by_id
 
     async def by_interface(self, interface: str | None) -> AgentRef | None:
         if not interface:

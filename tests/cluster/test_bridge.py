@@ -147,16 +147,19 @@ class RecordingConnection:
         self.stored: dict[int, str] = {}
         self.on_notify = on_notify
         self.notified = asyncio.Event()
+        self.statements: list[int] = []  # payloads per NOTIFY statement
 
     async def fetchval(self, _sql: str, body: str) -> int:
         self.stored[len(self.stored) + 1] = body
         return len(self.stored)
 
     async def execute(self, sql: str, *args: Any) -> None:
-        if "pg_notify" in sql:
-            self.payloads.append(str(args[1]))
-            self.notified.set()
-            self.on_notify(str(args[1]))
+        if "pg_notify" in sql:  # one payload, or a list of them in one statement
+            self.statements.append(len(args[1]) if isinstance(args[1], list) else 1)
+            for payload in args[1] if isinstance(args[1], list) else [args[1]]:
+                self.payloads.append(str(payload))
+                self.notified.set()
+                self.on_notify(str(payload))
 
     def envelopes(self) -> list[tuple[str, dict[str, Any]]]:
         """("main" or "followers", envelope) in the order they were notified."""
@@ -228,6 +231,33 @@ async def test_a_pop_queued_while_the_live_view_goes_out_overtakes_the_rest_of_i
     got = conn.envelopes()
     assert got[1] == ("main", pop)  # right after the payload being sent, not after all four
     assert [e["m"]["seq"] for lane, e in got if lane == "followers"] == [0, 1, 2, 3]
+
+
+async def test_a_burst_on_the_main_lane_goes_out_in_one_statement() -> None:
+    bridge = PgBridge("postgresql://unused", "node-a", lambda _e: None)
+    pops = [
+        json.dumps({"k": "u", "u": [n], "m": {"type": "screen_pop", "pad": "x" * 2000}})
+        for n in range(12)
+    ]
+    for pop in pops:
+        bridge.send(pop)
+    conn = RecordingConnection()
+    await sent_until(bridge, conn, 12)
+    assert [e for _lane, e in conn.envelopes()] == [json.loads(p) for p in pops]
+    assert len(conn.payloads) > 1 and conn.statements == [len(conn.payloads)]
+
+
+async def test_a_payload_repeated_in_a_burst_goes_out_in_a_statement_of_its_own() -> None:
+    """PostgreSQL delivers a payload repeated within one transaction once."""
+    bridge = PgBridge("postgresql://unused", "node-a", lambda _e: None)
+    same = json.dumps({"k": "u", "u": [1], "m": {"pad": "x" * 5000}})
+    other = json.dumps({"k": "u", "u": [2], "m": {"pad": "y" * 5000}})
+    for envelope in (same, same, other):
+        bridge.send(envelope)
+    conn = RecordingConnection()
+    await sent_until(bridge, conn, 3)
+    assert len(conn.payloads) == 3 and conn.payloads[0] == conn.payloads[1]
+    assert conn.statements == [1, 2]
 
 
 def test_packing_leaves_room_for_the_followers_marker() -> None:
