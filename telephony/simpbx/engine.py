@@ -92,6 +92,10 @@ class CallEngine:
         }
         self.queues: dict[str, SimQueue] = {q.name: SimQueue(q) for q in self.config.queues}
         self.members: dict[str, list[SimMember]] = {name: [] for name in self.queues}
+        # interface text -> its extension (None: not an agent's): every queue member is
+        # looked up on every pick and every agent change; with 1,000 members
+        # (bench/cluster_pops.py) matching the pattern each time was the bulk of it
+        self._interface_numbers: dict[str, str | None] = {}
         for agent in self.config.agents:
             for queue in agent.queues:
                 if queue in self.members:
@@ -194,11 +198,13 @@ class CallEngine:
 
     # --- agents, members, devices --------------------------------------------------
     def agent_for_interface(self, interface: str) -> SimAgent | None:
-        pattern = _PHONE_INTERFACE if self.config.pjsip else _AGENT_INTERFACE
-        match = pattern.match(interface.strip())
-        if match is None:
+        number = self._interface_numbers.get(interface, "")
+        if number == "":  # not seen yet: the pattern, once per interface text
+            pattern = _PHONE_INTERFACE if self.config.pjsip else _AGENT_INTERFACE
+            match = pattern.match(interface.strip())
+            number = self._interface_numbers[interface] = match.group(1) if match else None
+        if number is None:
             return None
-        number = match.group(1)
         agent = self.agents.get(number)
         if agent is None:
             # A member added by QueueAdd for an extension the config does not name.
