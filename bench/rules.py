@@ -22,7 +22,7 @@ rules on and off.
     python bench/rules.py                     # 5,000 events
     python bench/rules.py --events 200        # a smoke run (seconds)
     python bench/rules.py --pop [--rate 50 --agents 100 --phase 10] [--feed 1000]
-    python bench/rules.py --pop --feed 1000 --workers-node \
+    python bench/rules.py --pop --feed 1000 --workers-node [--workers-nice 10] \
         --database-url postgresql+asyncpg://user:pw@host/postgres
 
 With `--pop`, `--database-url` names a PostgreSQL server where the user may create
@@ -32,7 +32,8 @@ describes for a heavy rule load: the pop node `trubka serve --roles ami,agi,web`
 second `trubka serve --roles workers` that runs the rules; both run in both phases
 (the cluster bridge between them on), so the phases differ only by the rules enabled and
 the events fed. Printed beside the figures above: the CPU of each node over the measured
-phase.
+phase. `--workers-nice N` starts the workers node with `TRUBKA_NICE=N` (docs/deploy.md:
+a workers node sharing the pops' host).
 """
 
 from __future__ import annotations
@@ -285,7 +286,8 @@ async def pop(args: argparse.Namespace) -> None:
     pop_args = argparse.Namespace(agents=args.agents, rate=args.rate, phase=args.phase, full=False)
     if args.workers_node:  # the pop node without the workers role; the rules on another
         pop_args.server_env = {"TRUBKA_ROLES": "ami,agi,web"}
-        pop_args.companions = [("workers node (--roles workers)", {"TRUBKA_ROLES": "workers"})]
+        workers_env = {"TRUBKA_ROLES": "workers", "TRUBKA_NICE": str(args.workers_nice)}
+        pop_args.companions = [("workers node (--roles workers)", workers_env)]
 
     async def stop_feeding() -> None:
         for task in feeding:
@@ -311,7 +313,8 @@ async def pop(args: argparse.Namespace) -> None:
                 await stop_feeding()  # before the database is dropped
 
     where = (
-        "rules on a second node (--roles workers), the pop node --roles ami,agi,web"
+        "rules on a second node (--roles workers, TRUBKA_NICE="
+        f"{args.workers_nice}), the pop node --roles ami,agi,web"
         if args.workers_node
         else "rules in the pop's process"
     )
@@ -343,6 +346,15 @@ def main() -> None:
         action="store_true",
         help="with --pop and a PostgreSQL --database-url: the rules run on a second "
         "`trubka serve --roles workers` node, the pop node runs --roles ami,agi,web",
+    )
+    parser.add_argument(
+        "--workers-nice",
+        type=int,
+        default=0,
+        choices=range(20),
+        metavar="0-19",
+        help="with --workers-node: the workers node's TRUBKA_NICE (its CPU priority lowered "
+        "by this much, as docs/deploy.md advises on a shared host)",
     )
     args = parser.parse_args()
     if args.workers_node and not (args.pop and (args.database_url or "").startswith("postgresql")):

@@ -166,6 +166,9 @@ class Settings(BaseSettings):
     # metrics (empty: host:pid), and the AMI consumer's lease in PostgreSQL.
     roles: Annotated[frozenset[str], NoDecode] = frozenset(ROLES)
     node_name: str = Field(default="", max_length=100)
+    # `trubka serve` lowers its CPU priority by this much (Linux niceness, 0–19): a
+    # `workers` node sharing a host with the nodes that pop (docs/deploy.md).
+    nice: int = Field(default=0, ge=0, le=19)
     ami_lease_ttl: float = Field(default=3.0, ge=0.5, le=60)
     ami_lease_interval: float = Field(default=1.0, ge=0.1, le=20)
 

@@ -15,6 +15,7 @@ import asyncio
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -243,3 +244,36 @@ async def test_a_server_shutting_down_tells_its_sockets_to_reconnect(tmp_path: P
                         messages.append(json.loads(await ws.recv()))
             assert {"type": "reconnect", "reason": "node_shutdown"} in messages
             assert closed.value.rcvd is not None and closed.value.rcvd.code == 1012
+
+
+def test_trubka_nice_lowers_the_serving_process_s_cpu_priority(tmp_path: Path) -> None:
+    """TRUBKA_NICE (a `workers` node sharing the pops' host, docs/deploy.md): the
+    `trubka serve` process runs that much nicer than the one that started it."""
+    own = os.getpriority(os.PRIO_PROCESS, 0)
+    if own > 12:
+        pytest.skip("this test process is already too nice to see 7 more")
+    env = _env(f"sqlite:///{tmp_path}/nice.db", TRUBKA_NICE=7, TRUBKA_ROLES="workers")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "trubka", "serve"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        seen = own
+        for _ in range(300):  # it lowers its priority first thing in `serve`
+            seen = os.getpriority(os.PRIO_PROCESS, process.pid)
+            if seen != own or process.poll() is not None:
+                break
+            time.sleep(0.05)
+        assert seen == own + 7
+        assert process.poll() is None  # and serves on
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def test_settings_refuse_a_niceness_out_of_range() -> None:
+    with pytest.raises(SettingsError, match="TRUBKA_NICE"):
+        load_settings(nice=25)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import TYPE_CHECKING
 
@@ -53,6 +54,8 @@ def serve(roles: str | None) -> None:
             raise click.BadParameter(str(exc), param_hint="--roles") from None
     configure_logging(settings.log_level)
     sys.setswitchinterval(SWITCH_INTERVAL)
+    if settings.nice:  # TRUBKA_NICE: background work yields the CPU to the pops' nodes
+        os.nice(settings.nice)
     from trubka.app import build_app
 
     app = build_app(settings)
