@@ -44,6 +44,7 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     return max(2, min(4, os.cpu_count() or 2))
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The tests over the real Asterisk kit share one Asterisk per test process
     (`tests/asterisk/conftest.py`): they run in one process (`--dist loadgroup`), so
