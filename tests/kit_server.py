@@ -15,16 +15,56 @@ conftest); a test that needs them says so (`ami_enabled=True`, `agi_enabled=True
 from __future__ import annotations
 
 import asyncio
+import os
+import random
 import socket
 from contextlib import AbstractAsyncContextManager
+from pathlib import Path
 from typing import Any
 
 import httpx
 from fastapi import FastAPI
 
+_RANDOM = random.SystemRandom()
+# Ports handed out by `free_port`: above the Asterisk kit's (it picks from 20000–29979)
+# and below the kernel's ephemeral range, where any outgoing connection — of this test
+# process or of another one running beside it (pytest-xdist) — may take a port between
+# the check and the server binding it.
+_PORTS_FROM = 30000
+
+
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768  # Linux's default
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as servers bind
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
 
 def free_port() -> int:
-    """A loopback port nobody listens on right now."""
+    """A loopback port nobody listens on right now, that no outgoing connection takes
+    meanwhile: from 30000 up to the kernel's ephemeral range, each pytest-xdist test
+    process in a slice of its own (so two never hand out the same port). Where the
+    ephemeral range starts too low for that, the kernel's choice."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    count = max(1, int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
+    index = int(worker[2:]) if worker[2:].isdigit() else 0
+    size = (_ephemeral_low() - _PORTS_FROM) // count
+    if size >= 100:
+        low = _PORTS_FROM + (index % count) * size
+        for _ in range(200):
+            port = _RANDOM.randrange(low, low + size)
+            if _bindable(port):
+                return port
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.kit_server import free_port
@@ -216,7 +217,13 @@ class TrubkaNode:
         text = self.log_since_start()
         if self.process is not None and self.process.poll() is not None:
             raise AssertionError(f"trubka serve exited:\n{text[-3000:]}")
-        return "Application startup complete" in text
+        if "Application startup complete" not in text:
+            return False
+        try:  # uvicorn binds its port after the start-up: started once it answers
+            httpx.get(f"http://127.0.0.1:{self.http_port}/healthz", timeout=2)
+        except httpx.TransportError:
+            return False
+        return True
 
     def _ami_connected(self) -> bool:
         text = self.log_since_start()
