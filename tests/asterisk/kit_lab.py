@@ -40,6 +40,15 @@ def lab_or_skip() -> Path:
     return LAB
 
 
+def in_its_second(moment: float, whole: float) -> bool:
+    """`whole` is a time Asterisk's books keep in whole seconds (queue_log and CDR cut
+    the fraction off), `moment` the one Trubka took from Asterisk's events: at most a
+    second apart, as the tests always allowed, plus, after the book's second, the
+    milliseconds between Asterisk writing the book and sending the event (78.001 for a
+    book's 77 is such a moment: 1.001 s later, and right)."""
+    return -1.0 <= moment - whole <= 1.1
+
+
 def wait_for(check: Callable[[], Any], timeout: float, what: str, every: float = 0.25) -> Any:
     """Poll `check` until it returns something truthy (the kit's files and processes give
     no event to await); fail naming `what` after `timeout` seconds."""

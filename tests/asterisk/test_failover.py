@@ -32,7 +32,7 @@ import pytest
 
 from telephony.books import cdr
 from telephony.books.queue_log import QueueCall, QueueOutcome, queue_calls
-from tests.asterisk.kit_lab import LabPbx, TrubkaNode, wait_for
+from tests.asterisk.kit_lab import LabPbx, TrubkaNode, in_its_second, wait_for
 from tests.kit_db import fresh_pg_database, in_thread, plain_url
 from tests.kit_server import free_port
 
@@ -120,7 +120,7 @@ def _as_asterisk_booked(
     started = _ts(record["started_at"])
     ended = _ts(record["ended_at"])
     assert abs(started - book.started_at.timestamp()) <= (1.0 if seen_answered else 2.0)
-    assert abs(ended - book.ended_at.timestamp()) <= 1.0
+    assert in_its_second(ended, book.ended_at.timestamp())
 
 
 def _ts(at: datetime) -> float:
