@@ -136,12 +136,16 @@ class LetterService:
     async def render_for(
         self, template_id: int, contact_id: int, mailbox_id: int | None, actor: Actor
     ) -> dict[str, str]:
-        """A named template's subject and body as they would be sent to this contact."""
+        """A named template's subject and body as they would be sent to this contact,
+        from a mailbox the actor may send from (another user's is refused, as `send`
+        refuses it: its name and address are not shown either)."""
         async with self.db.session() as session:
             named = await TEMPLATES.get(session, template_id)
             contact = await CONTACTS.get(session, contact_id)
             company = await session.get(Company, contact.company_id) if contact.company_id else None
             box = await session.get(Mailbox, mailbox_id) if mailbox_id else None
+            if box is not None and box.owner_id not in (None, actor.user_id) and not actor.is_admin:
+                raise Forbidden(NOT_YOURS, field="mailbox_id")
             context = letter_context(contact, company, actor.name, box)
             return render_template(named, _as_literal(context))
 

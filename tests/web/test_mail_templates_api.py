@@ -5,6 +5,7 @@ field named, in the user's language; the card's render fills a contact in."""
 from __future__ import annotations
 
 from crm.mail.mailboxes import MailboxCreate
+from crm.mail.named_templates import MailTemplateCreate
 from crm.schemas import ContactCreate
 from tests.crm.mail.kit_mail import CUSTOMER, SYSTEM
 from tests.web.conftest import Api
@@ -130,3 +131,35 @@ async def test_the_rule_editor_offers_templates_and_refuses_a_missing_one(
         rule["actions"][0]["template_id"] = made["id"]
         saved = await admin.post("/api/rules", json=rule)
         assert saved.status_code == 201, saved.text
+
+
+async def test_a_render_from_another_users_mailbox_is_refused(database_url: str) -> None:
+    """As sending from it is refused: the private mailbox's name and address stay hidden."""
+    async with trubka(database_url) as api:
+        boss = await api.user("boss", "admin")
+        private = await api.crm.mailboxes.create(
+            MailboxCreate(
+                name="Boss",
+                address="boss@example.com",
+                imap_host="h",
+                login="l",
+                password="p",
+                owner_id=boss.id,
+            ),
+            SYSTEM,
+        )
+        contact = await api.crm.contacts.create(
+            ContactCreate(name="Ivan", emails=[CUSTOMER]), SYSTEM
+        )
+        async with signed_in(api, "olga") as agent:
+            made = await api.crm.mail_templates.create(
+                MailTemplateCreate(name="From", subject="Hi", body="{{ mailbox.address }}"),
+                SYSTEM,
+            )
+            render = f"/api/mail-templates/{made['id']}/render"
+            ask = {"contact_id": contact["id"], "mailbox_id": private["id"]}
+            refused = await agent.post(render, json=ask)
+            assert refused.status_code == 403 and refused.json()["field"] == "mailbox_id"
+            assert "boss@example.com" not in refused.text
+            shared = await agent.post(render, json={"contact_id": contact["id"]})
+            assert shared.status_code == 200
