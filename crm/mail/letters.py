@@ -201,17 +201,8 @@ class LetterService:
             )
         await self._smtp(message, *smtp, password)
         raw = message.as_bytes()
-        letter = parse_letter(raw, max_attachment=self.max_attachment)
         async with self.db.transaction() as session:
-            ids = await store_letter(
-                session,
-                letter,
-                Place(box.id),
-                [(contact.id, contact.company_id)],
-                direction=OUTBOUND,
-                now=datetime.now(UTC),
-                sent_by_id=actor.user_id,
-            )
+            ids = await self._keep_sent(session, raw, box.id, contact, actor.user_id)
             rows = (await session.scalars(select(Letter).where(Letter.id.in_(ids)))).all()
             view = (await letter_views(session, rows))[0]
         if sent_folder:
@@ -240,17 +231,27 @@ class LetterService:
             box.smtp_login or box.login,
             password,
         )
-        parsed = parse_letter(message.as_bytes(), max_attachment=self.max_attachment)
-        ids = await store_letter(
+        ids = await self._keep_sent(session, message.as_bytes(), box.id, contact, None)
+        return ids[0] if ids else 0
+
+    async def _keep_sent(
+        self,
+        session: AsyncSession,
+        raw: bytes,
+        mailbox_id: int,
+        contact: Contact,
+        sent_by_id: int | None,
+    ) -> list[int]:
+        """A letter just sent, kept in the contact's timeline in `session`: its ids."""
+        return await store_letter(
             session,
-            parsed,
-            Place(box.id),
+            parse_letter(raw, max_attachment=self.max_attachment),
+            Place(mailbox_id),
             [(contact.id, contact.company_id)],
             direction=OUTBOUND,
             now=datetime.now(UTC),
-            sent_by_id=None,
+            sent_by_id=sent_by_id,
         )
-        return ids[0] if ids else 0
 
     async def _smtp(
         self,
