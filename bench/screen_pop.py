@@ -303,6 +303,11 @@ async def main(args: argparse.Namespace) -> None:
                                 if answer.status_code == 200:
                                     break
                             await asyncio.sleep(0.2)
+            await asyncio.sleep(1.0)  # start-up's own work settles
+            idle_start, idle_at = cpu_seconds(server.pid), time.time()
+            # no call, no agent: what the server's own timers cost
+            await asyncio.sleep(getattr(args, "idle", 5.0))
+            cpu_idle = (cpu_seconds(server.pid) - idle_start) / (time.time() - idle_at)
             memory_idle = rss(server.pid)
             await clients.connect(sessions[0][1])
             pbx.stdin.write(b"go\n")
@@ -375,6 +380,8 @@ async def main(args: argparse.Namespace) -> None:
     print(f"  rings written by the PBX in the run: {len(writes)} ({len(offered_all)} to `bench`)")
     rings_all = sum(1 for t in writes.values() if all_start <= t < all_end)
     print(
+        "  server CPU idle (connected to the PBX, no call, no agent): "
+        f"{cpu_idle * 1000:.1f} ms per s\n"
         f"  server CPU with {args.agents} agents: {cpu_all / (all_end - all_start) * 100:.0f}% "
         f"of a core, {cpu_all / max(1, rings_all) * 1000:.2f} ms per ring ({rings_all} rings)"
     )
@@ -397,6 +404,7 @@ if __name__ == "__main__":
     parser.add_argument("--agents", type=int, default=100)
     parser.add_argument("--rate", type=float, default=10.0, help="new calls per second")
     parser.add_argument("--phase", type=float, default=10.0, help="seconds measured per phase")
+    parser.add_argument("--idle", type=float, default=5.0, help="seconds measured idle")
     parser.add_argument("--full", action="store_true", help="500 agents, 50 calls/s, 20 s")
     parser.add_argument("--role", choices=["bench", "pbx"], default="bench", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
