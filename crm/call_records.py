@@ -139,6 +139,20 @@ def _clip(value: str | None, size: int) -> str | None:
     return value[:size] if value is not None else None
 
 
+def upsert_calls(dialect: str, columns: Sequence[str]) -> Any:
+    """`INSERT INTO calls … ON CONFLICT (linkedid, pbx) DO UPDATE … RETURNING linkedid, pbx`:
+    a call closed blind by a resync (it ended while the AMI link was down) is completed by
+    its record from Asterisk's books; any other stored call stays."""
+    insert = sqlite_insert if dialect == "sqlite" else pg_insert
+    table = cast(Table, CallRow.__table__)
+    new = insert(table)
+    return new.on_conflict_do_update(
+        index_elements=["linkedid", "pbx"],
+        set_={name: new.excluded[name] for name in columns if name not in ("linkedid", "pbx")},
+        where=table.c.ended_during_outage.is_(true()) & (new.excluded.source == SOURCE_BACKFILL),
+    ).returning(table.c.linkedid, table.c.pbx)
+
+
 class CallStore:
     """Writes finished calls (idempotent on `linkedid`) and reads them back.
 
@@ -148,6 +162,7 @@ class CallStore:
     def __init__(self, db: Database, routing_reason: ReasonLookup | None = None) -> None:
         self.db = db
         self.routing_reason = routing_reason
+        self._insert: Any = None  # the INSERT of `insert_keys` (`upsert_calls`)
 
     def _why(self, record: CallRecord) -> Reason | None:
         if self.routing_reason is None or not record.routing_reason:
@@ -178,21 +193,10 @@ class CallStore:
         # in a statement): the first record of a call wins, as a later insert would lose.
         unique = list({(r.linkedid, r.pbx): r for r in reversed(records)}.values())[::-1]
         values = [row_values(r, self._why(r)) for r in unique]
-        insert = sqlite_insert if self.db.dialect == "sqlite" else pg_insert
-        table = cast(Table, CallRow.__table__)
-        new = insert(table)
-        # A call closed blind by a resync (it ended while the AMI link was down) is
-        # completed by its record from Asterisk's books; any other stored call stays.
-        statement = new.on_conflict_do_update(
-            index_elements=["linkedid", "pbx"],
-            set_={
-                name: new.excluded[name] for name in values[0] if name not in ("linkedid", "pbx")
-            },
-            where=table.c.ended_during_outage.is_(true())
-            & (new.excluded.source == SOURCE_BACKFILL),
-        ).returning(table.c.linkedid, table.c.pbx)
+        if self._insert is None:  # built once: `excluded` alone cost 0.1 ms per batch
+            self._insert = upsert_calls(self.db.dialect, list(values[0]))
         async with self.db.engine.begin() as conn:
-            result = await conn.execute(statement, values)
+            result = await conn.execute(self._insert, values)
             return {(row[0], row[1]) for row in result.all()}
 
     async def known(self, linkedids: Sequence[str], pbx: str | None = None) -> set[str]:
