@@ -19,6 +19,7 @@ from crm.database import Database
 from crm.events import CallsStored
 from crm.hooks.models import WebhookEvent
 from crm.hooks.outbox import emit, subscriptions
+from crm.listeners import Kept
 from crm.timeline import call_json
 from crm.users import UserDirectory
 from kernel.call_record import Direction, Disposition
@@ -40,13 +41,14 @@ class CallHooks:
     def __init__(self, db: Database, directory: UserDirectory) -> None:
         self.db = db
         self.directory = directory
+        self.hooks = Kept()  # the enabled webhooks per event type (`crm.listeners`)
 
     async def on_calls_stored(self, event: CallsStored) -> None:
         linkedids = [r.linkedid for r in event.records]
         if not linkedids:
             return
         async with self.db.transaction() as session:
-            hooks = await subscriptions(session)
+            hooks = await self.hooks.get(session, subscriptions)
             if not any(hooks[kind] for kind in CALL_EVENTS):
                 return
             rows = (

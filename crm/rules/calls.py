@@ -11,6 +11,7 @@ consumer, after the call writer committed: the AMI reader and the pop never wait
 from __future__ import annotations
 
 import uuid
+from functools import partial
 
 from sqlalchemy import select
 
@@ -18,6 +19,7 @@ from crm.call_records import CallRow
 from crm.database import Database
 from crm.events import CallsStored
 from crm.hooks.calls import CALL_EVENTS, call_events
+from crm.listeners import Kept
 from crm.rules.record import Queued, listened, record_many
 from crm.timeline import call_json
 from crm.users import UserDirectory
@@ -33,13 +35,14 @@ class CallRuleEvents:
     def __init__(self, db: Database, directory: UserDirectory) -> None:
         self.db = db
         self.directory = directory
+        self.listened = Kept()  # the call events an enabled rule listens to (`crm.listeners`)
 
     async def on_calls_stored(self, event: CallsStored) -> None:
         records = {r.linkedid: r for r in event.records}
         if not records:
             return
         async with self.db.transaction() as session:
-            wanted = await listened(session, CALL_EVENTS)
+            wanted = await self.listened.get(session, partial(listened, events=CALL_EVENTS))
             if not wanted:
                 return
             rows = (
