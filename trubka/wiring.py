@@ -476,8 +476,9 @@ class Services:
         crm.rules.runtime.timezone = ZoneInfo(settings.timezone)
         crm.rules.runtime.notify = hub.to_users
         services.rule_worker = RuleWorker(crm.rules.runtime, RulesConfig(poll_interval=1.0))
-        if cluster is not None:  # events queued on another node wake this node's worker
+        if cluster is not None:  # events queued on another node wake this node's workers
             cluster.on_rules_queued.append(services.rule_worker.wake)
+            cluster.on_webhooks_queued.append(services.webhook_worker.wake)
         crm.letters.max_attachment = settings.mail_max_attachment
         crm.letters.timeout = settings.mail_timeout
         if settings.mail_enabled:

@@ -114,7 +114,12 @@ async def emit(
         for hook_id in targets
     )
     await session.flush()
-    if not session.info.get(WAKE_KEY):  # the workers look at once after the commit
+    wake_after_commit(session)
+    return uid
+
+
+def wake_after_commit(session: AsyncSession) -> None:
+    """The delivery workers look at once when this session's transaction commits."""
+    if not session.info.get(WAKE_KEY):
         session.info[WAKE_KEY] = True
         sa_event.listen(session.sync_session, "after_commit", _wake_workers, once=True)
-    return uid

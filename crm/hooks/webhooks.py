@@ -16,7 +16,7 @@ from sqlalchemy import delete, func, select
 from crm.database import Database
 from crm.errors import InvalidInput, NotFound
 from crm.hooks.models import Webhook, WebhookAttempt, WebhookDelivery, WebhookEvent
-from crm.hooks.outbox import EVENT_TYPES
+from crm.hooks.outbox import EVENT_TYPES, wake_after_commit
 
 MIN_SECRET = 16
 MAX_SECRET = 256
@@ -115,6 +115,7 @@ class WebhookService:
                 raise NotFound("no such webhook")
             hook.enabled = enabled
             if enabled:
+                wake_after_commit(session)  # its pending deliveries resume now
                 hook.failing_since = None
                 hook.disabled_at = None
                 hook.disabled_reason = None

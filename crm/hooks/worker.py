@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import httpx
-from sqlalchemy import and_, delete, exists, or_, select, update
+from sqlalchemy import and_, case, delete, exists, func, or_, select, update
 from sqlalchemy.orm import aliased
 
 from crm.database import Database
@@ -54,7 +54,8 @@ class WorkerConfig:
     backoff_initial: float = 5.0  # seconds before the 2nd attempt; doubles each time
     backoff_max: float = 900.0  # the cap of one wait
     timeout: float = 10.0  # one POST, connect to last byte
-    poll_interval: float = 1.0  # how often to look for due deliveries when idle
+    poll_interval: float = 1.0  # the shortest wait between two rounds that found nothing
+    idle_max: float = 10.0  # the longest (`DeliveryWorker.idle_wait`)
     batch: int = 20
     disable_after: float = 86_400.0  # a webhook failing this long is disabled
     give_up_after: float = 259_200.0  # a delivery this old is given up
@@ -156,10 +157,43 @@ class DeliveryWorker:
                 done = 0
             if done == 0 and not self._stopping.is_set():
                 try:
-                    async with asyncio.timeout(self.config.poll_interval):
+                    async with asyncio.timeout(await self.idle_wait()):
                         await self._wake.wait()
                 except TimeoutError:
                     pass
+
+    async def idle_wait(self) -> float:
+        """Seconds to wait when a round found nothing: until the earliest pending
+        delivery is due (a retry's `next_at`, a dead worker's lease running out), at least
+        `poll_interval`, at most `idle_max`. A new event wakes the worker before that (a
+        commit here, or another node's `wq`, `trubka.cluster.node`)."""
+        try:
+            due = await self.next_due()
+        except Exception:
+            log.exception("webhook worker: the next due delivery was not read")
+            return self.config.poll_interval
+        if due is None:
+            return max(self.config.poll_interval, self.config.idle_max)
+        wait = (due - datetime.now(UTC)).total_seconds()
+        return min(max(wait, self.config.poll_interval), self.config.idle_max)
+
+    async def next_due(self) -> datetime | None:
+        """When the earliest pending delivery of an enabled webhook can be claimed."""
+        now = datetime.now(UTC)
+        d = WebhookDelivery
+        free = or_(d.locked_until.is_(None), d.locked_until < now)
+        query = (
+            select(
+                func.min(case((free, d.next_at))),
+                func.min(case((d.locked_until >= now, d.locked_until))),
+            )
+            .join(Webhook, Webhook.id == d.webhook_id)
+            .where(d.status == PENDING, Webhook.enabled.is_(True))
+        )
+        async with self.db.engine.connect() as conn:
+            row = (await conn.execute(query)).one()
+        times = [t for t in row if t is not None]
+        return min(times) if times else None
 
     async def stop(self) -> None:
         """Finish the round in flight (bounded by the POST timeout), close the client."""

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import case, delete, func, or_, select, update
 
 from crm.models import Task, TaskStatus
 from crm.notices import Notice
@@ -75,7 +75,8 @@ OVERDUE_NAMESPACE = uuid.UUID("c6f0e3a2-1b7d-4c9e-8f2a-5d4b3c2a1f0e")
 class WorkerConfig:
     batch: int = 50
     lease: timedelta = timedelta(seconds=120)
-    poll_interval: float = 1.0
+    poll_interval: float = 1.0  # the shortest wait between two rounds that found nothing
+    idle_max: float = 10.0  # the longest (`RuleWorker.idle_wait`)
     overdue_every: float = 60.0
     retry_initial: float = 5.0
     keep_days: int = 7  # finished events (and their action keys) are deleted after this
@@ -169,11 +170,43 @@ class RuleWorker:
                 log.exception("rules round failed")
                 done = 0
             if done == 0 and not self._stopping.is_set():
+                periodic = min(
+                    purged_at + self.config.purge_every,
+                    overdue_at + self.config.overdue_every,
+                    scheduled_at + self.config.schedule_every,
+                )
                 try:
-                    async with asyncio.timeout(self.config.poll_interval):
+                    async with asyncio.timeout(await self.idle_wait(periodic)):
                         await self._wake.wait()
                 except TimeoutError:
                     pass
+
+    async def idle_wait(self, periodic: float = float("inf")) -> float:
+        """Seconds to wait when a round found nothing: until a pending event's lease
+        runs out (a retry's wait, a dead worker's claim) or the next periodic job
+        (`periodic`, on `time.monotonic`), at least `poll_interval`, at most `idle_max`.
+        New events wake the worker before that (a commit here, or another node's `rq`)."""
+        try:
+            due = await self.next_due()
+        except Exception:
+            log.exception("rules worker: the next due event was not read")
+            return self.config.poll_interval
+        wait = min(self.config.idle_max, periodic - time.monotonic())
+        if due is not None:
+            wait = min(wait, (due - now()).total_seconds())
+        return max(wait, self.config.poll_interval)
+
+    async def next_due(self) -> datetime | None:
+        """When the earliest pending event can be claimed (now, when one is free)."""
+        stamp = now()
+        e = RuleEvent
+        free = or_(e.locked_until.is_(None), e.locked_until < stamp)
+        query = select(
+            func.max(case((free, 1), else_=0)), func.min(case((~free, e.locked_until)))
+        ).where(e.status == PENDING)
+        async with self.rt.db.engine.connect() as conn:
+            any_free, locked = (await conn.execute(query)).one()
+        return stamp if any_free else locked
 
     async def _courtesy(self) -> None:
         """Between two rounds: let the loop run what waits; if that took long (the pop,

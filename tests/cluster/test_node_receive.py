@@ -43,3 +43,23 @@ async def test_relayed_messages_are_encoded_only_for_sockets_here(
     assert node.relayed.welcome(2) == [pop]  # kept for when agent 2 connects here
     node.receive({"k": "u", "u": [1, 2], "m": pop})
     assert encoded == [pop] and json.loads(here.queue.get_nowait()) == pop
+
+
+async def test_a_webhook_or_rule_changed_on_another_node_drops_the_kept_answers() -> None:
+    from crm import listeners
+
+    sent: list[str] = []
+    node = ClusterNode("postgresql://unused", Hub(), SimpleNamespace(), lambda: False)  # type: ignore[arg-type]
+    node.bridge = SimpleNamespace(send=sent.append)  # type: ignore[assignment]
+    node.listeners_changed()  # a change committed here
+    assert [json.loads(s) for s in sent] == [{"k": "lc"}]
+    kept, reads = listeners.Kept(), [0]
+
+    async def read(_session: Any) -> int:
+        reads[0] += 1
+        return reads[0]
+
+    assert await kept.get(None, read) == 1  # type: ignore[arg-type]
+    assert await kept.get(None, read) == 1  # type: ignore[arg-type]
+    node.receive({"k": "lc"})  # another node's change
+    assert await kept.get(None, read) == 2  # type: ignore[arg-type]

@@ -34,7 +34,10 @@ one connects); `q` a PBX action for the node consuming AMI and `a` its answer, `
 (`trubka.cluster.remote`); `cs` calls were stored here (a `workers` node's report
 rollups wake); `rq` events were queued for the rules here (`crm.rules.record`: a commit
 that queued some; at most one envelope per turn of the event loop): a `workers` node's
-rules worker wakes at once instead of at its next poll.
+rules worker wakes at once instead of at its next poll; `lc` a webhook or a rule changed
+here (`crm.listeners`: the other nodes read again who listens to the call events); `wq`
+webhook deliveries were queued or resumed here (`crm.hooks.outbox`, at most one envelope
+per turn of the loop): the delivery workers of the other nodes look at once.
 """
 
 from __future__ import annotations
@@ -48,6 +51,8 @@ import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from crm import listeners
+from crm.hooks import outbox as webhook_outbox
 from crm.rules.record import WAKERS
 from kernel.task_set import TaskSet
 from screenpop.hub import Hub, encode
@@ -97,7 +102,9 @@ class ClusterNode:
         self._watchers: dict[str, tuple[int, float]] = {}  # node -> (supervisors, when)
         self.on_calls_stored: list[Callable[[], None]] = []  # another node stored calls
         self.on_rules_queued: list[Callable[[], None]] = []  # ... queued rule events
+        self.on_webhooks_queued: list[Callable[[], None]] = []  # ... webhook deliveries
         self._rules_queued_soon = False
+        self._webhooks_queued_soon = False
         self._mirrored = asyncio.Event()  # a live_update came (fresh_live_document)
         self._asked_at = float("-inf")  # when this node last asked for the live view
         self.bridge = PgBridge(
@@ -176,6 +183,11 @@ class ClusterNode:
         elif kind == "rq":
             for wake in self.on_rules_queued:
                 wake()
+        elif kind == "wq":
+            for wake in self.on_webhooks_queued:
+                wake()
+        elif kind == "lc":
+            listeners.changed_elsewhere()
         elif kind == "q":
             self.remote.request(envelope)
         elif kind == "a":
@@ -195,13 +207,24 @@ class ClusterNode:
         self.bridge.send('{"k":"cs"}')
 
     async def _tell_rules_queued(self) -> None:
-        """While the node runs: a commit here that queued rule events tells the others."""
-        WAKERS.append(self.rules_queued)
+        """While the node runs: a commit here that queued rule events, or changed a
+        webhook or a rule, tells the others."""
+        told = [
+            (WAKERS, self.rules_queued),
+            (webhook_outbox.WAKERS, self.webhooks_queued),
+            (listeners.CHANGED, self.listeners_changed),
+        ]
+        for hooks, hook in told:
+            hooks.append(hook)
         try:
             await asyncio.Event().wait()
         finally:
-            if self.rules_queued in WAKERS:
-                WAKERS.remove(self.rules_queued)
+            for hooks, hook in told:
+                if hook in hooks:
+                    hooks.remove(hook)
+
+    def listeners_changed(self) -> None:
+        self.bridge.send('{"k":"lc"}')
 
     def rules_queued(self) -> None:
         """Events were queued for the rules here: one `rq` envelope this turn of the loop."""
@@ -217,6 +240,22 @@ class ClusterNode:
     def _send_rules_queued(self) -> None:
         self._rules_queued_soon = False
         self.bridge.send('{"k":"rq"}')
+
+    def webhooks_queued(self) -> None:
+        """Webhook deliveries were queued (or resumed) here: one `wq` envelope this turn
+        of the loop (the delivery workers of the other nodes look at once)."""
+        if self._webhooks_queued_soon:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # not on the event loop's thread: the others' poll finds them
+            return
+        self._webhooks_queued_soon = True
+        loop.call_soon(self._send_webhooks_queued)
+
+    def _send_webhooks_queued(self) -> None:
+        self._webhooks_queued_soon = False
+        self.bridge.send('{"k":"wq"}')
 
     # --- who watches the live view on other nodes ----------------------------------
     def announce(self) -> None:
@@ -236,9 +275,14 @@ class ClusterNode:
         return sum(count for count, at in self._watchers.values() if at >= fresh)
 
     def _joined(self) -> None:
-        """Listening (again): ask the node consuming AMI for the whole picture."""
+        """Listening (again): ask the node consuming AMI for the whole picture; the
+        workers here look for queued work at once (a `wq`, `rq` or `lc` may have been
+        missed while not listening)."""
         log.info("cluster: node %s listens on %s", self.node, self.bridge.channel)
         self.bridge.send('{"k":"sync"}')
+        listeners.changed_elsewhere()
+        for wake in (*self.on_rules_queued, *self.on_webhooks_queued):
+            wake()
 
     def resync(self) -> None:
         """If this node consumes AMI: send the others the whole picture (every agent's
