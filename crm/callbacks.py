@@ -167,8 +167,13 @@ class CallbackTasks:
 
     # --- the `CallsStored` consumer ----------------------------------------------------
     async def on_calls_saved(self, event: CallsStored) -> None:
-        await self.handle(event.records)
-        await self.close_served(event.records)
+        records = event.records
+        if event.customers:  # linked just before: a call of no known customer needs nothing
+            records = tuple(
+                r for r in records if any(event.customers.get((r.linkedid, r.pbx), (1, 1)))
+            )
+        await self.handle(records)
+        await self.close_served(records)
 
     async def handle(self, records: Sequence[CallRecord]) -> list[Outcome]:
         missed = [r for r in records if is_missed(r)]

@@ -8,7 +8,7 @@ event is listed in one place, the composition root (`trubka.wiring`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from telephony.domain import DomainEvent
 from telephony.records import CallRecord
@@ -17,9 +17,17 @@ from telephony.records import CallRecord
 @dataclass(frozen=True, slots=True)
 class CallsStored:
     """One committed batch of call records (a duplicate `linkedid` the store refused is
-    still listed: it is in the database either way)."""
+    still listed: it is in the database either way).
+
+    `customers` is filled by contact linking, the first handler of `crm-after-store`
+    (`crm.linking.link_records`): (linkedid, pbx) → (contact_id, company_id) of every
+    call of the batch, so the handlers after it (callback tasks) skip the calls of no
+    known customer without reading them back. Empty until linking ran."""
 
     records: tuple[CallRecord, ...]
+    customers: dict[tuple[str, str], tuple[int | None, int | None]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
 
 BusEvent = DomainEvent | CallsStored

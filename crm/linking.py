@@ -16,6 +16,7 @@ Two entry points:
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -142,27 +143,36 @@ async def relink_numbers(session: AsyncSession, numbers: Iterable[str]) -> None:
             await session.execute(statement, params[start : start + _CHUNK])
 
 
-async def link_records(db: Database, records: Sequence[CallRecord]) -> int:
-    """Set `contact_id`/`company_id` on freshly stored calls; returns how many got linked."""
+async def link_records(
+    db: Database,
+    records: Sequence[CallRecord],
+    customers: dict[tuple[str, str], tuple[int | None, int | None]] | None = None,
+) -> int:
+    """Set `contact_id`/`company_id` on freshly stored calls; returns how many got linked.
+    `customers`, when given, gets every call's (contact_id, company_id) as linked now
+    (a number of no known customer keeps the record's own `contact_id`)."""
     wanted = {
         (r.linkedid, r.pbx): number
         for r in records
         if (number := customer_number(r.direction.value, r.caller_number, r.called_number))
     }
-    if not wanted:
-        return 0
-    async with db.transaction() as session:
-        owners = await resolve_numbers(session, wanted.values())
-        params = [
-            {"l": linkedid, "p": pbx, "c": owners[number][0], "co": owners[number][1]}
-            for (linkedid, pbx), number in wanted.items()
-            if number in owners
-        ]
-        if params:
-            await session.execute(
-                update(CALLS)
-                .where((CALLS.c.linkedid == bindparam("l")) & (CALLS.c.pbx == bindparam("p")))
-                .values(contact_id=bindparam("c"), company_id=bindparam("co")),
-                params,
-            )
+    params: list[dict[str, Any]] = []
+    if wanted:
+        async with db.transaction() as session:
+            owners = await resolve_numbers(session, wanted.values())
+            params = [
+                {"l": linkedid, "p": pbx, "c": owners[number][0], "co": owners[number][1]}
+                for (linkedid, pbx), number in wanted.items()
+                if number in owners
+            ]
+            if params:
+                await session.execute(
+                    update(CALLS)
+                    .where((CALLS.c.linkedid == bindparam("l")) & (CALLS.c.pbx == bindparam("p")))
+                    .values(contact_id=bindparam("c"), company_id=bindparam("co")),
+                    params,
+                )
+    if customers is not None:  # after the commit: a failed linking leaves it empty
+        customers.update({(r.linkedid, r.pbx): (r.contact_id, None) for r in records})
+        customers.update({(row["l"], row["p"]): (row["c"], row["co"]) for row in params})
     return len(params)

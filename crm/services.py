@@ -119,7 +119,7 @@ class CrmServices:
 
     async def link_calls(self, event: CallsStored) -> None:
         """`CallsStored` consumer: link the stored calls to contacts by number."""
-        await link_records(self.db, event.records)
+        await link_records(self.db, event.records, event.customers)
         if self.routing_facts.cache_ttl > 0:
             for record in event.records:
                 for number in (record.caller_number, record.called_number):

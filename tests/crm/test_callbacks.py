@@ -289,3 +289,48 @@ async def test_an_outbound_call_that_reaches_the_customer_closes_the_task(db: Da
     (task,) = [t for t in await s.tasks() if t.id == outcome.task_id]
     assert task.status == "done"
     assert "клиенту дозвонились" in task.description and "out.yes" in task.description
+
+
+async def test_after_linking_the_calls_of_no_known_customer_cost_no_query(db: Database) -> None:
+    """The `crm-after-store` order: linking leaves each call's customer on the event;
+    the callback tasks then skip the calls of nobody known without reading them back,
+    and still make and close the tasks of known customers."""
+    from sqlalchemy import event as sa_event
+
+    s = Setup(db)
+    await s.user("owner", "Local/101@agents/n")
+    await _contact(db, "+79160000070")
+    known = dataclasses.replace(call("+79160000070", answered=False, ago=600), linkedid="k.1")
+    strangers = [
+        call("+79160000071", answered=False, ago=500),
+        call("+79160000072", ago=400),  # answered: nothing of theirs to close
+    ]
+    await store_calls(db, known, *strangers)
+    first = CallsStored(records=(known, *strangers))
+    await link_records(db, first.records, first.customers)
+    assert first.customers[("k.1", known.pbx)][0] is not None
+    await s.callbacks.on_calls_saved(first)
+    (task,) = await s.tasks()
+    assert task.call_linkedid == "k.1"
+    statements: list[str] = []
+
+    def seen(*args: Any) -> None:
+        statements.append(args[2])
+
+    more = [call("+79160000073", answered=False, ago=300), call("+79160000074", ago=200)]
+    await store_calls(db, *more)
+    second = CallsStored(records=tuple(more))
+    await link_records(db, second.records, second.customers)
+    sa_event.listen(db.engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        await s.callbacks.on_calls_saved(second)
+    finally:
+        sa_event.remove(db.engine.sync_engine, "before_cursor_execute", seen)
+    assert statements == []  # nobody known: no transaction
+    back = dataclasses.replace(call("+79160000070", ago=100), linkedid="k.2")
+    await store_calls(db, back)
+    third = CallsStored(records=(back,))
+    await link_records(db, third.records, third.customers)
+    await s.callbacks.on_calls_saved(third)
+    (task,) = await s.tasks()
+    assert task.status == "done"  # the known customer's answered call closed it
