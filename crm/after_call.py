@@ -153,28 +153,42 @@ class AfterCallStore:
 
     async def add_pending(self, user_id: int, interface: str, record: CallRecord) -> bool:
         """Remember the wrap-up the user owes for this call; False when already owed."""
-        values = {
-            "user_id": user_id,
-            "linkedid": record.linkedid,
-            "agent_interface": interface[:128],
-            "queue": record.queue,
-            "direction": record.direction.value,
-            "caller_number": record.caller_number,
-            "caller_name": (record.caller_name or None) and record.caller_name[:255],
-            "called_number": record.called_number,
-            "contact_id": record.contact_id,
-            "answered_at": _moment(record.answered_at) if record.answered_at else None,
-            "ended_at": _moment(record.ended_at),
-            "talk_seconds": record.talk_seconds,
-        }
-        # One Core INSERT … ON CONFLICT (user_id, linkedid) DO NOTHING, built once: a call
-        # ended twice is owed once. The ORM's unit of work (add, flush) cost more CPU than
-        # the statement, for every answered call.
+        return await self.add_pending_many([(user_id, interface, record)]) == 1
+
+    async def add_pending_many(self, owed: list[tuple[int, str, CallRecord]]) -> int | None:
+        """Remember the wrap-ups owed, (user, interface, call) each, in one transaction (a
+        call ended twice is owed once). How many were new, for one row (a batch: None, not
+        every driver counts the rows of an executemany)."""
+        if not owed:
+            return 0
+        rows = [
+            {
+                "user_id": user_id,
+                "linkedid": record.linkedid,
+                "agent_interface": interface[:128],
+                "queue": record.queue,
+                "direction": record.direction.value,
+                "caller_number": record.caller_number,
+                "caller_name": (record.caller_name or None) and record.caller_name[:255],
+                "called_number": record.called_number,
+                "contact_id": record.contact_id,
+                "answered_at": _moment(record.answered_at) if record.answered_at else None,
+                "ended_at": _moment(record.ended_at),
+                "talk_seconds": record.talk_seconds,
+            }
+            for user_id, interface, record in owed
+        ]
+        # One Core INSERT … ON CONFLICT (user_id, linkedid) DO NOTHING, built once. The
+        # ORM's unit of work (add, flush) cost more CPU than the statement, for every
+        # answered call.
         if self._insert is None:
             self._insert = insert_ignoring(self.db.dialect, PendingWrapup, ["user_id", "linkedid"])
         async with self.db.engine.begin() as conn:
-            result = await conn.execute(self._insert, values)
-        return bool(result.rowcount)
+            if len(rows) > 1:
+                await conn.execute(self._insert, rows)
+                return None
+            result = await conn.execute(self._insert, rows[0])
+        return int(result.rowcount or 0)
 
     async def pending(self, user_id: int, limit: int = 50) -> tuple[list[dict[str, Any]], int]:
         """The newest `limit` wrap-ups the user owes (oldest call first), and how many

@@ -33,3 +33,32 @@ async def test_a_wrap_up_is_owed_once_and_added_with_one_statement(db: Database)
     rows, total = await store.pending(user.id)
     assert total == 1
     assert [r["linkedid"] for r in rows] == [record.linkedid]
+
+
+async def test_the_calls_ended_together_are_owed_in_one_statement(db: Database) -> None:
+    users = UserService(db)
+    ivan = await users.create(login="ivan", name="Иван", role="agent", password="long password")
+    olga = await users.create(login="olga", name="Ольга", role="agent", password="long password")
+    store = AfterCallStore(db)
+    first, second, third = (call(f"+7916000000{n}") for n in (2, 3, 4))
+    assert await store.add_pending(ivan.id, "local/101@agents", first) is True
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement.split()[0].upper())
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        await store.add_pending_many(
+            [
+                (ivan.id, "local/101@agents", first),  # owed already: stays once
+                (ivan.id, "local/101@agents", second),
+                (olga.id, "local/102@agents", third),
+            ]
+        )
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", seen)
+    assert statements.count("INSERT") == 1 and set(statements) == {"INSERT"}
+    owed, total = await store.pending(ivan.id)
+    assert total == 2 and {r["linkedid"] for r in owed} == {first.linkedid, second.linkedid}
+    assert (await store.pending(olga.id))[1] == 1
