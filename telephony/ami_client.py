@@ -292,7 +292,9 @@ class AmiClient:
             not check_frame(frame, self.pipeline.decoder) or self._route_reply(frame)
         ):
             return []
-        return self.pipeline.feed_frames([frame], at)
+        if frame.kind is FrameKind.BANNER:
+            return self.pipeline.feed_frames([frame], at)
+        return self.pipeline.apply_frame(frame, at)  # no list per frame (126 frames a ring)
 
     def _route_reply(self, frame: Frame) -> bool:
         """Take a reply to one of our actions (True); leave anything else to the pipeline."""

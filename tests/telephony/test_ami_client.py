@@ -98,8 +98,12 @@ class WatchedPipeline(EventPipeline):
         self.applied: list[AmiEvent | Resync] = []
 
     def feed_frames(self, frames: list[Frame], at: float) -> list[DomainEvent]:
-        self.fed.extend(frames)
+        self.fed.extend(f for f in frames if f.kind is FrameKind.BANNER)  # others: below
         return super().feed_frames(frames, at)
+
+    def apply_frame(self, frame: Frame, at: float) -> list[DomainEvent]:
+        self.fed.append(frame)
+        return super().apply_frame(frame, at)
 
     def apply(self, event: AmiEvent | Resync, at: float) -> list[DomainEvent]:
         self.applied.append(event)
