@@ -4,13 +4,13 @@ Every batch of stored calls asks which enabled webhooks subscribe to `call.*` ev
 (`crm.hooks.calls`) and which of those events an enabled rule listens to
 (`crm.rules.calls`). Nearly always the answer is the same as for the batch before, and
 each question cost a transaction (about 0.8 ms of CPU on SQLite) on the path every call
-takes. `Listeners` keeps the answers:
+takes. `Kept` keeps an answer:
 
 - a webhook or a rule created, changed or deleted through the ORM on this node drops them
   when its transaction commits (mapper events below), so the next batch reads them again;
 - on PostgreSQL other nodes change them too: `CHANGED` lists who tells the other nodes
-  (`trubka.cluster.node` sends `lc` through LISTEN/NOTIFY, and calls `changed_elsewhere`
-  when another node's `lc` arrives);
+  (`trubka.cluster.node` sends `lc` through LISTEN/NOTIFY, and calls `changed` when
+  another node's `lc` arrives);
 - a kept answer is at most `MAX_AGE` seconds old whatever happens (a notification lost
   while a node's LISTEN connection was down).
 """
@@ -36,14 +36,19 @@ CHANGED: list[Callable[[], None]] = []  # told after a local change commits (oth
 _generation = 0
 
 
-def changed_elsewhere() -> None:
-    """Another node changed a webhook or a rule: the kept answers are dropped."""
+def changed() -> None:
+    """A webhook or a rule changed (committed here, or another node's `lc`): every kept
+    answer is read again."""
     global _generation
     _generation += 1
 
 
-def _committed(_session: Session) -> None:
-    changed_elsewhere()
+KEY = "listeners_changed"  # in a session's info: told once when its transaction commits
+
+
+def _committed(session: Session) -> None:
+    session.info.pop(KEY, None)
+    changed()
     for tell in CHANGED:
         tell()
 
@@ -51,9 +56,10 @@ def _committed(_session: Session) -> None:
 def _touched(_mapper: Any, _connection: Any, target: Any) -> None:
     session = object_session(target)
     if session is None:  # pragma: no cover - a flush always has its session
-        changed_elsewhere()
+        changed()
         return
-    if not sa_event.contains(session, "after_commit", _committed):
+    if not session.info.get(KEY):
+        session.info[KEY] = True
         sa_event.listen(session, "after_commit", _committed, once=True)
 
 

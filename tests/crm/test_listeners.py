@@ -66,7 +66,7 @@ async def test_a_change_on_another_node_or_age_drops_the_answer(db: Database) ->
     now = [100.0]
     kept, read = listeners.Kept(clock=lambda: now[0]), Reads()
     assert await ask(db, kept, read) == 1
-    listeners.changed_elsewhere()  # an `lc` envelope from another node
+    listeners.changed()  # an `lc` envelope from another node
     assert await ask(db, kept, read) == 2
     now[0] += listeners.MAX_AGE - 0.1
     assert await ask(db, kept, read) == 2

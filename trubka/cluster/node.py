@@ -187,7 +187,7 @@ class ClusterNode:
             for wake in self.on_webhooks_queued:
                 wake()
         elif kind == "lc":
-            listeners.changed_elsewhere()
+            listeners.changed()
         elif kind == "q":
             self.remote.request(envelope)
         elif kind == "a":
@@ -280,7 +280,7 @@ class ClusterNode:
         missed while not listening)."""
         log.info("cluster: node %s listens on %s", self.node, self.bridge.channel)
         self.bridge.send('{"k":"sync"}')
-        listeners.changed_elsewhere()
+        listeners.changed()
         for wake in (*self.on_rules_queued, *self.on_webhooks_queued):
             wake()
 
