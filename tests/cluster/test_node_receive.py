@@ -63,3 +63,25 @@ async def test_a_webhook_or_rule_changed_on_another_node_drops_the_kept_answers(
     assert await kept.get(None, read) == 1  # type: ignore[arg-type]
     node.receive({"k": "lc"})  # another node's change
     assert await kept.get(None, read) == 2  # type: ignore[arg-type]
+
+
+async def test_queued_work_is_told_once_per_turn_of_the_loop_and_wakes_the_workers() -> None:
+    import asyncio
+
+    sent: list[str] = []
+    node = ClusterNode("postgresql://unused", Hub(), SimpleNamespace(), lambda: False)  # type: ignore[arg-type]
+    node.bridge = SimpleNamespace(send=sent.append)  # type: ignore[assignment]
+    for _ in range(3):  # three commits in one turn of the loop
+        node.rules_queued()
+        node.webhooks_queued()
+    await asyncio.sleep(0)
+    assert sorted(json.loads(s)["k"] for s in sent) == ["rq", "wq"]
+    node.webhooks_queued()  # the next turn: told again
+    await asyncio.sleep(0)
+    assert [json.loads(s)["k"] for s in sent[2:]] == ["wq"]
+    woken: list[str] = []
+    node.on_rules_queued.append(lambda: woken.append("rules"))
+    node.on_webhooks_queued.append(lambda: woken.append("webhooks"))
+    node.receive({"k": "wq"})  # another node's envelopes
+    node.receive({"k": "rq"})
+    assert woken == ["webhooks", "rules"]

@@ -103,8 +103,7 @@ class ClusterNode:
         self.on_calls_stored: list[Callable[[], None]] = []  # another node stored calls
         self.on_rules_queued: list[Callable[[], None]] = []  # ... queued rule events
         self.on_webhooks_queued: list[Callable[[], None]] = []  # ... webhook deliveries
-        self._rules_queued_soon = False
-        self._webhooks_queued_soon = False
+        self._soon: set[str] = set()  # envelopes `_tell_soon` sends this turn of the loop
         self._mirrored = asyncio.Event()  # a live_update came (fresh_live_document)
         self._asked_at = float("-inf")  # when this node last asked for the live view
         self.bridge = PgBridge(
@@ -228,34 +227,27 @@ class ClusterNode:
 
     def rules_queued(self) -> None:
         """Events were queued for the rules here: one `rq` envelope this turn of the loop."""
-        if self._rules_queued_soon:
-            return
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:  # not on the event loop's thread: the others' poll finds them
-            return
-        self._rules_queued_soon = True
-        loop.call_soon(self._send_rules_queued)
-
-    def _send_rules_queued(self) -> None:
-        self._rules_queued_soon = False
-        self.bridge.send('{"k":"rq"}')
+        self._tell_soon("rq")
 
     def webhooks_queued(self) -> None:
         """Webhook deliveries were queued (or resumed) here: one `wq` envelope this turn
         of the loop (the delivery workers of the other nodes look at once)."""
-        if self._webhooks_queued_soon:
+        self._tell_soon("wq")
+
+    def _tell_soon(self, kind: str) -> None:
+        """Send `{"k": kind}` once this turn of the event loop, however many commits ask."""
+        if kind in self._soon:
             return
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:  # not on the event loop's thread: the others' poll finds them
             return
-        self._webhooks_queued_soon = True
-        loop.call_soon(self._send_webhooks_queued)
+        self._soon.add(kind)
+        loop.call_soon(self._tell_now, kind)
 
-    def _send_webhooks_queued(self) -> None:
-        self._webhooks_queued_soon = False
-        self.bridge.send('{"k":"wq"}')
+    def _tell_now(self, kind: str) -> None:
+        self._soon.discard(kind)
+        self.bridge.send(encode({"k": kind}))
 
     # --- who watches the live view on other nodes ----------------------------------
     def announce(self) -> None:
