@@ -122,9 +122,17 @@ class AfterCallWork:
                 owed.append((ref, record))
         if not owed:
             return
-        await self.store.add_pending_many(
-            [(ref.user_id, interface_key(r.agent_interface or ""), r) for ref, r in owed]
-        )
+        rows = [(ref.user_id, interface_key(r.agent_interface or ""), r) for ref, r in owed]
+        try:
+            await self.store.add_pending_many(rows)
+        except Exception:
+            if len(rows) == 1:
+                raise
+            for row in rows:  # one bad call must not lose the others' wrap-ups
+                try:
+                    await self.store.add_pending_many([row])
+                except Exception:
+                    log.exception("the wrap-up owed for %s was not stored", row[2].linkedid)
         for ref, record in owed:
             try:
                 await self._hold(ref, record)

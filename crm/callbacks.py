@@ -169,8 +169,9 @@ class CallbackTasks:
     async def on_calls_saved(self, event: CallsStored) -> None:
         records = event.records
         if event.customers:  # linked just before: a call of no known customer needs nothing
+            unknown = (None, None)
             records = tuple(
-                r for r in records if any(event.customers.get((r.linkedid, r.pbx), (1, 1)))
+                r for r in records if event.customers.get((r.linkedid, r.pbx)) != unknown
             )
         await self.handle(records)
         await self.close_served(records)

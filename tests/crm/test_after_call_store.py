@@ -62,3 +62,34 @@ async def test_the_calls_ended_together_are_owed_in_one_statement(db: Database) 
     owed, total = await store.pending(ivan.id)
     assert total == 2 and {r["linkedid"] for r in owed} == {first.linkedid, second.linkedid}
     assert (await store.pending(olga.id))[1] == 1
+
+
+async def test_one_bad_call_of_a_batch_loses_no_other_wrap_up(db: Database) -> None:
+    """After-call work takes the calls that ended together; when their one INSERT fails
+    (here: a user deleted since the directory was read), each call is stored alone."""
+    import dataclasses
+
+    from crm.after_call import WrapupLimits
+    from crm.after_call_work import AfterCallWork
+    from kernel.agents import agent_key
+    from routing.facts import AgentRef
+    from telephony.reducer import CallState
+
+    ivan = await UserService(db).create(
+        login="ivan", name="Иван", role="agent", password="long password"
+    )
+    refs = {
+        "local/101@agents": AgentRef(ivan.id, "Иван", ("Local/101@agents/n",)),
+        "local/199@agents": AgentRef(ivan.id + 1000, "Gone", ("Local/199@agents/n",)),
+    }
+
+    class Directory:
+        async def by_interface(self, interface: str | None) -> AgentRef | None:
+            return refs.get(agent_key(interface or ""))
+
+    work = AfterCallWork(db, Directory(), CallState(), lambda: None, WrapupLimits(default=0))
+    first, second = call("+79160000011"), call("+79160000012")
+    gone = dataclasses.replace(call("+79160000013"), agent_interface="Local/199@agents/n")
+    await work.calls_ended([first, gone, second])
+    owed, total = await work.pending(ivan.id)
+    assert total == 2 and {r["linkedid"] for r in owed} == {first.linkedid, second.linkedid}
