@@ -78,6 +78,10 @@ class Kept:
         self._generation = -1
         self._at = 0.0
 
+    def forget(self) -> None:
+        """Read the answer again next time (it proved stale)."""
+        self._generation = -1
+
     async def get(self, session: AsyncSession, read: Callable[[AsyncSession], Awaitable[T]]) -> T:
         now = self.clock()
         if self._generation != _generation or now - self._at > MAX_AGE:

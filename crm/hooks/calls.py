@@ -13,6 +13,7 @@ import uuid
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from crm.call_records import CallRow
 from crm.database import Database
@@ -47,6 +48,15 @@ class CallHooks:
         linkedids = [r.linkedid for r in event.records]
         if not linkedids:
             return
+        try:
+            await self._queue(linkedids)
+        except IntegrityError:
+            # A webhook deleted on another node since its list was kept (its `lc` not
+            # heard yet): its deliveries break their foreign key. Read the list again.
+            self.hooks.forget()
+            await self._queue(linkedids)
+
+    async def _queue(self, linkedids: list[str]) -> None:
         async with self.db.transaction() as session:
             hooks = await self.hooks.get(session, subscriptions)
             if not any(hooks[kind] for kind in CALL_EVENTS):

@@ -105,3 +105,40 @@ async def test_calls_stored_after_a_webhook_and_a_rule_appear_reach_them(db: Dat
         rule_events: Any = (await session.scalars(select(RuleEvent.event))).all()
     assert hook_events == 1  # the second call's call.missed, not the first's
     assert rule_events == ["call.missed"]
+
+
+async def test_a_webhook_deleted_elsewhere_before_its_lc_arrives_loses_no_event(
+    db: Database,
+) -> None:
+    """The kept list still names a webhook another node deleted (its `lc` not heard
+    yet): the deliveries' foreign key refuses it, the list is read again, and the call's
+    events reach the webhooks that exist."""
+    from sqlalchemy import delete
+
+    from crm.hooks.models import Webhook, WebhookDelivery
+
+    directory = UserDirectory(db)
+    hooks = CallHooks(db, directory)
+    service = WebhookService(db)
+    kept = await service.create("http://127.0.0.1:9/a", ["call.missed"], SECRET, None)
+    gone = await service.create("http://127.0.0.1:9/b", ["call.missed"], SECRET, None)
+    first = call("+74951112255", answered=False)
+    await store_calls(db, first)
+    await hooks.on_calls_stored(CallsStored((first,)))  # both webhooks kept
+    async with db.transaction() as session:  # another node's delete: no mapper event here
+        await session.execute(
+            delete(WebhookDelivery).where(WebhookDelivery.webhook_id == gone["id"])
+        )
+        await session.execute(delete(Webhook).where(Webhook.id == gone["id"]))
+    second = call("+74951112266", answered=False)
+    await store_calls(db, second)
+    await hooks.on_calls_stored(CallsStored((second,)))
+    async with db.session() as session:
+        targets = (
+            await session.execute(
+                select(WebhookEvent.uid, WebhookDelivery.webhook_id).join(
+                    WebhookDelivery, WebhookDelivery.event_id == WebhookEvent.id
+                )
+            )
+        ).all()
+    assert sorted(hook for _uid, hook in targets) == [kept["id"], kept["id"]]
