@@ -13,6 +13,7 @@ The time allowed is per queue: `WrapupLimits` (TRUBKA_WRAPUP_LIMIT, TRUBKA_QUEUE
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -28,6 +29,7 @@ from sqlalchemy import (
     func,
     select,
 )
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm.claims import insert_ignoring
@@ -161,6 +163,16 @@ class AfterCallStore:
         every driver counts the rows of an executemany)."""
         if not owed:
             return 0
+        async with self.db.engine.begin() as conn:
+            return await self.owe_in(conn, owed)
+
+    async def owe_in(
+        self, conn: AsyncConnection, owed: Sequence[tuple[int, str, CallRecord]]
+    ) -> int | None:
+        """`add_pending_many` inside the caller's transaction (the call writer stores the
+        wrap-ups owed with their calls' records: one transaction, not one more per call)."""
+        if not owed:
+            return 0
         rows = [
             {
                 "user_id": user_id,
@@ -183,11 +195,10 @@ class AfterCallStore:
         # answered call.
         if self._insert is None:
             self._insert = insert_ignoring(self.db.dialect, PendingWrapup, ["user_id", "linkedid"])
-        async with self.db.engine.begin() as conn:
-            if len(rows) > 1:
-                await conn.execute(self._insert, rows)
-                return None
-            result = await conn.execute(self._insert, rows[0])
+        if len(rows) > 1:
+            await conn.execute(self._insert, rows)
+            return None
+        result = await conn.execute(self._insert, rows[0])
         return int(result.rowcount or 0)
 
     async def pending(self, user_id: int, limit: int = 50) -> tuple[list[dict[str, Any]], int]:

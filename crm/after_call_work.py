@@ -9,6 +9,10 @@ live view and the reports count it as after-call work. The hold ends with
 call's queue's limit (`WrapupLimits`) runs out — unless the agent took a pause of their
 own meanwhile (the member's reason is no longer Trubka's): then their pause stands.
 
+The owed wrap-up is written by the call writer in the transaction of the call's record
+(`owed`, `owe_in`; `crm.call_writer`), so the panel's list and the call's record appear
+together; skipping or saving a wrap-up waits for that record (`web.panel`).
+
 Not held: an agent already paused for a reason of their own when the call ends (the pause
 asked for during the call now applies), an agent in no queue, a limit of 0.
 
@@ -23,8 +27,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
+
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from crm.after_call import AfterCallStore, Hold, WrapupLimits
 from crm.database import Database
@@ -40,6 +46,8 @@ from telephony.state import Agent
 
 log = logging.getLogger(__name__)
 
+Owed = tuple[int, str, CallRecord]  # (user, interface, call): a wrap-up owed
+
 BATCH = 100  # calls ended taken together at most (`AfterCallWork.run`)
 RETRY_AFTER = 5.0  # seconds before a release the PBX refused is tried again
 
@@ -48,6 +56,10 @@ KINDS = (CallEnded,)
 
 class Users(Protocol):
     async def by_interface(self, interface: str | None) -> AgentRef | None: ...
+
+
+def _interface(record: CallRecord) -> str:
+    return interface_key(record.agent_interface or "")
 
 
 def live_agent(live: CallState, interface: str) -> Agent | None:
@@ -85,6 +97,9 @@ class AfterCallWork:
         self._retry_at: dict[int, float] = {}
         self._lock = asyncio.Lock()
         self.handled = 0  # calls ended that were looked at (tests wait on it)
+        # The call writer stores the wrap-ups owed with the calls' records (the wiring
+        # sets this False): else `calls_ended` stores them itself.
+        self.stores_owed = True
 
     async def load(self) -> None:
         """The holds stored before a restart."""
@@ -109,6 +124,19 @@ class AfterCallWork:
         await self.calls_ended([record])
 
     async def calls_ended(self, records: list[CallRecord]) -> None:
+        owed = await self._owing(records)
+        if not owed:
+            return
+        if self.stores_owed:
+            await self.store_owed([(ref.user_id, _interface(r), r) for ref, r in owed])
+        for ref, record in owed:
+            try:
+                await self._hold(ref, record)
+            except Exception:
+                log.exception("after-call hold of %s failed", record.linkedid)
+
+    async def _owing(self, records: Sequence[CallRecord]) -> list[tuple[AgentRef, CallRecord]]:
+        """The answered calls whose agent is a Trubka user, with that user."""
         owed: list[tuple[AgentRef, CallRecord]] = []
         for record in records:
             if record.disposition is not Disposition.ANSWERED or not record.agent_interface:
@@ -120,24 +148,32 @@ class AfterCallWork:
                     break
             if ref is not None:
                 owed.append((ref, record))
+        return owed
+
+    # --- the wrap-ups owed (stored by the call writer with the calls: `stores_owed`) ------
+    async def owed(self, records: Sequence[CallRecord]) -> list[Owed]:
+        """The wrap-ups these calls make owed: (user, interface, call) each."""
+        return [(ref.user_id, _interface(r), r) for ref, r in await self._owing(records)]
+
+    async def owe_in(self, conn: AsyncConnection, owed: Sequence[Owed]) -> object:
+        """Store them in the caller's transaction (the call writer's)."""
+        return await self.store.owe_in(conn, owed)
+
+    async def store_owed(self, owed: Sequence[Owed]) -> None:
+        """Store them in a transaction of their own; one bad call loses no other's."""
         if not owed:
             return
-        rows = [(ref.user_id, interface_key(r.agent_interface or ""), r) for ref, r in owed]
         try:
-            await self.store.add_pending_many(rows)
+            await self.store.add_pending_many(list(owed))
         except Exception:
-            if len(rows) == 1:
-                raise
-            for row in rows:  # one bad call must not lose the others' wrap-ups
+            if len(owed) == 1:
+                log.exception("the wrap-up owed for %s was not stored", owed[0][2].linkedid)
+                return
+            for row in owed:
                 try:
                     await self.store.add_pending_many([row])
                 except Exception:
                     log.exception("the wrap-up owed for %s was not stored", row[2].linkedid)
-        for ref, record in owed:
-            try:
-                await self._hold(ref, record)
-            except Exception:
-                log.exception("after-call hold of %s failed", record.linkedid)
 
     async def _hold(self, ref: AgentRef, record: CallRecord) -> None:
         limit = self.limits.for_queue(record.queue)

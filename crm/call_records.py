@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast
 
@@ -20,6 +20,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm.database import Base, Database, UTCDateTime
@@ -33,6 +34,9 @@ from kernel.call_record import (
 )
 from routing.decision import Reason
 from telephony.route_memo import ReasonLookup
+
+# what `CallStore.insert_keys` also writes in its transaction, given the new calls' keys
+AlsoWrite = Callable[[AsyncConnection, set[tuple[str, str]]], Awaitable[object]]
 
 
 class CallRow(Base):
@@ -178,8 +182,12 @@ class CallStore:
         """Insert records in one transaction; the linkedids that were new."""
         return {linkedid for linkedid, _pbx in await self.insert_keys(records)}
 
-    async def insert_keys(self, records: Sequence[CallRecord]) -> set[tuple[str, str]]:
+    async def insert_keys(
+        self, records: Sequence[CallRecord], also: AlsoWrite | None = None
+    ) -> set[tuple[str, str]]:
         """Insert records in one transaction; the (linkedid, pbx) of those that were new.
+        `also(connection, new keys)` writes what goes with the new calls in the same
+        transaction (the wrap-ups their agents owe: `crm.call_writer`).
 
         One cached INSERT … ON CONFLICT DO NOTHING … RETURNING, executed for all rows
         (SQLAlchemy batches them into multi-row statements): compiling a fresh multi-row
@@ -197,7 +205,10 @@ class CallStore:
             self._insert = upsert_calls(self.db.dialect, list(values[0]))
         async with self.db.engine.begin() as conn:
             result = await conn.execute(self._insert, values)
-            return {(row[0], row[1]) for row in result.all()}
+            new = {(row[0], row[1]) for row in result.all()}
+            if also is not None and new:
+                await also(conn, new)
+            return new
 
     async def known(self, linkedids: Sequence[str], pbx: str | None = None) -> set[str]:
         """Which of these calls are stored whole (not closed blind by a resync); of PBX

@@ -33,9 +33,11 @@ consumers (a `run` coroutine over a subscription, or a handler).
       CallBackfilled
     SpySessionEnded (reducer)     spy-sessions        SpySessions.run: how long a supervisor
                                                       listened, beside the audit (supervisor)
-    CallEnded (reducer)           after-call-work     AfterCallWork.run: the wrap-up the agent
-                                                      owes, and holding them out of the
-                                                      queues meanwhile (crm)
+    CallEnded (reducer)           after-call-work     AfterCallWork.run: holding the agent out
+                                                      of the queues while they owe the
+                                                      wrap-up (crm); the wrap-up owed is
+                                                      stored by the call writer, with the
+                                                      call's record (AfterCallWork.owed)
     AgentStateChanged             agent-time          AgentTimeRecorder.run: time per agent
                                                       state (supervisor)
     AgentStateChanged             agent-sessions      QueueSessionRecorder.run: queue logins
@@ -415,6 +417,8 @@ class Services:
             return services.pbx if ami is not None and ami.connected else None
 
         after_call = AfterCallWork(db, crm.directory, live, pbx_connected, settings.wrapup_limits())
+        writer.wrapups = after_call  # the wrap-ups owed go with their calls' records
+        after_call.stores_owed = False
         services = cls(
             settings=settings,
             db=db,
@@ -504,6 +508,8 @@ class Services:
             cluster.pbx_feeds = [e.feed for e in services.pbx_edges.extras if e.feed]
         if services.pbx_edges.extras:  # the other PBXes' calls too (trubka.pbx_consumers)
             after_call.states = lambda: services.pbx_states
+        for edge in services.pbx_edges.extras:
+            edge.writer.wrapups = after_call
         if services.node.runs_ami:
             publish = services.node.fence_ami(bus.publish)  # the AMI lease on PostgreSQL
             login = pbx_ami_config(settings, pbx_list.primary) if settings.pbxes else None

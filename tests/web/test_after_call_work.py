@@ -80,6 +80,24 @@ async def test_the_agent_is_held_until_the_wrap_up_is_saved(database_url: str) -
             assert owed == {"wrapups": [], "total": 0, "hold": None}
 
 
+async def test_a_wrap_up_skipped_the_moment_its_call_ends_is_not_owed_after(
+    database_url: str,
+) -> None:
+    """The wrap-up owed is stored with the call's record, a batch later than `call_ended`:
+    a skip sent at once waits for that record, so the wrap-up does not come back."""
+    async with panel_stack(database_url, wrapup_limit=0) as stack:
+        stack.services.call_writer.linger = 0.3
+        await stack.agent("anna", "101")
+        async with stack.client("anna") as http, stack.socket(http) as ws:
+            await next_message(ws, "agent_state", state="available")
+            linkedid = await talk(stack, ws)
+            skipped = await http.delete(f"/api/panel/wrapups/{linkedid}")
+            assert skipped.status_code == 204
+            await asyncio.sleep(0.4)  # the writer's batch is stored by now in any case
+            owed = (await http.get("/api/panel/wrapups")).json()
+            assert owed["wrapups"] == [] and owed["total"] == 0
+
+
 async def test_the_limit_releases_the_agent_and_the_wrap_up_stays_owed(database_url: str) -> None:
     async with panel_stack(database_url, wrapup_limit=60, queue_wrapup_limits="support=1") as stack:
         stack.services.after_call.tick = 0.05

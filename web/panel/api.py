@@ -144,11 +144,19 @@ async def call_record_stored(services: Any, linkedid: str) -> None:
     row: CallRow | None = await services.calls.get(linkedid)
     if row is not None and row.contact_id is not None:
         return
+    if not await calls_caught_up(services):
+        log.warning("wrap-up of %s saved before its call record (the writer is behind)", linkedid)
+
+
+async def calls_caught_up(services: Any) -> bool:
+    """Wait (`CALL_RECORD_WAIT` at most) until the calls that ended before now are stored,
+    with the wrap-ups they owe; False when the writer is behind even so."""
     try:
         async with asyncio.timeout(CALL_RECORD_WAIT):
-            await services.call_writer.drain()
+            await services.call_writer.caught_up()
     except TimeoutError:
-        log.warning("wrap-up of %s saved before its call record (the writer is behind)", linkedid)
+        return False
+    return True
 
 
 @router.post("/wrapup", status_code=201)
