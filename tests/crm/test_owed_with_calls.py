@@ -115,3 +115,39 @@ async def test_a_wrap_up_that_cannot_be_stored_loses_no_call(
     assert await _stored(db) == 3
     assert await _owed(db, ivan.id) == {first.linkedid, second.linkedid}
     assert "the calls go alone" in caplog.text
+
+
+async def test_caught_up_ends_while_calls_keep_ending(db: Database) -> None:
+    """`caught_up` waits for the calls given before it, not for a writer that a busy
+    call center never lets go idle (`drain` would)."""
+    bus: EventBus[DomainEvent] = EventBus()
+    writer = CallWriter(CallStore(db), bus.subscribe("call-writer", kinds=[CallEnded]), linger=0.05)
+    task = asyncio.create_task(writer.run())
+    stop = asyncio.Event()
+
+    async def calls_keep_ending() -> None:
+        n = 0
+        while not stop.is_set():
+            n += 1
+            bus.publish([CallEnded(call(f"+7916100{n:04d}"))])
+            await asyncio.sleep(0.01)
+
+    feeder = asyncio.create_task(calls_keep_ending())
+    try:
+        await asyncio.sleep(0.1)
+        first = call("+79169999999")
+        bus.publish([CallEnded(first)])
+        async with asyncio.timeout(5):
+            await writer.caught_up()
+        async with db.session() as session:
+            stored = await session.scalar(
+                select(func.count()).select_from(CallRow).where(CallRow.linkedid == first.linkedid)
+            )
+        assert stored == 1
+        with pytest.raises(TimeoutError):  # the writer is never idle meanwhile
+            async with asyncio.timeout(0.5):
+                await writer.drain()
+    finally:
+        stop.set()
+        await feeder
+        task.cancel()
