@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-_DIAL_OPTIONS = ("/n", "/b")
+DIAL_OPTIONS = ("/n", "/b")
 
 # The queue-pause reason Trubka reserves for after-call work: an agent paused with it is
 # wrapping up a call (state `wrap_up`), not on a pause of their own.
@@ -33,7 +33,7 @@ class AgentState(StrEnum):
 def interface_key(interface: str) -> str:
     """Normalize a member or dialed interface: `Local/101@agents/n` → `Local/101@agents`."""
     interface = interface.strip()
-    if interface.endswith(_DIAL_OPTIONS):
+    if interface.endswith(DIAL_OPTIONS):
         interface = interface[:-2]
     return interface
 

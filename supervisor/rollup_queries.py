@@ -15,6 +15,7 @@ naive UTC text, PostgreSQL as `timestamptz`).
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
@@ -31,6 +32,7 @@ from sqlalchemy import (
     extract,
     func,
     literal,
+    or_,
     select,
 )
 from sqlalchemy import cast as sql_cast
@@ -38,13 +40,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm.call_records import CallRow
-from kernel.agents import interface_key
+from kernel.agents import DIAL_OPTIONS, interface_key
 from supervisor.config import ReportConfig
 from supervisor.figures import Totals
 from supervisor.periods import local_bucket
 from supervisor.rollup_tables import DAY_KEY, DAYS, HOUR_KEY, HOURS, ReportHour
 
 Bucket = tuple[date, int]  # local day, local hour
+Statements = tuple[Select[Any], Select[Any]]  # per 15-minute slot, per hour
 RowKey = tuple[date, int, str, str, str]  # day, hour, queue, agent, PBX
 
 _CALLS = cast(Table, CallRow.__table__)
@@ -81,32 +84,41 @@ def _parse_slot(value: str) -> datetime:
     return datetime.strptime(value, "%Y-%m-%d %H:%M").replace(tzinfo=UTC)
 
 
-def aggregate_statement(config: ReportConfig, slot: ColumnElement[str]) -> Select[Any]:
+def aggregate_statement(
+    config: ReportConfig, slot: ColumnElement[str], *, regions: bool = False
+) -> Select[Any]:
     """Per slot, queue, agent, direction, disposition, within-SL and PBX: the count of calls,
     their hold and talk seconds, the longest hold and an agent name, for the calls started
-    in [`start`, `end`) (bound at execution)."""
+    in [`start`, `end`) (bound at execution). With `regions`, only the calls of the queues
+    `queues`, the PBXes `pbxes` and the agent spellings `agents` (lists bound at
+    execution; a spelling with blanks around it is always read, as its key is the
+    stripped one)."""
     calls = _CALLS.c
     queue = func.coalesce(calls.queue, "")
     hold = func.coalesce(calls.queue_hold_seconds, calls.wait_seconds)
     default = literal(config.service_level_seconds, Integer)
     thresholds = dict(sorted(config.thresholds().items()))
     threshold = case(thresholds, value=queue, else_=default) if thresholds else default
-    each = (
-        select(
-            slot.label("slot"),
-            queue.label("queue"),
-            func.coalesce(calls.agent_interface, "").label("agent"),
-            calls.direction,
-            calls.disposition,
-            case((hold <= threshold, 1), else_=0).label("within_sl"),
-            hold.label("hold"),
-            func.coalesce(calls.queue_talk_seconds, calls.talk_seconds).label("talk"),
-            calls.agent_name,
-            calls.pbx,
+    each: Any = select(
+        slot.label("slot"),
+        queue.label("queue"),
+        func.coalesce(calls.agent_interface, "").label("agent"),
+        calls.direction,
+        calls.disposition,
+        case((hold <= threshold, 1), else_=0).label("within_sl"),
+        hold.label("hold"),
+        func.coalesce(calls.queue_talk_seconds, calls.talk_seconds).label("talk"),
+        calls.agent_name,
+        calls.pbx,
+    ).where(calls.started_at >= bindparam("start"), calls.started_at < bindparam("end"))
+    if regions:
+        agent = func.coalesce(calls.agent_interface, "")
+        each = each.where(
+            queue.in_(bindparam("queues", expanding=True)),
+            calls.pbx.in_(bindparam("pbxes", expanding=True)),
+            or_(agent.in_(bindparam("agents", expanding=True)), agent != func.trim(agent)),
         )
-        .where(calls.started_at >= bindparam("start"), calls.started_at < bindparam("end"))
-        .subquery("each_call")
-    )
+    each = each.subquery("each_call")
     keys = (
         each.c.slot,
         each.c.queue,
@@ -132,26 +144,38 @@ class Aggregator:
     def __init__(self, config: ReportConfig, dialect: str) -> None:
         self.config = config
         self.dialect = dialect
-        self._built: tuple[tuple[tuple[str, int], ...], Select[Any], Select[Any]] | None = None
+        self._built: dict[tuple[tuple[tuple[str, int], ...], bool], Statements] = {}
 
-    def statements(self) -> tuple[Select[Any], Select[Any]]:
-        """The per-slot and the hourly statement, rebuilt when a threshold changed (Asterisk
-        reports its queues' `servicelevel` after Trubka started)."""
-        key = tuple(sorted(self.config.thresholds().items()))
-        if self._built is None or self._built[0] != key:
-            self._built = (
-                key,
-                aggregate_statement(self.config, utc_slot(self.dialect, hourly=False)),
+    def statements(self, regions: bool = False) -> Statements:
+        """The per-slot and the hourly statement (of some regions only: `regions`),
+        rebuilt when a threshold changed (Asterisk reports its queues' `servicelevel` after
+        Trubka started)."""
+        key = (tuple(sorted(self.config.thresholds().items())), regions)
+        built = self._built.get(key)
+        if built is None:
+            self._built = {k: v for k, v in self._built.items() if k[0] == key[0]}
+            built = self._built[key] = (
+                aggregate_statement(
+                    self.config, utc_slot(self.dialect, hourly=False), regions=regions
+                ),
                 # where the zone's offset is whole hours and does not change within the
                 # span, UTC hours map to local hours: four times fewer groups to read
-                aggregate_statement(self.config, utc_slot(self.dialect, hourly=True)),
+                aggregate_statement(
+                    self.config, utc_slot(self.dialect, hourly=True), regions=regions
+                ),
             )
-        return self._built[1], self._built[2]
+        return built
 
     async def aggregate(
-        self, session: AsyncSession, start: datetime, end: datetime
+        self,
+        session: AsyncSession,
+        start: datetime,
+        end: datetime,
+        regions: Collection[tuple[str, str, str]] | None = None,
     ) -> dict[RowKey, RowTotals]:
-        """Rollup rows of the calls started in [start, end) (UTC, slot-aligned)."""
+        """Rollup rows of the calls started in [start, end) (UTC, slot-aligned); with
+        `regions` ((queue, agent key, PBX) each), the rows of those regions' queues, agents
+        and PBXes (each row of them whole: every call of its key is read)."""
         tz = self.config.timezone
         offset = start.astimezone(tz).utcoffset()
         steady = (
@@ -160,9 +184,16 @@ class Aggregator:
             and offset.total_seconds() % 3600 == 0
             and start.minute == 0
         )
-        per_slot, hourly = self.statements()
+        per_slot, hourly = self.statements(regions is not None)
         statement = hourly if steady else per_slot
-        result = await session.execute(statement, {"start": start, "end": end})
+        params: dict[str, Any] = {"start": start, "end": end}
+        if regions is not None:
+            params["queues"] = sorted({q for q, _a, _p in regions})
+            params["pbxes"] = sorted({p for _q, _a, p in regions})
+            params["agents"] = sorted(
+                {a + suffix for _q, a, _p in regions for suffix in ("", *DIAL_OPTIONS)}
+            )
+        result = await session.execute(statement, params)
         rows: dict[RowKey, RowTotals] = {}
         buckets: dict[str, Bucket] = {}
         for (
@@ -238,8 +269,11 @@ def upsert_hours(dialect: str) -> Insert:
     return _upsert(_insert(HOURS, dialect), HOUR_KEY, columns)
 
 
-def days_from_hours(days: list[date], dialect: str) -> Insert:
-    """INSERT INTO report_days SELECT … FROM report_hours for these days (an upsert)."""
+def days_from_hours(
+    days: list[date], dialect: str, only: ColumnElement[bool] | None = None
+) -> Insert:
+    """INSERT INTO report_days SELECT … FROM report_hours for these days (an upsert); of
+    the hours' rows that `only` keeps, when given."""
     sums = []
     for name in Totals.column_names():
         column = getattr(ReportHour, name)
@@ -258,7 +292,7 @@ def days_from_hours(days: list[date], dialect: str) -> Insert:
             *sums,
         )
         # a WHERE keeps SQLite's INSERT … SELECT … ON CONFLICT unambiguous
-        .where(ReportHour.day.in_(days))
+        .where(ReportHour.day.in_(days) if only is None else ReportHour.day.in_(days) & only)
         .group_by(ReportHour.day, ReportHour.queue, ReportHour.agent, ReportHour.pbx)
     )
     columns = ["agent_name", "sl_min", "sl_max", *Totals.column_names()]
