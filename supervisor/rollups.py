@@ -102,6 +102,7 @@ class RollupStore:
         self.full_every = full_every  # seconds: an hour recomputed in full at least this often
         self.clock = clock
         self._full_at: dict[Bucket, float] = {}  # when each hour was last recomputed in full
+        self._done_elsewhere: int | None = None  # the watermark another node moved past ours
         self.config = config
         self.batch = batch
         self.min_interval = min_interval  # seconds between background catch-ups
@@ -193,9 +194,13 @@ class RollupStore:
                 for _, started, queue, agent, pbx in rows:
                     region = (queue or "", interface_key(agent) if agent else "", pbx)
                     touched.setdefault(local_bucket(started, tz), set()).add(region)
-                await self._refresh_touched(touched)
-                watermark = rows[-1][0]
+                self._done_elsewhere = None
+                await self._refresh_touched(touched, upto=rows[-1][0])
                 seen += len(rows)
+                if self._done_elsewhere is not None:  # another node rolled these up
+                    watermark = max(self._done_elsewhere, rows[-1][0])
+                    continue
+                watermark = rows[-1][0]
                 await self._set_watermark(watermark)
         return seen
 
@@ -243,9 +248,11 @@ class RollupStore:
         span = (local_midnight(day, tz), local_midnight(day + timedelta(days=1), tz))
         return await self._replace([span], days=[day], buckets=[])
 
-    async def _refresh_touched(self, touched: dict[Bucket, set[RowRegion]]) -> None:
-        """Recompute what new calls touched: hours not recomputed in full for
-        `full_every` seconds in full, in the others only the touched rows."""
+    async def _refresh_touched(
+        self, touched: dict[Bucket, set[RowRegion]], *, upto: int | None = None
+    ) -> None:
+        """Recompute what new calls (up to id `upto`) touched: hours not recomputed in full
+        for `full_every` seconds in full, in the others only the touched rows."""
         now = self.clock()
         full = [b for b in touched if now - self._full_at.get(b, float("-inf")) >= self.full_every]
         keyed = [b for b in touched if b not in full]
@@ -253,16 +260,18 @@ class RollupStore:
         if len(regions) > KEYED_MAX:
             full, keyed = list(touched), []
         if full:
-            await self._refresh_buckets(full)
-            for bucket in full:
-                self._full_at[bucket] = now
-        if keyed:
+            # `upto` goes with the last transaction (it moves the watermark)
+            await self._refresh_buckets(full, upto=None if keyed else upto)
+            if self._done_elsewhere is None:
+                for bucket in full:
+                    self._full_at[bucket] = now
+        if keyed and self._done_elsewhere is None:
             spans = [s for s in (hour_range(d, h, self.config.timezone) for d, h in keyed) if s]
-            await self._replace(_merged(spans), days=[], buckets=keyed, regions=regions)
+            await self._replace(_merged(spans), days=[], buckets=keyed, regions=regions, upto=upto)
         for bucket in [b for b, at in self._full_at.items() if now - at > 2 * self.full_every]:
             del self._full_at[bucket]  # hours long past: forget them
 
-    async def _refresh_buckets(self, buckets: Iterable[Bucket]) -> None:
+    async def _refresh_buckets(self, buckets: Iterable[Bucket], *, upto: int | None = None) -> None:
         """Recompute these local hours (whole days when most of a day is touched)."""
         by_day: dict[date, set[int]] = {}
         for day, hour in buckets:
@@ -282,7 +291,7 @@ class RollupStore:
                     hours.append((day, hour))
                     spans.append(span)
         if spans:
-            await self._replace(_merged(spans), days=days, buckets=hours)
+            await self._replace(_merged(spans), days=days, buckets=hours, upto=upto)
 
     async def _replace(
         self,
@@ -291,16 +300,25 @@ class RollupStore:
         days: list[date],
         buckets: list[Bucket],
         regions: set[RowRegion] | None = None,
+        upto: int | None = None,
     ) -> int:
         """Aggregate the UTC spans and replace the rollup rows of those days and hours,
         in one transaction; with `regions`, only the rows of those keys (in `buckets`
-        only), and the days' rows of those keys."""
+        only), and the days' rows of those keys. With `upto` (a catch-up's calls, up to
+        that id): nothing when another node's catch-up got there first (the watermark,
+        read under the lock, is past it; `_done_elsewhere` says where)."""
         for attempt in range(5):
             try:
                 async with self.db.transaction() as session:
                     # nodes sharing the database recompute hours one at a time (each
                     # from `calls` as committed): no collision, nothing counted twice
                     await serialize(session, ROLLUP_LOCK)
+                    state = None
+                    if upto is not None:
+                        state = await session.get(RollupState, _STATE_NAME)
+                        if state is not None and state.last_call_id >= upto:
+                            self._done_elsewhere = state.last_call_id
+                            return 0
                     rows: dict[RowKey, RowTotals] = {}
                     for start, end in spans:
                         rows.update(await self.aggregator.aggregate(session, start, end, regions))
@@ -336,6 +354,11 @@ class RollupStore:
                             None if regions is None else _in_regions(ReportHour, regions),
                         )
                     )
+                    if state is not None and upto is not None:
+                        # in the same transaction: a node that waited for the lock sees
+                        # these calls rolled up
+                        state.last_call_id = max(upto, state.last_call_id or 0)
+                        state.updated_at = datetime.now(UTC)
                 self.version += 1
                 for listener in self.listeners:
                     listener()

@@ -4,10 +4,12 @@ after `full_every` seconds, which picks up what no new call points at."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import event, update
 
 from crm.call_records import CallRow
@@ -94,3 +96,30 @@ async def test_the_hour_in_full_catches_what_no_new_call_points_at(db: Database)
     assert_same(
         await stored_hours(db), direct(await all_calls(db), r.config.timezone, {"sales": 30})
     )
+
+
+async def test_two_nodes_catching_up_at_once_roll_the_calls_up_once(db: Database) -> None:
+    """Both nodes are told of the same stored calls: the one that waited for the lock
+    finds the watermark moved past them (in the same transaction as the rows) and does
+    not recompute them again."""
+    if db.dialect != "postgresql":
+        pytest.skip("one node only on SQLite")
+    a, b = reporting(db), reporting(db)
+    calls = generated(200, HOUR, timedelta(hours=2), seed=16)
+    await a.calls.save(calls)
+    upserts: list[int] = []
+
+    def seen(_c: Any, _cur: Any, statement: str, *_args: Any) -> None:
+        if statement.startswith("INSERT INTO report_hours"):
+            upserts.append(1)
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        await asyncio.gather(a.rollups.catch_up(), b.rollups.catch_up())
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", seen)
+    assert len(upserts) == 1
+    assert_same(
+        await stored_hours(db), direct(await all_calls(db), a.config.timezone, {"sales": 30})
+    )
+    assert await a.rollups.watermark() == max(row.id for row in await all_calls(db))
