@@ -51,6 +51,7 @@ from recordings.service import RecordingService
 from routing.decision import Reason
 from screenpop.hub import Hub
 from screenpop.notifier import Notifier
+from screenpop.rings import marking_rings
 from supervisor.directory import CrmLiveDirectory
 from supervisor.feed import EVENT_KINDS as LIVE_FEED_KINDS
 from supervisor.feed import Followers, LiveFeed
@@ -212,7 +213,9 @@ def build_edges(
         if backfill_for is not None:
             edge.backfill = backfill_for(pbx, bus, live)
         if ami_config is not None:
-            edge.ami = AmiClient(ami_config(pbx), EventPipeline(state=live), bus.publish)
+            edge.ami = AmiClient(
+                ami_config(pbx), EventPipeline(state=live), marking_rings(bus.publish)
+            )
             edge.actions = AmiActions(edge.ami)
             if edge.backfill is not None:
                 edge.ami.on_connected.append(edge.backfill.wake)

@@ -135,6 +135,7 @@ from routing.rules import load_rules
 from routing.source import FactsSource, InMemoryFactsSource
 from screenpop.hub import Hub
 from screenpop.notifier import Notifier
+from screenpop.rings import marking_rings
 from supervisor.admin_settings import AdminSettings
 from supervisor.agent_sessions import QueueSessionRecorder
 from supervisor.audit import Actor as AuditActor
@@ -511,7 +512,8 @@ class Services:
         for edge in services.pbx_edges.extras:
             edge.writer.wrapups = after_call
         if services.node.runs_ami:
-            publish = services.node.fence_ami(bus.publish)  # the AMI lease on PostgreSQL
+            # the AMI lease on PostgreSQL; a ring marks a moment of urgency (kernel.urgency)
+            publish = marking_rings(services.node.fence_ami(bus.publish))
             login = pbx_ami_config(settings, pbx_list.primary) if settings.pbxes else None
             services.ami = AmiClient(
                 login or ami_config(settings), EventPipeline(state=live), publish

@@ -33,6 +33,7 @@ from crm.hooks.models import PENDING, Webhook, WebhookDelivery, WebhookEvent
 from crm.models import Company, Contact, ContactTag, Task, User
 from crm.notices import Notice
 from crm.rules.models import table_of
+from kernel import urgency
 
 ROWS = 50  # rows per INSERT (the runs of about 5 events: about a millisecond of work)
 
@@ -42,6 +43,7 @@ async def insert_rows(session: AsyncSession, table: Table, rows: list[dict[str, 
     for start in range(0, len(rows), ROWS):
         if start:
             await asyncio.sleep(0)
+            await urgency.step_aside()
         await session.execute(insert(table), rows[start : start + ROWS])
 
 
@@ -124,6 +126,7 @@ async def insert_plain(session: AsyncSession, table: Table, rows: list[dict[str,
     for start in range(0, len(rows), ROWS):
         if start:
             await asyncio.sleep(0)
+            await urgency.step_aside()
         await connection.exec_driver_sql(
             plain.sql, [_ready(plain, row) for row in rows[start : start + ROWS]]
         )

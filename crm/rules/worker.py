@@ -63,6 +63,7 @@ from crm.rules.models import (
 from crm.rules.record import WAKERS, listened, record, rule_changes
 from crm.rules.schedule import RULE_KEY, run_due
 from crm.tasks import task_views
+from kernel import urgency
 
 log = logging.getLogger(__name__)
 
@@ -359,6 +360,7 @@ class RuleWorker:
             for event in events:
                 if time.perf_counter() - started > self.config.slice:
                     await asyncio.sleep(0)  # the pop and the AMI reader go first
+                    await urgency.step_aside()  # and a pop on its way goes through
                     started = time.perf_counter()
                 todo = _of(event, rules[event.event])
                 seen = (
