@@ -118,8 +118,8 @@ async def test_a_wrap_up_that_cannot_be_stored_loses_no_call(
 
 
 async def test_caught_up_ends_while_calls_keep_ending(db: Database) -> None:
-    """`caught_up` waits for the calls given before it, not for a writer that a busy
-    call center never lets go idle (`drain` would)."""
+    """`caught_up` waits for the calls given before it, not for the writer to be idle
+    (`drain`, which a busy call center may never let happen)."""
     bus: EventBus[DomainEvent] = EventBus()
     writer = CallWriter(CallStore(db), bus.subscribe("call-writer", kinds=[CallEnded]), linger=0.05)
     task = asyncio.create_task(writer.run())
@@ -144,9 +144,6 @@ async def test_caught_up_ends_while_calls_keep_ending(db: Database) -> None:
                 select(func.count()).select_from(CallRow).where(CallRow.linkedid == first.linkedid)
             )
         assert stored == 1
-        with pytest.raises(TimeoutError):  # the writer is never idle meanwhile
-            async with asyncio.timeout(0.5):
-                await writer.drain()
     finally:
         stop.set()
         await feeder
