@@ -14,7 +14,7 @@ from sqlalchemy import event, update
 
 from crm.call_records import CallRow
 from crm.database import Database
-from tests.supervisor.conftest import reporting
+from tests.supervisor.conftest import Reporting, reporting
 from tests.supervisor.test_rollups import all_calls, assert_same, direct, generated, stored_hours
 
 HOUR = datetime(2026, 11, 2, 7, 0, tzinfo=UTC)  # 10:00-11:00 in Moscow
@@ -27,13 +27,21 @@ def _as(calls: list[Any], agent: str, tag: str) -> list[Any]:
     ]
 
 
-async def test_a_catch_up_rewrites_only_the_rows_of_its_calls(db: Database) -> None:
+async def _rolled_up(
+    db: Database, count: int, seed: int
+) -> tuple[Reporting, list[float], list[Any]]:
+    """Calls of one hour stored and rolled up (the hour in full, at `now` 0)."""
     r = reporting(db)
     now = [0.0]
     r.rollups.clock = lambda: now[0]
-    first = generated(120, HOUR, timedelta(minutes=50), seed=11)
-    await r.calls.save(first)
-    await r.rollups.catch_up()  # the hour in full
+    calls = generated(count, HOUR, timedelta(minutes=50), seed=seed)
+    await r.calls.save(calls)
+    await r.rollups.catch_up()
+    return r, now, calls
+
+
+async def test_a_catch_up_rewrites_only_the_rows_of_its_calls(db: Database) -> None:
+    r, now, _calls = await _rolled_up(db, 120, seed=11)
     written: list[dict[str, Any]] = []
 
     def seen(_c: Any, _cur: Any, statement: str, parameters: Any, _ctx: Any, many: bool) -> None:
@@ -66,12 +74,7 @@ async def test_a_catch_up_rewrites_only_the_rows_of_its_calls(db: Database) -> N
 
 
 async def test_the_hour_in_full_catches_what_no_new_call_points_at(db: Database) -> None:
-    r = reporting(db)
-    now = [0.0]
-    r.rollups.clock = lambda: now[0]
-    calls = generated(80, HOUR, timedelta(minutes=50), seed=13)
-    await r.calls.save(calls)
-    await r.rollups.catch_up()
+    r, now, calls = await _rolled_up(db, 80, seed=13)
     # a record replaced in place (the books' record of a call closed blind): same id,
     # below the watermark; no new call points at its row
     changed = next(c for c in calls if c.agent_interface and "103" in c.agent_interface)
