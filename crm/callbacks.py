@@ -192,7 +192,7 @@ class CallbackTasks:
                             CallRow.linkedid.in_([r.linkedid for r in missed])
                         )
                     )
-                ).tuples()
+                )
             }
         outcomes = []
         for record in missed:
@@ -224,7 +224,7 @@ class CallbackTasks:
                             CallRow.linkedid, CallRow.id, CallRow.contact_id, CallRow.company_id
                         ).where(CallRow.linkedid.in_([r.linkedid for r in served]))
                     )
-                ).tuples()
+                )
             }
             for record in served:
                 call_id, contact_id, company_id = rows.get(record.linkedid, (None, None, None))
@@ -460,7 +460,7 @@ class CallbackTasks:
             .where(CallbackCall.linkedid.in_(list(linkedids)))
         )
         async with self.db.session() as session:
-            rows = (await session.execute(query)).tuples().all()
+            rows = (await session.execute(query)).all()
         return {
             linkedid: CallbackInfo(
                 task_id=task_id,

@@ -35,5 +35,5 @@ def lock_key(name: str) -> int:
 
 async def serialize(session: AsyncSession, name: str) -> None:
     """Hold the lock `name` until this transaction ends (PostgreSQL; a no-op on SQLite)."""
-    if session.bind.dialect.name == "postgresql":
+    if session.get_bind().dialect.name == "postgresql":
         await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": lock_key(name)})

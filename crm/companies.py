@@ -4,7 +4,7 @@ tags and custom fields. Renaming a company re-indexes its contacts for search.""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -53,7 +53,7 @@ async def company_views(
         .where(Phone.company_id.in_(ids))
         .order_by(Phone.position, Phone.id)
     ):
-        phones.setdefault(row[0], []).append(to_json(row[1], row[2], row[3], row[4]))
+        phones.setdefault(cast(int, row[0]), []).append(to_json(row[1], row[2], row[3], row[4]))
     tags: dict[int, list[str]] = {}
     for company_id, tag in await session.execute(
         select(CompanyTag.company_id, CompanyTag.tag)
@@ -68,9 +68,7 @@ async def company_views(
                 .where(Contact.company_id.in_(ids))
                 .group_by(Contact.company_id)
             )
-        )
-        .tuples()
-        .all()
+        ).all()
     )
     owner_ids = {c.owner_id for c in companies if c.owner_id is not None}
     owners = await user_names(session, owner_ids)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -127,7 +127,9 @@ async def contact_views(
         .where(Phone.contact_id.in_(ids))
         .order_by(Phone.position, Phone.id)
     ):
-        phones.setdefault(row[0], []).append(numbers.to_json(row[1], row[2], row[3], row[4]))
+        phones.setdefault(cast(int, row[0]), []).append(
+            numbers.to_json(row[1], row[2], row[3], row[4])
+        )
     tags: dict[int, list[str]] = {}
     for contact_id, tag in await session.execute(
         select(ContactTag.contact_id, ContactTag.tag)
@@ -142,9 +144,7 @@ async def contact_views(
                 await session.execute(
                     select(Company.id, Company.name).where(Company.id.in_(company_ids))
                 )
-            )
-            .tuples()
-            .all()
+            ).all()
         )
         if company_ids
         else {}

@@ -14,7 +14,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import select
 
@@ -66,7 +66,7 @@ async def export_contacts(
                     custom_keys.setdefault(key, None)
             last = rows[-1][0]
         keys = sorted(custom_keys)
-        logins = dict((await session.execute(select(User.id, User.login))).tuples().all())
+        logins = dict((await session.execute(select(User.id, User.login))).all())
         tmp = path.with_name(path.name + ".part")
         count = 0
         with tmp.open("w", encoding="utf-8-sig", newline="") as out:
@@ -93,7 +93,7 @@ async def export_contacts(
                     .where(Phone.contact_id.in_(ids))
                     .order_by(Phone.contact_id, Phone.position, Phone.id)
                 ):
-                    phones.setdefault(contact_id, []).append((number, valid))
+                    phones.setdefault(cast(int, contact_id), []).append((number, valid))
                 tags: dict[int, list[str]] = {}
                 for contact_id, tag in await session.execute(
                     select(ContactTag.contact_id, ContactTag.tag)
@@ -108,9 +108,7 @@ async def export_contacts(
                             await session.execute(
                                 select(Company.id, Company.name).where(Company.id.in_(company_ids))
                             )
-                        )
-                        .tuples()
-                        .all()
+                        ).all()
                     )
                     if company_ids
                     else {}

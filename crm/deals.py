@@ -454,9 +454,7 @@ async def deal_event_views(
     deal_ids = {e.deal_id for e in events}
     titles = (
         dict(
-            (await session.execute(select(Deal.id, Deal.title).where(Deal.id.in_(deal_ids))))
-            .tuples()
-            .all()
+            (await session.execute(select(Deal.id, Deal.title).where(Deal.id.in_(deal_ids)))).all()
         )
         if deal_ids
         else {}

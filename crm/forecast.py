@@ -173,9 +173,7 @@ class ForecastService:
             owners = await user_names(
                 session, {r.owner_id for r in (*open_rows, *won_rows) if r.owner_id is not None}
             )
-            pipelines = dict(
-                (await session.execute(select(Pipeline.id, Pipeline.name))).tuples().all()
-            )
+            pipelines = dict((await session.execute(select(Pipeline.id, Pipeline.name))).all())
         forecast = Forecast(today=today, history_from=start)
         # every month of the history is shown, with or without deals
         month = start

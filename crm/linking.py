@@ -48,9 +48,7 @@ async def resolve_numbers(session: AsyncSession, numbers: Iterable[str]) -> dict
                     .where(Phone.number.in_(chunk), Phone.contact_id.is_not(None))
                     .group_by(Phone.number)
                 )
-            )
-            .tuples()
-            .all()
+            ).all()
         )
         contact_company: dict[int, int | None] = {}
         if by_contact:
@@ -61,9 +59,7 @@ async def resolve_numbers(session: AsyncSession, numbers: Iterable[str]) -> dict
                             Contact.id.in_(set(by_contact.values()))
                         )
                     )
-                )
-                .tuples()
-                .all()
+                ).all()
             )
         rest = [n for n in chunk if n not in by_contact]
         by_company: dict[str, int | None] = {}
@@ -75,9 +71,7 @@ async def resolve_numbers(session: AsyncSession, numbers: Iterable[str]) -> dict
                         .where(Phone.number.in_(rest), Phone.company_id.is_not(None))
                         .group_by(Phone.number)
                     )
-                )
-                .tuples()
-                .all()
+                ).all()
             )
         for number, contact_id in by_contact.items():
             if contact_id is not None:

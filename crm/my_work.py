@@ -96,7 +96,7 @@ class MyWork:
                 found = await session.execute(
                     select(Contact.id, Contact.name).where(Contact.id.in_(sorted(contact_ids)))
                 )
-                names = {int(i): str(n) for i, n in found.tuples()}
+                names = {int(i): str(n) for i, n in found}
 
         def contact(contact_id: int | None) -> dict[str, Any] | None:
             if contact_id is None or contact_id not in names:

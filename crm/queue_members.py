@@ -60,7 +60,7 @@ class QueueMemberStore:
             query = query.where(UserQueue.queue == queue)
         async with self.db.session() as session:
             rows = await session.execute(query)
-            return [QueueMember(uid, name, penalty) for uid, name, penalty in rows.tuples()]
+            return [QueueMember(uid, name, penalty) for uid, name, penalty in rows]
 
     async def get(self, queue: str, user_id: int) -> QueueMember | None:
         async with self.db.session() as session:

@@ -145,8 +145,8 @@ class SearchService:
         suffix = select(Phone.contact_id, Phone.company_id).where(*conditions)
         exact_numbers = {query, parsed.value}
         exact = select(Phone.contact_id, Phone.company_id).where(Phone.number.in_(exact_numbers))
-        rows = list((await session.execute(exact.limit(limit * 2))).tuples().all())
-        rows += list((await session.execute(suffix.limit(limit * 4))).tuples().all())
+        rows = [(c, co) for c, co in await session.execute(exact.limit(limit * 2))]
+        rows += [(c, co) for c, co in await session.execute(suffix.limit(limit * 4))]
         rows += await self._by_digits(session, digit_runs(query), limit * 4)
         contacts = list(dict.fromkeys(c for c, _ in rows if c is not None))[:limit]
         companies = list(dict.fromkeys(co for _, co in rows if co is not None))[:limit]

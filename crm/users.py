@@ -220,7 +220,7 @@ class UserService:
         rows = await session.execute(
             select(UserQueue.queue, UserQueue.penalty).where(UserQueue.user_id == user_id)
         )
-        penalties: dict[str, int] = {queue: penalty for queue, penalty in rows.tuples()}
+        penalties: dict[str, int] = {queue: penalty for queue, penalty in rows}
         await session.execute(delete(UserQueue).where(UserQueue.user_id == user_id))
         for queue in dict.fromkeys(q.strip() for q in queues if q.strip()):
             if len(queue) > 80:
@@ -402,7 +402,7 @@ class _NameCache:
         missing = wanted - found.keys()
         if missing:
             rows = await session.execute(select(User.id, User.name).where(User.id.in_(missing)))
-            for uid, name in rows.tuples():
+            for uid, name in rows:
                 found[uid] = name
                 self._names[uid] = (name, now + self.ttl)
             if len(self._names) > 50_000:

@@ -152,8 +152,8 @@ class AgentSessions:
             .group_by(AgentSessionEvent.agent, AgentSessionEvent.kind)
         )
         async with self.db.session() as session:
-            panel_rows = (await session.execute(panel)).tuples().all()
-            queue_rows = (await session.execute(queues)).tuples().all()
+            panel_rows = (await session.execute(panel)).all()
+            queue_rows = (await session.execute(queues)).all()
         signed: dict[int, dict[str, Any]] = {}
         for user_id, kind, count, first, last in panel_rows:
             if user_id is None:
@@ -190,7 +190,7 @@ class AgentSessions:
                 found = await session.execute(
                     select(User.id, User.name).where(User.id.in_(unnamed))
                 )
-                names.update({int(i): str(n) for i, n in found.tuples()})
+                names.update({int(i): str(n) for i, n in found})
         for user_id in sorted(set(signed) - seen_users):
             rows.append(
                 _session_row(

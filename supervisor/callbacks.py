@@ -36,21 +36,19 @@ class TasksOfCalls:
         best: dict[str, tuple[tuple[int, int, int], CallbackTask]] = {}
         async with self.db.session() as session:
             for i in range(0, len(wanted), BATCH):
-                rows = (
-                    await session.execute(
-                        select(
-                            Task.id,
-                            Task.call_linkedid,
-                            Task.kind,
-                            Task.status,
-                            Task.due_at,
-                            Task.completed_at,
-                            User.login,
-                        )
-                        .outerjoin(User, User.id == Task.assignee_id)
-                        .where(Task.call_linkedid.in_(wanted[i : i + BATCH]))
+                rows = await session.execute(
+                    select(
+                        Task.id,
+                        Task.call_linkedid,
+                        Task.kind,
+                        Task.status,
+                        Task.due_at,
+                        Task.completed_at,
+                        User.login,
                     )
-                ).tuples()
+                    .outerjoin(User, User.id == Task.assignee_id)
+                    .where(Task.call_linkedid.in_(wanted[i : i + BATCH]))
+                )
                 for task_id, linkedid, kind, status, due_at, completed_at, login in rows:
                     if linkedid is None:
                         continue

@@ -107,7 +107,7 @@ class CrmLiveDirectory:
             if by_key is self._seen_by_key and not force:
                 return False
             async with self.db.session() as session:
-                rows = (await session.execute(select(User.id, User.login))).tuples().all()
+                rows = (await session.execute(select(User.id, User.login))).all()
         except SQLAlchemyError as exc:
             log.warning("live view: reading the users failed: %s", exc)
             return False
@@ -165,7 +165,7 @@ class CrmLiveDirectory:
             .order_by(Phone.number, Phone.contact_id.is_(None), Phone.contact_id, Phone.company_id)
         )
         async with self.db.session() as session:
-            rows = (await session.execute(query)).tuples().all()
+            rows = (await session.execute(query)).all()
         out: dict[str, ContactJson] = {}
         for number, contact_id, contact_name, company_id, company_name in rows:
             if number in out:

@@ -234,7 +234,7 @@ class ReportService:
             states = states.where(times.agent == wanted)
         async with self.db.session() as session:
             call_rows = (await session.execute(query)).all()
-            state_rows = (await session.execute(states)).tuples().all()
+            state_rows = (await session.execute(states)).all()
         width = len(keys)
         labels_of: dict[tuple[Any, ...], dict[str, Any]] = {}
 

@@ -15,7 +15,7 @@ naive UTC text, PostgreSQL as `timestamptz`).
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
@@ -209,7 +209,7 @@ class Aggregator:
             talk,
             max_hold,
             name,
-        ) in result:
+        ) in cast(Iterable[tuple[Any, ...]], result):
             bucket = buckets.get(slot)
             if bucket is None:
                 bucket = buckets[slot] = local_bucket(_parse_slot(slot), tz)

@@ -147,7 +147,7 @@ class BatchStore:
         if self.sqlite:
             # one statement for the batch (see the module's doc: fewer GIL hand-offs)
             result = await conn.execute(_OWNERS_SQLITE, {"numbers": json.dumps(numbers)})
-            found.update(result.tuples().all())
+            found.update(result.all())
             return found
         for start in range(0, len(numbers), _PG_CHUNK):
             chunk = numbers[start : start + _PG_CHUNK]
@@ -156,7 +156,7 @@ class BatchStore:
                 .where(PHONES.c.number.in_(chunk), PHONES.c.contact_id.is_not(None))
                 .group_by(PHONES.c.number)
             )
-            found.update(result.tuples().all())
+            found.update(result.all())
         return found
 
     async def _create(self, fresh: list[ContactRow]) -> set[str]:

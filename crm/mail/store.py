@@ -73,7 +73,7 @@ async def thread_of(session: AsyncSession, letter: ParsedLetter) -> str:
         known = await session.execute(
             select(Letter.message_id, Letter.thread_key).where(Letter.message_id.in_(asked))
         )
-        keys = dict(known.tuples().all())
+        keys = dict(known.all())
         for message_id in asked:
             if message_id in keys:
                 return keys[message_id]

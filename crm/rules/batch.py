@@ -178,7 +178,7 @@ class Batch:
             .where(ContactTag.contact_id.in_(list(self.tags)))
             .order_by(ContactTag.contact_id, ContactTag.tag)
         )
-        for contact_id, tag in rows.tuples():
+        for contact_id, tag in rows:
             self.tags[contact_id].append(tag)
         companies = {c.company_id for c in contacts if c.company_id}
         if companies:
@@ -276,7 +276,7 @@ class Batch:
                 WebhookEvent.uid.in_([h.uid for h in fresh])
             )
         )
-        ids = {uid: event_id for uid, event_id in made.tuples()}
+        ids = {uid: event_id for uid, event_id in made}
         await insert_rows(
             session,
             table_of(WebhookDelivery),

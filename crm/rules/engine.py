@@ -288,7 +288,7 @@ async def _done_before(rt: Runtime, rule_id: int, event_id: int) -> dict[int, di
                 RuleActionKey.rule_id == rule_id, RuleActionKey.event_id == event_id
             )
         )
-        return {index: dict(result or {}) for index, result in rows.tuples()}
+        return {index: dict(result or {}) for index, result in rows}
 
 
 def after_commit(rt: Runtime, ctx: Context) -> None:

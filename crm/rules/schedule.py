@@ -127,9 +127,7 @@ async def idle_deals(session: AsyncSession, days: int, stamp: datetime) -> Items
                 .where(DealEvent.deal_id.in_([d.id for d in deals]))
                 .group_by(DealEvent.deal_id)
             )
-        )
-        .tuples()
-        .all()
+        ).all()
     )
     out: Items = []
     for deal, view in zip(deals, await deal_views(session, deals), strict=True):
@@ -163,9 +161,7 @@ async def idle_contacts(session: AsyncSession, days: int, stamp: datetime) -> It
                 .where(CallRow.contact_id.in_([c.id for c in contacts]))
                 .group_by(CallRow.contact_id)
             )
-        )
-        .tuples()
-        .all()
+        ).all()
     )
     out: Items = []
     for contact, view in zip(contacts, await contact_views(session, contacts), strict=True):
@@ -200,15 +196,13 @@ async def run_due(db: Database, timezone: ZoneInfo, stamp: datetime) -> int:
     not done today. How many events were queued."""
     local = stamp.astimezone(timezone)
     async with db.session() as session:
-        rules = (
-            await session.execute(
-                select(Rule.id, Rule.event, Rule.schedule, Rule.schedule_day).where(
-                    Rule.enabled.is_(True),
-                    Rule.builtin.is_(None),
-                    Rule.event.in_(list(SCHEDULE_EVENTS)),
-                )
+        rules = await session.execute(
+            select(Rule.id, Rule.event, Rule.schedule, Rule.schedule_day).where(
+                Rule.enabled.is_(True),
+                Rule.builtin.is_(None),
+                Rule.event.in_(list(SCHEDULE_EVENTS)),
             )
-        ).tuples()
+        )
         due = []
         for rule_id, event, schedule, ran in rules.all():
             if not schedule:

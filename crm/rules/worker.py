@@ -266,7 +266,7 @@ class RuleWorker:
         if self.rt.db.dialect == "postgresql":
             query = query.with_for_update(skip_locked=True)
         async with self.rt.db.transaction() as session:
-            seen = {i: held is not None for i, held in (await session.execute(query)).tuples()}
+            seen = {i: held is not None for i, held in (await session.execute(query))}
             if not seen:
                 return []
             claimed = await session.execute(

@@ -218,7 +218,7 @@ async def test_the_running_service_books_queue_logins_and_panel_sign_ins(
                         AgentSessionEvent.kind, AgentSessionEvent.agent, AgentSessionEvent.user_id
                     )
                 )
-                kinds = {(k, a, u) for k, a, u in rows.tuples()}
+                kinds = {(k, a, u) for k, a, u in rows}
             if ("queue_login", "Local/101@agents", None) in kinds:
                 break
             await asyncio.sleep(0.05)
