@@ -18,7 +18,8 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import cast
+from functools import cache
+from typing import Any, cast
 
 from sqlalchemy import Date, Float, Index, Integer, SmallInteger, String, Table
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -226,7 +227,6 @@ class AgentTimeRecorder:
 
     async def write(self, closed: dict[StateKey, float]) -> None:
         """Add the seconds to the hourly and the daily rows (one transaction)."""
-        insert = sqlite_insert if self.db.dialect == "sqlite" else pg_insert
         hours = [
             {"day": d, "hour": h, "agent": a, "state": s, "reason": r, "seconds": sec}
             for (d, h, a, s, r), sec in sorted(closed.items())
@@ -238,23 +238,31 @@ class AgentTimeRecorder:
             {"day": d, "agent": a, "state": s, "reason": r, "seconds": sec}
             for (d, a, s, r), sec in sorted(by_day.items())
         ]
-        # One statement per table, run as an executemany: compiled once and cached, where
-        # a multi-row VALUES of a different length each time was compiled on every write.
-        hour_table = cast(Table, AgentStateHour.__table__)
-        day_table = cast(Table, AgentStateDay.__table__)
-        hour_rows = insert(hour_table)
-        hour_rows = hour_rows.on_conflict_do_update(
-            index_elements=["day", "hour", "agent", "state", "reason"],
-            set_={"seconds": hour_table.c.seconds + hour_rows.excluded.seconds},
-        )
-        day_rows = insert(day_table)
-        day_rows = day_rows.on_conflict_do_update(
-            index_elements=["day", "agent", "state", "reason"],
-            set_={"seconds": day_table.c.seconds + day_rows.excluded.seconds},
-        )
+        hour_rows, day_rows = _upserts(self.db.dialect)
         async with self.db.transaction() as session:
             connection = await session.connection()
             if hours:
                 await connection.execute(hour_rows, hours)
             if days:
                 await connection.execute(day_rows, days)
+
+
+@cache
+def _upserts(dialect: str) -> tuple[Any, Any]:
+    """The hourly and the daily `INSERT … ON CONFLICT DO UPDATE SET seconds = seconds + …`,
+    each run as an executemany: built once (a statement's `excluded` alias is some forty
+    objects to build and collect) and compiled once (SQLAlchemy caches it)."""
+    insert = sqlite_insert if dialect == "sqlite" else pg_insert
+    hour_table = cast(Table, AgentStateHour.__table__)
+    day_table = cast(Table, AgentStateDay.__table__)
+    hour_rows = insert(hour_table)
+    hour_rows = hour_rows.on_conflict_do_update(
+        index_elements=["day", "hour", "agent", "state", "reason"],
+        set_={"seconds": hour_table.c.seconds + hour_rows.excluded.seconds},
+    )
+    day_rows = insert(day_table)
+    day_rows = day_rows.on_conflict_do_update(
+        index_elements=["day", "agent", "state", "reason"],
+        set_={"seconds": day_table.c.seconds + day_rows.excluded.seconds},
+    )
+    return hour_rows, day_rows

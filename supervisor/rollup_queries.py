@@ -34,6 +34,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    tuple_,
 )
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects import postgresql, sqlite
@@ -269,16 +270,22 @@ def upsert_hours(dialect: str) -> Insert:
     return _upsert(_insert(HOURS, dialect), HOUR_KEY, columns)
 
 
-def days_from_hours(
-    days: list[date], dialect: str, only: ColumnElement[bool] | None = None
-) -> Insert:
-    """INSERT INTO report_days SELECT … FROM report_hours for these days (an upsert); of
-    the hours' rows that `only` keeps, when given."""
+def days_from_hours(dialect: str, *, regions: bool = False) -> Insert:
+    """INSERT INTO report_days SELECT … FROM report_hours for the days `days` (an upsert;
+    an expanding list bound at execution); with `regions`, of the hours' rows whose
+    (queue, agent, PBX) is in `regions` only (bound the same way). Built once per store:
+    its `excluded` alias and forty labels cost more to build than to run."""
     sums = []
     for name in Totals.column_names():
         column = getattr(ReportHour, name)
         sums.append(
             (func.max(column) if name == "max_hold_seconds" else func.sum(column)).label(name)
+        )
+    # a WHERE keeps SQLite's INSERT … SELECT … ON CONFLICT unambiguous
+    where: ColumnElement[bool] = ReportHour.day.in_(bindparam("days", expanding=True))
+    if regions:
+        where = where & tuple_(ReportHour.queue, ReportHour.agent, ReportHour.pbx).in_(
+            bindparam("regions", expanding=True)
         )
     source = (
         select(
@@ -291,8 +298,7 @@ def days_from_hours(
             func.max(ReportHour.sl_seconds).label("sl_max"),
             *sums,
         )
-        # a WHERE keeps SQLite's INSERT … SELECT … ON CONFLICT unambiguous
-        .where(ReportHour.day.in_(days) if only is None else ReportHour.day.in_(days) & only)
+        .where(where)
         .group_by(ReportHour.day, ReportHour.queue, ReportHour.agent, ReportHour.pbx)
     )
     columns = ["agent_name", "sl_min", "sl_max", *Totals.column_names()]

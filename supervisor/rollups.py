@@ -112,6 +112,8 @@ class RollupStore:
         self._settled = asyncio.Event()
         self.aggregator = Aggregator(config, db.dialect)
         self._upsert_hours = upsert_hours(db.dialect)
+        self._days_from_hours = days_from_hours(db.dialect)
+        self._days_from_regions = days_from_hours(db.dialect, regions=True)
         self.version = 0  # goes up whenever rollup rows change (for caches of today's figures)
         self.listeners: list[Callable[[], None]] = []  # told when `version` goes up
         self._lock = asyncio.Lock()
@@ -347,13 +349,12 @@ class RollupStore:
                     if regions is not None:
                         of_days = of_days & _in_regions(ReportDay, regions)
                     await session.execute(delete(ReportDay).where(of_days))
-                    await session.execute(
-                        days_from_hours(
-                            touched,
-                            self.db.dialect,
-                            None if regions is None else _in_regions(ReportHour, regions),
+                    if regions is None:
+                        await session.execute(self._days_from_hours, {"days": touched})
+                    else:
+                        await session.execute(
+                            self._days_from_regions, {"days": touched, "regions": sorted(regions)}
                         )
-                    )
                     if state is not None and upto is not None:
                         # in the same transaction: a node that waited for the lock sees
                         # these calls rolled up

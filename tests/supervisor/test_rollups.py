@@ -311,7 +311,7 @@ async def test_rows_written_again_replace_the_rows_there(db: Database) -> None:
             doubled.append({**values, "offered": values["offered"] * 2})
         connection = await session.connection()
         await connection.execute(upsert_hours(db.dialect), doubled)  # the rows are there
-        await session.execute(days_from_hours([day], db.dialect))  # so are the days
+        await session.execute(days_from_hours(db.dialect), {"days": [day]})  # so are the days
     got = await stored_hours(db)
     assert set(got) == set(want)
     assert {k: t.offered for k, t in got.items()} == {k: t.offered * 2 for k, t in want.items()}
