@@ -250,8 +250,9 @@ class AgentTimeRecorder:
 @cache
 def _upserts(dialect: str) -> tuple[Any, Any]:
     """The hourly and the daily `INSERT … ON CONFLICT DO UPDATE SET seconds = seconds + …`,
-    each run as an executemany: built once (a statement's `excluded` alias is some forty
-    objects to build and collect) and compiled once (SQLAlchemy caches it)."""
+    each run as an executemany: built once, not at every write (a statement's `excluded`
+    alias and its column proxies are garbage to collect), and compiled once (SQLAlchemy
+    2.1 caches dialect upserts)."""
     insert = sqlite_insert if dialect == "sqlite" else pg_insert
     hour_table = cast(Table, AgentStateHour.__table__)
     day_table = cast(Table, AgentStateDay.__table__)

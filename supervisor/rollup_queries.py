@@ -273,8 +273,8 @@ def upsert_hours(dialect: str) -> Insert:
 def days_from_hours(dialect: str, *, regions: bool = False) -> Insert:
     """INSERT INTO report_days SELECT … FROM report_hours for the days `days` (an upsert;
     an expanding list bound at execution); with `regions`, of the hours' rows whose
-    (queue, agent, PBX) is in `regions` only (bound the same way). Built once per store:
-    its `excluded` alias and forty labels cost more to build than to run."""
+    (queue, agent, PBX) is in `regions` only (bound the same way). Built once per store,
+    not at every catch-up: its `excluded` alias and labels are garbage to collect."""
     sums = []
     for name in Totals.column_names():
         column = getattr(ReportHour, name)
