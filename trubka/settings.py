@@ -169,6 +169,12 @@ class Settings(BaseSettings):
     # `trubka serve` lowers its CPU priority by this much (Linux niceness, 0–19): a
     # `workers` node sharing a host with the nodes that pop (docs/deploy.md).
     nice: int = Field(default=0, ge=0, le=19)
+    # The rules worker in a process of its own beside the node's (trubka.rules_process):
+    # a heavy rule load then runs on another core than the screen pop (docs/deploy.md).
+    rules_process: bool = False
+    # its CPU priority: idle (Linux SCHED_IDLE: only the CPU time the pops, the PBX and
+    # everything else of the host leave; the queue waits meanwhile) or normal
+    rules_process_priority: Literal["idle", "normal"] = "idle"
     ami_lease_ttl: float = Field(default=3.0, ge=0.5, le=60)
     ami_lease_interval: float = Field(default=1.0, ge=0.1, le=20)
 

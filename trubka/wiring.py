@@ -77,7 +77,9 @@ from `CallsStored` (4. above); the task "rules" (`crm.rules.worker.RuleWorker.ru
 the enabled rules on them and notifies users in the panel through the hub (on
 PostgreSQL the worker may run on another node, `--roles workers`: a commit that queued
 events wakes it through the cluster, `trubka.cluster.node` `rq`, and its notices reach
-the sockets on the web nodes through the hub's relay).
+the sockets on the web nodes through the hub's relay). With TRUBKA_RULES_PROCESS the
+task "rules-process" runs it in a child process instead (`trubka.rules_process`): this
+node's commits wake it, its notices come back to the hub.
 
 One direct line, not on the bus: when the report rollups change, the live feed re-reads
 today's figures (`supervisor.rollups.listeners` → `supervisor.feed.today_changed`).
@@ -119,6 +121,7 @@ from crm.hooks.worker import DeliveryWorker, WorkerConfig
 from crm.mail.poller import MailPoller, PollConfig
 from crm.numbers import fast_parse
 from crm.rules.calls import CallRuleEvents
+from crm.rules.record import WAKERS
 from crm.rules.worker import RuleWorker
 from crm.rules.worker import WorkerConfig as RulesConfig
 from crm.services import CrmServices
@@ -169,6 +172,7 @@ from trubka.cluster.node import ClusterNode
 from trubka.node import Node
 from trubka.pbx_backfill import books_backfill
 from trubka.pbx_edges import PbxEdges, pbx_ami_config, wire_edges
+from trubka.rules_process import ChildConfig, RulesProcess
 from trubka.settings import Settings, SettingsError
 from web.api.admin_settings import builtin_pause_reasons
 from web.api.wrapup_codes import builtin_wrapup_codes
@@ -241,6 +245,8 @@ class Services:
     node: Node = field(init=False)  # roles, health, the SQLite lock, the AMI lease
     mail_poller: MailPoller | None = None  # letters over IMAP (crm.mail); TRUBKA_MAIL_ENABLED
     rule_worker: RuleWorker | None = None  # the triggers' queue (crm.rules)
+    # the same worker in a process of its own (TRUBKA_RULES_PROCESS; trubka.rules_process)
+    rules_process: RulesProcess | None = None
     call_controls: ControlsRouter | None = None  # the card's controls from any node, any PBX
 
     @property
@@ -481,8 +487,28 @@ class Services:
         crm.rules.runtime.timezone = ZoneInfo(settings.timezone)
         crm.rules.runtime.notify = hub.to_users
         services.rule_worker = RuleWorker(crm.rules.runtime, RulesConfig(poll_interval=1.0))
+        if settings.rules_process:
+            services.rules_process = RulesProcess(
+                ChildConfig(
+                    database_url=settings.database_url,
+                    timezone=settings.timezone,
+                    secret=crm.secret,
+                    secret_configured=crm.secret_configured,
+                    log_level=settings.log_level,
+                    event_loop=settings.event_loop,
+                    priority=settings.rules_process_priority,
+                    mail_max_attachment=settings.mail_max_attachment,
+                    mail_timeout=settings.mail_timeout,
+                ),
+                lambda: router.rules,
+                hub.to_users,
+            )
         if cluster is not None:  # events queued on another node wake this node's workers
-            cluster.on_rules_queued.append(services.rule_worker.wake)
+            cluster.on_rules_queued.append(
+                services.rules_process.wake
+                if services.rules_process is not None
+                else services.rule_worker.wake
+            )
             cluster.on_webhooks_queued.append(services.webhook_worker.wake)
         crm.letters.max_attachment = settings.mail_max_attachment
         crm.letters.timeout = settings.mail_timeout
@@ -579,7 +605,10 @@ class Services:
                 self.tasks.start(self.queue_sessions.run(), name="agent-sessions")
         if self.webhook_worker is not None and workers:
             self.tasks.start(self.webhook_worker.run(), name="webhook-delivery")
-        if self.rule_worker is not None and workers:
+        if self.rules_process is not None and workers:  # the rules in their own process
+            WAKERS.append(self.rules_process.wake)  # a commit here that queued events
+            self.tasks.start(self.rules_process.run(), name="rules-process")
+        elif self.rule_worker is not None and workers:
             self.tasks.start(self.rule_worker.run(), name="rules")
         if self.mail_poller is not None and workers:
             self.tasks.start(self.mail_poller.run(), name="mail-poller")
@@ -634,6 +663,10 @@ class Services:
             await self.webhook_worker.stop()
         if self.rule_worker is not None:
             await self.rule_worker.stop()
+        if self.rules_process is not None:
+            if self.rules_process.wake in WAKERS:
+                WAKERS.remove(self.rules_process.wake)
+            await self.rules_process.stop()
         await self.tasks.stop()
         self.crm.close()
         await self.supervisor.stop()

@@ -28,6 +28,8 @@ from crm.rules.models import PENDING, Rule, RuleEvent, table_of
 DEPTH_KEY = "rule_depth"
 WAKE_KEY = "rule_wake"
 WAKERS: list[Callable[[], None]] = []  # the rule workers of this process (their `wake`)
+# told when a rule changed here (`trubka.rules_process`: the rules' own process reads them)
+CHANGE_WATCHERS: list[Callable[[], None]] = []
 _changes = 0  # rules created, changed or deleted in this process (`rules_changed`)
 
 
@@ -35,6 +37,8 @@ def rules_changed() -> None:
     """A rule was created, changed or deleted (committed): the workers read them again."""
     global _changes
     _changes += 1
+    for watcher in CHANGE_WATCHERS:
+        watcher()
 
 
 def rule_changes() -> int:

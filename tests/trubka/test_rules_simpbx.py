@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from crm.access import Actor
@@ -43,9 +44,12 @@ async def _stored(services: Services, ended: Subscription[DomainEvent], linkedid
         await services.drain_calls()
 
 
+@pytest.mark.parametrize("own_process", [False, True], ids=["in-process", "rules-process"])
 async def test_a_missed_call_from_a_vip_makes_the_owners_task_and_a_webhook(
-    database_url: str, tmp_path: Path
+    database_url: str, tmp_path: Path, own_process: bool
 ) -> None:
+    """Also with the rules in their own process (TRUBKA_RULES_PROCESS): the notice then
+    comes back from the child to this node's sockets."""
     agi_port = free_port()
     rules = tmp_path / "routing.toml"
     rules.write_text("ring_seconds = 1\n", encoding="utf-8")
@@ -63,6 +67,7 @@ async def test_a_missed_call_from_a_vip_makes_the_owners_task_and_a_webhook(
             ami_enabled=True,
             recordings_spool=tmp_path / "spool",
             wrapup_limit=0,
+            rules_process=own_process,
         )
         app = build_app(settings)
         services: Services = app.state.services
@@ -107,9 +112,17 @@ async def test_a_missed_call_from_a_vip_makes_the_owners_task_and_a_webhook(
                 None,
             )
             sent: list[tuple[list[int], dict[str, Any]]] = []
-            services.crm.rules.runtime.notify = lambda users, message: sent.append(
-                (list(users), message)
-            )
+
+            def notify(users: list[int], message: dict[str, Any]) -> None:
+                sent.append((list(users), message))
+
+            if own_process:
+                assert services.rules_process is not None
+                services.rules_process.notify = notify
+                async with asyncio.timeout(30):
+                    await services.rules_process.ready.wait()
+            else:
+                services.crm.rules.runtime.notify = notify
             ended = services.bus.subscribe("test-call-ended", kinds=[CallEnded])
             pbx.set_agents_answer(False)
             missed = pbx.place_call("79161234567", "Иван Петров", patience=1.5)
