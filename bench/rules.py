@@ -13,8 +13,9 @@ rules on and off.
    `trubka serve`, one WebSocket per agent) twice in one run — 10 rules on `call.ended`
    disabled, then the same rules enabled (every call runs them) — printing both p50/p99 for the same
    call rate. With `--feed N`, the rules-on phase also queues N `call.ended` events a
-   second into the server's database from this process (another writer, as an import
-   or the API would be), starting once the server has stored its first call, so the
+   second into the server's database from a process of its own (another writer, as an
+   import or the API would be; not this process, whose event loop timestamps the pops
+   on the agents' sockets), starting once the server has stored its first call, so the
    server's rules run N events/s beside the pop (the issue's pairing: 1,000 events/s
    while the PBX offers 50 calls/s). Printed: events fed, events the server ran and its
    backlog at the end, from a count of the queue sampled every second.
@@ -22,6 +23,7 @@ rules on and off.
     python bench/rules.py                     # 5,000 events
     python bench/rules.py --events 200        # a smoke run (seconds)
     python bench/rules.py --pop [--rate 50 --agents 100 --phase 10] [--feed 1000]
+    python bench/rules.py --pop --feed 1000 --rules-process
     python bench/rules.py --pop --feed 1000 --workers-node [--workers-nice 10] \
         --database-url postgresql+asyncpg://user:pw@host/postgres
 
@@ -33,7 +35,10 @@ second `trubka serve --roles workers` that runs the rules; both run in both phas
 (the cluster bridge between them on), so the phases differ only by the rules enabled and
 the events fed. Printed beside the figures above: the CPU of each node over the measured
 phase. `--workers-nice N` starts the workers node with `TRUBKA_NICE=N` (docs/deploy.md:
-a workers node sharing the pops' host).
+a workers node sharing the pops' host). `--rules-process` starts the server with
+`TRUBKA_RULES_PROCESS=true` in both phases (the rules worker in a child process of the
+server, `trubka.rules_process`; SQLite or PostgreSQL); the child's CPU is printed beside
+the server's.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import os
 import sys
 import tempfile
@@ -238,11 +244,41 @@ async def feed(url: str, rate: float, out: dict[str, Any]) -> None:
                     )
                 samples.append((now - started, fed, int(done or 0), int(pending or 0)))
                 out["samples"] = list(samples)
+                if out.get("print"):  # `--role feed`: to the benchmark's process
+                    print(json.dumps(samples[-1]), flush=True)
             delay = started + fed / rate - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
     finally:
         await db.dispose()
+
+
+async def feed_process(url: str, rate: float, out: dict[str, Any]) -> None:
+    """`feed` in a process of its own (`--role feed`): its inserts do not share the event
+    loop of this process, which timestamps the pops on the agents' sockets. Its counts
+    come back as JSON lines into `out["samples"]`."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        __file__,
+        "--role",
+        "feed",
+        "--database-url",
+        url,
+        "--feed",
+        str(rate),
+        stdout=asyncio.subprocess.PIPE,
+    )
+    assert process.stdout is not None
+    samples: list[tuple[float, int, int, int]] = []
+    try:
+        while line := await process.stdout.readline():
+            samples.append(tuple(json.loads(line)))  # type: ignore[arg-type]
+            out["samples"] = list(samples)
+    finally:
+        if process.returncode is None:
+            process.terminate()
+            with contextlib.suppress(ProcessLookupError):
+                await process.wait()
 
 
 def fed_figures(out: dict[str, Any], runner: str = "the server") -> None:
@@ -280,10 +316,12 @@ async def pop(args: argparse.Namespace) -> None:
             await service.create({**rule, "enabled": enabled}, None)
         await db.dispose()
         if args.feed and enabled:
-            feeding.append(asyncio.create_task(feed(url, args.feed, fed)))
+            feeding.append(asyncio.create_task(feed_process(url, args.feed, fed)))
         return sessions
 
     pop_args = argparse.Namespace(agents=args.agents, rate=args.rate, phase=args.phase, full=False)
+    if args.rules_process:  # the rules in the server's child process, in both phases
+        pop_args.server_env = {"TRUBKA_RULES_PROCESS": "true"}
     if args.workers_node:  # the pop node without the workers role; the rules on another
         pop_args.server_env = {"TRUBKA_ROLES": "ami,agi,web"}
         workers_env = {"TRUBKA_ROLES": "workers", "TRUBKA_NICE": str(args.workers_nice)}
@@ -316,6 +354,8 @@ async def pop(args: argparse.Namespace) -> None:
         "rules on a second node (--roles workers, TRUBKA_NICE="
         f"{args.workers_nice}), the pop node --roles ami,agi,web"
         if args.workers_node
+        else "rules in the server's child process (TRUBKA_RULES_PROCESS)"
+        if args.rules_process
         else "rules in the pop's process"
     )
     print(f"=== rules off (10 rules disabled; {where}) ===", flush=True)
@@ -356,7 +396,22 @@ def main() -> None:
         help="with --workers-node: the workers node's TRUBKA_NICE (its CPU priority lowered "
         "by this much, as docs/deploy.md advises on a shared host)",
     )
+    parser.add_argument(
+        "--rules-process",
+        action="store_true",
+        help="with --pop: the server runs the rules in its own child process "
+        "(TRUBKA_RULES_PROCESS=true) in both phases",
+    )
+    parser.add_argument(
+        "--role", choices=["bench", "feed"], default="bench", help=argparse.SUPPRESS
+    )
     args = parser.parse_args()
+    if args.role == "feed":  # `feed_process`: the events fed from a process of their own
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(feed(args.database_url, args.feed, {"print": True}))
+        return
+    if args.rules_process and (args.workers_node or not args.pop):
+        parser.error("--rules-process needs --pop and goes without --workers-node")
     if args.workers_node and not (args.pop and (args.database_url or "").startswith("postgresql")):
         parser.error("--workers-node needs --pop and a PostgreSQL --database-url")
     if args.pop:

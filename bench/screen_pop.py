@@ -205,6 +205,19 @@ def cpu_seconds(pid: int) -> float:
     return float(times.user + times.system)
 
 
+def children_cpu_seconds(pid: int) -> dict[int, float]:
+    """The CPU seconds of each live child of `pid` (the rules' own process of
+    TRUBKA_RULES_PROCESS), by pid."""
+    import psutil
+
+    out = {}
+    for child in psutil.Process(pid).children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            times = child.cpu_times()
+            out[child.pid] = float(times.user + times.system)
+    return out
+
+
 def rss(pid: int) -> int:
     import psutil
 
@@ -325,9 +338,14 @@ async def main(args: argparse.Namespace) -> None:
             clients.phase = "all"
             cpu_start, all_start = cpu_seconds(server.pid), time.time()
             others_start = [cpu_seconds(p.pid) for _n, p, _port in others]
+            children_start = children_cpu_seconds(server.pid)
             await asyncio.sleep(args.phase)
             clients.phase = "done"
             cpu_all, all_end = cpu_seconds(server.pid) - cpu_start, time.time()
+            children_cpu = sum(
+                seconds - children_start.get(pid, 0.0)
+                for pid, seconds in children_cpu_seconds(server.pid).items()
+            )
             others_cpu = [
                 cpu_seconds(p.pid) - start
                 for (_n, p, _port), start in zip(others, others_start, strict=True)
@@ -385,6 +403,11 @@ async def main(args: argparse.Namespace) -> None:
         f"  server CPU with {args.agents} agents: {cpu_all / (all_end - all_start) * 100:.0f}% "
         f"of a core, {cpu_all / max(1, rings_all) * 1000:.2f} ms per ring ({rings_all} rings)"
     )
+    if children_cpu:
+        print(
+            "  the server's child processes (TRUBKA_RULES_PROCESS: the rules) CPU: "
+            f"{children_cpu / (all_end - all_start) * 100:.0f}% of a core"
+        )
     for (name, _process, _port), cpu in zip(others, others_cpu, strict=True):
         print(f"  {name} CPU: {cpu / (all_end - all_start) * 100:.0f}% of a core")
     per_agent = (memory_all - memory_one) / max(1, args.agents - 1)
