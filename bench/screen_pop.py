@@ -10,7 +10,8 @@ and this process with one `websockets` client per agent, recording when each
 
 Phase 1: one agent (extension 1000, alone in queue `solo`, rung about twice a second) is
 connected while the PBX offers the full call rate to the other agents (queue `bench`).
-Phase 2: every agent is connected. Printed: p50/p99/max per phase, the server's memory
+Phase 2: every agent is connected. Printed: p50/p99/max per phase (with a 95 % bootstrap
+interval of the p99: the noise of the phase's own sample), the server's memory
 per connected agent (RSS growth from 1 to N sockets), and the load average (the machine
 may be shared: the lead re-runs this on a quiet one).
 """
@@ -22,6 +23,7 @@ import asyncio
 import contextlib
 import json
 import os
+import random
 import re
 import secrets
 import signal
@@ -224,13 +226,28 @@ def rss(pid: int) -> int:
     return int(psutil.Process(pid).memory_info().rss)
 
 
+def p99_of(sorted_ms: list[float]) -> float:
+    return sorted_ms[min(len(sorted_ms) - 1, int(len(sorted_ms) * 0.99))]
+
+
+def p99_interval(ms: list[float], rounds: int = 1000) -> tuple[float, float]:
+    """A 95 % bootstrap interval of the p99: the phase's pops drawn again with
+    replacement `rounds` times (a fixed seed: the same pops give the same interval). Two
+    phases whose intervals overlap have p99s that differ within the noise of their own
+    samples."""
+    draw = random.Random(99)
+    values = sorted(p99_of(sorted(draw.choices(ms, k=len(ms)))) for _ in range(rounds))
+    return values[int(rounds * 0.025)], values[int(rounds * 0.975) - 1]
+
+
 def figures(latencies: list[float]) -> str:
     if not latencies:
         return "no pops received"
     ms = sorted(x * 1000 for x in latencies)
-    p99 = ms[min(len(ms) - 1, int(len(ms) * 0.99))]
+    low, high = p99_interval(ms)
     return (
-        f"{len(ms)} pops: p50 {statistics.median(ms):.1f} ms, p99 {p99:.1f} ms, max {ms[-1]:.1f} ms"
+        f"{len(ms)} pops: p50 {statistics.median(ms):.1f} ms, p99 {p99_of(ms):.1f} ms "
+        f"(95 % interval {low:.1f}–{high:.1f}), max {ms[-1]:.1f} ms"
     )
 
 
