@@ -31,6 +31,11 @@ from trubka.eventloop import run
 
 log = logging.getLogger(__name__)
 
+# Nothing else runs on this process's loop: no slices, no pauses for a busy loop (a
+# late `sleep(0)` here means the kernel ran others first — that is the idle priority
+# working, not a pop waiting), and bigger rounds (fewer commits per event).
+OWN_LOOP = WorkerConfig(poll_interval=1.0, batch=200, slice=0.05, busy_lag=1.0, busy_pause=0.0)
+
 
 class Parent:
     """The protocol's output: one JSON object a line to the parent."""
@@ -87,7 +92,7 @@ async def serve(hello: dict[str, Any], lines: asyncio.StreamReader, parent: Pare
         notify=parent.notify,
         mailer=letters.send_for_rule,
     )
-    worker = RuleWorker(runtime, WorkerConfig(poll_interval=1.0))
+    worker = RuleWorker(runtime, OWN_LOOP)
     outbox.WAKERS.append(parent.hooks_queued)
     gc_tuning.freeze_startup()  # as `trubka serve` does (trubka.gc_tuning)
     gc_tuning.tune()
