@@ -25,6 +25,7 @@ from crm.rules.engine import Runtime
 from crm.rules.record import rules_changed
 from crm.rules.worker import RuleWorker, WorkerConfig
 from crm.users import UserDirectory
+from kernel.once_per_turn import OncePerTurn
 from routing.rules import RoutingRules, RulesFile
 from trubka import gc_tuning
 from trubka.eventloop import run
@@ -42,7 +43,8 @@ class Parent:
 
     def __init__(self, out: BinaryIO) -> None:
         self.out = out
-        self._hooks_due = False
+        # webhook deliveries were queued: one `hooks` a turn of the loop
+        self.hooks_queued = OncePerTurn(lambda: self.send({"k": "hooks"}))
 
     def send(self, message: dict[str, Any]) -> None:
         self.out.write(json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode())
@@ -51,17 +53,6 @@ class Parent:
 
     def notify(self, users: list[int], message: dict[str, Any]) -> None:
         self.send({"k": "notify", "u": users, "m": message})
-
-    def hooks_queued(self) -> None:
-        """Webhook deliveries were queued: one `hooks` a turn of the loop."""
-        if self._hooks_due:
-            return
-        self._hooks_due = True
-        asyncio.get_running_loop().call_soon(self._send_hooks)
-
-    def _send_hooks(self) -> None:
-        self._hooks_due = False
-        self.send({"k": "hooks"})
 
 
 def routing_of(message: dict[str, Any]) -> RoutingRules:

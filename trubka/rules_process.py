@@ -34,6 +34,7 @@ from typing import Any
 
 from crm.hooks import outbox
 from crm.rules import record
+from kernel.once_per_turn import OncePerTurn
 from routing.rules import RoutingRules
 
 log = logging.getLogger(__name__)
@@ -90,20 +91,13 @@ class RulesProcess:
         self.ready = asyncio.Event()  # the current child said `ready`
         self._stopping = False
         self._sent_routing: RoutingRules | None = None
-        self._wake_due = False
+        self._wake_soon = OncePerTurn(lambda: self._send({"k": "wake"}))
 
     # --- this node → the child ----------------------------------------------------
     def wake(self) -> None:
         """Events were queued for the rules: the child looks at once (one `wake` a turn
         of the loop however many commits asked)."""
-        if self._wake_due:
-            return
-        self._wake_due = True
-        asyncio.get_running_loop().call_soon(self._send_wake)
-
-    def _send_wake(self) -> None:
-        self._wake_due = False
-        self._send({"k": "wake"})
+        self._wake_soon()
 
     def rules_changed(self) -> None:
         self._send({"k": "rules"})

@@ -68,6 +68,7 @@ async def test_a_missed_call_from_a_vip_makes_the_owners_task_and_a_webhook(
             recordings_spool=tmp_path / "spool",
             wrapup_limit=0,
             rules_process=own_process,
+            rules_process_priority="normal",  # idle: may wait long on a busy CI machine
         )
         app = build_app(settings)
         services: Services = app.state.services

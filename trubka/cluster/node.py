@@ -49,11 +49,13 @@ import socket
 import time
 import uuid
 from collections.abc import Callable, Iterable
+from functools import partial
 from typing import Any
 
 from crm import listeners
 from crm.hooks import outbox as webhook_outbox
 from crm.rules.record import WAKERS
+from kernel.once_per_turn import OncePerTurn
 from kernel.task_set import TaskSet
 from screenpop.hub import Hub, encode
 from screenpop.notifier import Notifier
@@ -103,7 +105,7 @@ class ClusterNode:
         self.on_calls_stored: list[Callable[[], None]] = []  # another node stored calls
         self.on_rules_queued: list[Callable[[], None]] = []  # ... queued rule events
         self.on_webhooks_queued: list[Callable[[], None]] = []  # ... webhook deliveries
-        self._soon: set[str] = set()  # envelopes `_tell_soon` sends this turn of the loop
+        self._soon: dict[str, OncePerTurn] = {}  # by envelope kind (`_tell_soon`)
         self._mirrored = asyncio.Event()  # a live_update came (fresh_live_document)
         self._asked_at = float("-inf")  # when this node last asked for the live view
         self.bridge = PgBridge(
@@ -235,18 +237,14 @@ class ClusterNode:
         self._tell_soon("wq")
 
     def _tell_soon(self, kind: str) -> None:
-        """Send `{"k": kind}` once this turn of the event loop, however many commits ask."""
-        if kind in self._soon:
-            return
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:  # not on the event loop's thread: the others' poll finds them
-            return
-        self._soon.add(kind)
-        loop.call_soon(self._tell_now, kind)
+        """Send `{"k": kind}` once this turn of the event loop, however many commits ask
+        (not on the event loop's thread: nothing, the others' poll finds them)."""
+        soon = self._soon.get(kind)
+        if soon is None:
+            soon = self._soon[kind] = OncePerTurn(partial(self._tell_now, kind))
+        soon()
 
     def _tell_now(self, kind: str) -> None:
-        self._soon.discard(kind)
         self.bridge.send(encode({"k": kind}))
 
     # --- who watches the live view on other nodes ----------------------------------
