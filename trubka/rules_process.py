@@ -160,7 +160,10 @@ class RulesProcess:
                 returncode = await self._run_child()
                 if self._stopping:
                     break
-                log.warning(
+                # 0: it was asked to stop (a SIGTERM to the whole group, as systemd stops
+                # a unit: this node stops next); anything else: it failed
+                log.log(
+                    logging.INFO if returncode == 0 else logging.WARNING,
                     "rules process: the child ended (exit status %s); starting it again in %.1f s",
                     returncode,
                     pause,
