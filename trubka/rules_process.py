@@ -17,7 +17,8 @@ talks to it over its standard input and output, one JSON object a line (`k` the 
 The child runs `crm.rules.worker.RuleWorker` unchanged: the queue is in the database, so
 a child that dies loses nothing — its claimed events wait for their lease and run again
 (at least once, the action keys make that idempotent). The parent starts a dead child
-again after a pause that grows from `RESTART_MIN` to `RESTART_MAX` seconds.
+again after a pause that grows from `RESTART_MIN` to `RESTART_MAX` seconds while it keeps
+dying soon after its start (`HEALTHY_AFTER`).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import json
 import logging
 import os
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -41,6 +43,7 @@ log = logging.getLogger(__name__)
 
 RESTART_MIN = 0.5
 RESTART_MAX = 30.0
+HEALTHY_AFTER = 60.0  # a child that ran this long before it ended is started again soon
 STOP_WAIT = 15.0  # seconds a stopping child may take to finish the event in hand
 LINE_LIMIT = 16 * 1024 * 1024  # the longest line from the child (a notice's text is short)
 
@@ -60,6 +63,13 @@ class ChildConfig:
     priority: str = "idle"  # the child's CPU priority (`trubka.rules_child.lower_priority`)
     mail_max_attachment: int = 10 * 1024 * 1024
     mail_timeout: float = 30.0
+
+
+def restart_pause(pause: float, ran_for: float) -> float:
+    """The pause before starting a child again that ran `ran_for` seconds: `pause` (it
+    doubles while the child keeps dying soon after its start), back to `RESTART_MIN`
+    once a child had been running for `HEALTHY_AFTER` seconds."""
+    return RESTART_MIN if ran_for > HEALTHY_AFTER else pause
 
 
 def routing_message(rules: RoutingRules) -> dict[str, Any]:
@@ -157,9 +167,11 @@ class RulesProcess:
         pause = RESTART_MIN
         try:
             while not self._stopping:
+                started = time.monotonic()
                 returncode = await self._run_child()
                 if self._stopping:
                     break
+                pause = restart_pause(pause, time.monotonic() - started)
                 # 0: it was asked to stop (a SIGTERM to the whole group, as systemd stops
                 # a unit: this node stops next); anything else: it failed
                 log.log(
@@ -169,7 +181,7 @@ class RulesProcess:
                     pause,
                 )
                 await asyncio.sleep(pause)
-                pause = min(RESTART_MAX, pause * 2)
+                pause = min(RESTART_MAX, pause * 2)  # the next one, if it dies again soon
         finally:
             if self.rules_changed in record.CHANGE_WATCHERS:
                 record.CHANGE_WATCHERS.remove(self.rules_changed)

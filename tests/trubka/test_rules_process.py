@@ -20,7 +20,13 @@ from crm.rules.models import DONE, RuleEvent
 from crm.rules.record import WAKERS
 from tests.rules.kit_rules import Kit
 from tests.rules.test_notices import notify_rule
-from trubka.rules_process import ChildConfig, RulesProcess
+from trubka.rules_process import (
+    HEALTHY_AFTER,
+    RESTART_MIN,
+    ChildConfig,
+    RulesProcess,
+    restart_pause,
+)
 
 
 async def _until(condition: Callable[[], Awaitable[bool]], timeout: float = 20.0) -> None:
@@ -180,3 +186,8 @@ async def test_by_default_the_child_takes_only_the_cpu_others_leave(db: Database
         assert process.process is not None
         assert os.sched_getscheduler(process.process.pid) == os.SCHED_IDLE
     assert ChildConfig("sqlite://", "UTC", b"k", True).priority == "idle"
+
+
+def test_a_child_that_ran_long_is_started_again_soon() -> None:
+    assert restart_pause(8.0, ran_for=2.0) == 8.0  # it keeps dying: the pause stays long
+    assert restart_pause(8.0, ran_for=HEALTHY_AFTER + 1) == RESTART_MIN
